@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+/** The `incidesk` command. */
+import { Command, CommanderError, Option } from 'commander';
+import { startApp, type Role } from '../app.js';
+import { ConfigError, loadConfig, loadStoreConfig, redactedConfig } from '../config.js';
+import { parseIncidentId } from '../domain/tokens.js';
+import { createLogger } from '../log.js';
+import { loadPlan, PlanError } from '../plan/load.js';
+import { connectStore, disconnectStore } from '../store/db.js';
+import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
+import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
+import { EXIT } from './exit-codes.js';
+import { incidentDetail, incidentTable } from './format.js';
+
+class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+
+async function withStore<T>(fn: () => Promise<T>): Promise<T> {
+  await connectStore(loadStoreConfig().mongoUri);
+  try {
+    return await fn();
+  } finally {
+    await disconnectStore();
+  }
+}
+
+const print = (s: string) => process.stdout.write(`${s}\n`);
+
+const program = new Command('incidesk')
+  .description('Email-first incident management')
+  .version('0.1.0')
+  .exitOverride();
+
+program
+  .command('start')
+  .description('run the IMAP intake and the workers (both by default)')
+  .addOption(new Option('--only <role>', 'run only one role').choices(['intake', 'workers']))
+  .action(async (opts: { only?: 'intake' | 'workers' }) => {
+    const config = loadConfig();
+    const plan = await loadPlan(config.planPath);
+    const log = createLogger(config.logLevel);
+    log.debug({ config: redactedConfig(config) }, 'configuration');
+    const app = await startApp(config, plan, log, { role: (opts.only ?? 'all') as Role });
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) process.exit(130);
+        stopping = true;
+        log.info({ signal }, 'stopping');
+        void app.stop().then(resolve);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  });
+
+program
+  .command('check')
+  .description('validate the configuration and the incident response plan, then exit')
+  .action(async () => {
+    const config = loadConfig();
+    const plan = await loadPlan(config.planPath);
+    print(`configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`);
+  });
+
+const incidents = program.command('incidents').description('list and show incidents');
+
+incidents
+  .command('list')
+  .description('the most recent incidents')
+  .addOption(new Option('--status <status>', 'only incidents in this status').choices([...INCIDENT_STATUSES]))
+  .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 50)
+  .option('--json', 'machine-readable output')
+  .action(async (opts: { status?: IncidentStatus; limit: number; json?: boolean }) => {
+    const rows = await withStore(() => listIncidents({ status: opts.status, limit: opts.limit }));
+    print(opts.json ? JSON.stringify(rows, null, 2) : rows.length ? incidentTable(rows) : 'no incidents');
+  });
+
+incidents
+  .command('show <id>')
+  .description('one incident with its whole timeline, e.g. INC-000001')
+  .option('--json', 'machine-readable output')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    const number = parseIncidentId(id);
+    if (number === null) throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
+    const found = await withStore(async () => {
+      const incident = await findIncident(number);
+      return incident ? { incident, timeline: await timelineOf(number) } : null;
+    });
+    if (!found) throw new NotFoundError(`no incident ${id}`);
+    print(opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline));
+  });
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : err.code.startsWith('commander.') ? EXIT.usage : err.exitCode;
+  if (err instanceof ConfigError || err instanceof PlanError) return EXIT.config;
+  if (err instanceof NotFoundError) return EXIT.notFound;
+  const name = (err as Error).name ?? '';
+  if (/MongoServerSelectionError|MongoNetworkError|ECONNREFUSED/.test(`${name} ${(err as Error).message}`)) return EXIT.unavailable;
+  return EXIT.failure;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const code = exitCodeFor(err);
+  if (!(err instanceof CommanderError)) process.stderr.write(`incidesk: ${(err as Error).message}\n`);
+  else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
+  process.exitCode = code;
+}

@@ -1,0 +1,151 @@
+/**
+ * The only reader of process.env. Validates everything once, into a typed object, and fails
+ * listing every problem at once so an operator fixes a bad deployment in one pass.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
+const SECRET_VARS = [
+  'MONGODB_URI',
+  'REDIS_URL',
+  'IMAP_PASS',
+  'SMTP_PASS',
+  'INCIDESK_SECRET',
+] as const;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const port = z.coerce.number().int().min(1).max(65535);
+const address = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$/, 'must be an email address');
+
+const schema = z.object({
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  IMAP_HOST: z.string().min(1),
+  IMAP_PORT: port.default(993),
+  IMAP_SECURE: bool.default(true),
+  IMAP_USER: z.string().min(1),
+  IMAP_PASS: z.string().min(1),
+  IMAP_MAILBOX: z.string().min(1).default('INBOX'),
+  IMAP_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  SMTP_HOST: z.string().min(1),
+  SMTP_PORT: port.default(587),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASS: z.string().optional(),
+  SUPPORT_ADDRESS: address,
+  SUPPORT_NAME: z.string().min(1).default('Support'),
+  INCIDESK_SECRET: z.string().min(16, 'must be at least 16 characters (it signs reply tokens)'),
+  INCIDESK_PLAN: z.string().min(1),
+  INCIDESK_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .default('incidesk'),
+  INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
+  INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Resolve `<NAME>_FILE` indirections; both forms at once is an error, not a silent choice. */
+function resolveSecretFiles(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  for (const name of SECRET_VARS) {
+    const file = env[`${name}_FILE`];
+    if (!file) continue;
+    if (env[name]) {
+      problems.push(`${name} and ${name}_FILE are both set; use one`);
+      continue;
+    }
+    try {
+      out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  // Empty strings mean "unset" so that defaults apply and required vars are reported missing.
+  for (const [k, v] of Object.entries(out)) if (v === '') delete out[k];
+  return out;
+}
+
+function toConfig(v: z.infer<typeof schema>) {
+  return {
+    mongoUri: v.MONGODB_URI,
+    redisUrl: v.REDIS_URL,
+    imap: {
+      host: v.IMAP_HOST,
+      port: v.IMAP_PORT,
+      secure: v.IMAP_SECURE,
+      user: v.IMAP_USER,
+      pass: v.IMAP_PASS,
+      mailbox: v.IMAP_MAILBOX,
+      pollSeconds: v.IMAP_POLL_SECONDS,
+    },
+    smtp: {
+      host: v.SMTP_HOST,
+      port: v.SMTP_PORT,
+      secure: v.SMTP_SECURE,
+      user: v.SMTP_USER,
+      pass: v.SMTP_PASS,
+    },
+    supportAddress: v.SUPPORT_ADDRESS.toLowerCase(),
+    supportName: v.SUPPORT_NAME,
+    secret: v.INCIDESK_SECRET,
+    planPath: v.INCIDESK_PLAN,
+    queuePrefix: v.INCIDESK_QUEUE_PREFIX,
+    maxMessageBytes: Math.round(v.INCIDESK_MAX_MESSAGE_MB * 1024 * 1024),
+    concurrency: v.INCIDESK_CONCURRENCY,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const parsed = schema.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.');
+      problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
+    }
+  } else if (parsed.data.SMTP_USER && !parsed.data.SMTP_PASS) {
+    problems.push('SMTP_PASS: is required when SMTP_USER is set');
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}
+
+/** Secrets never reach logs: this is the view of the config that may be printed. */
+export function redactedConfig(c: Config): Record<string, unknown> {
+  const hide = (s: string | undefined) => (s ? '***' : undefined);
+  return {
+    ...c,
+    mongoUri: c.mongoUri.replace(/\/\/[^@/]*@/, '//***@'),
+    redisUrl: c.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    imap: { ...c.imap, pass: hide(c.imap.pass) },
+    smtp: { ...c.smtp, pass: hide(c.smtp.pass) },
+    secret: hide(c.secret),
+  };
+}
+
+/** The subset read-only commands need (listing and showing incidents need only the store). */
+export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'mongoUri'> {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const parsed = schema.shape.MONGODB_URI.safeParse(resolved.MONGODB_URI);
+  if (!parsed.success) {
+    problems.push(`MONGODB_URI: ${resolved.MONGODB_URI === undefined ? 'is required' : parsed.error.issues[0]?.message}`);
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return { mongoUri: parsed.data };
+}

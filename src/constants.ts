@@ -1,0 +1,27 @@
+/** Tunables of the pipeline, with their units in their names. Policy lives in the plan. */
+
+/** Messages up to this size are fetched in one IMAP FETCH batch; larger ones are streamed. */
+export const IMAP_BATCH_FETCH_MAX_BYTES = 1024 * 1024;
+/** How many UIDs one sync pass asks the server for at a time. */
+export const IMAP_SYNC_BATCH_SIZE = 200;
+/** Reconnect backoff after the IMAP connection drops: doubles from min to max. */
+export const IMAP_RECONNECT_MIN_MS = 500;
+export const IMAP_RECONNECT_MAX_MS = 60_000;
+
+/** BullMQ retry policy for transient failures (SMTP 4xx, database hiccups). */
+export const JOB_ATTEMPTS = 8;
+export const JOB_BACKOFF_MS = 2_000;
+/**
+ * A job whose worker died is put back after this long. Every job is idempotent, so a
+ * generous stalled count is safe: a crash loop ends up in the dead-letter set, not lost.
+ */
+export const JOB_STALLED_INTERVAL_MS = 5_000;
+export const JOB_MAX_STALLED_COUNT = 10;
+/** Finished jobs kept for inspection (and as a deterministic-jobId dedupe window). */
+export const JOB_KEEP_COMPLETED = { age: 24 * 3600, count: 10_000 };
+export const JOB_KEEP_FAILED = { age: 30 * 24 * 3600 };
+
+/** GridFS chunk size for raw messages and attachments. */
+export const BLOB_CHUNK_BYTES = 1024 * 1024;
+/** Longest text body kept on a timeline entry; the full body always stays in the raw message. */
+export const TIMELINE_BODY_MAX_CHARS = 200_000;

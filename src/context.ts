@@ -1,0 +1,16 @@
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Mailer } from './mail/outbound.js';
+import type { Plan } from './plan/schema.js';
+import type { Queues } from './queues.js';
+
+/** What every worker and the intake are given: no globals beyond the mongoose connection. */
+export interface AppContext {
+  config: Config;
+  plan: Plan;
+  queues: Queues;
+  mailer: Mailer;
+  log: Logger;
+  /** The clock, injectable so tests can move time instead of sleeping. */
+  now: () => Date;
+}

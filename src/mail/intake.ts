@@ -1,0 +1,210 @@
+/**
+ * IMAP intake: holds IDLE on the support mailbox (imapflow polls where IDLE is missing, and a
+ * timer polls anyway), fetches every message above the checkpoint, stores its raw bytes, and
+ * enqueues `ingest`. Only then does the checkpoint move and the message get flagged \Seen, so
+ * a crash at any point means "fetch again", which the content-hash store turns into a no-op.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import {
+  IMAP_BATCH_FETCH_MAX_BYTES,
+  IMAP_RECONNECT_MAX_MS,
+  IMAP_RECONNECT_MIN_MS,
+  IMAP_SYNC_BATCH_SIZE,
+} from '../constants.js';
+import type { AppContext } from '../context.js';
+import { jobIds } from '../queues.js';
+import { advanceCheckpoint, checkpointFor, touchCheckpoint } from '../store/mailbox-state.js';
+import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
+
+/** Start IDLE soon after our own commands: new mail is only heard while idling. */
+const AUTO_IDLE_DELAY_MS = 300;
+
+export interface IntakeStatus {
+  connected: boolean;
+  lastSyncAt?: Date;
+  lastError?: string;
+  reconnects: number;
+  stored: number;
+}
+
+export class ImapIntake {
+  private stopped = false;
+  private client?: ImapFlow;
+  private syncing?: Promise<void>;
+  private syncAgain = false;
+  private readonly log: AppContext['log'];
+  private readonly key: string;
+  readonly status: IntakeStatus = { connected: false, reconnects: 0, stored: 0 };
+  private running?: Promise<void>;
+
+  constructor(private readonly ctx: AppContext) {
+    this.log = ctx.log.child({ component: 'intake', mailbox: ctx.config.imap.mailbox });
+    this.key = `${ctx.config.imap.user}/${ctx.config.imap.mailbox}`;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const client = this.client;
+    if (client) {
+      await this.syncing?.catch(() => undefined);
+      await client.logout().catch(() => client.close());
+    }
+    await this.running;
+  }
+
+  /** Whether the connection is in IDLE right now (imapflow tracks it). */
+  get idling(): boolean {
+    return this.client?.idling ?? false;
+  }
+
+  /** Resolves once the first full sync after connecting has finished (for tests and `status`). */
+  async synced(): Promise<void> {
+    while (!this.status.lastSyncAt && !this.stopped) await sleep(50);
+    await this.syncing;
+  }
+
+  private async run(): Promise<void> {
+    let delay = IMAP_RECONNECT_MIN_MS;
+    while (!this.stopped) {
+      const began = Date.now();
+      try {
+        await this.session();
+      } catch (err) {
+        this.status.lastError = (err as Error).message;
+        if (!this.stopped) this.log.warn({ err: (err as Error).message }, 'IMAP session ended');
+      }
+      this.status.connected = false;
+      if (this.stopped) break;
+      if (Date.now() - began > IMAP_RECONNECT_MAX_MS) delay = IMAP_RECONNECT_MIN_MS;
+      const wait = delay / 2 + Math.random() * (delay / 2);
+      this.log.info({ inMs: Math.round(wait) }, 'reconnecting');
+      await sleep(wait);
+      delay = Math.min(delay * 2, IMAP_RECONNECT_MAX_MS);
+      this.status.reconnects++;
+    }
+  }
+
+  /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
+  private async session(): Promise<void> {
+    const { imap } = this.ctx.config;
+    const client = new ImapFlow({
+      host: imap.host,
+      port: imap.port,
+      secure: imap.secure,
+      auth: { user: imap.user, pass: imap.pass },
+      logger: false,
+      autoIdleDelay: AUTO_IDLE_DELAY_MS,
+      maxIdleTime: imap.pollSeconds * 1000,
+      missingIdleCommand: 'STATUS',
+    });
+    this.client = client;
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.on('error', (err: Error) => this.log.warn({ err: err.message }, 'IMAP error'));
+    client.on('exists', () => this.requestSync());
+    await client.connect();
+    await client.mailboxOpen(imap.mailbox);
+    this.status.connected = true;
+    this.log.info({ idle: client.capabilities.has('IDLE') }, 'mailbox open');
+    const poll = setInterval(() => this.requestSync(), imap.pollSeconds * 1000);
+    try {
+      this.requestSync();
+      await closed;
+    } finally {
+      clearInterval(poll);
+      await this.syncing?.catch(() => undefined);
+      this.client = undefined;
+    }
+  }
+
+  /** Syncs never overlap; a request during a sync runs one more pass after it. */
+  private requestSync(): void {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncing = (async () => {
+      do {
+        this.syncAgain = false;
+        await this.syncOnce();
+      } while (this.syncAgain && !this.stopped);
+    })()
+      .catch((err: Error) => {
+        this.status.lastError = err.message;
+        this.log.error({ err: err.message }, 'sync failed; closing the connection to start over');
+        this.client?.close();
+      })
+      .finally(() => (this.syncing = undefined));
+  }
+
+  private async syncOnce(): Promise<void> {
+    const client = this.client;
+    if (!client?.mailbox || this.stopped) return;
+    const uidValidity = client.mailbox.uidValidity.toString();
+    const checkpoint = await checkpointFor(this.key, uidValidity);
+    if (checkpoint.reset) this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+    let lastUid = checkpoint.lastUid;
+    for (;;) {
+      const listed = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true }, { uid: true });
+      // "n:*" also names the highest message when n is above it, hence the filter.
+      const pending = listed.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
+      if (pending.length === 0) break;
+      const batch = pending.slice(0, IMAP_SYNC_BATCH_SIZE);
+      await this.takeBatch(client, uidValidity, batch);
+      lastUid = batch[batch.length - 1]!.uid;
+      await advanceCheckpoint(this.key, uidValidity, lastUid);
+      await client.messageFlagsAdd(batch.map((m) => m.uid), ['\\Seen'], { uid: true });
+      if (pending.length <= IMAP_SYNC_BATCH_SIZE) break;
+    }
+    await touchCheckpoint(this.key);
+    this.status.lastSyncAt = new Date();
+  }
+
+  /** Store every message of the batch, then enqueue those not yet ingested, in one round trip. */
+  private async takeBatch(client: ImapFlow, uidValidity: string, batch: FetchMessageObject[]) {
+    const { maxMessageBytes, imap } = this.ctx.config;
+    const source = (uid: number) => ({ mailbox: imap.mailbox, uidValidity, uid });
+    const small = batch.filter((m) => (m.size ?? 0) <= IMAP_BATCH_FETCH_MAX_BYTES).map((m) => m.uid);
+    const sources = new Map<number, Buffer>();
+    if (small.length > 0) {
+      for (const m of await client.fetchAll(small, { uid: true, source: true }, { uid: true })) {
+        if (m.source) sources.set(m.uid, m.source);
+      }
+    }
+    const results: StoreRawResult[] = [];
+    for (const m of batch) {
+      const size = m.size ?? 0;
+      const log = this.log.child({ uid: m.uid, size });
+      if (size > maxMessageBytes) {
+        // Over the cap: fetch only the header block, keep it, and leave the message on the server.
+        const [head] = await client.fetchAll(String(m.uid), { uid: true, headers: true }, { uid: true });
+        const reason = `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`;
+        results.push(await storeRaw(head?.headers ?? Buffer.alloc(0), source(m.uid), { quarantineReason: reason, headersOnly: true }));
+        log.warn('oversized message quarantined');
+        continue;
+      }
+      const inBatch = sources.get(m.uid);
+      if (inBatch) {
+        results.push(await storeRaw(inBatch, source(m.uid)));
+      } else {
+        const download = await client.download(String(m.uid), undefined, { uid: true });
+        if (!download.content) {
+          log.warn('message vanished before it could be downloaded');
+          continue;
+        }
+        results.push(await storeRaw(download.content, source(m.uid)));
+      }
+    }
+    this.status.stored += results.filter((r) => r.created).length;
+    const toIngest = results.filter((r) => r.state === 'stored');
+    if (toIngest.length > 0) {
+      await this.ctx.queues.ingest.addBulk(
+        toIngest.map((r) => ({ name: 'ingest', data: { rawId: r.rawId }, opts: { jobId: jobIds.ingest(r.rawId) } })),
+      );
+    }
+  }
+}

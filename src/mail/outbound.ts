@@ -1,0 +1,65 @@
+/**
+ * Outbound SMTP through nodemailer. Decides, where the error enters, whether a failure is
+ * permanent (5xx: retrying cannot help) or transient (4xx, network: retry with backoff).
+ */
+import nodemailer, { type Transporter } from 'nodemailer';
+import type { Config } from '../config.js';
+import type { OutboxDoc } from '../store/models.js';
+
+export class PermanentDeliveryError extends Error {
+  override readonly name = 'PermanentDeliveryError';
+}
+export class TransientDeliveryError extends Error {
+  override readonly name = 'TransientDeliveryError';
+}
+
+export type Mailer = { send(message: OutboxDoc): Promise<void>; close(): void };
+
+export function createMailer(config: Config): Mailer {
+  const transport: Transporter = nodemailer.createTransport({
+    host: config.smtp.host,
+    port: config.smtp.port,
+    secure: config.smtp.secure,
+    auth: config.smtp.user ? { user: config.smtp.user, pass: config.smtp.pass } : undefined,
+    pool: true,
+    maxConnections: 4,
+    connectionTimeout: 15_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 60_000,
+  });
+  const from = { name: config.supportName, address: config.supportAddress };
+  return {
+    async send(m) {
+      try {
+        await transport.sendMail({
+          from,
+          to: m.to,
+          replyTo: m.replyTo ?? undefined,
+          subject: m.subject,
+          text: m.text,
+          html: m.html ?? undefined,
+          messageId: m.messageId,
+          inReplyTo: m.inReplyTo ?? undefined,
+          references: m.references ?? undefined,
+          headers: (m.headers as Record<string, string> | undefined) ?? {},
+          // Envelope sender is the support mailbox so that bounces come back and are recognised.
+          envelope: { from: config.supportAddress, to: m.to },
+        });
+      } catch (err) {
+        throw classifySmtpError(err);
+      }
+    },
+    close() {
+      transport.close();
+    },
+  };
+}
+
+export function classifySmtpError(err: unknown): Error {
+  const e = err as { responseCode?: number; message?: string };
+  const message = e.message ?? String(err);
+  if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
+    return new PermanentDeliveryError(`SMTP ${e.responseCode}: ${message}`);
+  }
+  return new TransientDeliveryError(message);
+}

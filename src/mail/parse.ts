@@ -1,0 +1,143 @@
+/**
+ * The mailparser adapter: raw bytes in (a stream), a plain ParsedMessage out. Attachments are
+ * handed to the caller as streams while parsing, so their bytes go straight to the blob store
+ * and a large message never sits in memory whole.
+ */
+import type { Readable } from 'node:stream';
+import { MailParser, type AddressObject, type AttachmentStream, type HeaderLines } from 'mailparser';
+import { headerBag, type HeaderBag } from '../domain/headers.js';
+
+export interface Mailbox {
+  address: string;
+  name?: string;
+}
+
+export interface AttachmentInfo {
+  index: number;
+  filename?: string;
+  contentType: string;
+  contentId?: string;
+  inline: boolean;
+}
+
+export interface ParsedMessage {
+  headers: HeaderBag;
+  contentType?: string;
+  subject: string;
+  from: Mailbox[];
+  to: Mailbox[];
+  cc: Mailbox[];
+  messageId?: string;
+  /** In-Reply-To first, then References, without duplicates. */
+  references: string[];
+  date?: Date;
+  text: string;
+  html?: string;
+  /** Bodies of the parts a delivery report is made of, when the message is one. */
+  report: { deliveryStatus?: string; originalHeaders?: string };
+}
+
+/** Consumes the attachment's content stream completely (store it or drain it). */
+export type AttachmentSink = (info: AttachmentInfo, content: Readable) => Promise<void>;
+
+/** Report parts are small and needed whole; anything beyond this is not a real report. */
+const REPORT_PART_MAX_BYTES = 256 * 1024;
+
+function addresses(value: AddressObject | AddressObject[] | undefined): Mailbox[] {
+  const out: Mailbox[] = [];
+  const visit = (entries: AddressObject['value']) => {
+    for (const e of entries) {
+      if (e.group) visit(e.group);
+      else if (e.address) out.push({ address: e.address.toLowerCase(), name: e.name || undefined });
+    }
+  };
+  for (const obj of ([] as AddressObject[]).concat(value ?? [])) visit(obj.value);
+  return out;
+}
+
+function idList(value: unknown): string[] {
+  const raw = ([] as unknown[]).concat(value ?? []).filter((v): v is string => typeof v === 'string');
+  return raw.flatMap((v) => v.match(/<[^<>\s]+>/g) ?? (v.trim() ? [v.trim()] : []));
+}
+
+async function collectText(content: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of content) {
+    if (size < REPORT_PART_MAX_BYTES) chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return Buffer.concat(chunks).toString('utf8').slice(0, REPORT_PART_MAX_BYTES);
+}
+
+export async function parseMessage(input: Readable, onAttachment: AttachmentSink): Promise<ParsedMessage> {
+  const parser = new MailParser({ keepDeliveryStatus: true, skipImageLinks: true });
+  let headers: Map<string, unknown> = new Map();
+  let lines: HeaderLines = [];
+  let text = '';
+  let html: string | undefined;
+  const report: ParsedMessage['report'] = {};
+  let index = 0;
+  const work: Promise<void>[] = [];
+
+  parser.on('headers', (h) => (headers = h as Map<string, unknown>));
+  parser.on('headerLines', (l) => (lines = l));
+
+  const done = new Promise<void>((resolve, reject) => {
+    parser.on('data', (data: AttachmentStream | { type: 'text'; text?: string; html?: string | false }) => {
+      if (data.type === 'text') {
+        text = data.text ?? '';
+        html = typeof data.html === 'string' ? data.html : undefined;
+        return;
+      }
+      const att = data as AttachmentStream;
+      const info: AttachmentInfo = {
+        index: index++,
+        filename: att.filename,
+        contentType: att.contentType,
+        contentId: att.contentId,
+        inline: att.contentDisposition === 'inline',
+      };
+      const task = (async () => {
+        if (att.contentType === 'message/delivery-status') {
+          report.deliveryStatus = await collectText(att.content);
+        } else if (att.contentType === 'text/rfc822-headers') {
+          report.originalHeaders = await collectText(att.content);
+        } else {
+          await onAttachment(info, att.content);
+        }
+      })().finally(() => att.release?.());
+      work.push(task);
+      task.catch(reject);
+    });
+    parser.on('error', reject);
+    parser.on('end', resolve);
+  });
+  input.on('error', (err) => parser.destroy(err));
+  input.pipe(parser);
+  await done;
+  await Promise.all(work);
+
+  const contentType = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const ctText = contentType?.value
+    ? `${contentType.value}${Object.entries(contentType.params ?? {})
+        .map(([k, v]) => `; ${k}=${v}`)
+        .join('')}`
+    : undefined;
+  const references = [...idList(headers.get('in-reply-to')), ...idList(headers.get('references'))];
+  const date = headers.get('date');
+  return {
+    headers: headerBag(lines),
+    contentType: ctText,
+    subject: typeof headers.get('subject') === 'string' ? (headers.get('subject') as string) : '',
+    from: addresses(headers.get('from') as AddressObject | undefined),
+    to: addresses(headers.get('to') as AddressObject | undefined),
+    cc: addresses(headers.get('cc') as AddressObject | undefined),
+    messageId: idList(headers.get('message-id'))[0],
+    references: [...new Set(references)],
+    date: date instanceof Date && !Number.isNaN(date.getTime()) ? date : undefined,
+    text,
+    html,
+    report,
+  };
+}

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { planSchema, type Plan } from './schema.js';
+
+export class PlanError extends Error {
+  override readonly name = 'PlanError';
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid incident response plan ${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parse and validate plan text; `file` only names it in errors. */
+export function parsePlan(text: string, file = 'plan'): Plan {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    throw new PlanError(file, [`not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = planSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new PlanError(
+      file,
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
+    );
+  }
+  const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return { ...parsed.data, fingerprint: `v${parsed.data.version}-${digest}` };
+}
+
+export async function loadPlan(file: string): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PlanError(file, [`cannot read: ${(err as Error).message}`]);
+  }
+  return parsePlan(text, file);
+}
+
+export function agentByEmail(plan: Plan, email: string) {
+  return plan.agents.find((a) => a.email === email.toLowerCase());
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import { putBlob } from './blobs.js';
+import { Attachment } from './models.js';
+
+export interface AttachmentInput {
+  rawId: string;
+  index: number;
+  filename?: string;
+  contentType: string;
+  contentId?: string;
+  inline: boolean;
+}
+
+/**
+ * Store one attachment of a raw message. Its id is derived from the message and the part's
+ * position, so a re-run of the same message finds it and only drains the stream.
+ */
+export async function saveAttachment(input: AttachmentInput, content: Readable): Promise<string> {
+  const id = `${input.rawId}-${input.index}`;
+  if (await Attachment.exists({ _id: id })) {
+    content.resume();
+    await new Promise((resolve) => content.once('end', resolve));
+    return id;
+  }
+  const blob = await putBlob(content, { filename: input.filename ?? id, contentType: input.contentType });
+  await Attachment.updateOne(
+    { _id: id },
+    {
+      $setOnInsert: {
+        rawId: input.rawId,
+        filename: input.filename,
+        contentType: input.contentType,
+        contentId: input.contentId,
+        inline: input.inline,
+        size: blob.size,
+        sha256: blob.sha256,
+        blobId: blob.blobId,
+      },
+    },
+    { upsert: true },
+  );
+  return id;
+}
+
+export async function linkAttachments(rawId: string, incidentNumber: number) {
+  await Attachment.updateMany({ rawId }, { $set: { incidentNumber } });
+}
+
+export async function attachmentsOf(ids: readonly string[]) {
+  return Attachment.find({ _id: { $in: ids } }).lean();
+}

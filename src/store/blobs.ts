@@ -1,0 +1,57 @@
+/**
+ * Content-addressed bytes (raw messages, attachments) in GridFS: out of the documents, streamed
+ * in and out so a 25 MB attachment never sits in memory whole.
+ */
+import { createHash } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import mongoose from 'mongoose';
+import { BLOB_CHUNK_BYTES } from '../constants.js';
+import { db } from './db.js';
+
+export type BlobId = mongoose.Types.ObjectId;
+export interface StoredBlob {
+  blobId: BlobId;
+  sha256: string;
+  size: number;
+}
+
+function bucket() {
+  return new mongoose.mongo.GridFSBucket(db(), { bucketName: 'blobs', chunkSizeBytes: BLOB_CHUNK_BYTES });
+}
+
+/** Stream bytes into the blob store, hashing on the way. */
+export async function putBlob(
+  input: Readable | Buffer,
+  meta: { filename: string; contentType?: string },
+): Promise<StoredBlob> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const upload = bucket().openUploadStream(meta.filename, {
+    metadata: { contentType: meta.contentType },
+  });
+  const source = Buffer.isBuffer(input) ? Readable.from([input]) : input;
+  await pipeline(source, counter, upload);
+  return { blobId: upload.id, sha256: hash.digest('hex'), size };
+}
+
+export function openBlob(blobId: BlobId): Readable {
+  return bucket().openDownloadStream(blobId);
+}
+
+export async function readBlob(blobId: BlobId): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of openBlob(blobId)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function deleteBlob(blobId: BlobId): Promise<void> {
+  await bucket().delete(blobId);
+}

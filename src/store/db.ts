@@ -1,0 +1,25 @@
+import mongoose from 'mongoose';
+import { ALL_MODELS } from './models.js';
+
+/** Connect the process-wide mongoose connection and make sure every index exists. */
+export async function connectStore(uri: string): Promise<typeof mongoose> {
+  mongoose.set('strictQuery', true);
+  await mongoose.connect(uri, { serverSelectionTimeoutMS: 10_000 });
+  // Unique indexes carry the idempotency guarantees, so they must exist before any write.
+  for (const model of ALL_MODELS) await model.createIndexes();
+  return mongoose;
+}
+
+export async function disconnectStore(): Promise<void> {
+  await mongoose.disconnect();
+}
+
+export function db() {
+  const handle = mongoose.connection.db;
+  if (!handle) throw new Error('store is not connected');
+  return handle;
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
+}

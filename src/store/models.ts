@@ -1,0 +1,194 @@
+/**
+ * Mongoose models. Idempotency comes from unique keys, never from transactions: every write
+ * a retried job repeats is an upsert or an insert on a deterministic _id.
+ */
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+const opts = { versionKey: false, autoIndex: false } as const;
+
+/** Atomic sequences (incident numbers). */
+const counterSchema = new Schema({ _id: String, seq: { type: Number, required: true } }, opts);
+
+/** Where the IMAP intake is in each mailbox: UIDs are only meaningful within a UIDVALIDITY. */
+const mailboxStateSchema = new Schema(
+  {
+    _id: String, // `${user}/${mailbox}`
+    uidValidity: { type: String, required: true }, // a 32-bit unsigned number, kept as text
+    lastUid: { type: Number, required: true, default: 0 },
+    lastSyncAt: Date,
+    resets: { type: Number, default: 0 }, // how many UIDVALIDITY changes were seen
+  },
+  opts,
+);
+
+export const RAW_STATES = ['stored', 'ingested', 'quarantined'] as const;
+export type RawState = (typeof RAW_STATES)[number];
+
+/** Every message as received, stored once by content hash; the bytes live in the blob store. */
+const rawMessageSchema = new Schema(
+  {
+    _id: String, // sha256 of the raw bytes, hex
+    size: { type: Number, required: true },
+    blobId: { type: Schema.Types.ObjectId, required: true },
+    headersOnly: { type: Boolean, default: false }, // oversized: only the header block was fetched
+    state: { type: String, enum: RAW_STATES, required: true, default: 'stored' },
+    reason: String, // why it was quarantined
+    kind: String, // customer | auto-reply | list | bounce | ...
+    incidentNumber: Number,
+    source: { mailbox: String, uidValidity: String, uid: Number },
+    receivedAt: { type: Date, required: true },
+    processedAt: Date,
+  },
+  opts,
+);
+rawMessageSchema.index({ state: 1, receivedAt: 1 });
+rawMessageSchema.index({ incidentNumber: 1 });
+
+export const INCIDENT_STATUSES = [
+  'new',
+  'triaged',
+  'assigned',
+  'in-progress',
+  'pending-customer',
+  'resolved',
+  'closed',
+] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+const incidentSchema = new Schema(
+  {
+    number: { type: Number, required: true },
+    /** The raw message that opened it: makes creation idempotent under retries. */
+    openedBy: { type: String, required: true },
+    status: { type: String, enum: INCIDENT_STATUSES, required: true, default: 'new' },
+    subject: { type: String, required: true },
+    customer: { address: { type: String, required: true }, name: String },
+    participants: { type: [String], default: [] },
+    /** Set when the opening message was automatic (monitoring alert, list mail): no ack. */
+    automatic: String,
+    messageCount: { type: Number, default: 0 },
+    lastMessageAt: Date,
+    planFingerprint: String,
+  },
+  { ...opts, timestamps: true },
+);
+incidentSchema.index({ number: 1 }, { unique: true });
+incidentSchema.index({ openedBy: 1 }, { unique: true });
+incidentSchema.index({ status: 1, createdAt: -1 });
+incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
+
+/**
+ * The incident's history: messages in and out, and events (decisions, deliveries, failures).
+ * A collection of its own, not an array in the incident, so it grows without bound and each
+ * entry's deterministic _id makes appending idempotent.
+ */
+const timelineSchema = new Schema(
+  {
+    _id: String,
+    incidentNumber: { type: Number, required: true },
+    at: { type: Date, required: true },
+    type: { type: String, enum: ['message', 'event'], required: true },
+    direction: { type: String, enum: ['inbound', 'outbound'] },
+    rawId: String,
+    messageId: String,
+    from: String,
+    to: [String],
+    subject: String,
+    /** The new part of the message (quotes and signature stripped). */
+    text: String,
+    /** The whole decoded text body. */
+    fullText: String,
+    html: String,
+    attachmentIds: [String],
+    automatic: String,
+    event: String,
+    detail: Schema.Types.Mixed,
+  },
+  opts,
+);
+timelineSchema.index({ incidentNumber: 1, at: 1 });
+timelineSchema.index({ messageId: 1 }, { sparse: true });
+
+/** Attachment metadata; the bytes are in the blob store, never in the incident document. */
+const attachmentSchema = new Schema(
+  {
+    _id: String, // `${rawId}-${index}`
+    rawId: { type: String, required: true },
+    incidentNumber: Number,
+    filename: String,
+    contentType: String,
+    size: { type: Number, required: true },
+    sha256: { type: String, required: true },
+    blobId: { type: Schema.Types.ObjectId, required: true },
+    contentId: String,
+    inline: Boolean,
+  },
+  opts,
+);
+attachmentSchema.index({ rawId: 1 });
+
+export const OUTBOX_STATES = ['pending', 'sent', 'failed'] as const;
+
+/** Outbound mail, rendered once and sent by the notify worker; the record of what was sent. */
+const outboxSchema = new Schema(
+  {
+    _id: String, // `${kind}-${cause}`: deterministic so a retried producer cannot send twice
+    kind: { type: String, required: true },
+    incidentNumber: { type: Number, required: true },
+    to: { type: String, required: true },
+    messageId: { type: String, required: true },
+    inReplyTo: String,
+    references: [String],
+    replyTo: String,
+    subject: { type: String, required: true },
+    text: { type: String, required: true },
+    html: String,
+    headers: Schema.Types.Mixed,
+    state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
+    attempts: { type: Number, default: 0 },
+    lastError: String,
+    sentAt: Date,
+  },
+  { ...opts, timestamps: true },
+);
+outboxSchema.index({ to: 1, kind: 1, createdAt: -1 });
+outboxSchema.index({ incidentNumber: 1, kind: 1, createdAt: -1 });
+
+/** Per-address delivery knowledge (e.g. undeliverable after a permanent bounce). */
+const addressSchema = new Schema(
+  {
+    _id: String, // lower-case address
+    undeliverable: { type: Boolean, default: false },
+    reason: String,
+    updatedAt: Date,
+  },
+  opts,
+);
+
+export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+export const MailboxState = mongoose.model('MailboxState', mailboxStateSchema, 'mailbox_state');
+export const RawMessage = mongoose.model('RawMessage', rawMessageSchema, 'raw_messages');
+export const Incident = mongoose.model('Incident', incidentSchema, 'incidents');
+export const TimelineEntry = mongoose.model('TimelineEntry', timelineSchema, 'timeline');
+export const Attachment = mongoose.model('Attachment', attachmentSchema, 'attachments');
+export const Outbox = mongoose.model('Outbox', outboxSchema, 'outbox');
+export const Address = mongoose.model('Address', addressSchema, 'addresses');
+
+export const ALL_MODELS = [
+  Counter,
+  MailboxState,
+  RawMessage,
+  Incident,
+  TimelineEntry,
+  Attachment,
+  Outbox,
+  Address,
+];
+
+export type IncidentDoc = InferSchemaType<typeof incidentSchema> & {
+  _id: mongoose.Types.ObjectId;
+  customer: { address: string; name?: string | null };
+};
+export type TimelineDoc = InferSchemaType<typeof timelineSchema> & { _id: string };
+export type RawMessageDoc = InferSchemaType<typeof rawMessageSchema> & { _id: string };
+export type OutboxDoc = InferSchemaType<typeof outboxSchema> & { _id: string };

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { incidentToken } from '../../src/domain/tokens.js';
+import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
+import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { deliver, SECRET, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+
+describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
+  let smtp: SmtpCapture;
+  let t: TestEnv;
+  let app: RunningApp;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    t = testEnv(smtp);
+    app = await startApp(t.config, testPlan(), testLogger());
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await smtp?.close();
+  });
+
+  it('turns a customer email into an incident and acknowledges it with threading headers', async () => {
+    await deliver(t.mailboxUser, {
+      from: '"Carla Customer" <carla@example.com>',
+      to: SUPPORT,
+      subject: 'Invoice portal returns 500',
+      text: 'Since this morning the invoice portal shows an error 500.\nPlease help.',
+      messageId: '<first-1@mail.example.com>',
+      attachments: [{ filename: 'screenshot.png', content: Buffer.alloc(2048, 7) }],
+    });
+    const [ack] = await smtp.waitFor(1);
+    const incident = await findIncident(1);
+    expect(incident).toMatchObject({
+      number: 1,
+      status: 'new',
+      subject: 'Invoice portal returns 500',
+      customer: { address: 'carla@example.com', name: 'Carla Customer' },
+      messageCount: 1,
+    });
+    const timeline = await timelineOf(1);
+    const inbound = timeline.find((e) => e.type === 'message' && e.direction === 'inbound')!;
+    expect(inbound.text).toContain('invoice portal shows an error 500');
+    expect(inbound.attachmentIds).toHaveLength(1);
+    const raw = await RawMessage.findById(inbound.rawId).lean();
+    expect(raw).toMatchObject({ state: 'ingested', incidentNumber: 1 });
+
+    const token = incidentToken(SECRET, 1);
+    expect(ack!.envelopeTo).toEqual(['carla@example.com']);
+    expect(ack!.parsed.subject).toBe('[INC-000001] Re: Invoice portal returns 500');
+    expect(ack!.parsed.messageId).toMatch(new RegExp(`^<INC-000001\\.[a-z0-9-]+\\.${token}@example\\.test>$`));
+    expect(ack!.parsed.inReplyTo).toBe('<first-1@mail.example.com>');
+    expect(ack!.parsed.references).toContain('<first-1@mail.example.com>');
+    expect(ack!.parsed.replyTo?.value[0]?.address).toBe(`support+INC-000001.${token}@example.test`);
+    expect(ack!.header('auto-submitted')).toBe('auto-replied');
+    expect(ack!.parsed.text).toContain('INC-000001');
+    expect(ack!.parsed.html).toContain('INC-000001');
+    await waitUntil('ack recorded as sent', async () => (await Outbox.findOne({ incidentNumber: 1, state: 'sent' })) !== null);
+  });
+
+  it('threads a reply to the acknowledgement onto the same incident without a second ack', async () => {
+    const ack = smtp.messages[0]!;
+    // What Gmail/Thunderbird/Apple Mail send: In-Reply-To + References, to the Reply-To address.
+    await deliver(t.mailboxUser, {
+      from: 'carla@example.com',
+      to: ack.parsed.replyTo!.value[0]!.address!,
+      subject: `Re: ${ack.parsed.subject}`,
+      inReplyTo: ack.parsed.messageId,
+      references: [...(ack.parsed.references as string[]), ack.parsed.messageId!],
+      text: 'It works again now, thanks!\n\nOn Mon, 23 Nov 2026 at 10:00, Example Support <support@example.test> wrote:\n> Thank you for contacting Example Corp.',
+    });
+    const incident = await waitUntil('second message on INC-000001', async () => {
+      const i = await findIncident(1);
+      return i && i.messageCount === 2 ? i : null;
+    });
+    expect(await Incident.countDocuments()).toBe(1);
+    const last = (await timelineOf(incident.number)).filter((e) => e.type === 'message' && e.direction === 'inbound').at(-1)!;
+    expect(last.text).toBe('It works again now, thanks!');
+    expect(last.fullText).toContain('> Thank you for contacting');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(smtp.messages).toHaveLength(1);
+  });
+
+  it('threads by subject tag only for participants (an Outlook reply that dropped the headers)', async () => {
+    await deliver(t.mailboxUser, {
+      from: 'carla@example.com',
+      to: SUPPORT,
+      subject: 'RE: [INC-000001] Re: Invoice portal returns 500',
+      text: 'One more detail: it happened at 09:12.',
+    });
+    await waitUntil('third message on INC-000001', async () => (await findIncident(1))?.messageCount === 3);
+
+    // A stranger naming the same incident in the subject gets an incident of their own.
+    await deliver(t.mailboxUser, {
+      from: 'mallory@example.org',
+      to: SUPPORT,
+      subject: '[INC-000001] please add me',
+      text: 'I want to see this incident.',
+    });
+    const second = await waitUntil('stranger opens INC-000002', () => findIncident(2));
+    expect(second.customer.address).toBe('mallory@example.org');
+    expect((await findIncident(1))!.participants).not.toContain('mallory@example.org');
+    const acks = await smtp.waitFor(2);
+    expect(acks[1]!.parsed.subject).toBe('[INC-000002] Re: [INC-000001] please add me');
+  });
+
+  it('records automatic mail without acknowledging it', async () => {
+    const before = smtp.messages.length;
+    await deliver(t.mailboxUser, {
+      from: 'monitor@example.net',
+      to: SUPPORT,
+      subject: 'ALERT disk full on db-1',
+      text: 'Disk /var is 98% full',
+      headers: { 'Auto-Submitted': 'auto-generated' },
+    });
+    const incident = await waitUntil('alert incident', async () => Incident.findOne({ 'customer.address': 'monitor@example.net' }).lean());
+    expect(incident.automatic).toBe('auto-generated');
+    const events = await timelineOf(incident.number);
+    expect(events.map((e) => e.event)).toContain('acknowledgement-suppressed');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(smtp.messages.length).toBe(before);
+  });
+});

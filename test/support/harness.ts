@@ -1,0 +1,111 @@
+/**
+ * An incidesk configuration pointed at the test run's real services, each test file in its
+ * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
+ */
+import { inject } from 'vitest';
+import nodemailer from 'nodemailer';
+import { ImapFlow } from 'imapflow';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { parsePlan } from '../../src/plan/load.js';
+import type { Plan } from '../../src/plan/schema.js';
+import { PROJECT_ROOT, uniqueName } from './services.js';
+import type { SmtpCapture } from './smtp-capture.js';
+
+export const SECRET = 'test-secret-0123456789abcdef';
+export const SUPPORT = 'support@example.test';
+
+export interface TestEnv {
+  env: Record<string, string>;
+  config: Config;
+  dbName: string;
+  mailboxUser: string;
+}
+
+function withDatabase(uri: string, dbName: string): string {
+  const url = new URL(uri);
+  url.pathname = `/${dbName}`;
+  return url.toString();
+}
+
+/** Environment variables for an incidesk process (in-process or spawned) of this test. */
+export function testEnv(smtp: Pick<SmtpCapture, 'port'>, overrides: Record<string, string> = {}): TestEnv {
+  const services = inject('services');
+  const dbName = uniqueName('db').replace('-', '_');
+  const mailboxUser = `${uniqueName('support')}@example.test`;
+  const env: Record<string, string> = {
+    MONGODB_URI: withDatabase(services.mongoUri, dbName),
+    REDIS_URL: services.redisUrl,
+    IMAP_HOST: services.imapHost,
+    IMAP_PORT: String(services.imapPort),
+    IMAP_SECURE: 'false',
+    IMAP_USER: mailboxUser,
+    IMAP_PASS: services.dovecotPassword,
+    IMAP_POLL_SECONDS: '5',
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtp.port),
+    SMTP_SECURE: 'false',
+    SUPPORT_ADDRESS: SUPPORT,
+    SUPPORT_NAME: 'Example Support',
+    INCIDESK_SECRET: SECRET,
+    INCIDESK_PLAN: `${PROJECT_ROOT}/plan.example.yaml`,
+    INCIDESK_QUEUE_PREFIX: uniqueName('q'),
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+  return { env, config: loadConfig(env), dbName, mailboxUser };
+}
+
+export function testPlan(overrides = ''): Plan {
+  return parsePlan(
+    `version: 1
+organisation: Example Corp
+acknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }
+groups: [{ id: service-desk, name: Service Desk, lead: alice }]
+agents: [{ id: alice, name: Alice Martin, email: alice@example.test, groups: [service-desk] }]
+${overrides}`,
+    'test-plan',
+  );
+}
+
+export const testLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+
+/** Deliver a message into the test mailbox over LMTP, as the mail server would. */
+export async function deliver(mailboxUser: string, message: nodemailer.SendMailOptions | { raw: string | Buffer; from?: string }) {
+  const services = inject('services');
+  const transport = nodemailer.createTransport({ lmtp: true, host: services.imapHost, port: services.lmtpPort } as never);
+  try {
+    const envelope = { from: (message as { from?: string }).from ?? 'sender@example.com', to: mailboxUser };
+    return await transport.sendMail({ ...message, envelope });
+  } finally {
+    transport.close();
+  }
+}
+
+/** An IMAP session on the test mailbox, for arranging or inspecting server state. */
+export async function imapSession(mailboxUser: string): Promise<ImapFlow> {
+  const services = inject('services');
+  const client = new ImapFlow({
+    host: services.imapHost,
+    port: services.imapPort,
+    secure: false,
+    auth: { user: mailboxUser, pass: services.dovecotPassword },
+    logger: false,
+  });
+  await client.connect();
+  return client;
+}
+
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

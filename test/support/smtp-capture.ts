@@ -1,0 +1,78 @@
+/**
+ * A real SMTP server (the smtp-server package) in the test process that keeps every message it
+ * accepts, parsed. It can be told to answer with a temporary or permanent failure.
+ */
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { freePort } from './services.js';
+
+export interface CapturedMail {
+  envelopeFrom: string;
+  envelopeTo: string[];
+  raw: Buffer;
+  parsed: ParsedMail;
+  header(name: string): string | undefined;
+}
+
+export interface SmtpCapture {
+  port: number;
+  messages: CapturedMail[];
+  /** Answer the next DATA commands with this reply code (e.g. 451 or 550) until reset. */
+  failWith(code: number | null): void;
+  waitFor(count: number, timeoutMs?: number): Promise<CapturedMail[]>;
+  close(): Promise<void>;
+}
+
+export async function startSmtpCapture(): Promise<SmtpCapture> {
+  const messages: CapturedMail[] = [];
+  let failure: number | null = null;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    size: 100 * 1024 * 1024,
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        if (failure !== null) {
+          const err = Object.assign(new Error(`test failure ${failure}`), { responseCode: failure });
+          callback(err);
+          return;
+        }
+        const raw = Buffer.concat(chunks);
+        void simpleParser(raw).then((parsed) => {
+          messages.push({
+            envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+            raw,
+            parsed,
+            header: (name) => {
+              const v = parsed.headers.get(name.toLowerCase());
+              return typeof v === 'string' ? v : v === undefined ? undefined : JSON.stringify(v);
+            },
+          });
+          callback();
+        }, callback);
+      });
+    },
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    messages,
+    failWith(code) {
+      failure = code;
+    },
+    async waitFor(count, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (messages.length < count) {
+        if (Date.now() > deadline) throw new Error(`expected ${count} messages at the SMTP server, got ${messages.length}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return messages;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

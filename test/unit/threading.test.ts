@@ -1,0 +1,136 @@
+import { describe, it, expect } from 'vitest';
+import { decideThread } from '../../src/domain/threading.js';
+import { incidentToken, outboundMessageId, plusAddress } from '../../src/domain/tokens.js';
+
+const secret = 'thread-secret';
+const supportAddress = 'support@example.test';
+
+function input(
+  over: Partial<Parameters<typeof decideThread>[0]> = {},
+): Parameters<typeof decideThread>[0] {
+  return {
+    secret,
+    supportAddress,
+    references: [],
+    recipients: [supportAddress],
+    subject: 'Printer on fire',
+    sender: 'alice@example.test',
+    ...over,
+  };
+}
+
+const ourId = (n: number): string => outboundMessageId(secret, n, 'ack-1', 'example.test');
+
+describe('decideThread', () => {
+  it('opens a new incident when nothing matches', () => {
+    expect(decideThread(input())).toEqual({ kind: 'new' });
+  });
+
+  it('follows our signed Message-ID in In-Reply-To/References', () => {
+    expect(decideThread(input({ references: ['<CAF1@mail.gmail.com>', ourId(5)] }))).toEqual({
+      kind: 'existing',
+      incidentNumber: 5,
+      via: 'message-token',
+    });
+  });
+
+  it('uses the first of our ids in reference order (In-Reply-To first)', () => {
+    expect(decideThread(input({ references: [ourId(8), ourId(5)] }))).toMatchObject({
+      incidentNumber: 8,
+    });
+  });
+
+  it('message token wins over every other signal', () => {
+    const d = decideThread(
+      input({
+        references: [ourId(1)],
+        knownReference: 2,
+        recipients: [plusAddress(supportAddress, secret, 3)],
+        subject: '[INC-000004] x',
+        subjectIncidentParticipants: ['alice@example.test'],
+      }),
+    );
+    expect(d).toEqual({ kind: 'existing', incidentNumber: 1, via: 'message-token' });
+  });
+
+  it('ignores a forged message token and falls through', () => {
+    const forged = ourId(1).replace(incidentToken(secret, 1), 'aaaaaaaaaa');
+    expect(decideThread(input({ references: [forged] }))).toEqual({ kind: 'new' });
+  });
+
+  it('uses a known referenced Message-ID next', () => {
+    const d = decideThread(
+      input({
+        references: ['<CAF1@mail.gmail.com>'],
+        knownReference: 2,
+        recipients: [plusAddress(supportAddress, secret, 3)],
+      }),
+    );
+    expect(d).toEqual({ kind: 'existing', incidentNumber: 2, via: 'known-message-id' });
+  });
+
+  it('treats knownReference null as absent', () => {
+    expect(decideThread(input({ knownReference: null }))).toEqual({ kind: 'new' });
+  });
+
+  it('uses the plus-address before the subject tag', () => {
+    const d = decideThread(
+      input({
+        recipients: ['someone@else.test', plusAddress(supportAddress, secret, 3)],
+        subject: '[INC-000004] x',
+        subjectIncidentParticipants: ['alice@example.test'],
+      }),
+    );
+    expect(d).toEqual({ kind: 'existing', incidentNumber: 3, via: 'plus-address' });
+  });
+
+  it('ignores a plus-address signed with another secret', () => {
+    const d = decideThread(input({ recipients: [plusAddress(supportAddress, 'other', 3)] }));
+    expect(d).toEqual({ kind: 'new' });
+  });
+
+  it('accepts the subject tag from a participant (case-insensitive)', () => {
+    const d = decideThread(
+      input({
+        subject: 'Re: [INC-000004] Printer on fire',
+        sender: 'Alice@Example.TEST',
+        subjectIncidentParticipants: ['bob@example.test', 'alice@example.test'],
+      }),
+    );
+    expect(d).toEqual({ kind: 'existing', incidentNumber: 4, via: 'subject-token' });
+  });
+
+  it('refuses a forged subject tag from a non-participant', () => {
+    const d = decideThread(
+      input({
+        subject: '[INC-000004] give me the data',
+        sender: 'mallory@evil.test',
+        subjectIncidentParticipants: ['alice@example.test'],
+      }),
+    );
+    expect(d).toEqual({ kind: 'new' });
+  });
+
+  it('refuses the subject tag when participants were not looked up or are empty', () => {
+    expect(decideThread(input({ subject: '[INC-000004] x' }))).toEqual({ kind: 'new' });
+    expect(
+      decideThread(input({ subject: '[INC-000004] x', subjectIncidentParticipants: [] })),
+    ).toEqual({
+      kind: 'new',
+    });
+  });
+
+  it('refuses an empty sender even if an empty participant slipped in', () => {
+    const d = decideThread(
+      input({ subject: '[INC-000004] x', sender: '', subjectIncidentParticipants: [''] }),
+    );
+    expect(d).toEqual({ kind: 'new' });
+  });
+
+  it('does not accept an unbracketed id in the subject', () => {
+    const d = decideThread(
+      input({ subject: 'INC-000004 x', subjectIncidentParticipants: ['alice@example.test'] }),
+    );
+    expect(d).toEqual({ kind: 'new' });
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * ingest: a stored raw message becomes part of an incident (new or existing), exactly once.
+ * Load → parse → decide (src/domain) → save → enqueue. Every write is keyed by the raw
+ * message's hash, so a run interrupted anywhere and repeated converges on the same result.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppContext } from '../src/context.js';
+import { ackDecision } from '../src/domain/ack-policy.js';
+import { parseDeliveryStatus } from '../src/domain/bounce.js';
+import { assessInbound } from '../src/domain/inbound.js';
+import { stripQuoted } from '../src/domain/quotes.js';
+import { decideThread } from '../src/domain/threading.js';
+import { incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
+import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
+import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
+import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
+import { jobIds, type IngestJob } from '../src/queues.js';
+import { linkAttachments, saveAttachment } from '../src/store/attachments.js';
+import { openBlob } from '../src/store/blobs.js';
+import {
+  appendTimeline,
+  findIncident,
+  incidentHoldingMessageId,
+  openIncident,
+  recordMessage,
+} from '../src/store/incidents.js';
+import type { RawMessageDoc } from '../src/store/models.js';
+import {
+  acknowledgementHistory,
+  enqueueOutbox,
+  getOutbox,
+  isUndeliverable,
+  markUndeliverable,
+} from '../src/store/outbox.js';
+import { getRaw, markIngested, quarantineRaw } from '../src/store/raw-messages.js';
+
+export type IngestResult =
+  | { outcome: 'skipped'; state: string }
+  | { outcome: 'quarantined'; reason: string }
+  | { outcome: 'new-incident' | 'follow-up' | 'bounce'; incident: number };
+
+export function ingestProcessor(ctx: AppContext) {
+  return (job: Job<IngestJob>) => ingest(ctx, job.data.rawId);
+}
+
+export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResult> {
+  const log = ctx.log.child({ component: 'ingest', raw: rawId.slice(0, 12) });
+  const raw = await getRaw(rawId);
+  if (!raw) throw new UnrecoverableError(`raw message ${rawId} is not in the store`);
+  if (raw.state !== 'stored') return { outcome: 'skipped', state: raw.state };
+
+  const attachmentIds: string[] = [];
+  let parsed: ParsedMessage;
+  try {
+    parsed = await parseMessage(openBlob(raw.blobId), async (info, content) => {
+      attachmentIds.push(await saveAttachment({ rawId, ...info }, content));
+    });
+  } catch (err) {
+    return quarantine(rawId, `unparseable MIME: ${(err as Error).message}`, log);
+  }
+
+  const verdict = assessInbound({
+    headers: parsed.headers,
+    contentType: parsed.contentType,
+    from: parsed.from,
+    supportAddress: ctx.config.supportAddress,
+  });
+  switch (verdict.kind) {
+    case 'quarantine':
+      return quarantine(rawId, verdict.reason, log);
+    case 'delivery-report':
+      return deliveryReport(ctx, raw, parsed, log);
+    case 'own-mail':
+      return quarantine(rawId, verdict.reason, log);
+  }
+
+  const { sender, automatic } = verdict;
+  const at = ctx.now();
+  const thread = await threadFor(ctx, parsed, sender);
+  const entry = {
+    _id: `msg-${rawId}`,
+    at,
+    type: 'message' as const,
+    direction: 'inbound' as const,
+    rawId,
+    messageId: parsed.messageId,
+    from: sender,
+    to: [...parsed.to, ...parsed.cc].map((a) => a.address),
+    subject: parsed.subject,
+    text: stripQuoted(parsed.text).slice(0, TIMELINE_BODY_MAX_CHARS),
+    fullText: parsed.text.slice(0, TIMELINE_BODY_MAX_CHARS),
+    html: parsed.html?.slice(0, TIMELINE_BODY_MAX_CHARS),
+    attachmentIds,
+    automatic: automatic?.kind,
+  };
+
+  if (thread.kind === 'existing') {
+    await recordMessage(thread.incidentNumber, entry, sender);
+    await linkAttachments(rawId, thread.incidentNumber);
+    await markIngested(rawId, thread.incidentNumber, automatic?.kind ?? 'customer');
+    log.info({ incident: thread.incidentNumber, via: thread.via }, 'follow-up recorded');
+    return { outcome: 'follow-up', incident: thread.incidentNumber };
+  }
+
+  const incident = await openIncident({
+    openedBy: rawId,
+    subject: parsed.subject.trim() || '(no subject)',
+    customer: { address: sender, name: parsed.from[0]?.name },
+    automatic: automatic?.kind,
+    planFingerprint: ctx.plan.fingerprint,
+    at,
+  });
+  await recordMessage(incident.number, entry, sender);
+  await linkAttachments(rawId, incident.number);
+  await appendTimeline(incident.number, {
+    _id: `opened-${rawId}`,
+    at,
+    type: 'event',
+    event: 'opened',
+    detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint },
+  });
+
+  // A retry after a crash must not re-decide: the earlier run may already have created the ack.
+  let ack = await getOutbox(ackIdFor(rawId));
+  if (!ack) {
+    const history = await acknowledgementHistory(sender, incident.number, at);
+    const decision = ackDecision({
+      automatic: automatic !== null,
+      undeliverable: await isUndeliverable(sender),
+      now: at,
+      ...history,
+      limits: ctx.plan.acknowledgements,
+    });
+    if (decision.send) {
+      ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId));
+    } else {
+      await appendTimeline(incident.number, {
+        _id: `ack-suppressed-${rawId}`,
+        at,
+        type: 'event',
+        event: 'acknowledgement-suppressed',
+        detail: { reason: automatic ? automatic.reason : decision.reason },
+      });
+    }
+  }
+  if (ack) await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+  await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');
+  log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
+  return { outcome: 'new-incident', incident: incident.number };
+}
+
+async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string) {
+  const tagged = subjectIncident(parsed.subject);
+  const [knownReference, taggedIncident] = await Promise.all([
+    incidentHoldingMessageId(parsed.references),
+    tagged === null ? null : findIncident(tagged),
+  ]);
+  const recipients = [
+    ...parsed.to.map((a) => a.address),
+    ...parsed.cc.map((a) => a.address),
+    ...(parsed.headers.get('delivered-to') ?? []),
+    ...(parsed.headers.get('x-original-to') ?? []),
+  ];
+  const decision = decideThread({
+    secret: ctx.config.secret,
+    supportAddress: ctx.config.supportAddress,
+    references: parsed.references,
+    recipients,
+    subject: parsed.subject,
+    sender,
+    knownReference,
+    subjectIncidentParticipants: taggedIncident?.participants ?? [],
+  });
+  // A token can name an incident that is not (or no longer) in this store: open a new one.
+  if (decision.kind === 'existing' && !(await findIncident(decision.incidentNumber))) return { kind: 'new' as const };
+  return decision;
+}
+
+/** A delivery status notification: about our own mail it is recorded; anything else is set aside. */
+async function deliveryReport(
+  ctx: AppContext,
+  raw: RawMessageDoc,
+  parsed: ParsedMessage,
+  log: AppContext['log'],
+): Promise<IngestResult> {
+  const report = parseDeliveryStatus(parsed.report.deliveryStatus ?? '', parsed.report.originalHeaders);
+  const original = report?.originalMessageId ? [report.originalMessageId] : [];
+  const number = incidentFromMessageIds(ctx.config.secret, [...original, ...parsed.references]);
+  if (!report || number === null || !(await findIncident(number))) {
+    return quarantine(raw._id, 'delivery report about a message incidesk did not send', log);
+  }
+  if (report.permanent) {
+    for (const r of report.recipients) await markUndeliverable(r, `${report.status} ${report.diagnostic ?? ''}`.trim());
+  }
+  await appendTimeline(number, {
+    _id: `bounce-${raw._id}`,
+    at: ctx.now(),
+    type: 'event',
+    event: report.permanent ? 'delivery-failed' : 'delivery-delayed',
+    rawId: raw._id,
+    detail: { status: report.status, recipients: report.recipients, diagnostic: report.diagnostic },
+  });
+  await markIngested(raw._id, number, 'bounce');
+  log.info({ incident: number, status: report.status }, 'delivery report recorded');
+  return { outcome: 'bounce', incident: number };
+}
+
+async function quarantine(rawId: string, reason: string, log: AppContext['log']): Promise<IngestResult> {
+  await quarantineRaw(rawId, reason);
+  log.warn({ reason }, 'message quarantined');
+  return { outcome: 'quarantined', reason };
+}

@@ -1,0 +1,76 @@
+/**
+ * notify: send one outbox message over SMTP and record it on the incident's timeline.
+ * Transient failures are retried by BullMQ with backoff; a permanent one (5xx) is recorded on
+ * the incident and the address is marked undeliverable, and the job stops retrying.
+ */
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppContext } from '../src/context.js';
+import { PermanentDeliveryError } from '../src/mail/outbound.js';
+import type { NotifyJob } from '../src/queues.js';
+import { appendTimeline } from '../src/store/incidents.js';
+import type { OutboxDoc } from '../src/store/models.js';
+import {
+  getOutbox,
+  markOutboxAttempt,
+  markOutboxFailed,
+  markOutboxSent,
+  markUndeliverable,
+} from '../src/store/outbox.js';
+
+export function notifyProcessor(ctx: AppContext) {
+  return (job: Job<NotifyJob>) => notify(ctx, job.data.outboxId);
+}
+
+export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' | 'already-sent' | 'failed'> {
+  const message = await getOutbox(outboxId);
+  if (!message) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
+  if (message.state === 'sent') return 'already-sent';
+  if (message.state === 'failed') return 'failed';
+  const log = ctx.log.child({ component: 'notify', incident: message.incidentNumber, outbox: outboxId });
+  try {
+    await ctx.mailer.send(message);
+  } catch (err) {
+    await markOutboxAttempt(outboxId, (err as Error).message);
+    if (err instanceof PermanentDeliveryError) {
+      await recordFailure(ctx, message, err.message);
+      await markUndeliverable(message.to, err.message);
+      log.warn({ err: err.message }, 'delivery failed permanently');
+      throw new UnrecoverableError(err.message);
+    }
+    log.info({ err: (err as Error).message }, 'delivery failed, will retry');
+    throw err;
+  }
+  const at = ctx.now();
+  await markOutboxSent(outboxId, at);
+  await appendTimeline(message.incidentNumber, {
+    _id: `out-${outboxId}`,
+    at,
+    type: 'message',
+    direction: 'outbound',
+    messageId: message.messageId,
+    from: ctx.config.supportAddress,
+    to: [message.to],
+    subject: message.subject,
+    text: message.text,
+    event: message.kind,
+  });
+  log.info('sent');
+  return 'sent';
+}
+
+/** Called when a transient failure has used up every retry. */
+export async function notifyGaveUp(ctx: AppContext, outboxId: string, error: string) {
+  const message = await getOutbox(outboxId);
+  if (message && message.state === 'pending') await recordFailure(ctx, message, `gave up: ${error}`);
+}
+
+async function recordFailure(ctx: AppContext, message: OutboxDoc, error: string) {
+  await markOutboxFailed(message._id, error);
+  await appendTimeline(message.incidentNumber, {
+    _id: `failed-${message._id}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'delivery-failed',
+    detail: { to: message.to, kind: message.kind, error },
+  });
+}
