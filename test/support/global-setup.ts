@@ -3,18 +3,20 @@
  * run and hand their endpoints to the tests (`inject('services')`, see services.ts).
  */
 import type { TestProject } from 'vitest/node';
-import { startServices } from './services.js';
+import { startServices, type RunningServices } from './services.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const running = await startServices();
-
-  // vitest answers SIGINT/SIGTERM with process.exit() without running teardowns, so stop the
-  // services synchronously on the way out as well (best effort; a SIGKILL leaves them behind).
-  const onExit = (): void => running.stopSync();
+  // vitest answers SIGINT/SIGTERM (and an unhandled rejection) with process.exit() without
+  // running teardowns, and its own 'exit' listener calls process.exit() again, which ends the
+  // process before later 'exit' listeners run. So stop the services synchronously from
+  // listeners put *in front of* vitest's (best effort; a SIGKILL leaves them behind). They are
+  // installed before anything is spawned, so an interrupted start-up is covered too.
+  let stopSync = (): void => {};
+  const onExit = (): void => stopSync();
   const onSignal = (sig: NodeJS.Signals): void => {
-    running.stopSync();
+    stopSync();
     removeHandlers();
     // Nobody else handles it: restore the default behaviour (terminate with this signal).
     if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
@@ -23,8 +25,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     process.off('exit', onExit);
     for (const sig of SIGNALS) process.off(sig, onSignal);
   };
-  process.once('exit', onExit);
-  for (const sig of SIGNALS) process.once(sig, onSignal);
+  process.prependOnceListener('exit', onExit);
+  for (const sig of SIGNALS) process.prependOnceListener(sig, onSignal);
+
+  let running: RunningServices;
+  try {
+    running = await startServices((fn) => (stopSync = fn));
+  } catch (err) {
+    removeHandlers();
+    throw err;
+  }
 
   project.provide('services', running.services);
 

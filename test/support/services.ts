@@ -539,8 +539,12 @@ async function startDovecot(
 
 // ---------------------------------------------------------------------------------------------
 
-/** Start every service in a fresh temp dir. On failure, stops whatever was already started. */
-export async function startServices(): Promise<RunningServices> {
+/**
+ * Start every service in a fresh temp dir. On failure, stops whatever was already started.
+ * `onStarting` receives the synchronous stop before anything is spawned, so a caller can hook
+ * it to exit/signal handlers that also cover an interruption during start-up.
+ */
+export async function startServices(onStarting?: (stopSync: () => void) => void): Promise<RunningServices> {
   const t0 = Date.now();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'incidesk-test-'));
   chmodSync(tmp, 0o755); // Dovecot's mail and login processes run as other users and must traverse it
@@ -568,6 +572,8 @@ export async function startServices(): Promise<RunningServices> {
       /* best effort */
     }
   };
+
+  onStarting?.(stopSync);
 
   // Independent: start them together, and let every start settle (so nothing one of them
   // spawns escapes the stop below when another one fails).
