@@ -51,7 +51,10 @@ fi
 command -v redis-server >/dev/null 2>&1 || die "redis-server not found after install"
 
 # ---- FerretDB ------------------------------------------------------------------------------
-if [ -x "$DEST" ] && "$DEST" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION\$"; then
+# `ferretdb --version` prints "version: v1.24.0" among other lines. (Captured, not piped into
+# grep -q: with pipefail, grep quitting early makes the pipeline fail on SIGPIPE.)
+has_version() { local out; out=$("$1" --version 2>&1) || return 1; grep -qx "version: $FERRETDB_VERSION" <<<"$out"; }
+if [ -x "$DEST" ] && has_version "$DEST"; then
   step "ferretdb $FERRETDB_VERSION present"
   done_all
   exit 0
@@ -89,7 +92,6 @@ go build -o "$DEST.tmp" "$FERRETDB_MODULE/cmd/ferretdb" >go-build.log 2>&1 \
 mv -f "$DEST.tmp" "$DEST"
 step "go build ferretdb"
 
-"$DEST" --version 2>&1 | grep -q "version: $FERRETDB_VERSION\$" \
-  || { "$DEST" --version >&2 || true; die "built $DEST does not report $FERRETDB_VERSION"; }
+has_version "$DEST" || { "$DEST" --version >&2 || true; die "built $DEST does not report $FERRETDB_VERSION"; }
 echo "[install-test-services] ferretdb $FERRETDB_VERSION -> ${DEST#"$ROOT/"}"
 done_all

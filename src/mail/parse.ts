@@ -3,9 +3,10 @@
  * handed to the caller as streams while parsing, so their bytes go straight to the blob store
  * and a large message never sits in memory whole.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type HeaderLines } from 'mailparser';
 import { headerBag, type HeaderBag } from '../domain/headers.js';
+import { decodeUuencoded, extractUuencodedBlocks } from '../domain/uuencode.js';
 
 export interface Mailbox {
   address: string;
@@ -60,6 +61,44 @@ function idList(value: unknown): string[] {
   return raw.flatMap((v) => v.match(/<[^<>\s]+>/g) ?? (v.trim() ? [v.trim()] : []));
 }
 
+/** Transfer encodings mailparser leaves undecoded that mean uuencode. */
+const UUENCODE_CTES = new Set(['x-uuencode', 'uuencode', 'x-uue', 'uue']);
+
+function isUuencodedPart(att: AttachmentStream): boolean {
+  const cte = att.headers.get('content-transfer-encoding');
+  if (typeof cte !== 'string') return false;
+  return UUENCODE_CTES.has(cte.replace(/\([^()]*\)/g, '').split(';')[0]!.trim().toLowerCase());
+}
+
+/** A content type for a file that came out of a uuencoded block (which carries none). */
+function typeForName(filename: string): string {
+  const ext = /\.([a-z0-9]+)$/i.exec(filename)?.[1]?.toLowerCase();
+  return (ext && UU_TYPES[ext]) || 'application/octet-stream';
+}
+const UU_TYPES: Record<string, string> = {
+  txt: 'text/plain',
+  log: 'text/plain',
+  csv: 'text/csv',
+  html: 'text/html',
+  htm: 'text/html',
+  xml: 'application/xml',
+  json: 'application/json',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  tar: 'application/x-tar',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+};
+
+async function collectBytes(content: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of content) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 async function collectText(content: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -103,6 +142,16 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
           report.deliveryStatus = await collectText(att.content);
         } else if (att.contentType === 'text/rfc822-headers') {
           report.originalHeaders = await collectText(att.content);
+        } else if (isUuencodedPart(att)) {
+          // mailparser hands a uuencoded part over still encoded: decode it here (such parts
+          // are small). If it does not decode, the bytes are kept as they came.
+          const encoded = await collectBytes(att.content);
+          const decoded = decodeUuencoded(encoded.toString('latin1'));
+          if (decoded) {
+            await onAttachment({ ...info, filename: info.filename || decoded.filename }, Readable.from([decoded.data]));
+          } else {
+            await onAttachment(info, Readable.from([encoded]));
+          }
         } else {
           await onAttachment(info, att.content);
         }
@@ -117,6 +166,20 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
   input.pipe(parser);
   await done;
   await Promise.all(work);
+
+  // `uuencode file | mail`: the blocks sit in the text body. Cut them out and store them as
+  // attachments, numbered after the MIME attachments.
+  const uu = extractUuencodedBlocks(text);
+  for (const file of uu.files) {
+    const info: AttachmentInfo = {
+      index: index++,
+      filename: file.filename,
+      contentType: typeForName(file.filename),
+      inline: false,
+    };
+    await onAttachment(info, Readable.from([file.data]));
+  }
+  text = uu.text;
 
   const contentType = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
   const ctText = contentType?.value
