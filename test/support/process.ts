@@ -19,9 +19,6 @@ export function spawnIncidesk(args: string[], env: Record<string, string>, logFi
     const out = createWriteStream(logFile, { flags: 'a' });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
-  } else {
-    child.stdout!.resume();
-    child.stderr!.resume();
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
@@ -32,4 +29,15 @@ export function spawnIncidesk(args: string[], env: Record<string, string>, logFi
       return exited;
     },
   };
+}
+
+/** Run an `incidesk` command to completion. */
+export async function runIncidesk(args: string[], env: Record<string, string>) {
+  const proc = spawnIncidesk(args, env);
+  let stdout = '';
+  let stderr = '';
+  proc.child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await proc.exited;
+  return { code, stdout, stderr };
 }

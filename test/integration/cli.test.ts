@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStore, disconnectStore } from '../../src/store/db.js';
+import { openIncident, recordMessage } from '../../src/store/incidents.js';
+import { testEnv, type TestEnv } from '../support/harness.js';
+import { runIncidesk } from '../support/process.js';
+
+describe('incidesk CLI', () => {
+  let t: TestEnv;
+  beforeAll(async () => {
+    t = testEnv({ port: 2525 });
+    await connectStore(t.env.MONGODB_URI!);
+    for (const [i, who] of ['ann@example.com', 'ben@example.com'].entries()) {
+      const at = new Date(Date.UTC(2026, 10, 20 + i, 9));
+      const incident = await openIncident({ openedBy: `raw-${i}`, subject: `Problem ${i + 1}`, customer: { address: who }, at });
+      await recordMessage(incident.number, {
+        _id: `msg-raw-${i}`,
+        at,
+        type: 'message',
+        direction: 'inbound',
+        from: who,
+        subject: `Problem ${i + 1}`,
+        text: `Details of problem ${i + 1}`,
+      });
+    }
+  });
+  afterAll(async () => disconnectStore());
+
+  it('lists incidents as a table and as JSON', async () => {
+    const table = await runIncidesk(['incidents', 'list'], t.env);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+CUSTOMER/);
+    expect(table.stdout).toMatch(/INC-000002\s+new\s+ben@example\.com/);
+    const json = await runIncidesk(['incidents', 'list', '--json'], t.env);
+    expect(JSON.parse(json.stdout).map((i: { number: number }) => i.number)).toEqual([2, 1]);
+  });
+
+  it('shows one incident with its timeline', async () => {
+    const shown = await runIncidesk(['incidents', 'show', 'INC-000001'], t.env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('INC-000001  Problem 1');
+    expect(shown.stdout).toContain('← from ann@example.com');
+    expect(shown.stdout).toContain('Details of problem 1');
+    const json = JSON.parse((await runIncidesk(['incidents', 'show', 'inc-1', '--json'], t.env)).stdout);
+    expect(json.incident.customer.address).toBe('ann@example.com');
+    expect(json.timeline).toHaveLength(1);
+  });
+
+  it('exits with meaningful codes', async () => {
+    expect((await runIncidesk(['incidents', 'show', 'INC-000099'], t.env)).code).toBe(66);
+    expect((await runIncidesk(['incidents', 'show', 'nonsense'], t.env)).code).toBe(64);
+    expect((await runIncidesk(['frobnicate'], t.env)).code).toBe(64);
+    const bad = await runIncidesk(['start'], { ...t.env, REDIS_URL: 'http://nope', INCIDESK_SECRET: 'short', IMAP_HOST: '' });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/REDIS_URL: must start with redis/);
+    expect(bad.stderr).toMatch(/INCIDESK_SECRET: must be at least 16/);
+    expect(bad.stderr).toMatch(/IMAP_HOST: is required/);
+    const badPlan = await runIncidesk(['check'], { ...t.env, INCIDESK_PLAN: '/nonexistent/plan.yaml' });
+    expect(badPlan.code).toBe(78);
+    expect(badPlan.stderr).toMatch(/cannot read/);
+    const ok = await runIncidesk(['check'], t.env);
+    expect(ok.stdout).toMatch(/plan .* ok \(v1-/);
+  });
+});

@@ -1,0 +1,79 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, loadStoreConfig, redactedConfig } from '../../src/config.js';
+
+const valid = {
+  MONGODB_URI: 'mongodb://db.internal:27017/incidesk',
+  REDIS_URL: 'redis://redis.internal:6379',
+  IMAP_HOST: 'imap.example.test',
+  IMAP_USER: 'support@example.test',
+  IMAP_PASS: 'imap-password',
+  SMTP_HOST: 'smtp.example.test',
+  SUPPORT_ADDRESS: 'Support@Example.test',
+  INCIDESK_SECRET: 'a-long-enough-secret',
+  INCIDESK_PLAN: '/etc/incidesk/plan.yaml',
+};
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and normalises', () => {
+    const c = loadConfig(valid);
+    expect(c.imap).toMatchObject({ port: 993, secure: true, mailbox: 'INBOX', pollSeconds: 60 });
+    expect(c.smtp).toMatchObject({ port: 587, secure: false });
+    expect(c.supportAddress).toBe('support@example.test');
+    expect(c.maxMessageBytes).toBe(40 * 1024 * 1024);
+    expect(c.queuePrefix).toBe('incidesk');
+  });
+
+  it('lists every problem at once, naming each variable', () => {
+    const list = problems({ ...valid, MONGODB_URI: 'postgres://x', IMAP_PORT: '99999', INCIDESK_SECRET: 'short', IMAP_HOST: '', SUPPORT_ADDRESS: 'nobody' });
+    expect(list).toHaveLength(5);
+    expect(list.join('\n')).toMatch(/MONGODB_URI: must start with mongodb/);
+    expect(list.join('\n')).toMatch(/IMAP_PORT:/);
+    expect(list.join('\n')).toMatch(/INCIDESK_SECRET: must be at least 16/);
+    expect(list.join('\n')).toMatch(/IMAP_HOST: is required/);
+    expect(list.join('\n')).toMatch(/SUPPORT_ADDRESS: must be an email address/);
+  });
+
+  it('reports all missing variables of an empty environment', () => {
+    const list = problems({});
+    for (const name of ['MONGODB_URI', 'REDIS_URL', 'IMAP_HOST', 'IMAP_USER', 'IMAP_PASS', 'SMTP_HOST', 'SUPPORT_ADDRESS', 'INCIDESK_SECRET', 'INCIDESK_PLAN']) {
+      expect(list).toContain(`${name}: is required`);
+    }
+  });
+
+  it('reads secrets from *_FILE and refuses both forms at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incidesk-config-'));
+    writeFileSync(join(dir, 'imap'), 'from-file\n');
+    const c = loadConfig({ ...valid, IMAP_PASS: '', IMAP_PASS_FILE: join(dir, 'imap') });
+    expect(c.imap.pass).toBe('from-file');
+    expect(problems({ ...valid, IMAP_PASS_FILE: join(dir, 'imap') })).toEqual(['IMAP_PASS and IMAP_PASS_FILE are both set; use one']);
+    expect(problems({ ...valid, SMTP_PASS_FILE: join(dir, 'missing') })[0]).toMatch(/SMTP_PASS_FILE: cannot read/);
+  });
+
+  it('requires SMTP_PASS with SMTP_USER', () => {
+    expect(problems({ ...valid, SMTP_USER: 'mailer' })).toEqual(['SMTP_PASS: is required when SMTP_USER is set']);
+  });
+
+  it('never shows secrets in its printable form', () => {
+    const c = loadConfig({ ...valid, MONGODB_URI: 'mongodb://user:dbpass@db:27017/x', SMTP_USER: 'u', SMTP_PASS: 'smtp-password' });
+    const shown = JSON.stringify(redactedConfig(c));
+    for (const secret of ['dbpass', 'imap-password', 'smtp-password', 'a-long-enough-secret']) expect(shown).not.toContain(secret);
+  });
+
+  it('read-only commands need only MONGODB_URI', () => {
+    expect(loadStoreConfig({ MONGODB_URI: valid.MONGODB_URI })).toEqual({ mongoUri: valid.MONGODB_URI });
+    expect(() => loadStoreConfig({})).toThrow(/MONGODB_URI: is required/);
+  });
+});
