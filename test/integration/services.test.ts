@@ -13,9 +13,14 @@ const services = inject('services');
 
 describe('test services', () => {
   it(`MongoDB protocol (${services.mongoBackend}): insert, read, unique index`, async () => {
-    const conn = await mongoose.createConnection(services.mongoUri, { dbName: uniqueName('smoke') }).asPromise();
+    const conn = await mongoose
+      .createConnection(services.mongoUri, { dbName: uniqueName('smoke') })
+      .asPromise();
     try {
-      const Thing = conn.model('Thing', new mongoose.Schema({ key: { type: String, required: true, unique: true }, n: Number }));
+      const Thing = conn.model(
+        'Thing',
+        new mongoose.Schema({ key: { type: String, required: true, unique: true }, n: Number }),
+      );
       await Thing.init(); // builds the unique index
       await Thing.create({ key: 'a', n: 1 });
       expect((await Thing.findOne({ key: 'a' }).lean())?.n).toBe(1);
@@ -53,7 +58,12 @@ describe('test services', () => {
       const inbox = await imap.mailboxOpen('INBOX');
       expect(inbox.exists).toBe(0);
 
-      const lmtp = nodemailer.createTransport({ lmtp: true, host: services.imapHost, port: services.lmtpPort, ignoreTLS: true });
+      const lmtp = nodemailer.createTransport({
+        lmtp: true,
+        host: services.imapHost,
+        port: services.lmtpPort,
+        ignoreTLS: true,
+      });
       const info = await lmtp.sendMail({
         from: 'customer@example.org',
         to: user,

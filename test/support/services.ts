@@ -13,7 +13,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { accessSync, chmodSync, chownSync, closeSync, constants, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -90,7 +101,8 @@ const log = (line: string): void => {
   process.stderr.write(`[services] ${line}\n`);
 };
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const rel = (p: string) => (p.startsWith(PROJECT_ROOT + path.sep) ? path.relative(PROJECT_ROOT, p) : p);
+const rel = (p: string) =>
+  p.startsWith(PROJECT_ROOT + path.sep) ? path.relative(PROJECT_ROOT, p) : p;
 
 function isAlive(pid: number): boolean {
   try {
@@ -117,7 +129,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 }
 
 function pidOf(s: Stoppable): number | undefined {
-  if (s.child) return s.child.exitCode === null && s.child.signalCode === null ? s.child.pid : undefined;
+  if (s.child)
+    return s.child.exitCode === null && s.child.signalCode === null ? s.child.pid : undefined;
   return s.pid;
 }
 
@@ -139,7 +152,7 @@ async function stopOne(s: Stoppable): Promise<void> {
 }
 
 function stopOneSync(s: Stoppable): number | undefined {
-  const pid = s.stop ? undefined : pidOf(s);
+  const pid = pidOf(s); // for mongodb-memory-server: its mongod
   if (pid !== undefined) signal(pid, 'SIGTERM');
   return pid;
 }
@@ -174,7 +187,13 @@ function tail(file: string, lines = 20): string {
 }
 
 /** Spawn a long-running child with stdout+stderr appended to `logFile`. */
-function spawnLogged(name: string, bin: string, args: string[], logFile: string, cwd: string): ChildProcess {
+function spawnLogged(
+  name: string,
+  bin: string,
+  args: string[],
+  logFile: string,
+  cwd: string,
+): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(bin, args, { cwd, stdio: ['ignore', fd, fd] });
@@ -251,14 +270,19 @@ async function waitFor(
     }
     if (await check()) return;
     if (Date.now() > deadline) {
-      throw new Error(`${name} did not become ready within ${START_TIMEOUT_MS} ms; log ${opts.logFile}:\n${tail(opts.logFile)}`);
+      throw new Error(
+        `${name} did not become ready within ${START_TIMEOUT_MS} ms; log ${opts.logFile}:\n${tail(opts.logFile)}`,
+      );
     }
     await sleep(50);
   }
 }
 
 /** Start something on a fresh free port, retrying with another port if the start fails. */
-async function onFreePort<T>(name: string, start: (port: number, attempt: number) => Promise<T>): Promise<T> {
+async function onFreePort<T>(
+  name: string,
+  start: (port: number, attempt: number) => Promise<T>,
+): Promise<T> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     try {
@@ -266,7 +290,9 @@ async function onFreePort<T>(name: string, start: (port: number, attempt: number
     } catch (err) {
       lastError = err;
       if (attempt < PORT_ATTEMPTS) {
-        log(`${name} failed to start (attempt ${attempt}: ${String(err).split('\n')[0]}); retrying on another port`);
+        log(
+          `${name} failed to start (attempt ${attempt}: ${String(err).split('\n')[0]}); retrying on another port`,
+        );
       }
     }
   }
@@ -288,7 +314,10 @@ function findFerretdb(): string | undefined {
   }
 }
 
-async function startMongo(tmp: string, started: Stoppable[]): Promise<Pick<TestServices, 'mongoUri' | 'mongoBackend'>> {
+async function startMongo(
+  tmp: string,
+  started: Stoppable[],
+): Promise<Pick<TestServices, 'mongoUri' | 'mongoBackend'>> {
   const external = process.env.MONGODB_URI;
   if (external) {
     log(`mongodb external (MONGODB_URI ${external.replace(/\/\/[^@/]*@/, '//***@')})`);
@@ -320,7 +349,11 @@ async function startMongo(tmp: string, started: Stoppable[]): Promise<Pick<TestS
       started.push(entry);
       const mongoUri = `mongodb://${HOST}:${port}/`;
       try {
-        await waitFor('ferretdb', async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)), { child, logFile });
+        await waitFor(
+          'ferretdb',
+          async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)),
+          { child, logFile },
+        );
       } catch (err) {
         await stopOne(entry);
         throw err;
@@ -341,16 +374,25 @@ async function startMongo(tmp: string, started: Stoppable[]): Promise<Pick<TestS
       { cause: err },
     );
   }
-  started.push({ name: 'mongodb-memory-server', stop: async () => void (await server.stop({ doCleanup: true, force: true })) });
+  started.push({
+    name: 'mongodb-memory-server',
+    pid: server.instanceInfo?.instance.mongodProcess?.pid,
+    stop: async () => void (await server.stop({ doCleanup: true, force: true })),
+  });
   const mongoUri = server.getUri();
-  log(`mongodb-memory-server ${mongoUri} (no ferretdb on PATH or in .cache/ferretdb; run scripts/install-test-services.sh)`);
+  log(
+    `mongodb-memory-server ${mongoUri} (no ferretdb on PATH or in .cache/ferretdb; run scripts/install-test-services.sh)`,
+  );
   return { mongoUri, mongoBackend: 'mongodb-memory-server' };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-async function startRedis(tmp: string, started: Stoppable[]): Promise<Pick<TestServices, 'redisUrl' | 'redisPort' | 'redisBin'>> {
+async function startRedis(
+  tmp: string,
+  started: Stoppable[],
+): Promise<Pick<TestServices, 'redisUrl' | 'redisPort' | 'redisBin'>> {
   const redisBin = which('redis-server') ?? '';
   const external = process.env.REDIS_URL;
   if (external) {
@@ -359,7 +401,10 @@ async function startRedis(tmp: string, started: Stoppable[]): Promise<Pick<TestS
     log(`redis external (REDIS_URL ${url.hostname}:${redisPort})`);
     return { redisUrl: external, redisPort, redisBin };
   }
-  if (!redisBin) throw new Error('redis-server not found on PATH; run scripts/install-test-services.sh or set REDIS_URL');
+  if (!redisBin)
+    throw new Error(
+      'redis-server not found on PATH; run scripts/install-test-services.sh or set REDIS_URL',
+    );
 
   return onFreePort('redis', async (port, attempt) => {
     const dir = path.join(tmp, `redis-${attempt}`);
@@ -368,7 +413,20 @@ async function startRedis(tmp: string, started: Stoppable[]): Promise<Pick<TestS
     const child = spawnLogged(
       'redis',
       redisBin,
-      ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+      ],
       logFile,
       dir,
     );
@@ -477,9 +535,13 @@ protocol lmtp {
 async function startDovecot(
   tmp: string,
   started: Stoppable[],
-): Promise<Pick<TestServices, 'imapHost' | 'imapPort' | 'lmtpPort' | 'dovecotPassword' | 'dovecotDir'>> {
-  const bin = which('dovecot') ?? (existsSync('/usr/sbin/dovecot') ? '/usr/sbin/dovecot' : undefined);
-  if (!bin) throw new Error('dovecot not found (PATH, /usr/sbin); run scripts/install-test-services.sh');
+): Promise<
+  Pick<TestServices, 'imapHost' | 'imapPort' | 'lmtpPort' | 'dovecotPassword' | 'dovecotDir'>
+> {
+  const bin =
+    which('dovecot') ?? (existsSync('/usr/sbin/dovecot') ? '/usr/sbin/dovecot' : undefined);
+  if (!bin)
+    throw new Error('dovecot not found (PATH, /usr/sbin); run scripts/install-test-services.sh');
   const asRoot = process.getuid?.() === 0;
 
   return onFreePort('dovecot', async (imapPort, attempt) => {
@@ -504,7 +566,9 @@ async function startDovecot(
     const launcher = spawnLogged('dovecot', bin, ['-c', conf], startLog, d);
     const [code, sig] = (await once(launcher, 'exit')) as [number | null, NodeJS.Signals | null];
     if (code !== 0) {
-      throw new Error(`dovecot failed to start (exit ${code ?? sig}): ${tail(startLog)}\n${tail(logFile)}`);
+      throw new Error(
+        `dovecot failed to start (exit ${code ?? sig}): ${tail(startLog)}\n${tail(logFile)}`,
+      );
     }
     // The daemon writes its pid file a moment after the launcher has exited.
     const pidFile = path.join(d, 'run', 'master.pid');
@@ -523,7 +587,8 @@ async function startDovecot(
       await waitFor(
         'dovecot',
         async () => {
-          if (!isAlive(pid)) throw new Error(`dovecot master ${pid} exited; log ${logFile}:\n${tail(logFile)}`);
+          if (!isAlive(pid))
+            throw new Error(`dovecot master ${pid} exited; log ${logFile}:\n${tail(logFile)}`);
           return (await tcpConnects(imapPort)) && (await tcpConnects(lmtpPort));
         },
         { logFile },
@@ -532,7 +597,9 @@ async function startDovecot(
       await stopOne(entry);
       throw err;
     }
-    log(`dovecot imap ${HOST}:${imapPort} lmtp ${HOST}:${lmtpPort} (${bin}, pid ${pid}, ${asRoot ? 'root' : 'rootless'})`);
+    log(
+      `dovecot imap ${HOST}:${imapPort} lmtp ${HOST}:${lmtpPort} (${bin}, pid ${pid}, ${asRoot ? 'root' : 'rootless'})`,
+    );
     return { imapHost: HOST, imapPort, lmtpPort, dovecotPassword: DOVECOT_PASSWORD, dovecotDir: d };
   });
 }
@@ -544,7 +611,9 @@ async function startDovecot(
  * `onStarting` receives the synchronous stop before anything is spawned, so a caller can hook
  * it to exit/signal handlers that also cover an interruption during start-up.
  */
-export async function startServices(onStarting?: (stopSync: () => void) => void): Promise<RunningServices> {
+export async function startServices(
+  onStarting?: (stopSync: () => void) => void,
+): Promise<RunningServices> {
   const t0 = Date.now();
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'incidesk-test-'));
   chmodSync(tmp, 0o755); // Dovecot's mail and login processes run as other users and must traverse it
@@ -582,11 +651,17 @@ export async function startServices(onStarting?: (stopSync: () => void) => void)
     startRedis(tmp, started),
     startDovecot(tmp, started),
   ]);
-  if (mongo.status === 'fulfilled' && redis.status === 'fulfilled' && dovecot.status === 'fulfilled') {
+  if (
+    mongo.status === 'fulfilled' &&
+    redis.status === 'fulfilled' &&
+    dovecot.status === 'fulfilled'
+  ) {
     log(`ready in ${Date.now() - t0} ms (temp dir ${tmp})`);
     return { services: { ...mongo.value, ...redis.value, ...dovecot.value }, stop, stopSync };
   }
   await stop();
-  const errors = [mongo, redis, dovecot].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  const errors = [mongo, redis, dovecot].flatMap((r) =>
+    r.status === 'rejected' ? [r.reason as unknown] : [],
+  );
   throw errors.length === 1 ? errors[0] : new AggregateError(errors, errors.map(String).join('\n'));
 }

@@ -1,0 +1,202 @@
+/**
+ * The hostile corpus (test/fixtures/hostile, 57 real-world shaped messages) through the whole
+ * pipeline: LMTP into Dovecot → IMAP intake → ingest. One app takes every fixture; each fixture
+ * is then checked against its manifest entry as a test case of its own.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { ackIdFor } from '../../src/mail/compose.js';
+import { readBlob } from '../../src/store/blobs.js';
+import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { Attachment, Incident, Outbox, RawMessage, type RawMessageDoc } from '../../src/store/models.js';
+import { PROJECT_ROOT } from '../support/services.js';
+import { deliver, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+
+interface Fixture {
+  file: string;
+  expect: 'incident' | 'autoreply' | 'bounce' | 'list' | 'quarantine';
+  from: string | null;
+  subjectIncludes: string | null;
+  bodyIncludes: string | null;
+  attachments: { filename: string | null; size: number }[];
+  notes: string;
+}
+
+const DIR = path.join(PROJECT_ROOT, 'test/fixtures/hostile');
+const manifest = JSON.parse(readFileSync(path.join(DIR, 'manifest.json'), 'utf8')) as Fixture[];
+const bytesOf = (f: Fixture) => readFileSync(path.join(DIR, f.file));
+const of = (kind: Fixture['expect']) => manifest.filter((f) => f.expect === kind);
+
+/**
+ * The envelope sender the fixture was delivered with: its own Return-Path (Dovecot writes the
+ * envelope sender as a new Return-Path on top, so "<>" must stay "<>"), else a neutral one.
+ */
+function envelopeFrom(raw: Buffer): string {
+  const head = raw.toString('latin1').split(/\r?\n\r?\n/)[0] ?? '';
+  const m = /^Return-Path:[ \t]*<([^<>]*)>/im.exec(head);
+  return m ? m[1]! : 'relay@example.com';
+}
+
+describe('hostile mail corpus end to end', () => {
+  let smtp: SmtpCapture;
+  let t: TestEnv;
+  let app: RunningApp;
+  /** The stored raw message of each fixture: Dovecot hands out UIDs 1..n in delivery order. */
+  const rawOf = new Map<string, RawMessageDoc>();
+
+  const raw = (f: Fixture): RawMessageDoc => {
+    const doc = rawOf.get(f.file);
+    if (!doc) throw new Error(`${f.file}: no raw message was stored`);
+    return doc;
+  };
+  /** Acknowledgements that reached the SMTP server for this message. */
+  const acksFor = async (rawId: string) => {
+    const ack = await Outbox.findById(ackIdFor(rawId)).lean();
+    const captured = ack ? smtp.messages.filter((m) => m.parsed.messageId === ack.messageId) : [];
+    return { ack, captured };
+  };
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    t = testEnv(smtp);
+    app = await startApp(t.config, testPlan(), testLogger());
+    for (const f of manifest) {
+      const bytes = bytesOf(f);
+      await deliver(t.mailboxUser, { raw: bytes, from: envelopeFrom(bytes) });
+    }
+    await waitUntil(
+      `all ${manifest.length} fixtures stored and processed`,
+      async () =>
+        (await RawMessage.countDocuments()) >= manifest.length &&
+        (await RawMessage.countDocuments({ state: 'stored' })) === 0,
+      120_000,
+    );
+    const counts = await app.ctx.queues.ingest.getJobCounts();
+    expect(counts).toMatchObject({ waiting: 0, active: 0, delayed: 0 });
+    // Acknowledgements go out in the background; wait until none is pending any more.
+    await waitUntil('acknowledgements sent', async () => (await Outbox.countDocuments({ state: 'pending' })) === 0, 60_000);
+    await waitUntil('acknowledgements captured', async () => smtp.messages.length >= (await Outbox.countDocuments({ state: 'sent' })));
+
+    const docs = await RawMessage.find().lean<RawMessageDoc[]>();
+    const byUid = new Map(docs.map((d) => [d.source?.uid, d]));
+    manifest.forEach((f, i) => {
+      const doc = byUid.get(i + 1);
+      if (doc) rawOf.set(f.file, doc);
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    await app?.stop();
+    await smtp?.close();
+  });
+
+  it('delivered every fixture in order (UID n holds the n-th fixture)', async () => {
+    for (const f of manifest) {
+      const stored = await readBlob(raw(f).blobId);
+      // Dovecot prepends its trace headers and may rewrite line ends; the fixture's own last
+      // non-empty line must still be there.
+      const lastLine = bytesOf(f).toString('latin1').split(/\r?\n/).filter((l) => l.trim()).at(-1);
+      if (lastLine) expect(stored.toString('latin1'), f.file).toContain(lastLine);
+    }
+  });
+
+  it.each(of('incident'))('$file becomes an incident', async (f) => {
+    const r = raw(f);
+    expect(r, `${f.file}: ${r.reason ?? ''}`).toMatchObject({ state: 'ingested' });
+    const incident = await Incident.findOne({ openedBy: r._id }).lean();
+    expect(incident, `${f.file} opened no incident of its own (incident ${r.incidentNumber})`).not.toBeNull();
+    expect(r.incidentNumber).toBe(incident!.number);
+    if (f.from) expect(incident!.customer.address).toBe(f.from);
+    if (f.subjectIncludes) expect(incident!.subject).toContain(f.subjectIncludes);
+
+    const entry = (await timelineOf(incident!.number)).find((e) => e._id === `msg-${r._id}`);
+    expect(entry, 'timeline entry of the message').toBeDefined();
+    if (f.subjectIncludes) expect(entry!.subject).toContain(f.subjectIncludes);
+    if (f.bodyIncludes) expect(entry!.fullText).toContain(f.bodyIncludes);
+
+    const ids = entry!.attachmentIds ?? [];
+    const docs = await Attachment.find({ _id: { $in: ids } }).lean();
+    const got = ids.map((id) => docs.find((d) => d._id === id)).map((d) => ({ filename: d?.filename ?? null, size: d?.size }));
+    expect(got).toEqual(f.attachments.map((a) => ({ filename: a.filename, size: a.size })));
+    for (const d of docs) {
+      expect(d.incidentNumber).toBe(incident!.number);
+      expect((await readBlob(d.blobId)).length).toBe(d.size);
+    }
+
+    // A person gets exactly one acknowledgement; a machine gets none.
+    const { ack, captured } = await acksFor(r._id);
+    if (incident!.automatic) expect(ack).toBeNull();
+    else expect(captured.map((m) => m.envelopeTo)).toEqual([[incident!.customer.address]]);
+  });
+
+  it.each([...of('autoreply'), ...of('list')])('$file ($expect) is recorded without an acknowledgement', async (f) => {
+    const r = raw(f);
+    expect(r, `${f.file}: ${r.reason ?? ''}`).toMatchObject({ state: 'ingested' });
+    expect(r.kind).not.toBe('customer');
+    expect(r.incidentNumber).toBeTypeOf('number');
+    const incident = await findIncident(r.incidentNumber!);
+    const entry = (await timelineOf(r.incidentNumber!)).find((e) => e._id === `msg-${r._id}`);
+    expect(entry?.automatic).toBeTruthy();
+    if (f.subjectIncludes) expect(entry!.subject).toContain(f.subjectIncludes);
+    if (f.bodyIncludes) expect(entry!.fullText).toContain(f.bodyIncludes);
+    if (f.from) expect(entry!.from).toBe(f.from);
+    if (incident!.openedBy === r._id) expect(incident!.automatic).toBeTruthy();
+
+    const { ack } = await acksFor(r._id);
+    expect(ack).toBeNull();
+    if (f.from) expect(smtp.messages.filter((m) => m.envelopeTo.includes(f.from!))).toEqual([]);
+  });
+
+  it.each(of('bounce'))('$file is a bounce: set aside, never a customer incident with an ack', async (f) => {
+    const r = raw(f);
+    if (r.state === 'quarantined') {
+      expect(r.reason).toBe('delivery report about a message incidesk did not send');
+    } else {
+      // Recorded as automatic mail from a mail system: no customer incident, no answer.
+      expect(r).toMatchObject({ state: 'ingested', kind: 'mailer-daemon' });
+    }
+    expect((await acksFor(r._id)).ack).toBeNull();
+    expect(await Incident.findOne({ openedBy: r._id, automatic: { $exists: false } }).lean()).toBeNull();
+    if (f.from) expect(smtp.messages.filter((m) => m.envelopeTo.includes(f.from!))).toEqual([]);
+  });
+
+  it.each(of('quarantine'))('$file is quarantined with a reason and its bytes kept', async (f) => {
+    const r = raw(f);
+    expect(r.state).toBe('quarantined');
+    expect(r.reason?.trim()).toBeTruthy();
+    expect(r.incidentNumber ?? null).toBeNull();
+    expect(await Incident.findOne({ openedBy: r._id }).lean()).toBeNull();
+    const stored = await readBlob(r.blobId);
+    expect(stored.length).toBe(r.size);
+    expect(stored.length).toBeGreaterThanOrEqual(bytesOf(f).length > 0 ? 1 : 0);
+  });
+
+  it('dropped nothing and failed no job', async () => {
+    expect(await RawMessage.countDocuments()).toBe(manifest.length);
+    expect(rawOf.size).toBe(manifest.length);
+    const counts = await app.ctx.queues.ingest.getJobCounts();
+    expect(counts.failed).toBe(0);
+    expect((await app.ctx.queues.notify.getJobCounts()).failed).toBe(0);
+    expect(await Outbox.countDocuments({ state: { $ne: 'sent' } })).toBe(0);
+  });
+
+  it('is still running: a plain message after the corpus becomes an incident', async () => {
+    const before = await Incident.countDocuments();
+    await deliver(t.mailboxUser, {
+      from: 'after.corpus@example.com',
+      to: SUPPORT,
+      subject: 'Still there?',
+      text: 'One more ordinary message after the hostile corpus.',
+      messageId: '<after-corpus@example.com>',
+    });
+    const incident = await waitUntil('incident for the message after the corpus', () =>
+      Incident.findOne({ 'customer.address': 'after.corpus@example.com' }).lean(),
+    );
+    expect(incident.subject).toBe('Still there?');
+    expect(await Incident.countDocuments()).toBe(before + 1);
+    await waitUntil('its acknowledgement', async () => smtp.messages.some((m) => m.envelopeTo.includes('after.corpus@example.com')));
+  });
+});
