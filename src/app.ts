@@ -5,7 +5,7 @@
 import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { JOB_MAX_STALLED_COUNT, JOB_STALLED_INTERVAL_MS } from './constants.js';
+import { JOB_LOCK_MS, JOB_MAX_STALLED_COUNT, JOB_STALLED_INTERVAL_MS } from './constants.js';
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
@@ -50,6 +50,7 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
         connection: redis,
         prefix: config.queuePrefix,
         concurrency,
+        lockDuration: JOB_LOCK_MS,
         stalledInterval: JOB_STALLED_INTERVAL_MS,
         maxStalledCount: JOB_MAX_STALLED_COUNT,
       });

@@ -16,6 +16,8 @@ export const JOB_BACKOFF_MS = 2_000;
  * generous stalled count is safe: a crash loop ends up in the dead-letter set, not lost.
  */
 export const JOB_STALLED_INTERVAL_MS = 5_000;
+/** A worker holds a job's lock this long and renews it at half-time; a dead worker's job is free after it. */
+export const JOB_LOCK_MS = 10_000;
 export const JOB_MAX_STALLED_COUNT = 10;
 /** Finished jobs kept for inspection (and as a deterministic-jobId dedupe window). */
 export const JOB_KEEP_COMPLETED = { age: 24 * 3600, count: 10_000 };

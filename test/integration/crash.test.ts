@@ -30,7 +30,7 @@ describe('crash safety', () => {
     await smtp?.close();
   });
 
-  it('loses and duplicates nothing when killed with SIGKILL twice during a burst of 200', async () => {
+  it('loses and duplicates nothing when killed with SIGKILL twice during a burst of 200', { timeout: 240_000 }, async () => {
     const start = () => spawnIncidesk(['start'], t.env, log);
     proc = start();
 

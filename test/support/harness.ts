@@ -3,7 +3,7 @@
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
 import { inject } from 'vitest';
-import nodemailer from 'nodemailer';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -71,7 +71,7 @@ ${overrides}`,
 export const testLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
 /** Deliver a message into the test mailbox over LMTP, as the mail server would. */
-export async function deliver(mailboxUser: string, message: nodemailer.SendMailOptions | { raw: string | Buffer; from?: string }) {
+export async function deliver(mailboxUser: string, message: SendMailOptions | { raw: string | Buffer; from?: string }) {
   const services = inject('services');
   const transport = nodemailer.createTransport({ lmtp: true, host: services.imapHost, port: services.lmtpPort } as never);
   try {

@@ -446,29 +446,51 @@ async function startRedis(
 // ---------------------------------------------------------------------------------------------
 // Dovecot (IMAP + LMTP)
 
-function dovecotConfig(d: string, imapPort: number, lmtpPort: number, asRoot: boolean): string {
-  let mailUser: string;
-  let extra: string;
-  if (asRoot) {
-    mailUser = 'mail'; // uid 8 on Debian; any non-root user other than dovecot/dovenull
-    const uid = spawnSync('id', ['-u', mailUser], { encoding: 'utf8' }).stdout.trim();
-    extra = `first_valid_uid = ${uid}`;
-  } else {
-    // Rootless: every process runs as the caller.
-    const user = os.userInfo();
-    mailUser = user.username;
-    const group = spawnSync('id', ['-gn'], { encoding: 'utf8' }).stdout.trim();
-    extra = `default_internal_user = ${mailUser}
-default_login_user = ${mailUser}
-default_internal_group = ${group}
-first_valid_uid = ${user.uid}
+interface MailOwner {
+  user: string;
+  uid: number;
+  gid: number;
+  group: string;
+}
+
+function idOf(args: string[]): string {
+  const r = spawnSync('id', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`id ${args.join(' ')} failed: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** Who owns the mailboxes: as root `mail` (uid 8 on Debian; any non-root user other than
+ * dovecot/dovenull would do), rootless the caller, who then runs every Dovecot process. */
+function mailOwner(asRoot: boolean): MailOwner {
+  const user = asRoot ? 'mail' : os.userInfo().username;
+  const who = asRoot ? [user] : [];
+  return {
+    user,
+    uid: Number(idOf(['-u', ...who])),
+    gid: Number(idOf(['-g', ...who])),
+    group: idOf(['-gn', ...who]),
+  };
+}
+
+function dovecotConfig(
+  d: string,
+  imapPort: number,
+  lmtpPort: number,
+  asRoot: boolean,
+  owner: MailOwner,
+): string {
+  const extra = asRoot
+    ? `first_valid_uid = ${owner.uid}`
+    : `default_internal_user = ${owner.user}
+default_login_user = ${owner.user}
+default_internal_group = ${owner.group}
+first_valid_uid = ${owner.uid}
 service anvil {
   chroot =
 }
 service imap-login {
   chroot =
 }`;
-  }
   return `base_dir = ${d}/run
 state_dir = ${d}/state
 log_path = ${d}/dovecot.log
@@ -486,7 +508,7 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=${mailUser} gid=${mailUser} home=${d}/mail/%d/%n allow_all_users=yes
+  args = uid=${owner.uid} gid=${owner.gid} home=${d}/mail/%d/%n allow_all_users=yes
 }
 namespace inbox {
   inbox = yes
@@ -551,13 +573,10 @@ async function startDovecot(
     await mkdir(path.join(d, 'run'), { recursive: true });
     await mkdir(path.join(d, 'state'), { recursive: true });
     await mkdir(path.join(d, 'mail'), { recursive: true });
-    if (asRoot) {
-      const uid = Number(spawnSync('id', ['-u', 'mail'], { encoding: 'utf8' }).stdout.trim());
-      const gid = Number(spawnSync('id', ['-g', 'mail'], { encoding: 'utf8' }).stdout.trim());
-      chownSync(path.join(d, 'mail'), uid, gid);
-    }
+    const owner = mailOwner(asRoot);
+    if (asRoot) chownSync(path.join(d, 'mail'), owner.uid, owner.gid);
     const conf = path.join(d, 'dovecot.conf');
-    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot));
+    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot, owner));
     const logFile = path.join(d, 'dovecot.log');
 
     // The master daemonizes: wait for the launcher to exit. Its output goes to a file, not a
