@@ -29,6 +29,7 @@ try {
     auth: { user: args.user, pass: args.pass },
     logger: false,
   });
+  client.on('error', (err: Error) => send({ type: 'error', message: err.message }));
   await client.connect();
   send({ type: 'ready', size: msg.raw.length, messageId: msg.messageId });
   // Wait for the go-ahead, so that the parent can take its baseline with this process idle.

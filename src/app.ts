@@ -15,6 +15,9 @@ import { openQueues, QUEUES } from './queues.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
+import { assignProcessor } from '../workers/assign.js';
+import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
+import { triageProcessor } from '../workers/triage.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -59,6 +62,9 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
       return w;
     };
     worker(QUEUES.ingest, ingestProcessor(ctx), config.concurrency);
+    worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
+    worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
+    worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
@@ -69,6 +75,17 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
     });
   }
 
+  // The SLA sweep is driven by a timer in every worker process, not by a Redis-side schedule,
+  // so it comes back by itself after Redis loses its data. One job id per interval window
+  // keeps several processes from sweeping the same window twice.
+  const sweepEveryMs = config.slaSweepSeconds * 1000;
+  const sweep = () =>
+    queues.sla
+      .add(SWEEP_JOB, { incident: 0 }, { jobId: `sweep-${Math.floor(Date.now() / sweepEveryMs)}` })
+      .catch((err: Error) => log.warn({ component: 'sla', err: err.message }, 'could not enqueue the SLA sweep'));
+  const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
+  if (sweepTimer) void sweep();
+
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
   log.info({ role, plan: plan.fingerprint, workers: workers.length }, 'incidesk started');
@@ -78,6 +95,7 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
     intake,
     workers,
     async stop() {
+      clearInterval(sweepTimer);
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();

@@ -45,6 +45,7 @@ const schema = z.object({
     .default('incidesk'),
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
   INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -105,6 +106,8 @@ function toConfig(v: z.infer<typeof schema>) {
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     maxMessageBytes: Math.round(v.INCIDESK_MAX_MESSAGE_MB * 1024 * 1024),
     concurrency: v.INCIDESK_CONCURRENCY,
+    /** How often every incident with a due SLA check is reviewed, timers or not. */
+    slaSweepSeconds: v.INCIDESK_SLA_SWEEP_SECONDS,
     logLevel: v.LOG_LEVEL,
   };
 }

@@ -10,7 +10,7 @@ import {
   JOB_KEEP_FAILED,
 } from './constants.js';
 
-export const QUEUES = { ingest: 'ingest', notify: 'notify' } as const;
+export const QUEUES = { ingest: 'ingest', triage: 'triage', assign: 'assign', sla: 'sla', notify: 'notify' } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export interface IngestJob {
@@ -19,9 +19,26 @@ export interface IngestJob {
 export interface NotifyJob {
   outboxId: string;
 }
+/** Classify and route a new incident. */
+export interface TriageJob {
+  incident: number;
+}
+/** Pick an agent in the incident's current group (after triage, a transfer or an escalation). */
+export interface AssignJob {
+  incident: number;
+  /** What caused the (re)assignment, for the timeline; also part of the job id. */
+  cause: string;
+}
+/** Review one incident's SLA clocks; `incident` 0 is the periodic sweep over all of them. */
+export interface SlaJob {
+  incident: number;
+}
 
 export interface Queues {
   ingest: Queue<IngestJob>;
+  triage: Queue<TriageJob>;
+  assign: Queue<AssignJob>;
+  sla: Queue<SlaJob>;
   notify: Queue<NotifyJob>;
   close(): Promise<void>;
 }
@@ -35,13 +52,17 @@ export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
 
 export function openQueues(connection: ConnectionOptions, prefix: string): Queues {
   const options = { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS };
-  const ingest = new Queue<IngestJob>(QUEUES.ingest, options);
-  const notify = new Queue<NotifyJob>(QUEUES.notify, options);
+  const queues = {
+    ingest: new Queue<IngestJob>(QUEUES.ingest, options),
+    triage: new Queue<TriageJob>(QUEUES.triage, options),
+    assign: new Queue<AssignJob>(QUEUES.assign, options),
+    sla: new Queue<SlaJob>(QUEUES.sla, options),
+    notify: new Queue<NotifyJob>(QUEUES.notify, options),
+  };
   return {
-    ingest,
-    notify,
+    ...queues,
     async close() {
-      await Promise.all([ingest.close(), notify.close()]);
+      await Promise.all(Object.values(queues).map((q) => q.close()));
     },
   };
 }
@@ -49,5 +70,9 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
 /** Job ids are deterministic so that enqueueing twice (a retried producer) runs once. */
 export const jobIds = {
   ingest: (rawId: string) => `ingest-${rawId}`,
+  triage: (incident: number) => `triage-${incident}`,
+  assign: (incident: number, cause: string) => `assign-${incident}-${cause}`,
+  /** One pending timer per incident and instant: rescheduling to the same time is a no-op. */
+  sla: (incident: number, at: Date) => `sla-${incident}-${at.getTime()}`,
   notify: (outboxId: string) => `notify-${outboxId}`,
 };

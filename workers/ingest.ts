@@ -6,11 +6,14 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../src/context.js';
 import { ackDecision } from '../src/domain/ack-policy.js';
-import { parseDeliveryStatus } from '../src/domain/bounce.js';
+import { parseDeliveryStatus, parseQmailBounce } from '../src/domain/bounce.js';
 import { assessInbound } from '../src/domain/inbound.js';
 import { stripQuoted } from '../src/domain/quotes.js';
-import { decideThread } from '../src/domain/threading.js';
-import { incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
+import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
+import { formatIncidentId, incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
+import { parseCommands } from '../src/domain/commands.js';
+import { agentByEmail } from '../src/plan/load.js';
+import { customerOutcome, handleAgentReply, handleCustomerReply, refuseUntokenedCommands } from '../src/actions/replies.js';
 import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
 import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
@@ -24,7 +27,7 @@ import {
   openIncident,
   recordMessage,
 } from '../src/store/incidents.js';
-import type { RawMessageDoc } from '../src/store/models.js';
+import type { IncidentDoc, RawMessageDoc } from '../src/store/models.js';
 import {
   acknowledgementHistory,
   enqueueOutbox,
@@ -64,6 +67,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     contentType: parsed.contentType,
     from: parsed.from,
     supportAddress: ctx.config.supportAddress,
+    headerSection: parsed.headerSection,
+    text: parsed.text,
   });
   switch (verdict.kind) {
     case 'quarantine':
@@ -94,12 +99,32 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     automatic: automatic?.kind,
   };
 
+  let linkedTo: number | undefined;
   if (thread.kind === 'existing') {
-    await recordMessage(thread.incidentNumber, entry, sender);
-    await linkAttachments(rawId, thread.incidentNumber);
-    await markIngested(rawId, thread.incidentNumber, automatic?.kind ?? 'customer');
-    log.info({ incident: thread.incidentNumber, via: thread.via }, 'follow-up recorded');
-    return { outcome: 'follow-up', incident: thread.incidentNumber };
+    const incident = thread.incident;
+    const agent = agentByEmail(ctx.plan, sender);
+    const customerOutcomeNow = agent || automatic ? 'append' : customerOutcome(ctx, incident);
+    if (customerOutcomeNow !== 'new-linked') {
+      await recordMessage(incident.number, entry, agent ? undefined : sender);
+      await linkAttachments(rawId, incident.number);
+      const reply = { rawId, messageId: parsed.messageId, text: entry.text, attachmentIds };
+      if (agent) {
+        const commands = parseCommands(entry.text);
+        // Commands count only with the incident's signed token: a forged From is not enough.
+        if (thread.via === 'message-token' || thread.via === 'plus-address') {
+          await handleAgentReply(ctx, incident, agent, reply, commands);
+        } else if (commands.commands.length + commands.errors.length > 0) {
+          await refuseUntokenedCommands(ctx, incident, agent, rawId, commands.commands.length + commands.errors.length);
+        }
+      } else if (!automatic) {
+        await handleCustomerReply(ctx, incident, { ...reply, from: sender });
+      }
+      await markIngested(rawId, incident.number, agent ? 'agent' : (automatic?.kind ?? 'customer'));
+      log.info({ incident: incident.number, via: thread.via, agent: agent?.id }, 'follow-up recorded');
+      return { outcome: 'follow-up', incident: incident.number };
+    }
+    // Long after closure: a new incident, linked to the old one.
+    linkedTo = incident.number;
   }
 
   const incident = await openIncident({
@@ -108,6 +133,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     customer: { address: sender, name: parsed.from[0]?.name },
     automatic: automatic?.kind,
     planFingerprint: ctx.plan.fingerprint,
+    lastCustomerMessageId: parsed.messageId,
+    linkedTo,
     at,
   });
   await recordMessage(incident.number, entry, sender);
@@ -117,8 +144,11 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     at,
     type: 'event',
     event: 'opened',
-    detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint },
+    detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint, linkedTo },
   });
+  if (linkedTo) {
+    await appendTimeline(linkedTo, { _id: `continued-${rawId}`, at, type: 'event', event: 'continued-in', detail: { incident: formatIncidentId(incident.number) } });
+  }
 
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
   let ack = await getOutbox(ackIdFor(rawId));
@@ -144,12 +174,15 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     }
   }
   if (ack) await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+  await ctx.queues.triage.add('triage', { incident: incident.number }, { jobId: jobIds.triage(incident.number) });
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');
   log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
   return { outcome: 'new-incident', incident: incident.number };
 }
 
-async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string) {
+type Thread = { kind: 'new' } | { kind: 'existing'; via: Extract<ThreadDecision, { kind: 'existing' }>['via']; incident: IncidentDoc };
+
+async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string): Promise<Thread> {
   const tagged = subjectIncident(parsed.subject);
   const [knownReference, taggedIncident] = await Promise.all([
     incidentHoldingMessageId(parsed.references),
@@ -161,6 +194,8 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
     ...(parsed.headers.get('delivered-to') ?? []),
     ...(parsed.headers.get('x-original-to') ?? []),
   ];
+  // Agents may name any incident in a subject (their commands still need the token).
+  const agents = agentByEmail(ctx.plan, sender) ? [sender] : [];
   const decision = decideThread({
     secret: ctx.config.secret,
     supportAddress: ctx.config.supportAddress,
@@ -169,11 +204,14 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
     subject: parsed.subject,
     sender,
     knownReference,
-    subjectIncidentParticipants: taggedIncident?.participants ?? [],
+    subjectIncidentParticipants: [...(taggedIncident?.participants ?? []), ...agents],
   });
-  // A token can name an incident that is not (or no longer) in this store: open a new one.
-  if (decision.kind === 'existing' && !(await findIncident(decision.incidentNumber))) return { kind: 'new' as const };
-  return decision;
+  if (decision.kind === 'new') return decision;
+  // Follow merges to the surviving incident; a token can also name an incident that is not
+  // (or no longer) in this store, which opens a new one.
+  let incident = await findIncident(decision.incidentNumber);
+  for (let hops = 0; incident?.mergedInto && hops < 10; hops++) incident = await findIncident(incident.mergedInto);
+  return incident ? { kind: 'existing', via: decision.via, incident } : { kind: 'new' };
 }
 
 /** A delivery status notification: about our own mail it is recorded; anything else is set aside. */
@@ -183,7 +221,9 @@ async function deliveryReport(
   parsed: ParsedMessage,
   log: AppContext['log'],
 ): Promise<IngestResult> {
-  const report = parseDeliveryStatus(parsed.report.deliveryStatus ?? '', parsed.report.originalHeaders);
+  const report =
+    parseDeliveryStatus(parsed.report.deliveryStatus ?? '', parsed.report.originalHeaders) ??
+    parseQmailBounce(parsed.text);
   const original = report?.originalMessageId ? [report.originalMessageId] : [];
   const number = incidentFromMessageIds(ctx.config.secret, [...original, ...parsed.references]);
   if (!report || number === null || !(await findIncident(number))) {

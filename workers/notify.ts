@@ -7,6 +7,8 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../src/context.js';
 import { PermanentDeliveryError } from '../src/mail/outbound.js';
 import type { NotifyJob } from '../src/queues.js';
+import { attachmentsOf } from '../src/store/attachments.js';
+import { openBlob } from '../src/store/blobs.js';
 import { appendTimeline } from '../src/store/incidents.js';
 import type { OutboxDoc } from '../src/store/models.js';
 import {
@@ -28,7 +30,12 @@ export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' 
   if (message.state === 'failed') return 'failed';
   const log = ctx.log.child({ component: 'notify', incident: message.incidentNumber, outbox: outboxId });
   try {
-    await ctx.mailer.send(message);
+    const attachments = (await attachmentsOf(message.attachmentIds ?? [])).map((a) => ({
+      filename: a.filename ?? undefined,
+      contentType: a.contentType ?? undefined,
+      content: openBlob(a.blobId),
+    }));
+    await ctx.mailer.send(message, attachments);
   } catch (err) {
     await markOutboxAttempt(outboxId, (err as Error).message);
     if (err instanceof PermanentDeliveryError) {

@@ -179,3 +179,58 @@ function splitParams(value: string): string[] {
   parts.push(current);
   return parts;
 }
+
+/**
+ * qmail's bounces (QSBMF, cr.yp.to/proto/qsbmf.txt) are plain text, not RFC 3464: a "Hi. This
+ * is the …" paragraph, one "<address>:" paragraph per recipient (with an enhanced status such as
+ * "(#5.1.1)" in the text), then a break line and the returned message or its header.
+ */
+const QSBMF_START = /^\s*Hi\. This is the [^\n]*\n/;
+const QSBMF_BREAK =
+  /^--- (?:Below this line is a copy of the message|Below this line is the original message header|Enclosed are the original headers of the message)\.?[ \t]*$/m;
+const QSBMF_RECIPIENT = /^<([^<>\s]+@[^<>\s]+)>:[ \t]*$/;
+
+/** True for a qmail-style (QSBMF) plain-text bounce body. */
+export function isQmailBounce(text: string | undefined): boolean {
+  if (!text) return false;
+  const normalized = text.replace(/\r\n?/g, '\n');
+  const brk = QSBMF_BREAK.exec(normalized);
+  if (!QSBMF_START.test(normalized) || !brk) return false;
+  return normalized
+    .slice(0, brk.index)
+    .split('\n')
+    .some((line) => QSBMF_RECIPIENT.test(line));
+}
+
+/** Reads a QSBMF bounce body into the same shape as a DSN; null when it is not one. */
+export function parseQmailBounce(text: string | undefined): DeliveryReport | null {
+  if (!text || !isQmailBounce(text)) return null;
+  const normalized = text.replace(/\r\n?/g, '\n');
+  const brk = QSBMF_BREAK.exec(normalized)!;
+  const recipients: RecipientStatus[] = [];
+  for (const paragraph of normalized.slice(0, brk.index).split(/\n[ \t]*\n/)) {
+    const [first = '', ...rest] = paragraph.replace(/^\n+/, '').split('\n');
+    const m = QSBMF_RECIPIENT.exec(first);
+    if (!m) continue;
+    const diagnostic = rest.join(' ').replace(/\s+/g, ' ').trim();
+    const status = STATUS.exec(diagnostic)?.[0] ?? '5.0.0'; // a QSBMF failure paragraph is permanent
+    recipients.push({
+      address: m[1]!.toLowerCase(),
+      failed: !status.startsWith('4.'),
+      status,
+      ...(diagnostic ? { diagnostic } : {}),
+    });
+  }
+  if (recipients.length === 0) return null;
+  const failed = recipients.filter((r) => r.failed);
+  const chosen = failed.length > 0 ? failed : recipients;
+  const lead = chosen[0] as RecipientStatus;
+  const originalMessageId = messageIdOf(normalized.slice(brk.index + brk[0].length));
+  return {
+    permanent: failed.length > 0,
+    status: lead.status,
+    recipients: [...new Set(chosen.map((r) => r.address))],
+    ...(lead.diagnostic !== undefined ? { diagnostic: lead.diagnostic } : {}),
+    ...(originalMessageId !== undefined ? { originalMessageId } : {}),
+  };
+}

@@ -36,3 +36,58 @@ export function headerBag(lines: readonly { key: string; line: string }[]): Head
 export function first(h: HeaderBag, name: string): string | undefined {
   return h.get(name.toLowerCase())?.[0];
 }
+
+/**
+ * How a message's header section ends: with the empty line (the normal case), with the end of
+ * the message after a complete field (legal, if rare: a message without a body), or cut off in
+ * the middle of a line (a truncated message: the last line is neither a field nor a fold).
+ */
+export type HeaderSectionEnd = 'terminated' | 'unterminated' | 'truncated';
+
+/** Longest part of a line kept for classifying it (a field name fits easily). */
+const SCAN_LINE_MAX = 1000;
+const FIELD_LINE = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
+
+/**
+ * Finds the end of the header section in raw bytes fed chunk by chunk (so it can watch a
+ * stream). Stops looking at the empty line; only the current and the last line are kept.
+ */
+export class HeaderSectionScanner {
+  private found = false;
+  private current = '';
+  private currentLength = 0;
+  private last: string | undefined;
+
+  feed(chunk: Buffer): void {
+    let pos = 0;
+    while (!this.found && pos < chunk.length) {
+      const nl = chunk.indexOf(0x0a, pos);
+      const end = nl < 0 ? chunk.length : nl;
+      if (this.current.length < SCAN_LINE_MAX) {
+        this.current += chunk.toString(
+          'latin1',
+          pos,
+          Math.min(end, pos + SCAN_LINE_MAX - this.current.length),
+        );
+      }
+      this.currentLength += end - pos;
+      if (nl < 0) return;
+      if (this.currentLength === 0 || (this.currentLength === 1 && this.current === '\r')) {
+        this.found = true;
+        return;
+      }
+      this.last = this.current.replace(/\r$/, '');
+      this.current = '';
+      this.currentLength = 0;
+      pos = nl + 1;
+    }
+  }
+
+  /** Call once the whole message has been fed. */
+  result(): HeaderSectionEnd {
+    if (this.found) return 'terminated';
+    const last = this.currentLength > 0 ? this.current : this.last;
+    if (last === undefined || /^[ \t]/.test(last) || FIELD_LINE.test(last)) return 'unterminated';
+    return 'truncated';
+  }
+}

@@ -100,7 +100,11 @@ function findBlock(lines: readonly Line[], from: number): Block | null {
       const data = Buffer.alloc(size);
       let at = 0;
       for (let k = i + 1; k < j; k++) at += decodeLine(lines[k]!.text, data, at);
-      return { beginLine: i, endLine: j, file: { mode: begin[1]!, filename: baseName(begin[2]!), data } };
+      return {
+        beginLine: i,
+        endLine: j,
+        file: { mode: begin[1]!, filename: baseName(begin[2]!), data },
+      };
     }
     // Not a (complete) block: look for another begin line after this one.
   }
@@ -119,7 +123,10 @@ export function decodeUuencoded(text: string): UudecodedFile | null {
  * Cuts every complete uuencoded block out of a text body and returns the decoded files in order.
  * The rest of the text is kept exactly; incomplete or damaged blocks stay in the text.
  */
-export function extractUuencodedBlocks(text: string): { text: string; files: { filename: string; data: Buffer }[] } {
+export function extractUuencodedBlocks(text: string): {
+  text: string;
+  files: { filename: string; data: Buffer }[];
+} {
   const lines = splitLines(text);
   const files: { filename: string; data: Buffer }[] = [];
   let kept = '';

@@ -10,6 +10,61 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
 }
 
+export interface MailSpec {
+  /** Deterministic outbox id: the same cause must always produce the same id. */
+  id: string;
+  kind: string;
+  incident: Pick<IncidentDoc, 'number' | 'subject'>;
+  to: string;
+  /** Subject before the [INC-n] tag is added. */
+  subject: string;
+  template: string;
+  data: Record<string, unknown>;
+  inReplyTo?: string;
+  references?: readonly string[];
+  /** RFC 3834 Auto-Submitted value for mail no person wrote. */
+  autoSubmitted?: 'auto-replied' | 'auto-generated';
+  attachmentIds?: readonly string[];
+}
+
+/**
+ * Every message we send carries the incident's signed token twice: in its Message-ID and in
+ * the plus-addressed Reply-To. Whatever a mail client keeps when replying, the reply threads.
+ */
+export function composeMail(ctx: Pick<AppContext, 'config' | 'plan'>, spec: MailSpec): NewOutboxMessage {
+  const { config, plan } = ctx;
+  const incidentId = formatIncidentId(spec.incident.number);
+  const body = render(spec.template, {
+    incidentId,
+    incidentSubject: spec.incident.subject,
+    organisation: plan.organisation,
+    supportName: config.supportName,
+    ...spec.data,
+  });
+  const uniquePart = spec.id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const headers: Record<string, string> = {};
+  if (spec.autoSubmitted) {
+    headers['Auto-Submitted'] = spec.autoSubmitted;
+    // Exchange ignores Auto-Submitted but honours this: no out-of-office replies to us.
+    headers['X-Auto-Response-Suppress'] = 'All';
+  }
+  return {
+    _id: spec.id,
+    kind: spec.kind,
+    incidentNumber: spec.incident.number,
+    to: spec.to,
+    messageId: outboundMessageId(config.secret, spec.incident.number, uniquePart, domainOf(config.supportAddress)),
+    inReplyTo: spec.inReplyTo,
+    references: [...(spec.references ?? []), ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : [])],
+    replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number),
+    subject: tagSubject(spec.subject, spec.incident.number),
+    text: body.text,
+    html: body.html,
+    headers,
+    attachmentIds: [...(spec.attachmentIds ?? [])],
+  };
+}
+
 export const ackIdFor = (rawId: string) => `ack-${rawId}`;
 
 /** Acknowledgement of a new incident, answering the customer's message `rawId`. */
@@ -19,30 +74,16 @@ export function composeAcknowledgement(
   inbound: Pick<ParsedMessage, 'messageId' | 'references'>,
   rawId: string,
 ): NewOutboxMessage {
-  const { config, plan } = ctx;
-    const incidentId = formatIncidentId(incident.number);
-  const body = render('acknowledgement', {
-    incidentId,
-    subject: incident.subject,
-    customerName: incident.customer.name,
-    organisation: plan.organisation,
-    supportName: config.supportName,
-  });
-  const references = [...inbound.references, ...(inbound.messageId ? [inbound.messageId] : [])];
-  return {
-    _id: ackIdFor(rawId),
+  return composeMail(ctx, {
+    id: ackIdFor(rawId),
     kind: 'ack',
-    incidentNumber: incident.number,
+    incident,
     to: incident.customer.address,
-    messageId: outboundMessageId(config.secret, incident.number, `ack-${rawId.slice(0, 16)}`, domainOf(config.supportAddress)),
+    subject: `Re: ${incident.subject}`,
+    template: 'acknowledgement',
+    data: { subject: incident.subject, customerName: incident.customer.name },
     inReplyTo: inbound.messageId,
-    references,
-    replyTo: plusAddress(config.supportAddress, config.secret, incident.number),
-    subject: tagSubject(`Re: ${incident.subject}`, incident.number),
-    text: body.text,
-    html: body.html,
-    // RFC 3834: mark it automatic so well-behaved responders stay quiet; Exchange honours the
-    // X-Auto-Response-Suppress header instead.
-    headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
-  };
+    references: inbound.references,
+    autoSubmitted: 'auto-replied',
+  });
 }

@@ -2,6 +2,7 @@
  * Outbound SMTP through nodemailer. Decides, where the error enters, whether a failure is
  * permanent (5xx: retrying cannot help) or transient (4xx, network: retry with backoff).
  */
+import type { Readable } from 'node:stream';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { OutboxDoc } from '../store/models.js';
@@ -13,7 +14,16 @@ export class TransientDeliveryError extends Error {
   override readonly name = 'TransientDeliveryError';
 }
 
-export type Mailer = { send(message: OutboxDoc): Promise<void>; close(): void };
+export interface OutboundAttachment {
+  filename?: string;
+  contentType?: string;
+  content: Readable;
+}
+
+export type Mailer = {
+  send(message: OutboxDoc, attachments?: readonly OutboundAttachment[]): Promise<void>;
+  close(): void;
+};
 
 export function createMailer(config: Config): Mailer {
   const transport: Transporter = nodemailer.createTransport({
@@ -29,7 +39,7 @@ export function createMailer(config: Config): Mailer {
   });
   const from = { name: config.supportName, address: config.supportAddress };
   return {
-    async send(m) {
+    async send(m, attachments = []) {
       try {
         await transport.sendMail({
           from,
@@ -42,6 +52,7 @@ export function createMailer(config: Config): Mailer {
           inReplyTo: m.inReplyTo ?? undefined,
           references: m.references ?? undefined,
           headers: (m.headers as Record<string, string> | undefined) ?? {},
+          attachments: attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
           // Envelope sender is the support mailbox so that bounces come back and are recognised.
           envelope: { from: config.supportAddress, to: m.to },
         });

@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type HeaderLines } from 'mailparser';
-import { headerBag, type HeaderBag } from '../domain/headers.js';
+import { headerBag, HeaderSectionScanner, type HeaderBag, type HeaderSectionEnd } from '../domain/headers.js';
 import { decodeUuencoded, extractUuencodedBlocks } from '../domain/uuencode.js';
 
 export interface Mailbox {
@@ -36,6 +36,8 @@ export interface ParsedMessage {
   html?: string;
   /** Bodies of the parts a delivery report is made of, when the message is one. */
   report: { deliveryStatus?: string; originalHeaders?: string };
+  /** How the raw header section ends (mailparser parses a truncated one without a word). */
+  headerSection: HeaderSectionEnd;
 }
 
 /** Consumes the attachment's content stream completely (store it or drain it). */
@@ -162,6 +164,8 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
     parser.on('error', reject);
     parser.on('end', resolve);
   });
+  const scanner = new HeaderSectionScanner();
+  input.on('data', (chunk: Buffer | string) => scanner.feed(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
   input.on('error', (err) => parser.destroy(err));
   input.pipe(parser);
   await done;
@@ -202,5 +206,6 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
     text,
     html,
     report,
+    headerSection: scanner.result(),
   };
 }

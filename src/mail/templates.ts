@@ -2,7 +2,7 @@
  * Handlebars templates from templates/: `<name>.text.hbs` (plain text, not HTML-escaped) and
  * `<name>.html.hbs` (escaped). Compiled once per process.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 
@@ -29,12 +29,14 @@ function compiled(file: string, escape: boolean): Handlebars.TemplateDelegate {
 
 export interface Rendered {
   text: string;
-  html: string;
+  /** Only customer-facing mail has an HTML part; notifications to staff are plain text. */
+  html?: string;
 }
 
 export function render(name: string, data: Record<string, unknown>): Rendered {
+  const htmlFile = `${name}.html.hbs`;
   return {
     text: compiled(`${name}.text.hbs`, false)(data),
-    html: compiled(`${name}.html.hbs`, true)(data),
+    html: existsSync(templateDir() + htmlFile) ? compiled(htmlFile, true)(data) : undefined,
   };
 }

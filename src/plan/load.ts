@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { planSchema, type Plan } from './schema.js';
+import { planSchema, type Plan, type PlanAgent, type PlanGroup } from './schema.js';
 
 export class PlanError extends Error {
   override readonly name = 'PlanError';
@@ -43,6 +43,20 @@ export async function loadPlan(file: string): Promise<Plan> {
   return parsePlan(text, file);
 }
 
-export function agentByEmail(plan: Plan, email: string) {
+export function agentByEmail(plan: Plan, email: string): PlanAgent | undefined {
   return plan.agents.find((a) => a.email === email.toLowerCase());
+}
+
+/** An agent named by id or by email address, as people write them in commands. */
+export function findAgent(plan: Plan, idOrEmail: string): PlanAgent | undefined {
+  const key = idOrEmail.toLowerCase();
+  return plan.agents.find((a) => a.id === key || a.email === key);
+}
+
+export function findGroup(plan: Plan, id: string): PlanGroup | undefined {
+  return plan.groups.find((g) => g.id === id);
+}
+
+export function groupMembers(plan: Plan, group: string): PlanAgent[] {
+  return plan.agents.filter((a) => a.groups.includes(group));
 }

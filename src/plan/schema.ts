@@ -1,3 +1,7 @@
+/**
+ * The incident response plan: who works on what, how incidents are classified, routed,
+ * assigned, timed and escalated. One YAML file, validated here with every problem reported.
+ */
 import { z } from 'zod';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and - only');
@@ -5,6 +9,129 @@ const email = z
   .string()
   .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')
   .transform((s) => s.toLowerCase());
+/** Business time: "15m", "4h", "1h30m", "2d" (a day is 24 hours of business time). */
+export const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/;
+const duration = z
+  .string()
+  .regex(durationPattern, 'a duration like 15m, 4h, 1h30m or 2d')
+  .refine((s) => s.length > 0, 'a duration like 15m, 4h, 1h30m or 2d');
+const regex = z.string().superRefine((s, ctx) => {
+  try {
+    new RegExp(s, 'iu');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+  }
+});
+const list = <T extends z.ZodTypeAny>(item: T) => z.union([item, z.array(item)]).transform((v) => ([] as z.output<T>[]).concat(v));
+
+export const LEVELS = ['high', 'medium', 'low'] as const;
+export type Level = (typeof LEVELS)[number];
+export const PRIORITIES = ['P1', 'P2', 'P3', 'P4'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+export const ASSIGNMENT_STRATEGIES = ['round-robin', 'least-loaded', 'skill-based'] as const;
+
+const level = z.enum(LEVELS);
+const priority = z.enum(PRIORITIES);
+const hhmmRange = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a range like 09:00-17:30');
+
+const calendarSchema = z
+  .object({
+    timezone: z.string().min(1),
+    /** "24x7", or opening hours per weekday; a day not listed is closed. */
+    hours: z.union([z.literal('24x7'), z.partialRecord(z.enum(WEEKDAYS), z.array(hhmmRange))]),
+    holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-12-25')).default([]),
+  })
+  .strict();
+
+const agentSchema = z
+  .object({
+    id,
+    name: z.string().min(1),
+    email,
+    groups: z.array(id).default([]),
+    skills: z.array(z.string().min(1)).default([]),
+    /** Away agents are never picked for new assignments. */
+    away: z.boolean().default(false),
+    /** Most open incidents this agent takes before assignment passes them over. */
+    maxOpen: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const escalationStep = z.union([z.literal('lead'), z.literal('manager'), z.object({ transfer: id }).strict()]);
+
+const groupSchema = z
+  .object({
+    id,
+    name: z.string().min(1),
+    lead: id.optional(),
+    manager: id.optional(),
+    calendar: id.default('always'),
+    assignment: z.enum(ASSIGNMENT_STRATEGIES).default('round-robin'),
+    /** Overrides the plan's escalation chain for incidents of this group. */
+    escalation: z.array(escalationStep).optional(),
+  })
+  .strict();
+
+const match = z
+  .object({
+    subject: regex.optional(),
+    body: regex.optional(),
+    /** Subject or body. */
+    text: regex.optional(),
+    sender: list(email).optional(),
+    senderDomain: list(z.string().min(1).transform((s) => s.toLowerCase())).optional(),
+    tier: list(z.string().min(1)).optional(),
+    hasAttachment: z.boolean().optional(),
+    attachmentName: regex.optional(),
+  })
+  .strict();
+
+const classificationRule = z
+  .object({
+    name: z.string().min(1),
+    when: match,
+    set: z
+      .object({
+        category: z.string().min(1).optional(),
+        impact: level.optional(),
+        urgency: level.optional(),
+        skills: z.array(z.string().min(1)).optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const routingRule = z
+  .object({
+    name: z.string().min(1),
+    when: z
+      .object({
+        category: list(z.string().min(1)).optional(),
+        priority: list(priority).optional(),
+        tier: list(z.string().min(1)).optional(),
+        senderDomain: list(z.string().min(1).transform((s) => s.toLowerCase())).optional(),
+      })
+      .strict(),
+    group: id,
+  })
+  .strict();
+
+const DEFAULT_MATRIX = {
+  high: { high: 'P1', medium: 'P2', low: 'P3' },
+  medium: { high: 'P2', medium: 'P3', low: 'P4' },
+  low: { high: 'P3', medium: 'P4', low: 'P4' },
+} as const;
+
+const DEFAULT_SLA = {
+  P1: { firstResponse: '15m', resolution: '4h' },
+  P2: { firstResponse: '1h', resolution: '8h' },
+  P3: { firstResponse: '4h', resolution: '3d' },
+  P4: { firstResponse: '1d', resolution: '10d' },
+} as const;
+
+const slaTargets = z.object({ firstResponse: duration, resolution: duration }).strict();
 
 export const planSchema = z
   .object({
@@ -21,50 +148,131 @@ export const planSchema = z
       })
       .strict()
       .default({ perIncidentMinutes: 10, perSenderPerHour: 5 }),
-    agents: z
+    calendars: z.record(id, calendarSchema).default({}),
+    agents: z.array(agentSchema).default([]),
+    groups: z.array(groupSchema).default([]),
+    /** Known customers by domain or address, with a tier rules can match on. */
+    customers: z
       .array(
         z
           .object({
-            id,
-            name: z.string().min(1),
-            email,
-            groups: z.array(id).default([]),
+            domain: z.string().min(1).transform((s) => s.toLowerCase()).optional(),
+            address: email.optional(),
+            name: z.string().optional(),
+            tier: z.string().min(1),
           })
-          .strict(),
+          .strict()
+          .refine((c) => (c.domain ? 1 : 0) + (c.address ? 1 : 0) === 1, 'give exactly one of domain or address'),
       )
       .default([]),
-    groups: z
-      .array(z.object({ id, name: z.string().min(1), lead: id.optional() }).strict())
-      .default([]),
+    classification: z
+      .object({
+        defaults: z
+          .object({ category: z.string().min(1), impact: level, urgency: level })
+          .strict()
+          .default({ category: 'general', impact: 'medium', urgency: 'medium' }),
+        rules: z.array(classificationRule).default([]),
+      })
+      .strict()
+      .default({ defaults: { category: 'general', impact: 'medium', urgency: 'medium' }, rules: [] }),
+    /** Priority from impact (rows) × urgency (columns). */
+    matrix: z.record(level, z.record(level, priority)).default(DEFAULT_MATRIX),
+    routing: z
+      .object({ rules: z.array(routingRule).default([]), default: id })
+      .strict()
+      .optional(),
+    sla: z
+      .object({
+        P1: slaTargets,
+        P2: slaTargets,
+        P3: slaTargets,
+        P4: slaTargets,
+        /** Warn the assignee when this fraction of a target has elapsed. */
+        warnAt: z.number().gt(0).lt(1).default(0.75),
+      })
+      .strict()
+      .default({ ...DEFAULT_SLA, warnAt: 0.75 }),
+    /** What happens at each breach, in order; a step repeats after `repeatAfter` if still breached. */
+    escalation: z
+      .object({
+        chain: z.array(escalationStep).default(['lead', 'manager']),
+        repeatAfter: duration.default('30m'),
+      })
+      .strict()
+      .default({ chain: ['lead', 'manager'], repeatAfter: '30m' }),
+    lifecycle: z
+      .object({
+        /** A customer writing this long after closure gets a new incident linked to the old one. */
+        reopenWindowDays: z.number().int().min(0).default(14),
+      })
+      .strict()
+      .default({ reopenWindowDays: 14 }),
   })
   .strict()
   .superRefine((plan, ctx) => {
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     const groupIds = new Set(plan.groups.map((g) => g.id));
     const agentIds = new Set(plan.agents.map((a) => a.id));
-    const dup = (ids: string[]) => ids.filter((x, i) => ids.indexOf(x) !== i);
-    for (const d of dup(plan.groups.map((g) => g.id)))
-      ctx.addIssue({ code: 'custom', path: ['groups'], message: `duplicate group id "${d}"` });
-    for (const d of dup(plan.agents.map((a) => a.id)))
-      ctx.addIssue({ code: 'custom', path: ['agents'], message: `duplicate agent id "${d}"` });
-    for (const d of dup(plan.agents.map((a) => a.email)))
-      ctx.addIssue({ code: 'custom', path: ['agents'], message: `duplicate agent email "${d}"` });
+    const calendarIds = new Set(['always', ...Object.keys(plan.calendars)]);
+    const dup = (ids: string[]) => [...new Set(ids.filter((x, i) => ids.indexOf(x) !== i))];
+    for (const d of dup(plan.groups.map((g) => g.id))) issue(['groups'], `duplicate group id "${d}"`);
+    for (const d of dup(plan.agents.map((a) => a.id))) issue(['agents'], `duplicate agent id "${d}"`);
+    for (const d of dup(plan.agents.map((a) => a.email))) issue(['agents'], `duplicate agent email "${d}"`);
     plan.agents.forEach((a, i) =>
       a.groups.forEach((g, j) => {
-        if (!groupIds.has(g))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['agents', i, 'groups', j],
-            message: `unknown group "${g}"`,
-          });
+        if (!groupIds.has(g)) issue(['agents', i, 'groups', j], `unknown group "${g}"`);
       }),
     );
+    const checkChain = (chain: z.infer<typeof escalationStep>[], path: (string | number)[]) =>
+      chain.forEach((step, k) => {
+        if (typeof step === 'object' && !groupIds.has(step.transfer)) issue([...path, k, 'transfer'], `unknown group "${step.transfer}"`);
+      });
     plan.groups.forEach((g, i) => {
-      if (g.lead && !agentIds.has(g.lead))
-        ctx.addIssue({ code: 'custom', path: ['groups', i, 'lead'], message: `unknown agent "${g.lead}"` });
+      for (const role of ['lead', 'manager'] as const) {
+        const who = g[role];
+        if (who && !agentIds.has(who)) issue(['groups', i, role], `unknown agent "${who}"`);
+      }
+      if (!calendarIds.has(g.calendar)) issue(['groups', i, 'calendar'], `unknown calendar "${g.calendar}"`);
+      if (g.escalation) checkChain(g.escalation, ['groups', i, 'escalation']);
+      if (plan.agents.every((a) => !a.groups.includes(g.id))) issue(['groups', i], `group "${g.id}" has no members`);
     });
+    checkChain(plan.escalation.chain, ['escalation', 'chain']);
+    for (const [name, cal] of Object.entries(plan.calendars)) {
+      if (!validTimeZone(cal.timezone)) issue(['calendars', name, 'timezone'], `unknown time zone "${cal.timezone}"`);
+    }
+    if (!validTimeZone(plan.timezone)) issue(['timezone'], `unknown time zone "${plan.timezone}"`);
+    for (const l of LEVELS) {
+      for (const u of LEVELS) {
+        if (!plan.matrix[l]?.[u]) issue(['matrix', l, u], 'missing: every impact × urgency pair needs a priority');
+      }
+    }
+    if (plan.routing) {
+      if (!groupIds.has(plan.routing.default)) issue(['routing', 'default'], `unknown group "${plan.routing.default}"`);
+      plan.routing.rules.forEach((r, i) => {
+        if (!groupIds.has(r.group)) issue(['routing', 'rules', i, 'group'], `unknown group "${r.group}"`);
+      });
+    } else if (plan.groups.length > 0) {
+      issue(['routing'], 'required when groups are defined: at least `routing: { default: <group> }`');
+    }
   });
+
+function validTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type PlanInput = z.input<typeof planSchema>;
 export type PlanBody = z.output<typeof planSchema>;
 /** A validated plan plus the fingerprint recorded with every decision it drives. */
 export type Plan = PlanBody & { fingerprint: string };
+export type PlanAgent = Plan['agents'][number];
+export type PlanGroup = Plan['groups'][number];
+export type PlanCalendar = Plan['calendars'][string];
+export type ClassificationRules = Plan['classification'];
+export type RoutingRules = NonNullable<Plan['routing']>;
+export type EscalationStep = Plan['escalation']['chain'][number];
+export type Matrix = Plan['matrix'];

@@ -1,6 +1,7 @@
 import { isDuplicateKey } from './db.js';
 import {
   Counter,
+  GroupState,
   Incident,
   TimelineEntry,
   type IncidentDoc,
@@ -23,6 +24,8 @@ export interface NewIncident {
   customer: { address: string; name?: string };
   automatic?: string;
   planFingerprint?: string;
+  lastCustomerMessageId?: string;
+  linkedTo?: number;
   at: Date;
 }
 
@@ -44,6 +47,8 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
       participants: [input.customer.address],
       automatic: input.automatic,
       planFingerprint: input.planFingerprint,
+      lastCustomerMessageId: input.lastCustomerMessageId,
+      linkedTo: input.linkedTo,
       lastMessageAt: input.at,
     });
     return created.toObject() as IncidentDoc;
@@ -101,6 +106,75 @@ export async function recordMessage(incidentNumber: number, entry: NewTimelineEn
   );
 }
 
+export async function hasTimelineEntry(id: string): Promise<boolean> {
+  return (await TimelineEntry.exists({ _id: id })) !== null;
+}
+
+export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> {
+  return TimelineEntry.findById(id).lean<TimelineDoc>();
+}
+
+/** The message that opened the incident (its text drives classification). */
+export async function openingMessage(incidentNumber: number): Promise<TimelineDoc | null> {
+  return TimelineEntry.findOne({ incidentNumber, type: 'message', direction: 'inbound' }).sort({ at: 1 }).lean<TimelineDoc>();
+}
+
 export async function timelineOf(incidentNumber: number): Promise<TimelineDoc[]> {
   return TimelineEntry.find({ incidentNumber }).sort({ at: 1, _id: 1 }).lean<TimelineDoc[]>();
+}
+
+export type IncidentChanges = Partial<Omit<IncidentDoc, '_id' | 'number' | 'openedBy'>> & Record<string, unknown>;
+
+/**
+ * Apply a change to one incident, optionally only while it is in one of `onlyIf` statuses
+ * (the guard that makes a lifecycle transition atomic). Returns the updated incident, or
+ * null when the guard did not hold.
+ */
+export async function updateIncident(
+  number: number,
+  changes: IncidentChanges,
+  options: {
+    onlyIf?: readonly IncidentStatus[];
+    /** Further conditions, e.g. an expected escalation level, so concurrent runs apply once. */
+    where?: Record<string, unknown>;
+    addParticipants?: readonly string[];
+  } = {},
+): Promise<IncidentDoc | null> {
+  const filter: Record<string, unknown> = { ...options.where, number };
+  if (options.onlyIf) filter.status = { $in: options.onlyIf };
+  const update: Record<string, unknown> = { $set: changes };
+  if (options.addParticipants?.length) update.$addToSet = { participants: { $each: options.addParticipants } };
+  return Incident.findOneAndUpdate(filter, update, { returnDocument: 'after' }).lean<IncidentDoc>();
+}
+
+/** Open incidents per assignee within a group, for load-aware assignment. */
+export async function openLoads(group: string): Promise<Map<string, number>> {
+  const rows = await Incident.aggregate<{ _id: string; n: number }>([
+    { $match: { group, status: { $in: ['assigned', 'in-progress', 'pending-customer'] }, assignee: { $ne: null } } },
+    { $group: { _id: '$assignee', n: { $sum: 1 } } },
+  ]);
+  return new Map(rows.map((r) => [r._id, r.n]));
+}
+
+export async function lastAssignedIn(group: string): Promise<string | undefined> {
+  return (await GroupState.findById(group).lean())?.lastAssigned ?? undefined;
+}
+
+export async function rememberAssignment(group: string, agent: string): Promise<void> {
+  await GroupState.updateOne({ _id: group }, { $set: { lastAssigned: agent } }, { upsert: true });
+}
+
+/** Incidents whose SLA needs a look: the sweep's work list (never relies on Redis timers). */
+export async function incidentsDueForSlaCheck(now: Date, limit: number): Promise<number[]> {
+  const rows = await Incident.find({ slaCheckAt: { $ne: null, $lte: now } }, { number: 1 })
+    .sort({ slaCheckAt: 1 })
+    .limit(limit)
+    .lean();
+  return rows.map((r) => r.number);
+}
+
+/** The oldest pending SLA check, for health reporting. */
+export async function oldestOverdueSlaCheck(now: Date): Promise<Date | null> {
+  const row = await Incident.findOne({ slaCheckAt: { $ne: null, $lte: now } }, { slaCheckAt: 1 }).sort({ slaCheckAt: 1 }).lean();
+  return row?.slaCheckAt ?? null;
 }

@@ -55,6 +55,19 @@ export const INCIDENT_STATUSES = [
 ] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
 
+/** An SLA clock (see src/domain/sla.ts) plus what the escalation sweep has done about it. */
+const slaClockSchema = new Schema(
+  {
+    targetMs: { type: Number, required: true },
+    consumedMs: { type: Number, required: true, default: 0 },
+    runningSince: { type: Date, default: null },
+    stoppedAt: { type: Date, default: null },
+    warnedAt: Date,
+    breachedAt: Date,
+  },
+  { _id: false },
+);
+
 const incidentSchema = new Schema(
   {
     number: { type: Number, required: true },
@@ -62,13 +75,44 @@ const incidentSchema = new Schema(
     openedBy: { type: String, required: true },
     status: { type: String, enum: INCIDENT_STATUSES, required: true, default: 'new' },
     subject: { type: String, required: true },
-    customer: { address: { type: String, required: true }, name: String },
+    customer: { address: { type: String, required: true }, name: String, tier: String },
     participants: { type: [String], default: [] },
     /** Set when the opening message was automatic (monitoring alert, list mail): no ack. */
     automatic: String,
     messageCount: { type: Number, default: 0 },
     lastMessageAt: Date,
+    /** Message-ID of the latest customer message, for threading our replies to it. */
+    lastCustomerMessageId: String,
     planFingerprint: String,
+    // Triage
+    category: String,
+    impact: { type: String, enum: ['high', 'medium', 'low'] },
+    urgency: { type: String, enum: ['high', 'medium', 'low'] },
+    priority: { type: String, enum: ['P1', 'P2', 'P3', 'P4'] },
+    skills: [String],
+    group: String,
+    assignee: String,
+    triagedAt: Date,
+    /** Why: the classification rules that fired, the routing rule, the plan that had them. */
+    triage: { rules: [String], routing: String, plan: String },
+    assignedAt: Date,
+    // SLA
+    sla: {
+      firstResponse: slaClockSchema,
+      resolution: slaClockSchema,
+      escalationLevel: { type: Number, default: 0 },
+      lastEscalatedAt: Date,
+    },
+    /** When the SLA sweep must look at this incident next (null: nothing pending). */
+    slaCheckAt: { type: Date, default: null },
+    firstRespondedAt: Date,
+    // Resolution
+    resolution: { cause: String, fix: String, workaround: String, by: String },
+    resolvedAt: Date,
+    closedAt: Date,
+    /** The earlier incident this one continues (a customer writing long after closure). */
+    linkedTo: Number,
+    mergedInto: Number,
   },
   { ...opts, timestamps: true },
 );
@@ -76,6 +120,8 @@ incidentSchema.index({ number: 1 }, { unique: true });
 incidentSchema.index({ openedBy: 1 }, { unique: true });
 incidentSchema.index({ status: 1, createdAt: -1 });
 incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
+incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
+incidentSchema.index({ group: 1, assignee: 1, status: 1 });
 
 /**
  * The incident's history: messages in and out, and events (decisions, deliveries, failures).
@@ -144,6 +190,8 @@ const outboxSchema = new Schema(
     text: { type: String, required: true },
     html: String,
     headers: Schema.Types.Mixed,
+    /** Attachments (ids in `attachments`) to send along, e.g. files an agent attached. */
+    attachmentIds: { type: [String], default: [] },
     state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
     attempts: { type: Number, default: 0 },
     lastError: String,
@@ -165,6 +213,9 @@ const addressSchema = new Schema(
   opts,
 );
 
+/** Per-group assignment memory (the round-robin pointer). */
+const groupStateSchema = new Schema({ _id: String, lastAssigned: String }, opts);
+
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const MailboxState = mongoose.model('MailboxState', mailboxStateSchema, 'mailbox_state');
 export const RawMessage = mongoose.model('RawMessage', rawMessageSchema, 'raw_messages');
@@ -173,6 +224,7 @@ export const TimelineEntry = mongoose.model('TimelineEntry', timelineSchema, 'ti
 export const Attachment = mongoose.model('Attachment', attachmentSchema, 'attachments');
 export const Outbox = mongoose.model('Outbox', outboxSchema, 'outbox');
 export const Address = mongoose.model('Address', addressSchema, 'addresses');
+export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_state');
 
 export const ALL_MODELS = [
   Counter,
@@ -183,11 +235,21 @@ export const ALL_MODELS = [
   Attachment,
   Outbox,
   Address,
+  GroupState,
 ];
 
-export type IncidentDoc = InferSchemaType<typeof incidentSchema> & {
+export interface SlaClockDoc {
+  targetMs: number;
+  consumedMs: number;
+  runningSince: Date | null;
+  stoppedAt: Date | null;
+  warnedAt?: Date | null;
+  breachedAt?: Date | null;
+}
+export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | 'customer'> & {
   _id: mongoose.Types.ObjectId;
-  customer: { address: string; name?: string | null };
+  customer: { address: string; name?: string | null; tier?: string | null };
+  sla?: { firstResponse?: SlaClockDoc | null; resolution?: SlaClockDoc | null; escalationLevel?: number; lastEscalatedAt?: Date | null } | null;
 };
 export type TimelineDoc = InferSchemaType<typeof timelineSchema> & { _id: string };
 export type RawMessageDoc = InferSchemaType<typeof rawMessageSchema> & { _id: string };

@@ -31,10 +31,15 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       attachments: [{ filename: 'screenshot.png', content: Buffer.alloc(2048, 7) }],
     });
     const [ack] = await smtp.waitFor(1);
-    const incident = await findIncident(1);
+    // Triage follows the intake: without rules the plan's defaults apply (medium × medium).
+    const incident = await waitUntil('triage', async () => {
+      const i = await findIncident(1);
+      return i?.status === 'triaged' ? i : null;
+    });
     expect(incident).toMatchObject({
       number: 1,
-      status: 'new',
+      category: 'general',
+      priority: 'P3',
       subject: 'Invoice portal returns 500',
       customer: { address: 'carla@example.com', name: 'Carla Customer' },
       messageCount: 1,
@@ -116,8 +121,9 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     });
     const incident = await waitUntil('alert incident', async () => Incident.findOne({ 'customer.address': 'monitor@example.net' }).lean());
     expect(incident.automatic).toBe('auto-generated');
-    const events = await timelineOf(incident.number);
-    expect(events.map((e) => e.event)).toContain('acknowledgement-suppressed');
+    await waitUntil('the suppression on the timeline', async () =>
+      (await timelineOf(incident.number)).some((e) => e.event === 'acknowledgement-suppressed'),
+    );
     await new Promise((r) => setTimeout(r, 500));
     expect(smtp.messages.length).toBe(before);
   });

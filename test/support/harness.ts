@@ -56,14 +56,16 @@ export function testEnv(smtp: Pick<SmtpCapture, 'port'>, overrides: Record<strin
   return { env, config: loadConfig(env), dbName, mailboxUser };
 }
 
-export function testPlan(overrides = ''): Plan {
+/**
+ * A plan for tests; `extra` is YAML appended at the top level. Without groups, incidents are
+ * classified but nobody is assigned, so intake tests see only acknowledgements.
+ */
+export function testPlan(extra = ''): Plan {
   return parsePlan(
     `version: 1
 organisation: Example Corp
 acknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }
-groups: [{ id: service-desk, name: Service Desk, lead: alice }]
-agents: [{ id: alice, name: Alice Martin, email: alice@example.test, groups: [service-desk] }]
-${overrides}`,
+${extra}`,
     'test-plan',
   );
 }

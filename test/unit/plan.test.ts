@@ -21,8 +21,22 @@ describe('incident response plan', () => {
     expect(parsePlan(`${text}\n# edited\n`).fingerprint).not.toBe(plan.fingerprint);
   });
 
-  it('applies acknowledgement defaults', () => {
-    expect(parsePlan('version: 2\norganisation: X\n').acknowledgements).toEqual({ perIncidentMinutes: 10, perSenderPerHour: 5 });
+  it('applies defaults: acknowledgement limits, the ITIL matrix, SLA targets', () => {
+    const plan = parsePlan('version: 2\norganisation: X\n');
+    expect(plan.acknowledgements).toEqual({ perIncidentMinutes: 10, perSenderPerHour: 5 });
+    expect(plan.matrix.high.high).toBe('P1');
+    expect(plan.matrix.low.low).toBe('P4');
+    expect(plan.sla.P1).toEqual({ firstResponse: '15m', resolution: '4h' });
+  });
+
+  it('requires routing once groups exist, and members in every group', () => {
+    const list = problems('version: 1\norganisation: X\ngroups: [{ id: a, name: A }]\n');
+    expect(list).toContain('routing: required when groups are defined: at least `routing: { default: <group> }`');
+    expect(list).toContain('groups.0: group "a" has no members');
+  });
+
+  it('rejects an unknown time zone', () => {
+    expect(problems('version: 1\norganisation: X\ntimezone: Nowhere/Land\n')).toEqual(['timezone: unknown time zone "Nowhere/Land"']);
   });
 
   it('names every broken reference and unknown key', () => {
@@ -30,12 +44,20 @@ describe('incident response plan', () => {
 organisation: X
 colour: blue
 groups: [{ id: net, name: Network, lead: zoe }, { id: net, name: Again }]
-agents: [{ id: al, name: Al, email: al@example.test, groups: [nope] }]
+agents: [{ id: al, name: Al, email: al@example.test, groups: [nope, net] }]
+routing: { default: nowhere }
+escalation: { chain: [lead, { transfer: ghost }] }
+sla: { P1: { firstResponse: soon, resolution: 4h }, P2: { firstResponse: 1h, resolution: 8h }, P3: { firstResponse: 4h, resolution: 3d }, P4: { firstResponse: 1d, resolution: 10d } }
+calendars: { office: { timezone: Mars/Olympus, hours: { mon: ['9-5'] } } }
 `);
     expect(list.join('\n')).toMatch(/colour/);
     expect(list).toContain('groups.0.lead: unknown agent "zoe"');
     expect(list).toContain('groups: duplicate group id "net"');
     expect(list).toContain('agents.0.groups.0: unknown group "nope"');
+    expect(list).toContain('routing.default: unknown group "nowhere"');
+    expect(list).toContain('escalation.chain.1.transfer: unknown group "ghost"');
+    expect(list.join('\n')).toMatch(/sla.P1.firstResponse: a duration like 15m/);
+    expect(list.join('\n')).toMatch(/calendars.office.hours.mon.0: a range like 09:00-17:30/);
   });
 
   it('reports YAML syntax errors with the line', () => {

@@ -17,7 +17,8 @@ function uuencode(
     for (let i = 0; i < chunk.length; i += 3) {
       const [a = 0, b = 0, c = 0] = [chunk[i], chunk[i + 1], chunk[i + 2]];
       const quad = [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63];
-      const used = opts.padGroups === false ? Math.min(4, Math.ceil(((chunk.length - i) * 4) / 3)) : 4;
+      const used =
+        opts.padGroups === false ? Math.min(4, Math.ceil(((chunk.length - i) * 4) / 3)) : 4;
       line += quad.slice(0, used).map(ch).join('');
     }
     lines.push(line);
@@ -54,7 +55,10 @@ describe('decodeUuencoded', () => {
   });
 
   it('decodes all 256 byte values and a length that is not a multiple of 3', () => {
-    const data = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from([0, 0xff, 0x7f])]);
+    const data = Buffer.concat([
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+      Buffer.from([0, 0xff, 0x7f]),
+    ]);
     expect(data.length % 3).not.toBe(0);
     expect(decodeUuencoded(uuencode(data, 'all.bin'))!.data).toEqual(data);
   });
@@ -78,7 +82,9 @@ describe('decodeUuencoded', () => {
   });
 
   it('reads mode and file name from the begin line, without directories, spaces kept', () => {
-    const r = decodeUuencoded(uuencode(Buffer.from('hi'), '/var/log/My Report.txt', { mode: '0600' }))!;
+    const r = decodeUuencoded(
+      uuencode(Buffer.from('hi'), '/var/log/My Report.txt', { mode: '0600' }),
+    )!;
     expect(r).toMatchObject({ mode: '0600', filename: 'My Report.txt' });
     expect(r.data.toString()).toBe('hi');
     expect(decodeUuencoded(uuencode(Buffer.from('x'), 'C:\\temp\\x.log'))!.filename).toBe('x.log');

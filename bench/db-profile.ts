@@ -1,0 +1,75 @@
+/**
+ * Where the database time goes: the MongoDB driver's command monitoring (switched on with the
+ * `monitorCommands=true` URI option, so nothing in src/ changes), summed per command and
+ * collection. Durations are as the driver sees them: server time plus the round trip.
+ */
+import mongoose from 'mongoose';
+import { round } from './util.js';
+
+interface Row {
+  count: number;
+  ms: number;
+  maxMs: number;
+}
+
+export interface DbProfile {
+  commands: number;
+  totalMs: number;
+  top: { op: string; count: number; totalMs: number; avgMs: number; maxMs: number }[];
+}
+
+const CRUD = new Set(['find', 'insert', 'update', 'delete', 'findAndModify', 'count', 'aggregate', 'distinct', 'getMore']);
+
+export function startDbProfile() {
+  const client = mongoose.connection.getClient();
+  const pending = new Map<number, string>();
+  const rows = new Map<string, Row>();
+  const started = (e: { requestId: number; commandName: string; command: Record<string, unknown> }) => {
+    if (!CRUD.has(e.commandName)) return;
+    const coll = e.commandName === 'getMore' ? e.command.collection : e.command[e.commandName];
+    let shape = '';
+    if (e.commandName === 'find' || e.commandName === 'count') {
+      const filter = (e.command.filter ?? e.command.query ?? {}) as Record<string, unknown>;
+      shape = `{${Object.keys(filter).join(',')}}`;
+    } else if (e.commandName === 'update' || e.commandName === 'delete') {
+      const first = ((e.command.updates ?? e.command.deletes) as { q?: Record<string, unknown> }[] | undefined)?.[0];
+      shape = `{${Object.keys(first?.q ?? {}).join(',')}}`;
+    } else if (e.commandName === 'findAndModify') {
+      shape = `{${Object.keys((e.command.query ?? {}) as Record<string, unknown>).join(',')}}`;
+    }
+    pending.set(e.requestId, `${e.commandName} ${String(coll)} ${shape}`.trim());
+  };
+  const finished = (e: { requestId: number; duration: number }) => {
+    const key = pending.get(e.requestId);
+    if (!key) return;
+    pending.delete(e.requestId);
+    const row = rows.get(key) ?? { count: 0, ms: 0, maxMs: 0 };
+    row.count++;
+    row.ms += e.duration;
+    row.maxMs = Math.max(row.maxMs, e.duration);
+    rows.set(key, row);
+  };
+  client.on('commandStarted', started);
+  client.on('commandSucceeded', finished);
+  client.on('commandFailed', finished);
+  return {
+    stop(limit = 12): DbProfile {
+      client.off('commandStarted', started);
+      client.off('commandSucceeded', finished);
+      client.off('commandFailed', finished);
+      const all = [...rows.entries()].map(([op, r]) => ({
+        op,
+        count: r.count,
+        totalMs: Math.round(r.ms),
+        avgMs: round(r.ms / r.count, 2),
+        maxMs: Math.round(r.maxMs),
+      }));
+      all.sort((a, b) => b.totalMs - a.totalMs);
+      return {
+        commands: all.reduce((n, r) => n + r.count, 0),
+        totalMs: all.reduce((n, r) => n + r.totalMs, 0),
+        top: all.slice(0, limit),
+      };
+    },
+  };
+}

@@ -1,0 +1,120 @@
+/** Putting an incident in an agent's hands, by the group's strategy or by name. */
+import type { AppContext } from '../context.js';
+import { chooseAssignee } from '../domain/assignment.js';
+import { transition } from '../domain/lifecycle.js';
+import { formatIncidentId } from '../domain/tokens.js';
+import { findAgent, findGroup, groupMembers } from '../plan/load.js';
+import {
+  appendTimeline,
+  findIncident,
+  hasTimelineEntry,
+  lastAssignedIn,
+  openingMessage,
+  openLoads,
+  rememberAssignment,
+  updateIncident,
+} from '../store/incidents.js';
+import type { IncidentDoc } from '../store/models.js';
+import { queueMail } from './mail.js';
+import { dueAt } from '../domain/sla.js';
+import { calendarOf } from './sla.js';
+
+export type AssignOutcome = { ok: true; agent: string; reason: string } | { ok: false; reason: string };
+
+/**
+ * Assign incident `number` within its group, by strategy or to `requested`. `cause` names the
+ * occasion (triage, a transfer, a command) and makes a retried assignment a no-op.
+ */
+export async function assignIncident(
+  ctx: AppContext,
+  number: number,
+  cause: string,
+  requested?: string,
+): Promise<AssignOutcome> {
+  const incident = await findIncident(number);
+  if (!incident) return { ok: false, reason: `no incident ${formatIncidentId(number)}` };
+  const eventId = `assigned-${number}-${cause}`;
+  if (await hasTimelineEntry(eventId)) {
+    // A retry: the decision was made; make sure the agent heard of it.
+    if (incident.assignee) await notifyAssignee(ctx, incident, cause);
+    return incident.assignee ? { ok: true, agent: incident.assignee, reason: 'already assigned' } : { ok: false, reason: 'already decided' };
+  }
+  const step = transition(incident.status, 'assign');
+  if (!step.ok) return { ok: false, reason: step.reason };
+  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
+  if (!group) return { ok: false, reason: 'the incident has no group yet' };
+
+  let agent: string | null;
+  let reason: string;
+  if (requested) {
+    const named = findAgent(ctx.plan, requested);
+    if (!named) return { ok: false, reason: `no agent "${requested}" in the plan` };
+    if (!named.groups.includes(group.id)) return { ok: false, reason: `${named.id} is not in group ${group.id}; use #transfer first` };
+    agent = named.id;
+    reason = 'assigned by name';
+  } else {
+    const loads = await openLoads(group.id);
+    const choice = chooseAssignee({
+      strategy: group.assignment,
+      candidates: groupMembers(ctx.plan, group.id).map((a) => ({
+        id: a.id,
+        skills: a.skills,
+        away: a.away,
+        open: loads.get(a.id) ?? 0,
+        maxOpen: a.maxOpen,
+      })),
+      lastAssigned: await lastAssignedIn(group.id),
+      requiredSkills: incident.skills ?? [],
+    });
+    agent = choice.agent;
+    reason = choice.reason;
+  }
+  const now = ctx.now();
+  if (!agent) {
+    await appendTimeline(number, { _id: eventId, at: now, type: 'event', event: 'unassigned', detail: { group: group.id, reason } });
+    return { ok: false, reason };
+  }
+  const updated = await updateIncident(number, { assignee: agent, assignedAt: now, status: step.to }, { onlyIf: [incident.status] });
+  if (!updated) return { ok: false, reason: 'the incident changed meanwhile; try again' };
+  await rememberAssignment(group.id, agent);
+  await appendTimeline(number, {
+    _id: eventId,
+    at: now,
+    type: 'event',
+    event: 'assigned',
+    detail: { agent, group: group.id, strategy: requested ? 'by name' : group.assignment, reason, cause, plan: ctx.plan.fingerprint },
+  });
+  await notifyAssignee(ctx, updated, cause);
+  return { ok: true, agent, reason };
+}
+
+/** The assignment notification: everything needed to act, and how to act by replying. */
+async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: string) {
+  const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
+  if (!agent) return;
+  const opening = await openingMessage(incident.number);
+  const cal = calendarOf(ctx, incident);
+  const due = (clock?: { runningSince?: Date | null } | null) =>
+    clock && clock.runningSince ? dueAt(clock as Parameters<typeof dueAt>[0], cal)?.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '-';
+  await queueMail(ctx, {
+    id: `assignment-${incident.number}-${cause}`,
+    kind: 'assignment',
+    incident,
+    to: agent.email,
+    subject: `${incident.priority ?? ''} assigned to you: ${incident.subject}`.trim(),
+    template: 'assignment',
+    data: {
+      name: agent.name,
+      priority: incident.priority ?? '-',
+      category: incident.category ?? '-',
+      impact: incident.impact ?? '-',
+      urgency: incident.urgency ?? '-',
+      group: incident.group ?? '-',
+      customer: incident.customer.name ? `${incident.customer.name} <${incident.customer.address}>` : incident.customer.address,
+      firstResponseDue: due(incident.sla?.firstResponse),
+      resolutionDue: due(incident.sla?.resolution),
+      message: opening?.text ?? '',
+    },
+    autoSubmitted: 'auto-generated',
+  });
+}

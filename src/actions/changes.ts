@@ -1,0 +1,188 @@
+/**
+ * Changes to an incident that agents make (by email command) and the system makes (escalation,
+ * customer replies). Each checks the lifecycle, updates atomically, records itself on the
+ * timeline with who and why, and tells whoever needs to know.
+ */
+import type { AppContext } from '../context.js';
+import { priorityFor } from '../domain/classify.js';
+import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
+import { formatIncidentId } from '../domain/tokens.js';
+import { findGroup } from '../plan/load.js';
+import type { Level, Priority } from '../plan/schema.js';
+import { jobIds } from '../queues.js';
+import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import type { IncidentDoc } from '../store/models.js';
+import { queueMail } from './mail.js';
+import { clockChanges, updateClocks } from './sla.js';
+
+export type ChangeResult = { ok: true; done: string } | { ok: false; reason: string };
+
+interface Actor {
+  /** Agent id, or 'escalation' / 'system'. */
+  by: string;
+  /** Unique per occasion: makes a retried change record itself once. */
+  cause: string;
+}
+
+const refused = (reason: string): ChangeResult => ({ ok: false, reason });
+
+/** Move the incident to another group; assignment then happens in that group. */
+export async function transferIncident(ctx: AppContext, incident: IncidentDoc, groupId: string, actor: Actor): Promise<ChangeResult> {
+  const group = findGroup(ctx.plan, groupId);
+  if (!group) return refused(`no group "${groupId}" in the plan`);
+  if (incident.group === group.id) return refused(`already in group ${group.id}`);
+  if (['resolved', 'closed'].includes(incident.status)) return refused(`the incident is ${incident.status}`);
+  const updated = await updateIncident(incident.number, { group: group.id, assignee: null }, { onlyIf: [incident.status] });
+  if (!updated) return refused('the incident changed meanwhile; try again');
+  await appendTimeline(incident.number, {
+    _id: `transferred-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'transferred',
+    detail: { from: incident.group, to: group.id, by: actor.by },
+  });
+  // The SLA calendar may differ between groups: recompute the next check under the new one.
+  await updateClocks(ctx, updated, {});
+  await ctx.queues.assign.add('assign', { incident: incident.number, cause: actor.cause }, { jobId: jobIds.assign(incident.number, actor.cause) });
+  return { ok: true, done: `transferred to ${group.id}` };
+}
+
+/** Change impact, urgency or priority; SLA targets follow the new priority. */
+export async function reprioritise(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  change: { priority?: Priority; impact?: Level; urgency?: Level },
+  actor: Actor,
+): Promise<ChangeResult> {
+  const impact = change.impact ?? (incident.impact as Level | undefined) ?? ctx.plan.classification.defaults.impact;
+  const urgency = change.urgency ?? (incident.urgency as Level | undefined) ?? ctx.plan.classification.defaults.urgency;
+  const priority = change.priority ?? priorityFor(ctx.plan.matrix, impact, urgency);
+  await updateClocks(ctx, incident, { retarget: priority }, { impact, urgency, priority });
+  await appendTimeline(incident.number, {
+    _id: `reprioritised-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'reprioritised',
+    detail: { from: incident.priority, to: priority, impact, urgency, by: actor.by },
+  });
+  return { ok: true, done: `priority ${priority} (impact ${impact}, urgency ${urgency})` };
+}
+
+/**
+ * A lifecycle step, with the SLA clock consequences the state machine implies: waiting for
+ * the customer pauses the resolution clock, work resuming restarts it.
+ */
+export async function moveStatus(ctx: AppContext, incident: IncidentDoc, action: LifecycleAction, actor: Actor): Promise<ChangeResult> {
+  const step = transition(incident.status, action);
+  if (!step.ok) return refused(step.reason);
+  if (step.to === incident.status) return { ok: true, done: `status stays ${step.to}` };
+  const now = ctx.now();
+  const extra: Record<string, unknown> = { status: step.to };
+  if (step.to === 'closed') extra.closedAt = now;
+  const resolution =
+    step.to === 'pending-customer' ? clockChanges.pause : incident.status === 'pending-customer' || action === 'reopen' ? clockChanges.resume : undefined;
+  const updated = await updateClocksGuarded(ctx, incident, { resolution }, extra);
+  if (!updated) return refused('the incident changed meanwhile; try again');
+  await appendTimeline(incident.number, {
+    _id: `status-${incident.number}-${actor.cause}`,
+    at: now,
+    type: 'event',
+    event: action === 'reopen' ? 'reopened' : 'status-changed',
+    detail: { from: incident.status, to: step.to, by: actor.by },
+  });
+  return { ok: true, done: `status ${step.to}` };
+}
+
+/** Clock update only while the incident is still in the status the decision was made on. */
+async function updateClocksGuarded(ctx: AppContext, incident: IncidentDoc, change: Parameters<typeof updateClocks>[2], extra: Record<string, unknown>) {
+  const current = await findIncident(incident.number);
+  if (!current || current.status !== incident.status) return null;
+  return updateClocks(ctx, current, change, extra);
+}
+
+/** The first reply from our side stops the first-response clock. */
+export async function recordFirstResponse(ctx: AppContext, incident: IncidentDoc): Promise<void> {
+  if (incident.firstRespondedAt) return;
+  await updateClocks(ctx, incident, { firstResponse: clockChanges.stop }, { firstRespondedAt: ctx.now() });
+}
+
+/** Resolve with a cause and a fix or workaround; the customer is told how to reopen. */
+export async function resolveIncident(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  resolution: { cause?: string; fix?: string; workaround?: string },
+  actor: Actor,
+): Promise<ChangeResult> {
+  const problems = resolutionProblems(resolution);
+  if (problems.length) return refused(problems.join('; '));
+  const step = transition(incident.status, 'resolve');
+  if (!step.ok) return refused(step.reason);
+  const now = ctx.now();
+  const current = await findIncident(incident.number);
+  if (!current || current.status !== incident.status) return refused('the incident changed meanwhile; try again');
+  const updated = await updateClocks(
+    ctx,
+    current,
+    { firstResponse: clockChanges.stop, resolution: clockChanges.stop },
+    { status: 'resolved', resolvedAt: now, resolution: { ...resolution, by: actor.by } },
+  );
+  if (!updated) return refused('the incident changed meanwhile; try again');
+  await appendTimeline(incident.number, {
+    _id: `resolved-${incident.number}-${actor.cause}`,
+    at: now,
+    type: 'event',
+    event: 'resolved',
+    detail: { ...resolution, by: actor.by },
+  });
+  await queueMail(ctx, {
+    id: `resolved-${incident.number}-${actor.cause}`,
+    kind: 'resolved',
+    incident,
+    to: incident.customer.address,
+    subject: `Resolved: ${incident.subject}`,
+    template: 'resolved',
+    data: {
+      customerName: incident.customer.name ?? '',
+      fix: resolution.fix ?? '',
+      workaround: resolution.workaround ?? '',
+      reopenDays: ctx.plan.lifecycle.reopenWindowDays,
+    },
+    inReplyTo: incident.lastCustomerMessageId ?? undefined,
+  });
+  return { ok: true, done: 'resolved; the customer was told' };
+}
+
+export async function addNote(ctx: AppContext, incident: IncidentDoc, text: string, actor: Actor): Promise<ChangeResult> {
+  await appendTimeline(incident.number, {
+    _id: `note-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'note',
+    text,
+    detail: { by: actor.by, internal: true },
+  });
+  return { ok: true, done: 'note added (internal)' };
+}
+
+/** Merge this incident into another: it closes, pointing at the survivor, which gains its people. */
+export async function mergeIncident(ctx: AppContext, incident: IncidentDoc, into: number, actor: Actor): Promise<ChangeResult> {
+  if (into === incident.number) return refused('an incident cannot be merged into itself');
+  const target = await findIncident(into);
+  if (!target) return refused(`no incident ${formatIncidentId(into)}`);
+  if (target.mergedInto) return refused(`${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`);
+  const now = ctx.now();
+  const closed = await updateIncident(
+    incident.number,
+    { status: 'closed', closedAt: now, mergedInto: into, slaCheckAt: null },
+    { onlyIf: ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer', 'resolved'] },
+  );
+  if (!closed) return refused(`the incident is ${incident.status}`);
+  await updateIncident(into, {}, { addParticipants: incident.participants });
+  for (const [n, event, other] of [
+    [incident.number, 'merged-into', into],
+    [into, 'merged-from', incident.number],
+  ] as const) {
+    await appendTimeline(n, { _id: `${event}-${n}-${actor.cause}`, at: now, type: 'event', event, detail: { incident: formatIncidentId(other), by: actor.by } });
+  }
+  return { ok: true, done: `merged into ${formatIncidentId(into)}` };
+}

@@ -1,0 +1,11 @@
+import type { AppContext } from '../context.js';
+import { composeMail, type MailSpec } from '../mail/compose.js';
+import { jobIds } from '../queues.js';
+import { enqueueOutbox } from '../store/outbox.js';
+
+/** Write the message to the outbox (once, by its id) and hand it to the notify worker. */
+export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> {
+  const message = await enqueueOutbox(composeMail(ctx, spec));
+  if (message.state !== 'pending') return;
+  await ctx.queues.notify.add(spec.kind, { outboxId: message._id }, { jobId: jobIds.notify(message._id) });
+}

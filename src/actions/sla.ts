@@ -1,0 +1,220 @@
+/**
+ * SLA clocks on incidents: start, pause, resume, stop, retarget; warnings, breaches and
+ * escalation. Timers are BullMQ delayed jobs, but the truth is `slaCheckAt` on the incident:
+ * the periodic sweep finds every incident whose check is due, so a lost timer (worker down,
+ * Redis flushed) delays an escalation by at most one sweep interval, never forever.
+ */
+import type { AppContext } from '../context.js';
+import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
+import { parseDuration } from '../domain/duration.js';
+import { reviewSla, type ClockName, type SlaState } from '../domain/escalation.js';
+import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
+import { formatIncidentId } from '../domain/tokens.js';
+import { findAgent, findGroup } from '../plan/load.js';
+import type { EscalationStep, Priority } from '../plan/schema.js';
+import { jobIds } from '../queues.js';
+import { appendTimeline, findIncident, incidentsDueForSlaCheck, updateIncident } from '../store/incidents.js';
+import type { IncidentDoc, SlaClockDoc } from '../store/models.js';
+import { transferIncident } from './changes.js';
+import { queueMail } from './mail.js';
+
+/** How many incidents one sweep reviews; the next sweep takes the rest. */
+const SWEEP_BATCH = 500;
+
+export function calendarOf(ctx: AppContext, incident: Pick<IncidentDoc, 'group'>): BusinessCalendar {
+  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
+  return calendarFor(ctx.plan, group?.calendar ?? 'always');
+}
+
+export function escalationChain(ctx: AppContext, incident: Pick<IncidentDoc, 'group'>): readonly EscalationStep[] {
+  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
+  return group?.escalation ?? ctx.plan.escalation.chain;
+}
+
+function targetsFor(ctx: AppContext, priority: Priority) {
+  const targets = ctx.plan.sla[priority];
+  return { firstResponse: parseDuration(targets.firstResponse), resolution: parseDuration(targets.resolution) };
+}
+
+function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaClockDoc>> {
+  return {
+    firstResponse: incident.sla?.firstResponse ?? undefined,
+    resolution: incident.sla?.resolution ?? undefined,
+  };
+}
+
+/** When the sweep must look next, given clocks as they will be stored. */
+function nextCheck(ctx: AppContext, incident: IncidentDoc, clocks: Partial<Record<ClockName, SlaClockDoc>>, now: Date) {
+  const state: SlaState = {
+    clocks,
+    escalationLevel: incident.sla?.escalationLevel ?? 0,
+    lastEscalatedAt: incident.sla?.lastEscalatedAt,
+  };
+  const policy = {
+    warnFraction: ctx.plan.sla.warnAt,
+    repeatAfterMs: parseDuration(ctx.plan.escalation.repeatAfter),
+    chain: escalationChain(ctx, incident),
+  };
+  return reviewSla(state, calendarOf(ctx, incident), policy, now);
+}
+
+export async function scheduleSlaCheck(ctx: AppContext, number: number, at: Date | null): Promise<void> {
+  if (!at) return;
+  const delay = Math.max(0, at.getTime() - ctx.now().getTime());
+  await ctx.queues.sla.add('check', { incident: number }, { jobId: jobIds.sla(number, at), delay });
+}
+
+/** Fresh clocks for a newly prioritised incident. */
+export function startClocks(ctx: AppContext, priority: Priority, at: Date) {
+  const t = targetsFor(ctx, priority);
+  return { firstResponse: startClock(at, t.firstResponse), resolution: startClock(at, t.resolution) };
+}
+
+type ClockChange = (clock: SlaClock, cal: BusinessCalendar, at: Date) => SlaClock;
+
+export const clockChanges = {
+  pause: pauseClock,
+  resume: (c: SlaClock, _cal: BusinessCalendar, at: Date) => resumeClock(c, at),
+  stop: stopClock,
+} satisfies Record<string, ClockChange>;
+
+/**
+ * Apply clock changes (and optionally other incident changes) in one update, recompute the
+ * next check, and schedule it. `retarget` moves every clock to the targets of a new priority,
+ * keeping the business time already consumed.
+ */
+export async function updateClocks(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  change: { firstResponse?: ClockChange; resolution?: ClockChange; retarget?: Priority },
+  extra: Record<string, unknown> = {},
+): Promise<IncidentDoc | null> {
+  const now = ctx.now();
+  const cal = calendarOf(ctx, incident);
+  const clocks = clocksOf(incident);
+  const targets = change.retarget ? targetsFor(ctx, change.retarget) : undefined;
+  const set: Record<string, unknown> = { ...extra };
+  for (const name of ['firstResponse', 'resolution'] as const) {
+    let clock = clocks[name];
+    if (!clock) continue;
+    const fn = change[name];
+    if (fn) clock = { ...clock, ...fn(clock, cal, now) };
+    if (targets) clock = { ...clock, targetMs: targets[name], warnedAt: null, breachedAt: null };
+    clocks[name] = clock;
+    set[`sla.${name}`] = clock;
+  }
+  set.slaCheckAt = nextCheck(ctx, { ...incident, ...(extra as Partial<IncidentDoc>) }, clocks, now).nextCheckAt;
+  const updated = await updateIncident(incident.number, set);
+  if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
+  return updated;
+}
+
+/** Review one incident: warn, record breaches, escalate one step, and schedule the next look. */
+export async function reviewIncidentSla(ctx: AppContext, number: number): Promise<void> {
+  const incident = await findIncident(number);
+  if (!incident) return;
+  const now = ctx.now();
+  if (!incident.sla || ['resolved', 'closed'].includes(incident.status)) {
+    if (incident.slaCheckAt) await updateIncident(number, { slaCheckAt: null });
+    return;
+  }
+  const review = nextCheck(ctx, incident, clocksOf(incident), now);
+  const set: Record<string, unknown> = {};
+  const log = ctx.log.child({ component: 'sla', incident: number });
+  for (const action of review.actions) {
+    if (action.kind === 'warn') {
+      set[`sla.${action.clock}.warnedAt`] = now;
+      await warnAssignee(ctx, incident, action.clock, action.dueAt);
+    } else if (action.kind === 'breach') {
+      set[`sla.${action.clock}.breachedAt`] = now;
+      await appendTimeline(number, {
+        _id: `breach-${number}-${action.clock}-${action.dueAt.getTime()}`,
+        at: now,
+        type: 'event',
+        event: 'sla-breached',
+        detail: { clock: action.clock, dueAt: action.dueAt, priority: incident.priority },
+      });
+      log.warn({ clock: action.clock }, 'SLA breached');
+    }
+  }
+  const escalation = review.actions.find((a) => a.kind === 'escalate');
+  if (escalation) {
+    set['sla.escalationLevel'] = escalation.level;
+    set['sla.lastEscalatedAt'] = now;
+  }
+  set.slaCheckAt = review.nextCheckAt;
+  // Conditional on the level we reviewed: of two concurrent reviews, one escalates.
+  const updated = await updateIncident(number, set, { where: { 'sla.escalationLevel': incident.sla.escalationLevel ?? 0 } });
+  if (!updated) return;
+  if (escalation) await escalate(ctx, updated, escalation.step, escalation.level, 'SLA breached');
+  await scheduleSlaCheck(ctx, number, updated.slaCheckAt ?? null);
+}
+
+/** Carry out one escalation step (from the SLA review or an agent's #escalate). */
+export async function escalate(ctx: AppContext, incident: IncidentDoc, step: EscalationStep, level: number, reason: string) {
+  const now = ctx.now();
+  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
+  const id = `escalated-${incident.number}-${level}`;
+  if (typeof step === 'object') {
+    await appendTimeline(incident.number, { _id: id, at: now, type: 'event', event: 'escalated', detail: { level, step: `transfer to ${step.transfer}`, reason } });
+    await transferIncident(ctx, incident, step.transfer, { by: 'escalation', cause: `escalate-${level}` });
+    return;
+  }
+  const agentId = step === 'lead' ? group?.lead : group?.manager;
+  const agent = agentId ? findAgent(ctx.plan, agentId) : undefined;
+  await appendTimeline(incident.number, {
+    _id: id,
+    at: now,
+    type: 'event',
+    event: 'escalated',
+    detail: { level, step, to: agent?.id ?? null, reason },
+  });
+  if (!agent) return;
+  await queueMail(ctx, {
+    id: `escalation-${incident.number}-${level}`,
+    kind: 'escalation',
+    incident,
+    to: agent.email,
+    subject: `Escalation (${step}): ${incident.priority ?? ''} ${incident.subject}`.replace(/\s+/g, ' '),
+    template: 'escalation',
+    data: {
+      name: agent.name,
+      role: step,
+      reason,
+      level,
+      priority: incident.priority ?? '-',
+      group: group?.name ?? incident.group ?? '-',
+      assignee: incident.assignee ?? 'nobody',
+      customer: incident.customer.address,
+      status: incident.status,
+    },
+    autoSubmitted: 'auto-generated',
+  });
+}
+
+async function warnAssignee(ctx: AppContext, incident: IncidentDoc, clock: ClockName, due: Date) {
+  const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
+  if (!agent) return;
+  await queueMail(ctx, {
+    id: `sla-warning-${incident.number}-${clock}-${due.getTime()}`,
+    kind: 'sla-warning',
+    incident,
+    to: agent.email,
+    subject: `SLA warning: ${formatIncidentId(incident.number)} ${clock === 'firstResponse' ? 'first response' : 'resolution'} due ${due.toISOString()}`,
+    template: 'sla-warning',
+    data: {
+      name: agent.name,
+      target: clock === 'firstResponse' ? 'first response' : 'resolution',
+      dueAt: due.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+      priority: incident.priority ?? '-',
+    },
+    autoSubmitted: 'auto-generated',
+  });
+}
+
+/** The periodic sweep: review every incident whose check is due. Returns how many. */
+export async function sweepSla(ctx: AppContext): Promise<number> {
+  const due = await incidentsDueForSlaCheck(ctx.now(), SWEEP_BATCH);
+  for (const number of due) await reviewIncidentSla(ctx, number);
+  return due.length;
+}

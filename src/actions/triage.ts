@@ -1,0 +1,76 @@
+/** Classification and routing of a new incident, then SLA clocks and assignment. */
+import type { AppContext } from '../context.js';
+import { classify, customerTier } from '../domain/classify.js';
+import { route } from '../domain/routing.js';
+import { jobIds } from '../queues.js';
+import { attachmentsOf } from '../store/attachments.js';
+import { appendTimeline, findIncident, openingMessage, updateIncident } from '../store/incidents.js';
+import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
+
+/**
+ * Idempotent in steps: the decision is stored once (guarded on status `new`); everything
+ * after it (timeline, timer, assignment job) is keyed so a retry completes what a crash cut.
+ */
+export async function triageIncident(ctx: AppContext, number: number): Promise<void> {
+  let incident = await findIncident(number);
+  if (!incident) return;
+  if (incident.status === 'new') {
+    const opening = await openingMessage(number);
+    const sender = incident.customer.address;
+    const senderDomain = sender.slice(sender.lastIndexOf('@') + 1);
+    const tier = customerTier(ctx.plan, sender);
+    const attachments = await attachmentsOf(opening?.attachmentIds ?? []);
+    const c = classify(ctx.plan.classification, ctx.plan.matrix, {
+      subject: incident.subject,
+      body: opening?.text ?? '',
+      sender,
+      senderDomain,
+      tier,
+      attachmentNames: attachments.map((a) => a.filename ?? ''),
+    });
+    const routed = ctx.plan.routing ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain }) : null;
+    const now = ctx.now();
+    const decided = await updateIncident(
+      number,
+      {
+        status: 'triaged',
+        category: c.category,
+        impact: c.impact,
+        urgency: c.urgency,
+        priority: c.priority,
+        skills: c.skills,
+        group: routed?.group,
+        'customer.tier': tier,
+        triagedAt: now,
+        triage: { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint },
+        sla: { ...startClocks(ctx, c.priority, now), escalationLevel: 0 },
+      },
+      { onlyIf: ['new'] },
+    );
+    if (!decided) return triageIncident(ctx, number);
+    incident = (await updateClocks(ctx, decided, {})) ?? decided;
+  } else if (incident.status === 'triaged') {
+    await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
+  } else {
+    return;
+  }
+  await appendTimeline(number, {
+    _id: `triaged-${number}`,
+    at: incident.triagedAt ?? ctx.now(),
+    type: 'event',
+    event: 'triaged',
+    detail: {
+      category: incident.category,
+      impact: incident.impact,
+      urgency: incident.urgency,
+      priority: incident.priority,
+      rules: incident.triage?.rules ?? [],
+      group: incident.group ?? null,
+      routing: incident.triage?.routing ?? null,
+      plan: incident.triage?.plan,
+    },
+  });
+  if (incident.group) {
+    await ctx.queues.assign.add('assign', { incident: number, cause: 'triage' }, { jobId: jobIds.assign(number, 'triage') });
+  }
+}

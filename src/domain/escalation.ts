@@ -1,0 +1,78 @@
+/**
+ * What the SLA sweep should do about an incident now, and when to look again. Pure: the
+ * caller loads the incident and the plan, and carries out the decision.
+ */
+import type { EscalationStep } from '../plan/schema.js';
+import type { BusinessCalendar } from './business-time.js';
+import { dueAt, warnAt, type SlaClock } from './sla.js';
+
+export type ClockName = 'firstResponse' | 'resolution';
+export type TrackedClock = SlaClock & { warnedAt?: Date | null; breachedAt?: Date | null };
+
+export interface SlaState {
+  clocks: Partial<Record<ClockName, TrackedClock | null | undefined>>;
+  escalationLevel: number;
+  lastEscalatedAt?: Date | null;
+}
+
+export type SlaAction =
+  | { kind: 'warn'; clock: ClockName; dueAt: Date }
+  | { kind: 'breach'; clock: ClockName; dueAt: Date }
+  | { kind: 'escalate'; level: number; step: EscalationStep };
+
+export interface SlaReview {
+  actions: SlaAction[];
+  /** When to look again; null when nothing is pending. */
+  nextCheckAt: Date | null;
+}
+
+const CLOCKS: ClockName[] = ['firstResponse', 'resolution'];
+
+/**
+ * Warnings and breaches for running clocks, then at most one escalation step: the first at a
+ * new breach, each further one `repeatAfterMs` after the last while a clock stays breached.
+ */
+export function reviewSla(
+  state: SlaState,
+  cal: BusinessCalendar,
+  policy: { warnFraction: number; repeatAfterMs: number; chain: readonly EscalationStep[] },
+  now: Date,
+): SlaReview {
+  const actions: SlaAction[] = [];
+  const upcoming: Date[] = [];
+  let breachedNow = false;
+  let breached = false;
+  for (const name of CLOCKS) {
+    const clock = state.clocks[name];
+    if (!clock || !clock.runningSince) continue;
+    const due = dueAt(clock, cal)!;
+    if (clock.breachedAt) {
+      breached = true;
+      continue;
+    }
+    if (due <= now) {
+      actions.push({ kind: 'breach', clock: name, dueAt: due });
+      breachedNow = breached = true;
+      continue;
+    }
+    upcoming.push(due);
+    const warn = warnAt(clock, cal, policy.warnFraction);
+    if (!clock.warnedAt && warn) {
+      if (warn <= now) actions.push({ kind: 'warn', clock: name, dueAt: due });
+      else upcoming.push(warn);
+    }
+  }
+  const level = state.escalationLevel;
+  const step = policy.chain[level];
+  if (breached && step) {
+    const nextAt = state.lastEscalatedAt ? new Date(state.lastEscalatedAt.getTime() + policy.repeatAfterMs) : now;
+    if (breachedNow || nextAt <= now) {
+      actions.push({ kind: 'escalate', level: level + 1, step });
+      if (policy.chain[level + 1]) upcoming.push(new Date(now.getTime() + policy.repeatAfterMs));
+    } else {
+      upcoming.push(nextAt);
+    }
+  }
+  const nextCheckAt = upcoming.length ? new Date(Math.min(...upcoming.map((d) => d.getTime()))) : null;
+  return { actions, nextCheckAt };
+}
