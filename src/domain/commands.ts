@@ -194,7 +194,7 @@ export function parseCommands(text: string): ParsedCommands {
       const noteLines: string[] = [];
       while (i + 1 < lines.length) {
         const next = (lines[i + 1] as Line).text;
-        if (next.trim() === '') break;
+        if (next.trim() === '' || isCommandLine(next)) break;
         noteLines.push(next.trimEnd());
         i++;
       }

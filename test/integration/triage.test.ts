@@ -1,0 +1,242 @@
+/**
+ * Triage end to end on real servers: classification, routing, assignment, agents working by
+ * email (replies and commands), lifecycle, and SLA escalation under a fake clock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type RunningApp } from '../../src/app.js';
+import { incidentToken } from '../../src/domain/tokens.js';
+import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { Incident } from '../../src/store/models.js';
+import { deliver, SECRET, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
+
+export const TRIAGE_PLAN = `
+groups:
+  - { id: service-desk, name: Service Desk, lead: lena, manager: max, assignment: round-robin }
+  - { id: network, name: Network Operations, lead: nora, manager: max, assignment: least-loaded }
+agents:
+  - { id: alice, name: Alice, email: alice@example.test, groups: [service-desk] }
+  - { id: anton, name: Anton, email: anton@example.test, groups: [service-desk] }
+  - { id: lena, name: Lena Lead, email: lena@example.test, groups: [service-desk], away: true }
+  - { id: nina, name: Nina, email: nina@example.test, groups: [network] }
+  - { id: nick, name: Nick, email: nick@example.test, groups: [network], skills: [vpn] }
+  - { id: nora, name: Nora Lead, email: nora@example.test, groups: [network], away: true }
+  - { id: max, name: Max Manager, email: max@example.test, groups: [service-desk, network], away: true }
+customers:
+  - { domain: bigcorp.example, tier: gold }
+classification:
+  defaults: { category: general, impact: medium, urgency: medium }
+  rules:
+    - { name: outage, when: { text: '\\b(down|outage)\\b' }, set: { category: outage, impact: high } }
+    - { name: vpn, when: { text: '\\bvpn\\b' }, set: { category: network } }
+    - { name: gold, when: { tier: gold }, set: { urgency: high } }
+routing:
+  rules:
+    - { name: network, when: { category: [network, outage] }, group: network }
+  default: service-desk
+sla:
+  P1: { firstResponse: 15m, resolution: 1h }
+  P2: { firstResponse: 30m, resolution: 4h }
+  P3: { firstResponse: 4h, resolution: 3d }
+  P4: { firstResponse: 1d, resolution: 10d }
+  warnAt: 0.75
+escalation:
+  chain: [lead, manager, { transfer: service-desk }]
+  repeatAfter: 10m
+`;
+
+const MINUTE = 60_000;
+
+describe('triage, assignment and agents working by email', () => {
+  let smtp: SmtpCapture;
+  let t: TestEnv;
+  let app: RunningApp;
+  let now = new Date('2026-11-23T10:00:00Z');
+  const advance = (ms: number) => (now = new Date(now.getTime() + ms));
+
+  const mailTo = (address: string, match: (m: CapturedMail) => boolean = () => true, count = 1) =>
+    waitUntil(`${count} mail(s) to ${address}`, async () => {
+      const found = smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
+      return found.length >= count ? found : null;
+    });
+  const incidentWhere = (number: number, what: string, ok: (i: NonNullable<Awaited<ReturnType<typeof findIncident>>>) => boolean) =>
+    waitUntil(what, async () => {
+      const i = await findIncident(number);
+      return i && ok(i) ? i : null;
+    });
+  /** Reply to one of our messages the way a mail client does. */
+  const replyTo = (original: CapturedMail, from: string, text: string) =>
+    deliver(t.mailboxUser, {
+      from,
+      to: original.parsed.replyTo!.value[0]!.address!,
+      subject: `Re: ${original.parsed.subject}`,
+      inReplyTo: original.parsed.messageId,
+      references: [original.parsed.messageId!],
+      text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
+    });
+  const sweep = async () => {
+    const job = await app.ctx.queues.sla.add('sweep', { incident: 0 });
+    await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
+  };
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    t = testEnv(smtp, { INCIDESK_SLA_SWEEP_SECONDS: '3600' });
+    app = await startApp(t.config, testPlan(TRIAGE_PLAN), testLogger(), { now: () => now });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await smtp?.close();
+  });
+
+  it('classifies, prioritises, routes and assigns a new incident, and notifies the agent', async () => {
+    await deliver(t.mailboxUser, {
+      from: '"Cora Customer" <cora@bigcorp.example>',
+      to: SUPPORT,
+      subject: 'VPN down for the whole office',
+      text: 'Nobody in Hamburg can connect to the VPN since 09:40.',
+      messageId: '<cora-1@bigcorp.example>',
+    });
+    const incident = await incidentWhere(1, 'INC-1 assigned', (i) => i.status === 'assigned');
+    expect(incident).toMatchObject({ category: 'outage', impact: 'high', urgency: 'high', priority: 'P1', group: 'network', assignee: 'nina' });
+    expect(incident.triage?.rules).toEqual(['outage', 'vpn', 'gold']);
+    const [notice] = await mailTo('nina@example.test');
+    const token = incidentToken(SECRET, 1);
+    expect(notice!.parsed.subject).toBe('[INC-000001] P1 assigned to you: VPN down for the whole office');
+    expect(notice!.parsed.replyTo?.value[0]?.address).toBe(`support+INC-000001.${token}@example.test`);
+    expect(notice!.parsed.messageId).toContain(token);
+    expect(notice!.parsed.text).toContain('Nobody in Hamburg can connect');
+    expect(notice!.parsed.text).toContain('#resolve cause:');
+    const events = (await timelineOf(1)).map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['opened', 'triaged', 'assigned']));
+
+    // Least-loaded: the next network incident goes to the other agent.
+    await deliver(t.mailboxUser, { from: 'dan@example.com', to: SUPPORT, subject: 'VPN slow', text: 'The VPN is slow.' });
+    expect(await incidentWhere(2, 'INC-2 assigned', (i) => i.status === 'assigned')).toMatchObject({ group: 'network', assignee: 'nick', priority: 'P3' });
+  });
+
+  it("relays the agent's reply to the customer on the same thread, after running its commands", async () => {
+    const [notice] = await mailTo('nina@example.test');
+    await replyTo(notice!, 'nina@example.test', '#priority P2\n#note checking the VPN concentrator logs\n\nHello Cora, we are on it and will update you within the hour.');
+    const [toCustomer] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Re: VPN down') === true && !m.header('auto-submitted'));
+    expect(toCustomer!.parsed.inReplyTo).toBe('<cora-1@bigcorp.example>');
+    expect(toCustomer!.parsed.subject).toBe('[INC-000001] Re: VPN down for the whole office');
+    expect(toCustomer!.parsed.text).toContain('we are on it');
+    expect(toCustomer!.parsed.text).not.toMatch(/concentrator|#priority|#note|Nobody in Hamburg/);
+    const [result] = await mailTo('nina@example.test', (m) => m.parsed.subject?.includes('Done:') === true);
+    expect(result!.parsed.text).toMatch(/done: #priority: priority P2/);
+    expect(result!.parsed.text).toMatch(/done: #note/);
+    const incident = await incidentWhere(1, 'P2 and in progress', (i) => i.priority === 'P2' && i.status === 'in-progress');
+    expect(incident.firstRespondedAt).toBeTruthy();
+    expect(incident.sla?.firstResponse?.stoppedAt).toBeTruthy();
+    const note = (await timelineOf(1)).find((e) => e.event === 'note');
+    expect(note?.text).toBe('checking the VPN concentrator logs');
+  });
+
+  it('pauses the resolution clock while waiting for the customer, and resumes on their reply', async () => {
+    const [notice] = await mailTo('nina@example.test');
+    await replyTo(notice!, 'nina@example.test', '#status pending');
+    const pending = await incidentWhere(1, 'pending', (i) => i.status === 'pending-customer');
+    expect(pending.sla?.resolution?.runningSince).toBeNull();
+    const [agentReply] = await mailTo('cora@bigcorp.example', (m) => m.parsed.text?.includes('we are on it') === true);
+    await replyTo(agentReply!, 'cora@bigcorp.example', 'Here is the error message: TLS handshake failed.');
+    const resumed = await incidentWhere(1, 'in progress again', (i) => i.status === 'in-progress');
+    expect(resumed.sla?.resolution?.runningSince).toBeTruthy();
+    const [forwarded] = await mailTo('nina@example.test', (m) => m.parsed.subject?.includes('Customer replied') === true);
+    expect(forwarded!.parsed.text).toContain('TLS handshake failed');
+  });
+
+  it('transfers between groups and reassigns by command', async () => {
+    const [notice] = await mailTo('nina@example.test');
+    await replyTo(notice!, 'nina@example.test', '#transfer service-desk');
+    await incidentWhere(1, 'in service desk, assigned to alice', (i) => i.group === 'service-desk' && i.assignee === 'alice');
+    const [toAlice] = await mailTo('alice@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    await replyTo(toAlice!, 'alice@example.test', '#assign anton');
+    await incidentWhere(1, 'assigned to anton', (i) => i.assignee === 'anton');
+    await mailTo('anton@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    const events = (await timelineOf(1)).map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['transferred', 'assigned']));
+  });
+
+  it('requires a cause and a fix to resolve, tells the customer, and reopens when they write back', async () => {
+    const [toAnton] = await mailTo('anton@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    await replyTo(toAnton!, 'anton@example.test', '#resolve cause: expired certificate');
+    const [refusal] = await mailTo('anton@example.test', (m) => m.parsed.text?.includes('refused: #resolve') === true);
+    expect(refusal!.parsed.text).toMatch(/fix|workaround/);
+    expect((await findIncident(1))!.status).toBe('in-progress');
+
+    await replyTo(toAnton!, 'anton@example.test', '#resolve cause: expired certificate; fix: renewed the VPN gateway certificate');
+    const resolved = await incidentWhere(1, 'resolved', (i) => i.status === 'resolved');
+    expect(resolved.resolution).toMatchObject({ cause: 'expired certificate', fix: 'renewed the VPN gateway certificate', by: 'anton' });
+    expect(resolved.slaCheckAt).toBeNull();
+    const [told] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Resolved:') === true);
+    expect(told!.parsed.text).toContain('renewed the VPN gateway certificate');
+    expect(told!.parsed.text).toMatch(/reply to this email within 14 days/);
+
+    await replyTo(told!, 'cora@bigcorp.example', 'Sorry, it is broken again.');
+    await incidentWhere(1, 'reopened', (i) => i.status === 'in-progress');
+    expect((await timelineOf(1)).map((e) => e.event)).toContain('reopened');
+    await mailTo('anton@example.test', (m) => m.parsed.text?.includes('broken again') === true);
+  });
+
+  it('does not execute forged commands', async () => {
+    const before = await findIncident(1);
+    // A stranger who learned the reply address: the text is kept, nothing is executed.
+    await deliver(t.mailboxUser, {
+      from: 'mallory@example.org',
+      to: `support+INC-000001.${incidentToken(SECRET, 1)}@example.test`,
+      subject: 'Re: [INC-000001] VPN down',
+      text: '#resolve cause: none; fix: none\n#assign alice',
+    });
+    await waitUntil('mallory recorded', async () => (await timelineOf(1)).some((e) => e.from === 'mallory@example.org'));
+    // An agent without the token (a new mail naming the incident): refused, and told why.
+    await deliver(t.mailboxUser, { from: 'alice@example.test', to: SUPPORT, subject: '[INC-000001] priority', text: '#priority P4' });
+    const [refused] = await mailTo('alice@example.test', (m) => m.parsed.subject?.startsWith('[INC-000001] Not done') === true);
+    expect(refused!.parsed.text).toMatch(/only accepted in a reply/);
+    const after = await findIncident(1);
+    expect(after).toMatchObject({ status: before!.status, priority: before!.priority, assignee: before!.assignee });
+  });
+
+  it('merges a duplicate into the original, and later mail on the duplicate lands on the original', async () => {
+    await deliver(t.mailboxUser, { from: 'cora@bigcorp.example', to: SUPPORT, subject: 'Still no VPN', text: 'Same problem as before.' });
+    const duplicate = await waitUntil('duplicate assigned', async () => Incident.findOne({ subject: 'Still no VPN', status: 'assigned' }).lean());
+    const agent = duplicate.assignee!;
+    const [notice] = await mailTo(`${agent}@example.test`, (m) => m.parsed.subject?.includes('Still no VPN') === true);
+    await replyTo(notice!, `${agent}@example.test`, '#merge INC-000001');
+    await incidentWhere(duplicate.number, 'merged', (i) => i.status === 'closed' && i.mergedInto === 1);
+    const [ack] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Still no VPN') === true && m.header('auto-submitted') === 'auto-replied');
+    const count = (await findIncident(1))!.messageCount!;
+    await replyTo(ack!, 'cora@bigcorp.example', 'Any news?');
+    await incidentWhere(1, 'reply on the original', (i) => i.messageCount === count + 1);
+  });
+
+  it('warns before the SLA target, then escalates along the chain at each breach', async () => {
+    await deliver(t.mailboxUser, { from: 'ops@bigcorp.example', to: SUPPORT, subject: 'Website down', text: 'Our site is down.' });
+    const incident = await waitUntil('P1 assigned', async () => Incident.findOne({ subject: 'Website down', status: 'assigned' }).lean());
+    expect(incident.priority).toBe('P1');
+    const n = incident.number;
+    const assignee = `${incident.assignee}@example.test`;
+    advance(12 * MINUTE); // 80% of the 15-minute first-response target
+    await sweep();
+    const [warning] = await mailTo(assignee, (m) => m.parsed.subject?.includes('SLA warning') === true);
+    expect(warning!.parsed.subject).toContain('first response');
+
+    advance(4 * MINUTE); // past 15 minutes: breach, first escalation step (the lead)
+    await sweep();
+    await mailTo('nora@example.test', (m) => m.parsed.subject?.includes('Escalation (lead)') === true);
+    advance(10 * MINUTE); // still breached after repeatAfter: the manager
+    await sweep();
+    await mailTo('max@example.test', (m) => m.parsed.subject?.includes('Escalation (manager)') === true);
+    advance(10 * MINUTE); // then a transfer to the service desk
+    await sweep();
+    const transferred = await incidentWhere(n, 'transferred', (i) => i.group === 'service-desk' && !!i.assignee);
+    expect(transferred.sla?.escalationLevel).toBe(3);
+    const events = (await timelineOf(n)).filter((e) => e.type === 'event').map((e) => e.event);
+    expect(events).toEqual(expect.arrayContaining(['sla-breached', 'escalated', 'transferred', 'assigned']));
+    expect(events.filter((e) => e === 'escalated')).toHaveLength(3);
+    // Further sweeps do nothing more: the chain is exhausted.
+    advance(30 * MINUTE);
+    await sweep();
+    expect(((await timelineOf(n)).filter((e) => e.event === 'escalated')).length).toBe(3);
+  });
+});
