@@ -1,8 +1,10 @@
 /**
- * sla: one incident's timer fired (review it), or the periodic sweep runs (review every
- * incident whose check is due, whether or not its timer survived).
+ * sla: one incident's timer fired (review it), or the periodic sweep runs: review every
+ * incident whose check is due, whether or not its timer survived, and re-enqueue any other
+ * work whose job was lost.
  */
 import type { Job } from 'bullmq';
+import { requeueUnfinished } from '../src/actions/recovery.js';
 import { reviewIncidentSla, sweepSla } from '../src/actions/sla.js';
 import type { AppContext } from '../src/context.js';
 import type { SlaJob } from '../src/queues.js';
@@ -11,7 +13,7 @@ export const SWEEP_JOB = 'sweep';
 
 export function slaProcessor(ctx: AppContext) {
   return async (job: Job<SlaJob>) => {
-    if (job.name === SWEEP_JOB) return { reviewed: await sweepSla(ctx) };
+    if (job.name === SWEEP_JOB) return { reviewed: await sweepSla(ctx), requeued: await requeueUnfinished(ctx) };
     await reviewIncidentSla(ctx, job.data.incident);
     return { reviewed: 1 };
   };

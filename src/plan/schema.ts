@@ -9,8 +9,8 @@ const email = z
   .string()
   .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')
   .transform((s) => s.toLowerCase());
-/** Business time: "15m", "4h", "1h30m", "2d" (a day is 24 hours of business time). */
-export const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/;
+/** Business time: "15m", "4h", "1h30m", "2d" (a day is 24 hours of business time), "30s". */
+export const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 const duration = z
   .string()
   .regex(durationPattern, 'a duration like 15m, 4h, 1h30m or 2d')

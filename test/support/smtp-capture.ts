@@ -57,6 +57,8 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
       });
     },
   });
+  // A client killed mid-session resets its connection; that is the test's doing, not an error.
+  server.on('error', () => undefined);
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {

@@ -16,6 +16,8 @@ describe('parseDuration', () => {
     ['0m', 0],
     ['90m', 90 * M],
     ['48h', 2 * D],
+    ['30s', 30_000],
+    ['1m30s', 90_000],
   ])('%s is %i ms', (s, ms) => {
     expect(parseDuration(s)).toBe(ms);
   });
@@ -36,7 +38,8 @@ describe('parseDuration', () => {
     '-1h',
     '4H',
     '2w',
-    '1s',
+    '1s1m',
+    '1.5s',
     'h4',
     '1h1h',
     'abc',
