@@ -65,8 +65,9 @@ describe('triage, assignment and agents working by email', () => {
       return i && ok(i) ? i : null;
     });
   /** Reply to one of our messages the way a mail client does. */
-  const replyTo = (original: CapturedMail, from: string, text: string) =>
+  const replyTo = (original: CapturedMail, from: string, text: string, attachments: { filename: string; content: Buffer }[] = []) =>
     deliver(t.mailboxUser, {
+      attachments,
       from,
       to: original.parsed.replyTo!.value[0]!.address!,
       subject: `Re: ${original.parsed.subject}`,
@@ -117,12 +118,15 @@ describe('triage, assignment and agents working by email', () => {
 
   it("relays the agent's reply to the customer on the same thread, after running its commands", async () => {
     const [notice] = await mailTo('nina@example.test');
-    await replyTo(notice!, 'nina@example.test', '#priority P2\n#note checking the VPN concentrator logs\n\nHello Cora, we are on it and will update you within the hour.');
+    await replyTo(notice!, 'nina@example.test', '#priority P2\n#note checking the VPN concentrator logs\n\nHello Cora, we are on it and will update you within the hour.', [
+      { filename: 'vpn-setup.pdf', content: Buffer.from('%PDF-1.4 instructions') },
+    ]);
     const [toCustomer] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Re: VPN down') === true && !m.header('auto-submitted'));
     expect(toCustomer!.parsed.inReplyTo).toBe('<cora-1@bigcorp.example>');
     expect(toCustomer!.parsed.subject).toBe('[INC-000001] Re: VPN down for the whole office');
     expect(toCustomer!.parsed.text).toContain('we are on it');
     expect(toCustomer!.parsed.text).not.toMatch(/concentrator|#priority|#note|Nobody in Hamburg/);
+    expect(toCustomer!.parsed.attachments.map((a) => [a.filename, a.content.toString()])).toEqual([['vpn-setup.pdf', '%PDF-1.4 instructions']]);
     const [result] = await mailTo('nina@example.test', (m) => m.parsed.subject?.includes('Done:') === true);
     expect(result!.parsed.text).toMatch(/done: #priority: priority P2/);
     expect(result!.parsed.text).toMatch(/done: #note/);
@@ -208,6 +212,36 @@ describe('triage, assignment and agents working by email', () => {
     const count = (await findIncident(1))!.messageCount!;
     await replyTo(ack!, 'cora@bigcorp.example', 'Any news?');
     await incidentWhere(1, 'reply on the original', (i) => i.messageCount === count + 1);
+  });
+
+  it('recomputes priority from impact and urgency, and escalates on request', async () => {
+    await deliver(t.mailboxUser, { from: 'pat@example.com', to: SUPPORT, subject: 'Question about reports', text: 'How do I export?' });
+    const incident = await waitUntil('assigned', async () => Incident.findOne({ subject: 'Question about reports', status: 'assigned' }).lean());
+    expect(incident.priority).toBe('P3');
+    const agent = `${incident.assignee}@example.test`;
+    const [notice] = await mailTo(agent, (m) => m.parsed.subject?.includes('Question about reports') === true);
+    await replyTo(notice!, agent, '#impact high\n#urgency high\n#escalate the customer is the CFO');
+    await incidentWhere(incident.number, 'P1', (i) => i.priority === 'P1' && i.impact === 'high' && i.urgency === 'high');
+    const [toLead] = await mailTo('lena@example.test', (m) => m.parsed.subject?.includes('Question about reports') === true);
+    expect(toLead!.parsed.subject).toContain('Escalation (lead)');
+    expect(toLead!.parsed.text).toContain('the customer is the CFO');
+    expect((await findIncident(incident.number))!.sla?.escalationLevel).toBe(1);
+  });
+
+  it('opens a new linked incident when the customer writes long after closure', async () => {
+    await deliver(t.mailboxUser, { from: 'lee@example.com', to: SUPPORT, subject: 'Password reset', text: 'I cannot reset my password.', messageId: '<lee-1@example.com>' });
+    const incident = await waitUntil('assigned', async () => Incident.findOne({ subject: 'Password reset', status: 'assigned' }).lean());
+    const agent = `${incident.assignee}@example.test`;
+    const [notice] = await mailTo(agent, (m) => m.parsed.subject?.includes('Password reset') === true);
+    await replyTo(notice!, agent, '#resolve cause: account locked; fix: unlocked the account\n#status closed');
+    await incidentWhere(incident.number, 'closed', (i) => i.status === 'closed');
+    const [resolvedMail] = await mailTo('lee@example.com', (m) => m.parsed.subject?.includes('Resolved:') === true);
+    advance(20 * 24 * 60 * MINUTE); // beyond the 14-day reopen window
+    await replyTo(resolvedMail!, 'lee@example.com', 'It happened again.');
+    const linked = await waitUntil('linked incident', async () => Incident.findOne({ linkedTo: incident.number }).lean());
+    expect(linked.customer.address).toBe('lee@example.com');
+    expect((await findIncident(incident.number))!.status).toBe('closed');
+    expect((await timelineOf(incident.number)).map((e) => e.event)).toContain('continued-in');
   });
 
   it('warns before the SLA target, then escalates along the chain at each breach', async () => {
