@@ -5,10 +5,13 @@ import type { IncidentDoc, TimelineDoc } from '../store/models.js';
 const day = (d?: Date | null) => (d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) : '-');
 
 export function incidentTable(rows: readonly IncidentDoc[]): string {
-  const header = ['ID', 'STATUS', 'CUSTOMER', 'MSGS', 'OPENED', 'SUBJECT'];
+  const header = ['ID', 'STATUS', 'PRIO', 'GROUP', 'ASSIGNEE', 'CUSTOMER', 'MSGS', 'OPENED', 'SUBJECT'];
   const lines = rows.map((i) => [
     formatIncidentId(i.number),
     i.status,
+    i.priority ?? '-',
+    i.group ?? '-',
+    i.assignee ?? '-',
     i.customer.address,
     String(i.messageCount ?? 0),
     day(i.createdAt as Date | undefined),
@@ -23,9 +26,14 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
     `${formatIncidentId(incident.number)}  ${incident.subject}`,
     `status:       ${incident.status}`,
     `customer:     ${incident.customer.name ? `${incident.customer.name} <${incident.customer.address}>` : incident.customer.address}`,
+    `priority:     ${incident.priority ?? '-'} (impact ${incident.impact ?? '-'}, urgency ${incident.urgency ?? '-'}, category ${incident.category ?? '-'})`,
+    `group:        ${incident.group ?? '-'}   assignee: ${incident.assignee ?? '-'}`,
     `participants: ${incident.participants.join(', ')}`,
     `opened:       ${day(incident.createdAt as Date | undefined)}   messages: ${incident.messageCount ?? 0}`,
     ...(incident.automatic ? [`automatic:    ${incident.automatic}`] : []),
+    ...(incident.resolution?.cause ? [`resolution:   cause: ${incident.resolution.cause}; fix: ${incident.resolution.fix ?? '-'}; workaround: ${incident.resolution.workaround ?? '-'}`] : []),
+    ...(incident.linkedTo ? [`continues:    ${formatIncidentId(incident.linkedTo)}`] : []),
+    ...(incident.mergedInto ? [`merged into:  ${formatIncidentId(incident.mergedInto)}`] : []),
     '',
     'timeline:',
   ];
@@ -38,6 +46,7 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
       if (e.attachmentIds?.length) out.push(`      [${e.attachmentIds.length} attachment(s)]`);
     } else {
       out.push(`  ${day(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}`);
+      if (e.text) out.push(...e.text.split('\n').map((l) => `      ${l}`));
     }
   }
   return out.join('\n');

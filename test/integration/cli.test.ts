@@ -28,8 +28,8 @@ describe('incidesk CLI', () => {
   it('lists incidents as a table and as JSON', async () => {
     const table = await runIncidesk(['incidents', 'list'], t.env);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+CUSTOMER/);
-    expect(table.stdout).toMatch(/INC-000002\s+new\s+ben@example\.com/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+PRIO\s+GROUP\s+ASSIGNEE\s+CUSTOMER/);
+    expect(table.stdout).toMatch(/INC-000002\s+new\s+-\s+-\s+-\s+ben@example\.com/);
     const json = await runIncidesk(['incidents', 'list', '--json'], t.env);
     expect(JSON.parse(json.stdout).map((i: { number: number }) => i.number)).toEqual([2, 1]);
   });

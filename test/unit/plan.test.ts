@@ -64,3 +64,11 @@ calendars: { office: { timezone: Mars/Olympus, hours: { mon: ['9-5'] } } }
     expect(problems('version: 1\norganisation: [unclosed\n')[0]).toMatch(/not valid YAML \(line \d+\)/);
   });
 });
+
+describe('README', () => {
+  it('shows the shipped example plan verbatim', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = readFileSync(new URL('../../plan.example.yaml', import.meta.url), 'utf8');
+    expect(readme).toContain('```yaml\n' + example + '```');
+  });
+});
