@@ -38,13 +38,25 @@ export function redisConnection(url: string): Redis {
   return new Redis(url, { maxRetriesPerRequest: null });
 }
 
-export async function startApp(config: Config, plan: Plan, log: Logger, options: StartOptions = {}): Promise<RunningApp> {
+export async function startApp(
+  config: Config,
+  plan: Plan,
+  log: Logger,
+  options: StartOptions = {},
+): Promise<RunningApp> {
   const role = options.role ?? 'all';
   await connectStore(config.mongoUri);
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
   const mailer = createMailer(config);
-  const ctx: AppContext = { config, plan, queues, mailer, log, now: options.now ?? (() => new Date()) };
+  const ctx: AppContext = {
+    config,
+    plan,
+    queues,
+    mailer,
+    log,
+    now: options.now ?? (() => new Date()),
+  };
 
   const workers: Worker[] = [];
   if (role !== 'intake') {
@@ -57,7 +69,9 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
         stalledInterval: JOB_STALLED_INTERVAL_MS,
         maxStalledCount: JOB_MAX_STALLED_COUNT,
       });
-      w.on('error', (err) => log.error({ component: 'worker', queue: name, err: err.message }, 'worker error'));
+      w.on('error', (err) =>
+        log.error({ component: 'worker', queue: name, err: err.message }, 'worker error'),
+      );
       workers.push(w as Worker);
       return w;
     };
@@ -82,7 +96,9 @@ export async function startApp(config: Config, plan: Plan, log: Logger, options:
   const sweep = () =>
     queues.sla
       .add(SWEEP_JOB, { incident: 0 }, { jobId: `sweep-${Math.floor(Date.now() / sweepEveryMs)}` })
-      .catch((err: Error) => log.warn({ component: 'sla', err: err.message }, 'could not enqueue the SLA sweep'));
+      .catch((err: Error) =>
+        log.warn({ component: 'sla', err: err.message }, 'could not enqueue the SLA sweep'),
+      );
   const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
   if (sweepTimer) void sweep();
 

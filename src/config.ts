@@ -18,10 +18,14 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const port = z.coerce.number().int().min(1).max(65535);
-const address = z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$/, 'must be an email address');
+const address = z
+  .string()
+  .regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$/, 'must be an email address');
 
 const schema = z.object({
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
   IMAP_HOST: z.string().min(1),
   IMAP_PORT: port.default(993),
@@ -59,7 +63,10 @@ export class ConfigError extends Error {
 }
 
 /** Resolve `<NAME>_FILE` indirections; both forms at once is an error, not a silent choice. */
-function resolveSecretFiles(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {
+function resolveSecretFiles(
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = { ...env };
   for (const name of SECRET_VARS) {
     const file = env[`${name}_FILE`];
@@ -147,7 +154,9 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
   const resolved = resolveSecretFiles(env, problems);
   const parsed = schema.shape.MONGODB_URI.safeParse(resolved.MONGODB_URI);
   if (!parsed.success) {
-    problems.push(`MONGODB_URI: ${resolved.MONGODB_URI === undefined ? 'is required' : parsed.error.issues[0]?.message}`);
+    problems.push(
+      `MONGODB_URI: ${resolved.MONGODB_URI === undefined ? 'is required' : parsed.error.issues[0]?.message}`,
+    );
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return { mongoUri: parsed.data };

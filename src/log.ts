@@ -9,7 +9,10 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       level,
       base: { service: 'incidesk' },
       // Belt and braces: secrets are never passed to the logger, and are censored if they are.
-      redact: { paths: ['pass', '*.pass', 'secret', '*.secret', 'password', '*.password'], censor: '***' },
+      redact: {
+        paths: ['pass', '*.pass', 'secret', '*.secret', 'password', '*.password'],
+        censor: '***',
+      },
     },
     destination ?? process.stdout,
   );

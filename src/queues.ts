@@ -3,14 +3,15 @@
  * truth is in MongoDB, so a replayed or duplicated job reads current state, not a stale copy.
  */
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
-import {
-  JOB_ATTEMPTS,
-  JOB_BACKOFF_MS,
-  JOB_KEEP_COMPLETED,
-  JOB_KEEP_FAILED,
-} from './constants.js';
+import { JOB_ATTEMPTS, JOB_BACKOFF_MS, JOB_KEEP_COMPLETED, JOB_KEEP_FAILED } from './constants.js';
 
-export const QUEUES = { ingest: 'ingest', triage: 'triage', assign: 'assign', sla: 'sla', notify: 'notify' } as const;
+export const QUEUES = {
+  ingest: 'ingest',
+  triage: 'triage',
+  assign: 'assign',
+  sla: 'sla',
+  notify: 'notify',
+} as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
 export interface IngestJob {

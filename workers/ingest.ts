@@ -13,7 +13,12 @@ import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
 import { formatIncidentId, incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
 import { parseCommands } from '../src/domain/commands.js';
 import { agentByEmail } from '../src/plan/load.js';
-import { customerOutcome, handleAgentReply, handleCustomerReply, refuseUntokenedCommands } from '../src/actions/replies.js';
+import {
+  customerOutcome,
+  handleAgentReply,
+  handleCustomerReply,
+  refuseUntokenedCommands,
+} from '../src/actions/replies.js';
 import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
 import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
@@ -114,13 +119,22 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
         if (thread.via === 'message-token' || thread.via === 'plus-address') {
           await handleAgentReply(ctx, incident, agent, reply, commands);
         } else if (commands.commands.length + commands.errors.length > 0) {
-          await refuseUntokenedCommands(ctx, incident, agent, rawId, commands.commands.length + commands.errors.length);
+          await refuseUntokenedCommands(
+            ctx,
+            incident,
+            agent,
+            rawId,
+            commands.commands.length + commands.errors.length,
+          );
         }
       } else if (!automatic) {
         await handleCustomerReply(ctx, incident, { ...reply, from: sender });
       }
       await markIngested(rawId, incident.number, agent ? 'agent' : (automatic?.kind ?? 'customer'));
-      log.info({ incident: incident.number, via: thread.via, agent: agent?.id }, 'follow-up recorded');
+      log.info(
+        { incident: incident.number, via: thread.via, agent: agent?.id },
+        'follow-up recorded',
+      );
       return { outcome: 'follow-up', incident: incident.number };
     }
     // Long after closure: a new incident, linked to the old one.
@@ -147,7 +161,13 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint, linkedTo },
   });
   if (linkedTo) {
-    await appendTimeline(linkedTo, { _id: `continued-${rawId}`, at, type: 'event', event: 'continued-in', detail: { incident: formatIncidentId(incident.number) } });
+    await appendTimeline(linkedTo, {
+      _id: `continued-${rawId}`,
+      at,
+      type: 'event',
+      event: 'continued-in',
+      detail: { incident: formatIncidentId(incident.number) },
+    });
   }
 
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
@@ -173,14 +193,25 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       });
     }
   }
-  if (ack) await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
-  await ctx.queues.triage.add('triage', { incident: incident.number }, { jobId: jobIds.triage(incident.number) });
+  if (ack)
+    await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+  await ctx.queues.triage.add(
+    'triage',
+    { incident: incident.number },
+    { jobId: jobIds.triage(incident.number) },
+  );
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');
   log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
   return { outcome: 'new-incident', incident: incident.number };
 }
 
-type Thread = { kind: 'new' } | { kind: 'existing'; via: Extract<ThreadDecision, { kind: 'existing' }>['via']; incident: IncidentDoc };
+type Thread =
+  | { kind: 'new' }
+  | {
+      kind: 'existing';
+      via: Extract<ThreadDecision, { kind: 'existing' }>['via'];
+      incident: IncidentDoc;
+    };
 
 async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string): Promise<Thread> {
   const tagged = subjectIncident(parsed.subject);
@@ -210,7 +241,8 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   // Follow merges to the surviving incident; a token can also name an incident that is not
   // (or no longer) in this store, which opens a new one.
   let incident = await findIncident(decision.incidentNumber);
-  for (let hops = 0; incident?.mergedInto && hops < 10; hops++) incident = await findIncident(incident.mergedInto);
+  for (let hops = 0; incident?.mergedInto && hops < 10; hops++)
+    incident = await findIncident(incident.mergedInto);
   return incident ? { kind: 'existing', via: decision.via, incident } : { kind: 'new' };
 }
 
@@ -230,7 +262,8 @@ async function deliveryReport(
     return quarantine(raw._id, 'delivery report about a message incidesk did not send', log);
   }
   if (report.permanent) {
-    for (const r of report.recipients) await markUndeliverable(r, `${report.status} ${report.diagnostic ?? ''}`.trim());
+    for (const r of report.recipients)
+      await markUndeliverable(r, `${report.status} ${report.diagnostic ?? ''}`.trim());
   }
   await appendTimeline(number, {
     _id: `bounce-${raw._id}`,
@@ -245,7 +278,11 @@ async function deliveryReport(
   return { outcome: 'bounce', incident: number };
 }
 
-async function quarantine(rawId: string, reason: string, log: AppContext['log']): Promise<IngestResult> {
+async function quarantine(
+  rawId: string,
+  reason: string,
+  log: AppContext['log'],
+): Promise<IngestResult> {
   await quarantineRaw(rawId, reason);
   log.warn({ reason }, 'message quarantined');
   return { outcome: 'quarantined', reason };

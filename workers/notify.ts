@@ -23,12 +23,19 @@ export function notifyProcessor(ctx: AppContext) {
   return (job: Job<NotifyJob>) => notify(ctx, job.data.outboxId);
 }
 
-export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' | 'already-sent' | 'failed'> {
+export async function notify(
+  ctx: AppContext,
+  outboxId: string,
+): Promise<'sent' | 'already-sent' | 'failed'> {
   const message = await getOutbox(outboxId);
   if (!message) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
   if (message.state === 'sent') return 'already-sent';
   if (message.state === 'failed') return 'failed';
-  const log = ctx.log.child({ component: 'notify', incident: message.incidentNumber, outbox: outboxId });
+  const log = ctx.log.child({
+    component: 'notify',
+    incident: message.incidentNumber,
+    outbox: outboxId,
+  });
   try {
     const attachments = (await attachmentsOf(message.attachmentIds ?? [])).map((a) => ({
       filename: a.filename ?? undefined,
@@ -68,7 +75,8 @@ export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' 
 /** Called when a transient failure has used up every retry. */
 export async function notifyGaveUp(ctx: AppContext, outboxId: string, error: string) {
   const message = await getOutbox(outboxId);
-  if (message && message.state === 'pending') await recordFailure(ctx, message, `gave up: ${error}`);
+  if (message && message.state === 'pending')
+    await recordFailure(ctx, message, `gave up: ${error}`);
 }
 
 async function recordFailure(ctx: AppContext, message: OutboxDoc, error: string) {

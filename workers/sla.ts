@@ -13,7 +13,8 @@ export const SWEEP_JOB = 'sweep';
 
 export function slaProcessor(ctx: AppContext) {
   return async (job: Job<SlaJob>) => {
-    if (job.name === SWEEP_JOB) return { reviewed: await sweepSla(ctx), requeued: await requeueUnfinished(ctx) };
+    if (job.name === SWEEP_JOB)
+      return { reviewed: await sweepSla(ctx), requeued: await requeueUnfinished(ctx) };
     await reviewIncidentSla(ctx, job.data.incident);
     return { reviewed: 1 };
   };

@@ -19,7 +19,8 @@ import { queueMail } from './mail.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
 
-export type AssignOutcome = { ok: true; agent: string; reason: string } | { ok: false; reason: string };
+export type AssignOutcome =
+  { ok: true; agent: string; reason: string } | { ok: false; reason: string };
 
 /**
  * Assign incident `number` within its group, by strategy or to `requested`. `cause` names the
@@ -37,7 +38,9 @@ export async function assignIncident(
   if (await hasTimelineEntry(eventId)) {
     // A retry: the decision was made; make sure the agent heard of it.
     if (incident.assignee) await notifyAssignee(ctx, incident, cause);
-    return incident.assignee ? { ok: true, agent: incident.assignee, reason: 'already assigned' } : { ok: false, reason: 'already decided' };
+    return incident.assignee
+      ? { ok: true, agent: incident.assignee, reason: 'already assigned' }
+      : { ok: false, reason: 'already decided' };
   }
   const step = transition(incident.status, 'assign');
   if (!step.ok) return { ok: false, reason: step.reason };
@@ -49,7 +52,8 @@ export async function assignIncident(
   if (requested) {
     const named = findAgent(ctx.plan, requested);
     if (!named) return { ok: false, reason: `no agent "${requested}" in the plan` };
-    if (!named.groups.includes(group.id)) return { ok: false, reason: `${named.id} is not in group ${group.id}; use #transfer first` };
+    if (!named.groups.includes(group.id))
+      return { ok: false, reason: `${named.id} is not in group ${group.id}; use #transfer first` };
     agent = named.id;
     reason = 'assigned by name';
   } else {
@@ -71,10 +75,20 @@ export async function assignIncident(
   }
   const now = ctx.now();
   if (!agent) {
-    await appendTimeline(number, { _id: eventId, at: now, type: 'event', event: 'unassigned', detail: { group: group.id, reason } });
+    await appendTimeline(number, {
+      _id: eventId,
+      at: now,
+      type: 'event',
+      event: 'unassigned',
+      detail: { group: group.id, reason },
+    });
     return { ok: false, reason };
   }
-  const updated = await updateIncident(number, { assignee: agent, assignedAt: now, status: step.to }, { onlyIf: [incident.status] });
+  const updated = await updateIncident(
+    number,
+    { assignee: agent, assignedAt: now, status: step.to },
+    { onlyIf: [incident.status] },
+  );
   if (!updated) return { ok: false, reason: 'the incident changed meanwhile; try again' };
   await rememberAssignment(group.id, agent);
   await appendTimeline(number, {
@@ -82,7 +96,14 @@ export async function assignIncident(
     at: now,
     type: 'event',
     event: 'assigned',
-    detail: { agent, group: group.id, strategy: requested ? 'by name' : group.assignment, reason, cause, plan: ctx.plan.fingerprint },
+    detail: {
+      agent,
+      group: group.id,
+      strategy: requested ? 'by name' : group.assignment,
+      reason,
+      cause,
+      plan: ctx.plan.fingerprint,
+    },
   });
   await notifyAssignee(ctx, updated, cause);
   return { ok: true, agent, reason };
@@ -95,7 +116,12 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
   const opening = await openingMessage(incident.number);
   const cal = calendarOf(ctx, incident);
   const due = (clock?: { runningSince?: Date | null } | null) =>
-    clock && clock.runningSince ? dueAt(clock as Parameters<typeof dueAt>[0], cal)?.toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : '-';
+    clock && clock.runningSince
+      ? dueAt(clock as Parameters<typeof dueAt>[0], cal)
+          ?.toISOString()
+          .replace('T', ' ')
+          .slice(0, 16) + ' UTC'
+      : '-';
   await queueMail(ctx, {
     id: `assignment-${incident.number}-${cause}`,
     kind: 'assignment',
@@ -110,7 +136,9 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       impact: incident.impact ?? '-',
       urgency: incident.urgency ?? '-',
       group: incident.group ?? '-',
-      customer: incident.customer.name ? `${incident.customer.name} <${incident.customer.address}>` : incident.customer.address,
+      customer: incident.customer.name
+        ? `${incident.customer.name} <${incident.customer.address}>`
+        : incident.customer.address,
       firstResponseDue: due(incident.sla?.firstResponse),
       resolutionDue: due(incident.sla?.resolution),
       message: opening?.text ?? '',

@@ -27,12 +27,22 @@ interface Actor {
 const refused = (reason: string): ChangeResult => ({ ok: false, reason });
 
 /** Move the incident to another group; assignment then happens in that group. */
-export async function transferIncident(ctx: AppContext, incident: IncidentDoc, groupId: string, actor: Actor): Promise<ChangeResult> {
+export async function transferIncident(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  groupId: string,
+  actor: Actor,
+): Promise<ChangeResult> {
   const group = findGroup(ctx.plan, groupId);
   if (!group) return refused(`no group "${groupId}" in the plan`);
   if (incident.group === group.id) return refused(`already in group ${group.id}`);
-  if (['resolved', 'closed'].includes(incident.status)) return refused(`the incident is ${incident.status}`);
-  const updated = await updateIncident(incident.number, { group: group.id, assignee: null }, { onlyIf: [incident.status] });
+  if (['resolved', 'closed'].includes(incident.status))
+    return refused(`the incident is ${incident.status}`);
+  const updated = await updateIncident(
+    incident.number,
+    { group: group.id, assignee: null },
+    { onlyIf: [incident.status] },
+  );
   if (!updated) return refused('the incident changed meanwhile; try again');
   await appendTimeline(incident.number, {
     _id: `transferred-${incident.number}-${actor.cause}`,
@@ -43,7 +53,11 @@ export async function transferIncident(ctx: AppContext, incident: IncidentDoc, g
   });
   // The SLA calendar may differ between groups: recompute the next check under the new one.
   await updateClocks(ctx, updated, {});
-  await ctx.queues.assign.add('assign', { incident: incident.number, cause: actor.cause }, { jobId: jobIds.assign(incident.number, actor.cause) });
+  await ctx.queues.assign.add(
+    'assign',
+    { incident: incident.number, cause: actor.cause },
+    { jobId: jobIds.assign(incident.number, actor.cause) },
+  );
   return { ok: true, done: `transferred to ${group.id}` };
 }
 
@@ -54,8 +68,14 @@ export async function reprioritise(
   change: { priority?: Priority; impact?: Level; urgency?: Level },
   actor: Actor,
 ): Promise<ChangeResult> {
-  const impact = change.impact ?? (incident.impact as Level | undefined) ?? ctx.plan.classification.defaults.impact;
-  const urgency = change.urgency ?? (incident.urgency as Level | undefined) ?? ctx.plan.classification.defaults.urgency;
+  const impact =
+    change.impact ??
+    (incident.impact as Level | undefined) ??
+    ctx.plan.classification.defaults.impact;
+  const urgency =
+    change.urgency ??
+    (incident.urgency as Level | undefined) ??
+    ctx.plan.classification.defaults.urgency;
   const priority = change.priority ?? priorityFor(ctx.plan.matrix, impact, urgency);
   await updateClocks(ctx, incident, { retarget: priority }, { impact, urgency, priority });
   await appendTimeline(incident.number, {
@@ -72,7 +92,12 @@ export async function reprioritise(
  * A lifecycle step, with the SLA clock consequences the state machine implies: waiting for
  * the customer pauses the resolution clock, work resuming restarts it.
  */
-export async function moveStatus(ctx: AppContext, incident: IncidentDoc, action: LifecycleAction, actor: Actor): Promise<ChangeResult> {
+export async function moveStatus(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  action: LifecycleAction,
+  actor: Actor,
+): Promise<ChangeResult> {
   const step = transition(incident.status, action);
   if (!step.ok) return refused(step.reason);
   if (step.to === incident.status) return { ok: true, done: `status stays ${step.to}` };
@@ -80,7 +105,11 @@ export async function moveStatus(ctx: AppContext, incident: IncidentDoc, action:
   const extra: Record<string, unknown> = { status: step.to };
   if (step.to === 'closed') extra.closedAt = now;
   const resolution =
-    step.to === 'pending-customer' ? clockChanges.pause : incident.status === 'pending-customer' || action === 'reopen' ? clockChanges.resume : undefined;
+    step.to === 'pending-customer'
+      ? clockChanges.pause
+      : incident.status === 'pending-customer' || action === 'reopen'
+        ? clockChanges.resume
+        : undefined;
   const updated = await updateClocksGuarded(ctx, incident, { resolution }, extra);
   if (!updated) return refused('the incident changed meanwhile; try again');
   await appendTimeline(incident.number, {
@@ -94,7 +123,12 @@ export async function moveStatus(ctx: AppContext, incident: IncidentDoc, action:
 }
 
 /** Clock update only while the incident is still in the status the decision was made on. */
-async function updateClocksGuarded(ctx: AppContext, incident: IncidentDoc, change: Parameters<typeof updateClocks>[2], extra: Record<string, unknown>) {
+async function updateClocksGuarded(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  change: Parameters<typeof updateClocks>[2],
+  extra: Record<string, unknown>,
+) {
   const current = await findIncident(incident.number);
   if (!current || current.status !== incident.status) return null;
   return updateClocks(ctx, current, change, extra);
@@ -103,7 +137,12 @@ async function updateClocksGuarded(ctx: AppContext, incident: IncidentDoc, chang
 /** The first reply from our side stops the first-response clock. */
 export async function recordFirstResponse(ctx: AppContext, incident: IncidentDoc): Promise<void> {
   if (incident.firstRespondedAt) return;
-  await updateClocks(ctx, incident, { firstResponse: clockChanges.stop }, { firstRespondedAt: ctx.now() });
+  await updateClocks(
+    ctx,
+    incident,
+    { firstResponse: clockChanges.stop },
+    { firstRespondedAt: ctx.now() },
+  );
 }
 
 /** Resolve with a cause and a fix or workaround; the customer is told how to reopen. */
@@ -119,7 +158,8 @@ export async function resolveIncident(
   if (!step.ok) return refused(step.reason);
   const now = ctx.now();
   const current = await findIncident(incident.number);
-  if (!current || current.status !== incident.status) return refused('the incident changed meanwhile; try again');
+  if (!current || current.status !== incident.status)
+    return refused('the incident changed meanwhile; try again');
   const updated = await updateClocks(
     ctx,
     current,
@@ -152,7 +192,12 @@ export async function resolveIncident(
   return { ok: true, done: 'resolved; the customer was told' };
 }
 
-export async function addNote(ctx: AppContext, incident: IncidentDoc, text: string, actor: Actor): Promise<ChangeResult> {
+export async function addNote(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  text: string,
+  actor: Actor,
+): Promise<ChangeResult> {
   await appendTimeline(incident.number, {
     _id: `note-${incident.number}-${actor.cause}`,
     at: ctx.now(),
@@ -165,11 +210,19 @@ export async function addNote(ctx: AppContext, incident: IncidentDoc, text: stri
 }
 
 /** Merge this incident into another: it closes, pointing at the survivor, which gains its people. */
-export async function mergeIncident(ctx: AppContext, incident: IncidentDoc, into: number, actor: Actor): Promise<ChangeResult> {
+export async function mergeIncident(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  into: number,
+  actor: Actor,
+): Promise<ChangeResult> {
   if (into === incident.number) return refused('an incident cannot be merged into itself');
   const target = await findIncident(into);
   if (!target) return refused(`no incident ${formatIncidentId(into)}`);
-  if (target.mergedInto) return refused(`${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`);
+  if (target.mergedInto)
+    return refused(
+      `${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`,
+    );
   const now = ctx.now();
   const closed = await updateIncident(
     incident.number,
@@ -182,7 +235,13 @@ export async function mergeIncident(ctx: AppContext, incident: IncidentDoc, into
     [incident.number, 'merged-into', into],
     [into, 'merged-from', incident.number],
   ] as const) {
-    await appendTimeline(n, { _id: `${event}-${n}-${actor.cause}`, at: now, type: 'event', event, detail: { incident: formatIncidentId(other), by: actor.by } });
+    await appendTimeline(n, {
+      _id: `${event}-${n}-${actor.cause}`,
+      at: now,
+      type: 'event',
+      event,
+      detail: { incident: formatIncidentId(other), by: actor.by },
+    });
   }
   return { ok: true, done: `merged into ${formatIncidentId(into)}` };
 }

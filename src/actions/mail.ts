@@ -7,5 +7,9 @@ import { enqueueOutbox } from '../store/outbox.js';
 export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> {
   const message = await enqueueOutbox(composeMail(ctx, spec));
   if (message.state !== 'pending') return;
-  await ctx.queues.notify.add(spec.kind, { outboxId: message._id }, { jobId: jobIds.notify(message._id) });
+  await ctx.queues.notify.add(
+    spec.kind,
+    { outboxId: message._id },
+    { jobId: jobIds.notify(message._id) },
+  );
 }

@@ -15,12 +15,34 @@ export async function requeueUnfinished(ctx: AppContext): Promise<number> {
   const work = await unfinishedWork(new Date(ctx.now().getTime() - GRACE_MS), BATCH);
   const { queues } = ctx;
   await Promise.all([
-    queues.ingest.addBulk(work.raw.map((rawId) => ({ name: 'ingest', data: { rawId }, opts: { jobId: jobIds.ingest(rawId) } }))),
-    queues.triage.addBulk(work.untriaged.map((incident) => ({ name: 'triage', data: { incident }, opts: { jobId: jobIds.triage(incident) } }))),
-    queues.assign.addBulk(
-      work.unassigned.map((incident) => ({ name: 'assign', data: { incident, cause: 'triage' }, opts: { jobId: jobIds.assign(incident, 'triage') } })),
+    queues.ingest.addBulk(
+      work.raw.map((rawId) => ({
+        name: 'ingest',
+        data: { rawId },
+        opts: { jobId: jobIds.ingest(rawId) },
+      })),
     ),
-    queues.notify.addBulk(work.unsent.map((outboxId) => ({ name: 'recover', data: { outboxId }, opts: { jobId: jobIds.notify(outboxId) } }))),
+    queues.triage.addBulk(
+      work.untriaged.map((incident) => ({
+        name: 'triage',
+        data: { incident },
+        opts: { jobId: jobIds.triage(incident) },
+      })),
+    ),
+    queues.assign.addBulk(
+      work.unassigned.map((incident) => ({
+        name: 'assign',
+        data: { incident, cause: 'triage' },
+        opts: { jobId: jobIds.assign(incident, 'triage') },
+      })),
+    ),
+    queues.notify.addBulk(
+      work.unsent.map((outboxId) => ({
+        name: 'recover',
+        data: { outboxId },
+        opts: { jobId: jobIds.notify(outboxId) },
+      })),
+    ),
   ]);
   return work.raw.length + work.untriaged.length + work.unassigned.length + work.unsent.length;
 }

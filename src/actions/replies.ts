@@ -9,7 +9,12 @@ import type { Status } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { PlanAgent } from '../plan/schema.js';
 import { findAgent } from '../plan/load.js';
-import { appendTimeline, findIncident, getTimelineEntry, updateIncident } from '../store/incidents.js';
+import {
+  appendTimeline,
+  findIncident,
+  getTimelineEntry,
+  updateIncident,
+} from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import { assignIncident } from './assign.js';
 import {
@@ -40,7 +45,13 @@ const STATUS_ACTIONS: Partial<Record<Status, LifecycleAction>> = {
 };
 
 /** Carry out one command; refusals come back as reasons, never as exceptions. */
-async function execute(ctx: AppContext, number: number, command: Command, agent: PlanAgent, cause: string): Promise<ChangeResult> {
+async function execute(
+  ctx: AppContext,
+  number: number,
+  command: Command,
+  agent: PlanAgent,
+  cause: string,
+): Promise<ChangeResult> {
   const incident = await findIncident(number);
   if (!incident) return { ok: false, reason: 'the incident no longer exists' };
   const actor = { by: agent.id, cause };
@@ -58,9 +69,11 @@ async function execute(ctx: AppContext, number: number, command: Command, agent:
     case 'urgency':
       return reprioritise(ctx, incident, { urgency: command.level }, actor);
     case 'status': {
-      if (command.status === 'resolved') return { ok: false, reason: 'use "#resolve cause: …; fix: …" to resolve' };
+      if (command.status === 'resolved')
+        return { ok: false, reason: 'use "#resolve cause: …; fix: …" to resolve' };
       const action = STATUS_ACTIONS[command.status];
-      if (!action) return { ok: false, reason: `status ${command.status} cannot be set by command` };
+      if (!action)
+        return { ok: false, reason: `status ${command.status} cannot be set by command` };
       return moveStatus(ctx, incident, action, actor);
     }
     case 'resolve':
@@ -72,19 +85,40 @@ async function execute(ctx: AppContext, number: number, command: Command, agent:
       // step (every effect of escalate() is keyed by level) instead of escalating again.
       const markerId = `escalation-requested-${number}-${cause}`;
       const prior = await getTimelineEntry(markerId);
-      const level = (prior?.detail as { level?: number } | undefined)?.level ?? (incident.sla?.escalationLevel ?? 0) + 1;
+      const level =
+        (prior?.detail as { level?: number } | undefined)?.level ??
+        (incident.sla?.escalationLevel ?? 0) + 1;
       const step = escalationChain(ctx, incident)[level - 1];
       if (!step) return { ok: false, reason: 'the escalation chain is exhausted' };
       if (!prior) {
-        await appendTimeline(number, { _id: markerId, at: ctx.now(), type: 'event', event: 'escalation-requested', detail: { level, by: agent.id, reason: command.reason } });
+        await appendTimeline(number, {
+          _id: markerId,
+          at: ctx.now(),
+          type: 'event',
+          event: 'escalation-requested',
+          detail: { level, by: agent.id, reason: command.reason },
+        });
       }
       let current: IncidentDoc | null = incident;
       if ((incident.sla?.escalationLevel ?? 0) < level) {
-        current = await updateIncident(number, { 'sla.escalationLevel': level, 'sla.lastEscalatedAt': ctx.now() }, { where: { 'sla.escalationLevel': level - 1 } });
+        current = await updateIncident(
+          number,
+          { 'sla.escalationLevel': level, 'sla.lastEscalatedAt': ctx.now() },
+          { where: { 'sla.escalationLevel': level - 1 } },
+        );
         if (!current) return { ok: false, reason: 'the incident changed meanwhile; try again' };
       }
-      await escalate(ctx, current, step, level, command.reason ? `by ${agent.id}: ${command.reason}` : `by ${agent.id}`);
-      return { ok: true, done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step})` };
+      await escalate(
+        ctx,
+        current,
+        step,
+        level,
+        command.reason ? `by ${agent.id}: ${command.reason}` : `by ${agent.id}`,
+      );
+      return {
+        ok: true,
+        done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step})`,
+      };
     }
     case 'merge':
       return mergeIncident(ctx, incident, command.into, actor);
@@ -106,8 +140,16 @@ export async function handleAgentReply(
 ): Promise<void> {
   const results: string[] = [];
   for (const [i, command] of parsed.commands.entries()) {
-    const r = await execute(ctx, incident.number, command, agent, `cmd-${reply.rawId.slice(0, 16)}-${i}`);
-    results.push(r.ok ? `done: ${describe(command)}: ${r.done}` : `refused: ${describe(command)}: ${r.reason}`);
+    const r = await execute(
+      ctx,
+      incident.number,
+      command,
+      agent,
+      `cmd-${reply.rawId.slice(0, 16)}-${i}`,
+    );
+    results.push(
+      r.ok ? `done: ${describe(command)}: ${r.done}` : `refused: ${describe(command)}: ${r.reason}`,
+    );
   }
   results.push(...parsed.errors.map((e) => `not understood: ${e}`));
 
@@ -128,7 +170,10 @@ export async function handleAgentReply(
     await recordFirstResponse(ctx, current);
     const afterReply = (await findIncident(incident.number)) ?? current;
     if (['assigned', 'triaged'].includes(afterReply.status)) {
-      await moveStatus(ctx, afterReply, 'agent-reply', { by: agent.id, cause: `reply-${reply.rawId.slice(0, 16)}` });
+      await moveStatus(ctx, afterReply, 'agent-reply', {
+        by: agent.id,
+        cause: `reply-${reply.rawId.slice(0, 16)}`,
+      });
     }
     results.push('sent your reply to the customer');
   }
@@ -140,13 +185,25 @@ export async function handleAgentReply(
     to: agent.email,
     subject: `Done: ${current.subject}`,
     template: 'command-result',
-    data: { name: agent.name, results, status: current.status, assignee: current.assignee ?? 'nobody', priority: current.priority ?? '-' },
+    data: {
+      name: agent.name,
+      results,
+      status: current.status,
+      assignee: current.assignee ?? 'nobody',
+      priority: current.priority ?? '-',
+    },
     autoSubmitted: 'auto-replied',
   });
 }
 
 /** An agent wrote without the incident's token: nothing is executed, and they are told why. */
-export async function refuseUntokenedCommands(ctx: AppContext, incident: IncidentDoc, agent: PlanAgent, rawId: string, count: number) {
+export async function refuseUntokenedCommands(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  agent: PlanAgent,
+  rawId: string,
+  count: number,
+) {
   await queueMail(ctx, {
     id: `commands-${rawId}`,
     kind: 'command-result',
@@ -156,7 +213,9 @@ export async function refuseUntokenedCommands(ctx: AppContext, incident: Inciden
     template: 'command-result',
     data: {
       name: agent.name,
-      results: [`refused: ${count} command(s) ignored: commands are only accepted in a reply to incidesk's own mail about ${formatIncidentId(incident.number)} (it carries the incident's token)`],
+      results: [
+        `refused: ${count} command(s) ignored: commands are only accepted in a reply to incidesk's own mail about ${formatIncidentId(incident.number)} (it carries the incident's token)`,
+      ],
       status: incident.status,
       assignee: incident.assignee ?? 'nobody',
       priority: incident.priority ?? '-',
@@ -176,12 +235,22 @@ export function customerOutcome(ctx: AppContext, incident: IncidentDoc) {
 }
 
 /** A customer wrote on an open (or recently resolved) incident: resume, reopen, tell the assignee. */
-export async function handleCustomerReply(ctx: AppContext, incident: IncidentDoc, reply: ReplyMessage & { from: string }) {
+export async function handleCustomerReply(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  reply: ReplyMessage & { from: string },
+) {
   const cause = `customer-${reply.rawId.slice(0, 16)}`;
   if (['pending-customer', 'resolved', 'closed'].includes(incident.status)) {
-    await moveStatus(ctx, incident, incident.status === 'pending-customer' ? 'customer-reply' : 'reopen', { by: reply.from, cause });
+    await moveStatus(
+      ctx,
+      incident,
+      incident.status === 'pending-customer' ? 'customer-reply' : 'reopen',
+      { by: reply.from, cause },
+    );
   }
-  if (reply.messageId) await updateIncident(incident.number, { lastCustomerMessageId: reply.messageId });
+  if (reply.messageId)
+    await updateIncident(incident.number, { lastCustomerMessageId: reply.messageId });
   const current = (await findIncident(incident.number)) ?? incident;
   const agent = current.assignee ? findAgent(ctx.plan, current.assignee) : undefined;
   if (!agent) return;
@@ -192,7 +261,13 @@ export async function handleCustomerReply(ctx: AppContext, incident: IncidentDoc
     to: agent.email,
     subject: `Customer replied: ${current.subject}`,
     template: 'customer-reply',
-    data: { name: agent.name, from: reply.from, body: reply.text, status: current.status, reopened: incident.status !== current.status && current.status === 'in-progress' },
+    data: {
+      name: agent.name,
+      from: reply.from,
+      body: reply.text,
+      status: current.status,
+      reopened: incident.status !== current.status && current.status === 'in-progress',
+    },
     attachmentIds: reply.attachmentIds,
     autoSubmitted: 'auto-generated',
   });

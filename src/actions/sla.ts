@@ -13,7 +13,12 @@ import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import type { EscalationStep, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
-import { appendTimeline, findIncident, incidentsDueForSlaCheck, updateIncident } from '../store/incidents.js';
+import {
+  appendTimeline,
+  findIncident,
+  incidentsDueForSlaCheck,
+  updateIncident,
+} from '../store/incidents.js';
 import type { IncidentDoc, SlaClockDoc } from '../store/models.js';
 import { transferIncident } from './changes.js';
 import { queueMail } from './mail.js';
@@ -21,19 +26,28 @@ import { queueMail } from './mail.js';
 /** How many incidents one sweep reviews; the next sweep takes the rest. */
 const SWEEP_BATCH = 500;
 
-export function calendarOf(ctx: AppContext, incident: Pick<IncidentDoc, 'group'>): BusinessCalendar {
+export function calendarOf(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'group'>,
+): BusinessCalendar {
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   return calendarFor(ctx.plan, group?.calendar ?? 'always');
 }
 
-export function escalationChain(ctx: AppContext, incident: Pick<IncidentDoc, 'group'>): readonly EscalationStep[] {
+export function escalationChain(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'group'>,
+): readonly EscalationStep[] {
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   return group?.escalation ?? ctx.plan.escalation.chain;
 }
 
 function targetsFor(ctx: AppContext, priority: Priority) {
   const targets = ctx.plan.sla[priority];
-  return { firstResponse: parseDuration(targets.firstResponse), resolution: parseDuration(targets.resolution) };
+  return {
+    firstResponse: parseDuration(targets.firstResponse),
+    resolution: parseDuration(targets.resolution),
+  };
 }
 
 function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaClockDoc>> {
@@ -44,7 +58,12 @@ function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaClockDoc>
 }
 
 /** When the sweep must look next, given clocks as they will be stored. */
-function nextCheck(ctx: AppContext, incident: IncidentDoc, clocks: Partial<Record<ClockName, SlaClockDoc>>, now: Date) {
+function nextCheck(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  clocks: Partial<Record<ClockName, SlaClockDoc>>,
+  now: Date,
+) {
   const state: SlaState = {
     clocks,
     escalationLevel: incident.sla?.escalationLevel ?? 0,
@@ -58,7 +77,11 @@ function nextCheck(ctx: AppContext, incident: IncidentDoc, clocks: Partial<Recor
   return reviewSla(state, calendarOf(ctx, incident), policy, now);
 }
 
-export async function scheduleSlaCheck(ctx: AppContext, number: number, at: Date | null): Promise<void> {
+export async function scheduleSlaCheck(
+  ctx: AppContext,
+  number: number,
+  at: Date | null,
+): Promise<void> {
   if (!at) return;
   const delay = Math.max(0, at.getTime() - ctx.now().getTime());
   await ctx.queues.sla.add('check', { incident: number }, { jobId: jobIds.sla(number, at), delay });
@@ -67,7 +90,10 @@ export async function scheduleSlaCheck(ctx: AppContext, number: number, at: Date
 /** Fresh clocks for a newly prioritised incident. */
 export function startClocks(ctx: AppContext, priority: Priority, at: Date) {
   const t = targetsFor(ctx, priority);
-  return { firstResponse: startClock(at, t.firstResponse), resolution: startClock(at, t.resolution) };
+  return {
+    firstResponse: startClock(at, t.firstResponse),
+    resolution: startClock(at, t.resolution),
+  };
 }
 
 type ClockChange = (clock: SlaClock, cal: BusinessCalendar, at: Date) => SlaClock;
@@ -103,7 +129,12 @@ export async function updateClocks(
     clocks[name] = clock;
     set[`sla.${name}`] = clock;
   }
-  set.slaCheckAt = nextCheck(ctx, { ...incident, ...(extra as Partial<IncidentDoc>) }, clocks, now).nextCheckAt;
+  set.slaCheckAt = nextCheck(
+    ctx,
+    { ...incident, ...(extra as Partial<IncidentDoc>) },
+    clocks,
+    now,
+  ).nextCheckAt;
   const updated = await updateIncident(incident.number, set);
   if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
   return updated;
@@ -144,20 +175,37 @@ export async function reviewIncidentSla(ctx: AppContext, number: number): Promis
   }
   set.slaCheckAt = review.nextCheckAt;
   // Conditional on the level we reviewed: of two concurrent reviews, one escalates.
-  const updated = await updateIncident(number, set, { where: { 'sla.escalationLevel': incident.sla.escalationLevel ?? 0 } });
+  const updated = await updateIncident(number, set, {
+    where: { 'sla.escalationLevel': incident.sla.escalationLevel ?? 0 },
+  });
   if (!updated) return;
   if (escalation) await escalate(ctx, updated, escalation.step, escalation.level, 'SLA breached');
   await scheduleSlaCheck(ctx, number, updated.slaCheckAt ?? null);
 }
 
 /** Carry out one escalation step (from the SLA review or an agent's #escalate). */
-export async function escalate(ctx: AppContext, incident: IncidentDoc, step: EscalationStep, level: number, reason: string) {
+export async function escalate(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  step: EscalationStep,
+  level: number,
+  reason: string,
+) {
   const now = ctx.now();
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   const id = `escalated-${incident.number}-${level}`;
   if (typeof step === 'object') {
-    await appendTimeline(incident.number, { _id: id, at: now, type: 'event', event: 'escalated', detail: { level, step: `transfer to ${step.transfer}`, reason } });
-    await transferIncident(ctx, incident, step.transfer, { by: 'escalation', cause: `escalate-${level}` });
+    await appendTimeline(incident.number, {
+      _id: id,
+      at: now,
+      type: 'event',
+      event: 'escalated',
+      detail: { level, step: `transfer to ${step.transfer}`, reason },
+    });
+    await transferIncident(ctx, incident, step.transfer, {
+      by: 'escalation',
+      cause: `escalate-${level}`,
+    });
     return;
   }
   const agentId = step === 'lead' ? group?.lead : group?.manager;
@@ -175,7 +223,10 @@ export async function escalate(ctx: AppContext, incident: IncidentDoc, step: Esc
     kind: 'escalation',
     incident,
     to: agent.email,
-    subject: `Escalation (${step}): ${incident.priority ?? ''} ${incident.subject}`.replace(/\s+/g, ' '),
+    subject: `Escalation (${step}): ${incident.priority ?? ''} ${incident.subject}`.replace(
+      /\s+/g,
+      ' ',
+    ),
     template: 'escalation',
     data: {
       name: agent.name,

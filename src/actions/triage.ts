@@ -4,7 +4,12 @@ import { classify, customerTier } from '../domain/classify.js';
 import { route } from '../domain/routing.js';
 import { jobIds } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
-import { appendTimeline, findIncident, openingMessage, updateIncident } from '../store/incidents.js';
+import {
+  appendTimeline,
+  findIncident,
+  openingMessage,
+  updateIncident,
+} from '../store/incidents.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -28,7 +33,9 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       tier,
       attachmentNames: attachments.map((a) => a.filename ?? ''),
     });
-    const routed = ctx.plan.routing ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain }) : null;
+    const routed = ctx.plan.routing
+      ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain })
+      : null;
     const now = ctx.now();
     const decided = await updateIncident(
       number,
@@ -71,6 +78,10 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
     },
   });
   if (incident.group) {
-    await ctx.queues.assign.add('assign', { incident: number, cause: 'triage' }, { jobId: jobIds.assign(number, 'triage') });
+    await ctx.queues.assign.add(
+      'assign',
+      { incident: number, cause: 'triage' },
+      { jobId: jobIds.assign(number, 'triage') },
+    );
   }
 }

@@ -61,7 +61,9 @@ program
   .action(async () => {
     const config = loadConfig();
     const plan = await loadPlan(config.planPath);
-    print(`configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`);
+    print(
+      `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
+    );
   });
 
 const incidents = program.command('incidents').description('list and show incidents');
@@ -69,12 +71,22 @@ const incidents = program.command('incidents').description('list and show incide
 incidents
   .command('list')
   .description('the most recent incidents')
-  .addOption(new Option('--status <status>', 'only incidents in this status').choices([...INCIDENT_STATUSES]))
+  .addOption(
+    new Option('--status <status>', 'only incidents in this status').choices([
+      ...INCIDENT_STATUSES,
+    ]),
+  )
   .option('--limit <n>', 'how many', (v) => Number.parseInt(v, 10), 50)
   .option('--json', 'machine-readable output')
   .action(async (opts: { status?: IncidentStatus; limit: number; json?: boolean }) => {
     const rows = await withStore(() => listIncidents({ status: opts.status, limit: opts.limit }));
-    print(opts.json ? JSON.stringify(rows, null, 2) : rows.length ? incidentTable(rows) : 'no incidents');
+    print(
+      opts.json
+        ? JSON.stringify(rows, null, 2)
+        : rows.length
+          ? incidentTable(rows)
+          : 'no incidents',
+    );
   });
 
 incidents
@@ -83,21 +95,34 @@ incidents
   .option('--json', 'machine-readable output')
   .action(async (id: string, opts: { json?: boolean }) => {
     const number = parseIncidentId(id);
-    if (number === null) throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
+    if (number === null)
+      throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
     const found = await withStore(async () => {
       const incident = await findIncident(number);
       return incident ? { incident, timeline: await timelineOf(number) } : null;
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
-    print(opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline));
+    print(
+      opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline),
+    );
   });
 
 function exitCodeFor(err: unknown): number {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : err.code.startsWith('commander.') ? EXIT.usage : err.exitCode;
+  if (err instanceof CommanderError)
+    return err.exitCode === 0
+      ? EXIT.ok
+      : err.code.startsWith('commander.')
+        ? EXIT.usage
+        : err.exitCode;
   if (err instanceof ConfigError || err instanceof PlanError) return EXIT.config;
   if (err instanceof NotFoundError) return EXIT.notFound;
   const name = (err as Error).name ?? '';
-  if (/MongoServerSelectionError|MongoNetworkError|ECONNREFUSED/.test(`${name} ${(err as Error).message}`)) return EXIT.unavailable;
+  if (
+    /MongoServerSelectionError|MongoNetworkError|ECONNREFUSED/.test(
+      `${name} ${(err as Error).message}`,
+    )
+  )
+    return EXIT.unavailable;
   return EXIT.failure;
 }
 
@@ -105,7 +130,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const code = exitCodeFor(err);
-  if (!(err instanceof CommanderError)) process.stderr.write(`incidesk: ${(err as Error).message}\n`);
+  if (!(err instanceof CommanderError))
+    process.stderr.write(`incidesk: ${(err as Error).message}\n`);
   else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }

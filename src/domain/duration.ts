@@ -17,7 +17,11 @@ export function parseDuration(s: string): number {
     throw new RangeError(`not a duration like 15m, 4h, 1h30m or 2d: ${JSON.stringify(s)}`);
   }
   const [, d, h, min, sec] = m;
-  const ms = Number(d ?? 0) * DAY_MS + Number(h ?? 0) * HOUR_MS + Number(min ?? 0) * MINUTE_MS + Number(sec ?? 0) * SECOND_MS;
+  const ms =
+    Number(d ?? 0) * DAY_MS +
+    Number(h ?? 0) * HOUR_MS +
+    Number(min ?? 0) * MINUTE_MS +
+    Number(sec ?? 0) * SECOND_MS;
   if (!Number.isSafeInteger(ms)) throw new RangeError(`duration too large: ${JSON.stringify(s)}`);
   return ms;
 }

@@ -65,7 +65,9 @@ export function reviewSla(
   const level = state.escalationLevel;
   const step = policy.chain[level];
   if (breached && step) {
-    const nextAt = state.lastEscalatedAt ? new Date(state.lastEscalatedAt.getTime() + policy.repeatAfterMs) : now;
+    const nextAt = state.lastEscalatedAt
+      ? new Date(state.lastEscalatedAt.getTime() + policy.repeatAfterMs)
+      : now;
     if (breachedNow || nextAt <= now) {
       actions.push({ kind: 'escalate', level: level + 1, step });
       if (policy.chain[level + 1]) upcoming.push(new Date(now.getTime() + policy.repeatAfterMs));
@@ -73,6 +75,8 @@ export function reviewSla(
       upcoming.push(nextAt);
     }
   }
-  const nextCheckAt = upcoming.length ? new Date(Math.min(...upcoming.map((d) => d.getTime()))) : null;
+  const nextCheckAt = upcoming.length
+    ? new Date(Math.min(...upcoming.map((d) => d.getTime())))
+    : null;
   return { actions, nextCheckAt };
 }

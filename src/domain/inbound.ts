@@ -25,17 +25,23 @@ export interface InboundFacts {
 }
 
 export function assessInbound(m: InboundFacts): InboundVerdict {
-  if (m.headers.size === 0) return { kind: 'quarantine', reason: 'no header block: not an email message' };
+  if (m.headers.size === 0)
+    return { kind: 'quarantine', reason: 'no header block: not an email message' };
   if (m.headerSection === 'truncated') {
     // What is there parses, but the message stops in the middle of its header section.
     return {
       kind: 'quarantine',
-      reason: 'truncated message: the header block is never terminated and its last line is cut off',
+      reason:
+        'truncated message: the header block is never terminated and its last line is cut off',
     };
   }
   if (isDeliveryReport(m.contentType)) return { kind: 'delivery-report' };
   const from = m.from[0]?.address;
-  if (!from) return { kind: 'quarantine', reason: 'no sender: the From header is missing or has no address' };
+  if (!from)
+    return {
+      kind: 'quarantine',
+      reason: 'no sender: the From header is missing or has no address',
+    };
   const sender = normalizeAddress(from);
   if (!isValidAddress(sender)) {
     return { kind: 'quarantine', reason: `unusable sender address "${from.slice(0, 200)}"` };
@@ -47,7 +53,10 @@ export function assessInbound(m: InboundFacts): InboundVerdict {
   const automatic = detectAutomatic(m.headers, sender);
   // qmail bounces are plain text, not multipart/report: a mail system account (or the null
   // sender) sending the QSBMF layout is a delivery report all the same.
-  if ((automatic?.kind === 'mailer-daemon' || automatic?.kind === 'null-sender') && isQmailBounce(m.text)) {
+  if (
+    (automatic?.kind === 'mailer-daemon' || automatic?.kind === 'null-sender') &&
+    isQmailBounce(m.text)
+  ) {
     return { kind: 'delivery-report' };
   }
   return { kind: 'message', sender, automatic };

@@ -31,7 +31,10 @@ export interface MailSpec {
  * Every message we send carries the incident's signed token twice: in its Message-ID and in
  * the plus-addressed Reply-To. Whatever a mail client keeps when replying, the reply threads.
  */
-export function composeMail(ctx: Pick<AppContext, 'config' | 'plan'>, spec: MailSpec): NewOutboxMessage {
+export function composeMail(
+  ctx: Pick<AppContext, 'config' | 'plan'>,
+  spec: MailSpec,
+): NewOutboxMessage {
   const { config, plan } = ctx;
   const incidentId = formatIncidentId(spec.incident.number);
   const body = render(spec.template, {
@@ -41,7 +44,10 @@ export function composeMail(ctx: Pick<AppContext, 'config' | 'plan'>, spec: Mail
     supportName: config.supportName,
     ...spec.data,
   });
-  const uniquePart = spec.id.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40);
+  const uniquePart = spec.id
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 40);
   const headers: Record<string, string> = {};
   if (spec.autoSubmitted) {
     headers['Auto-Submitted'] = spec.autoSubmitted;
@@ -53,9 +59,17 @@ export function composeMail(ctx: Pick<AppContext, 'config' | 'plan'>, spec: Mail
     kind: spec.kind,
     incidentNumber: spec.incident.number,
     to: spec.to,
-    messageId: outboundMessageId(config.secret, spec.incident.number, uniquePart, domainOf(config.supportAddress)),
+    messageId: outboundMessageId(
+      config.secret,
+      spec.incident.number,
+      uniquePart,
+      domainOf(config.supportAddress),
+    ),
     inReplyTo: spec.inReplyTo,
-    references: [...(spec.references ?? []), ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : [])],
+    references: [
+      ...(spec.references ?? []),
+      ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : []),
+    ],
     replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number),
     subject: tagSubject(spec.subject, spec.incident.number),
     text: body.text,

@@ -146,10 +146,15 @@ export class ImapIntake {
     if (!client?.mailbox || this.stopped) return;
     const uidValidity = client.mailbox.uidValidity.toString();
     const checkpoint = await checkpointFor(this.key, uidValidity);
-    if (checkpoint.reset) this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+    if (checkpoint.reset)
+      this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
     let lastUid = checkpoint.lastUid;
     for (;;) {
-      const listed = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true }, { uid: true });
+      const listed = await client.fetchAll(
+        `${lastUid + 1}:*`,
+        { uid: true, size: true },
+        { uid: true },
+      );
       // "n:*" also names the highest message when n is above it, hence the filter.
       const pending = listed.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
       if (pending.length === 0) break;
@@ -157,7 +162,11 @@ export class ImapIntake {
       await this.takeBatch(client, uidValidity, batch);
       lastUid = batch[batch.length - 1]!.uid;
       await advanceCheckpoint(this.key, uidValidity, lastUid);
-      await client.messageFlagsAdd(batch.map((m) => m.uid), ['\\Seen'], { uid: true });
+      await client.messageFlagsAdd(
+        batch.map((m) => m.uid),
+        ['\\Seen'],
+        { uid: true },
+      );
       if (pending.length <= IMAP_SYNC_BATCH_SIZE) break;
     }
     await touchCheckpoint(this.key);
@@ -168,7 +177,9 @@ export class ImapIntake {
   private async takeBatch(client: ImapFlow, uidValidity: string, batch: FetchMessageObject[]) {
     const { maxMessageBytes, imap } = this.ctx.config;
     const source = (uid: number) => ({ mailbox: imap.mailbox, uidValidity, uid });
-    const small = batch.filter((m) => (m.size ?? 0) <= IMAP_BATCH_FETCH_MAX_BYTES).map((m) => m.uid);
+    const small = batch
+      .filter((m) => (m.size ?? 0) <= IMAP_BATCH_FETCH_MAX_BYTES)
+      .map((m) => m.uid);
     const sources = new Map<number, Buffer>();
     if (small.length > 0) {
       for (const m of await client.fetchAll(small, { uid: true, source: true }, { uid: true })) {
@@ -181,9 +192,18 @@ export class ImapIntake {
       const log = this.log.child({ uid: m.uid, size });
       if (size > maxMessageBytes) {
         // Over the cap: fetch only the header block, keep it, and leave the message on the server.
-        const [head] = await client.fetchAll(String(m.uid), { uid: true, headers: true }, { uid: true });
+        const [head] = await client.fetchAll(
+          String(m.uid),
+          { uid: true, headers: true },
+          { uid: true },
+        );
         const reason = `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`;
-        results.push(await storeRaw(head?.headers ?? Buffer.alloc(0), source(m.uid), { quarantineReason: reason, headersOnly: true }));
+        results.push(
+          await storeRaw(head?.headers ?? Buffer.alloc(0), source(m.uid), {
+            quarantineReason: reason,
+            headersOnly: true,
+          }),
+        );
         log.warn('oversized message quarantined');
         continue;
       }
@@ -203,7 +223,11 @@ export class ImapIntake {
     const toIngest = results.filter((r) => r.state === 'stored');
     if (toIngest.length > 0) {
       await this.ctx.queues.ingest.addBulk(
-        toIngest.map((r) => ({ name: 'ingest', data: { rawId: r.rawId }, opts: { jobId: jobIds.ingest(r.rawId) } })),
+        toIngest.map((r) => ({
+          name: 'ingest',
+          data: { rawId: r.rawId },
+          opts: { jobId: jobIds.ingest(r.rawId) },
+        })),
       );
     }
   }

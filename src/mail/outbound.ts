@@ -52,7 +52,11 @@ export function createMailer(config: Config): Mailer {
           inReplyTo: m.inReplyTo ?? undefined,
           references: m.references ?? undefined,
           headers: (m.headers as Record<string, string> | undefined) ?? {},
-          attachments: attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+          attachments: attachments.map((a) => ({
+            filename: a.filename,
+            contentType: a.contentType,
+            content: a.content,
+          })),
           // Envelope sender is the support mailbox so that bounces come back and are recognised.
           envelope: { from: config.supportAddress, to: m.to },
         });

@@ -4,8 +4,18 @@
  * and a large message never sits in memory whole.
  */
 import { Readable } from 'node:stream';
-import { MailParser, type AddressObject, type AttachmentStream, type HeaderLines } from 'mailparser';
-import { headerBag, HeaderSectionScanner, type HeaderBag, type HeaderSectionEnd } from '../domain/headers.js';
+import {
+  MailParser,
+  type AddressObject,
+  type AttachmentStream,
+  type HeaderLines,
+} from 'mailparser';
+import {
+  headerBag,
+  HeaderSectionScanner,
+  type HeaderBag,
+  type HeaderSectionEnd,
+} from '../domain/headers.js';
 import { decodeUuencoded, extractUuencodedBlocks } from '../domain/uuencode.js';
 
 export interface Mailbox {
@@ -59,7 +69,9 @@ function addresses(value: AddressObject | AddressObject[] | undefined): Mailbox[
 }
 
 function idList(value: unknown): string[] {
-  const raw = ([] as unknown[]).concat(value ?? []).filter((v): v is string => typeof v === 'string');
+  const raw = ([] as unknown[])
+    .concat(value ?? [])
+    .filter((v): v is string => typeof v === 'string');
   return raw.flatMap((v) => v.match(/<[^<>\s]+>/g) ?? (v.trim() ? [v.trim()] : []));
 }
 
@@ -69,7 +81,13 @@ const UUENCODE_CTES = new Set(['x-uuencode', 'uuencode', 'x-uue', 'uue']);
 function isUuencodedPart(att: AttachmentStream): boolean {
   const cte = att.headers.get('content-transfer-encoding');
   if (typeof cte !== 'string') return false;
-  return UUENCODE_CTES.has(cte.replace(/\([^()]*\)/g, '').split(';')[0]!.trim().toLowerCase());
+  return UUENCODE_CTES.has(
+    cte
+      .replace(/\([^()]*\)/g, '')
+      .split(';')[0]!
+      .trim()
+      .toLowerCase(),
+  );
 }
 
 /** A content type for a file that came out of a uuencoded block (which carries none). */
@@ -111,7 +129,10 @@ async function collectText(content: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').slice(0, REPORT_PART_MAX_BYTES);
 }
 
-export async function parseMessage(input: Readable, onAttachment: AttachmentSink): Promise<ParsedMessage> {
+export async function parseMessage(
+  input: Readable,
+  onAttachment: AttachmentSink,
+): Promise<ParsedMessage> {
   const parser = new MailParser({ keepDeliveryStatus: true, skipImageLinks: true });
   let headers: Map<string, unknown> = new Map();
   let lines: HeaderLines = [];
@@ -125,47 +146,55 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
   parser.on('headerLines', (l) => (lines = l));
 
   const done = new Promise<void>((resolve, reject) => {
-    parser.on('data', (data: AttachmentStream | { type: 'text'; text?: string; html?: string | false }) => {
-      if (data.type === 'text') {
-        text = data.text ?? '';
-        html = typeof data.html === 'string' ? data.html : undefined;
-        return;
-      }
-      const att = data as AttachmentStream;
-      const info: AttachmentInfo = {
-        index: index++,
-        filename: att.filename,
-        contentType: att.contentType,
-        contentId: att.contentId,
-        inline: att.contentDisposition === 'inline',
-      };
-      const task = (async () => {
-        if (att.contentType === 'message/delivery-status') {
-          report.deliveryStatus = await collectText(att.content);
-        } else if (att.contentType === 'text/rfc822-headers') {
-          report.originalHeaders = await collectText(att.content);
-        } else if (isUuencodedPart(att)) {
-          // mailparser hands a uuencoded part over still encoded: decode it here (such parts
-          // are small). If it does not decode, the bytes are kept as they came.
-          const encoded = await collectBytes(att.content);
-          const decoded = decodeUuencoded(encoded.toString('latin1'));
-          if (decoded) {
-            await onAttachment({ ...info, filename: info.filename || decoded.filename }, Readable.from([decoded.data]));
-          } else {
-            await onAttachment(info, Readable.from([encoded]));
-          }
-        } else {
-          await onAttachment(info, att.content);
+    parser.on(
+      'data',
+      (data: AttachmentStream | { type: 'text'; text?: string; html?: string | false }) => {
+        if (data.type === 'text') {
+          text = data.text ?? '';
+          html = typeof data.html === 'string' ? data.html : undefined;
+          return;
         }
-      })().finally(() => att.release?.());
-      work.push(task);
-      task.catch(reject);
-    });
+        const att = data as AttachmentStream;
+        const info: AttachmentInfo = {
+          index: index++,
+          filename: att.filename,
+          contentType: att.contentType,
+          contentId: att.contentId,
+          inline: att.contentDisposition === 'inline',
+        };
+        const task = (async () => {
+          if (att.contentType === 'message/delivery-status') {
+            report.deliveryStatus = await collectText(att.content);
+          } else if (att.contentType === 'text/rfc822-headers') {
+            report.originalHeaders = await collectText(att.content);
+          } else if (isUuencodedPart(att)) {
+            // mailparser hands a uuencoded part over still encoded: decode it here (such parts
+            // are small). If it does not decode, the bytes are kept as they came.
+            const encoded = await collectBytes(att.content);
+            const decoded = decodeUuencoded(encoded.toString('latin1'));
+            if (decoded) {
+              await onAttachment(
+                { ...info, filename: info.filename || decoded.filename },
+                Readable.from([decoded.data]),
+              );
+            } else {
+              await onAttachment(info, Readable.from([encoded]));
+            }
+          } else {
+            await onAttachment(info, att.content);
+          }
+        })().finally(() => att.release?.());
+        work.push(task);
+        task.catch(reject);
+      },
+    );
     parser.on('error', reject);
     parser.on('end', resolve);
   });
   const scanner = new HeaderSectionScanner();
-  input.on('data', (chunk: Buffer | string) => scanner.feed(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+  input.on('data', (chunk: Buffer | string) =>
+    scanner.feed(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)),
+  );
   input.on('error', (err) => parser.destroy(err));
   input.pipe(parser);
   await done;
@@ -185,7 +214,8 @@ export async function parseMessage(input: Readable, onAttachment: AttachmentSink
   }
   text = uu.text;
 
-  const contentType = headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const contentType = headers.get('content-type') as
+    { value?: string; params?: Record<string, string> } | undefined;
   const ctText = contentType?.value
     ? `${contentType.value}${Object.entries(contentType.params ?? {})
         .map(([k, v]) => `; ${k}=${v}`)

@@ -9,7 +9,9 @@ import Handlebars from 'handlebars';
 function templateDir(): string {
   // Works from src/ (tsx, tests) and from dist/src/ (built): templates/ sits at the package root.
   const here = fileURLToPath(new URL('.', import.meta.url));
-  const root = here.includes('/dist/') ? here.slice(0, here.indexOf('/dist/')) : here.replace(/\/src\/mail\/$/, '');
+  const root = here.includes('/dist/')
+    ? here.slice(0, here.indexOf('/dist/'))
+    : here.replace(/\/src\/mail\/$/, '');
   return `${root}/templates/`;
 }
 
@@ -21,7 +23,9 @@ function compiled(file: string, escape: boolean): Handlebars.TemplateDelegate {
   let tpl = cache.get(file);
   if (!tpl) {
     const source = readFileSync(templateDir() + file, 'utf8');
-    tpl = escape ? html.compile(source, { strict: true }) : text.compile(source, { noEscape: true, strict: true });
+    tpl = escape
+      ? html.compile(source, { strict: true })
+      : text.compile(source, { noEscape: true, strict: true });
     cache.set(file, tpl);
   }
   return tpl;

@@ -19,7 +19,8 @@ export function parsePlan(text: string, file = 'plan'): Plan {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    const where = err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
+    const where =
+      err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
     throw new PlanError(file, [`not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
   }
   const parsed = planSchema.safeParse(raw);

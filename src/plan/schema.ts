@@ -19,10 +19,14 @@ const regex = z.string().superRefine((s, ctx) => {
   try {
     new RegExp(s, 'iu');
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `invalid regular expression: ${(err as Error).message}`,
+    });
   }
 });
-const list = <T extends z.ZodTypeAny>(item: T) => z.union([item, z.array(item)]).transform((v) => ([] as z.output<T>[]).concat(v));
+const list = <T extends z.ZodTypeAny>(item: T) =>
+  z.union([item, z.array(item)]).transform((v) => ([] as z.output<T>[]).concat(v));
 
 export const LEVELS = ['high', 'medium', 'low'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -34,14 +38,18 @@ export const ASSIGNMENT_STRATEGIES = ['round-robin', 'least-loaded', 'skill-base
 
 const level = z.enum(LEVELS);
 const priority = z.enum(PRIORITIES);
-const hhmmRange = z.string().regex(/^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a range like 09:00-17:30');
+const hhmmRange = z
+  .string()
+  .regex(/^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a range like 09:00-17:30');
 
 const calendarSchema = z
   .object({
     timezone: z.string().min(1),
     /** "24x7", or opening hours per weekday; a day not listed is closed. */
     hours: z.union([z.literal('24x7'), z.partialRecord(z.enum(WEEKDAYS), z.array(hhmmRange))]),
-    holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-12-25')).default([]),
+    holidays: z
+      .array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2026-12-25'))
+      .default([]),
   })
   .strict();
 
@@ -59,7 +67,11 @@ const agentSchema = z
   })
   .strict();
 
-const escalationStep = z.union([z.literal('lead'), z.literal('manager'), z.object({ transfer: id }).strict()]);
+const escalationStep = z.union([
+  z.literal('lead'),
+  z.literal('manager'),
+  z.object({ transfer: id }).strict(),
+]);
 
 const groupSchema = z
   .object({
@@ -81,7 +93,12 @@ const match = z
     /** Subject or body. */
     text: regex.optional(),
     sender: list(email).optional(),
-    senderDomain: list(z.string().min(1).transform((s) => s.toLowerCase())).optional(),
+    senderDomain: list(
+      z
+        .string()
+        .min(1)
+        .transform((s) => s.toLowerCase()),
+    ).optional(),
     tier: list(z.string().min(1)).optional(),
     hasAttachment: z.boolean().optional(),
     attachmentName: regex.optional(),
@@ -111,7 +128,12 @@ const routingRule = z
         category: list(z.string().min(1)).optional(),
         priority: list(priority).optional(),
         tier: list(z.string().min(1)).optional(),
-        senderDomain: list(z.string().min(1).transform((s) => s.toLowerCase())).optional(),
+        senderDomain: list(
+          z
+            .string()
+            .min(1)
+            .transform((s) => s.toLowerCase()),
+        ).optional(),
       })
       .strict(),
     group: id,
@@ -156,13 +178,20 @@ export const planSchema = z
       .array(
         z
           .object({
-            domain: z.string().min(1).transform((s) => s.toLowerCase()).optional(),
+            domain: z
+              .string()
+              .min(1)
+              .transform((s) => s.toLowerCase())
+              .optional(),
             address: email.optional(),
             name: z.string().optional(),
             tier: z.string().min(1),
           })
           .strict()
-          .refine((c) => (c.domain ? 1 : 0) + (c.address ? 1 : 0) === 1, 'give exactly one of domain or address'),
+          .refine(
+            (c) => (c.domain ? 1 : 0) + (c.address ? 1 : 0) === 1,
+            'give exactly one of domain or address',
+          ),
       )
       .default([]),
     classification: z
@@ -174,7 +203,10 @@ export const planSchema = z
         rules: z.array(classificationRule).default([]),
       })
       .strict()
-      .default({ defaults: { category: 'general', impact: 'medium', urgency: 'medium' }, rules: [] }),
+      .default({
+        defaults: { category: 'general', impact: 'medium', urgency: 'medium' },
+        rules: [],
+      }),
     /** Priority from impact (rows) × urgency (columns). */
     matrix: z.record(level, z.record(level, priority)).default(DEFAULT_MATRIX),
     routing: z
@@ -210,14 +242,18 @@ export const planSchema = z
   })
   .strict()
   .superRefine((plan, ctx) => {
-    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message });
     const groupIds = new Set(plan.groups.map((g) => g.id));
     const agentIds = new Set(plan.agents.map((a) => a.id));
     const calendarIds = new Set(['always', ...Object.keys(plan.calendars)]);
     const dup = (ids: string[]) => [...new Set(ids.filter((x, i) => ids.indexOf(x) !== i))];
-    for (const d of dup(plan.groups.map((g) => g.id))) issue(['groups'], `duplicate group id "${d}"`);
-    for (const d of dup(plan.agents.map((a) => a.id))) issue(['agents'], `duplicate agent id "${d}"`);
-    for (const d of dup(plan.agents.map((a) => a.email))) issue(['agents'], `duplicate agent email "${d}"`);
+    for (const d of dup(plan.groups.map((g) => g.id)))
+      issue(['groups'], `duplicate group id "${d}"`);
+    for (const d of dup(plan.agents.map((a) => a.id)))
+      issue(['agents'], `duplicate agent id "${d}"`);
+    for (const d of dup(plan.agents.map((a) => a.email)))
+      issue(['agents'], `duplicate agent email "${d}"`);
     plan.agents.forEach((a, i) =>
       a.groups.forEach((g, j) => {
         if (!groupIds.has(g)) issue(['agents', i, 'groups', j], `unknown group "${g}"`);
@@ -225,34 +261,44 @@ export const planSchema = z
     );
     const checkChain = (chain: z.infer<typeof escalationStep>[], path: (string | number)[]) =>
       chain.forEach((step, k) => {
-        if (typeof step === 'object' && !groupIds.has(step.transfer)) issue([...path, k, 'transfer'], `unknown group "${step.transfer}"`);
+        if (typeof step === 'object' && !groupIds.has(step.transfer))
+          issue([...path, k, 'transfer'], `unknown group "${step.transfer}"`);
       });
     plan.groups.forEach((g, i) => {
       for (const role of ['lead', 'manager'] as const) {
         const who = g[role];
         if (who && !agentIds.has(who)) issue(['groups', i, role], `unknown agent "${who}"`);
       }
-      if (!calendarIds.has(g.calendar)) issue(['groups', i, 'calendar'], `unknown calendar "${g.calendar}"`);
+      if (!calendarIds.has(g.calendar))
+        issue(['groups', i, 'calendar'], `unknown calendar "${g.calendar}"`);
       if (g.escalation) checkChain(g.escalation, ['groups', i, 'escalation']);
-      if (plan.agents.every((a) => !a.groups.includes(g.id))) issue(['groups', i], `group "${g.id}" has no members`);
+      if (plan.agents.every((a) => !a.groups.includes(g.id)))
+        issue(['groups', i], `group "${g.id}" has no members`);
     });
     checkChain(plan.escalation.chain, ['escalation', 'chain']);
     for (const [name, cal] of Object.entries(plan.calendars)) {
-      if (!validTimeZone(cal.timezone)) issue(['calendars', name, 'timezone'], `unknown time zone "${cal.timezone}"`);
+      if (!validTimeZone(cal.timezone))
+        issue(['calendars', name, 'timezone'], `unknown time zone "${cal.timezone}"`);
     }
     if (!validTimeZone(plan.timezone)) issue(['timezone'], `unknown time zone "${plan.timezone}"`);
     for (const l of LEVELS) {
       for (const u of LEVELS) {
-        if (!plan.matrix[l]?.[u]) issue(['matrix', l, u], 'missing: every impact × urgency pair needs a priority');
+        if (!plan.matrix[l]?.[u])
+          issue(['matrix', l, u], 'missing: every impact × urgency pair needs a priority');
       }
     }
     if (plan.routing) {
-      if (!groupIds.has(plan.routing.default)) issue(['routing', 'default'], `unknown group "${plan.routing.default}"`);
+      if (!groupIds.has(plan.routing.default))
+        issue(['routing', 'default'], `unknown group "${plan.routing.default}"`);
       plan.routing.rules.forEach((r, i) => {
-        if (!groupIds.has(r.group)) issue(['routing', 'rules', i, 'group'], `unknown group "${r.group}"`);
+        if (!groupIds.has(r.group))
+          issue(['routing', 'rules', i, 'group'], `unknown group "${r.group}"`);
       });
     } else if (plan.groups.length > 0) {
-      issue(['routing'], 'required when groups are defined: at least `routing: { default: <group> }`');
+      issue(
+        ['routing'],
+        'required when groups are defined: at least `routing: { default: <group> }`',
+      );
     }
   });
 

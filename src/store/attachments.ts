@@ -22,7 +22,10 @@ export async function saveAttachment(input: AttachmentInput, content: Readable):
     await new Promise((resolve) => content.once('end', resolve));
     return id;
   }
-  const blob = await putBlob(content, { filename: input.filename ?? id, contentType: input.contentType });
+  const blob = await putBlob(content, {
+    filename: input.filename ?? id,
+    contentType: input.contentType,
+  });
   await Attachment.updateOne(
     { _id: id },
     {

@@ -17,7 +17,10 @@ export interface StoredBlob {
 }
 
 function bucket() {
-  return new mongoose.mongo.GridFSBucket(db(), { bucketName: 'blobs', chunkSizeBytes: BLOB_CHUNK_BYTES });
+  return new mongoose.mongo.GridFSBucket(db(), {
+    bucketName: 'blobs',
+    chunkSizeBytes: BLOB_CHUNK_BYTES,
+  });
 }
 
 /** Stream bytes into the blob store, hashing on the way. */

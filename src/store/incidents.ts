@@ -74,17 +74,27 @@ export async function countIncidents(): Promise<number> {
 }
 
 /** The incident whose timeline already holds one of these Message-IDs, if any. */
-export async function incidentHoldingMessageId(messageIds: readonly string[]): Promise<number | null> {
+export async function incidentHoldingMessageId(
+  messageIds: readonly string[],
+): Promise<number | null> {
   if (messageIds.length === 0) return null;
-  const hit = await TimelineEntry.findOne({ messageId: { $in: messageIds } }, { incidentNumber: 1 }).lean();
+  const hit = await TimelineEntry.findOne(
+    { messageId: { $in: messageIds } },
+    { incidentNumber: 1 },
+  ).lean();
   return hit?.incidentNumber ?? null;
 }
 
-export type NewTimelineEntry = Partial<Omit<TimelineDoc, 'incidentNumber' | '_id' | 'at' | 'type'>> &
+export type NewTimelineEntry = Partial<
+  Omit<TimelineDoc, 'incidentNumber' | '_id' | 'at' | 'type'>
+> &
   Pick<TimelineDoc, '_id' | 'at' | 'type'>;
 
 /** Append to the timeline; returns false when the entry was already there (a retry). */
-export async function appendTimeline(incidentNumber: number, entry: NewTimelineEntry): Promise<boolean> {
+export async function appendTimeline(
+  incidentNumber: number,
+  entry: NewTimelineEntry,
+): Promise<boolean> {
   const res = await TimelineEntry.updateOne(
     { _id: entry._id },
     { $setOnInsert: { ...entry, incidentNumber } },
@@ -94,7 +104,11 @@ export async function appendTimeline(incidentNumber: number, entry: NewTimelineE
 }
 
 /** Append a message and keep the incident's summary fields in step with it. */
-export async function recordMessage(incidentNumber: number, entry: NewTimelineEntry, participant?: string) {
+export async function recordMessage(
+  incidentNumber: number,
+  entry: NewTimelineEntry,
+  participant?: string,
+) {
   const inserted = await appendTimeline(incidentNumber, entry);
   await Incident.updateOne(
     { number: incidentNumber },
@@ -116,14 +130,17 @@ export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> 
 
 /** The message that opened the incident (its text drives classification). */
 export async function openingMessage(incidentNumber: number): Promise<TimelineDoc | null> {
-  return TimelineEntry.findOne({ incidentNumber, type: 'message', direction: 'inbound' }).sort({ at: 1 }).lean<TimelineDoc>();
+  return TimelineEntry.findOne({ incidentNumber, type: 'message', direction: 'inbound' })
+    .sort({ at: 1 })
+    .lean<TimelineDoc>();
 }
 
 export async function timelineOf(incidentNumber: number): Promise<TimelineDoc[]> {
   return TimelineEntry.find({ incidentNumber }).sort({ at: 1, _id: 1 }).lean<TimelineDoc[]>();
 }
 
-export type IncidentChanges = Partial<Omit<IncidentDoc, '_id' | 'number' | 'openedBy'>> & Record<string, unknown>;
+export type IncidentChanges = Partial<Omit<IncidentDoc, '_id' | 'number' | 'openedBy'>> &
+  Record<string, unknown>;
 
 /**
  * Apply a change to one incident, optionally only while it is in one of `onlyIf` statuses
@@ -143,14 +160,21 @@ export async function updateIncident(
   const filter: Record<string, unknown> = { ...options.where, number };
   if (options.onlyIf) filter.status = { $in: options.onlyIf };
   const update: Record<string, unknown> = { $set: changes };
-  if (options.addParticipants?.length) update.$addToSet = { participants: { $each: options.addParticipants } };
+  if (options.addParticipants?.length)
+    update.$addToSet = { participants: { $each: options.addParticipants } };
   return Incident.findOneAndUpdate(filter, update, { returnDocument: 'after' }).lean<IncidentDoc>();
 }
 
 /** Open incidents per assignee within a group, for load-aware assignment. */
 export async function openLoads(group: string): Promise<Map<string, number>> {
   const rows = await Incident.aggregate<{ _id: string; n: number }>([
-    { $match: { group, status: { $in: ['assigned', 'in-progress', 'pending-customer'] }, assignee: { $ne: null } } },
+    {
+      $match: {
+        group,
+        status: { $in: ['assigned', 'in-progress', 'pending-customer'] },
+        assignee: { $ne: null },
+      },
+    },
     { $group: { _id: '$assignee', n: { $sum: 1 } } },
   ]);
   return new Map(rows.map((r) => [r._id, r.n]));
@@ -175,6 +199,8 @@ export async function incidentsDueForSlaCheck(now: Date, limit: number): Promise
 
 /** The oldest pending SLA check, for health reporting. */
 export async function oldestOverdueSlaCheck(now: Date): Promise<Date | null> {
-  const row = await Incident.findOne({ slaCheckAt: { $ne: null, $lte: now } }, { slaCheckAt: 1 }).sort({ slaCheckAt: 1 }).lean();
+  const row = await Incident.findOne({ slaCheckAt: { $ne: null, $lte: now } }, { slaCheckAt: 1 })
+    .sort({ slaCheckAt: 1 })
+    .lean();
   return row?.slaCheckAt ?? null;
 }

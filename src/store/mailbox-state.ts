@@ -10,7 +10,10 @@ export interface MailboxCheckpoint {
  * every UID the server handed out before is void: start again from UID 1 and let the raw
  * store's content hash drop what was already taken in.
  */
-export async function checkpointFor(key: string, uidValidity: string): Promise<MailboxCheckpoint & { reset: boolean }> {
+export async function checkpointFor(
+  key: string,
+  uidValidity: string,
+): Promise<MailboxCheckpoint & { reset: boolean }> {
   const current = await MailboxState.findById(key).lean();
   if (current && current.uidValidity === uidValidity) {
     return { uidValidity, lastUid: current.lastUid, reset: false };
@@ -24,7 +27,11 @@ export async function checkpointFor(key: string, uidValidity: string): Promise<M
 }
 
 /** Advance monotonically, and only within the UIDVALIDITY the UIDs belong to. */
-export async function advanceCheckpoint(key: string, uidValidity: string, uid: number): Promise<void> {
+export async function advanceCheckpoint(
+  key: string,
+  uidValidity: string,
+  uid: number,
+): Promise<void> {
   await MailboxState.updateOne(
     { _id: key, uidValidity },
     { $max: { lastUid: uid }, $set: { lastSyncAt: new Date() } },

@@ -249,7 +249,12 @@ export interface SlaClockDoc {
 export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | 'customer'> & {
   _id: mongoose.Types.ObjectId;
   customer: { address: string; name?: string | null; tier?: string | null };
-  sla?: { firstResponse?: SlaClockDoc | null; resolution?: SlaClockDoc | null; escalationLevel?: number; lastEscalatedAt?: Date | null } | null;
+  sla?: {
+    firstResponse?: SlaClockDoc | null;
+    resolution?: SlaClockDoc | null;
+    escalationLevel?: number;
+    lastEscalatedAt?: Date | null;
+  } | null;
 };
 export type TimelineDoc = InferSchemaType<typeof timelineSchema> & { _id: string };
 export type RawMessageDoc = InferSchemaType<typeof rawMessageSchema> & { _id: string };

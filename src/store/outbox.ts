@@ -1,7 +1,10 @@
 import { isDuplicateKey } from './db.js';
 import { Address, Outbox, type OutboxDoc } from './models.js';
 
-export type NewOutboxMessage = Omit<OutboxDoc, 'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError'>;
+export type NewOutboxMessage = Omit<
+  OutboxDoc,
+  'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError'
+>;
 
 /** Insert once; a retried producer gets the message it created the first time. */
 export async function enqueueOutbox(message: NewOutboxMessage): Promise<OutboxDoc> {
@@ -27,7 +30,10 @@ export async function markOutboxSent(id: string, at: Date) {
 }
 
 export async function markOutboxFailed(id: string, error: string) {
-  await Outbox.updateOne({ _id: id, state: { $ne: 'sent' } }, { $set: { state: 'failed', lastError: error } });
+  await Outbox.updateOne(
+    { _id: id, state: { $ne: 'sent' } },
+    { $set: { state: 'failed', lastError: error } },
+  );
 }
 
 /** What the acknowledgement rate limit needs to know about earlier acknowledgements. */
@@ -35,9 +41,14 @@ export async function acknowledgementHistory(sender: string, incidentNumber: num
   const hourAgo = new Date(now.getTime() - 3600_000);
   const [toSender, lastToIncident] = await Promise.all([
     Outbox.countDocuments({ to: sender, kind: 'ack', createdAt: { $gte: hourAgo } }),
-    Outbox.findOne({ incidentNumber, kind: 'ack' }, { createdAt: 1 }).sort({ createdAt: -1 }).lean(),
+    Outbox.findOne({ incidentNumber, kind: 'ack' }, { createdAt: 1 })
+      .sort({ createdAt: -1 })
+      .lean(),
   ]);
-  return { acksToSenderLastHour: toSender, lastAckToIncident: lastToIncident?.createdAt ?? undefined };
+  return {
+    acksToSenderLastHour: toSender,
+    lastAckToIncident: lastToIncident?.createdAt ?? undefined,
+  };
 }
 
 export async function isUndeliverable(address: string): Promise<boolean> {

@@ -26,7 +26,10 @@ export async function storeRaw(
   source: RawSource,
   options: { quarantineReason?: string; headersOnly?: boolean } = {},
 ): Promise<StoreRawResult> {
-  const blob = await putBlob(bytes, { filename: `raw-${source.uid}.eml`, contentType: 'message/rfc822' });
+  const blob = await putBlob(bytes, {
+    filename: `raw-${source.uid}.eml`,
+    contentType: 'message/rfc822',
+  });
   const quarantined = options.quarantineReason !== undefined;
   try {
     await RawMessage.create({
@@ -52,7 +55,11 @@ export async function getRaw(rawId: string): Promise<RawMessageDoc | null> {
   return RawMessage.findById(rawId).lean<RawMessageDoc>();
 }
 
-export async function markIngested(rawId: string, incidentNumber: number | undefined, kind: string) {
+export async function markIngested(
+  rawId: string,
+  incidentNumber: number | undefined,
+  kind: string,
+) {
   await RawMessage.updateOne(
     { _id: rawId },
     { $set: { state: 'ingested', incidentNumber, kind, processedAt: new Date() } },
@@ -75,5 +82,8 @@ export async function countRawByState(): Promise<Record<string, number>> {
 }
 
 export async function listQuarantined(limit = 100) {
-  return RawMessage.find({ state: 'quarantined' }).sort({ receivedAt: -1 }).limit(limit).lean<RawMessageDoc[]>();
+  return RawMessage.find({ state: 'quarantined' })
+    .sort({ receivedAt: -1 })
+    .limit(limit)
+    .lean<RawMessageDoc[]>();
 }

@@ -11,7 +11,12 @@ describe('incidesk CLI', () => {
     await connectStore(t.env.MONGODB_URI!);
     for (const [i, who] of ['ann@example.com', 'ben@example.com'].entries()) {
       const at = new Date(Date.UTC(2026, 10, 20 + i, 9));
-      const incident = await openIncident({ openedBy: `raw-${i}`, subject: `Problem ${i + 1}`, customer: { address: who }, at });
+      const incident = await openIncident({
+        openedBy: `raw-${i}`,
+        subject: `Problem ${i + 1}`,
+        customer: { address: who },
+        at,
+      });
       await recordMessage(incident.number, {
         _id: `msg-raw-${i}`,
         at,
@@ -28,7 +33,9 @@ describe('incidesk CLI', () => {
   it('lists incidents as a table and as JSON', async () => {
     const table = await runIncidesk(['incidents', 'list'], t.env);
     expect(table.code).toBe(0);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+STATUS\s+PRIO\s+GROUP\s+ASSIGNEE\s+CUSTOMER/);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^ID\s+STATUS\s+PRIO\s+GROUP\s+ASSIGNEE\s+CUSTOMER/,
+    );
     expect(table.stdout).toMatch(/INC-000002\s+new\s+-\s+-\s+-\s+ben@example\.com/);
     const json = await runIncidesk(['incidents', 'list', '--json'], t.env);
     expect(JSON.parse(json.stdout).map((i: { number: number }) => i.number)).toEqual([2, 1]);
@@ -40,7 +47,9 @@ describe('incidesk CLI', () => {
     expect(shown.stdout).toContain('INC-000001  Problem 1');
     expect(shown.stdout).toContain('← from ann@example.com');
     expect(shown.stdout).toContain('Details of problem 1');
-    const json = JSON.parse((await runIncidesk(['incidents', 'show', 'inc-1', '--json'], t.env)).stdout);
+    const json = JSON.parse(
+      (await runIncidesk(['incidents', 'show', 'inc-1', '--json'], t.env)).stdout,
+    );
     expect(json.incident.customer.address).toBe('ann@example.com');
     expect(json.timeline).toHaveLength(1);
   });
@@ -49,12 +58,20 @@ describe('incidesk CLI', () => {
     expect((await runIncidesk(['incidents', 'show', 'INC-000099'], t.env)).code).toBe(66);
     expect((await runIncidesk(['incidents', 'show', 'nonsense'], t.env)).code).toBe(64);
     expect((await runIncidesk(['frobnicate'], t.env)).code).toBe(64);
-    const bad = await runIncidesk(['start'], { ...t.env, REDIS_URL: 'http://nope', INCIDESK_SECRET: 'short', IMAP_HOST: '' });
+    const bad = await runIncidesk(['start'], {
+      ...t.env,
+      REDIS_URL: 'http://nope',
+      INCIDESK_SECRET: 'short',
+      IMAP_HOST: '',
+    });
     expect(bad.code).toBe(78);
     expect(bad.stderr).toMatch(/REDIS_URL: must start with redis/);
     expect(bad.stderr).toMatch(/INCIDESK_SECRET: must be at least 16/);
     expect(bad.stderr).toMatch(/IMAP_HOST: is required/);
-    const badPlan = await runIncidesk(['check'], { ...t.env, INCIDESK_PLAN: '/nonexistent/plan.yaml' });
+    const badPlan = await runIncidesk(['check'], {
+      ...t.env,
+      INCIDESK_PLAN: '/nonexistent/plan.yaml',
+    });
     expect(badPlan.code).toBe(78);
     expect(badPlan.stderr).toMatch(/cannot read/);
     const ok = await runIncidesk(['check'], t.env);

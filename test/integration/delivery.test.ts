@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { Address, Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
-import { deliver, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import {
+  deliver,
+  SUPPORT,
+  testEnv,
+  testLogger,
+  testPlan,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
 const settle = (ms = 1500) => new Promise((r) => setTimeout(r, ms));
@@ -32,14 +40,27 @@ describe('outbound delivery', () => {
         const acks = smtp.messages.filter((m) => m.envelopeTo.includes(robot));
         while (answered < acks.length) {
           answered++;
-          await deliver(t.mailboxUser, { from: robot, to: SUPPORT, subject: `Auto: received ${answered}`, text: 'Your message was received.' });
+          await deliver(t.mailboxUser, {
+            from: robot,
+            to: SUPPORT,
+            subject: `Auto: received ${answered}`,
+            text: 'Your message was received.',
+          });
         }
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await deliver(t.mailboxUser, { from: robot, to: SUPPORT, subject: 'Hello', text: 'First contact.' });
+    await deliver(t.mailboxUser, {
+      from: robot,
+      to: SUPPORT,
+      subject: 'Hello',
+      text: 'First contact.',
+    });
     const limit = testPlan().acknowledgements.perSenderPerHour;
-    await waitUntil('the robot to be cut off', async () => (await Incident.countDocuments({ 'customer.address': robot })) > limit);
+    await waitUntil(
+      'the robot to be cut off',
+      async () => (await Incident.countDocuments({ 'customer.address': robot })) > limit,
+    );
     await settle(3000);
     running = false;
     await responder;
@@ -50,9 +71,15 @@ describe('outbound delivery', () => {
   });
 
   it('a well-behaved auto-reply to an acknowledgement is recorded on the incident and not answered', async () => {
-    await deliver(t.mailboxUser, { from: 'dana@example.com', to: SUPPORT, subject: 'VPN down', text: 'VPN is down.' });
+    await deliver(t.mailboxUser, {
+      from: 'dana@example.com',
+      to: SUPPORT,
+      subject: 'VPN down',
+      text: 'VPN is down.',
+    });
     const ack = (await smtp.waitFor(smtp.messages.length + 1)).at(-1)!;
-    const number = (await Incident.findOne({ 'customer.address': 'dana@example.com' }).lean())!.number;
+    const number = (await Incident.findOne({ 'customer.address': 'dana@example.com' }).lean())!
+      .number;
     const before = smtp.messages.length;
     await deliver(t.mailboxUser, {
       from: 'dana@example.com',
@@ -62,7 +89,10 @@ describe('outbound delivery', () => {
       headers: { 'Auto-Submitted': 'auto-replied', 'X-Auto-Response-Suppress': 'All' },
       text: 'I am out of the office until Monday.',
     });
-    await waitUntil('auto-reply on the timeline', async () => (await findIncident(number))!.messageCount === 2);
+    await waitUntil(
+      'auto-reply on the timeline',
+      async () => (await findIncident(number))!.messageCount === 2,
+    );
     await settle();
     expect(smtp.messages.length).toBe(before);
   });
@@ -70,8 +100,17 @@ describe('outbound delivery', () => {
   it('retries a temporary SMTP failure until the acknowledgement goes through', async () => {
     smtp.failWith(451);
     const before = smtp.messages.length;
-    await deliver(t.mailboxUser, { from: 'erin@example.com', to: SUPPORT, subject: 'Printer jam', text: 'Jammed.' });
-    await waitUntil('a failed attempt', async () => (await Outbox.findOne({ to: 'erin@example.com', attempts: { $gte: 1 } })) !== null);
+    await deliver(t.mailboxUser, {
+      from: 'erin@example.com',
+      to: SUPPORT,
+      subject: 'Printer jam',
+      text: 'Jammed.',
+    });
+    await waitUntil(
+      'a failed attempt',
+      async () =>
+        (await Outbox.findOne({ to: 'erin@example.com', attempts: { $gte: 1 } })) !== null,
+    );
     smtp.failWith(null);
     await smtp.waitFor(before + 1, 30_000);
     const ack = await Outbox.findOne({ to: 'erin@example.com' }).lean();
@@ -81,16 +120,35 @@ describe('outbound delivery', () => {
 
   it('records a permanent SMTP failure on the incident and stops writing to that address', async () => {
     smtp.failWith(550);
-    await deliver(t.mailboxUser, { from: 'frank@example.com', to: SUPPORT, subject: 'Mailbox full?', text: 'Hello.' });
-    const failed = await waitUntil('permanent failure', async () => Outbox.findOne({ to: 'frank@example.com', state: 'failed' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'frank@example.com',
+      to: SUPPORT,
+      subject: 'Mailbox full?',
+      text: 'Hello.',
+    });
+    const failed = await waitUntil('permanent failure', async () =>
+      Outbox.findOne({ to: 'frank@example.com', state: 'failed' }).lean(),
+    );
     smtp.failWith(null);
     expect(failed.lastError).toMatch(/550/);
-    expect((await timelineOf(failed.incidentNumber)).map((e) => e.event)).toContain('delivery-failed');
-    expect(await Address.findById('frank@example.com').lean()).toMatchObject({ undeliverable: true });
+    expect((await timelineOf(failed.incidentNumber)).map((e) => e.event)).toContain(
+      'delivery-failed',
+    );
+    expect(await Address.findById('frank@example.com').lean()).toMatchObject({
+      undeliverable: true,
+    });
 
-    await deliver(t.mailboxUser, { from: 'frank@example.com', to: SUPPORT, subject: 'Another one', text: 'Hello again.' });
+    await deliver(t.mailboxUser, {
+      from: 'frank@example.com',
+      to: SUPPORT,
+      subject: 'Another one',
+      text: 'Hello again.',
+    });
     const second = await waitUntil('second incident from frank', async () =>
-      Incident.findOne({ 'customer.address': 'frank@example.com', number: { $ne: failed.incidentNumber } }).lean(),
+      Incident.findOne({
+        'customer.address': 'frank@example.com',
+        number: { $ne: failed.incidentNumber },
+      }).lean(),
     );
     await waitUntil('ack suppressed', async () =>
       (await timelineOf(second.number)).some((e) => e.event === 'acknowledgement-suppressed'),
@@ -98,8 +156,15 @@ describe('outbound delivery', () => {
   });
 
   it('understands a bounce of its own acknowledgement and opens no incident for it', async () => {
-    await deliver(t.mailboxUser, { from: 'gone@example.org', to: SUPPORT, subject: 'Old account', text: 'Hi.' });
-    const ackDoc = await waitUntil('ack sent to gone@', async () => Outbox.findOne({ to: 'gone@example.org', state: 'sent' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'gone@example.org',
+      to: SUPPORT,
+      subject: 'Old account',
+      text: 'Hi.',
+    });
+    const ackDoc = await waitUntil('ack sent to gone@', async () =>
+      Outbox.findOne({ to: 'gone@example.org', state: 'sent' }).lean(),
+    );
     const incidents = await Incident.countDocuments();
     const boundary = 'dsn-boundary-1';
     const dsn = [
@@ -137,10 +202,18 @@ describe('outbound delivery', () => {
       '',
     ].join('\r\n');
     await deliver(t.mailboxUser, { raw: dsn, from: '' });
-    await waitUntil('bounce recorded', async () => (await RawMessage.findOne({ kind: 'bounce' })) !== null);
+    await waitUntil(
+      'bounce recorded',
+      async () => (await RawMessage.findOne({ kind: 'bounce' })) !== null,
+    );
     const events = await timelineOf(ackDoc.incidentNumber);
-    expect(events.find((e) => e.event === 'delivery-failed')?.detail).toMatchObject({ status: '5.1.1', recipients: ['gone@example.org'] });
-    expect(await Address.findById('gone@example.org').lean()).toMatchObject({ undeliverable: true });
+    expect(events.find((e) => e.event === 'delivery-failed')?.detail).toMatchObject({
+      status: '5.1.1',
+      recipients: ['gone@example.org'],
+    });
+    expect(await Address.findById('gone@example.org').lean()).toMatchObject({
+      undeliverable: true,
+    });
     expect(await Incident.countDocuments()).toBe(incidents);
   });
 });

@@ -3,7 +3,16 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { incidentToken } from '../../src/domain/tokens.js';
 import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
-import { deliver, SECRET, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import {
+  deliver,
+  SECRET,
+  SUPPORT,
+  testEnv,
+  testLogger,
+  testPlan,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
 describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
@@ -54,14 +63,19 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     const token = incidentToken(SECRET, 1);
     expect(ack!.envelopeTo).toEqual(['carla@example.com']);
     expect(ack!.parsed.subject).toBe('[INC-000001] Re: Invoice portal returns 500');
-    expect(ack!.parsed.messageId).toMatch(new RegExp(`^<INC-000001\\.[a-z0-9-]+\\.${token}@example\\.test>$`));
+    expect(ack!.parsed.messageId).toMatch(
+      new RegExp(`^<INC-000001\\.[a-z0-9-]+\\.${token}@example\\.test>$`),
+    );
     expect(ack!.parsed.inReplyTo).toBe('<first-1@mail.example.com>');
     expect(ack!.parsed.references).toContain('<first-1@mail.example.com>');
     expect(ack!.parsed.replyTo?.value[0]?.address).toBe(`support+INC-000001.${token}@example.test`);
     expect(ack!.header('auto-submitted')).toBe('auto-replied');
     expect(ack!.parsed.text).toContain('INC-000001');
     expect(ack!.parsed.html).toContain('INC-000001');
-    await waitUntil('ack recorded as sent', async () => (await Outbox.findOne({ incidentNumber: 1, state: 'sent' })) !== null);
+    await waitUntil(
+      'ack recorded as sent',
+      async () => (await Outbox.findOne({ incidentNumber: 1, state: 'sent' })) !== null,
+    );
   });
 
   it('threads a reply to the acknowledgement onto the same incident without a second ack', async () => {
@@ -80,7 +94,9 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       return i && i.messageCount === 2 ? i : null;
     });
     expect(await Incident.countDocuments()).toBe(1);
-    const last = (await timelineOf(incident.number)).filter((e) => e.type === 'message' && e.direction === 'inbound').at(-1)!;
+    const last = (await timelineOf(incident.number))
+      .filter((e) => e.type === 'message' && e.direction === 'inbound')
+      .at(-1)!;
     expect(last.text).toBe('It works again now, thanks!');
     expect(last.fullText).toContain('> Thank you for contacting');
     await new Promise((r) => setTimeout(r, 500));
@@ -94,7 +110,10 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       subject: 'RE: [INC-000001] Re: Invoice portal returns 500',
       text: 'One more detail: it happened at 09:12.',
     });
-    await waitUntil('third message on INC-000001', async () => (await findIncident(1))?.messageCount === 3);
+    await waitUntil(
+      'third message on INC-000001',
+      async () => (await findIncident(1))?.messageCount === 3,
+    );
 
     // A stranger naming the same incident in the subject gets an incident of their own.
     await deliver(t.mailboxUser, {
@@ -119,7 +138,9 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       text: 'Disk /var is 98% full',
       headers: { 'Auto-Submitted': 'auto-generated' },
     });
-    const incident = await waitUntil('alert incident', async () => Incident.findOne({ 'customer.address': 'monitor@example.net' }).lean());
+    const incident = await waitUntil('alert incident', async () =>
+      Incident.findOne({ 'customer.address': 'monitor@example.net' }).lean(),
+    );
     expect(incident.automatic).toBe('auto-generated');
     await waitUntil('the suppression on the timeline', async () =>
       (await timelineOf(incident.number)).some((e) => e.event === 'acknowledgement-suppressed'),

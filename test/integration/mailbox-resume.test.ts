@@ -2,7 +2,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { Incident, MailboxState, RawMessage } from '../../src/store/models.js';
-import { deliver, imapSession, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import {
+  deliver,
+  imapSession,
+  SUPPORT,
+  testEnv,
+  testLogger,
+  testPlan,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { inject } from 'vitest';
@@ -42,7 +51,11 @@ describe('intake resume', () => {
       proxy.cut();
       await deliver(t.mailboxUser, { raw: message(2), from: 'person2@example.com' });
       await deliver(t.mailboxUser, { raw: message(3), from: 'person3@example.com' });
-      await waitUntil('all three incidents', async () => (await Incident.countDocuments()) === 3, 30_000);
+      await waitUntil(
+        'all three incidents',
+        async () => (await Incident.countDocuments()) === 3,
+        30_000,
+      );
       expect(proxy.connections).toBeGreaterThanOrEqual(2);
       expect(app.intake!.status.reconnects).toBeGreaterThanOrEqual(1);
       expect(await RawMessage.countDocuments()).toBe(3);

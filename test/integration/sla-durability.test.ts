@@ -49,11 +49,20 @@ describe('SLA escalation survives a killed process and a wiped Redis', () => {
 
   it('escalates an incident whose timer was lost', { timeout: 90_000 }, async () => {
     proc = spawnIncidesk(['start'], t.env, log);
-    await deliver(t.mailboxUser, { from: 'kim@example.com', to: SUPPORT, subject: 'Printer offline', text: 'Printer 3 is offline.' });
-    const assigned = await waitUntil('assigned', async () => {
-      const i = await findIncident(1);
-      return i?.status === 'assigned' ? i : null;
-    }, 30_000);
+    await deliver(t.mailboxUser, {
+      from: 'kim@example.com',
+      to: SUPPORT,
+      subject: 'Printer offline',
+      text: 'Printer 3 is offline.',
+    });
+    const assigned = await waitUntil(
+      'assigned',
+      async () => {
+        const i = await findIncident(1);
+        return i?.status === 'assigned' ? i : null;
+      },
+      30_000,
+    );
     expect(assigned.slaCheckAt).toBeTruthy();
 
     expect(await proc.kill('SIGKILL')).toBeNull();

@@ -7,7 +7,16 @@ import { startApp, type RunningApp } from '../../src/app.js';
 import { incidentToken } from '../../src/domain/tokens.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
-import { deliver, SECRET, SUPPORT, testEnv, testLogger, testPlan, waitUntil, type TestEnv } from '../support/harness.js';
+import {
+  deliver,
+  SECRET,
+  SUPPORT,
+  testEnv,
+  testLogger,
+  testPlan,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
 
 export const TRIAGE_PLAN = `
@@ -59,13 +68,22 @@ describe('triage, assignment and agents working by email', () => {
       const found = smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
       return found.length >= count ? found : null;
     });
-  const incidentWhere = (number: number, what: string, ok: (i: NonNullable<Awaited<ReturnType<typeof findIncident>>>) => boolean) =>
+  const incidentWhere = (
+    number: number,
+    what: string,
+    ok: (i: NonNullable<Awaited<ReturnType<typeof findIncident>>>) => boolean,
+  ) =>
     waitUntil(what, async () => {
       const i = await findIncident(number);
       return i && ok(i) ? i : null;
     });
   /** Reply to one of our messages the way a mail client does. */
-  const replyTo = (original: CapturedMail, from: string, text: string, attachments: { filename: string; content: Buffer }[] = []) =>
+  const replyTo = (
+    original: CapturedMail,
+    from: string,
+    text: string,
+    attachments: { filename: string; content: Buffer }[] = [],
+  ) =>
     deliver(t.mailboxUser, {
       attachments,
       from,
@@ -99,12 +117,23 @@ describe('triage, assignment and agents working by email', () => {
       messageId: '<cora-1@bigcorp.example>',
     });
     const incident = await incidentWhere(1, 'INC-1 assigned', (i) => i.status === 'assigned');
-    expect(incident).toMatchObject({ category: 'outage', impact: 'high', urgency: 'high', priority: 'P1', group: 'network', assignee: 'nina' });
+    expect(incident).toMatchObject({
+      category: 'outage',
+      impact: 'high',
+      urgency: 'high',
+      priority: 'P1',
+      group: 'network',
+      assignee: 'nina',
+    });
     expect(incident.triage?.rules).toEqual(['outage', 'vpn', 'gold']);
     const [notice] = await mailTo('nina@example.test');
     const token = incidentToken(SECRET, 1);
-    expect(notice!.parsed.subject).toBe('[INC-000001] P1 assigned to you: VPN down for the whole office');
-    expect(notice!.parsed.replyTo?.value[0]?.address).toBe(`support+INC-000001.${token}@example.test`);
+    expect(notice!.parsed.subject).toBe(
+      '[INC-000001] P1 assigned to you: VPN down for the whole office',
+    );
+    expect(notice!.parsed.replyTo?.value[0]?.address).toBe(
+      `support+INC-000001.${token}@example.test`,
+    );
     expect(notice!.parsed.messageId).toContain(token);
     expect(notice!.parsed.text).toContain('Nobody in Hamburg can connect');
     expect(notice!.parsed.text).toContain('#resolve cause:');
@@ -112,25 +141,49 @@ describe('triage, assignment and agents working by email', () => {
     expect(events).toEqual(expect.arrayContaining(['opened', 'triaged', 'assigned']));
 
     // Least-loaded: the next network incident goes to the other agent.
-    await deliver(t.mailboxUser, { from: 'dan@example.com', to: SUPPORT, subject: 'VPN slow', text: 'The VPN is slow.' });
-    expect(await incidentWhere(2, 'INC-2 assigned', (i) => i.status === 'assigned')).toMatchObject({ group: 'network', assignee: 'nick', priority: 'P3' });
+    await deliver(t.mailboxUser, {
+      from: 'dan@example.com',
+      to: SUPPORT,
+      subject: 'VPN slow',
+      text: 'The VPN is slow.',
+    });
+    expect(await incidentWhere(2, 'INC-2 assigned', (i) => i.status === 'assigned')).toMatchObject({
+      group: 'network',
+      assignee: 'nick',
+      priority: 'P3',
+    });
   });
 
   it("relays the agent's reply to the customer on the same thread, after running its commands", async () => {
     const [notice] = await mailTo('nina@example.test');
-    await replyTo(notice!, 'nina@example.test', '#priority P2\n#note checking the VPN concentrator logs\n\nHello Cora, we are on it and will update you within the hour.', [
-      { filename: 'vpn-setup.pdf', content: Buffer.from('%PDF-1.4 instructions') },
-    ]);
-    const [toCustomer] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Re: VPN down') === true && !m.header('auto-submitted'));
+    await replyTo(
+      notice!,
+      'nina@example.test',
+      '#priority P2\n#note checking the VPN concentrator logs\n\nHello Cora, we are on it and will update you within the hour.',
+      [{ filename: 'vpn-setup.pdf', content: Buffer.from('%PDF-1.4 instructions') }],
+    );
+    const [toCustomer] = await mailTo(
+      'cora@bigcorp.example',
+      (m) => m.parsed.subject?.includes('Re: VPN down') === true && !m.header('auto-submitted'),
+    );
     expect(toCustomer!.parsed.inReplyTo).toBe('<cora-1@bigcorp.example>');
     expect(toCustomer!.parsed.subject).toBe('[INC-000001] Re: VPN down for the whole office');
     expect(toCustomer!.parsed.text).toContain('we are on it');
     expect(toCustomer!.parsed.text).not.toMatch(/concentrator|#priority|#note|Nobody in Hamburg/);
-    expect(toCustomer!.parsed.attachments.map((a) => [a.filename, a.content.toString()])).toEqual([['vpn-setup.pdf', '%PDF-1.4 instructions']]);
-    const [result] = await mailTo('nina@example.test', (m) => m.parsed.subject?.includes('Done:') === true);
+    expect(toCustomer!.parsed.attachments.map((a) => [a.filename, a.content.toString()])).toEqual([
+      ['vpn-setup.pdf', '%PDF-1.4 instructions'],
+    ]);
+    const [result] = await mailTo(
+      'nina@example.test',
+      (m) => m.parsed.subject?.includes('Done:') === true,
+    );
     expect(result!.parsed.text).toMatch(/done: #priority: priority P2/);
     expect(result!.parsed.text).toMatch(/done: #note/);
-    const incident = await incidentWhere(1, 'P2 and in progress', (i) => i.priority === 'P2' && i.status === 'in-progress');
+    const incident = await incidentWhere(
+      1,
+      'P2 and in progress',
+      (i) => i.priority === 'P2' && i.status === 'in-progress',
+    );
     expect(incident.firstRespondedAt).toBeTruthy();
     expect(incident.sla?.firstResponse?.stoppedAt).toBeTruthy();
     const note = (await timelineOf(1)).find((e) => e.event === 'note');
@@ -142,38 +195,75 @@ describe('triage, assignment and agents working by email', () => {
     await replyTo(notice!, 'nina@example.test', '#status pending');
     const pending = await incidentWhere(1, 'pending', (i) => i.status === 'pending-customer');
     expect(pending.sla?.resolution?.runningSince).toBeNull();
-    const [agentReply] = await mailTo('cora@bigcorp.example', (m) => m.parsed.text?.includes('we are on it') === true);
-    await replyTo(agentReply!, 'cora@bigcorp.example', 'Here is the error message: TLS handshake failed.');
+    const [agentReply] = await mailTo(
+      'cora@bigcorp.example',
+      (m) => m.parsed.text?.includes('we are on it') === true,
+    );
+    await replyTo(
+      agentReply!,
+      'cora@bigcorp.example',
+      'Here is the error message: TLS handshake failed.',
+    );
     const resumed = await incidentWhere(1, 'in progress again', (i) => i.status === 'in-progress');
     expect(resumed.sla?.resolution?.runningSince).toBeTruthy();
-    const [forwarded] = await mailTo('nina@example.test', (m) => m.parsed.subject?.includes('Customer replied') === true);
+    const [forwarded] = await mailTo(
+      'nina@example.test',
+      (m) => m.parsed.subject?.includes('Customer replied') === true,
+    );
     expect(forwarded!.parsed.text).toContain('TLS handshake failed');
   });
 
   it('transfers between groups and reassigns by command', async () => {
     const [notice] = await mailTo('nina@example.test');
     await replyTo(notice!, 'nina@example.test', '#transfer service-desk');
-    await incidentWhere(1, 'in service desk, assigned to alice', (i) => i.group === 'service-desk' && i.assignee === 'alice');
-    const [toAlice] = await mailTo('alice@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    await incidentWhere(
+      1,
+      'in service desk, assigned to alice',
+      (i) => i.group === 'service-desk' && i.assignee === 'alice',
+    );
+    const [toAlice] = await mailTo(
+      'alice@example.test',
+      (m) => m.parsed.subject?.includes('assigned to you') === true,
+    );
     await replyTo(toAlice!, 'alice@example.test', '#assign anton');
     await incidentWhere(1, 'assigned to anton', (i) => i.assignee === 'anton');
-    await mailTo('anton@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    await mailTo(
+      'anton@example.test',
+      (m) => m.parsed.subject?.includes('assigned to you') === true,
+    );
     const events = (await timelineOf(1)).map((e) => e.event);
     expect(events).toEqual(expect.arrayContaining(['transferred', 'assigned']));
   });
 
   it('requires a cause and a fix to resolve, tells the customer, and reopens when they write back', async () => {
-    const [toAnton] = await mailTo('anton@example.test', (m) => m.parsed.subject?.includes('assigned to you') === true);
+    const [toAnton] = await mailTo(
+      'anton@example.test',
+      (m) => m.parsed.subject?.includes('assigned to you') === true,
+    );
     await replyTo(toAnton!, 'anton@example.test', '#resolve cause: expired certificate');
-    const [refusal] = await mailTo('anton@example.test', (m) => m.parsed.text?.includes('refused: #resolve') === true);
+    const [refusal] = await mailTo(
+      'anton@example.test',
+      (m) => m.parsed.text?.includes('refused: #resolve') === true,
+    );
     expect(refusal!.parsed.text).toMatch(/fix|workaround/);
     expect((await findIncident(1))!.status).toBe('in-progress');
 
-    await replyTo(toAnton!, 'anton@example.test', '#resolve cause: expired certificate; fix: renewed the VPN gateway certificate');
+    await replyTo(
+      toAnton!,
+      'anton@example.test',
+      '#resolve cause: expired certificate; fix: renewed the VPN gateway certificate',
+    );
     const resolved = await incidentWhere(1, 'resolved', (i) => i.status === 'resolved');
-    expect(resolved.resolution).toMatchObject({ cause: 'expired certificate', fix: 'renewed the VPN gateway certificate', by: 'anton' });
+    expect(resolved.resolution).toMatchObject({
+      cause: 'expired certificate',
+      fix: 'renewed the VPN gateway certificate',
+      by: 'anton',
+    });
     expect(resolved.slaCheckAt).toBeNull();
-    const [told] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Resolved:') === true);
+    const [told] = await mailTo(
+      'cora@bigcorp.example',
+      (m) => m.parsed.subject?.includes('Resolved:') === true,
+    );
     expect(told!.parsed.text).toContain('renewed the VPN gateway certificate');
     expect(told!.parsed.text).toMatch(/reply to this email within 14 days/);
 
@@ -192,85 +282,177 @@ describe('triage, assignment and agents working by email', () => {
       subject: 'Re: [INC-000001] VPN down',
       text: '#resolve cause: none; fix: none\n#assign alice',
     });
-    await waitUntil('mallory recorded', async () => (await timelineOf(1)).some((e) => e.from === 'mallory@example.org'));
+    await waitUntil('mallory recorded', async () =>
+      (await timelineOf(1)).some((e) => e.from === 'mallory@example.org'),
+    );
     // An agent without the token (a new mail naming the incident): refused, and told why.
-    await deliver(t.mailboxUser, { from: 'alice@example.test', to: SUPPORT, subject: '[INC-000001] priority', text: '#priority P4' });
-    const [refused] = await mailTo('alice@example.test', (m) => m.parsed.subject?.startsWith('[INC-000001] Not done') === true);
+    await deliver(t.mailboxUser, {
+      from: 'alice@example.test',
+      to: SUPPORT,
+      subject: '[INC-000001] priority',
+      text: '#priority P4',
+    });
+    const [refused] = await mailTo(
+      'alice@example.test',
+      (m) => m.parsed.subject?.startsWith('[INC-000001] Not done') === true,
+    );
     expect(refused!.parsed.text).toMatch(/only accepted in a reply/);
     const after = await findIncident(1);
-    expect(after).toMatchObject({ status: before!.status, priority: before!.priority, assignee: before!.assignee });
+    expect(after).toMatchObject({
+      status: before!.status,
+      priority: before!.priority,
+      assignee: before!.assignee,
+    });
   });
 
   it('merges a duplicate into the original, and later mail on the duplicate lands on the original', async () => {
-    await deliver(t.mailboxUser, { from: 'cora@bigcorp.example', to: SUPPORT, subject: 'Still no VPN', text: 'Same problem as before.' });
-    const duplicate = await waitUntil('duplicate assigned', async () => Incident.findOne({ subject: 'Still no VPN', status: 'assigned' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'cora@bigcorp.example',
+      to: SUPPORT,
+      subject: 'Still no VPN',
+      text: 'Same problem as before.',
+    });
+    const duplicate = await waitUntil('duplicate assigned', async () =>
+      Incident.findOne({ subject: 'Still no VPN', status: 'assigned' }).lean(),
+    );
     const agent = duplicate.assignee!;
-    const [notice] = await mailTo(`${agent}@example.test`, (m) => m.parsed.subject?.includes('Still no VPN') === true);
+    const [notice] = await mailTo(
+      `${agent}@example.test`,
+      (m) => m.parsed.subject?.includes('Still no VPN') === true,
+    );
     await replyTo(notice!, `${agent}@example.test`, '#merge INC-000001');
-    await incidentWhere(duplicate.number, 'merged', (i) => i.status === 'closed' && i.mergedInto === 1);
-    const [ack] = await mailTo('cora@bigcorp.example', (m) => m.parsed.subject?.includes('Still no VPN') === true && m.header('auto-submitted') === 'auto-replied');
+    await incidentWhere(
+      duplicate.number,
+      'merged',
+      (i) => i.status === 'closed' && i.mergedInto === 1,
+    );
+    const [ack] = await mailTo(
+      'cora@bigcorp.example',
+      (m) =>
+        m.parsed.subject?.includes('Still no VPN') === true &&
+        m.header('auto-submitted') === 'auto-replied',
+    );
     const count = (await findIncident(1))!.messageCount!;
     await replyTo(ack!, 'cora@bigcorp.example', 'Any news?');
     await incidentWhere(1, 'reply on the original', (i) => i.messageCount === count + 1);
   });
 
   it('recomputes priority from impact and urgency, and escalates on request', async () => {
-    await deliver(t.mailboxUser, { from: 'pat@example.com', to: SUPPORT, subject: 'Question about reports', text: 'How do I export?' });
-    const incident = await waitUntil('assigned', async () => Incident.findOne({ subject: 'Question about reports', status: 'assigned' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'pat@example.com',
+      to: SUPPORT,
+      subject: 'Question about reports',
+      text: 'How do I export?',
+    });
+    const incident = await waitUntil('assigned', async () =>
+      Incident.findOne({ subject: 'Question about reports', status: 'assigned' }).lean(),
+    );
     expect(incident.priority).toBe('P3');
     const agent = `${incident.assignee}@example.test`;
-    const [notice] = await mailTo(agent, (m) => m.parsed.subject?.includes('Question about reports') === true);
+    const [notice] = await mailTo(
+      agent,
+      (m) => m.parsed.subject?.includes('Question about reports') === true,
+    );
     await replyTo(notice!, agent, '#impact high\n#urgency high\n#escalate the customer is the CFO');
-    await incidentWhere(incident.number, 'P1', (i) => i.priority === 'P1' && i.impact === 'high' && i.urgency === 'high');
-    const [toLead] = await mailTo('lena@example.test', (m) => m.parsed.subject?.includes('Question about reports') === true);
+    await incidentWhere(
+      incident.number,
+      'P1',
+      (i) => i.priority === 'P1' && i.impact === 'high' && i.urgency === 'high',
+    );
+    const [toLead] = await mailTo(
+      'lena@example.test',
+      (m) => m.parsed.subject?.includes('Question about reports') === true,
+    );
     expect(toLead!.parsed.subject).toContain('Escalation (lead)');
     expect(toLead!.parsed.text).toContain('the customer is the CFO');
     expect((await findIncident(incident.number))!.sla?.escalationLevel).toBe(1);
   });
 
   it('opens a new linked incident when the customer writes long after closure', async () => {
-    await deliver(t.mailboxUser, { from: 'lee@example.com', to: SUPPORT, subject: 'Password reset', text: 'I cannot reset my password.', messageId: '<lee-1@example.com>' });
-    const incident = await waitUntil('assigned', async () => Incident.findOne({ subject: 'Password reset', status: 'assigned' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'lee@example.com',
+      to: SUPPORT,
+      subject: 'Password reset',
+      text: 'I cannot reset my password.',
+      messageId: '<lee-1@example.com>',
+    });
+    const incident = await waitUntil('assigned', async () =>
+      Incident.findOne({ subject: 'Password reset', status: 'assigned' }).lean(),
+    );
     const agent = `${incident.assignee}@example.test`;
-    const [notice] = await mailTo(agent, (m) => m.parsed.subject?.includes('Password reset') === true);
-    await replyTo(notice!, agent, '#resolve cause: account locked; fix: unlocked the account\n#status closed');
+    const [notice] = await mailTo(
+      agent,
+      (m) => m.parsed.subject?.includes('Password reset') === true,
+    );
+    await replyTo(
+      notice!,
+      agent,
+      '#resolve cause: account locked; fix: unlocked the account\n#status closed',
+    );
     await incidentWhere(incident.number, 'closed', (i) => i.status === 'closed');
-    const [resolvedMail] = await mailTo('lee@example.com', (m) => m.parsed.subject?.includes('Resolved:') === true);
+    const [resolvedMail] = await mailTo(
+      'lee@example.com',
+      (m) => m.parsed.subject?.includes('Resolved:') === true,
+    );
     advance(20 * 24 * 60 * MINUTE); // beyond the 14-day reopen window
     await replyTo(resolvedMail!, 'lee@example.com', 'It happened again.');
-    const linked = await waitUntil('linked incident', async () => Incident.findOne({ linkedTo: incident.number }).lean());
-    expect(linked.customer.address).toBe('lee@example.com');
+    const linked = await waitUntil('linked incident', async () =>
+      Incident.findOne({ linkedTo: incident.number }).lean(),
+    );
+    expect(linked.customer?.address).toBe('lee@example.com');
     expect((await findIncident(incident.number))!.status).toBe('closed');
     expect((await timelineOf(incident.number)).map((e) => e.event)).toContain('continued-in');
   });
 
   it('warns before the SLA target, then escalates along the chain at each breach', async () => {
-    await deliver(t.mailboxUser, { from: 'ops@bigcorp.example', to: SUPPORT, subject: 'Website down', text: 'Our site is down.' });
-    const incident = await waitUntil('P1 assigned', async () => Incident.findOne({ subject: 'Website down', status: 'assigned' }).lean());
+    await deliver(t.mailboxUser, {
+      from: 'ops@bigcorp.example',
+      to: SUPPORT,
+      subject: 'Website down',
+      text: 'Our site is down.',
+    });
+    const incident = await waitUntil('P1 assigned', async () =>
+      Incident.findOne({ subject: 'Website down', status: 'assigned' }).lean(),
+    );
     expect(incident.priority).toBe('P1');
     const n = incident.number;
     const assignee = `${incident.assignee}@example.test`;
     advance(12 * MINUTE); // 80% of the 15-minute first-response target
     await sweep();
-    const [warning] = await mailTo(assignee, (m) => m.parsed.subject?.includes('SLA warning') === true);
+    const [warning] = await mailTo(
+      assignee,
+      (m) => m.parsed.subject?.includes('SLA warning') === true,
+    );
     expect(warning!.parsed.subject).toContain('first response');
 
     advance(4 * MINUTE); // past 15 minutes: breach, first escalation step (the lead)
     await sweep();
-    await mailTo('nora@example.test', (m) => m.parsed.subject?.includes('Escalation (lead)') === true);
+    await mailTo(
+      'nora@example.test',
+      (m) => m.parsed.subject?.includes('Escalation (lead)') === true,
+    );
     advance(10 * MINUTE); // still breached after repeatAfter: the manager
     await sweep();
-    await mailTo('max@example.test', (m) => m.parsed.subject?.includes('Escalation (manager)') === true);
+    await mailTo(
+      'max@example.test',
+      (m) => m.parsed.subject?.includes('Escalation (manager)') === true,
+    );
     advance(10 * MINUTE); // then a transfer to the service desk
     await sweep();
-    const transferred = await incidentWhere(n, 'transferred', (i) => i.group === 'service-desk' && !!i.assignee);
+    const transferred = await incidentWhere(
+      n,
+      'transferred',
+      (i) => i.group === 'service-desk' && !!i.assignee,
+    );
     expect(transferred.sla?.escalationLevel).toBe(3);
     const events = (await timelineOf(n)).filter((e) => e.type === 'event').map((e) => e.event);
-    expect(events).toEqual(expect.arrayContaining(['sla-breached', 'escalated', 'transferred', 'assigned']));
+    expect(events).toEqual(
+      expect.arrayContaining(['sla-breached', 'escalated', 'transferred', 'assigned']),
+    );
     expect(events.filter((e) => e === 'escalated')).toHaveLength(3);
     // Further sweeps do nothing more: the chain is exhausted.
     advance(30 * MINUTE);
     await sweep();
-    expect(((await timelineOf(n)).filter((e) => e.event === 'escalated')).length).toBe(3);
+    expect((await timelineOf(n)).filter((e) => e.event === 'escalated').length).toBe(3);
   });
 });

@@ -29,7 +29,10 @@ function withDatabase(uri: string, dbName: string): string {
 }
 
 /** Environment variables for an incidesk process (in-process or spawned) of this test. */
-export function testEnv(smtp: Pick<SmtpCapture, 'port'>, overrides: Record<string, string> = {}): TestEnv {
+export function testEnv(
+  smtp: Pick<SmtpCapture, 'port'>,
+  overrides: Record<string, string> = {},
+): TestEnv {
   const services = inject('services');
   const dbName = uniqueName('db').replace('-', '_');
   const mailboxUser = `${uniqueName('support')}@example.test`;
@@ -73,11 +76,21 @@ ${extra}`,
 export const testLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
 
 /** Deliver a message into the test mailbox over LMTP, as the mail server would. */
-export async function deliver(mailboxUser: string, message: SendMailOptions | { raw: string | Buffer; from?: string }) {
+export async function deliver(
+  mailboxUser: string,
+  message: SendMailOptions | { raw: string | Buffer; from?: string },
+) {
   const services = inject('services');
-  const transport = nodemailer.createTransport({ lmtp: true, host: services.imapHost, port: services.lmtpPort } as never);
+  const transport = nodemailer.createTransport({
+    lmtp: true,
+    host: services.imapHost,
+    port: services.lmtpPort,
+  } as never);
   try {
-    const envelope = { from: (message as { from?: string }).from ?? 'sender@example.com', to: mailboxUser };
+    const envelope = {
+      from: (message as { from?: string }).from ?? 'sender@example.com',
+      to: mailboxUser,
+    };
     return await transport.sendMail({ ...message, envelope });
   } finally {
     transport.close();

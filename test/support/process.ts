@@ -9,7 +9,11 @@ export interface IncideskProcess {
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnIncidesk(args: string[], env: Record<string, string>, logFile?: string): IncideskProcess {
+export function spawnIncidesk(
+  args: string[],
+  env: Record<string, string>,
+  logFile?: string,
+): IncideskProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
@@ -20,7 +24,9 @@ export function spawnIncidesk(args: string[], env: Record<string, string>, logFi
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
   }
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return {
     child,
     exited,

@@ -36,7 +36,9 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         if (failure !== null) {
-          const err = Object.assign(new Error(`test failure ${failure}`), { responseCode: failure });
+          const err = Object.assign(new Error(`test failure ${failure}`), {
+            responseCode: failure,
+          });
           callback(err);
           return;
         }
@@ -70,7 +72,8 @@ export async function startSmtpCapture(): Promise<SmtpCapture> {
     async waitFor(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages at the SMTP server, got ${messages.length}`);
+        if (Date.now() > deadline)
+          throw new Error(`expected ${count} messages at the SMTP server, got ${messages.length}`);
         await new Promise((r) => setTimeout(r, 50));
       }
       return messages;

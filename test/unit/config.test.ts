@@ -37,7 +37,14 @@ describe('loadConfig', () => {
   });
 
   it('lists every problem at once, naming each variable', () => {
-    const list = problems({ ...valid, MONGODB_URI: 'postgres://x', IMAP_PORT: '99999', INCIDESK_SECRET: 'short', IMAP_HOST: '', SUPPORT_ADDRESS: 'nobody' });
+    const list = problems({
+      ...valid,
+      MONGODB_URI: 'postgres://x',
+      IMAP_PORT: '99999',
+      INCIDESK_SECRET: 'short',
+      IMAP_HOST: '',
+      SUPPORT_ADDRESS: 'nobody',
+    });
     expect(list).toHaveLength(5);
     expect(list.join('\n')).toMatch(/MONGODB_URI: must start with mongodb/);
     expect(list.join('\n')).toMatch(/IMAP_PORT:/);
@@ -48,7 +55,17 @@ describe('loadConfig', () => {
 
   it('reports all missing variables of an empty environment', () => {
     const list = problems({});
-    for (const name of ['MONGODB_URI', 'REDIS_URL', 'IMAP_HOST', 'IMAP_USER', 'IMAP_PASS', 'SMTP_HOST', 'SUPPORT_ADDRESS', 'INCIDESK_SECRET', 'INCIDESK_PLAN']) {
+    for (const name of [
+      'MONGODB_URI',
+      'REDIS_URL',
+      'IMAP_HOST',
+      'IMAP_USER',
+      'IMAP_PASS',
+      'SMTP_HOST',
+      'SUPPORT_ADDRESS',
+      'INCIDESK_SECRET',
+      'INCIDESK_PLAN',
+    ]) {
       expect(list).toContain(`${name}: is required`);
     }
   });
@@ -58,22 +75,36 @@ describe('loadConfig', () => {
     writeFileSync(join(dir, 'imap'), 'from-file\n');
     const c = loadConfig({ ...valid, IMAP_PASS: '', IMAP_PASS_FILE: join(dir, 'imap') });
     expect(c.imap.pass).toBe('from-file');
-    expect(problems({ ...valid, IMAP_PASS_FILE: join(dir, 'imap') })).toEqual(['IMAP_PASS and IMAP_PASS_FILE are both set; use one']);
-    expect(problems({ ...valid, SMTP_PASS_FILE: join(dir, 'missing') })[0]).toMatch(/SMTP_PASS_FILE: cannot read/);
+    expect(problems({ ...valid, IMAP_PASS_FILE: join(dir, 'imap') })).toEqual([
+      'IMAP_PASS and IMAP_PASS_FILE are both set; use one',
+    ]);
+    expect(problems({ ...valid, SMTP_PASS_FILE: join(dir, 'missing') })[0]).toMatch(
+      /SMTP_PASS_FILE: cannot read/,
+    );
   });
 
   it('requires SMTP_PASS with SMTP_USER', () => {
-    expect(problems({ ...valid, SMTP_USER: 'mailer' })).toEqual(['SMTP_PASS: is required when SMTP_USER is set']);
+    expect(problems({ ...valid, SMTP_USER: 'mailer' })).toEqual([
+      'SMTP_PASS: is required when SMTP_USER is set',
+    ]);
   });
 
   it('never shows secrets in its printable form', () => {
-    const c = loadConfig({ ...valid, MONGODB_URI: 'mongodb://user:dbpass@db:27017/x', SMTP_USER: 'u', SMTP_PASS: 'smtp-password' });
+    const c = loadConfig({
+      ...valid,
+      MONGODB_URI: 'mongodb://user:dbpass@db:27017/x',
+      SMTP_USER: 'u',
+      SMTP_PASS: 'smtp-password',
+    });
     const shown = JSON.stringify(redactedConfig(c));
-    for (const secret of ['dbpass', 'imap-password', 'smtp-password', 'a-long-enough-secret']) expect(shown).not.toContain(secret);
+    for (const secret of ['dbpass', 'imap-password', 'smtp-password', 'a-long-enough-secret'])
+      expect(shown).not.toContain(secret);
   });
 
   it('read-only commands need only MONGODB_URI', () => {
-    expect(loadStoreConfig({ MONGODB_URI: valid.MONGODB_URI })).toEqual({ mongoUri: valid.MONGODB_URI });
+    expect(loadStoreConfig({ MONGODB_URI: valid.MONGODB_URI })).toEqual({
+      mongoUri: valid.MONGODB_URI,
+    });
     expect(() => loadStoreConfig({})).toThrow(/MONGODB_URI: is required/);
   });
 });

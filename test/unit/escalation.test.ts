@@ -6,7 +6,11 @@ import { startClock, stopClock } from '../../src/domain/sla.js';
 const M = 60_000;
 const t0 = new Date('2026-11-23T10:00:00Z');
 const at = (minutes: number) => new Date(t0.getTime() + minutes * M);
-const policy = { warnFraction: 0.75, repeatAfterMs: 10 * M, chain: ['lead', 'manager', { transfer: 'desk' }] as const };
+const policy = {
+  warnFraction: 0.75,
+  repeatAfterMs: 10 * M,
+  chain: ['lead', 'manager', { transfer: 'desk' }] as const,
+};
 
 function state(clock: TrackedClock, escalationLevel = 0, lastEscalatedAt?: Date): SlaState {
   return { clocks: { firstResponse: clock }, escalationLevel, lastEscalatedAt };
@@ -23,12 +27,22 @@ describe('reviewSla', () => {
     const r = reviewSla(state(startClock(t0, 20 * M)), ALWAYS, policy, at(16));
     expect(r.actions).toEqual([{ kind: 'warn', clock: 'firstResponse', dueAt: at(20) }]);
     expect(r.nextCheckAt).toEqual(at(20));
-    const warned = reviewSla(state({ ...startClock(t0, 20 * M), warnedAt: at(16) }), ALWAYS, policy, at(17));
+    const warned = reviewSla(
+      state({ ...startClock(t0, 20 * M), warnedAt: at(16) }),
+      ALWAYS,
+      policy,
+      at(17),
+    );
     expect(warned.actions).toEqual([]);
   });
 
   it('records a breach and takes the first escalation step at once', () => {
-    const r = reviewSla(state({ ...startClock(t0, 20 * M), warnedAt: at(16) }), ALWAYS, policy, at(21));
+    const r = reviewSla(
+      state({ ...startClock(t0, 20 * M), warnedAt: at(16) }),
+      ALWAYS,
+      policy,
+      at(21),
+    );
     expect(r.actions).toEqual([
       { kind: 'breach', clock: 'firstResponse', dueAt: at(20) },
       { kind: 'escalate', level: 1, step: 'lead' },
@@ -38,20 +52,36 @@ describe('reviewSla', () => {
 
   it('takes the next step only after repeatAfter, while still breached', () => {
     const breached = { ...startClock(t0, 20 * M), warnedAt: at(16), breachedAt: at(21) };
-    expect(reviewSla(state(breached, 1, at(21)), ALWAYS, policy, at(25))).toEqual({ actions: [], nextCheckAt: at(31) });
-    expect(reviewSla(state(breached, 1, at(21)), ALWAYS, policy, at(31)).actions).toEqual([{ kind: 'escalate', level: 2, step: 'manager' }]);
-    expect(reviewSla(state(breached, 2, at(31)), ALWAYS, policy, at(41)).actions).toEqual([{ kind: 'escalate', level: 3, step: { transfer: 'desk' } }]);
+    expect(reviewSla(state(breached, 1, at(21)), ALWAYS, policy, at(25))).toEqual({
+      actions: [],
+      nextCheckAt: at(31),
+    });
+    expect(reviewSla(state(breached, 1, at(21)), ALWAYS, policy, at(31)).actions).toEqual([
+      { kind: 'escalate', level: 2, step: 'manager' },
+    ]);
+    expect(reviewSla(state(breached, 2, at(31)), ALWAYS, policy, at(41)).actions).toEqual([
+      { kind: 'escalate', level: 3, step: { transfer: 'desk' } },
+    ]);
   });
 
   it('stops when the chain is exhausted or the clock no longer runs', () => {
     const breached = { ...startClock(t0, 20 * M), warnedAt: at(16), breachedAt: at(21) };
-    expect(reviewSla(state(breached, 3, at(41)), ALWAYS, policy, at(90))).toEqual({ actions: [], nextCheckAt: null });
+    expect(reviewSla(state(breached, 3, at(41)), ALWAYS, policy, at(90))).toEqual({
+      actions: [],
+      nextCheckAt: null,
+    });
     const met = { ...stopClock(startClock(t0, 20 * M), ALWAYS, at(10)) };
-    expect(reviewSla(state(met), ALWAYS, policy, at(90))).toEqual({ actions: [], nextCheckAt: null });
+    expect(reviewSla(state(met), ALWAYS, policy, at(90))).toEqual({
+      actions: [],
+      nextCheckAt: null,
+    });
   });
 
   it('looks at the earliest pending moment across both clocks', () => {
-    const s: SlaState = { clocks: { firstResponse: startClock(t0, 60 * M), resolution: startClock(t0, 8 * M) }, escalationLevel: 0 };
+    const s: SlaState = {
+      clocks: { firstResponse: startClock(t0, 60 * M), resolution: startClock(t0, 8 * M) },
+      escalationLevel: 0,
+    };
     expect(reviewSla(s, ALWAYS, policy, at(1)).nextCheckAt).toEqual(at(6));
   });
 });

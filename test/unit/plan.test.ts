@@ -31,12 +31,16 @@ describe('incident response plan', () => {
 
   it('requires routing once groups exist, and members in every group', () => {
     const list = problems('version: 1\norganisation: X\ngroups: [{ id: a, name: A }]\n');
-    expect(list).toContain('routing: required when groups are defined: at least `routing: { default: <group> }`');
+    expect(list).toContain(
+      'routing: required when groups are defined: at least `routing: { default: <group> }`',
+    );
     expect(list).toContain('groups.0: group "a" has no members');
   });
 
   it('rejects an unknown time zone', () => {
-    expect(problems('version: 1\norganisation: X\ntimezone: Nowhere/Land\n')).toEqual(['timezone: unknown time zone "Nowhere/Land"']);
+    expect(problems('version: 1\norganisation: X\ntimezone: Nowhere/Land\n')).toEqual([
+      'timezone: unknown time zone "Nowhere/Land"',
+    ]);
   });
 
   it('names every broken reference and unknown key', () => {
@@ -61,7 +65,9 @@ calendars: { office: { timezone: Mars/Olympus, hours: { mon: ['9-5'] } } }
   });
 
   it('reports YAML syntax errors with the line', () => {
-    expect(problems('version: 1\norganisation: [unclosed\n')[0]).toMatch(/not valid YAML \(line \d+\)/);
+    expect(problems('version: 1\norganisation: [unclosed\n')[0]).toMatch(
+      /not valid YAML \(line \d+\)/,
+    );
   });
 });
 
