@@ -37,7 +37,13 @@ try {
   const t0 = performance.now();
   const res = await client.append(args.mailbox, msg.raw);
   const appendMs = performance.now() - t0;
-  send({ type: 'appended', size: msg.raw.length, appendMs, uid: res ? res.uid : undefined, wallAt: Date.now() });
+  send({
+    type: 'appended',
+    size: msg.raw.length,
+    appendMs,
+    uid: res ? res.uid : undefined,
+    wallAt: Date.now(),
+  });
   await client.logout();
   process.disconnect?.();
 } catch (err) {

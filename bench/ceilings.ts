@@ -7,7 +7,11 @@ import { Readable } from 'node:stream';
 import { Worker } from 'bullmq';
 import { redisConnection } from '../src/app.js';
 import type { Config } from '../src/config.js';
-import { IMAP_SYNC_BATCH_SIZE, JOB_MAX_STALLED_COUNT, JOB_STALLED_INTERVAL_MS } from '../src/constants.js';
+import {
+  IMAP_SYNC_BATCH_SIZE,
+  JOB_MAX_STALLED_COUNT,
+  JOB_STALLED_INTERVAL_MS,
+} from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
 import { createLogger } from '../src/log.js';
 import { composeAcknowledgement } from '../src/mail/compose.js';
@@ -16,7 +20,7 @@ import { parseMessage } from '../src/mail/parse.js';
 import type { Plan } from '../src/plan/schema.js';
 import { openQueues, QUEUES } from '../src/queues.js';
 import { connectStore, disconnectStore } from '../src/store/db.js';
-import type { OutboxDoc } from '../src/store/models.js';
+import { Incident, type OutboxDoc } from '../src/store/models.js';
 import { storeRaw } from '../src/store/raw-messages.js';
 import { uniqueName, type TestServices } from '../test/support/services.js';
 import { ingest } from '../workers/ingest.js';
@@ -32,12 +36,20 @@ export interface Ceiling {
   seconds: number;
   perSecond: number;
   dbProfile?: DbProfile;
+  /** Failed attempts (retried at once), by error. */
+  failures?: Record<string, number>;
 }
 
 const TIMEOUT_MS = 120_000;
 
 function ceiling(part: string, how: string, messages: number, ms: number): Ceiling {
-  return { part, how, messages, seconds: round(ms / 1000, 2), perSecond: round(messages / (ms / 1000)) };
+  return {
+    part,
+    how,
+    messages,
+    seconds: round(ms / 1000, 2),
+    perSecond: round(messages / (ms / 1000)),
+  };
 }
 
 /** Run `work(i)` for i in [0, n) with `width` in flight. */
@@ -75,13 +87,24 @@ export async function ceilingImap(s: TestServices, run: string, n: number): Prom
     let fetched = 0;
     for (let i = 0; i < uids.length; i += IMAP_SYNC_BATCH_SIZE) {
       const batch = uids.slice(i, i + IMAP_SYNC_BATCH_SIZE);
-      for (const m of await client.fetchAll(batch, { uid: true, source: true }, { uid: true })) if (m.source) fetched++;
+      for (const m of await client.fetchAll(batch, { uid: true, source: true }, { uid: true }))
+        if (m.source) fetched++;
     }
     const fetchMs = performance.now() - t1;
     if (fetched !== n) throw new Error(`IMAP ceiling: expected ${n} sources, fetched ${fetched}`);
     return [
-      ceiling('IMAP append', '2 connections; imapflow keeps 1 command in flight per connection', n, appendMs),
-      ceiling('IMAP fetch', `list UIDs + FETCH BODY[] in batches of ${IMAP_SYNC_BATCH_SIZE}, 1 connection (as the intake)`, n, fetchMs),
+      ceiling(
+        'IMAP append',
+        '2 connections; imapflow keeps 1 command in flight per connection',
+        n,
+        appendMs,
+      ),
+      ceiling(
+        'IMAP fetch',
+        `list UIDs + FETCH BODY[] in batches of ${IMAP_SYNC_BATCH_SIZE}, 1 connection (as the intake)`,
+        n,
+        fetchMs,
+      ),
     ];
   } finally {
     await closeImap(client);
@@ -97,11 +120,18 @@ export async function ceilingParse(run: string, n: number): Promise<Ceiling> {
       await new Promise((r) => content.once('end', r));
     });
   }
-  return ceiling('parse', 'parseMessage (src/mail/parse.ts) over in-memory buffers, one at a time', n, performance.now() - t0);
+  return ceiling(
+    'parse',
+    'parseMessage (src/mail/parse.ts) over in-memory buffers, one at a time',
+    n,
+    performance.now() - t0,
+  );
 }
 
 export async function ceilingStore(s: TestServices, run: string, n: number): Promise<Ceiling[]> {
-  await connectStore(withDatabase(s.mongoUri, `bench_ceiling_store_${run}`, { monitorCommands: 'true' }));
+  await connectStore(
+    withDatabase(s.mongoUri, `bench_ceiling_store_${run}`, { monitorCommands: 'true' }),
+  );
   try {
     const source = (uid: number) => ({ mailbox: 'INBOX', uidValidity: '1', uid });
     const seq = Array.from({ length: n }, (_, i) => customerMessage(run, 'cs', i).raw);
@@ -129,7 +159,15 @@ export async function ceilingStore(s: TestServices, run: string, n: number): Pro
     progress2.update(n);
     progress2.stop();
     return [
-      { ...ceiling('store', 'storeRaw (GridFS + raw_messages), one at a time, as the intake calls it', n, seqMs), dbProfile: seqProfile },
+      {
+        ...ceiling(
+          'store',
+          'storeRaw (GridFS + raw_messages), one at a time, as the intake calls it',
+          n,
+          seqMs,
+        ),
+        dbProfile: seqProfile,
+      },
       ceiling('store ×8', 'storeRaw, 8 in flight', n, parMs),
     ];
   } finally {
@@ -138,34 +176,73 @@ export async function ceilingStore(s: TestServices, run: string, n: number): Pro
 }
 
 /** The ingest worker's function alone (load, parse, every store round trip), on messages already stored. */
-export async function ceilingIngest(s: TestServices, config: Config, plan: Plan, run: string, n: number): Promise<Ceiling> {
-  await connectStore(withDatabase(s.mongoUri, `bench_ceiling_ingest_${run}`, { monitorCommands: 'true' }));
+export async function ceilingIngest(
+  s: TestServices,
+  config: Config,
+  plan: Plan,
+  run: string,
+  n: number,
+): Promise<Ceiling> {
+  await connectStore(
+    withDatabase(s.mongoUri, `bench_ceiling_ingest_${run}`, { monitorCommands: 'true' }),
+  );
   const redis = redisConnection(s.redisUrl);
   const queues = openQueues(redis, uniqueName('q')); // its notify jobs land here; nothing consumes them
   const mailer = createMailer(config); // never used: ingest only enqueues
-  const ctx: AppContext = { config, plan, queues, mailer, log: createLogger('silent'), now: () => new Date() };
+  const ctx: AppContext = {
+    config,
+    plan,
+    queues,
+    mailer,
+    log: createLogger('silent'),
+    now: () => new Date(),
+  };
   try {
     const raws = Array.from({ length: n }, (_, i) => customerMessage(run, 'ci', i).raw);
     const rawIds = new Array<string>(n);
     await pool(n, 8, async (i) => {
-      rawIds[i] = (await storeRaw(raws[i]!, { mailbox: 'INBOX', uidValidity: '1', uid: i + 1 })).rawId;
+      rawIds[i] = (
+        await storeRaw(raws[i]!, { mailbox: 'INBOX', uidValidity: '1', uid: i + 1 })
+      ).rawId;
     });
     const progress = bar(`ceiling: ingest, ${config.concurrency} in flight`, n);
     let done = 0;
     const profile = startDbProfile();
     const t0 = performance.now();
+    // A failed attempt is retried at once (BullMQ would wait 2 s, 4 s, … first) and counted.
+    const failures: Record<string, number> = {};
     await pool(n, config.concurrency, async (i) => {
-      const result = await ingest(ctx, rawIds[i]!);
-      if (result.outcome !== 'new-incident') throw new Error(`ingest ceiling: unexpected outcome ${result.outcome}`);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await ingest(ctx, rawIds[i]!);
+          if (result.outcome !== 'new-incident')
+            throw new Error(`ingest ceiling: unexpected outcome ${result.outcome}`);
+          break;
+        } catch (err) {
+          const key = (err as Error).message.replace(/dup key: .*/, 'dup key: …').slice(0, 110);
+          failures[key] = (failures[key] ?? 0) + 1;
+          if (attempt >= 8) throw err;
+        }
+      }
       if (++done % 10 === 0) progress.update(done);
     });
     const ms = performance.now() - t0;
     const dbProfile = profile.stop(12);
     progress.update(n);
     progress.stop();
+    // Every message opened an incident of its own (a lost counter update must not merge two).
+    const incidents = await Incident.countDocuments();
+    if (incidents !== n)
+      failures[`${n} new-incident messages made ${incidents} incidents`] = n - incidents;
     return {
-      ...ceiling('ingest', `workers/ingest.ts ingest() alone, ${config.concurrency} in flight, database growing 0 → ${n} incidents`, n, ms),
+      ...ceiling(
+        'ingest',
+        `workers/ingest.ts ingest() alone, ${config.concurrency} in flight, database growing 0 → ${n} incidents`,
+        n,
+        ms,
+      ),
       dbProfile,
+      failures,
     };
   } finally {
     mailer.close();
@@ -175,7 +252,11 @@ export async function ceilingIngest(s: TestServices, config: Config, plan: Plan,
   }
 }
 
-export async function ceilingQueue(s: TestServices, concurrency: number, n: number): Promise<Ceiling> {
+export async function ceilingQueue(
+  s: TestServices,
+  concurrency: number,
+  n: number,
+): Promise<Ceiling> {
   const redis = redisConnection(s.redisUrl);
   const prefix = uniqueName('q');
   const queues = openQueues(redis, prefix);
@@ -192,10 +273,17 @@ export async function ceilingQueue(s: TestServices, concurrency: number, n: numb
     await worker.waitUntilReady();
     const t0 = performance.now();
     await Promise.all(
-      Array.from({ length: n }, (_, i) => queues.ingest.add('ingest', { rawId: `bench-${i}` }, { jobId: `ingest-bench-${i}` })),
+      Array.from({ length: n }, (_, i) =>
+        queues.ingest.add('ingest', { rawId: `bench-${i}` }, { jobId: `ingest-bench-${i}` }),
+      ),
     );
     await waitUntil('the queue-hop jobs', () => completed >= n, TIMEOUT_MS, 5);
-    return ceiling('queue hop', `BullMQ add, one call per job → worker (concurrency ${concurrency}) completes an empty job`, n, performance.now() - t0);
+    return ceiling(
+      'queue hop',
+      `BullMQ add, one call per job → worker (concurrency ${concurrency}) completes an empty job`,
+      n,
+      performance.now() - t0,
+    );
   } finally {
     await worker.close();
     await queues.close();
@@ -203,7 +291,13 @@ export async function ceilingQueue(s: TestServices, concurrency: number, n: numb
   }
 }
 
-export async function ceilingSmtp(config: Config, plan: Plan, sink: SmtpSink, run: string, n: number): Promise<Ceiling> {
+export async function ceilingSmtp(
+  config: Config,
+  plan: Plan,
+  sink: SmtpSink,
+  run: string,
+  n: number,
+): Promise<Ceiling> {
   sink.onAccept = undefined;
   const before = sink.accepted.length;
   const mailer = createMailer(config);
@@ -213,7 +307,11 @@ export async function ceilingSmtp(config: Config, plan: Plan, sink: SmtpSink, ru
       (_, i) =>
         composeAcknowledgement(
           { config, plan },
-          { number: 900_000 + i, subject: `Invoice portal returns 500 (#${i})`, customer: { address: `cm-${i}@customer.example`, name: 'Customer' } },
+          {
+            number: 900_000 + i,
+            subject: `Invoice portal returns 500 (#${i})`,
+            customer: { address: `cm-${i}@customer.example`, name: 'Customer' },
+          },
           { messageId: `<cm-${i}.${run}@customer.example>`, references: [] },
           `ceiling-smtp-${run}-${i}`,
         ) as unknown as OutboxDoc,
@@ -221,8 +319,14 @@ export async function ceilingSmtp(config: Config, plan: Plan, sink: SmtpSink, ru
     const t0 = performance.now();
     await Promise.all(docs.map((d) => mailer.send(d)));
     const ms = performance.now() - t0;
-    if (sink.accepted.length - before < n) throw new Error('SMTP ceiling: the sink did not accept every message');
-    return ceiling('SMTP send', "createMailer (nodemailer pool, the app's settings) → the sink, all handed over at once", n, ms);
+    if (sink.accepted.length - before < n)
+      throw new Error('SMTP ceiling: the sink did not accept every message');
+    return ceiling(
+      'SMTP send',
+      "createMailer (nodemailer pool, the app's settings) → the sink, all handed over at once",
+      n,
+      ms,
+    );
   } finally {
     mailer.close();
   }

@@ -18,13 +18,27 @@ export interface DbProfile {
   top: { op: string; count: number; totalMs: number; avgMs: number; maxMs: number }[];
 }
 
-const CRUD = new Set(['find', 'insert', 'update', 'delete', 'findAndModify', 'count', 'aggregate', 'distinct', 'getMore']);
+const CRUD = new Set([
+  'find',
+  'insert',
+  'update',
+  'delete',
+  'findAndModify',
+  'count',
+  'aggregate',
+  'distinct',
+  'getMore',
+]);
 
 export function startDbProfile() {
   const client = mongoose.connection.getClient();
   const pending = new Map<number, string>();
   const rows = new Map<string, Row>();
-  const started = (e: { requestId: number; commandName: string; command: Record<string, unknown> }) => {
+  const started = (e: {
+    requestId: number;
+    commandName: string;
+    command: Record<string, unknown>;
+  }) => {
     if (!CRUD.has(e.commandName)) return;
     const coll = e.commandName === 'getMore' ? e.command.collection : e.command[e.commandName];
     let shape = '';
@@ -32,7 +46,9 @@ export function startDbProfile() {
       const filter = (e.command.filter ?? e.command.query ?? {}) as Record<string, unknown>;
       shape = `{${Object.keys(filter).join(',')}}`;
     } else if (e.commandName === 'update' || e.commandName === 'delete') {
-      const first = ((e.command.updates ?? e.command.deletes) as { q?: Record<string, unknown> }[] | undefined)?.[0];
+      const first = (
+        (e.command.updates ?? e.command.deletes) as { q?: Record<string, unknown> }[] | undefined
+      )?.[0];
       shape = `{${Object.keys(first?.q ?? {}).join(',')}}`;
     } else if (e.commandName === 'findAndModify') {
       shape = `{${Object.keys((e.command.query ?? {}) as Record<string, unknown>).join(',')}}`;

@@ -17,7 +17,7 @@
  *   npm run bench            (node --expose-gc --import tsx bench/intake.ts)
  *
  * Environment: BENCH_N (1000), BENCH_RATE (10), BENCH_SECONDS (30), BENCH_ATTACHMENT_BYTES
- * (26214400), BENCH_CEILING_N (1000), BENCH_INGEST_CEILING_N (300),
+ * (26214400), BENCH_CEILING_N (1000), BENCH_INGEST_CEILING_N (200),
  * BENCH_THROUGHPUT_TIMEOUT_S (60). MONGODB_URI / REDIS_URL select external servers as in the
  * tests (see test/support/services.ts).
  */
@@ -34,10 +34,24 @@ import { createLogger } from '../src/log.js';
 import { loadPlan } from '../src/plan/load.js';
 import type { Plan } from '../src/plan/schema.js';
 import { Incident, Outbox, RawMessage } from '../src/store/models.js';
-import { PROJECT_ROOT, startServices, uniqueName, type RunningServices, type TestServices } from '../test/support/services.js';
-import { ceilingImap, ceilingIngest, ceilingParse, ceilingQueue, ceilingSmtp, ceilingStore, type Ceiling } from './ceilings.js';
+import {
+  PROJECT_ROOT,
+  startServices,
+  uniqueName,
+  type RunningServices,
+  type TestServices,
+} from '../test/support/services.js';
+import {
+  ceilingImap,
+  ceilingIngest,
+  ceilingParse,
+  ceilingQueue,
+  ceilingSmtp,
+  ceilingStore,
+  type Ceiling,
+} from './ceilings.js';
 import { startDbProfile, type DbProfile } from './db-profile.js';
-import { customerMessage, SUPPORT } from './messages.js';
+import { customerMessage, SUPPORT, type BenchMessage } from './messages.js';
 import { cpuBetween, cpuSnapshot } from './procstat.js';
 import { startSmtpSink, type Accepted, type SmtpSink } from './smtp-sink.js';
 import {
@@ -66,7 +80,7 @@ const RATE = num('BENCH_RATE', 10);
 const SECONDS = num('BENCH_SECONDS', 30);
 const ATTACHMENT_BYTES = num('BENCH_ATTACHMENT_BYTES', 26_214_400);
 const CEILING_N = num('BENCH_CEILING_N', 1000);
-const INGEST_CEILING_N = num('BENCH_INGEST_CEILING_N', 300);
+const INGEST_CEILING_N = num('BENCH_INGEST_CEILING_N', 200);
 
 const TARGET = { throughput: 100, latencyP95Ms: 2000, rssGrowthMB: 64 };
 const TIMEOUT = {
@@ -87,9 +101,25 @@ interface AppUnderTest {
   mailboxUser: string;
   /** In-Reply-To → acceptance, for every message the sink accepted while this app ran. */
   acks: Map<string, Accepted>;
+  /** Failed job attempts (BullMQ retries them with backoff), by queue and error. */
+  failures: Record<string, number>;
+  /** Mail the sink accepted that is not an acknowledgement to a bench customer (agent notices). */
+  otherMail: { count: number };
 }
 
-async function startAppUnderTest(s: TestServices, sink: SmtpSink, run: string, label: string): Promise<AppUnderTest> {
+function errorKey(message: string): string {
+  return message
+    .replace(/[0-9a-f]{16,}/g, '…')
+    .replace(/dup key: .*/, 'dup key: …')
+    .slice(0, 110);
+}
+
+async function startAppUnderTest(
+  s: TestServices,
+  sink: SmtpSink,
+  run: string,
+  label: string,
+): Promise<AppUnderTest> {
   const mailboxUser = `${uniqueName(`support-${label}`)}@example.test`;
   const env: Record<string, string> = {
     // monitorCommands: the driver's command events feed the per-command DB profile (bench/db-profile.ts)
@@ -113,18 +143,33 @@ async function startAppUnderTest(s: TestServices, sink: SmtpSink, run: string, l
   const config = loadConfig(env);
   const plan = await loadPlan(config.planPath);
   const acks = new Map<string, Accepted>();
+  const otherMail = { count: 0 };
+  // Acknowledgements only: the app also mails agents (assignment notices) about the same incidents.
   sink.onAccept = (a) => {
-    if (a.inReplyTo) acks.set(a.inReplyTo, a);
+    if (a.inReplyTo && a.to.some((r) => r.endsWith(`@customer-${run}.example`)))
+      acks.set(a.inReplyTo, a);
+    else otherMail.count++;
   };
   const app = await startApp(config, plan, createLogger(config.logLevel));
-  const t: AppUnderTest = { app, config, plan, mailboxUser, acks };
+  const failures: Record<string, number> = {};
+  for (const w of app.workers) {
+    w.on('failed', (_job, err) => {
+      const key = `${w.name}: ${errorKey(err.message)}`;
+      failures[key] = (failures[key] ?? 0) + 1;
+    });
+  }
+  const t: AppUnderTest = { app, config, plan, mailboxUser, acks, failures, otherMail };
   await app.intake!.synced();
   // Three messages through the whole pipeline first: connections open, code warm, IDLE running.
   const client = await imapClient(s, mailboxUser);
   try {
     const msgs = [0, 1, 2].map((i) => customerMessage(run, `warm-${label}`, i));
     await appendAll([client], 'INBOX', msgs);
-    await waitUntil(`the warm-up acknowledgements (${label})`, () => msgs.every((m) => acks.has(m.messageId)), TIMEOUT.warmup);
+    await waitUntil(
+      `the warm-up acknowledgements (${label})`,
+      () => msgs.every((m) => acks.has(m.messageId)),
+      TIMEOUT.warmup,
+    );
   } catch (err) {
     await stopAppUnderTest(t);
     throw err;
@@ -142,34 +187,66 @@ async function startAppUnderTest(s: TestServices, sink: SmtpSink, run: string, l
  */
 async function stopAppUnderTest(t: AppUnderTest, force = false): Promise<void> {
   if (force) {
-    const intake = t.app.intake as unknown as { stopped: boolean; client?: { close(): void } } | undefined;
+    const intake = t.app.intake as unknown as
+      { stopped: boolean; client?: { close(): void } } | undefined;
     if (intake) {
       intake.stopped = true;
       intake.client?.close();
     }
     await Promise.all(t.app.workers.map((w) => w.close(true).catch(() => undefined)));
   }
-  const stopped = await Promise.race([t.app.stop().then(() => true), sleep(TIMEOUT.appStop).then(() => false)]);
-  if (!stopped) throw new Error(`the app did not stop within ${TIMEOUT.appStop / 1000} s; cannot run further phases beside it`);
+  const stopped = await Promise.race([
+    t.app.stop().then(() => true),
+    sleep(TIMEOUT.appStop).then(() => false),
+  ]);
+  if (!stopped)
+    throw new Error(
+      `the app did not stop within ${TIMEOUT.appStop / 1000} s; cannot run further phases beside it`,
+    );
 }
 
 /** Per-message timestamps the app wrote (Date.now() clock), joined through the ack's In-Reply-To. */
 async function storeTimes(messageIds: string[]) {
-  const outbox = await Outbox.find({ inReplyTo: { $in: messageIds } }, { _id: 1, inReplyTo: 1, createdAt: 1, sentAt: 1 }).lean<
-    { _id: string; inReplyTo: string; createdAt: Date; sentAt?: Date }[]
-  >();
-  const raws = await RawMessage.find({ _id: { $in: outbox.map((o) => o._id.replace(/^ack-/, '')) } }, { _id: 1, receivedAt: 1, processedAt: 1 }).lean<
-    { _id: string; receivedAt: Date; processedAt?: Date }[]
-  >();
+  const outbox = await Outbox.find(
+    { inReplyTo: { $in: messageIds } },
+    { _id: 1, inReplyTo: 1, createdAt: 1, sentAt: 1 },
+  ).lean<{ _id: string; inReplyTo: string; createdAt: Date; sentAt?: Date }[]>();
+  const raws = await RawMessage.find(
+    { _id: { $in: outbox.map((o) => o._id.replace(/^ack-/, '')) } },
+    { _id: 1, receivedAt: 1, processedAt: 1 },
+  ).lean<{ _id: string; receivedAt: Date; processedAt?: Date }[]>();
   const rawById = new Map(raws.map((r) => [r._id, r]));
-  const out = new Map<string, { stored: number; ackCreated: number; ingested?: number; sent?: number }>();
+  const out = new Map<
+    string,
+    { stored: number; ackCreated: number; ingested?: number; sent?: number }
+  >();
   for (const o of outbox) {
     const r = rawById.get(o._id.replace(/^ack-/, ''));
     if (r) {
-      out.set(o.inReplyTo, { stored: r.receivedAt.getTime(), ackCreated: o.createdAt.getTime(), ingested: r.processedAt?.getTime(), sent: o.sentAt?.getTime() });
+      out.set(o.inReplyTo, {
+        stored: r.receivedAt.getTime(),
+        ackCreated: o.createdAt.getTime(),
+        ingested: r.processedAt?.getTime(),
+        sent: o.sentAt?.getTime(),
+      });
     }
   }
   return out;
+}
+
+function misdirectedAcks(t: AppUnderTest, msgs: BenchMessage[]): number {
+  return msgs.filter((m) => {
+    const a = t.acks.get(m.messageId);
+    return a !== undefined && !a.to.includes(m.from);
+  }).length;
+}
+
+function failuresSince(t: AppUnderTest, before: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(t.failures)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v > 0),
+  );
 }
 
 function roots(s: TestServices): number[] {
@@ -194,22 +271,28 @@ async function throughputPhase(s: TestServices, t: AppUnderTest, run: string) {
   const tick = setInterval(() => progress.update(acked()), 250);
   let timedOut: string | undefined;
   try {
+    const failuresBefore = { ...t.failures };
+    const otherMailBefore = t.otherMail.count;
     const cpu0 = cpuSnapshot(roots(s));
     const profile = startDbProfile();
     const wall0 = Date.now();
     const t0 = performance.now();
     const appendDone = await appendAll(clients, 'INBOX', msgs);
     const appendEnd = Math.max(...appendDone);
-    await waitUntil(`${N} acknowledgements`, () => acked() === N, TIMEOUT.throughput, 20).catch((err: Error) => {
-      if (!(err instanceof PhaseTimeout)) throw err;
-      timedOut = `${err.message}: ${acked()}/${N} acknowledged`;
-    });
-    const tEnd = timedOut ? performance.now() : Math.max(...msgs.map((m) => t.acks.get(m.messageId)!.at));
+    await waitUntil(`${N} acknowledgements`, () => acked() === N, TIMEOUT.throughput, 20).catch(
+      (err: Error) => {
+        if (!(err instanceof PhaseTimeout)) throw err;
+        timedOut = `${err.message}: ${acked()}/${N} acknowledged`;
+      },
+    );
+    const tEnd = timedOut
+      ? performance.now()
+      : Math.max(...msgs.map((m) => t.acks.get(m.messageId)!.at));
     const cpu1 = cpuSnapshot(roots(s));
     const dbProfile = profile.stop(12);
     const done = acked();
     const incidents = (await Incident.countDocuments()) - incidentsBefore;
-    if (!timedOut && incidents < N) throw new Error(`expected ${N} new incidents, found ${incidents}`);
+    const misdirected = misdirectedAcks(t, msgs);
     progress.update(done);
     const elapsed = (tEnd - t0) / 1000;
 
@@ -218,14 +301,22 @@ async function throughputPhase(s: TestServices, t: AppUnderTest, run: string) {
     const span = (xs: number[]) =>
       xs.length === 0
         ? { n: 0, firstS: NaN, lastS: NaN, perSecond: NaN }
-        : { n: xs.length, firstS: round((Math.min(...xs) - wall0) / 1000, 2), lastS: round((Math.max(...xs) - wall0) / 1000, 2), perSecond: round(xs.length / ((Math.max(...xs) - wall0) / 1000)) };
-    const col = (k: 'stored' | 'ackCreated' | 'ingested' | 'sent') => times.map((v) => v[k]).filter((x): x is number => typeof x === 'number');
+        : {
+            n: xs.length,
+            firstS: round((Math.min(...xs) - wall0) / 1000, 2),
+            lastS: round((Math.max(...xs) - wall0) / 1000, 2),
+            perSecond: round(xs.length / ((Math.max(...xs) - wall0) / 1000)),
+          };
+    const col = (k: 'stored' | 'ackCreated' | 'ingested' | 'sent') =>
+      times.map((v) => v[k]).filter((x): x is number => typeof x === 'number');
     const rawStored = await RawMessage.countDocuments({ 'source.uid': { $gt: 3 } });
     return {
       timedOut,
       messages: N,
       acknowledged: done,
       incidents,
+      /** Acks whose In-Reply-To names a message of one customer but that went to another. */
+      misdirected,
       rawStoredAtEnd: rawStored,
       appendSeconds: round((appendEnd - t0) / 1000, 2),
       appendPerSecond: round(N / ((appendEnd - t0) / 1000)),
@@ -233,13 +324,22 @@ async function throughputPhase(s: TestServices, t: AppUnderTest, run: string) {
       /** Complete run: N / elapsed. Timed out: acknowledged so far / elapsed. */
       messagesPerSecond: round(done / elapsed),
       stages: {
-        'APPENDed (IMAP)': { n: N, firstS: round((Math.min(...appendDone) - t0) / 1000, 2), lastS: round((appendEnd - t0) / 1000, 2), perSecond: round(N / ((appendEnd - t0) / 1000)) },
+        'APPENDed (IMAP)': {
+          n: N,
+          firstS: round((Math.min(...appendDone) - t0) / 1000, 2),
+          lastS: round((appendEnd - t0) / 1000, 2),
+          perSecond: round(N / ((appendEnd - t0) / 1000)),
+        },
         'raw stored (intake)': span(col('stored')),
         'ack in outbox (ingest)': span(col('ackCreated')),
         'raw marked ingested (ingest end)': span(col('ingested')),
         'ack marked sent (notify)': span(col('sent')),
-        'ack accepted (SMTP sink)': span(msgs.flatMap((m) => (t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.wallAt] : []))),
+        'ack accepted (SMTP sink)': span(
+          msgs.flatMap((m) => (t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.wallAt] : [])),
+        ),
       },
+      jobFailures: failuresSince(t, failuresBefore),
+      otherMailAccepted: t.otherMail.count - otherMailBefore,
       dbProfile,
       cpu: cpuBetween(cpu0, cpu1, process.pid),
     };
@@ -265,6 +365,7 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
   const tick = setInterval(() => progress.update(acked()), 250);
   let timedOut: string | undefined;
   try {
+    const failuresBefore = { ...t.failures };
     const cpu0 = cpuSnapshot(roots(s));
     const profile = startDbProfile();
     const t0 = performance.now();
@@ -284,14 +385,21 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
     }
     await Promise.all(inflight);
     const offeredSeconds = (performance.now() - t0) / 1000;
-    await waitUntil(`${count} acknowledgements at ${RATE} msg/s`, () => acked() === count, TIMEOUT.latencyDrain, 20).catch((err: Error) => {
+    await waitUntil(
+      `${count} acknowledgements at ${RATE} msg/s`,
+      () => acked() === count,
+      TIMEOUT.latencyDrain,
+      20,
+    ).catch((err: Error) => {
       if (!(err instanceof PhaseTimeout)) throw err;
       timedOut = `${err.message} after the last APPEND: ${acked()}/${count} acknowledged`;
     });
     const cpu1 = cpuSnapshot(roots(s));
     const dbProfile = profile.stop(8);
     progress.update(acked());
-    const latency = msgs.flatMap((m, i) => (t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.at - appended[i]!] : []));
+    const latency = msgs.flatMap((m, i) =>
+      t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.at - appended[i]!] : [],
+    );
 
     // Decomposition with the app's timestamps (Date.now(), millisecond resolution).
     const times = await storeTimes(msgs.map((m) => m.messageId));
@@ -307,6 +415,7 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
       timedOut,
       messages: count,
       acknowledged: acked(),
+      misdirected: misdirectedAcks(t, msgs),
       rate: RATE,
       offeredSeconds: round(offeredSeconds, 2),
       appendsStartedLate: late,
@@ -314,10 +423,13 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
       latencyMs: summary(latency),
       appendMs: summary(msgs.map((_, i) => appended[i]! - appendStarted[i]!)),
       stagesMs: {
-        'APPEND done → raw stored (intake: IDLE notice, FETCH, GridFS, enqueue)': summary(stage.intake),
+        'APPEND done → raw stored (intake: IDLE notice, FETCH, GridFS, enqueue)': summary(
+          stage.intake,
+        ),
         'raw stored → ack in outbox (ingest: queue wait + work)': summary(stage.ingest),
         'ack in outbox → marked sent (notify: queue wait + SMTP + DB)': summary(stage.notify),
       },
+      jobFailures: failuresSince(t, failuresBefore),
       dbProfile,
       cpu: cpuBetween(cpu0, cpu1, process.pid),
     };
@@ -337,18 +449,32 @@ type ChildMsg =
   | { type: 'error'; message: string };
 
 async function memoryPhase(s: TestServices, t: AppUnderTest, run: string) {
-  note(`3. memory: APPENDing a message with a ${ATTACHMENT_BYTES}-byte attachment from a child process`);
+  note(
+    `3. memory: APPENDing a message with a ${ATTACHMENT_BYTES}-byte attachment from a child process`,
+  );
   // The child holds the ~35 MB message buffer, so this process's memory is incidesk's alone.
   const child: ChildProcess = fork(
     path.join(PROJECT_ROOT, 'bench/append-large.ts'),
-    [JSON.stringify({ host: s.imapHost, port: s.imapPort, user: t.mailboxUser, pass: s.dovecotPassword, mailbox: 'INBOX', run, attachmentBytes: ATTACHMENT_BYTES })],
+    [
+      JSON.stringify({
+        host: s.imapHost,
+        port: s.imapPort,
+        user: t.mailboxUser,
+        pass: s.dovecotPassword,
+        mailbox: 'INBOX',
+        run,
+        attachmentBytes: ATTACHMENT_BYTES,
+      }),
+    ],
     { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   const messages: ChildMsg[] = [];
   let exited = false;
   child.on('message', (m) => messages.push(m as ChildMsg));
   child.on('exit', () => (exited = true));
-  const next = async <K extends ChildMsg['type']>(type: K): Promise<Extract<ChildMsg, { type: K }>> => {
+  const next = async <K extends ChildMsg['type']>(
+    type: K,
+  ): Promise<Extract<ChildMsg, { type: K }>> => {
     await waitUntil(
       `the APPEND child to report '${type}'`,
       () => {
@@ -370,7 +496,6 @@ async function memoryPhase(s: TestServices, t: AppUnderTest, run: string) {
     forceGc();
     const before = process.memoryUsage();
     const sampler = startMemorySampler(20);
-    const t0 = performance.now();
     child.send('go');
     const appended = await next('appended');
     const tAppended = performance.now();
@@ -379,7 +504,9 @@ async function memoryPhase(s: TestServices, t: AppUnderTest, run: string) {
     await waitUntil(
       'the incident of the large message',
       async () => {
-        const found = await Incident.exists({ 'customer.address': `large@customer-${run}.example` });
+        const found = await Incident.exists({
+          'customer.address': `large@customer-${run}.example`,
+        });
         if (found) incidentAt = performance.now();
         return found !== null;
       },
@@ -428,15 +555,23 @@ async function afterLargeProbe(s: TestServices, t: AppUnderTest, run: string) {
   try {
     const inflight: Promise<void>[] = [];
     for (let i = 0; i < count; i++) {
-      inflight.push(client.append('INBOX', msgs[i]!.raw).then(() => void (appended[i] = performance.now())));
+      inflight.push(
+        client.append('INBOX', msgs[i]!.raw).then(() => void (appended[i] = performance.now())),
+      );
       await sleep(intervalMs);
     }
     await Promise.all(inflight);
-    await waitUntil('the acknowledgements after the large message', () => msgs.every((m) => t.acks.has(m.messageId)), TIMEOUT.memory).catch((err: Error) => {
+    await waitUntil(
+      'the acknowledgements after the large message',
+      () => msgs.every((m) => t.acks.has(m.messageId)),
+      TIMEOUT.memory,
+    ).catch((err: Error) => {
       if (!(err instanceof PhaseTimeout)) throw err;
       timedOut = err.message;
     });
-    const latency = msgs.flatMap((m, i) => (t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.at - appended[i]!] : []));
+    const latency = msgs.flatMap((m, i) =>
+      t.acks.has(m.messageId) ? [t.acks.get(m.messageId)!.at - appended[i]!] : [],
+    );
     return { timedOut, messages: count, intervalMs, latencyMs: summary(latency) };
   } finally {
     await closeImap(client);
@@ -448,13 +583,38 @@ async function afterLargeProbe(s: TestServices, t: AppUnderTest, run: string) {
 
 const verdict = (ok: boolean, timedOut?: string) => (timedOut ? 'TIMEOUT' : ok ? 'PASS' : 'MISS');
 const cpuLine = (c: ReturnType<typeof cpuBetween>) =>
-  `  CPU seconds in ${round(c.wallSeconds, 1)} s wall: ${Object.entries(c.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}; whole machine busy ${c.machineBusyPct}% of ${c.cores} cores`;
+  `  CPU seconds in ${round(c.wallSeconds, 1)} s wall: ${Object.entries(c.cpuSeconds)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}; whole machine busy ${c.machineBusyPct}% of ${c.cores} cores`;
+
+const failureLine = (f: Record<string, number>) =>
+  Object.keys(f).length === 0
+    ? '  failed job attempts: none'
+    : `  failed job attempts (each retried by BullMQ after a backoff of 2 s, 4 s, 8 s, …): ${Object.entries(
+        f,
+      )
+        .map(([k, v]) => `${v} × ${k}`)
+        .join('; ')}`;
 
 function dbTable(title: string, p: DbProfile, perMessage: number): string {
   return table([
     [title, 'calls', 'calls/msg', 'total ms', 'avg ms', 'max ms'],
-    ...p.top.map((r) => [r.op, String(r.count), String(round(r.count / perMessage, 2)), String(r.totalMs), String(r.avgMs), String(r.maxMs)]),
-    ['all commands', String(p.commands), String(round(p.commands / perMessage, 1)), String(p.totalMs), '', ''],
+    ...p.top.map((r) => [
+      r.op,
+      String(r.count),
+      String(round(r.count / perMessage, 2)),
+      String(r.totalMs),
+      String(r.avgMs),
+      String(r.maxMs),
+    ]),
+    [
+      'all commands',
+      String(p.commands),
+      String(round(p.commands / perMessage, 1)),
+      String(p.totalMs),
+      '',
+      '',
+    ],
   ]);
 }
 
@@ -465,7 +625,9 @@ async function main(): Promise<number> {
   const run = randomBytes(4).toString('hex');
   const cpus = os.cpus();
   const gcExposed = typeof (globalThis as { gc?: unknown }).gc === 'function';
-  note(`node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? '?'}), gc ${gcExposed ? 'exposed' : 'NOT exposed (run with node --expose-gc)'}`);
+  note(
+    `node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model?.trim() ?? '?'}), gc ${gcExposed ? 'exposed' : 'NOT exposed (run with node --expose-gc)'}`,
+  );
 
   let running: RunningServices | undefined;
   let sink: SmtpSink | undefined;
@@ -476,9 +638,11 @@ async function main(): Promise<number> {
     process.exit(code);
   };
   const onSignal = (sig: NodeJS.Signals) => emergency(sig, 130);
-  const onFatal = (err: unknown) => emergency(`uncaught: ${(err as Error)?.stack ?? String(err)}`, 1);
+  const onFatal = (err: unknown) =>
+    emergency(`uncaught: ${(err as Error)?.stack ?? String(err)}`, 1);
   // A job cut short by a forced stop may reject after its connections are gone: log, go on.
-  const onRejection = (err: unknown) => note(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`);
+  const onRejection = (err: unknown) =>
+    note(`unhandled rejection: ${(err as Error)?.message ?? String(err)}`);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.on('uncaughtException', onFatal);
@@ -490,13 +654,36 @@ async function main(): Promise<number> {
     const s = running.services;
     sink = await startSmtpSink();
 
+    // 3. memory first: a fresh process, so the baseline is not padded by the other phases' garbage
+    current = await startAppUnderTest(s, sink, run, 'mem');
+    const { config, plan } = current;
+    const memory = await memoryPhase(s, current, run);
+    if (memory.timedOut) timeouts.push(`memory: ${memory.timedOut}`);
+    note(`3. memory: RSS +${memory.rssGrowthMB} MB, heapUsed +${memory.heapGrowthMB} MB`);
+    let afterLarge: Awaited<ReturnType<typeof afterLargeProbe>> | undefined;
+    if (!memory.timedOut) {
+      const large = current;
+      await waitUntil(
+        "the large message's acknowledgement",
+        () => large.acks.has(memory.messageId),
+        TIMEOUT.memory,
+      ).catch((err: Error) => timeouts.push(`memory: ${err.message}`));
+      afterLarge = await afterLargeProbe(s, current, run);
+      if (afterLarge.timedOut) timeouts.push(`after the large message: ${afterLarge.timedOut}`);
+    }
+    await stopAppUnderTest(current, timeouts.length > 0);
+    current = undefined;
+
     // 1. throughput
     current = await startAppUnderTest(s, sink, run, 'tp');
-    const { config, plan } = current;
-    note(`1. throughput: ${N} messages (app concurrency ${config.concurrency}, backend ${s.mongoBackend})`);
+    note(
+      `1. throughput: ${N} messages (app concurrency ${config.concurrency}, backend ${s.mongoBackend})`,
+    );
     const throughput = await throughputPhase(s, current, run);
     if (throughput.timedOut) timeouts.push(`throughput: ${throughput.timedOut}`);
-    note(`1. throughput: ${throughput.messagesPerSecond} msg/s${throughput.timedOut ? ' (timed out)' : ''}`);
+    note(
+      `1. throughput: ${throughput.messagesPerSecond} msg/s${throughput.timedOut ? ' (timed out)' : ''}`,
+    );
     await stopAppUnderTest(current, throughput.timedOut !== undefined);
     current = undefined;
 
@@ -509,23 +696,6 @@ async function main(): Promise<number> {
     await stopAppUnderTest(current, latency.timedOut !== undefined);
     current = undefined;
 
-    // 3. memory
-    current = await startAppUnderTest(s, sink, run, 'mem');
-    const memory = await memoryPhase(s, current, run);
-    if (memory.timedOut) timeouts.push(`memory: ${memory.timedOut}`);
-    note(`3. memory: RSS +${memory.rssGrowthMB} MB, heapUsed +${memory.heapGrowthMB} MB`);
-    let afterLarge: Awaited<ReturnType<typeof afterLargeProbe>> | undefined;
-    if (!memory.timedOut) {
-      const large = current;
-      await waitUntil("the large message's acknowledgement", () => large.acks.has(memory.messageId), TIMEOUT.memory).catch((err: Error) =>
-        timeouts.push(`memory: ${err.message}`),
-      );
-      afterLarge = await afterLargeProbe(s, current, run);
-      if (afterLarge.timedOut) timeouts.push(`after the large message: ${afterLarge.timedOut}`);
-    }
-    await stopAppUnderTest(current, timeouts.length > 0);
-    current = undefined;
-
     // 4. ceilings
     note('4. ceilings of the parts');
     const ceilings: Ceiling[] = [];
@@ -536,38 +706,140 @@ async function main(): Promise<number> {
     ceilings.push(await ceilingSmtp(config, plan, sink, run, CEILING_N));
     ceilings.push(await ceilingIngest(s, config, plan, run, INGEST_CEILING_N));
 
-    const slowestOf = (names: string[]) => ceilings.filter((c) => names.includes(c.part)).reduce((a, b) => (b.perSecond < a.perSecond ? b : a));
+    const slowestOf = (names: string[]) =>
+      ceilings
+        .filter((c) => names.includes(c.part))
+        .reduce((a, b) => (b.perSecond < a.perSecond ? b : a));
     const slowest = slowestOf(['IMAP fetch', 'parse', 'store', 'queue hop', 'SMTP send']);
-    const slowestAll = slowestOf(['IMAP fetch', 'parse', 'store', 'queue hop', 'SMTP send', 'ingest']);
+    const slowestAll = slowestOf([
+      'IMAP fetch',
+      'parse',
+      'store',
+      'queue hop',
+      'SMTP send',
+      'ingest',
+    ]);
     const ratio = round(throughput.messagesPerSecond / slowest.perSecond, 2);
     const ratioAll = round(throughput.messagesPerSecond / slowestAll.perSecond, 2);
     const totalSeconds = round((performance.now() - started) / 1000, 1);
+    const integrity: string[] = [];
+    if (!throughput.timedOut && throughput.incidents !== N)
+      integrity.push(`phase 1: ${N} customer messages opened ${throughput.incidents} incidents`);
+    if (throughput.misdirected > 0)
+      integrity.push(`phase 1: ${throughput.misdirected} acks went to another customer`);
+    if (latency.misdirected > 0)
+      integrity.push(`phase 2: ${latency.misdirected} acks went to another customer`);
+    const ingestFailures = ceilings.find((c) => c.part === 'ingest')?.failures ?? {};
+    for (const [k, v] of Object.entries(ingestFailures))
+      if (k.includes('made')) integrity.push(`ingest ceiling: ${k} (${v} merged)`);
 
     // ---- the table
     const o: string[] = [''];
     o.push(`incidesk intake benchmark — run ${run}, ${new Date().toISOString()}`);
-    o.push(`database backend: ${s.mongoBackend}   node ${process.version}   CPUs: ${cpus.length} × ${cpus[0]?.model?.trim() ?? '?'}   total ${totalSeconds} s`);
-    o.push(`app in-process: INCIDESK_CONCURRENCY=${config.concurrency}, IMAP_POLL_SECONDS=${config.imap.pollSeconds}, LOG_LEVEL=silent; each phase on a fresh database, mailbox and queue prefix after 3 warm-up messages`);
+    o.push(
+      `database backend: ${s.mongoBackend}   node ${process.version}   CPUs: ${cpus.length} × ${cpus[0]?.model?.trim() ?? '?'}   total ${totalSeconds} s`,
+    );
+    o.push(
+      `app in-process: INCIDESK_CONCURRENCY=${config.concurrency}, IMAP_POLL_SECONDS=${config.imap.pollSeconds}, LOG_LEVEL=silent; each phase on a fresh database, mailbox and queue prefix after 3 warm-up messages`,
+    );
     o.push('');
     const tp = throughput;
     o.push(
       table([
         ['figure', 'value', 'target', 'verdict'],
-        [`1. throughput: ${tp.messages} msgs APPENDed at once → every ack accepted`, `${tp.messagesPerSecond} msg/s`, `≥ ${TARGET.throughput} msg/s`, verdict(tp.messagesPerSecond >= TARGET.throughput, tp.timedOut)],
-        ...(tp.timedOut ? [[`   timed out: acknowledged ${tp.acknowledged}/${tp.messages} in ${tp.elapsedSeconds} s (rate above is over those)`, '', '', '']] : [[`   elapsed`, `${tp.elapsedSeconds} s`, '', '']]),
-        ['   IMAP APPEND of the batch alone (2 connections)', `${tp.appendPerSecond} msg/s`, '', ''],
-        [`2. latency, ${latency.rate} msg/s × ${SECONDS} s, APPEND done → ack accepted: p50`, `${latency.latencyMs.p50} ms`, '', ''],
-        ['   p95', `${latency.latencyMs.p95} ms`, `< ${TARGET.latencyP95Ms} ms`, verdict(latency.latencyMs.p95 < TARGET.latencyP95Ms, latency.timedOut)],
+        [
+          `1. throughput: ${tp.messages} msgs APPENDed at once → every ack accepted`,
+          `${tp.messagesPerSecond} msg/s`,
+          `≥ ${TARGET.throughput} msg/s`,
+          verdict(tp.messagesPerSecond >= TARGET.throughput, tp.timedOut),
+        ],
+        ...(tp.timedOut
+          ? [
+              [
+                `   timed out: acknowledged ${tp.acknowledged}/${tp.messages} in ${tp.elapsedSeconds} s (rate above is over those)`,
+                '',
+                '',
+                '',
+              ],
+            ]
+          : [[`   elapsed`, `${tp.elapsedSeconds} s`, '', '']]),
+        [
+          '   IMAP APPEND of the batch alone (2 connections)',
+          `${tp.appendPerSecond} msg/s`,
+          '',
+          '',
+        ],
+        [
+          `   incidents opened for the ${tp.messages} messages${tp.timedOut ? ' (so far)' : ''}`,
+          String(tp.incidents),
+          tp.timedOut ? '' : `= ${tp.messages}`,
+          tp.timedOut ? '' : verdict(tp.incidents === tp.messages),
+        ],
+        [
+          '   acks sent to another customer than the sender',
+          String(tp.misdirected),
+          '= 0',
+          verdict(tp.misdirected === 0),
+        ],
+        [
+          `2. latency, ${latency.rate} msg/s × ${SECONDS} s, APPEND done → ack accepted: p50`,
+          `${latency.latencyMs.p50} ms`,
+          '',
+          '',
+        ],
+        [
+          '   p95',
+          `${latency.latencyMs.p95} ms`,
+          `< ${TARGET.latencyP95Ms} ms`,
+          verdict(latency.latencyMs.p95 < TARGET.latencyP95Ms, latency.timedOut),
+        ],
         ['   p99', `${latency.latencyMs.p99} ms`, '', ''],
         ['   max', `${latency.latencyMs.max} ms`, '', ''],
-        ...(latency.timedOut ? [[`   timed out: ${latency.acknowledged}/${latency.messages} acknowledged; percentiles over those`, '', '', '']] : []),
-        [`3. ${memory.attachmentBytes}-byte attachment (${round(memory.messageBytes / MB)} MB message): RSS growth`, `${memory.rssGrowthMB} MB`, `< ${TARGET.rssGrowthMB} MB`, verdict(memory.rssGrowthMB < TARGET.rssGrowthMB, memory.timedOut)],
+        ...(latency.timedOut
+          ? [
+              [
+                `   timed out: ${latency.acknowledged}/${latency.messages} acknowledged; percentiles over those`,
+                '',
+                '',
+                '',
+              ],
+            ]
+          : []),
+        [
+          '   acks sent to another customer than the sender',
+          String(latency.misdirected),
+          '= 0',
+          verdict(latency.misdirected === 0),
+        ],
+        [
+          `3. ${memory.attachmentBytes}-byte attachment (${round(memory.messageBytes / MB)} MB message): RSS growth`,
+          `${memory.rssGrowthMB} MB`,
+          `< ${TARGET.rssGrowthMB} MB`,
+          verdict(memory.rssGrowthMB < TARGET.rssGrowthMB, memory.timedOut),
+        ],
         ['   RSS before → peak', `${memory.rssBeforeMB} → ${memory.rssPeakMB} MB`, '', ''],
-        ['   heapUsed before → peak', `${memory.heapUsedBeforeMB} → ${memory.heapUsedPeakMB} MB (+${memory.heapGrowthMB})`, '', ''],
-        ['   external+arrayBuffers before → peak', `${memory.externalBeforeMB} → ${memory.externalPeakMB} MB`, '', ''],
+        [
+          '   heapUsed before → peak',
+          `${memory.heapUsedBeforeMB} → ${memory.heapUsedPeakMB} MB (+${memory.heapGrowthMB})`,
+          '',
+          '',
+        ],
+        [
+          '   external+arrayBuffers before → peak',
+          `${memory.externalBeforeMB} → ${memory.externalPeakMB} MB`,
+          '',
+          '',
+        ],
         ['   APPEND done → incident exists', `${memory.appendDoneToIncidentMs} ms`, '', ''],
         ...(afterLarge
-          ? [[`   then ${afterLarge.messages} small msgs, 1 per ${afterLarge.intervalMs} ms: latency p50 / max`, `${afterLarge.latencyMs.p50} / ${afterLarge.latencyMs.max} ms`, '', '']]
+          ? [
+              [
+                `   then ${afterLarge.messages} small msgs, 1 per ${afterLarge.intervalMs} ms: latency p50 / max`,
+                `${afterLarge.latencyMs.p50} / ${afterLarge.latencyMs.max} ms`,
+                '',
+                '',
+              ],
+            ]
           : []),
       ]),
     );
@@ -575,9 +847,31 @@ async function main(): Promise<number> {
     o.push(
       table([
         ['4. ceiling of each part alone', 'msgs', 's', 'msg/s', 'how'],
-        ...ceilings.map((c) => [c.part + (c === slowest ? ' ← slowest' : c === slowestAll ? ' ← slowest of all' : ''), String(c.messages), String(c.seconds), String(c.perSecond), c.how]),
-        ['pipeline, end to end (phase 1)', String(tp.acknowledged), String(tp.elapsedSeconds), String(tp.messagesPerSecond), `= ${ratio} × the slowest of IMAP fetch, parse, store, queue hop, SMTP (${slowest.part})`],
-        ...(slowestAll !== slowest ? [['', '', '', '', `= ${ratioAll} × the slowest counting the ingest worker (${slowestAll.part})`]] : []),
+        ...ceilings.map((c) => [
+          c.part + (c === slowest ? ' ← slowest' : c === slowestAll ? ' ← slowest of all' : ''),
+          String(c.messages),
+          String(c.seconds),
+          String(c.perSecond),
+          c.how,
+        ]),
+        [
+          'pipeline, end to end (phase 1)',
+          String(tp.acknowledged),
+          String(tp.elapsedSeconds),
+          String(tp.messagesPerSecond),
+          `= ${ratio} × the slowest of IMAP fetch, parse, store, queue hop, SMTP (${slowest.part})`,
+        ],
+        ...(slowestAll !== slowest
+          ? [
+              [
+                '',
+                '',
+                '',
+                '',
+                `= ${ratioAll} × the slowest counting the ingest worker (${slowestAll.part})`,
+              ],
+            ]
+          : []),
       ]),
     );
     o.push('');
@@ -586,30 +880,84 @@ async function main(): Promise<number> {
     o.push(
       table([
         ['phase 1 timeline, s after the first APPEND', 'msgs', 'first', 'last', 'msg/s to last'],
-        ...Object.entries(tp.stages).map(([k, v]) => [k, String(v.n), String(v.firstS), String(v.lastS), String(v.perSecond)]),
+        ...Object.entries(tp.stages).map(([k, v]) => [
+          k,
+          String(v.n),
+          String(v.firstS),
+          String(v.lastS),
+          String(v.perSecond),
+        ]),
       ]),
     );
     o.push(cpuLine(tp.cpu));
+    o.push(failureLine(tp.jobFailures));
+    o.push(
+      `  other mail accepted by the sink meanwhile (agent notifications etc.): ${tp.otherMailAccepted}`,
+    );
     o.push('');
-    o.push(dbTable('phase 1 database commands (driver-timed)', tp.dbProfile, Math.max(1, tp.acknowledged)));
+    o.push(
+      dbTable(
+        'phase 1 database commands (driver-timed)',
+        tp.dbProfile,
+        Math.max(1, tp.acknowledged),
+      ),
+    );
     o.push('');
     o.push(
       table([
-        ['phase 2 per stage, ms (app timestamps, 1 ms resolution)', 'n', 'p50', 'p95', 'p99', 'max'],
-        ...Object.entries(latency.stagesMs).map(([k, v]) => [k, String(v.n), String(v.p50), String(v.p95), String(v.p99), String(v.max)]),
-        ['the APPEND command itself', String(latency.appendMs.n), String(latency.appendMs.p50), String(latency.appendMs.p95), String(latency.appendMs.p99), String(latency.appendMs.max)],
+        [
+          'phase 2 per stage, ms (app timestamps, 1 ms resolution)',
+          'n',
+          'p50',
+          'p95',
+          'p99',
+          'max',
+        ],
+        ...Object.entries(latency.stagesMs).map(([k, v]) => [
+          k,
+          String(v.n),
+          String(v.p50),
+          String(v.p95),
+          String(v.p99),
+          String(v.max),
+        ]),
+        [
+          'the APPEND command itself',
+          String(latency.appendMs.n),
+          String(latency.appendMs.p50),
+          String(latency.appendMs.p95),
+          String(latency.appendMs.p99),
+          String(latency.appendMs.max),
+        ],
       ]),
     );
     o.push(cpuLine(latency.cpu));
+    o.push(failureLine(latency.jobFailures));
     const ingestCeiling = ceilings.find((c) => c.part === 'ingest');
     if (ingestCeiling?.dbProfile) {
       o.push('');
-      o.push(dbTable(`ingest ceiling database commands (${ingestCeiling.messages} msgs)`, ingestCeiling.dbProfile, ingestCeiling.messages));
+      o.push(
+        dbTable(
+          `ingest ceiling database commands (${ingestCeiling.messages} msgs)`,
+          ingestCeiling.dbProfile,
+          ingestCeiling.messages,
+        ),
+      );
+      o.push(
+        failureLine(ingestCeiling.failures ?? {}).replace(
+          'each retried by BullMQ after a backoff of 2 s, 4 s, 8 s, …',
+          'retried at once here',
+        ),
+      );
     }
     o.push('');
-    if (!memory.gcForced) o.push('note: gc was not exposed; run with node --expose-gc for a clean memory baseline');
-    o.push(`note: memory peak sampled every 20 ms by a worker thread (RSS) and the main thread (${memory.mainThreadSamples} samples, largest gap ${memory.maxSampleGapMs} ms); the APPEND ran in a child process`);
+    if (!memory.gcForced)
+      o.push('note: gc was not exposed; run with node --expose-gc for a clean memory baseline');
+    o.push(
+      `note: memory peak sampled every 20 ms by a worker thread (RSS) and the main thread (${memory.mainThreadSamples} samples, largest gap ${memory.maxSampleGapMs} ms); the APPEND ran in a child process`,
+    );
     if (timeouts.length > 0) o.push(`TIMED OUT: ${timeouts.join('; ')}`);
+    if (integrity.length > 0) o.push(`WRONG RESULTS: ${integrity.join('; ')}`);
     o.push('');
     process.stdout.write(o.join('\n') + '\n');
 
@@ -639,8 +987,13 @@ async function main(): Promise<number> {
       slowestPartCountingIngest: slowestAll.part,
       pipelineOverSlowestCountingIngest: ratioAll,
       timeouts,
+      integrity,
     };
     process.stdout.write(JSON.stringify(json) + '\n');
+    if (integrity.length > 0) {
+      process.stderr.write(`[bench] FAILED: wrong results: ${integrity.join('; ')}\n`);
+      return 1;
+    }
     if (timeouts.length > 0) {
       process.stderr.write(`[bench] FAILED: a phase timed out: ${timeouts.join('; ')}\n`);
       return 2;
@@ -648,7 +1001,9 @@ async function main(): Promise<number> {
     return 0;
   } catch (err) {
     const e = err as Error;
-    process.stderr.write(`\n[bench] FAILED: ${e instanceof PhaseTimeout ? e.message : (e.stack ?? e.message)}\n`);
+    process.stderr.write(
+      `\n[bench] FAILED: ${e instanceof PhaseTimeout ? e.message : (e.stack ?? e.message)}\n`,
+    );
     return e instanceof PhaseTimeout ? 2 : 1;
   } finally {
     note('stopping');

@@ -72,6 +72,10 @@ export function largeMessage(run: string, attachmentBytes: number): BenchMessage
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
   const tail = `\r\n--${boundary}--\r\n`;
-  const raw = Buffer.concat([Buffer.from(head), Buffer.from(lines.join('\r\n')), Buffer.from(tail)]);
+  const raw = Buffer.concat([
+    Buffer.from(head),
+    Buffer.from(lines.join('\r\n')),
+    Buffer.from(tail),
+  ]);
   return { messageId, from, raw };
 }

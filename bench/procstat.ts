@@ -30,7 +30,12 @@ function readProcs(): ProcEntry[] {
       const comm = stat.slice(stat.indexOf('(') + 1, close);
       const fields = stat.slice(close + 2).split(' ');
       // fields[0] = state (field 3); ppid is field 4, utime 14, stime 15
-      out.push({ pid: Number(p), ppid: Number(fields[1]), comm, ticks: Number(fields[11]) + Number(fields[12]) });
+      out.push({
+        pid: Number(p),
+        ppid: Number(fields[1]),
+        comm,
+        ticks: Number(fields[11]) + Number(fields[12]),
+      });
     } catch {
       /* exited meanwhile */
     }
@@ -38,7 +43,12 @@ function readProcs(): ProcEntry[] {
   return out;
 }
 
-export type CpuSnapshot = { at: number; procs: Map<number, ProcEntry>; systemBusy: number; systemTotal: number };
+export type CpuSnapshot = {
+  at: number;
+  procs: Map<number, ProcEntry>;
+  systemBusy: number;
+  systemTotal: number;
+};
 
 function systemTicks(): { busy: number; total: number } {
   try {
@@ -94,7 +104,8 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot, self: number) {
         .map(([k, s]) => [k, Math.round(s * 100) / 100]),
     ),
     /** Whole machine (every process, ours or not), as a share of all cores. */
-    machineBusyPct: sysTotal > 0 ? Math.round(((b.systemBusy - a.systemBusy) / sysTotal) * 1000) / 10 : undefined,
+    machineBusyPct:
+      sysTotal > 0 ? Math.round(((b.systemBusy - a.systemBusy) / sysTotal) * 1000) / 10 : undefined,
     cores,
   };
 }

@@ -50,10 +50,16 @@ export function summary(values: number[]): Summary {
   };
 }
 
-export async function waitUntil(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20) {
+export async function waitUntil(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 20,
+) {
   const deadline = performance.now() + timeoutMs;
   while (!(await probe())) {
-    if (performance.now() > deadline) throw new PhaseTimeout(`timed out after ${round(timeoutMs / 1000)} s waiting for ${what}`);
+    if (performance.now() > deadline)
+      throw new PhaseTimeout(`timed out after ${round(timeoutMs / 1000)} s waiting for ${what}`);
     await sleep(everyMs);
   }
 }
@@ -79,14 +85,24 @@ export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const line = (r: string[]) =>
     r
-      .map((cell, c) => (c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .map((cell, c) =>
+        c === 0 || c === r.length - 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!),
+      )
       .join('  ')
       .trimEnd();
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+  return [
+    line(rows[0]!),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.slice(1).map(line),
+  ].join('\n');
 }
 
 /** The same server URI with another database (and extra URI options). */
-export function withDatabase(uri: string, dbName: string, options: Record<string, string> = {}): string {
+export function withDatabase(
+  uri: string,
+  dbName: string,
+  options: Record<string, string> = {},
+): string {
   const url = new URL(uri);
   url.pathname = `/${dbName}`;
   for (const [k, v] of Object.entries(options)) url.searchParams.set(k, v);
@@ -112,7 +128,12 @@ export async function closeImap(client: ImapFlow): Promise<void> {
 }
 
 /** APPEND every message, spread over the given connections (imapflow keeps one command in flight per connection). */
-export async function appendAll(clients: ImapFlow[], mailbox: string, messages: BenchMessage[], onDone?: (i: number) => void) {
+export async function appendAll(
+  clients: ImapFlow[],
+  mailbox: string,
+  messages: BenchMessage[],
+  onDone?: (i: number) => void,
+) {
   const done: number[] = new Array<number>(messages.length);
   await Promise.all(
     messages.map(async (m, i) => {

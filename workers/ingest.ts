@@ -24,23 +24,24 @@ import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
 import { jobIds, type IngestJob } from '../src/queues.js';
 import { linkAttachments, saveAttachment } from '../src/store/attachments.js';
-import { openBlob } from '../src/store/blobs.js';
 import {
   appendTimeline,
   findIncident,
   incidentHoldingMessageId,
+  messageEntryId,
   openIncident,
   recordMessage,
 } from '../src/store/incidents.js';
 import type { IncidentDoc, RawMessageDoc } from '../src/store/models.js';
 import {
   acknowledgementHistory,
+  recordAcknowledgement,
   enqueueOutbox,
   getOutbox,
   isUndeliverable,
   markUndeliverable,
 } from '../src/store/outbox.js';
-import { getRaw, markIngested, quarantineRaw } from '../src/store/raw-messages.js';
+import { getRaw, markIngested, openRaw, quarantineRaw } from '../src/store/raw-messages.js';
 
 export type IngestResult =
   | { outcome: 'skipped'; state: string }
@@ -60,7 +61,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const attachmentIds: string[] = [];
   let parsed: ParsedMessage;
   try {
-    parsed = await parseMessage(openBlob(raw.blobId), async (info, content) => {
+    parsed = await parseMessage(openRaw(raw), async (info, content) => {
       attachmentIds.push(await saveAttachment({ rawId, ...info }, content));
     });
   } catch (err) {
@@ -88,7 +89,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const at = ctx.now();
   const thread = await threadFor(ctx, parsed, sender);
   const entry = {
-    _id: `msg-${rawId}`,
+    _id: messageEntryId(rawId),
     at,
     type: 'message' as const,
     direction: 'inbound' as const,
@@ -111,7 +112,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     const customerOutcomeNow = agent || automatic ? 'append' : customerOutcome(ctx, incident);
     if (customerOutcomeNow !== 'new-linked') {
       await recordMessage(incident.number, entry, agent ? undefined : sender);
-      await linkAttachments(rawId, incident.number);
+      await linkAttachments(attachmentIds, incident.number);
       const reply = { rawId, messageId: parsed.messageId, text: entry.text, attachmentIds };
       if (agent) {
         const commands = parseCommands(entry.text);
@@ -152,7 +153,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     at,
   });
   await recordMessage(incident.number, entry, sender);
-  await linkAttachments(rawId, incident.number);
+  await linkAttachments(attachmentIds, incident.number);
   await appendTimeline(incident.number, {
     _id: `opened-${rawId}`,
     at,
@@ -173,7 +174,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
   let ack = await getOutbox(ackIdFor(rawId));
   if (!ack) {
-    const history = await acknowledgementHistory(sender, incident.number, at);
+    const history = await acknowledgementHistory(sender, at);
     const decision = ackDecision({
       automatic: automatic !== null,
       undeliverable: await isUndeliverable(sender),
@@ -183,6 +184,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     });
     if (decision.send) {
       ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId));
+      await recordAcknowledgement(sender, at);
     } else {
       await appendTimeline(incident.number, {
         _id: `ack-suppressed-${rawId}`,

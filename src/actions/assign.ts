@@ -57,10 +57,14 @@ export async function assignIncident(
     agent = named.id;
     reason = 'assigned by name';
   } else {
-    const loads = await openLoads(group.id);
+    const members = groupMembers(ctx.plan, group.id);
+    // Loads cost a scan of open incidents; round-robin needs them only to respect maxOpen.
+    const needLoads =
+      group.assignment !== 'round-robin' || members.some((a) => a.maxOpen !== undefined);
+    const loads = needLoads ? await openLoads(group.id) : new Map<string, number>();
     const choice = chooseAssignee({
       strategy: group.assignment,
-      candidates: groupMembers(ctx.plan, group.id).map((a) => ({
+      candidates: members.map((a) => ({
         id: a.id,
         skills: a.skills,
         away: a.away,
@@ -113,7 +117,7 @@ export async function assignIncident(
 async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: string) {
   const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
   if (!agent) return;
-  const opening = await openingMessage(incident.number);
+  const opening = await openingMessage(incident);
   const cal = calendarOf(ctx, incident);
   const due = (clock?: { runningSince?: Date | null } | null) =>
     clock && clock.runningSince

@@ -20,7 +20,7 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
   let incident = await findIncident(number);
   if (!incident) return;
   if (incident.status === 'new') {
-    const opening = await openingMessage(number);
+    const opening = await openingMessage(incident);
     const sender = incident.customer.address;
     const senderDomain = sender.slice(sender.lastIndexOf('@') + 1);
     const tier = customerTier(ctx.plan, sender);

@@ -48,7 +48,11 @@ export function composeMail(
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
     .slice(0, 40);
-  const headers: Record<string, string> = {};
+  // For mail filters (and tests): what this message is and which incident it is about.
+  const headers: Record<string, string> = {
+    'X-Incidesk-Kind': spec.kind,
+    'X-Incidesk-Incident': incidentId,
+  };
   if (spec.autoSubmitted) {
     headers['Auto-Submitted'] = spec.autoSubmitted;
     // Exchange ignores Auto-Submitted but honours this: no out-of-office replies to us.

@@ -149,7 +149,7 @@ export class ImapIntake {
     if (checkpoint.reset)
       this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
     let lastUid = checkpoint.lastUid;
-    for (;;) {
+    while (!this.stopped) {
       const listed = await client.fetchAll(
         `${lastUid + 1}:*`,
         { uid: true, size: true },
@@ -160,6 +160,7 @@ export class ImapIntake {
       if (pending.length === 0) break;
       const batch = pending.slice(0, IMAP_SYNC_BATCH_SIZE);
       await this.takeBatch(client, uidValidity, batch);
+      if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
       await advanceCheckpoint(this.key, uidValidity, lastUid);
       await client.messageFlagsAdd(
@@ -188,6 +189,8 @@ export class ImapIntake {
     }
     const results: StoreRawResult[] = [];
     for (const m of batch) {
+      // Stopping mid-batch is safe: the checkpoint has not moved, the rest comes next time.
+      if (this.stopped) break;
       const size = m.size ?? 0;
       const log = this.log.child({ uid: m.uid, size });
       if (size > maxMessageBytes) {

@@ -45,10 +45,13 @@ export async function saveAttachment(input: AttachmentInput, content: Readable):
   return id;
 }
 
-export async function linkAttachments(rawId: string, incidentNumber: number) {
-  await Attachment.updateMany({ rawId }, { $set: { incidentNumber } });
+// Both address attachments by _id, one by one: primary-key lookups stay fast on every
+// MongoDB-protocol server, where a filter on another field may scan the collection.
+export async function linkAttachments(ids: readonly string[], incidentNumber: number) {
+  for (const _id of ids) await Attachment.updateOne({ _id }, { $set: { incidentNumber } });
 }
 
 export async function attachmentsOf(ids: readonly string[]) {
-  return Attachment.find({ _id: { $in: ids } }).lean();
+  const found = await Promise.all(ids.map((_id) => Attachment.findById(_id).lean()));
+  return found.filter((a) => a !== null);
 }

@@ -3,6 +3,7 @@ import {
   Counter,
   GroupState,
   Incident,
+  RawMessage,
   TimelineEntry,
   type IncidentDoc,
   type IncidentStatus,
@@ -30,38 +31,56 @@ export interface NewIncident {
 }
 
 /**
- * Open the incident a raw message starts, exactly once: a retry finds the incident by the
- * message that opened it. A crash between taking a number and inserting leaves a gap in the
- * numbering, never a duplicate incident.
+ * Open the incident a raw message starts, exactly once.
+ *
+ * The number is reserved on the raw message before the incident is inserted, so a retry
+ * after a crash reuses it (no duplicate, no gap). The insert on `_id: number` is what makes
+ * a number taken: the counter only proposes one, because not every MongoDB-protocol server
+ * applies concurrent `$inc`s atomically (FerretDB on SQLite loses some). A proposal that is
+ * already taken by another message's incident is simply replaced by the next one.
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
-  const existing = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
-  if (existing) return existing;
-  const number = await nextIncidentNumber();
-  try {
-    const created = await Incident.create({
-      number,
-      openedBy: input.openedBy,
-      subject: input.subject,
-      customer: input.customer,
-      participants: [input.customer.address],
-      automatic: input.automatic,
-      planFingerprint: input.planFingerprint,
-      lastCustomerMessageId: input.lastCustomerMessageId,
-      linkedTo: input.linkedTo,
-      lastMessageAt: input.at,
-    });
-    return created.toObject() as IncidentDoc;
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    const winner = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
-    if (!winner) throw err;
-    return winner;
+  let number =
+    (await RawMessage.findById(input.openedBy, { openingIncident: 1 }).lean())?.openingIncident ??
+    undefined;
+  for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
+    if (number === undefined) {
+      number = await nextIncidentNumber();
+      await RawMessage.updateOne({ _id: input.openedBy }, { $set: { openingIncident: number } });
+    }
+    try {
+      const created = await Incident.create({
+        _id: number,
+        number,
+        openedBy: input.openedBy,
+        subject: input.subject,
+        customer: input.customer,
+        participants: [input.customer.address],
+        automatic: input.automatic,
+        planFingerprint: input.planFingerprint,
+        lastCustomerMessageId: input.lastCustomerMessageId,
+        linkedTo: input.linkedTo,
+        lastMessageAt: input.at,
+      });
+      return created.toObject() as IncidentDoc;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      const holder = await findIncident(number);
+      if (holder?.openedBy === input.openedBy) return holder; // a retry of our own insert
+      // Our message already opened an incident under another number (a concurrent run).
+      const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
+      if (ours) return ours;
+      number = undefined; // taken by another message: propose the next number
+    }
   }
+  throw new Error(`could not allocate an incident number after ${MAX_NUMBER_ATTEMPTS} attempts`);
 }
 
+/** Proposals per new incident before giving up (the job is then retried with backoff). */
+const MAX_NUMBER_ATTEMPTS = 50;
+
 export async function findIncident(number: number): Promise<IncidentDoc | null> {
-  return Incident.findOne({ number }).lean<IncidentDoc>();
+  return Incident.findById(number).lean<IncidentDoc>();
 }
 
 export async function listIncidents(filter: { status?: IncidentStatus; limit: number }) {
@@ -111,7 +130,7 @@ export async function recordMessage(
 ) {
   const inserted = await appendTimeline(incidentNumber, entry);
   await Incident.updateOne(
-    { number: incidentNumber },
+    { _id: incidentNumber },
     {
       $max: { lastMessageAt: entry.at },
       ...(inserted ? { $inc: { messageCount: 1 } } : {}),
@@ -129,11 +148,14 @@ export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> 
 }
 
 /** The message that opened the incident (its text drives classification). */
-export async function openingMessage(incidentNumber: number): Promise<TimelineDoc | null> {
-  return TimelineEntry.findOne({ incidentNumber, type: 'message', direction: 'inbound' })
-    .sort({ at: 1 })
-    .lean<TimelineDoc>();
+export async function openingMessage(
+  incident: Pick<IncidentDoc, 'openedBy'>,
+): Promise<TimelineDoc | null> {
+  return TimelineEntry.findById(messageEntryId(incident.openedBy)).lean<TimelineDoc>();
 }
+
+/** The timeline id of a received message: one entry per raw message. */
+export const messageEntryId = (rawId: string) => `msg-${rawId}`;
 
 export async function timelineOf(incidentNumber: number): Promise<TimelineDoc[]> {
   return TimelineEntry.find({ incidentNumber }).sort({ at: 1, _id: 1 }).lean<TimelineDoc[]>();
@@ -157,7 +179,7 @@ export async function updateIncident(
     addParticipants?: readonly string[];
   } = {},
 ): Promise<IncidentDoc | null> {
-  const filter: Record<string, unknown> = { ...options.where, number };
+  const filter: Record<string, unknown> = { ...options.where, _id: number };
   if (options.onlyIf) filter.status = { $in: options.onlyIf };
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)

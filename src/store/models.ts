@@ -29,12 +29,16 @@ const rawMessageSchema = new Schema(
   {
     _id: String, // sha256 of the raw bytes, hex
     size: { type: Number, required: true },
-    blobId: { type: Schema.Types.ObjectId, required: true },
+    /** The bytes themselves when small; otherwise `blobId` points into the blob store. */
+    data: Buffer,
+    blobId: Schema.Types.ObjectId,
     headersOnly: { type: Boolean, default: false }, // oversized: only the header block was fetched
     state: { type: String, enum: RAW_STATES, required: true, default: 'stored' },
     reason: String, // why it was quarantined
     kind: String, // customer | auto-reply | list | bounce | ...
     incidentNumber: Number,
+    /** The number reserved for the incident this message opens, before the incident exists. */
+    openingIncident: Number,
     source: { mailbox: String, uidValidity: String, uid: Number },
     receivedAt: { type: Date, required: true },
     processedAt: Date,
@@ -70,6 +74,11 @@ const slaClockSchema = new Schema(
 
 const incidentSchema = new Schema(
   {
+    /**
+     * The incident number is also the primary key: every lookup by number is an _id lookup,
+     * fast on any MongoDB-protocol server whatever it does with secondary indexes.
+     */
+    _id: Number,
     number: { type: Number, required: true },
     /** The raw message that opened it: makes creation idempotent under retries. */
     openedBy: { type: String, required: true },
@@ -199,7 +208,6 @@ const outboxSchema = new Schema(
   },
   { ...opts, timestamps: true },
 );
-outboxSchema.index({ to: 1, kind: 1, createdAt: -1 });
 outboxSchema.index({ incidentNumber: 1, kind: 1, createdAt: -1 });
 
 /** Per-address delivery knowledge (e.g. undeliverable after a permanent bounce). */
@@ -208,6 +216,8 @@ const addressSchema = new Schema(
     _id: String, // lower-case address
     undeliverable: { type: Boolean, default: false },
     reason: String,
+    /** When we last acknowledged this sender (the newest few), for the rate limit. */
+    recentAcks: { type: [Date], default: [] },
     updatedAt: Date,
   },
   opts,
@@ -247,7 +257,7 @@ export interface SlaClockDoc {
   breachedAt?: Date | null;
 }
 export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | 'customer'> & {
-  _id: mongoose.Types.ObjectId;
+  _id: number;
   customer: { address: string; name?: string | null; tier?: string | null };
   sla?: {
     firstResponse?: SlaClockDoc | null;
@@ -257,5 +267,8 @@ export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | '
   } | null;
 };
 export type TimelineDoc = InferSchemaType<typeof timelineSchema> & { _id: string };
-export type RawMessageDoc = InferSchemaType<typeof rawMessageSchema> & { _id: string };
+export type RawMessageDoc = Omit<InferSchemaType<typeof rawMessageSchema>, 'data'> & {
+  _id: string;
+  data?: Buffer | { buffer: Uint8Array } | null;
+};
 export type OutboxDoc = InferSchemaType<typeof outboxSchema> & { _id: string };

@@ -1,6 +1,9 @@
 import { isDuplicateKey } from './db.js';
 import { Address, Outbox, type OutboxDoc } from './models.js';
 
+/** More than any sane per-hour limit, so the rolling count stays exact. */
+const RECENT_ACKS_KEPT = 100;
+
 export type NewOutboxMessage = Omit<
   OutboxDoc,
   'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError'
@@ -36,19 +39,26 @@ export async function markOutboxFailed(id: string, error: string) {
   );
 }
 
-/** What the acknowledgement rate limit needs to know about earlier acknowledgements. */
-export async function acknowledgementHistory(sender: string, incidentNumber: number, now: Date) {
-  const hourAgo = new Date(now.getTime() - 3600_000);
-  const [toSender, lastToIncident] = await Promise.all([
-    Outbox.countDocuments({ to: sender, kind: 'ack', createdAt: { $gte: hourAgo } }),
-    Outbox.findOne({ incidentNumber, kind: 'ack' }, { createdAt: 1 })
-      .sort({ createdAt: -1 })
-      .lean(),
-  ]);
+/**
+ * What the acknowledgement rate limit needs: the recent acknowledgements to this sender,
+ * kept on the address's own document (a primary-key read, no scan of the outbox). Only new
+ * incidents are acknowledged, so there is never an earlier one to the same incident.
+ */
+export async function acknowledgementHistory(sender: string, now: Date) {
+  const doc = await Address.findById(sender, { recentAcks: 1 }).lean<{ recentAcks?: Date[] }>();
+  const hourAgo = now.getTime() - 3600_000;
   return {
-    acksToSenderLastHour: toSender,
-    lastAckToIncident: lastToIncident?.createdAt ?? undefined,
+    acksToSenderLastHour: (doc?.recentAcks ?? []).filter((d) => d.getTime() >= hourAgo).length,
   };
+}
+
+/** Remember an acknowledgement for the rate limit; the list keeps only the latest ones. */
+export async function recordAcknowledgement(sender: string, at: Date) {
+  await Address.updateOne(
+    { _id: sender },
+    { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
+    { upsert: true },
+  );
 }
 
 export async function isUndeliverable(address: string): Promise<boolean> {

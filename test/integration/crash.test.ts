@@ -2,15 +2,26 @@
  * kill -9 of the whole process during a burst, twice, then a clean restart: every message
  * becomes an incident exactly once and every customer is acknowledged by exactly one message.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { Incident, Outbox, RawMessage, TimelineEntry } from '../../src/store/models.js';
 import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
-import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
 
 const MESSAGES = 200;
+const PLAN = `version: 1
+organisation: Example Corp
+groups: [{ id: desk, name: Desk, assignment: round-robin }]
+agents:
+  - { id: ann, name: Ann, email: ann@example.test, groups: [desk] }
+  - { id: ben, name: Ben, email: ben@example.test, groups: [desk] }
+routing: { default: desk }
+`;
 const customer = (i: number) => `customer${String(i).padStart(3, '0')}@example.com`;
 
 describe('crash safety', () => {
@@ -21,7 +32,9 @@ describe('crash safety', () => {
 
   beforeAll(async () => {
     smtp = await startSmtpCapture();
-    t = testEnv(smtp, { INCIDESK_CONCURRENCY: '4' });
+    const planFile = join(tmpdir(), `incidesk-crash-plan-${process.pid}.yaml`);
+    writeFileSync(planFile, PLAN);
+    t = testEnv(smtp, { INCIDESK_CONCURRENCY: '4', INCIDESK_PLAN: planFile });
     await connectStore(t.env.MONGODB_URI!);
   });
   afterAll(async () => {
@@ -68,10 +81,14 @@ describe('crash safety', () => {
       }
       await burst;
 
+      // The plan has one group, so every incident is also triaged, assigned, and its agent
+      // notified; all of that must survive the kills too.
       await waitUntil(
-        'every acknowledgement sent',
-        async () => (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES,
-        120_000,
+        'every acknowledgement and assignment notification sent',
+        async () =>
+          (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES &&
+          (await Outbox.countDocuments({ kind: 'assignment', state: 'sent' })) === MESSAGES,
+        180_000,
       );
       await new Promise((r) => setTimeout(r, 1500)); // room for a duplicate to show up
       expect(await proc.kill('SIGTERM')).toBe(0);
@@ -93,17 +110,23 @@ describe('crash safety', () => {
       // Every customer acknowledged by exactly one message (one Message-ID). SMTP itself is
       // at-least-once: a kill between the server's 250 and our "sent" record resends the same
       // message, same Message-ID, which receivers collapse. Count and bound those too.
-      const byCustomer = new Map<string, Set<string>>();
-      for (const m of smtp.messages) {
-        const to = m.envelopeTo[0]!;
-        byCustomer.set(to, (byCustomer.get(to) ?? new Set()).add(m.parsed.messageId!));
-      }
-      expect(byCustomer.size).toBe(MESSAGES);
-      for (let i = 0; i < MESSAGES; i++) expect(byCustomer.get(customer(i))?.size).toBe(1);
-      const resent = smtp.messages.length - MESSAGES;
-      expect(resent).toBeLessThanOrEqual(kills.length * 4); // at most one in flight per notify slot
+      const distinctIds = (kind: string, key: (m: CapturedMail) => string) => {
+        const sent = smtp.messages.filter((m) => m.header('x-incidesk-kind') === kind);
+        const byKey = new Map<string, Set<string>>();
+        for (const m of sent)
+          byKey.set(key(m), (byKey.get(key(m)) ?? new Set()).add(m.parsed.messageId!));
+        return { sent: sent.length, byKey };
+      };
+      const acks = distinctIds('ack', (m) => m.envelopeTo[0]!);
+      expect(acks.byKey.size).toBe(MESSAGES);
+      for (let i = 0; i < MESSAGES; i++) expect(acks.byKey.get(customer(i))?.size).toBe(1);
+      const assignments = distinctIds('assignment', (m) => m.parsed.subject!.slice(0, 12));
+      expect(assignments.byKey.size).toBe(MESSAGES);
+      expect([...assignments.byKey.values()].every((ids) => ids.size === 1)).toBe(true);
+      const resent = acks.sent + assignments.sent - 2 * MESSAGES;
+      expect(resent).toBeLessThanOrEqual(kills.length * 8); // at most one in flight per notify slot
       console.log(
-        `crash test: killed at [${kills.join('; ')}]; ${resent} acknowledgement(s) re-sent with the same Message-ID`,
+        `crash test: killed at [${kills.join('; ')}]; ${resent} message(s) re-sent with the same Message-ID`,
       );
       expect(mongoose.connection.readyState).toBe(1);
     },

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRaw } from '../../src/store/raw-messages.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { readBlob } from '../../src/store/blobs.js';
 import { timelineOf } from '../../src/store/incidents.js';
@@ -121,7 +122,7 @@ describe('a 25 MiB attachment', () => {
     // Dovecot prepends its trace headers (Return-Path, Delivered-To, Received): a few hundred bytes.
     expect(raw.size - message.length).toBeGreaterThan(0);
     expect(raw.size - message.length).toBeLessThan(2_000);
-    const stored = await readBlob(raw.blobId);
+    const stored = await readRaw(raw);
     expect(stored.length).toBe(raw.size);
     expect(sha256(stored)).toBe(raw._id);
     expect(stored.subarray(stored.length - message.length).equals(message)).toBe(true);

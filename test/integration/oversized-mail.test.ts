@@ -3,6 +3,7 @@
  * block alone and quarantined (the full message stays on the IMAP server), and intake carries on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readRaw } from '../../src/store/raw-messages.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { readBlob } from '../../src/store/blobs.js';
 import { Attachment, Incident, RawMessage } from '../../src/store/models.js';
@@ -93,7 +94,7 @@ describe('a message over INCIDESK_MAX_MESSAGE_MB', () => {
     expect(big.reason).toContain(`${t.config.maxMessageBytes}-byte limit`);
     expect(big.reason).toContain('stays on the IMAP server');
     // Only the header block was fetched and kept, and it is readable.
-    const head = (await readBlob(big.blobId)).toString('utf8');
+    const head = (await readRaw(big)).toString('utf8');
     expect(Buffer.byteLength(head)).toBe(big.size);
     expect(big.size).toBeLessThan(2_000);
     expect(head).toContain('Subject: Screenshots of the error (large)');
