@@ -163,7 +163,12 @@ export async function reviewIncidentSla(ctx: AppContext, number: number): Promis
         at: now,
         type: 'event',
         event: 'sla-breached',
-        detail: { clock: action.clock, dueAt: action.dueAt, priority: incident.priority },
+        detail: {
+          clock: action.clock,
+          dueAt: action.dueAt,
+          priority: incident.priority,
+          plan: ctx.plan.fingerprint,
+        },
       });
       log.warn({ clock: action.clock }, 'SLA breached');
     }
@@ -200,7 +205,7 @@ export async function escalate(
       at: now,
       type: 'event',
       event: 'escalated',
-      detail: { level, step: `transfer to ${step.transfer}`, reason },
+      detail: { level, step: `transfer to ${step.transfer}`, reason, plan: ctx.plan.fingerprint },
     });
     await transferIncident(ctx, incident, step.transfer, {
       by: 'escalation',
@@ -215,7 +220,7 @@ export async function escalate(
     at: now,
     type: 'event',
     event: 'escalated',
-    detail: { level, step, to: agent?.id ?? null, reason },
+    detail: { level, step, to: agent?.id ?? null, reason, plan: ctx.plan.fingerprint },
   });
   if (!agent) return;
   await queueMail(ctx, {

@@ -232,6 +232,27 @@ export const planSchema = z
       })
       .strict()
       .default({ chain: ['lead', 'manager'], repeatAfter: '30m' }),
+    /** Who receives the manager digests, and when (their local time). */
+    digests: z
+      .object({
+        recipients: z
+          .array(
+            z
+              .object({
+                agent: id,
+                hour: z.number().int().min(0).max(23).default(7),
+                timezone: z.string().min(1).optional(),
+                periods: z
+                  .array(z.enum(['daily', 'weekly', 'monthly']))
+                  .min(1)
+                  .default(['daily']),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ recipients: [] }),
     lifecycle: z
       .object({
         /** A customer writing this long after closure gets a new incident linked to the old one. */
@@ -276,6 +297,12 @@ export const planSchema = z
         issue(['groups', i], `group "${g.id}" has no members`);
     });
     checkChain(plan.escalation.chain, ['escalation', 'chain']);
+    plan.digests.recipients.forEach((r, i) => {
+      if (!agentIds.has(r.agent))
+        issue(['digests', 'recipients', i, 'agent'], `unknown agent "${r.agent}"`);
+      if (r.timezone && !validTimeZone(r.timezone))
+        issue(['digests', 'recipients', i, 'timezone'], `unknown time zone "${r.timezone}"`);
+    });
     for (const [name, cal] of Object.entries(plan.calendars)) {
       if (!validTimeZone(cal.timezone))
         issue(['calendars', name, 'timezone'], `unknown time zone "${cal.timezone}"`);

@@ -11,12 +11,19 @@ import {
 } from './models.js';
 
 async function nextIncidentNumber(): Promise<number> {
-  const doc = await Counter.findOneAndUpdate(
-    { _id: 'incident' },
-    { $inc: { seq: 1 } },
-    { upsert: true, returnDocument: 'after' },
-  ).lean();
-  return doc!.seq;
+  for (;;) {
+    try {
+      const doc = await Counter.findOneAndUpdate(
+        { _id: 'incident' },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      ).lean();
+      return doc!.seq;
+    } catch (err) {
+      // Two first-ever upserts can race to insert the counter; the loser just goes again.
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
 }
 
 export interface NewIncident {

@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readRaw } from '../../src/store/raw-messages.js';
 import { startApp, type RunningApp } from '../../src/app.js';
-import { readBlob } from '../../src/store/blobs.js';
 import { Attachment, Incident, RawMessage } from '../../src/store/models.js';
 import {
   deliver,

@@ -37,6 +37,15 @@ describe('incident response plan', () => {
     expect(list).toContain('groups.0: group "a" has no members');
   });
 
+  it('checks digest recipients', () => {
+    const list = problems(
+      'version: 1\norganisation: X\ndigests: { recipients: [{ agent: ghost, hour: 25, timezone: Moon/Base }] }\n',
+    );
+    expect(list.join('\n')).toMatch(/digests.recipients.0.hour/);
+    expect(list).toContain('digests.recipients.0.agent: unknown agent "ghost"');
+    expect(list).toContain('digests.recipients.0.timezone: unknown time zone "Moon/Base"');
+  });
+
   it('rejects an unknown time zone', () => {
     expect(problems('version: 1\norganisation: X\ntimezone: Nowhere/Land\n')).toEqual([
       'timezone: unknown time zone "Nowhere/Land"',
