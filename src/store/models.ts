@@ -3,6 +3,7 @@
  * a retried job repeats is an upsert or an insert on a deterministic _id.
  */
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { STATUSES, type Status } from '../domain/lifecycle.js';
 
 const opts = { versionKey: false, autoIndex: false } as const;
 
@@ -48,16 +49,9 @@ const rawMessageSchema = new Schema(
 rawMessageSchema.index({ state: 1, receivedAt: 1 });
 rawMessageSchema.index({ incidentNumber: 1 });
 
-export const INCIDENT_STATUSES = [
-  'new',
-  'triaged',
-  'assigned',
-  'in-progress',
-  'pending-customer',
-  'resolved',
-  'closed',
-] as const;
-export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+/** The lifecycle's statuses (src/domain/lifecycle.ts owns them and their transitions). */
+export const INCIDENT_STATUSES = STATUSES;
+export type IncidentStatus = Status;
 
 /** An SLA clock (see src/domain/sla.ts) plus what the escalation sweep has done about it. */
 const slaClockSchema = new Schema(
