@@ -80,7 +80,7 @@ export async function notifyGaveUp(ctx: AppContext, outboxId: string, error: str
 }
 
 async function recordFailure(ctx: AppContext, message: OutboxDoc, error: string) {
-  await markOutboxFailed(message._id, error);
+  // Timeline first: once the outbox says "failed", the incident already shows it.
   await appendTimeline(message.incidentNumber, {
     _id: `failed-${message._id}`,
     at: ctx.now(),
@@ -88,4 +88,5 @@ async function recordFailure(ctx: AppContext, message: OutboxDoc, error: string)
     event: 'delivery-failed',
     detail: { to: message.to, kind: message.kind, error },
   });
+  await markOutboxFailed(message._id, error);
 }

@@ -35,13 +35,12 @@ export async function assignIncident(
   const incident = await findIncident(number);
   if (!incident) return { ok: false, reason: `no incident ${formatIncidentId(number)}` };
   const eventId = `assigned-${number}-${cause}`;
-  if (await hasTimelineEntry(eventId)) {
-    // A retry: the decision was made; make sure the agent heard of it.
-    if (incident.assignee) await notifyAssignee(ctx, incident, cause);
-    return incident.assignee
-      ? { ok: true, agent: incident.assignee, reason: 'already assigned' }
-      : { ok: false, reason: 'already decided' };
+  if (incident.assignCause === cause && incident.assignee) {
+    // A retry, or recovery after a crash: the decision is stored; finish what follows it.
+    await completeAssignment(ctx, incident, cause);
+    return { ok: true, agent: incident.assignee, reason: 'already assigned' };
   }
+  if (await hasTimelineEntry(eventId)) return { ok: false, reason: 'already decided' };
   const step = transition(incident.status, 'assign');
   if (!step.ok) return { ok: false, reason: step.reason };
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
@@ -88,29 +87,53 @@ export async function assignIncident(
     });
     return { ok: false, reason };
   }
+  // The decision and its cause are stored together; `assignNotified` stays false until the
+  // agent's notification is queued, so the recovery sweep can finish a cut-off assignment.
   const updated = await updateIncident(
     number,
-    { assignee: agent, assignedAt: now, status: step.to },
+    {
+      assignee: agent,
+      assignedAt: now,
+      status: step.to,
+      assignCause: cause,
+      assignNotified: false,
+    },
     { onlyIf: [incident.status] },
   );
   if (!updated) return { ok: false, reason: 'the incident changed meanwhile; try again' };
   await rememberAssignment(group.id, agent);
-  await appendTimeline(number, {
-    _id: eventId,
-    at: now,
+  await completeAssignment(ctx, updated, cause, {
+    strategy: requested ? 'by name' : group.assignment,
+    reason,
+  });
+  return { ok: true, agent, reason };
+}
+
+/** Record and announce a stored assignment decision; every step is idempotent. */
+async function completeAssignment(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  cause: string,
+  why: { strategy: string; reason: string } = {
+    strategy: 'recovered',
+    reason: 'completed after a restart',
+  },
+) {
+  await appendTimeline(incident.number, {
+    _id: `assigned-${incident.number}-${cause}`,
+    at: incident.assignedAt ?? ctx.now(),
     type: 'event',
     event: 'assigned',
     detail: {
-      agent,
-      group: group.id,
-      strategy: requested ? 'by name' : group.assignment,
-      reason,
+      agent: incident.assignee,
+      group: incident.group,
+      ...why,
       cause,
       plan: ctx.plan.fingerprint,
     },
   });
-  await notifyAssignee(ctx, updated, cause);
-  return { ok: true, agent, reason };
+  await notifyAssignee(ctx, incident, cause);
+  await updateIncident(incident.number, { assignNotified: true });
 }
 
 /** The assignment notification: everything needed to act, and how to act by replying. */

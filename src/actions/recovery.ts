@@ -30,10 +30,10 @@ export async function requeueUnfinished(ctx: AppContext): Promise<number> {
       })),
     ),
     queues.assign.addBulk(
-      work.unassigned.map((incident) => ({
+      work.unassigned.map(({ incident, cause }) => ({
         name: 'assign',
-        data: { incident, cause: 'triage' },
-        opts: { jobId: jobIds.assign(incident, 'triage') },
+        data: { incident, cause },
+        opts: { jobId: jobIds.assign(incident, cause) },
       })),
     ),
     queues.notify.addBulk(

@@ -149,6 +149,14 @@ export async function reviewIncidentSla(ctx: AppContext, number: number): Promis
     if (incident.slaCheckAt) await updateIncident(number, { slaCheckAt: null });
     return;
   }
+  // An escalation whose level was stored but whose step was cut off by a crash: finish it.
+  const level = incident.sla.escalationLevel ?? 0;
+  const unfinished =
+    level > (incident.sla.notifiedLevel ?? 0)
+      ? escalationChain(ctx, incident)[level - 1]
+      : undefined;
+  if (unfinished)
+    await escalate(ctx, incident, unfinished, level, 'SLA breached (completed after a restart)');
   const review = nextCheck(ctx, incident, clocksOf(incident), now);
   const set: Record<string, unknown> = {};
   const log = ctx.log.child({ component: 'sla', incident: number });
@@ -178,18 +186,34 @@ export async function reviewIncidentSla(ctx: AppContext, number: number): Promis
     set['sla.escalationLevel'] = escalation.level;
     set['sla.lastEscalatedAt'] = now;
   }
-  set.slaCheckAt = review.nextCheckAt;
+  // Until the escalation step has run, keep the incident due, so a crash in between is repaired.
+  set.slaCheckAt = escalation ? now : review.nextCheckAt;
   // Conditional on the level we reviewed: of two concurrent reviews, one escalates.
-  const updated = await updateIncident(number, set, {
-    where: { 'sla.escalationLevel': incident.sla.escalationLevel ?? 0 },
-  });
+  let updated = await updateIncident(number, set, { where: { 'sla.escalationLevel': level } });
   if (!updated) return;
-  if (escalation) await escalate(ctx, updated, escalation.step, escalation.level, 'SLA breached');
+  if (escalation) {
+    await escalate(ctx, updated, escalation.step, escalation.level, 'SLA breached');
+    updated = (await updateIncident(number, { slaCheckAt: review.nextCheckAt })) ?? updated;
+  }
   await scheduleSlaCheck(ctx, number, updated.slaCheckAt ?? null);
 }
 
-/** Carry out one escalation step (from the SLA review or an agent's #escalate). */
+/**
+ * Carry out one escalation step (from the SLA review or an agent's #escalate), then mark the
+ * level done. Every effect is keyed by the level, so running a step twice does it once.
+ */
 export async function escalate(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  step: EscalationStep,
+  level: number,
+  reason: string,
+) {
+  await runEscalationStep(ctx, incident, step, level, reason);
+  await updateIncident(incident.number, { 'sla.notifiedLevel': level });
+}
+
+async function runEscalationStep(
   ctx: AppContext,
   incident: IncidentDoc,
   step: EscalationStep,

@@ -99,11 +99,17 @@ const incidentSchema = new Schema(
     /** Why: the classification rules that fired, the routing rule, the plan that had them. */
     triage: { rules: [String], routing: String, plan: String },
     assignedAt: Date,
+    /** What the current assignment was for (triage, a transfer, a command): its idempotency key. */
+    assignCause: String,
+    /** False between storing an assignment and queueing the agent's notification. */
+    assignNotified: Boolean,
     // SLA
     sla: {
       firstResponse: slaClockSchema,
       resolution: slaClockSchema,
       escalationLevel: { type: Number, default: 0 },
+      /** The highest level whose step has fully run (below escalationLevel only after a crash). */
+      notifiedLevel: { type: Number, default: 0 },
       lastEscalatedAt: Date,
     },
     /** When the SLA sweep must look at this incident next (null: nothing pending). */
@@ -257,6 +263,7 @@ export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | '
     firstResponse?: SlaClockDoc | null;
     resolution?: SlaClockDoc | null;
     escalationLevel?: number;
+    notifiedLevel?: number;
     lastEscalatedAt?: Date | null;
   } | null;
 };

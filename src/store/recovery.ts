@@ -2,7 +2,7 @@ import { Incident, Outbox, RawMessage } from './models.js';
 
 /** Everything not finished and older than `before`: stored mail, new incidents, unsent mail. */
 export async function unfinishedWork(before: Date, limit: number) {
-  const [raw, untriaged, unassigned, unsent] = await Promise.all([
+  const [raw, untriaged, unassigned, unannounced, unsent] = await Promise.all([
     RawMessage.find({ state: 'stored', receivedAt: { $lt: before } }, { _id: 1 })
       .limit(limit)
       .lean(),
@@ -15,6 +15,12 @@ export async function unfinishedWork(before: Date, limit: number) {
     )
       .limit(limit)
       .lean(),
+    Incident.find(
+      { assignNotified: false, assignedAt: { $lt: before } },
+      { number: 1, assignCause: 1 },
+    )
+      .limit(limit)
+      .lean(),
     Outbox.find({ state: 'pending', createdAt: { $lt: before } }, { _id: 1 })
       .limit(limit)
       .lean(),
@@ -22,7 +28,10 @@ export async function unfinishedWork(before: Date, limit: number) {
   return {
     raw: raw.map((r) => String(r._id)),
     untriaged: untriaged.map((i) => i.number),
-    unassigned: unassigned.map((i) => i.number),
+    unassigned: [
+      ...unassigned.map((i) => ({ incident: i.number, cause: 'triage' })),
+      ...unannounced.map((i) => ({ incident: i.number, cause: i.assignCause ?? 'triage' })),
+    ],
     unsent: unsent.map((o) => String(o._id)),
   };
 }

@@ -401,7 +401,9 @@ describe('triage, assignment and agents working by email', () => {
     );
     expect(linked.customer?.address).toBe('lee@example.com');
     expect((await findIncident(incident.number))!.status).toBe('closed');
-    expect((await timelineOf(incident.number)).map((e) => e.event)).toContain('continued-in');
+    await waitUntil('the old incident points at the new one', async () =>
+      (await timelineOf(incident.number)).some((e) => e.event === 'continued-in'),
+    );
   });
 
   it('warns before the SLA target, then escalates along the chain at each breach', async () => {
