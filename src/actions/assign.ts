@@ -4,6 +4,7 @@ import { chooseAssignee } from '../domain/assignment.js';
 import { transition } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup, groupMembers } from '../plan/load.js';
+import type { PlanGroup } from '../plan/schema.js';
 import {
   appendTimeline,
   findIncident,
@@ -85,6 +86,7 @@ export async function assignIncident(
       event: 'unassigned',
       detail: { group: group.id, reason },
     });
+    await tellLeadNobodyIsAvailable(ctx, incident, group, reason, cause);
     return { ok: false, reason };
   }
   // The decision and its cause are stored together; `assignNotified` stays false until the
@@ -134,6 +136,35 @@ async function completeAssignment(
   });
   await notifyAssignee(ctx, incident, cause);
   await updateIncident(incident.number, { assignNotified: true });
+}
+
+/** Nobody could take the incident: its group's lead (or manager) decides, by replying. */
+async function tellLeadNobodyIsAvailable(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  group: PlanGroup,
+  reason: string,
+  cause: string,
+) {
+  const leadId = group.lead ?? group.manager;
+  const lead = leadId ? findAgent(ctx.plan, leadId) : undefined;
+  if (!lead) return;
+  await queueMail(ctx, {
+    id: `unassigned-${incident.number}-${cause}`,
+    kind: 'unassigned',
+    incident,
+    to: lead.email,
+    subject: `Nobody available in ${group.name}: ${incident.subject}`,
+    template: 'unassigned',
+    data: {
+      name: lead.name,
+      group: group.name,
+      reason,
+      priority: incident.priority ?? '-',
+      customer: incident.customer.address,
+    },
+    autoSubmitted: 'auto-generated',
+  });
 }
 
 /** The assignment notification: everything needed to act, and how to act by replying. */

@@ -23,6 +23,7 @@ export const TRIAGE_PLAN = `
 groups:
   - { id: service-desk, name: Service Desk, lead: lena, manager: max, assignment: round-robin }
   - { id: network, name: Network Operations, lead: nora, manager: max, assignment: least-loaded }
+  - { id: legal, name: Legal, lead: lou }
 agents:
   - { id: alice, name: Alice, email: alice@example.test, groups: [service-desk] }
   - { id: anton, name: Anton, email: anton@example.test, groups: [service-desk] }
@@ -31,6 +32,7 @@ agents:
   - { id: nick, name: Nick, email: nick@example.test, groups: [network], skills: [vpn] }
   - { id: nora, name: Nora Lead, email: nora@example.test, groups: [network], away: true }
   - { id: max, name: Max Manager, email: max@example.test, groups: [service-desk, network], away: true }
+  - { id: lou, name: Lou Lawyer, email: lou@example.test, groups: [legal], away: true }
 customers:
   - { domain: bigcorp.example, tier: gold }
 classification:
@@ -39,9 +41,11 @@ classification:
     - { name: outage, when: { text: '\\b(down|outage)\\b' }, set: { category: outage, impact: high } }
     - { name: vpn, when: { text: '\\bvpn\\b' }, set: { category: network } }
     - { name: gold, when: { tier: gold }, set: { urgency: high } }
+    - { name: legal, when: { text: '\\blawsuit\\b' }, set: { category: legal } }
 routing:
   rules:
     - { name: network, when: { category: [network, outage] }, group: network }
+    - { name: legal, when: { category: legal }, group: legal }
   default: service-desk
 sla:
   P1: { firstResponse: 15m, resolution: 1h }
@@ -403,6 +407,30 @@ describe('triage, assignment and agents working by email', () => {
     expect((await findIncident(incident.number))!.status).toBe('closed');
     await waitUntil('the old incident points at the new one', async () =>
       (await timelineOf(incident.number)).some((e) => e.event === 'continued-in'),
+    );
+  });
+
+  it('tells the lead when nobody in the group is available, who then assigns by name', async () => {
+    await deliver(t.mailboxUser, {
+      from: 'sue@example.com',
+      to: SUPPORT,
+      subject: 'Contract question',
+      text: 'We are considering a lawsuit.',
+    });
+    const incident = await waitUntil('routed to legal', async () =>
+      Incident.findOne({ subject: 'Contract question', group: 'legal' }).lean(),
+    );
+    const [notice] = await mailTo(
+      'lou@example.test',
+      (m) => m.parsed.subject?.includes('Nobody available in Legal') === true,
+    );
+    expect(notice!.parsed.text).toMatch(/all away or at capacity/);
+    expect((await findIncident(incident.number))!.status).toBe('triaged');
+    await replyTo(notice!, 'lou@example.test', '#assign lou');
+    await incidentWhere(
+      incident.number,
+      'assigned to lou',
+      (i) => i.assignee === 'lou' && i.status === 'assigned',
     );
   });
 
