@@ -1,34 +1,13 @@
 /** Outbound delivery: robots cannot make us loop, SMTP failures are retried or recorded, bounces are understood. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { Address, Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
-import {
-  deliver,
-  SUPPORT,
-  testEnv,
-  testLogger,
-  testPlan,
-  waitUntil,
-  type TestEnv,
-} from '../support/harness.js';
-import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+import { deliver, SUPPORT, testPlan, waitUntil, useTestApp } from '../support/harness.js';
 
 const settle = (ms = 1500) => new Promise((r) => setTimeout(r, ms));
 
 describe('outbound delivery', () => {
-  let smtp: SmtpCapture;
-  let t: TestEnv;
-  let app: RunningApp;
-  beforeAll(async () => {
-    smtp = await startSmtpCapture();
-    t = testEnv(smtp);
-    app = await startApp(t.config, testPlan(), testLogger());
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await smtp?.close();
-  });
+  const h = useTestApp();
 
   it('an auto-responder answering every acknowledgement gets at most the allowed number, then silence', async () => {
     const robot = 'robot@example.net';
@@ -37,10 +16,10 @@ describe('outbound delivery', () => {
     let running = true;
     const responder = (async () => {
       while (running) {
-        const acks = smtp.messages.filter((m) => m.envelopeTo.includes(robot));
+        const acks = h.smtp.messages.filter((m) => m.envelopeTo.includes(robot));
         while (answered < acks.length) {
           answered++;
-          await deliver(t.mailboxUser, {
+          await deliver(h.t.mailboxUser, {
             from: robot,
             to: SUPPORT,
             subject: `Auto: received ${answered}`,
@@ -50,7 +29,7 @@ describe('outbound delivery', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: robot,
       to: SUPPORT,
       subject: 'Hello',
@@ -64,24 +43,24 @@ describe('outbound delivery', () => {
     await settle(3000);
     running = false;
     await responder;
-    const acksToRobot = smtp.messages.filter((m) => m.envelopeTo.includes(robot)).length;
+    const acksToRobot = h.smtp.messages.filter((m) => m.envelopeTo.includes(robot)).length;
     expect(acksToRobot).toBe(limit);
     // The message that found the limit reached is recorded, and silence follows.
     expect(await Incident.countDocuments({ 'customer.address': robot })).toBe(limit + 1);
   });
 
   it('a well-behaved auto-reply to an acknowledgement is recorded on the incident and not answered', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'dana@example.com',
       to: SUPPORT,
       subject: 'VPN down',
       text: 'VPN is down.',
     });
-    const ack = (await smtp.waitFor(smtp.messages.length + 1)).at(-1)!;
+    const ack = (await h.smtp.waitFor(h.smtp.messages.length + 1)).at(-1)!;
     const number = (await Incident.findOne({ 'customer.address': 'dana@example.com' }).lean())!
       .number;
-    const before = smtp.messages.length;
-    await deliver(t.mailboxUser, {
+    const before = h.smtp.messages.length;
+    await deliver(h.t.mailboxUser, {
       from: 'dana@example.com',
       to: SUPPORT,
       subject: `Automatic reply: ${ack.parsed.subject}`,
@@ -94,13 +73,13 @@ describe('outbound delivery', () => {
       async () => (await findIncident(number))!.messageCount === 2,
     );
     await settle();
-    expect(smtp.messages.length).toBe(before);
+    expect(h.smtp.messages.length).toBe(before);
   });
 
   it('retries a temporary SMTP failure until the acknowledgement goes through', async () => {
-    smtp.failWith(451);
-    const before = smtp.messages.length;
-    await deliver(t.mailboxUser, {
+    h.smtp.failWith(451);
+    const before = h.smtp.messages.length;
+    await deliver(h.t.mailboxUser, {
       from: 'erin@example.com',
       to: SUPPORT,
       subject: 'Printer jam',
@@ -111,16 +90,16 @@ describe('outbound delivery', () => {
       async () =>
         (await Outbox.findOne({ to: 'erin@example.com', attempts: { $gte: 1 } })) !== null,
     );
-    smtp.failWith(null);
-    await smtp.waitFor(before + 1, 30_000);
+    h.smtp.failWith(null);
+    await h.smtp.waitFor(before + 1, 30_000);
     const ack = await Outbox.findOne({ to: 'erin@example.com' }).lean();
     expect(ack).toMatchObject({ state: 'sent' });
     expect(ack!.lastError).toMatch(/451/);
   });
 
   it('records a permanent SMTP failure on the incident and stops writing to that address', async () => {
-    smtp.failWith(550);
-    await deliver(t.mailboxUser, {
+    h.smtp.failWith(550);
+    await deliver(h.t.mailboxUser, {
       from: 'frank@example.com',
       to: SUPPORT,
       subject: 'Mailbox full?',
@@ -129,7 +108,7 @@ describe('outbound delivery', () => {
     const failed = await waitUntil('permanent failure', async () =>
       Outbox.findOne({ to: 'frank@example.com', state: 'failed' }).lean(),
     );
-    smtp.failWith(null);
+    h.smtp.failWith(null);
     expect(failed.lastError).toMatch(/550/);
     expect((await timelineOf(failed.incidentNumber)).map((e) => e.event)).toContain(
       'delivery-failed',
@@ -138,7 +117,7 @@ describe('outbound delivery', () => {
       undeliverable: true,
     });
 
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'frank@example.com',
       to: SUPPORT,
       subject: 'Another one',
@@ -156,7 +135,7 @@ describe('outbound delivery', () => {
   });
 
   it('understands a bounce of its own acknowledgement and opens no incident for it', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'gone@example.org',
       to: SUPPORT,
       subject: 'Old account',
@@ -201,7 +180,7 @@ describe('outbound delivery', () => {
       `--${boundary}--`,
       '',
     ].join('\r\n');
-    await deliver(t.mailboxUser, { raw: dsn, from: '' });
+    await deliver(h.t.mailboxUser, { raw: dsn, from: '' });
     await waitUntil(
       'bounce recorded',
       async () => (await RawMessage.findOne({ kind: 'bounce' })) !== null,

@@ -1,37 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { incidentToken } from '../../src/domain/tokens.js';
 import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
-import {
-  deliver,
-  SECRET,
-  SUPPORT,
-  testEnv,
-  testLogger,
-  testPlan,
-  waitUntil,
-  type TestEnv,
-} from '../support/harness.js';
-import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 
 describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
-  let smtp: SmtpCapture;
-  let t: TestEnv;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    smtp = await startSmtpCapture();
-    t = testEnv(smtp);
-    app = await startApp(t.config, testPlan(), testLogger());
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await smtp?.close();
-  });
+  const h = useTestApp();
 
   it('turns a customer email into an incident and acknowledges it with threading headers', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: '"Carla Customer" <carla@example.com>',
       to: SUPPORT,
       subject: 'Invoice portal returns 500',
@@ -39,7 +16,7 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       messageId: '<first-1@mail.example.com>',
       attachments: [{ filename: 'screenshot.png', content: Buffer.alloc(2048, 7) }],
     });
-    const [ack] = await smtp.waitFor(1);
+    const [ack] = await h.smtp.waitFor(1);
     // Triage follows the intake: without rules the plan's defaults apply (medium × medium).
     const incident = await waitUntil('triage', async () => {
       const i = await findIncident(1);
@@ -79,9 +56,9 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
   });
 
   it('threads a reply to the acknowledgement onto the same incident without a second ack', async () => {
-    const ack = smtp.messages[0]!;
+    const ack = h.smtp.messages[0]!;
     // What Gmail/Thunderbird/Apple Mail send: In-Reply-To + References, to the Reply-To address.
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'carla@example.com',
       to: ack.parsed.replyTo!.value[0]!.address!,
       subject: `Re: ${ack.parsed.subject}`,
@@ -100,11 +77,11 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     expect(last.text).toBe('It works again now, thanks!');
     expect(last.fullText).toContain('> Thank you for contacting');
     await new Promise((r) => setTimeout(r, 500));
-    expect(smtp.messages).toHaveLength(1);
+    expect(h.smtp.messages).toHaveLength(1);
   });
 
   it('threads by subject tag only for participants (an Outlook reply that dropped the headers)', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'carla@example.com',
       to: SUPPORT,
       subject: 'RE: [INC-000001] Re: Invoice portal returns 500',
@@ -116,7 +93,7 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     );
 
     // A stranger naming the same incident in the subject gets an incident of their own.
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'mallory@example.org',
       to: SUPPORT,
       subject: '[INC-000001] please add me',
@@ -125,13 +102,13 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     const second = await waitUntil('stranger opens INC-000002', () => findIncident(2));
     expect(second.customer.address).toBe('mallory@example.org');
     expect((await findIncident(1))!.participants).not.toContain('mallory@example.org');
-    const acks = await smtp.waitFor(2);
+    const acks = await h.smtp.waitFor(2);
     expect(acks[1]!.parsed.subject).toBe('[INC-000002] Re: [INC-000001] please add me');
   });
 
   it('records automatic mail without acknowledging it', async () => {
-    const before = smtp.messages.length;
-    await deliver(t.mailboxUser, {
+    const before = h.smtp.messages.length;
+    await deliver(h.t.mailboxUser, {
       from: 'monitor@example.net',
       to: SUPPORT,
       subject: 'ALERT disk full on db-1',
@@ -146,6 +123,6 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       (await timelineOf(incident.number)).some((e) => e.event === 'acknowledgement-suppressed'),
     );
     await new Promise((r) => setTimeout(r, 500));
-    expect(smtp.messages.length).toBe(before);
+    expect(h.smtp.messages.length).toBe(before);
   });
 });

@@ -4,22 +4,12 @@
  * oversized-mail.test.ts (its own process: the store connection is process-wide).
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRaw } from '../../src/store/raw-messages.js';
-import { startApp, type RunningApp } from '../../src/app.js';
 import { readBlob } from '../../src/store/blobs.js';
 import { timelineOf } from '../../src/store/incidents.js';
 import { Attachment, Incident, RawMessage } from '../../src/store/models.js';
-import {
-  deliver,
-  SUPPORT,
-  testEnv,
-  testLogger,
-  testPlan,
-  waitUntil,
-  type TestEnv,
-} from '../support/harness.js';
-import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 
 const HUGE_BYTES = 26_214_400; // 25 MiB
 
@@ -80,19 +70,7 @@ function messageWith(
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('a 25 MiB attachment', () => {
-  let smtp: SmtpCapture;
-  let t: TestEnv;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    smtp = await startSmtpCapture();
-    t = testEnv(smtp);
-    app = await startApp(t.config, testPlan(), testLogger());
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await smtp?.close();
-  });
+  const h = useTestApp();
 
   it('is stored byte-exact as one attachment of a new incident, the raw message in full', async () => {
     const data = payload(HUGE_BYTES);
@@ -103,7 +81,7 @@ describe('a 25 MiB attachment', () => {
       filename: 'db-dump.bin',
     });
     expect(message.length).toBeGreaterThan(35_000_000);
-    await deliver(t.mailboxUser, { raw: message, from: 'big.sender@example.com' });
+    await deliver(h.t.mailboxUser, { raw: message, from: 'big.sender@example.com' });
 
     // The raw message is marked ingested last, after the incident and its acknowledgement.
     const raw = await waitUntil(
@@ -142,8 +120,8 @@ describe('a 25 MiB attachment', () => {
     expect(bytes.length).toBe(HUGE_BYTES);
     expect(bytes.equals(data)).toBe(true);
 
-    expect((await app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
-    const [ack] = await smtp.waitFor(1);
+    expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
+    const [ack] = await h.smtp.waitFor(1);
     expect(ack!.envelopeTo).toEqual(['big.sender@example.com']);
   }, 240_000);
 });

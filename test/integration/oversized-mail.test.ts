@@ -2,20 +2,10 @@
  * INCIDESK_MAX_MESSAGE_MB end to end: with a cap of 1 MB a 2 MB message is kept from its header
  * block alone and quarantined (the full message stays on the IMAP server), and intake carries on.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readRaw } from '../../src/store/raw-messages.js';
-import { startApp, type RunningApp } from '../../src/app.js';
 import { Attachment, Incident, RawMessage } from '../../src/store/models.js';
-import {
-  deliver,
-  SUPPORT,
-  testEnv,
-  testLogger,
-  testPlan,
-  waitUntil,
-  type TestEnv,
-} from '../support/harness.js';
-import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 
 /** About 2 MB: a text part and 1.5 MB of deterministic bytes as a base64 attachment. */
 function oversizedMessage(): Buffer {
@@ -51,26 +41,14 @@ function oversizedMessage(): Buffer {
 }
 
 describe('a message over INCIDESK_MAX_MESSAGE_MB', () => {
-  let smtp: SmtpCapture;
-  let t: TestEnv;
-  let app: RunningApp;
-
-  beforeAll(async () => {
-    smtp = await startSmtpCapture();
-    t = testEnv(smtp, { INCIDESK_MAX_MESSAGE_MB: '1' });
-    app = await startApp(t.config, testPlan(), testLogger());
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await smtp?.close();
-  });
+  const h = useTestApp({ env: { INCIDESK_MAX_MESSAGE_MB: '1' } });
 
   it('is quarantined from its header block alone, and intake carries on', async () => {
     const message = oversizedMessage();
-    expect(t.config.maxMessageBytes).toBe(1024 * 1024);
-    expect(message.length).toBeGreaterThan(2 * t.config.maxMessageBytes - 200_000);
-    await deliver(t.mailboxUser, { raw: message, from: 'too.big@example.com' });
-    await deliver(t.mailboxUser, {
+    expect(h.t.config.maxMessageBytes).toBe(1024 * 1024);
+    expect(message.length).toBeGreaterThan(2 * h.t.config.maxMessageBytes - 200_000);
+    await deliver(h.t.mailboxUser, { raw: message, from: 'too.big@example.com' });
+    await deliver(h.t.mailboxUser, {
       from: 'small.after@example.com',
       to: SUPPORT,
       subject: 'A small one after the big one',
@@ -90,7 +68,7 @@ describe('a message over INCIDESK_MAX_MESSAGE_MB', () => {
     const big = (await RawMessage.findOne({ 'source.uid': 1 }).lean())!;
     expect(big).toMatchObject({ state: 'quarantined', headersOnly: true });
     expect(big.reason).toMatch(/too large/);
-    expect(big.reason).toContain(`${t.config.maxMessageBytes}-byte limit`);
+    expect(big.reason).toContain(`${h.t.config.maxMessageBytes}-byte limit`);
     expect(big.reason).toContain('stays on the IMAP server');
     // Only the header block was fetched and kept, and it is readable.
     const head = (await readRaw(big)).toString('utf8');
@@ -102,10 +80,10 @@ describe('a message over INCIDESK_MAX_MESSAGE_MB', () => {
     expect(await RawMessage.countDocuments()).toBe(2);
     expect(await Incident.countDocuments()).toBe(1);
     expect(await Attachment.countDocuments({ rawId: big._id })).toBe(0);
-    expect((await app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
-    const [ack] = await smtp.waitFor(1);
+    expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
+    const [ack] = await h.smtp.waitFor(1);
     expect(ack!.envelopeTo).toEqual(['small.after@example.com']);
     await new Promise((r) => setTimeout(r, 300));
-    expect(smtp.messages).toHaveLength(1);
+    expect(h.smtp.messages).toHaveLength(1);
   }, 120_000);
 });

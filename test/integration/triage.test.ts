@@ -2,22 +2,12 @@
  * Triage end to end on real servers: classification, routing, assignment, agents working by
  * email (replies and commands), lifecycle, and SLA escalation under a fake clock.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type RunningApp } from '../../src/app.js';
+import { describe, expect, it } from 'vitest';
 import { incidentToken } from '../../src/domain/tokens.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
-import {
-  deliver,
-  SECRET,
-  SUPPORT,
-  testEnv,
-  testLogger,
-  testPlan,
-  waitUntil,
-  type TestEnv,
-} from '../support/harness.js';
-import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
+import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import { type CapturedMail } from '../support/smtp-capture.js';
 
 export const TRIAGE_PLAN = `
 groups:
@@ -61,15 +51,17 @@ escalation:
 const MINUTE = 60_000;
 
 describe('triage, assignment and agents working by email', () => {
-  let smtp: SmtpCapture;
-  let t: TestEnv;
-  let app: RunningApp;
+  const h = useTestApp({
+    plan: TRIAGE_PLAN,
+    env: { INCIDESK_SLA_SWEEP_SECONDS: '3600' },
+    now: () => now,
+  });
   let now = new Date('2026-11-23T10:00:00Z');
   const advance = (ms: number) => (now = new Date(now.getTime() + ms));
 
   const mailTo = (address: string, match: (m: CapturedMail) => boolean = () => true, count = 1) =>
     waitUntil(`${count} mail(s) to ${address}`, async () => {
-      const found = smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
+      const found = h.smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
       return found.length >= count ? found : null;
     });
   const incidentWhere = (
@@ -88,7 +80,7 @@ describe('triage, assignment and agents working by email', () => {
     text: string,
     attachments: { filename: string; content: Buffer }[] = [],
   ) =>
-    deliver(t.mailboxUser, {
+    deliver(h.t.mailboxUser, {
       attachments,
       from,
       to: original.parsed.replyTo!.value[0]!.address!,
@@ -98,22 +90,12 @@ describe('triage, assignment and agents working by email', () => {
       text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
     });
   const sweep = async () => {
-    const job = await app.ctx.queues.sla.add('sweep', { incident: 0 });
+    const job = await h.app.ctx.queues.sla.add('sweep', { incident: 0 });
     await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
   };
 
-  beforeAll(async () => {
-    smtp = await startSmtpCapture();
-    t = testEnv(smtp, { INCIDESK_SLA_SWEEP_SECONDS: '3600' });
-    app = await startApp(t.config, testPlan(TRIAGE_PLAN), testLogger(), { now: () => now });
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await smtp?.close();
-  });
-
   it('classifies, prioritises, routes and assigns a new incident, and notifies the agent', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: '"Cora Customer" <cora@bigcorp.example>',
       to: SUPPORT,
       subject: 'VPN down for the whole office',
@@ -145,7 +127,7 @@ describe('triage, assignment and agents working by email', () => {
     expect(events).toEqual(expect.arrayContaining(['opened', 'triaged', 'assigned']));
 
     // Least-loaded: the next network incident goes to the other agent.
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'dan@example.com',
       to: SUPPORT,
       subject: 'VPN slow',
@@ -280,7 +262,7 @@ describe('triage, assignment and agents working by email', () => {
   it('does not execute forged commands', async () => {
     const before = await findIncident(1);
     // A stranger who learned the reply address: the text is kept, nothing is executed.
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'mallory@example.org',
       to: `support+INC-000001.${incidentToken(SECRET, 1)}@example.test`,
       subject: 'Re: [INC-000001] VPN down',
@@ -290,7 +272,7 @@ describe('triage, assignment and agents working by email', () => {
       (await timelineOf(1)).some((e) => e.from === 'mallory@example.org'),
     );
     // An agent without the token (a new mail naming the incident): refused, and told why.
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'alice@example.test',
       to: SUPPORT,
       subject: '[INC-000001] priority',
@@ -310,7 +292,7 @@ describe('triage, assignment and agents working by email', () => {
   });
 
   it('merges a duplicate into the original, and later mail on the duplicate lands on the original', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'cora@bigcorp.example',
       to: SUPPORT,
       subject: 'Still no VPN',
@@ -342,7 +324,7 @@ describe('triage, assignment and agents working by email', () => {
   });
 
   it('recomputes priority from impact and urgency, and escalates on request', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'pat@example.com',
       to: SUPPORT,
       subject: 'Question about reports',
@@ -373,7 +355,7 @@ describe('triage, assignment and agents working by email', () => {
   });
 
   it('opens a new linked incident when the customer writes long after closure', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'lee@example.com',
       to: SUPPORT,
       subject: 'Password reset',
@@ -411,7 +393,7 @@ describe('triage, assignment and agents working by email', () => {
   });
 
   it('tells the lead when nobody in the group is available, who then assigns by name', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'sue@example.com',
       to: SUPPORT,
       subject: 'Contract question',
@@ -435,7 +417,7 @@ describe('triage, assignment and agents working by email', () => {
   });
 
   it('warns before the SLA target, then escalates along the chain at each breach', async () => {
-    await deliver(t.mailboxUser, {
+    await deliver(h.t.mailboxUser, {
       from: 'ops@bigcorp.example',
       to: SUPPORT,
       subject: 'Website down',

@@ -2,7 +2,7 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -10,7 +10,8 @@ import { createLogger } from '../../src/log.js';
 import { parsePlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/schema.js';
 import { PROJECT_ROOT, uniqueName } from './services.js';
-import type { SmtpCapture } from './smtp-capture.js';
+import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js';
+import { startApp, type RunningApp } from '../../src/app.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const SUPPORT = 'support@example.test';
@@ -123,4 +124,33 @@ export async function waitUntil<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+export interface TestApp {
+  smtp: SmtpCapture;
+  t: TestEnv;
+  app: RunningApp;
+}
+
+/**
+ * An in-process incidesk with its own SMTP capture, database, queues and mailbox, started
+ * before the tests of the calling describe block and stopped after them. The fields are
+ * filled in by the time the tests run.
+ */
+export function useTestApp(
+  options: { plan?: string; env?: Record<string, string>; now?: () => Date } = {},
+): TestApp {
+  const handle = {} as TestApp;
+  beforeAll(async () => {
+    handle.smtp = await startSmtpCapture();
+    handle.t = testEnv(handle.smtp, options.env);
+    handle.app = await startApp(handle.t.config, testPlan(options.plan), testLogger(), {
+      now: options.now,
+    });
+  });
+  afterAll(async () => {
+    await handle.app?.stop();
+    await handle.smtp?.close();
+  });
+  return handle;
 }
