@@ -26,6 +26,6 @@ export const JOB_KEEP_FAILED = { age: 30 * 24 * 3600 };
 /** Raw messages up to this size are kept inside their document instead of the blob store. */
 export const INLINE_RAW_MAX_BYTES = 256 * 1024;
 /** GridFS chunk size for raw messages and attachments. */
-export const BLOB_CHUNK_BYTES = 1024 * 1024;
+export const BLOB_CHUNK_BYTES = 255 * 1024;
 /** Longest text body kept on a timeline entry; the full body always stays in the raw message. */
 export const TIMELINE_BODY_MAX_CHARS = 200_000;

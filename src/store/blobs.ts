@@ -16,9 +16,11 @@ export interface StoredBlob {
   size: number;
 }
 
+const BUCKET = 'blobs';
+
 function bucket() {
   return new mongoose.mongo.GridFSBucket(db(), {
-    bucketName: 'blobs',
+    bucketName: BUCKET,
     chunkSizeBytes: BLOB_CHUNK_BYTES,
   });
 }
@@ -45,8 +47,25 @@ export async function putBlob(
   return { blobId: upload.id, sha256: hash.digest('hex'), size };
 }
 
+/**
+ * Read a blob chunk by chunk. The driver's GridFS stream asks for large cursor batches (up to
+ * 16 MB of chunks at once); a batch of two keeps a 25 MB attachment from sitting in memory.
+ */
 export function openBlob(blobId: BlobId): Readable {
-  return bucket().openDownloadStream(blobId);
+  const chunks = db()
+    .collection<{ files_id: BlobId; n: number; data: { buffer: Uint8Array } }>(`${BUCKET}.chunks`)
+    .find({ files_id: blobId }, { sort: { n: 1 }, batchSize: 2, projection: { n: 1, data: 1 } });
+  return Readable.from(
+    (async function* () {
+      let expected = 0;
+      for await (const chunk of chunks) {
+        if (chunk.n !== expected)
+          throw new Error(`blob ${String(blobId)}: chunk ${expected} is missing`);
+        expected++;
+        yield Buffer.from(chunk.data.buffer);
+      }
+    })(),
+  );
 }
 
 export async function readBlob(blobId: BlobId): Promise<Buffer> {
