@@ -54,7 +54,11 @@ function addressOf(value: string | undefined): string | undefined {
   return addr.includes('@') ? addr : undefined;
 }
 
-const STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
+/**
+ * An enhanced status code x.y.z, not part of a longer dotted number: "Connected to 10.4.3.2"
+ * must not read as status 4.3.2.
+ */
+const STATUS = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)/;
 
 function statusOf(fields: Fields): string {
   const explicit = STATUS.exec(fields.get('status') ?? '');

@@ -305,9 +305,9 @@ describe('isQmailBounce', () => {
   });
 
   it('is true for typical qmail wording', () => {
-    expect(isQmailBounce(qmail('<nobody@example.org>:\nSorry, no mailbox here by that name. (#5.1.1)'))).toBe(
-      true,
-    );
+    expect(
+      isQmailBounce(qmail('<nobody@example.org>:\nSorry, no mailbox here by that name. (#5.1.1)')),
+    ).toBe(true);
   });
 
   it('is true with leading blank lines and a break line without its final dot', () => {
@@ -441,8 +441,10 @@ describe('parseQmailBounce', () => {
     );
   });
 
-  it('treats a failure paragraph without any status as permanent (5.0.0)', () => {
-    const r = parseQmailBounce(qmail('<a@example.org>:\nThis address no longer accepts mail.'));
+  it('treats a failure paragraph without any status as permanent (5.0.0) and tidies its white space', () => {
+    const r = parseQmailBounce(
+      qmail('<a@example.org>:\nThis address  no longer\n   accepts mail.\t'),
+    );
     expect(r?.permanent).toBe(true);
     expect(r?.status).toBe('5.0.0');
     expect(r?.diagnostic).toBe('This address no longer accepts mail.');
@@ -485,5 +487,29 @@ describe('parseQmailBounce', () => {
     expect(parseQmailBounce(POSTFIX)).toBeNull();
     expect(parseQmailBounce(`${QMAIL_INTRO}\n${COPY}`)).toBeNull();
     expect(parseQmailBounce(`Hi team, see below.\n\n${QMAIL_FIXTURE_BODY}`)).toBeNull();
+  });
+});
+
+describe('status codes next to IP addresses', () => {
+  it('does not read the last parts of an IP address as the status', () => {
+    const body = [
+      'Hi. This is the qmail-send program at mail.example.org.',
+      "I'm afraid I wasn't able to deliver your message to the following addresses.",
+      "This is a permanent error; I've given up. Sorry it didn't work out.",
+      '',
+      '<Gone@Example.org>:',
+      'Connected to 10.4.3.2 but sender was rejected.',
+      'Remote host said: 550 5.1.1 <gone@example.org>: Recipient address rejected',
+      '',
+      '--- Below this line is a copy of the message.',
+      '',
+      'Message-ID: <x@y>',
+      '',
+    ].join('\n');
+    expect(parseQmailBounce(body)).toMatchObject({ permanent: true, status: '5.1.1' });
+    const dsn = parseDeliveryStatus(
+      'Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@example.org\nAction: failed\nDiagnostic-Code: smtp; host 10.5.4.2 said: 450 4.2.0 try later\n',
+    );
+    expect(dsn?.status).toBe('4.2.0');
   });
 });

@@ -347,7 +347,8 @@ describe('HeaderSectionScanner', () => {
     });
 
     it('is terminated when folded fields are followed by the empty line', () => {
-      const text = 'References: <a@x>\r\n <b@x>\r\n\t<c@x>\r\nSubject: folded\r\n  twice\r\n\r\nbody';
+      const text =
+        'References: <a@x>\r\n <b@x>\r\n\t<c@x>\r\nSubject: folded\r\n  twice\r\n\r\nbody';
       expect(chunkSizesDiffering(bytesOf(text), 'terminated')).toEqual([]);
       expect(splitPointsDiffering(bytesOf(text), 'terminated')).toEqual([]);
     });
@@ -386,12 +387,15 @@ describe('HeaderSectionScanner', () => {
     it('classifies lines around the 1000-byte limit the same for every chunk size', () => {
       for (const length of [998, 999, 1000, 1001, 2500]) {
         const value = 'z'.repeat(length);
-        expect(chunkSizesDiffering(bytesOf(`From: a@b.test\r\nX-V: ${value}`), 'unterminated'))
-          .toEqual([]);
-        expect(chunkSizesDiffering(bytesOf(`From: a@b.test\r\n${value}\r\n`), 'truncated'))
-          .toEqual([]);
-        expect(chunkSizesDiffering(bytesOf(`From: a@b.test\r\n${value}\r\n\r\n`), 'terminated'))
-          .toEqual([]);
+        expect(
+          chunkSizesDiffering(bytesOf(`From: a@b.test\r\nX-V: ${value}`), 'unterminated'),
+        ).toEqual([]);
+        expect(chunkSizesDiffering(bytesOf(`From: a@b.test\r\n${value}\r\n`), 'truncated')).toEqual(
+          [],
+        );
+        expect(
+          chunkSizesDiffering(bytesOf(`From: a@b.test\r\n${value}\r\n\r\n`), 'terminated'),
+        ).toEqual([]);
       }
     });
 
@@ -406,8 +410,9 @@ describe('HeaderSectionScanner', () => {
 
     it('does not take a long line ending in CR for the empty line', () => {
       const text = `From: a@b.test\r\n${'\r'.repeat(1500)}\r\nSubject: x\r\n`;
-      expect(chunkSizesDiffering(bytesOf(text), 'unterminated', [1, 2, 999, 1000, 1001, 4096]))
-        .toEqual([]);
+      expect(
+        chunkSizesDiffering(bytesOf(text), 'unterminated', [1, 2, 999, 1000, 1001, 4096]),
+      ).toEqual([]);
     });
   });
 
