@@ -34,7 +34,11 @@ describe('crash safety', () => {
     smtp = await startSmtpCapture();
     const planFile = join(tmpdir(), `incidesk-crash-plan-${process.pid}.yaml`);
     writeFileSync(planFile, PLAN);
-    t = testEnv(smtp, { INCIDESK_CONCURRENCY: '4', INCIDESK_PLAN: planFile });
+    t = testEnv(smtp, {
+      INCIDESK_CONCURRENCY: '4',
+      INCIDESK_PLAN: planFile,
+      INCIDESK_SLA_SWEEP_SECONDS: '5',
+    });
     await connectStore(t.env.MONGODB_URI!);
   });
   afterAll(async () => {
@@ -45,7 +49,7 @@ describe('crash safety', () => {
 
   it(
     'loses and duplicates nothing when killed with SIGKILL twice during a burst of 200',
-    { timeout: 240_000 },
+    { timeout: 720_000 },
     async () => {
       const start = () => spawnIncidesk(['start'], t.env, log);
       proc = start();
@@ -72,7 +76,7 @@ describe('crash safety', () => {
         await waitUntil(
           `${threshold} incidents`,
           async () => (await Incident.countDocuments()) >= threshold,
-          60_000,
+          180_000,
         );
         const state = `${await Incident.countDocuments()} incidents, ${smtp.messages.length} acks`;
         expect(await proc.kill('SIGKILL')).toBeNull();
@@ -83,13 +87,23 @@ describe('crash safety', () => {
 
       // The plan has one group, so every incident is also triaged, assigned, and its agent
       // notified; all of that must survive the kills too.
+      const outboxState = async () =>
+        JSON.stringify(
+          await Outbox.aggregate([
+            { $group: { _id: { kind: '$kind', state: '$state' }, n: { $sum: 1 } } },
+          ]),
+        ) +
+        JSON.stringify(await Incident.aggregate([{ $group: { _id: '$status', n: { $sum: 1 } } }]));
       await waitUntil(
         'every acknowledgement and assignment notification sent',
         async () =>
           (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES &&
           (await Outbox.countDocuments({ kind: 'assignment', state: 'sent' })) === MESSAGES,
-        180_000,
-      );
+        // Generous: FerretDB is shared with every other test file running in parallel.
+        480_000,
+      ).catch(async (err: Error) => {
+        throw new Error(`${err.message}; outbox and incidents: ${await outboxState()}`);
+      });
       await new Promise((r) => setTimeout(r, 1500)); // room for a duplicate to show up
       expect(await proc.kill('SIGTERM')).toBe(0);
       proc = undefined;
