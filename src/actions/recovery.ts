@@ -1,8 +1,9 @@
 /**
  * Re-enqueue work whose job may have been lost (Redis restarted without persistence, flushed,
- * or a producer died between its database write and its enqueue). MongoDB says what is
- * unfinished; deterministic job ids make re-adding a job that still exists a no-op.
+ * or a producer died between its database write and its enqueue), or whose job finished
+ * without finishing the work. MongoDB says what is unfinished.
  */
+import type { Queue } from 'bullmq';
 import type { AppContext } from '../context.js';
 import { jobIds } from '../queues.js';
 import { unfinishedWork } from '../store/recovery.js';
@@ -11,38 +12,37 @@ import { unfinishedWork } from '../store/recovery.js';
 const GRACE_MS = 10_000;
 const BATCH = 500;
 
+/**
+ * Add the job unless one with this id is waiting, running or failed (a failed job is a dead
+ * letter, kept for inspection and replay). A job that completed while its work is still
+ * unfinished is removed first, so the work runs again (every processor is idempotent); a
+ * plain re-add would be swallowed by the completed job's id.
+ */
+async function requeue<T>(queue: Queue<T>, name: string, data: T, jobId: string): Promise<void> {
+  const existing = await queue.getJob(jobId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed') return;
+    await existing.remove().catch(() => undefined); // another sweep may have removed it
+  }
+  await (queue as Queue).add(name, data, { jobId });
+}
+
 export async function requeueUnfinished(ctx: AppContext): Promise<number> {
   const work = await unfinishedWork(new Date(ctx.now().getTime() - GRACE_MS), BATCH);
   const { queues } = ctx;
-  await Promise.all([
-    queues.ingest.addBulk(
-      work.raw.map((rawId) => ({
-        name: 'ingest',
-        data: { rawId },
-        opts: { jobId: jobIds.ingest(rawId) },
-      })),
+  const jobs = [
+    ...work.raw.map((rawId) => requeue(queues.ingest, 'ingest', { rawId }, jobIds.ingest(rawId))),
+    ...work.untriaged.map((incident) =>
+      requeue(queues.triage, 'triage', { incident }, jobIds.triage(incident)),
     ),
-    queues.triage.addBulk(
-      work.untriaged.map((incident) => ({
-        name: 'triage',
-        data: { incident },
-        opts: { jobId: jobIds.triage(incident) },
-      })),
+    ...work.unassigned.map(({ incident, cause }) =>
+      requeue(queues.assign, 'assign', { incident, cause }, jobIds.assign(incident, cause)),
     ),
-    queues.assign.addBulk(
-      work.unassigned.map(({ incident, cause }) => ({
-        name: 'assign',
-        data: { incident, cause },
-        opts: { jobId: jobIds.assign(incident, cause) },
-      })),
+    ...work.unsent.map((outboxId) =>
+      requeue(queues.notify, 'recover', { outboxId }, jobIds.notify(outboxId)),
     ),
-    queues.notify.addBulk(
-      work.unsent.map((outboxId) => ({
-        name: 'recover',
-        data: { outboxId },
-        opts: { jobId: jobIds.notify(outboxId) },
-      })),
-    ),
-  ]);
-  return work.raw.length + work.untriaged.length + work.unassigned.length + work.unsent.length;
+  ];
+  await Promise.all(jobs);
+  return jobs.length;
 }
