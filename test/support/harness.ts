@@ -115,7 +115,7 @@ export async function imapSession(mailboxUser: string): Promise<ImapFlow> {
 export async function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
+  timeoutMs = 120_000, // generous: the whole suite shares one FerretDB, and the crash test loads it
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
