@@ -2,30 +2,15 @@
 /** The `incidesk` command. */
 import { Command, CommanderError, Option } from 'commander';
 import { startApp, type Role } from '../app.js';
-import { ConfigError, loadConfig, loadStoreConfig, redactedConfig } from '../config.js';
+import { ConfigError, loadConfig, redactedConfig } from '../config.js';
 import { parseIncidentId } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
-import { connectStore, disconnectStore } from '../store/db.js';
 import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
-
-class NotFoundError extends Error {
-  override readonly name = 'NotFoundError';
-}
-
-async function withStore<T>(fn: () => Promise<T>): Promise<T> {
-  await connectStore(loadStoreConfig().mongoUri);
-  try {
-    return await fn();
-  } finally {
-    await disconnectStore();
-  }
-}
-
-const print = (s: string) => process.stdout.write(`${s}\n`);
+import { NotFoundError, print, withStore } from './shared.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
