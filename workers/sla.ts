@@ -1,10 +1,11 @@
 /**
  * sla: one incident's timer fired (review it), or the periodic sweep runs: review every
  * incident whose check is due, whether or not its timer survived, and re-enqueue any other
- * work whose job was lost.
+ * work whose job was lost, and remind owners of post-incident action items due soon or overdue.
  */
 import type { Job } from 'bullmq';
 import { requeueUnfinished } from '../src/actions/recovery.js';
+import { sendReviewReminders } from '../src/actions/review.js';
 import { reviewIncidentSla, sweepSla } from '../src/actions/sla.js';
 import type { AppContext } from '../src/context.js';
 import type { SlaJob } from '../src/queues.js';
@@ -14,7 +15,11 @@ export const SWEEP_JOB = 'sweep';
 export function slaProcessor(ctx: AppContext) {
   return async (job: Job<SlaJob>) => {
     if (job.name === SWEEP_JOB)
-      return { reviewed: await sweepSla(ctx), requeued: await requeueUnfinished(ctx) };
+      return {
+        reviewed: await sweepSla(ctx),
+        requeued: await requeueUnfinished(ctx),
+        reminded: await sendReviewReminders(ctx),
+      };
     await reviewIncidentSla(ctx, job.data.incident);
     return { reviewed: 1 };
   };

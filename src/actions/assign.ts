@@ -200,6 +200,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       firstResponseDue: due(incident.sla?.firstResponse),
       resolutionDue: due(incident.sla?.resolution),
       message: opening?.text ?? '',
+      duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
     },
     autoSubmitted: 'auto-generated',
   });

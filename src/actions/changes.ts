@@ -6,6 +6,7 @@
 import type { AppContext } from '../context.js';
 import { priorityFor } from '../domain/classify.js';
 import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
+import { reportersToNotify } from '../domain/links.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findGroup } from '../plan/load.js';
 import type { Level, Priority } from '../plan/schema.js';
@@ -13,11 +14,12 @@ import { jobIds } from '../queues.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
+import { closeProblems } from './review.js';
 import { clockChanges, updateClocks } from './sla.js';
 
 export type ChangeResult = { ok: true; done: string } | { ok: false; reason: string };
 
-interface Actor {
+export interface Actor {
   /** Agent id, or 'escalation' / 'system'. */
   by: string;
   /** Unique per occasion: makes a retried change record itself once. */
@@ -101,6 +103,11 @@ export async function moveStatus(
   const step = transition(incident.status, action);
   if (!step.ok) return refused(step.reason);
   if (step.to === incident.status) return { ok: true, done: `status stays ${step.to}` };
+  if (step.to === 'closed') {
+    const missing = await closeProblems(ctx, incident);
+    if (missing.length)
+      return refused(`cannot close before the review is done: ${missing.join('; ')}`);
+  }
   const now = ctx.now();
   const extra: Record<string, unknown> = { status: step.to };
   if (step.to === 'closed') extra.closedAt = now;
@@ -145,7 +152,11 @@ export async function recordFirstResponse(ctx: AppContext, incident: IncidentDoc
   );
 }
 
-/** Resolve with a cause and a fix or workaround; the customer is told how to reopen. */
+/**
+ * Resolve with a cause and a fix or workaround; the customer is told how to reopen. An outage
+ * parent resolves its open children with it, and every reporter is told once (one mail per
+ * distinct address, about the first of their incidents: the parent, then children by number).
+ */
 export async function resolveIncident(
   ctx: AppContext,
   incident: IncidentDoc,
@@ -156,40 +167,70 @@ export async function resolveIncident(
   if (problems.length) return refused(problems.join('; '));
   const step = transition(incident.status, 'resolve');
   if (!step.ok) return refused(step.reason);
+  if (!(await applyResolution(ctx, incident, resolution, actor)))
+    return refused('the incident changed meanwhile; try again');
+  const resolved: IncidentDoc[] = [incident];
+  for (const n of [...(incident.children ?? [])].sort((a, b) => a - b)) {
+    const child = await findIncident(n);
+    if (!child || child.parent !== incident.number) continue;
+    if (!transition(child.status, 'resolve').ok) continue; // already resolved or closed: told then
+    if (await applyResolution(ctx, child, resolution, actor, incident.number)) resolved.push(child);
+  }
+  const told = reportersToNotify(
+    resolved.map((i) => ({ number: i.number, address: i.customer.address, i })),
+  );
+  for (const { i } of told) {
+    await queueMail(ctx, {
+      id: `resolved-${i.number}-${actor.cause}`,
+      kind: 'resolved',
+      incident: i,
+      to: i.customer.address,
+      subject: `Resolved: ${i.subject}`,
+      template: 'resolved',
+      data: {
+        customerName: i.customer.name ?? '',
+        fix: resolution.fix ?? '',
+        workaround: resolution.workaround ?? '',
+        reopenDays: ctx.plan.lifecycle.reopenWindowDays,
+      },
+      inReplyTo: i.lastCustomerMessageId ?? undefined,
+    });
+  }
+  return resolved.length === 1
+    ? { ok: true, done: 'resolved; the customer was told' }
+    : {
+        ok: true,
+        done: `resolved with ${resolved.length - 1} grouped incident(s); ${told.length} reporter(s) told`,
+      };
+}
+
+/** The resolution itself (status, clocks, timeline), without telling anyone. */
+async function applyResolution(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  resolution: { cause?: string; fix?: string; workaround?: string },
+  actor: Actor,
+  viaParent?: number,
+): Promise<boolean> {
   const now = ctx.now();
   const current = await findIncident(incident.number);
-  if (!current || current.status !== incident.status)
-    return refused('the incident changed meanwhile; try again');
+  if (!current || current.status !== incident.status) return false;
+  const by = { by: actor.by, ...(viaParent ? { viaParent: formatIncidentId(viaParent) } : {}) };
   const updated = await updateClocks(
     ctx,
     current,
     { firstResponse: clockChanges.stop, resolution: clockChanges.stop },
     { status: 'resolved', resolvedAt: now, resolution: { ...resolution, by: actor.by } },
   );
-  if (!updated) return refused('the incident changed meanwhile; try again');
+  if (!updated) return false;
   await appendTimeline(incident.number, {
     _id: `resolved-${incident.number}-${actor.cause}`,
     at: now,
     type: 'event',
     event: 'resolved',
-    detail: { ...resolution, by: actor.by },
+    detail: { ...resolution, ...by },
   });
-  await queueMail(ctx, {
-    id: `resolved-${incident.number}-${actor.cause}`,
-    kind: 'resolved',
-    incident,
-    to: incident.customer.address,
-    subject: `Resolved: ${incident.subject}`,
-    template: 'resolved',
-    data: {
-      customerName: incident.customer.name ?? '',
-      fix: resolution.fix ?? '',
-      workaround: resolution.workaround ?? '',
-      reopenDays: ctx.plan.lifecycle.reopenWindowDays,
-    },
-    inReplyTo: incident.lastCustomerMessageId ?? undefined,
-  });
-  return { ok: true, done: 'resolved; the customer was told' };
+  return true;
 }
 
 export async function addNote(
@@ -240,7 +281,8 @@ export async function mergeIncident(
       at: now,
       type: 'event',
       event,
-      detail: { incident: formatIncidentId(other), by: actor.by },
+      // `number` lets the survivor's timeline include the merged one's (timelineWithMerged).
+      detail: { incident: formatIncidentId(other), number: other, by: actor.by },
     });
   }
   return { ok: true, done: `merged into ${formatIncidentId(into)}` };

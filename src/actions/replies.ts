@@ -27,7 +27,9 @@ import {
   transferIncident,
   type ChangeResult,
 } from './changes.js';
+import { groupUnder } from './links.js';
 import { queueMail } from './mail.js';
+import { addActionItem, addLesson, completeActionItem } from './review.js';
 import { escalate, escalationChain } from './sla.js';
 
 export interface ReplyMessage {
@@ -122,6 +124,14 @@ async function execute(
     }
     case 'merge':
       return mergeIncident(ctx, incident, command.into, actor);
+    case 'parent':
+      return groupUnder(ctx, incident, command.parent, actor);
+    case 'lesson':
+      return addLesson(ctx, incident, command.text, actor);
+    case 'action':
+      return addActionItem(ctx, incident, command, actor);
+    case 'action-done':
+      return completeActionItem(ctx, command.item, actor, number);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   openingMessage,
   updateIncident,
 } from '../store/incidents.js';
+import { spotRelatedIncidents } from './links.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -77,6 +78,8 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       plan: incident.triage?.plan,
     },
   });
+  // Before assignment, so the agent's mail can name likely duplicates.
+  await spotRelatedIncidents(ctx, incident);
   if (incident.group) {
     await ctx.queues.assign.add(
       'assign',

@@ -7,6 +7,10 @@
  *   #note checked the logs   (or `#note` alone: the following lines up to a blank line)
  *   #escalate customer is furious
  *   #merge INC-000042        (merge this incident into INC-000042)
+ *   #parent INC-000042       (group this report under the outage incident INC-000042)
+ *   #lesson what we learned  (or `#lesson` alone: the following lines up to a blank line)
+ *   #action alice due 2026-12-01 add certificate expiry monitoring
+ *   #action-done 42-1        (or just `#action-done 1` on incident 42)
  *
  * Blank lines before and between commands are fine; the first other line ends the commands
  * and starts the body sent to the customer. `#` followed by a space, a digit or other
@@ -16,6 +20,7 @@
  */
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
 import { statusForCommand, type Status } from './lifecycle.js';
+import { parseDueDate } from './review.js';
 import { parseIncidentId } from './tokens.js';
 
 export type Command =
@@ -28,7 +33,11 @@ export type Command =
   | { kind: 'resolve'; cause?: string; fix?: string; workaround?: string }
   | { kind: 'note'; text: string }
   | { kind: 'escalate'; reason?: string }
-  | { kind: 'merge'; into: number };
+  | { kind: 'merge'; into: number }
+  | { kind: 'parent'; parent: number }
+  | { kind: 'lesson'; text: string }
+  | { kind: 'action'; owner: string; due: Date; text: string }
+  | { kind: 'action-done'; item: string };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -64,7 +73,8 @@ function splitLines(text: string): Line[] {
   return lines;
 }
 
-type Parsed = { command: Command } | { error: string } | { note: true };
+/** A block command (`#note`, `#lesson`) given alone takes the following lines as its text. */
+type Parsed = { command: Command } | { error: string } | { block: 'note' | 'lesson' };
 
 function words(rest: string): string[] {
   return rest.split(/\s+/).filter((w) => w.length > 0);
@@ -98,6 +108,23 @@ function parseResolve(rest: string): Parsed {
     }
   }
   return { command: { kind: 'resolve', ...fields } };
+}
+
+const ACTION_HELP = 'use "#action <owner email or agent id> due <YYYY-MM-DD> <what is to be done>"';
+
+/** `#action alice due 2026-12-01 add expiry monitoring` */
+function parseAction(rest: string): Parsed {
+  const m = /^(\S+)\s+due\s+(\S+)\s+(.+)$/is.exec(rest.trim());
+  if (!m) return { error: ACTION_HELP };
+  const owner = (m[1] as string)
+    .toLowerCase()
+    .replace(/^<|>$/g, '')
+    .replace(/^@(?=[^@]*$)/, '');
+  if (!ID.test(owner) && !EMAIL.test(owner))
+    return { error: `"${m[1]}" is not an agent id or email address; ${ACTION_HELP}` };
+  const due = parseDueDate(m[2] as string);
+  if (!due) return { error: `"${m[2]}" is not a date like 2026-12-01; ${ACTION_HELP}` };
+  return { command: { kind: 'action', owner, due, text: (m[3] as string).trim() } };
 }
 
 function parseCommand(word: string, rest: string): Parsed {
@@ -146,7 +173,28 @@ function parseCommand(word: string, rest: string): Parsed {
       return parseResolve(rest);
     case 'note': {
       const text = rest.trim();
-      return text ? { command: { kind: 'note', text } } : { note: true };
+      return text ? { command: { kind: 'note', text } } : { block: 'note' };
+    }
+    case 'lesson': {
+      const text = rest.trim();
+      return text ? { command: { kind: 'lesson', text } } : { block: 'lesson' };
+    }
+    case 'action':
+      return parseAction(rest);
+    case 'action-done': {
+      const id = single(rest, 'an action item id like 42-1');
+      if (typeof id !== 'string') return id;
+      // Checked against the incident when executed (a bare `1` means this incident's item 1).
+      if (!/^(?:(?:inc-?)?\d+-)?\d+$/i.test(id))
+        return { error: `"${id}" is not an action item id like 42-1` };
+      return { command: { kind: 'action-done', item: id } };
+    }
+    case 'parent': {
+      const w = words(rest);
+      const parent = w.length === 1 ? parseIncidentId(w[0] as string) : null;
+      if (parent === null)
+        return { error: `parent needs one incident id like INC-000042, got "${rest.trim()}"` };
+      return { command: { kind: 'parent', parent } };
     }
     case 'escalate': {
       const reason = rest.trim();
@@ -190,7 +238,7 @@ export function parseCommands(text: string): ParsedCommands {
     if ('command' in parsed) commands.push(parsed.command);
     else if ('error' in parsed) errors.push(`${label}: ${parsed.error}`);
     else {
-      // `#note` alone: the note is the following plain lines, up to a blank line.
+      // `#note` / `#lesson` alone: the text is the following plain lines, up to a blank line.
       const noteLines: string[] = [];
       while (i + 1 < lines.length) {
         const next = (lines[i + 1] as Line).text;
@@ -199,8 +247,11 @@ export function parseCommands(text: string): ParsedCommands {
         i++;
       }
       const note = noteLines.join('\n').trim();
-      if (note) commands.push({ kind: 'note', text: note });
-      else errors.push(`${label}: the note is empty (write it after #note or on the lines below)`);
+      if (note) commands.push({ kind: parsed.block, text: note });
+      else
+        errors.push(
+          `${label}: the ${parsed.block} is empty (write it after #${parsed.block} or on the lines below)`,
+        );
     }
   }
   const body = i < lines.length ? text.slice((lines[i] as Line).start) : '';

@@ -134,3 +134,32 @@ export function resolutionProblems(r: {
     problems.push('a fix or a workaround is required (fix: … or workaround: …)');
   return problems;
 }
+
+/** What a post-incident review needs before an incident may close. */
+export interface ReviewState {
+  priority?: string | null;
+  /** Priorities whose incidents need a review (the plan's `review.requiredFor`). */
+  requiredFor: readonly string[];
+  lessons: readonly { text: string }[];
+  actions: readonly { owner?: string | null; dueAt?: Date | null; text?: string | null }[];
+}
+
+/**
+ * What keeps an incident from closing: for the priorities that need a post-incident review,
+ * lessons learned and at least one action item with an owner and a due date. Empty when it
+ * may close.
+ */
+export function reviewProblems(r: ReviewState): string[] {
+  if (!r.priority || !r.requiredFor.includes(r.priority)) return [];
+  const problems: string[] = [];
+  if (!r.lessons.some((l) => !blank(l.text)))
+    problems.push(`${r.priority} needs lessons learned (#lesson <text>)`);
+  const complete = r.actions.filter(
+    (a) => !blank(a.owner ?? undefined) && a.dueAt && !blank(a.text ?? undefined),
+  );
+  if (complete.length === 0)
+    problems.push(
+      `${r.priority} needs at least one action item with an owner and a due date (#action <owner> due <YYYY-MM-DD> <text>)`,
+    );
+  return problems;
+}

@@ -37,6 +37,8 @@ export type Weekday = (typeof WEEKDAYS)[number];
 export const ASSIGNMENT_STRATEGIES = ['round-robin', 'least-loaded', 'skill-based'] as const;
 
 const level = z.enum(LEVELS);
+/** A similarity threshold: 0 (anything) exclusive to 1 (identical words). */
+const share = z.number().gt(0).max(1);
 const priority = z.enum(PRIORITIES);
 const hhmmRange = z
   .string()
@@ -260,6 +262,33 @@ export const planSchema = z
       })
       .strict()
       .default({ reopenWindowDays: 14 }),
+    /** Post-incident review, duplicate and outage detection (src/actions/review.ts, links.ts). */
+    review: z
+      .object({
+        /** Incidents of these priorities close only with lessons learned and action items. */
+        requiredFor: z.array(priority).default(['P1', 'P2']),
+        /** Remind an action item's owner this long before it is due (then daily while overdue). */
+        remindBefore: duration.default('1d'),
+        duplicates: z
+          .object({ within: duration.default('7d'), similarity: share.default(0.6) })
+          .strict()
+          .default({ within: '7d', similarity: 0.6 }),
+        outages: z
+          .object({
+            within: duration.default('1h'),
+            similarity: share.default(0.6),
+            minCustomers: z.number().int().min(2).default(3),
+          })
+          .strict()
+          .default({ within: '1h', similarity: 0.6, minCustomers: 3 }),
+      })
+      .strict()
+      .default({
+        requiredFor: ['P1', 'P2'],
+        remindBefore: '1d',
+        duplicates: { within: '7d', similarity: 0.6 },
+        outages: { within: '1h', similarity: 0.6, minCustomers: 3 },
+      }),
   })
   .strict()
   .superRefine((plan, ctx) => {

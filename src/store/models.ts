@@ -122,6 +122,20 @@ const incidentSchema = new Schema(
     /** The earlier incident this one continues (a customer writing long after closure). */
     linkedTo: Number,
     mergedInto: Number,
+    // Post-incident review, duplicates and outages (src/actions/review.ts, src/actions/links.ts).
+    /** Lessons learned; action items live in `review_actions`. `id` makes a retried add a no-op. */
+    review: {
+      lessons: {
+        type: [{ _id: false, id: String, text: String, by: String, at: Date }],
+        default: undefined,
+      },
+    },
+    /** Open incidents of the same customer with a similar subject, found at triage. */
+    duplicateOf: { type: [Number], default: undefined },
+    /** The outage incident this report is grouped under; resolving the parent resolves it. */
+    parent: Number,
+    /** The reports grouped under this outage incident. */
+    children: { type: [Number], default: undefined },
   },
   { ...opts, timestamps: true },
 );
@@ -131,6 +145,8 @@ incidentSchema.index({ status: 1, createdAt: -1 });
 incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
 incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
 incidentSchema.index({ group: 1, assignee: 1, status: 1 });
+incidentSchema.index({ parent: 1 }, { sparse: true });
+incidentSchema.index({ status: 1, triagedAt: -1 }); // recent open incidents: duplicates, outages
 
 /**
  * The incident's history: messages in and out, and events (decisions, deliveries, failures).
@@ -236,6 +252,32 @@ export const Outbox = mongoose.model('Outbox', outboxSchema, 'outbox');
 export const Address = mongoose.model('Address', addressSchema, 'addresses');
 export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_state');
 
+// --- Post-incident review (src/store/review.ts) -------------------------------------------
+
+/**
+ * Action items of post-incident reviews, one document each; other features (the manager
+ * digest) read this collection directly, so its shape is a contract:
+ * `{_id: "<incidentNumber>-<k>", incidentNumber, owner (email), text, dueAt, doneAt?,
+ * lastRemindedAt?, createdAt}`. Small (P1/P2 reviews only), so the reminder sweep may scan it.
+ */
+const reviewActionSchema = new Schema(
+  {
+    _id: String,
+    incidentNumber: { type: Number, required: true },
+    owner: { type: String, required: true },
+    text: { type: String, required: true },
+    dueAt: { type: Date, required: true },
+    doneAt: Date,
+    lastRemindedAt: Date,
+    createdAt: { type: Date, required: true },
+  },
+  opts,
+);
+reviewActionSchema.index({ incidentNumber: 1 });
+reviewActionSchema.index({ doneAt: 1, dueAt: 1 });
+export const ReviewAction = mongoose.model('ReviewAction', reviewActionSchema, 'review_actions');
+export type ReviewActionDoc = InferSchemaType<typeof reviewActionSchema> & { _id: string };
+
 export const ALL_MODELS = [
   Counter,
   MailboxState,
@@ -246,6 +288,7 @@ export const ALL_MODELS = [
   Outbox,
   Address,
   GroupState,
+  ReviewAction,
 ];
 
 export interface SlaClockDoc {
