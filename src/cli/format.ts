@@ -56,14 +56,24 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
       : []),
     ...(incident.linkedTo ? [`continues:    ${formatIncidentId(incident.linkedTo)}`] : []),
     ...(incident.mergedInto ? [`merged into:  ${formatIncidentId(incident.mergedInto)}`] : []),
+    ...(incident.parent ? [`part of:      ${formatIncidentId(incident.parent)}`] : []),
+    ...(incident.children?.length
+      ? [`grouped:      ${incident.children.map(formatIncidentId).join(', ')}`]
+      : []),
+    ...(incident.duplicateOf?.length
+      ? [`duplicate of: ${incident.duplicateOf.map(formatIncidentId).join(', ')} (possibly)`]
+      : []),
     '',
     'timeline:',
   ];
   for (const e of timeline) {
+    // Entries of incidents merged into this one say where they came from.
+    const from =
+      e.incidentNumber !== incident.number ? `  (${formatIncidentId(e.incidentNumber)})` : '';
     if (e.type === 'message') {
       const arrow = e.direction === 'outbound' ? '→' : '←';
       out.push(
-        `  ${day(e.at)}  ${arrow} ${e.direction === 'outbound' ? `to ${e.to?.join(', ')}` : `from ${e.from}`}  ${e.subject ?? ''}`,
+        `  ${day(e.at)}  ${arrow} ${e.direction === 'outbound' ? `to ${e.to?.join(', ')}` : `from ${e.from}`}  ${e.subject ?? ''}${from}`,
       );
       const body = (e.text ?? '').trim();
       if (body)
@@ -75,7 +85,9 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
         );
       if (e.attachmentIds?.length) out.push(`      [${e.attachmentIds.length} attachment(s)]`);
     } else {
-      out.push(`  ${day(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}`);
+      out.push(
+        `  ${day(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}${from}`,
+      );
       if (e.text) out.push(...e.text.split('\n').map((l) => `      ${l}`));
     }
   }

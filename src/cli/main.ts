@@ -6,11 +6,14 @@ import { ConfigError, loadConfig, redactedConfig } from '../config.js';
 import { parseIncidentId } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
-import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
+import { findIncident, listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
+import { registerLinkCommands } from './links.js';
+import { registerReviewCommands } from './review.js';
 import { NotFoundError, print, withStore } from './shared.js';
+import { timelineWithMerged } from '../store/review.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
@@ -84,13 +87,17 @@ incidents
       throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
     const found = await withStore(async () => {
       const incident = await findIncident(number);
-      return incident ? { incident, timeline: await timelineOf(number) } : null;
+      // Merged duplicates' messages stay visible under the incident they were merged into.
+      return incident ? { incident, timeline: await timelineWithMerged(number) } : null;
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
     print(
       opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline),
     );
   });
+
+registerReviewCommands(program);
+registerLinkCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
