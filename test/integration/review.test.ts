@@ -3,6 +3,9 @@
  * email (commands with the token), reminders under a fake clock, and the same rules via the
  * CLI run as a child process against the same database and queues.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   findIncident,
@@ -85,7 +88,13 @@ describe('post-incident review, duplicates and outages', () => {
     await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
     expect(await job.isFailed()).toBe(false);
   };
-  const cli = (args: string[]) => runIncidesk(args, h.t.env);
+  // The CLI loads its plan from a file: the same plan as the running app's.
+  const planFile = join(tmpdir(), `incidesk-review-plan-${process.pid}.yaml`);
+  writeFileSync(
+    planFile,
+    `version: 1\norganisation: Example Corp\nacknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }\n${PLAN}`,
+  );
+  const cli = (args: string[]) => runIncidesk(args, { ...h.t.env, INCIDESK_PLAN: planFile });
 
   let p1 = 0;
 
