@@ -12,6 +12,7 @@ import { findGroup } from '../plan/load.js';
 import type { Level, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import { childrenOf } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
 import { closeProblems } from './review.js';
@@ -170,7 +171,7 @@ export async function resolveIncident(
   if (!(await applyResolution(ctx, incident, resolution, actor)))
     return refused('the incident changed meanwhile; try again');
   const resolved: IncidentDoc[] = [incident];
-  for (const n of [...(incident.children ?? [])].sort((a, b) => a - b)) {
+  for (const n of await childrenOf(incident.number)) {
     const child = await findIncident(n);
     if (!child || child.parent !== incident.number) continue;
     if (!transition(child.status, 'resolve').ok) continue; // already resolved or closed: told then

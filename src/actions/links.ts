@@ -11,7 +11,7 @@ import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
-import { addChild, OPEN_STATUSES, recentOpenIncidents } from '../store/review.js';
+import { linkChild, OPEN_STATUSES, recentOpenIncidents } from '../store/review.js';
 import type { Actor, ChangeResult } from './changes.js';
 import { queueMail } from './mail.js';
 
@@ -35,9 +35,9 @@ export async function groupUnder(
     );
     if (!linked) return { ok: false, reason: 'the incident changed meanwhile; try again' };
   }
-  // Repeated on a retry: the parent's list and both timeline entries are idempotent.
-  await addChild(parentNumber, child.number);
+  // Repeated on a retry: the link and both timeline entries are idempotent.
   const at = ctx.now();
+  await linkChild(parentNumber, child.number, at, actor.by);
   for (const [n, event, other] of [
     [child.number, 'grouped-under', parentNumber],
     [parentNumber, 'grouped-child', child.number],

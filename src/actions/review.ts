@@ -14,13 +14,13 @@ import type { IncidentDoc, ReviewActionDoc } from '../store/models.js';
 import {
   actionAddedBy,
   actionItemsOf,
-  addLessonToIncident,
   countActionItemsAdded,
   findActionItem,
   insertActionItem,
   markActionItemDone,
   markReminded,
   openActionItemsDueBy,
+  refreshLessons,
 } from '../store/review.js';
 import type { Actor, ChangeResult } from './changes.js';
 import { queueMail } from './mail.js';
@@ -46,17 +46,15 @@ export async function addLesson(
   text: string,
   actor: Actor,
 ): Promise<ChangeResult> {
-  const at = ctx.now();
-  const id = `${incident.number}-${actor.cause}`;
-  await addLessonToIncident(incident.number, { id, text, by: actor.by, at });
   await appendTimeline(incident.number, {
-    _id: `lesson-${id}`,
-    at,
+    _id: `lesson-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
     type: 'event',
     event: 'lesson',
     text,
     detail: { by: actor.by },
   });
+  await refreshLessons(incident.number);
   return { ok: true, done: 'lesson recorded' };
 }
 

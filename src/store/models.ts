@@ -134,7 +134,7 @@ const incidentSchema = new Schema(
     duplicateOf: { type: [Number], default: undefined },
     /** The outage incident this report is grouped under; resolving the parent resolves it. */
     parent: Number,
-    /** The reports grouped under this outage incident. */
+    /** The reports grouped under this outage incident (a copy of `incident_links`, for display). */
     children: { type: [Number], default: undefined },
   },
   { ...opts, timestamps: true },
@@ -278,6 +278,25 @@ reviewActionSchema.index({ doneAt: 1, dueAt: 1 });
 export const ReviewAction = mongoose.model('ReviewAction', reviewActionSchema, 'review_actions');
 export type ReviewActionDoc = InferSchemaType<typeof reviewActionSchema> & { _id: string };
 
+/**
+ * Outage grouping: one document per child under a parent. The truth for "which reports does
+ * resolving this parent resolve": a deterministic-id insert per link is safe under concurrent
+ * grouping, where `$addToSet` on the parent's `children` loses updates on some servers
+ * (FerretDB). Small: only grouped incidents appear here.
+ */
+const incidentLinkSchema = new Schema(
+  {
+    _id: String, // `${parent}-${child}`
+    parent: { type: Number, required: true },
+    child: { type: Number, required: true },
+    at: { type: Date, required: true },
+    by: String,
+  },
+  opts,
+);
+incidentLinkSchema.index({ parent: 1 });
+export const IncidentLink = mongoose.model('IncidentLink', incidentLinkSchema, 'incident_links');
+
 export const ALL_MODELS = [
   Counter,
   MailboxState,
@@ -289,6 +308,7 @@ export const ALL_MODELS = [
   Address,
   GroupState,
   ReviewAction,
+  IncidentLink,
 ];
 
 export interface SlaClockDoc {

@@ -2,6 +2,7 @@
 import { isDuplicateKey } from './db.js';
 import {
   Incident,
+  IncidentLink,
   ReviewAction,
   TimelineEntry,
   type IncidentDoc,
@@ -17,16 +18,33 @@ export const OPEN_STATUSES = [
   'pending-customer',
 ] as const;
 
-/** Add a lesson once: `id` (from the occasion) makes a retried add a no-op. */
-export async function addLessonToIncident(
-  number: number,
-  lesson: { id: string; text: string; by: string; at: Date },
-): Promise<boolean> {
-  const res = await Incident.updateOne(
-    { _id: number, 'review.lessons.id': { $ne: lesson.id } },
-    { $push: { 'review.lessons': lesson } },
-  );
-  return res.modifiedCount === 1;
+/** The lessons recorded on an incident's timeline (the truth; `review.lessons` is a copy). */
+async function lessonsOnTimeline(number: number) {
+  const rows = await TimelineEntry.find({ incidentNumber: number, event: 'lesson' })
+    .sort({ at: 1, _id: 1 })
+    .lean<TimelineDoc[]>();
+  return rows.map((e) => ({
+    id: e._id,
+    text: e.text ?? '',
+    by: (e.detail as { by?: string } | undefined)?.by ?? '',
+    at: e.at,
+  }));
+}
+
+/**
+ * Copy an incident's lessons from its timeline into `review.lessons`. Each lesson is a
+ * timeline insert on a deterministic id (safe when retried or concurrent); concurrent array
+ * updates on one document are not atomic on every server, so the copy is rewritten until it
+ * matches what the timeline holds after the write.
+ */
+export async function refreshLessons(number: number): Promise<void> {
+  let lessons = await lessonsOnTimeline(number);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await Incident.updateOne({ _id: number }, { $set: { 'review.lessons': lessons } });
+    const again = await lessonsOnTimeline(number);
+    if (again.map((l) => l.id).join() === lessons.map((l) => l.id).join()) return;
+    lessons = again;
+  }
 }
 
 export async function actionItemsOf(incidentNumber: number): Promise<ReviewActionDoc[]> {
@@ -100,8 +118,34 @@ export async function recentOpenIncidents(
   ).lean<Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'group'>[]>();
 }
 
-export async function addChild(parent: number, child: number): Promise<void> {
-  await Incident.updateOne({ _id: parent }, { $addToSet: { children: child } });
+/** Record `child` under `parent` (insert-or-ignore), then refresh the parent's `children`. */
+export async function linkChild(parent: number, child: number, at: Date, by: string) {
+  try {
+    await IncidentLink.create({ _id: `${parent}-${child}`, parent, child, at, by });
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+  }
+  await refreshChildren(parent);
+}
+
+export async function childrenOf(parent: number): Promise<number[]> {
+  const rows = await IncidentLink.find({ parent }, { child: 1 }).sort({ child: 1 }).lean();
+  return rows.map((r) => r.child);
+}
+
+/**
+ * Copy the links into the parent's `children`. Concurrent groupings may overwrite each
+ * other's copy, so each writer checks the links again after writing and repeats until what
+ * it wrote is current: the last writer always leaves the complete list.
+ */
+async function refreshChildren(parent: number) {
+  let children = await childrenOf(parent);
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await Incident.updateOne({ _id: parent }, { $set: { children } });
+    const again = await childrenOf(parent);
+    if (again.join() === children.join()) return;
+    children = again;
+  }
 }
 
 /**

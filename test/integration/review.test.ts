@@ -217,6 +217,7 @@ describe('post-incident review, duplicates and outages', () => {
     expect(suggestion!.parsed.text).toContain(
       `#parent INC-${String(parent.incident.number).padStart(6, '0')}`,
     );
+    expect(await Outbox.countDocuments({ kind: 'possible-outage' })).toBe(1);
     const pid = `INC-${String(parent.incident.number).padStart(6, '0')}`;
     for (const c of [c1, c2, c3]) await replyTo(c.notice, OLGA, `#parent ${pid}`);
     for (const c of [c1, c2, c3]) {
