@@ -5,6 +5,7 @@
  */
 import type { Job } from 'bullmq';
 import { requeueUnfinished } from '../src/actions/recovery.js';
+import { pruneRecentIncidents } from '../src/actions/links.js';
 import { sendReviewReminders } from '../src/actions/review.js';
 import { reviewIncidentSla, sweepSla } from '../src/actions/sla.js';
 import type { AppContext } from '../src/context.js';
@@ -19,6 +20,7 @@ export function slaProcessor(ctx: AppContext) {
         reviewed: await sweepSla(ctx),
         requeued: await requeueUnfinished(ctx),
         reminded: await sendReviewReminders(ctx),
+        pruned: await pruneRecentIncidents(ctx),
       };
     await reviewIncidentSla(ctx, job.data.incident);
     return { reviewed: 1 };

@@ -6,12 +6,24 @@
 import type { AppContext } from '../context.js';
 import { parseDuration } from '../domain/duration.js';
 import { groupingProblem } from '../domain/links.js';
-import { likelyDuplicates, possibleOutage } from '../domain/similarity.js';
+import {
+  likelyDuplicates,
+  possibleOutage,
+  subjectSimilarity,
+  type SimilarityCandidate,
+} from '../domain/similarity.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
-import { linkChild, OPEN_STATUSES, recentOpenIncidents } from '../store/review.js';
+import {
+  forgetTriagedBefore,
+  linkChild,
+  OPEN_STATUSES,
+  recentlyTriaged,
+  rememberTriaged,
+  type RecentEntry,
+} from '../store/review.js';
 import type { Actor, ChangeResult } from './changes.js';
 import { queueMail } from './mail.js';
 
@@ -53,46 +65,63 @@ export async function groupUnder(
   return { ok: true, done: `grouped under ${p}; resolving ${p} resolves this one too` };
 }
 
+/** At most this many similar incidents have their status checked per triage (each a lookup). */
+const MAX_CANDIDATES = 25;
+
+/** Of the recent incidents similar enough to `me`, those still open (newest first). */
+async function openSimilar(me: SimilarityCandidate, recent: RecentEntry[], threshold: number) {
+  const similar = recent
+    .filter((r) => r.number !== me.number && subjectSimilarity(me.subject, r.subject) >= threshold)
+    .slice(0, MAX_CANDIDATES);
+  const open: RecentEntry[] = [];
+  for (const r of similar) {
+    const i = await findIncident(r.number);
+    if (i && (OPEN_STATUSES as readonly string[]).includes(i.status)) open.push(r);
+  }
+  return open;
+}
+
 /**
  * At triage: record likely duplicates (same customer, similar subject, still open) on the
  * incident, for the assignment mail; and tell the group lead once about a possible outage
  * (several customers, similar subjects, a short window). Both are suggestions: people act.
+ * Candidates come from the small `recent_incidents` collection, never a scan of all incidents.
  */
 export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDoc): Promise<void> {
-  const now = ctx.now().getTime();
+  const at = incident.triagedAt ?? ctx.now();
+  const now = at.getTime();
   const cfg = ctx.plan.review;
   const me = {
     number: incident.number,
     subject: incident.subject,
     customer: incident.customer.address,
   };
-  const asCandidates = (rows: Awaited<ReturnType<typeof recentOpenIncidents>>) =>
-    rows.map((r) => ({ number: r.number, subject: r.subject, customer: r.customer.address }));
+  await rememberTriaged(me.number, me.customer, me.subject, at);
 
   if (incident.duplicateOf === undefined || incident.duplicateOf === null) {
-    const sameCustomer = await recentOpenIncidents(
+    const sameCustomer = await recentlyTriaged(
       new Date(now - parseDuration(cfg.duplicates.within)),
-      incident.customer.address,
+      me.customer,
     );
-    const dups = likelyDuplicates(me, asCandidates(sameCustomer), cfg.duplicates.similarity);
+    const candidates = await openSimilar(me, sameCustomer, cfg.duplicates.similarity);
+    const dups = likelyDuplicates(me, candidates, cfg.duplicates.similarity);
     await updateIncident(incident.number, { duplicateOf: dups });
     if (dups.length)
       await appendTimeline(incident.number, {
         _id: `possible-duplicate-${incident.number}`,
-        at: new Date(now),
+        at,
         type: 'event',
         event: 'possible-duplicate',
         detail: { of: dups.map(formatIncidentId) },
       });
   }
 
-  const recent = await recentOpenIncidents(new Date(now - parseDuration(cfg.outages.within)));
-  const cluster = possibleOutage(
+  const recent = await openSimilar(
     me,
-    asCandidates(recent),
+    await recentlyTriaged(new Date(now - parseDuration(cfg.outages.within))),
     cfg.outages.similarity,
-    cfg.outages.minCustomers,
   );
+  const cluster = possibleOutage(me, recent, cfg.outages.similarity, cfg.outages.minCustomers);
   if (!cluster) return;
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   const leadId = group?.lead ?? group?.manager;
@@ -100,14 +129,13 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
   const first = cluster[0] as number;
   await appendTimeline(incident.number, {
     _id: `possible-outage-${incident.number}`,
-    at: new Date(now),
+    at,
     type: 'event',
     event: 'possible-outage',
     detail: { with: cluster.map(formatIncidentId), lead: lead?.id ?? null },
   });
   if (!lead) return;
-  const byNumber = new Map(recent.map((r) => [r.number, r]));
-  byNumber.set(incident.number, incident);
+  const byNumber = new Map([...recent, me].map((r) => [r.number, r]));
   // Keyed by the cluster's first incident: one suggestion per outage, however many follow.
   await queueMail(ctx, {
     id: `possible-outage-${first}`,
@@ -120,7 +148,7 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
       name: lead.name,
       reports: cluster.map((n) => {
         const r = byNumber.get(n);
-        return `${formatIncidentId(n)}  ${r?.customer.address ?? ''}  ${r?.subject ?? ''}`;
+        return `${formatIncidentId(n)}  ${r?.customer ?? ''}  ${r?.subject ?? ''}`;
       }),
       parent: formatIncidentId(first),
       children: cluster
@@ -130,4 +158,11 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
     },
     autoSubmitted: 'auto-generated',
   });
+}
+
+/** Periodic: drop incidents older than every detection window from `recent_incidents`. */
+export async function pruneRecentIncidents(ctx: AppContext): Promise<number> {
+  const cfg = ctx.plan.review;
+  const longest = Math.max(parseDuration(cfg.duplicates.within), parseDuration(cfg.outages.within));
+  return forgetTriagedBefore(new Date(ctx.now().getTime() - longest));
 }

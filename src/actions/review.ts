@@ -27,6 +27,8 @@ import { queueMail } from './mail.js';
 
 const EMAIL = /^[^@\s<>]+@[^@\s<>]+$/;
 const refused = (reason: string): ChangeResult => ({ ok: false, reason });
+/** Item numbers tried per add: only concurrent adds on one incident take any beyond the first. */
+const MAX_CLAIMS = 50;
 
 /** What keeps this incident from closing (empty: it may close). */
 export async function closeProblems(ctx: AppContext, incident: IncidentDoc): Promise<string[]> {
@@ -81,7 +83,8 @@ export async function addActionItem(
   const n = incident.number;
   const now = ctx.now();
   let claimed = await actionAddedBy(n, actor.cause);
-  for (let k = (await countActionItemsAdded(n)) + 1; !claimed; k++) {
+  const first = (await countActionItemsAdded(n)) + 1;
+  for (let k = first; !claimed && k < first + MAX_CLAIMS; k++) {
     const _id = `action-${n}-${k}`;
     const detail = {
       cause: actor.cause,
@@ -102,6 +105,7 @@ export async function addActionItem(
     )
       claimed = await actionAddedBy(n, actor.cause);
   }
+  if (!claimed) return refused('could not number the action item; try again');
   const detail = claimed.detail as { id: string; owner: string; dueAt: Date };
   await insertActionItem({
     _id: detail.id,

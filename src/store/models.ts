@@ -146,7 +146,6 @@ incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
 incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
 incidentSchema.index({ group: 1, assignee: 1, status: 1 });
 incidentSchema.index({ parent: 1 }, { sparse: true });
-incidentSchema.index({ status: 1, triagedAt: -1 }); // recent open incidents: duplicates, outages
 
 /**
  * The incident's history: messages in and out, and events (decisions, deliveries, failures).
@@ -297,6 +296,27 @@ const incidentLinkSchema = new Schema(
 incidentLinkSchema.index({ parent: 1 });
 export const IncidentLink = mongoose.model('IncidentLink', incidentLinkSchema, 'incident_links');
 
+/**
+ * Recently triaged incidents (subject, customer), for spotting duplicates and outages without
+ * scanning every incident: kept for the longest detection window, then pruned by the sweep.
+ */
+const recentIncidentSchema = new Schema(
+  {
+    _id: Number, // the incident number
+    customer: { type: String, required: true },
+    subject: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  opts,
+);
+recentIncidentSchema.index({ at: 1 });
+recentIncidentSchema.index({ customer: 1, at: -1 });
+export const RecentIncident = mongoose.model(
+  'RecentIncident',
+  recentIncidentSchema,
+  'recent_incidents',
+);
+
 export const ALL_MODELS = [
   Counter,
   MailboxState,
@@ -309,6 +329,7 @@ export const ALL_MODELS = [
   GroupState,
   ReviewAction,
   IncidentLink,
+  RecentIncident,
 ];
 
 export interface SlaClockDoc {

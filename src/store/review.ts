@@ -3,9 +3,9 @@ import { isDuplicateKey } from './db.js';
 import {
   Incident,
   IncidentLink,
+  RecentIncident,
   ReviewAction,
   TimelineEntry,
-  type IncidentDoc,
   type ReviewActionDoc,
   type TimelineDoc,
 } from './models.js';
@@ -103,19 +103,35 @@ export async function countActionItemsAdded(incidentNumber: number): Promise<num
   return TimelineEntry.countDocuments({ incidentNumber, event: 'action-added' });
 }
 
-/** Open incidents triaged since `since` (optionally of one customer), for similarity checks. */
-export async function recentOpenIncidents(
-  since: Date,
-  customer?: string,
-): Promise<Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'group'>[]> {
-  return Incident.find(
-    {
-      status: { $in: OPEN_STATUSES },
-      triagedAt: { $gte: since },
-      ...(customer ? { 'customer.address': customer } : {}),
-    },
-    { number: 1, subject: 1, customer: 1, group: 1 },
-  ).lean<Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'group'>[]>();
+export interface RecentEntry {
+  number: number;
+  customer: string;
+  subject: string;
+}
+
+/** Remember a triaged incident for the detection windows (idempotent). */
+export async function rememberTriaged(number: number, customer: string, subject: string, at: Date) {
+  await RecentIncident.updateOne(
+    { _id: number },
+    { $setOnInsert: { customer: customer.toLowerCase(), subject, at } },
+    { upsert: true },
+  );
+}
+
+/** Incidents triaged since `since` (optionally of one customer), newest first. */
+export async function recentlyTriaged(since: Date, customer?: string): Promise<RecentEntry[]> {
+  const rows = await RecentIncident.find({
+    at: { $gte: since },
+    ...(customer ? { customer: customer.toLowerCase() } : {}),
+  })
+    .sort({ at: -1, _id: -1 })
+    .lean<{ _id: number; customer: string; subject: string }[]>();
+  return rows.map((r) => ({ number: r._id, customer: r.customer, subject: r.subject }));
+}
+
+/** Forget incidents triaged before `before`: no detection window reaches them any more. */
+export async function forgetTriagedBefore(before: Date): Promise<number> {
+  return (await RecentIncident.deleteMany({ at: { $lt: before } })).deletedCount;
 }
 
 /** Record `child` under `parent` (insert-or-ignore), then refresh the parent's `children`. */

@@ -13,7 +13,7 @@ import {
   recordMessage,
   timelineOf,
 } from '../../src/store/incidents.js';
-import { Incident, Outbox, ReviewAction } from '../../src/store/models.js';
+import { Incident, Outbox, RecentIncident, ReviewAction } from '../../src/store/models.js';
 import { timelineWithMerged } from '../../src/store/review.js';
 import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
@@ -252,6 +252,12 @@ describe('post-incident review, duplicates and outages', () => {
       expect.arrayContaining(['grouped-under', 'resolved']),
     );
     expect(mailsTo('bob@two.example', subjectHas('Resolved:'))).toHaveLength(1);
+
+    // Detection looks only at recently triaged incidents; the sweep forgets older ones.
+    expect(await RecentIncident.countDocuments()).toBeGreaterThanOrEqual(6);
+    now = new Date(now.getTime() + 8 * DAY);
+    await sweep();
+    expect(await RecentIncident.countDocuments()).toBe(0);
   });
 
   it('does the same by CLI: review lesson/action/show/overdue, incidents merge and group', async () => {
