@@ -11,7 +11,12 @@ import { formatIncidentId } from '../domain/tokens.js';
 import { findGroup } from '../plan/load.js';
 import type { Level, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
-import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import {
+  appendTimeline,
+  findIncident,
+  hasTimelineEntry,
+  updateIncident,
+} from '../store/incidents.js';
 import { childrenOf } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
@@ -166,16 +171,25 @@ export async function resolveIncident(
 ): Promise<ChangeResult> {
   const problems = resolutionProblems(resolution);
   if (problems.length) return refused(problems.join('; '));
-  const step = transition(incident.status, 'resolve');
-  if (!step.ok) return refused(step.reason);
-  if (!(await applyResolution(ctx, incident, resolution, actor)))
-    return refused('the incident changed meanwhile; try again');
+  // A retry of this very resolution (its job was cut off): finish the children and the mail.
+  const resolvedBy = (n: number) => hasTimelineEntry(`resolved-${n}-${actor.cause}`);
+  const retry = incident.status === 'resolved' && (await resolvedBy(incident.number));
+  if (!retry) {
+    const step = transition(incident.status, 'resolve');
+    if (!step.ok) return refused(step.reason);
+    if (!(await applyResolution(ctx, incident, resolution, actor)))
+      return refused('the incident changed meanwhile; try again');
+  }
   const resolved: IncidentDoc[] = [incident];
   for (const n of await childrenOf(incident.number)) {
     const child = await findIncident(n);
     if (!child || child.parent !== incident.number) continue;
-    if (!transition(child.status, 'resolve').ok) continue; // already resolved or closed: told then
-    if (await applyResolution(ctx, child, resolution, actor, incident.number)) resolved.push(child);
+    if (transition(child.status, 'resolve').ok) {
+      if (await applyResolution(ctx, child, resolution, actor, incident.number))
+        resolved.push(child);
+    } else if (retry && (await resolvedBy(n))) {
+      resolved.push(child);
+    } // else resolved or closed before: its reporter was told then
   }
   const told = reportersToNotify(
     resolved.map((i) => ({ number: i.number, address: i.customer.address, i })),

@@ -7,11 +7,15 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { resolveIncident } from '../../src/actions/changes.js';
+import { groupUnder } from '../../src/actions/links.js';
 import {
+  appendTimeline,
   findIncident,
   openIncident,
   recordMessage,
   timelineOf,
+  updateIncident,
 } from '../../src/store/incidents.js';
 import { Incident, Outbox, RecentIncident, ReviewAction } from '../../src/store/models.js';
 import { timelineWithMerged } from '../../src/store/review.js';
@@ -258,6 +262,57 @@ describe('post-incident review, duplicates and outages', () => {
     now = new Date(now.getTime() + 8 * DAY);
     await sweep();
     expect(await RecentIncident.countDocuments()).toBe(0);
+  });
+
+  it('a resolution of a parent cut off after the parent itself is finished by its retry, once', async () => {
+    const ctx = h.app.ctx;
+    const actor = { by: 'olga', cause: 'cmd-retry-test-0' };
+    const mk = async (who: string) =>
+      (
+        await openIncident({
+          openedBy: `retry-${who}`,
+          subject: 'API down',
+          customer: { address: who },
+          at: now,
+        })
+      ).number;
+    const [p, c1, c2] = [
+      await mk('ivy@a.example'),
+      await mk('jon@b.example'),
+      await mk('ivy@a.example'),
+    ];
+    for (const c of [c1, c2]) {
+      const r = await groupUnder(ctx, (await findIncident(c))!, p, actor);
+      expect(r.ok).toBe(true);
+    }
+    // What the first run did before it died: the parent's own resolution, nothing else.
+    await updateIncident(p, { status: 'resolved', resolvedAt: now });
+    await appendTimeline(p, {
+      _id: `resolved-${p}-${actor.cause}`,
+      at: now,
+      type: 'event',
+      event: 'resolved',
+    });
+    const resolution = { cause: 'expired key', fix: 'rotated it' };
+    const again = await resolveIncident(ctx, (await findIncident(p))!, resolution, actor);
+    expect(again).toEqual({
+      ok: true,
+      done: 'resolved with 2 grouped incident(s); 2 reporter(s) told',
+    });
+    for (const n of [c1, c2]) expect((await findIncident(n))!.status).toBe('resolved');
+    const sent = async () =>
+      (await Outbox.find({ kind: 'resolved', incidentNumber: { $in: [p, c1, c2] } }).lean())
+        .map((m) => `${m.incidentNumber} ${m.to}`)
+        .sort();
+    expect(await sent()).toEqual([`${c1} jon@b.example`, `${p} ivy@a.example`].sort());
+    await resolveIncident(ctx, (await findIncident(p))!, resolution, actor);
+    expect(await sent()).toHaveLength(2);
+    // Another occasion is no retry: a resolved incident cannot be resolved again.
+    const other = await resolveIncident(ctx, (await findIncident(p))!, resolution, {
+      ...actor,
+      cause: 'x',
+    });
+    expect(other.ok).toBe(false);
   });
 
   it('does the same by CLI: review lesson/action/show/overdue, incidents merge and group', async () => {
