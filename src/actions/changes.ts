@@ -17,7 +17,7 @@ import {
   hasTimelineEntry,
   updateIncident,
 } from '../store/incidents.js';
-import { childrenOf } from '../store/review.js';
+import { childrenOf, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
 import { closeProblems } from './review.js';
@@ -280,12 +280,17 @@ export async function mergeIncident(
       `${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`,
     );
   const now = ctx.now();
-  const closed = await updateIncident(
-    incident.number,
-    { status: 'closed', closedAt: now, mergedInto: into, slaCheckAt: null },
-    { onlyIf: ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer', 'resolved'] },
-  );
-  if (!closed) return refused(`the incident is ${incident.status}`);
+  // Closed and pointing at the target, but the survivor's timeline does not say so yet: a
+  // merge cut off half-way; finishing it keeps the duplicate's messages visible there.
+  const unfinished = incident.mergedInto === into && !(await isMergedFrom(into, incident.number));
+  if (!unfinished) {
+    const closed = await updateIncident(
+      incident.number,
+      { status: 'closed', closedAt: now, mergedInto: into, slaCheckAt: null },
+      { onlyIf: ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer', 'resolved'] },
+    );
+    if (!closed) return refused(`the incident is ${incident.status}`);
+  }
   await updateIncident(into, {}, { addParticipants: incident.participants });
   for (const [n, event, other] of [
     [incident.number, 'merged-into', into],

@@ -164,6 +164,16 @@ async function refreshChildren(parent: number) {
   }
 }
 
+/** Whether `target`'s timeline records that `merged` was merged into it. */
+export async function isMergedFrom(target: number, merged: number): Promise<boolean> {
+  const hit = await TimelineEntry.exists({
+    incidentNumber: target,
+    event: 'merged-from',
+    'detail.number': merged,
+  });
+  return hit !== null;
+}
+
 /**
  * An incident's timeline together with those of the incidents merged into it (recursively),
  * so that merging never hides a message: each entry keeps its own incidentNumber.

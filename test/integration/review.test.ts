@@ -201,7 +201,10 @@ describe('post-incident review, duplicates and outages', () => {
     );
     expect(first.notice.parsed.text).not.toContain('Possible duplicate');
     await replyTo(second.notice, OLGA, `#merge ${id}`);
-    await waitUntil('merged', async () => (await findIncident(second.incident.number))?.mergedInto);
+    const [merged] = await results(second.incident.number, 1);
+    expect(merged!.parsed.text).toContain(`done: #merge: merged into ${id}`);
+    expect((await findIncident(second.incident.number))!.mergedInto).toBe(first.incident.number);
+
     const texts = (await timelineWithMerged(first.incident.number)).map((e) => e.text ?? '');
     expect(texts.join('\n')).toContain('The printer on floor 2 is jammed.');
     expect(texts.join('\n')).toContain('Still jammed, paper everywhere.');
@@ -267,23 +270,21 @@ describe('post-incident review, duplicates and outages', () => {
   it('a resolution of a parent cut off after the parent itself is finished by its retry, once', async () => {
     const ctx = h.app.ctx;
     const actor = { by: 'olga', cause: 'cmd-retry-test-0' };
-    const mk = async (who: string) =>
+    const mk = async (who: string, k: number) =>
       (
         await openIncident({
-          openedBy: `retry-${who}`,
+          openedBy: `retry-${k}`,
           subject: 'API down',
           customer: { address: who },
           at: now,
         })
       ).number;
-    const [p, c1, c2] = [
-      await mk('ivy@a.example'),
-      await mk('jon@b.example'),
-      await mk('ivy@a.example'),
-    ];
+    const p = await mk('ivy@a.example', 1);
+    const c1 = await mk('jon@b.example', 2);
+    const c2 = await mk('ivy@a.example', 3); // the same reporter as the parent's
     for (const c of [c1, c2]) {
       const r = await groupUnder(ctx, (await findIncident(c))!, p, actor);
-      expect(r.ok).toBe(true);
+      expect(r).toEqual({ ok: true, done: expect.any(String) });
     }
     // What the first run did before it died: the parent's own resolution, nothing else.
     await updateIncident(p, { status: 'resolved', resolvedAt: now });
@@ -406,19 +407,36 @@ describe('post-incident review, duplicates and outages', () => {
       'Mail delayed again: details from eve@example.com',
     );
 
+    // A merge cut off after closing the duplicate is finished by running it again.
+    const c = await make('eve@example.com', 'Mail delayed once more');
+    await updateIncident(c, { status: 'closed', mergedInto: a });
+    const finished = await cli(['incidents', 'merge', id(c), id(a), '--as', OLGA]);
+    expect(finished.code).toBe(0);
+    expect((await cli(['incidents', 'show', id(a)])).stdout).toContain(
+      'Mail delayed once more: details from eve@example.com',
+    );
+
     // Grouping by CLI.
     const p = await make('fay@example.com', 'Login broken');
-    const c = [
+    const kids = [
       await make('gus@example.com', 'login broken'),
       await make('hal@example.com', 'Login broken!'),
     ];
-    const grouped = await cli(['incidents', 'group', id(p), id(c[0]!), id(c[1]!), '--as', OLGA]);
+    const grouped = await cli([
+      'incidents',
+      'group',
+      id(p),
+      id(kids[0]!),
+      id(kids[1]!),
+      '--as',
+      OLGA,
+    ]);
     expect(grouped.code).toBe(0);
-    expect(grouped.stdout).toContain(`${id(c[1]!)}: grouped under ${id(p)}`);
-    expect((await findIncident(p))!.children).toEqual(c);
-    expect((await findIncident(c[0]!))!.parent).toBe(p);
-    const nested = await cli(['incidents', 'group', id(c[0]!), id(a), '--as', OLGA]);
+    expect(grouped.stdout).toContain(`${id(kids[1]!)}: grouped under ${id(p)}`);
+    expect((await findIncident(p))!.children).toEqual(kids);
+    expect((await findIncident(kids[0]!))!.parent).toBe(p);
+    const nested = await cli(['incidents', 'group', id(kids[0]!), id(a), '--as', OLGA]);
     expect(nested.code).toBe(65);
-    expect(nested.stderr).toContain(`${id(c[0]!)} is itself grouped under ${id(p)}`);
+    expect(nested.stderr).toContain(`${id(kids[0]!)} is itself grouped under ${id(p)}`);
   });
 });
