@@ -316,29 +316,32 @@ describe('post-incident review, duplicates and outages', () => {
     expect(other.ok).toBe(false);
   });
 
-  it('does the same by CLI: review lesson/action/show/overdue, incidents merge and group', async () => {
-    const make = async (who: string, subject: string) => {
-      const raw = `cli-raw-${who}-${subject}`.replace(/[^a-z0-9-]/gi, '-');
-      const at = new Date();
-      const incident = await openIncident({
-        openedBy: raw,
-        subject,
-        customer: { address: who },
-        at,
-      });
-      await recordMessage(incident.number, {
-        _id: `msg-${raw}`,
-        at,
-        type: 'message',
-        direction: 'inbound',
-        from: who,
-        subject,
-        text: `${subject}: details from ${who}`,
-      });
-      return incident.number;
-    };
-    const id = (n: number) => `INC-${String(n).padStart(6, '0')}`;
-    const a = await make('eve@example.com', 'Mail delayed');
+  // Incidents made directly in the store, as an operator would find them.
+  const make = async (who: string, subject: string) => {
+    const raw = `cli-raw-${who}-${subject}`.replace(/[^a-z0-9-]/gi, '-');
+    const at = new Date();
+    const incident = await openIncident({
+      openedBy: raw,
+      subject,
+      customer: { address: who },
+      at,
+    });
+    await recordMessage(incident.number, {
+      _id: `msg-${raw}`,
+      at,
+      type: 'message',
+      direction: 'inbound',
+      from: who,
+      subject,
+      text: `${subject}: details from ${who}`,
+    });
+    return incident.number;
+  };
+  const id = (n: number) => `INC-${String(n).padStart(6, '0')}`;
+  let a = 0;
+
+  it('by CLI: review lesson, action, show and overdue; --as is required', async () => {
+    a = await make('eve@example.com', 'Mail delayed');
 
     expect((await cli(['review', 'lesson', id(a), 'queue monitoring was missing'])).code).toBe(64);
     const nobody = await cli(['review', 'lesson', id(a), 'x', '--as', 'mallory@example.org']);
@@ -393,7 +396,9 @@ describe('post-incident review, duplicates and outages', () => {
     expect(JSON.parse(overdue.stdout).map((r: { _id: string }) => r._id)).not.toContain(`${p1}-1`);
     const timeline = await timelineOf(a);
     expect(timeline.find((e) => e.event === 'lesson')?.detail).toEqual({ by: 'olga' });
+  });
 
+  it('by CLI: incidents merge keeps every message, and finishes a cut-off merge', async () => {
     // Merge by CLI keeps the duplicate's messages visible under the target.
     const b = await make('eve@example.com', 'Mail delayed again');
     const merged = await cli(['incidents', 'merge', id(b), id(a), '--as', OLGA]);
@@ -415,7 +420,9 @@ describe('post-incident review, duplicates and outages', () => {
     expect((await cli(['incidents', 'show', id(a)])).stdout).toContain(
       'Mail delayed once more: details from eve@example.com',
     );
+  });
 
+  it('by CLI: incidents group links reports under a parent, one level deep', async () => {
     // Grouping by CLI.
     const p = await make('fay@example.com', 'Login broken');
     const kids = [
