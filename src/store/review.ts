@@ -176,22 +176,27 @@ export async function isMergedFrom(target: number, merged: number): Promise<bool
 
 /**
  * An incident's timeline together with those of the incidents merged into it (recursively),
- * so that merging never hides a message: each entry keeps its own incidentNumber.
+ * so that merging never hides a message: each entry keeps its own incidentNumber. Costs one
+ * timeline query more per level of merges, none when nothing was merged.
  */
 export async function timelineWithMerged(number: number): Promise<TimelineDoc[]> {
-  const numbers = new Set([number]);
-  let frontier = [number];
-  for (let depth = 0; frontier.length && depth < 10; depth++) {
-    const merged = await TimelineEntry.find(
-      { incidentNumber: { $in: frontier }, event: 'merged-from' },
-      { detail: 1 },
-    ).lean<TimelineDoc[]>();
-    frontier = merged
-      .map((e) => (e.detail as { number?: number } | undefined)?.number)
-      .filter((n): n is number => typeof n === 'number' && !numbers.has(n));
-    for (const n of frontier) numbers.add(n);
+  const seen = new Set([number]);
+  const all: TimelineDoc[] = [];
+  let batch = await TimelineEntry.find({ incidentNumber: number }).lean<TimelineDoc[]>();
+  for (let depth = 0; depth < 10; depth++) {
+    all.push(...batch);
+    const merged = batch
+      .filter((e) => e.event === 'merged-from')
+      .map((e) => (e.detail as { number?: unknown } | undefined)?.number)
+      .filter((n): n is number => typeof n === 'number' && !seen.has(n));
+    if (merged.length === 0) break;
+    for (const n of merged) seen.add(n);
+    batch = await TimelineEntry.find({ incidentNumber: { $in: merged } }).lean<TimelineDoc[]>();
   }
-  return TimelineEntry.find({ incidentNumber: { $in: [...numbers] } })
-    .sort({ at: 1, _id: 1 })
-    .lean<TimelineDoc[]>();
+  // The order timelineOf gives: by time, then by id (compared as the server does, bytewise).
+  return all.sort(
+    (a, b) =>
+      new Date(a.at).getTime() - new Date(b.at).getTime() ||
+      (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
+  );
 }
