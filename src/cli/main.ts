@@ -11,6 +11,8 @@ import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { NotFoundError, print, withStore } from './shared.js';
+import { registerDlqCommands } from './dlq.js';
+import { registerStatusCommands } from './status.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
@@ -92,6 +94,9 @@ incidents
     );
   });
 
+registerDlqCommands(program);
+registerStatusCommands(program);
+
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
     return err.exitCode === 0
@@ -117,6 +122,7 @@ try {
   const code = exitCodeFor(err);
   if (!(err instanceof CommanderError))
     process.stderr.write(`incidesk: ${(err as Error).message}\n`);
-  else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
+  else if (err.code === 'incidesk.badId' || err.code === 'incidesk.usage')
+    process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }
