@@ -153,6 +153,7 @@ export async function startApp(
       await app.stop();
       throw new Error(
         `cannot listen on ${config.http.host}:${config.http.port} (INCIDESK_HTTP_PORT): ${(err as Error).message}`,
+        { cause: err },
       );
     }
   }
