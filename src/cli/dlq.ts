@@ -19,8 +19,8 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
   const header = ['QUEUE', 'JOB', 'CONCERNS', 'ATTEMPTS', 'FAILED AT', 'REASON'];
   const lines = rows.map((r) => [
     r.queue,
-    cut(r.id, 40),
-    cut(r.concerns, 32),
+    r.id, // whole: it is what `dlq replay --id` takes
+    cut(r.concerns, 24),
     `${r.attemptsMade}/${r.attempts}`,
     when(r.failedAt),
     cut(r.failedReason.replace(/\s+/g, ' '), 100),
