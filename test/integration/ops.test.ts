@@ -144,7 +144,7 @@ describe('dead letters, health and metrics', () => {
     const failed = await waitUntil('the permanent failure recorded', () =>
       Outbox.findOne({ to: 'person5@example.com', kind: 'ack', state: 'failed' }).lean(),
     );
-    const job = jobIds.notify(failed._id);
+    const job = jobIds.notify(String(failed._id));
     await waitUntil(
       'the dead letter',
       async () => (await h.app.ctx.queues.notify.getJobState(job)) === 'failed',
