@@ -177,8 +177,10 @@ describe('faults on real servers', () => {
       await new Promise((r) => setTimeout(r, 1500));
       await redis.start();
 
-      // 4. The IMAP connection is cut mid-fetch, twice.
+      // 4. The IMAP connection is cut mid-sync (the batch partly stored), then again.
+      const beforeCut = await raws();
       await send(6);
+      await waitUntil('a sync under way', async () => (await raws()) > beforeCut, 90_000);
       await note('IMAP cut');
       proxy.cut();
       await new Promise((r) => setTimeout(r, 800));
