@@ -195,4 +195,51 @@ describe('dead letters, health and metrics', () => {
     expect(status.stdout).toMatch(/health: {3}UNHEALTHY/);
     expect(status.stdout).toMatch(/- redis: /);
   });
+
+  it('an incident whose triage always throws is retried, dead-lettered, and triaged after the fix', async () => {
+    // A damaged incident document (no customer): triage throws on every attempt.
+    const now = new Date();
+    await Incident.collection.insertOne({
+      _id: 900,
+      number: 900,
+      openedBy: 'damaged-900',
+      status: 'new',
+      subject: 'Damaged',
+      participants: [],
+      createdAt: now,
+      updatedAt: now,
+    } as never);
+    const job = jobIds.triage(900);
+    await h.app.ctx.queues.triage.add(
+      'triage',
+      { incident: 900 },
+      { jobId: job, attempts: 3, backoff: { type: 'fixed', delay: 300 } },
+    );
+    await deliver(h.t.mailboxUser, { raw: message(6), from: 'person6@example.com' });
+    const later = await waitUntil('the later incident triaged', () =>
+      Incident.findOne({ 'customer.address': 'person6@example.com', status: 'triaged' }).lean(),
+    );
+    expect(later.number).toBeLessThan(900);
+    await waitUntil(
+      'the dead letter',
+      async () => (await h.app.ctx.queues.triage.getJobState(job)) === 'failed',
+    );
+    const [dead] = JSON.parse(
+      (await runIncidesk(['dlq', 'list', '--queue', 'triage', '--json'], h.t.env)).stdout,
+    );
+    expect(dead).toMatchObject({ id: job, concerns: 'INC-000900', attemptsMade: 3, attempts: 3 });
+    expect(dead.failedReason).toMatch(/address/);
+
+    await Incident.updateOne(
+      { _id: 900 },
+      { $set: { customer: { address: 'fixed@example.com' } } },
+    );
+    const replay = await runIncidesk(['dlq', 'replay', '--all'], h.t.env);
+    expect(replay.stdout).toContain(`replayed triage ${job}`);
+    await waitUntil(
+      'triaged after the replay',
+      async () => (await Incident.findById(900).lean())?.status === 'triaged',
+    );
+    expect((await h.app.ctx.queues.triage.getJobCounts()).failed).toBe(0);
+  });
 });
