@@ -4,6 +4,7 @@
  * without duplicating anything; `/healthz`, `/metrics` and `incidesk status` tell the truth.
  */
 import { createHash } from 'node:crypto';
+import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { ackIdFor } from '../../src/mail/compose.js';
 import { jobIds } from '../../src/queues.js';
@@ -241,5 +242,38 @@ describe('dead letters, health and metrics', () => {
       async () => (await Incident.findById(900).lean())?.status === 'triaged',
     );
     expect((await h.app.ctx.queues.triage.getJobCounts()).failed).toBe(0);
+  });
+
+  it('a message whose stored bytes cannot be read is retried, not quarantined, and ingested after the store recovers', async () => {
+    // Over the inline limit, so the bytes live in GridFS; their chunks then go missing.
+    const big = Buffer.concat([
+      message(7).subarray(0, message(7).length - 2),
+      Buffer.from(`${'Log line of a large report.\r\n'.repeat(12_000)}\r\n`),
+    ]);
+    const stored = await storeRaw(big, { mailbox: 'INBOX', uidValidity: '1', uid: 997 });
+    const raw = (await RawMessage.findById(stored.rawId).lean())!;
+    expect(raw.blobId).toBeTruthy();
+    const chunks = mongoose.connection.db!.collection('blobs.chunks');
+    const saved = await chunks.find({ files_id: raw.blobId }).toArray();
+    await chunks.deleteMany({ files_id: raw.blobId });
+    const job = jobIds.ingest(stored.rawId);
+    await h.app.ctx.queues.ingest.add(
+      'ingest',
+      { rawId: stored.rawId },
+      { jobId: job, attempts: 2, backoff: { type: 'fixed', delay: 300 } },
+    );
+    await waitUntil(
+      'the dead letter',
+      async () => (await h.app.ctx.queues.ingest.getJobState(job)) === 'failed',
+    );
+    expect((await RawMessage.findById(stored.rawId).lean())!.state).toBe('stored');
+
+    await chunks.insertMany(saved); // the store is back
+    const replay = await runIncidesk(['dlq', 'replay', '--queue', 'ingest', '--id', job], h.t.env);
+    expect(replay.stdout).toContain(`replayed ingest ${job}`);
+    await waitUntil(
+      'ingested after the replay',
+      async () => (await RawMessage.findById(stored.rawId).lean())?.state === 'ingested',
+    );
   });
 });
