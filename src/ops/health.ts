@@ -68,7 +68,9 @@ export class HealthMonitor {
 
   constructor(private readonly sources: HealthSources) {}
 
-  async snapshot(): Promise<HealthSnapshot> {
+  /** `counts: false` (for /healthz) skips the queue depths and the collection scans. */
+  async snapshot(options: { counts?: boolean } = {}): Promise<HealthSnapshot> {
+    const withCounts = options.counts ?? true;
     const now = (this.sources.now ?? (() => new Date()))();
     const [store, redis] = await Promise.all([
       probe('the store', pingStore),
@@ -76,8 +78,8 @@ export class HealthMonitor {
     ]);
     const [mailboxes, queues, counts] = await Promise.all([
       store.ok ? withDeadline('the store', mailboxCheckpoints()).catch(() => null) : null,
-      redis.ok ? this.queueDepths().catch(() => null) : null,
-      store.ok ? this.storeCounts(now).catch(() => null) : null,
+      redis.ok && withCounts ? this.queueDepths().catch(() => null) : null,
+      store.ok && withCounts ? this.storeCounts(now).catch(() => null) : null,
     ]);
     return {
       at: now,

@@ -30,7 +30,7 @@ export async function startHttpEndpoint(
       return;
     }
     void monitor
-      .snapshot()
+      .snapshot({ counts: path === '/metrics' })
       .then((snapshot) => {
         const verdict = assessHealth(snapshot);
         if (path === '/healthz') {
