@@ -138,6 +138,7 @@ async function startAppUnderTest(
     INCIDESK_SECRET: `bench-secret-${run}-0123456789`,
     INCIDESK_PLAN: path.join(PROJECT_ROOT, 'plan.example.yaml'),
     INCIDESK_QUEUE_PREFIX: uniqueName('q'),
+    INCIDESK_HTTP_PORT: '0', // no health endpoint: it could collide with a running incidesk
     LOG_LEVEL: 'silent',
   };
   const config = loadConfig(env);

@@ -11,6 +11,8 @@ import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
 import { createMailer } from './mail/outbound.js';
 import type { Plan } from './plan/schema.js';
+import { HealthMonitor } from './ops/health.js';
+import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { openQueues, QUEUES } from './queues.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
@@ -25,6 +27,9 @@ export interface RunningApp {
   ctx: AppContext;
   intake?: ImapIntake;
   workers: Worker[];
+  /** `GET /healthz` and `GET /metrics`, unless INCIDESK_HTTP_PORT is 0. */
+  http?: HttpEndpoint;
+  health: HealthMonitor;
   stop(): Promise<void>;
 }
 
@@ -104,14 +109,33 @@ export async function startApp(
 
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
+
+  const health = new HealthMonitor({
+    redis,
+    queues,
+    pollSeconds: config.imap.pollSeconds,
+    intake: intake
+      ? () => ({
+          connected: intake.status.connected,
+          idling: intake.idling,
+          lastHeartbeatAt: intake.status.lastHeartbeatAt ?? null,
+          reconnects: intake.status.reconnects,
+          stored: intake.status.stored,
+          lastError: intake.status.lastError,
+        })
+      : undefined,
+  });
   log.info({ role, plan: plan.fingerprint, workers: workers.length }, 'incidesk started');
 
-  return {
+  let http: HttpEndpoint | undefined;
+  const app: RunningApp = {
     ctx,
     intake,
     workers,
+    health,
     async stop() {
       clearInterval(sweepTimer);
+      await http?.close();
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();
@@ -121,4 +145,17 @@ export async function startApp(
       log.info('incidesk stopped');
     },
   };
+  if (config.http.port > 0) {
+    try {
+      app.http = http = await startHttpEndpoint(health, config.http, log);
+    } catch (err) {
+      // A taken port is a deployment error: stop rather than run without health checks.
+      await app.stop();
+      throw new Error(
+        `cannot listen on ${config.http.host}:${config.http.port} (INCIDESK_HTTP_PORT): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  return app;
 }

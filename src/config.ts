@@ -50,6 +50,9 @@ const schema = z.object({
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
   INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Health and metrics endpoint; 0 turns it off. 9464 is the usual Prometheus exporter port. */
+  INCIDESK_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  INCIDESK_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -115,6 +118,8 @@ function toConfig(v: z.infer<typeof schema>) {
     concurrency: v.INCIDESK_CONCURRENCY,
     /** How often every incident with a due SLA check is reviewed, timers or not. */
     slaSweepSeconds: v.INCIDESK_SLA_SWEEP_SECONDS,
+    /** `GET /healthz` and `GET /metrics`; port 0 means no HTTP server. */
+    http: { port: v.INCIDESK_HTTP_PORT, host: v.INCIDESK_HTTP_HOST },
     logLevel: v.LOG_LEVEL,
   };
 }
@@ -160,4 +165,34 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return { mongoUri: parsed.data };
+}
+
+/** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
+export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'queuePrefix'> & {
+  imap: Pick<Config['imap'], 'pollSeconds'>;
+};
+
+export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const ops = schema.pick({
+    MONGODB_URI: true,
+    REDIS_URL: true,
+    INCIDESK_QUEUE_PREFIX: true,
+    IMAP_POLL_SECONDS: true,
+  });
+  const parsed = ops.safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.');
+      problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return {
+    mongoUri: parsed.data.MONGODB_URI,
+    redisUrl: parsed.data.REDIS_URL,
+    queuePrefix: parsed.data.INCIDESK_QUEUE_PREFIX,
+    imap: { pollSeconds: parsed.data.IMAP_POLL_SECONDS },
+  };
 }

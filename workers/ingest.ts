@@ -60,11 +60,24 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 
   const attachmentIds: string[] = [];
   let parsed: ParsedMessage;
+  // A failure to read the bytes or to store an attachment is the store's, and may pass: the
+  // job is retried (and ends as a dead letter if it never passes). Only a failure of the
+  // parser itself says the message is unusable and quarantines it.
+  let storeError: Error | undefined;
+  const input = openRaw(raw).once('error', (err: Error) => (storeError ??= err));
   try {
-    parsed = await parseMessage(openRaw(raw), async (info, content) => {
-      attachmentIds.push(await saveAttachment({ rawId, ...info }, content));
+    parsed = await parseMessage(input, async (info, content) => {
+      let decodeFailed = false; // the part's own bytes are broken: that is the message's fault
+      content.once('error', () => (decodeFailed = true));
+      try {
+        attachmentIds.push(await saveAttachment({ rawId, ...info }, content));
+      } catch (err) {
+        if (!decodeFailed) storeError ??= err as Error;
+        throw err;
+      }
     });
   } catch (err) {
+    if (storeError) throw storeError;
     return quarantine(rawId, `unparseable MIME: ${(err as Error).message}`, log);
   }
 

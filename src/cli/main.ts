@@ -14,6 +14,8 @@ import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
 import { NotFoundError, print, withStore } from './shared.js';
 import { timelineWithMerged } from '../store/review.js';
+import { registerDlqCommands } from './dlq.js';
+import { registerStatusCommands } from './status.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
@@ -98,6 +100,8 @@ incidents
 
 registerReviewCommands(program);
 registerLinkCommands(program);
+registerDlqCommands(program);
+registerStatusCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
@@ -124,6 +128,7 @@ try {
   const code = exitCodeFor(err);
   if (!(err instanceof CommanderError))
     process.stderr.write(`incidesk: ${(err as Error).message}\n`);
-  else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
+  else if (err.code === 'incidesk.badId' || err.code === 'incidesk.usage')
+    process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }

@@ -23,6 +23,8 @@ const AUTO_IDLE_DELAY_MS = 300;
 export interface IntakeStatus {
   connected: boolean;
   lastSyncAt?: Date;
+  /** Last proof of a working session: a finished sync pass or batch (health reporting). */
+  lastHeartbeatAt?: Date;
   lastError?: string;
   reconnects: number;
   stored: number;
@@ -163,6 +165,8 @@ export class ImapIntake {
       if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
       await advanceCheckpoint(this.key, uidValidity, lastUid);
+      // A long backlog is progress too: health must not call a busy intake dead.
+      this.status.lastHeartbeatAt = new Date();
       await client.messageFlagsAdd(
         batch.map((m) => m.uid),
         ['\\Seen'],
@@ -172,6 +176,7 @@ export class ImapIntake {
     }
     await touchCheckpoint(this.key);
     this.status.lastSyncAt = new Date();
+    this.status.lastHeartbeatAt = this.status.lastSyncAt;
   }
 
   /** Store every message of the batch, then enqueue those not yet ingested, in one round trip. */

@@ -3,7 +3,7 @@
  * permanent (5xx: retrying cannot help) or transient (4xx, network: retry with backoff).
  */
 import type { Readable } from 'node:stream';
-import nodemailer, { type Transporter } from 'nodemailer';
+import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { OutboxDoc } from '../store/models.js';
 
@@ -37,29 +37,10 @@ export function createMailer(config: Config): Mailer {
     greetingTimeout: 15_000,
     socketTimeout: 60_000,
   });
-  const from = { name: config.supportName, address: config.supportAddress };
   return {
     async send(m, attachments = []) {
       try {
-        await transport.sendMail({
-          from,
-          to: m.to,
-          replyTo: m.replyTo ?? undefined,
-          subject: m.subject,
-          text: m.text,
-          html: m.html ?? undefined,
-          messageId: m.messageId,
-          inReplyTo: m.inReplyTo ?? undefined,
-          references: m.references ?? undefined,
-          headers: (m.headers as Record<string, string> | undefined) ?? {},
-          attachments: attachments.map((a) => ({
-            filename: a.filename,
-            contentType: a.contentType,
-            content: a.content,
-          })),
-          // Envelope sender is the support mailbox so that bounces come back and are recognised.
-          envelope: { from: config.supportAddress, to: m.to },
-        });
+        await transport.sendMail(mailOptions(config, m, attachments));
       } catch (err) {
         throw classifySmtpError(err);
       }
@@ -67,6 +48,45 @@ export function createMailer(config: Config): Mailer {
     close() {
       transport.close();
     },
+  };
+}
+
+/**
+ * A relayed attachment keeps its name, minus control characters: a name decoded from
+ * RFC 2047/2231 can carry CR/LF, which a receiving client would show or, worse, split on.
+ */
+export function safeFilename(name: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is removed
+  return name.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim() || 'attachment';
+}
+
+/**
+ * What nodemailer is given for one outbox message: exported so the fuzz test renders exactly
+ * what would go over SMTP.
+ */
+export function mailOptions(
+  config: Pick<Config, 'supportName' | 'supportAddress'>,
+  m: OutboxDoc,
+  attachments: readonly OutboundAttachment[] = [],
+): SendMailOptions {
+  return {
+    from: { name: config.supportName, address: config.supportAddress },
+    to: m.to,
+    replyTo: m.replyTo ?? undefined,
+    subject: m.subject,
+    text: m.text,
+    html: m.html ?? undefined,
+    messageId: m.messageId,
+    inReplyTo: m.inReplyTo ?? undefined,
+    references: m.references ?? undefined,
+    headers: (m.headers as Record<string, string> | undefined) ?? {},
+    attachments: attachments.map((a) => ({
+      filename: a.filename === undefined ? undefined : safeFilename(a.filename),
+      contentType: a.contentType,
+      content: a.content,
+    })),
+    // Envelope sender is the support mailbox so that bounces come back and are recognised.
+    envelope: { from: config.supportAddress, to: m.to },
   };
 }
 

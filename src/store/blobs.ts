@@ -50,20 +50,27 @@ export async function putBlob(
 /**
  * Read a blob chunk by chunk. The driver's GridFS stream asks for large cursor batches (up to
  * 16 MB of chunks at once); a batch of two keeps a 25 MB attachment from sitting in memory.
+ * With `expectedSize`, a blob that ends early (chunks missing at the end, or all of them) is
+ * an error rather than silently shorter bytes.
  */
-export function openBlob(blobId: BlobId): Readable {
+export function openBlob(blobId: BlobId, expectedSize?: number): Readable {
   const chunks = db()
     .collection<{ files_id: BlobId; n: number; data: { buffer: Uint8Array } }>(`${BUCKET}.chunks`)
     .find({ files_id: blobId }, { sort: { n: 1 }, batchSize: 2, projection: { n: 1, data: 1 } });
   return Readable.from(
     (async function* () {
       let expected = 0;
+      let read = 0;
       for await (const chunk of chunks) {
         if (chunk.n !== expected)
           throw new Error(`blob ${String(blobId)}: chunk ${expected} is missing`);
         expected++;
-        yield Buffer.from(chunk.data.buffer);
+        const bytes = Buffer.from(chunk.data.buffer);
+        read += bytes.length;
+        yield bytes;
       }
+      if (expectedSize !== undefined && read !== expectedSize)
+        throw new Error(`blob ${String(blobId)}: ${read} of ${expectedSize} bytes could be read`);
     })(),
   );
 }

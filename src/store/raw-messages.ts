@@ -65,14 +65,18 @@ export async function storeRaw(
 }
 
 /** Where a raw message's bytes are: inline (a Buffer, or BSON Binary from a lean read) or a blob. */
-type RawBytesRef = { data?: Buffer | { buffer: Uint8Array } | null; blobId?: BlobId | null };
+type RawBytesRef = {
+  data?: Buffer | { buffer: Uint8Array } | null;
+  blobId?: BlobId | null;
+  size?: number | null;
+};
 
 /** The raw bytes of a stored message, wherever they are kept. */
 export function openRaw(raw: RawBytesRef): Readable {
   if (raw.data)
     return Readable.from([Buffer.isBuffer(raw.data) ? raw.data : Buffer.from(raw.data.buffer)]);
   if (!raw.blobId) throw new Error('raw message has neither inline bytes nor a blob');
-  return openBlob(raw.blobId);
+  return openBlob(raw.blobId, raw.size ?? undefined);
 }
 
 export async function readRaw(raw: RawBytesRef): Promise<Buffer> {

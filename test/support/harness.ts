@@ -54,6 +54,8 @@ export function testEnv(
     INCIDESK_SECRET: SECRET,
     INCIDESK_PLAN: `${PROJECT_ROOT}/plan.example.yaml`,
     INCIDESK_QUEUE_PREFIX: uniqueName('q'),
+    // Off by default: test files run in parallel and would race for one port.
+    INCIDESK_HTTP_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
   };

@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, loadStoreConfig, redactedConfig } from '../../src/config.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadOpsConfig,
+  loadStoreConfig,
+  redactedConfig,
+} from '../../src/config.js';
 
 const valid = {
   MONGODB_URI: 'mongodb://db.internal:27017/incidesk',
@@ -34,6 +40,13 @@ describe('loadConfig', () => {
     expect(c.supportAddress).toBe('support@example.test');
     expect(c.maxMessageBytes).toBe(40 * 1024 * 1024);
     expect(c.queuePrefix).toBe('incidesk');
+    expect(c.http).toEqual({ port: 9464, host: '127.0.0.1' });
+  });
+
+  it('takes the health endpoint port and host, 0 turning it off', () => {
+    expect(loadConfig({ ...valid, INCIDESK_HTTP_PORT: '0' }).http.port).toBe(0);
+    expect(loadConfig({ ...valid, INCIDESK_HTTP_HOST: '0.0.0.0' }).http.host).toBe('0.0.0.0');
+    expect(problems({ ...valid, INCIDESK_HTTP_PORT: '70000' })[0]).toMatch(/^INCIDESK_HTTP_PORT: /);
   });
 
   it('lists every problem at once, naming each variable', () => {
@@ -106,5 +119,17 @@ describe('loadConfig', () => {
       mongoUri: valid.MONGODB_URI,
     });
     expect(() => loadStoreConfig({})).toThrow(/MONGODB_URI: is required/);
+  });
+
+  it('operator commands need only the store, Redis and the queue prefix', () => {
+    expect(loadOpsConfig({ MONGODB_URI: valid.MONGODB_URI, REDIS_URL: valid.REDIS_URL })).toEqual({
+      mongoUri: valid.MONGODB_URI,
+      redisUrl: valid.REDIS_URL,
+      queuePrefix: 'incidesk',
+      imap: { pollSeconds: 60 },
+    });
+    expect(() => loadOpsConfig({ MONGODB_URI: valid.MONGODB_URI })).toThrow(
+      /REDIS_URL: is required/,
+    );
   });
 });

@@ -1,0 +1,46 @@
+/** `incidesk status`: the same verdict as `GET /healthz`, seen from outside the processes. */
+import type { Command } from 'commander';
+import { loadOpsConfig } from '../config.js';
+import { assessHealth, statusText } from '../domain/health.js';
+import { HealthMonitor } from '../ops/health.js';
+import { connectStore, disconnectStore } from '../store/db.js';
+import { EXIT } from './exit-codes.js';
+import { withQueues } from './queues.js';
+import { print } from './shared.js';
+
+export function registerStatusCommands(program: Command): void {
+  program
+    .command('status')
+    .description(
+      'health of the store, Redis and the intake; queue depths and failures (exit 69 when unhealthy)',
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const config = loadOpsConfig();
+      // A dependency that is down is part of the answer, not a reason to fail the command.
+      await connectStore(config.mongoUri).catch(() => undefined);
+      try {
+        const { snapshot, verdict } = await withQueues(
+          async (queues, cfg, redis) => {
+            const monitor = new HealthMonitor({
+              redis,
+              queues,
+              pollSeconds: cfg.imap.pollSeconds,
+            });
+            const snapshot = await monitor.snapshot();
+            // No intake runs in this process: judge it by the mailbox checkpoints it writes.
+            return { snapshot, verdict: assessHealth(snapshot, true) };
+          },
+          { tolerateDown: true },
+        );
+        print(
+          opts.json
+            ? JSON.stringify({ ...verdict, ...snapshot }, null, 2)
+            : statusText(snapshot, verdict),
+        );
+        if (!verdict.healthy) process.exitCode = EXIT.unavailable;
+      } finally {
+        await disconnectStore().catch(() => undefined);
+      }
+    });
+}

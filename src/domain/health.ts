@@ -1,0 +1,285 @@
+/**
+ * What "healthy" means, and how it is shown: the verdict behind `GET /healthz`, the metric
+ * families behind `GET /metrics`, and the `incidesk status` table. All pure: the snapshot is
+ * gathered elsewhere (src/ops/health.ts), so every rule here is unit tested.
+ */
+import type { MetricFamily } from './prometheus.js';
+import { formatIncidentId } from './tokens.js';
+
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+export type QueueState = (typeof QUEUE_STATES)[number];
+
+/** A probe of one dependency: up, or the reason it is not. */
+export type Probe = { ok: true } | { ok: false; error: string };
+
+export interface MailboxHealth {
+  /** `${user}/${mailbox}` */
+  key: string;
+  lastSyncAt: Date | null;
+  lastUid: number;
+  resets: number;
+}
+
+/** The intake of this very process (absent in a workers-only process and in the CLI). */
+export interface IntakeHealth {
+  connected: boolean;
+  idling: boolean;
+  /** Last proof of a working IMAP session: a finished sync pass or batch. */
+  lastHeartbeatAt: Date | null;
+  reconnects: number;
+  stored: number;
+  lastError?: string;
+}
+
+export interface HealthSnapshot {
+  at: Date;
+  store: Probe;
+  redis: Probe;
+  /** How often the intake syncs at the least; liveness is judged against it. */
+  pollSeconds: number;
+  intake?: IntakeHealth;
+  mailboxes: MailboxHealth[] | null;
+  queues: Record<string, Record<QueueState, number>> | null;
+  raw: Record<string, number> | null;
+  outbox: Record<string, number> | null;
+  oldestOverdue: { incident: number; slaCheckAt: Date } | null;
+}
+
+/** The intake counts as alive while it proved a working session within this many poll intervals. */
+export const INTAKE_STALE_POLLS = 3;
+/** Plus this slack, for a sync pass working through a large backlog. */
+export const INTAKE_STALE_SLACK_SECONDS = 60;
+
+export const intakeStaleAfterSeconds = (pollSeconds: number) =>
+  pollSeconds * INTAKE_STALE_POLLS + INTAKE_STALE_SLACK_SECONDS;
+
+const ageSeconds = (at: Date, since: Date | null | undefined) =>
+  since ? Math.max(0, (at.getTime() - new Date(since).getTime()) / 1000) : null;
+
+export interface Verdict {
+  healthy: boolean;
+  checks: { store: boolean; redis: boolean; intake: boolean | null };
+  reasons: string[];
+}
+
+/**
+ * Healthy when the store and Redis answer and the intake is alive. The intake is judged by
+ * this process's own IMAP session when it runs one; otherwise (the CLI) by the newest mailbox
+ * checkpoint in the store; a workers-only process has no intake to judge (`intake: null`).
+ */
+export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict {
+  const reasons: string[] = [];
+  if (!s.store.ok) reasons.push(`store: ${s.store.error}`);
+  if (!s.redis.ok) reasons.push(`redis: ${s.redis.error}`);
+  const staleAfter = intakeStaleAfterSeconds(s.pollSeconds);
+  let intake: boolean | null = null;
+  if (s.intake) {
+    const age = ageSeconds(s.at, s.intake.lastHeartbeatAt);
+    if (!s.intake.connected)
+      reasons.push(
+        `intake: not connected to IMAP${s.intake.lastError ? ` (${s.intake.lastError})` : ''}`,
+      );
+    else if (age === null) reasons.push('intake: connected but no sync has finished yet');
+    else if (age > staleAfter)
+      reasons.push(`intake: no successful sync for ${Math.round(age)} s (limit ${staleAfter} s)`);
+    intake = s.intake.connected && age !== null && age <= staleAfter;
+  } else if (judgeMailboxes && s.mailboxes) {
+    const newest = s.mailboxes
+      .map((m) => ageSeconds(s.at, m.lastSyncAt))
+      .filter((a): a is number => a !== null)
+      .sort((a, b) => a - b)[0];
+    if (newest === undefined) reasons.push('intake: no mailbox has ever been synced');
+    else if (newest > staleAfter)
+      reasons.push(`intake: last mailbox sync ${Math.round(newest)} s ago (limit ${staleAfter} s)`);
+    intake = newest !== undefined && newest <= staleAfter;
+  }
+  return {
+    healthy: reasons.length === 0,
+    checks: { store: s.store.ok, redis: s.redis.ok, intake },
+    reasons,
+  };
+}
+
+const up = (b: boolean) => (b ? 1 : 0);
+
+/** The metric families of `GET /metrics` (names are documented in the README). */
+export function healthMetrics(s: HealthSnapshot, verdict: Verdict): MetricFamily[] {
+  const families: MetricFamily[] = [
+    {
+      name: 'incidesk_healthy',
+      help: 'Whether /healthz reports healthy (1) or not (0).',
+      type: 'gauge',
+      samples: [{ value: up(verdict.healthy) }],
+    },
+    {
+      name: 'incidesk_check_up',
+      help: 'Whether a dependency answered: the store (MongoDB), Redis, the IMAP intake.',
+      type: 'gauge',
+      samples: Object.entries(verdict.checks)
+        .filter((e): e is [string, boolean] => e[1] !== null)
+        .map(([check, ok]) => ({ labels: { check }, value: up(ok) })),
+    },
+  ];
+  if (s.mailboxes) {
+    const synced = s.mailboxes.filter((m) => m.lastSyncAt);
+    families.push(
+      {
+        name: 'incidesk_mailbox_last_sync_timestamp_seconds',
+        help: 'When the intake last finished a sync of the mailbox (Unix time).',
+        type: 'gauge',
+        samples: synced.map((m) => ({
+          labels: { mailbox: m.key },
+          value: new Date(m.lastSyncAt!).getTime() / 1000,
+        })),
+      },
+      {
+        name: 'incidesk_mailbox_sync_age_seconds',
+        help: 'Seconds since the intake last finished a sync of the mailbox.',
+        type: 'gauge',
+        samples: synced.map((m) => ({
+          labels: { mailbox: m.key },
+          value: ageSeconds(s.at, m.lastSyncAt)!,
+        })),
+      },
+      {
+        name: 'incidesk_mailbox_last_uid',
+        help: 'The highest IMAP UID taken in (the checkpoint).',
+        type: 'gauge',
+        samples: s.mailboxes.map((m) => ({ labels: { mailbox: m.key }, value: m.lastUid })),
+      },
+    );
+  }
+  if (s.intake) {
+    const i = s.intake;
+    families.push(
+      {
+        name: 'incidesk_intake_connected',
+        help: 'Whether this process has its IMAP mailbox open.',
+        type: 'gauge',
+        samples: [{ value: up(i.connected) }],
+      },
+      {
+        name: 'incidesk_intake_idling',
+        help: 'Whether the IMAP connection is in IDLE right now (it leaves IDLE to sync).',
+        type: 'gauge',
+        samples: [{ value: up(i.idling) }],
+      },
+      {
+        name: 'incidesk_intake_heartbeat_age_seconds',
+        help: 'Seconds since the intake last proved a working IMAP session (a finished sync); -1 before the first.',
+        type: 'gauge',
+        samples: [{ value: ageSeconds(s.at, i.lastHeartbeatAt) ?? -1 }],
+      },
+      {
+        name: 'incidesk_intake_reconnects_total',
+        help: 'IMAP reconnections since this process started.',
+        type: 'counter',
+        samples: [{ value: i.reconnects }],
+      },
+      {
+        name: 'incidesk_intake_stored_total',
+        help: 'Messages this process stored from IMAP since it started.',
+        type: 'counter',
+        samples: [{ value: i.stored }],
+      },
+    );
+  }
+  if (s.queues) {
+    families.push({
+      name: 'incidesk_queue_jobs',
+      help: 'Jobs per queue and state; failed jobs are the dead letters (incidesk dlq list).',
+      type: 'gauge',
+      samples: Object.entries(s.queues).flatMap(([queue, counts]) =>
+        QUEUE_STATES.map((state) => ({ labels: { queue, state }, value: counts[state] })),
+      ),
+    });
+  }
+  if (s.raw) {
+    families.push({
+      name: 'incidesk_raw_messages',
+      help: 'Stored raw messages by state (quarantined: set aside with a reason).',
+      type: 'gauge',
+      samples: ['stored', 'ingested', 'quarantined'].map((state) => ({
+        labels: { state },
+        value: s.raw![state] ?? 0,
+      })),
+    });
+  }
+  if (s.outbox) {
+    families.push({
+      name: 'incidesk_outbox_messages',
+      help: 'Outbound mail by state (failed: a permanent SMTP failure or retries used up).',
+      type: 'gauge',
+      samples: ['pending', 'sent', 'failed'].map((state) => ({
+        labels: { state },
+        value: s.outbox![state] ?? 0,
+      })),
+    });
+  }
+  if (s.store.ok) {
+    families.push({
+      name: 'incidesk_sla_oldest_overdue_seconds',
+      help: 'How long the oldest due SLA check has waited for the sweep (0: none overdue).',
+      type: 'gauge',
+      samples: [{ value: s.oldestOverdue ? ageSeconds(s.at, s.oldestOverdue.slaCheckAt)! : 0 }],
+    });
+  }
+  return families;
+}
+
+const fmtAge = (seconds: number | null) => {
+  if (seconds === null) return 'never';
+  if (seconds < 120) return `${Math.round(seconds)} s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+  return `${(seconds / 3600).toFixed(1)} h ago`;
+};
+
+/** The human-readable `incidesk status`. */
+export function statusText(s: HealthSnapshot, verdict: Verdict): string {
+  const out = [
+    `health:   ${verdict.healthy ? 'ok' : 'UNHEALTHY'}`,
+    ...verdict.reasons.map((r) => `  - ${r}`),
+    `store:    ${s.store.ok ? 'up' : `DOWN (${s.store.error})`}`,
+    `redis:    ${s.redis.ok ? 'up' : `DOWN (${s.redis.error})`}`,
+  ];
+  if (s.intake) {
+    out.push(
+      `intake:   ${s.intake.connected ? 'connected' : 'DISCONNECTED'}${s.intake.idling ? ', idling' : ''}, last sync ${fmtAge(ageSeconds(s.at, s.intake.lastHeartbeatAt))}, ${s.intake.reconnects} reconnects`,
+    );
+  }
+  if (s.mailboxes) {
+    if (s.mailboxes.length === 0) out.push('mailboxes: none synced yet');
+    for (const m of s.mailboxes)
+      out.push(
+        `mailbox:  ${m.key}  last sync ${fmtAge(ageSeconds(s.at, m.lastSyncAt))}, last UID ${m.lastUid}${m.resets ? `, ${m.resets} UIDVALIDITY reset(s)` : ''}`,
+      );
+  }
+  if (s.queues) {
+    out.push('', 'QUEUE     WAITING  ACTIVE  DELAYED  FAILED');
+    for (const [q, c] of Object.entries(s.queues))
+      out.push(
+        `${q.padEnd(8)}  ${String(c.waiting).padStart(7)}  ${String(c.active).padStart(6)}  ${String(c.delayed).padStart(7)}  ${String(c.failed).padStart(6)}`,
+      );
+  }
+  const failures: string[] = [];
+  if (s.queues) {
+    const failed = Object.values(s.queues).reduce((n, c) => n + c.failed, 0);
+    failures.push(`${failed} failed job(s) (incidesk dlq list)`);
+  }
+  if (s.raw)
+    failures.push(
+      `${s.raw.quarantined ?? 0} quarantined message(s), ${s.raw.stored ?? 0} awaiting ingest`,
+    );
+  if (s.outbox)
+    failures.push(
+      `${s.outbox.failed ?? 0} failed outbound mail(s), ${s.outbox.pending ?? 0} pending`,
+    );
+  if (failures.length) out.push('', ...failures.map((f) => `failures: ${f}`));
+  if (s.store.ok)
+    out.push(
+      s.oldestOverdue
+        ? `sla:      oldest overdue check ${formatIncidentId(s.oldestOverdue.incident)}, due ${fmtAge(ageSeconds(s.at, s.oldestOverdue.slaCheckAt))}`
+        : 'sla:      no overdue SLA check',
+    );
+  return out.join('\n');
+}

@@ -1,0 +1,45 @@
+/**
+ * Store reads for health and metrics. The counts scan whole collections on a server without
+ * indexes (FerretDB), so src/ops/health.ts caches them; the ping is always live.
+ */
+import mongoose from 'mongoose';
+import { Incident, MailboxState, Outbox, RawMessage } from './models.js';
+
+export async function pingStore(): Promise<void> {
+  const db = mongoose.connection.db;
+  if (mongoose.connection.readyState !== 1 || !db) throw new Error('not connected');
+  await db.admin().command({ ping: 1 });
+}
+
+export async function mailboxCheckpoints() {
+  const rows = await MailboxState.find().lean();
+  return rows.map((r) => ({
+    key: String(r._id),
+    lastSyncAt: r.lastSyncAt ?? null,
+    lastUid: r.lastUid,
+    resets: r.resets ?? 0,
+  }));
+}
+
+async function countBy(model: typeof RawMessage | typeof Outbox): Promise<Record<string, number>> {
+  const rows = await (model as typeof RawMessage).aggregate<{ _id: string; n: number }>([
+    { $group: { _id: '$state', n: { $sum: 1 } } },
+  ]);
+  return Object.fromEntries(rows.map((r) => [r._id, r.n]));
+}
+
+export const rawCountsByState = () => countBy(RawMessage);
+export const outboxCountsByState = () => countBy(Outbox);
+
+/** The incident whose SLA check has been due the longest (the sweep has not handled it). */
+export async function oldestOverdueIncident(
+  now: Date,
+): Promise<{ incident: number; slaCheckAt: Date } | null> {
+  const row = await Incident.findOne(
+    { slaCheckAt: { $ne: null, $lte: now } },
+    { number: 1, slaCheckAt: 1 },
+  )
+    .sort({ slaCheckAt: 1 })
+    .lean();
+  return row?.slaCheckAt ? { incident: row.number, slaCheckAt: row.slaCheckAt } : null;
+}

@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import {
+  assessHealth,
+  healthMetrics,
+  intakeStaleAfterSeconds,
+  statusText,
+  type HealthSnapshot,
+} from '../../src/domain/health.js';
+import { exposition } from '../../src/domain/prometheus.js';
+
+const at = new Date('2026-11-24T10:00:00Z');
+const ago = (s: number) => new Date(at.getTime() - s * 1000);
+const counts = (failed = 0) => ({ waiting: 1, active: 2, delayed: 3, failed });
+
+function snapshot(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
+  return {
+    at,
+    store: { ok: true },
+    redis: { ok: true },
+    pollSeconds: 60,
+    intake: {
+      connected: true,
+      idling: true,
+      lastHeartbeatAt: ago(10),
+      reconnects: 1,
+      stored: 42,
+    },
+    mailboxes: [{ key: 'support@example.test/INBOX', lastSyncAt: ago(10), lastUid: 42, resets: 0 }],
+    queues: { ingest: counts(), notify: counts(2) },
+    raw: { ingested: 40, quarantined: 2 },
+    outbox: { sent: 40, failed: 1 },
+    oldestOverdue: null,
+    ...over,
+  };
+}
+
+describe('assessHealth', () => {
+  it('is healthy when store, Redis and a fresh intake are up', () => {
+    expect(assessHealth(snapshot())).toEqual({
+      healthy: true,
+      checks: { store: true, redis: true, intake: true },
+      reasons: [],
+    });
+  });
+
+  it('lists every reason at once', () => {
+    const v = assessHealth(
+      snapshot({
+        store: { ok: false, error: 'connection refused' },
+        redis: { ok: false, error: 'timeout' },
+        intake: {
+          connected: false,
+          idling: false,
+          lastHeartbeatAt: null,
+          reconnects: 3,
+          stored: 0,
+          lastError: 'ECONNRESET',
+        },
+      }),
+    );
+    expect(v.healthy).toBe(false);
+    expect(v.checks).toEqual({ store: false, redis: false, intake: false });
+    expect(v.reasons).toEqual([
+      'store: connection refused',
+      'redis: timeout',
+      'intake: not connected to IMAP (ECONNRESET)',
+    ]);
+  });
+
+  it('calls a connected intake dead when it has not synced for too long', () => {
+    const limit = intakeStaleAfterSeconds(60);
+    const fresh = snapshot({ intake: { ...snapshot().intake!, lastHeartbeatAt: ago(limit) } });
+    expect(assessHealth(fresh).healthy).toBe(true);
+    const stale = snapshot({ intake: { ...snapshot().intake!, lastHeartbeatAt: ago(limit + 1) } });
+    expect(assessHealth(stale).reasons).toEqual([
+      `intake: no successful sync for ${limit + 1} s (limit ${limit} s)`,
+    ]);
+    const never = snapshot({ intake: { ...snapshot().intake!, lastHeartbeatAt: null } });
+    expect(assessHealth(never).reasons[0]).toMatch(/no sync has finished yet/);
+  });
+
+  it('does not judge an intake a workers-only process does not run', () => {
+    const v = assessHealth(snapshot({ intake: undefined, mailboxes: [] }));
+    expect(v).toMatchObject({ healthy: true, checks: { intake: null } });
+  });
+
+  it('judges the intake by the mailbox checkpoints from outside (incidesk status)', () => {
+    const outside = (mailboxes: HealthSnapshot['mailboxes']) =>
+      assessHealth(snapshot({ intake: undefined, mailboxes }), true);
+    expect(outside([{ key: 'a', lastSyncAt: ago(30), lastUid: 1, resets: 0 }]).healthy).toBe(true);
+    expect(outside([]).reasons).toEqual(['intake: no mailbox has ever been synced']);
+    expect(
+      outside([{ key: 'a', lastSyncAt: ago(4000), lastUid: 1, resets: 0 }]).reasons[0],
+    ).toMatch(/last mailbox sync 4000 s ago/);
+  });
+});
+
+describe('health metrics', () => {
+  it('exposes health, queue depths, failures and freshness under stable names', () => {
+    const s = snapshot({ oldestOverdue: { incident: 7, slaCheckAt: ago(90) } });
+    const page = exposition(healthMetrics(s, assessHealth(s)));
+    for (const line of [
+      'incidesk_healthy 1',
+      'incidesk_check_up{check="store"} 1',
+      'incidesk_check_up{check="intake"} 1',
+      `incidesk_mailbox_last_sync_timestamp_seconds{mailbox="support@example.test/INBOX"} ${ago(10).getTime() / 1000}`,
+      'incidesk_mailbox_sync_age_seconds{mailbox="support@example.test/INBOX"} 10',
+      'incidesk_mailbox_last_uid{mailbox="support@example.test/INBOX"} 42',
+      'incidesk_intake_connected 1',
+      'incidesk_intake_idling 1',
+      'incidesk_intake_heartbeat_age_seconds 10',
+      'incidesk_intake_reconnects_total 1',
+      'incidesk_queue_jobs{queue="notify",state="failed"} 2',
+      'incidesk_queue_jobs{queue="ingest",state="delayed"} 3',
+      'incidesk_raw_messages{state="quarantined"} 2',
+      'incidesk_raw_messages{state="stored"} 0',
+      'incidesk_outbox_messages{state="failed"} 1',
+      'incidesk_sla_oldest_overdue_seconds 90',
+      '# TYPE incidesk_intake_reconnects_total counter',
+      '# TYPE incidesk_queue_jobs gauge',
+    ])
+      expect(page).toContain(`${line}\n`);
+  });
+
+  it('leaves out what could not be measured instead of reporting zeros', () => {
+    const s = snapshot({
+      store: { ok: false, error: 'down' },
+      redis: { ok: false, error: 'down' },
+      mailboxes: null,
+      queues: null,
+      raw: null,
+      outbox: null,
+      intake: undefined,
+    });
+    const page = exposition(healthMetrics(s, assessHealth(s)));
+    expect(page).toContain('incidesk_healthy 0\n');
+    expect(page).toContain('incidesk_check_up{check="redis"} 0\n');
+    expect(page).not.toContain('incidesk_queue_jobs');
+    expect(page).not.toContain('incidesk_sla_oldest_overdue_seconds');
+    expect(page).not.toContain('check="intake"');
+  });
+});
+
+describe('statusText', () => {
+  it('shows the verdict, the queues and the failures', () => {
+    const s = snapshot({ oldestOverdue: { incident: 7, slaCheckAt: ago(600) } });
+    const text = statusText(s, assessHealth(s));
+    expect(text.split('\n')[0]).toBe('health:   ok');
+    expect(text).toContain('QUEUE     WAITING  ACTIVE  DELAYED  FAILED');
+    expect(text).toContain('notify          1       2        3       2');
+    expect(text).toContain('failures: 2 failed job(s) (incidesk dlq list)');
+    expect(text).toContain('failures: 2 quarantined message(s), 0 awaiting ingest');
+    expect(text).toContain('failures: 1 failed outbound mail(s), 0 pending');
+    expect(text).toContain('sla:      oldest overdue check INC-000007, due 10 min ago');
+  });
+
+  it('says why it is unhealthy', () => {
+    const s = snapshot({ redis: { ok: false, error: 'ECONNREFUSED' }, queues: null });
+    const text = statusText(s, assessHealth(s));
+    expect(text).toMatch(/^health: {3}UNHEALTHY\n {2}- redis: ECONNREFUSED\n/);
+    expect(text).toContain('redis:    DOWN (ECONNREFUSED)');
+  });
+});
