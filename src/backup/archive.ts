@@ -110,15 +110,26 @@ class ByteReader {
     return (await this.fill(n)) ? this.take(n) : null;
   }
 
-  /** Up to `n` bytes as they arrive, at most 1 MiB at a time. */
-  async *stream(n: number): AsyncGenerator<Buffer> {
+  /**
+   * Up to `n` bytes as they arrive, at most 1 MiB at a time; `left()` says how many of them
+   * the consumer has not taken (it may stop early), so the caller can skip them.
+   */
+  stream(n: number): { body: AsyncGenerator<Buffer>; left: () => number } {
     let left = n;
-    while (left > 0) {
-      if (this.length === 0 && !(await this.fill(1))) throw new ArchiveError(['archive truncated']);
-      const take = Math.min(left, this.length, 1 << 20);
-      left -= take;
-      yield this.take(take);
-    }
+    const body = async function* (this: ByteReader) {
+      while (left > 0) {
+        if (this.length === 0 && !(await this.fill(1)))
+          throw new ArchiveError(['archive truncated']);
+        const take = Math.min(left, this.length, 1 << 20);
+        left -= take;
+        yield this.take(take);
+      }
+    }.call(this);
+    return { body, left: () => left };
+  }
+
+  async skip(n: number): Promise<void> {
+    for await (const chunk of this.stream(n).body) void chunk;
   }
 }
 
@@ -139,9 +150,9 @@ export async function* readArchive(path: string): AsyncGenerator<ArchiveEntry> {
       if (!block) throw new ArchiveError(['archive truncated (no end-of-archive marker)']);
       const header = decodeHeader(block);
       if (!header) return;
-      const body = reader.stream(header.size);
+      const { body, left } = reader.stream(header.size);
       yield { name: header.name, size: header.size, body };
-      for await (const _ of body); // whatever the consumer left unread
+      await reader.skip(left()); // whatever the consumer left unread
       const pad = paddingFor(header.size);
       if (pad && !(await reader.read(pad))) throw new ArchiveError(['archive truncated']);
     }
