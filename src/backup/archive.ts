@@ -249,12 +249,18 @@ export async function verifyArchiveFile(
   onDocs: (n: number) => void = () => undefined,
 ): Promise<Manifest> {
   const problems = await checkSidecar(path);
-  const entries = readArchive(path);
-  const manifest = await readManifest((await entries.next()).value || undefined);
+  let manifest: Manifest;
   const observed = new Map<string, ObservedFile>();
-  for await (const entry of entries) {
-    if (observed.has(entry.name)) problems.push(`${entry.name}: twice in the archive`);
-    observed.set(entry.name, await observe(entry.body, onDocs));
+  try {
+    const entries = readArchive(path);
+    manifest = await readManifest((await entries.next()).value || undefined);
+    for await (const entry of entries) {
+      if (observed.has(entry.name)) problems.push(`${entry.name}: twice in the archive`);
+      observed.set(entry.name, await observe(entry.body, onDocs));
+    }
+  } catch (err) {
+    if (err instanceof ArchiveError) throw new ArchiveError([...problems, ...err.problems]);
+    throw err;
   }
   problems.push(...verifyArchive(manifest, observed));
   if (problems.length) throw new ArchiveError(problems);

@@ -59,7 +59,8 @@ describe('backup manifest', () => {
   it('detects a flipped byte in a collection file', () => {
     const { manifest, observed } = archive();
     const damaged = Buffer.from(incidents);
-    damaged[damaged.indexOf('VPN')] ^= 0x20; // "vPN"
+    const at = damaged.indexOf('VPN');
+    damaged[at] = damaged[at]! ^ 0x20; // "vPN"
     observed.set('collections/incidents.ejsonl', observe(damaged));
     expect(verifyArchive(manifest, observed)).toEqual([
       'collections/incidents.ejsonl: sha256 mismatch',
