@@ -8,8 +8,10 @@ import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
+import { findArchivedIncident } from '../store/archive.js';
 import { registerBackupCommands } from './backup.js';
 import { EXIT } from './exit-codes.js';
+import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { NotFoundError, print, withStore } from './shared.js';
 
@@ -85,7 +87,8 @@ incidents
       throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
     const found = await withStore(async () => {
       const incident = await findIncident(number);
-      return incident ? { incident, timeline: await timelineOf(number) } : null;
+      if (incident) return { incident, timeline: await timelineOf(number) };
+      return findArchivedIncident(number); // archived by `maintenance run`: still findable
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
     print(
@@ -94,6 +97,7 @@ incidents
   });
 
 registerBackupCommands(program);
+registerMaintenanceCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
