@@ -113,6 +113,8 @@ async function maintain(
 
   // 1. Verdicts for every closed incident, hot or archived.
   const verdicts = new Map<number, IncidentVerdict>();
+  /** For held incidents only: what they would get without the hold (for `keptByHold`). */
+  const verdictsWithoutHolds = new Map<number, IncidentVerdict>();
   const toArchive: number[] = [];
   for (const [name, hot] of [
     ['incidents', true],
@@ -122,8 +124,11 @@ async function maintain(
       const n = doc._id as number;
       const i = doc as unknown as Parameters<typeof incidentVerdict>[0];
       const verdict = incidentVerdict(i, policy, now, held.has(n));
-      if (verdict === 'keep' && held.has(n) && incidentVerdict(i, policy, now, false) !== 'keep')
+      const unheld = incidentVerdict(i, policy, now, false);
+      if (verdict === 'keep' && unheld !== 'keep') {
         counts.keptByHold++;
+        verdictsWithoutHolds.set(n, unheld);
+      }
       verdicts.set(n, verdict);
       if (hot && verdict !== 'keep') toArchive.push(n);
     }
@@ -167,7 +172,8 @@ async function maintain(
     if (
       verdict === 'keep' &&
       isHeld &&
-      rawVerdict(r, { ...incident, held: false }, policy, now) === 'purge'
+      rawVerdict(r, { verdict: verdictsWithoutHolds.get(number!), held: false }, policy, now) ===
+        'purge'
     )
       counts.keptByHold++;
     if (verdict === 'purge') {
@@ -278,10 +284,13 @@ async function maintain(
     const acks = (a.recentAcks as Date[] | undefined) ?? [];
     if (expiredAcks(acks, now) === 0) continue;
     counts.trimmedAckAddresses++;
+    // A read-modify-write guarded by the array it read: if an acknowledgement was recorded
+    // meanwhile the filter misses and the trim waits for the next run (FerretDB ignores
+    // `$pull` conditions, and its array updates are not atomic anyway).
     if (!dryRun)
-      await coll('addresses').updateOne({ _id: a._id }, {
-        $pull: { recentAcks: { $lt: cutoff } },
-      } as never);
+      await coll('addresses').updateOne({ _id: a._id, recentAcks: acks } as never, {
+        $set: { recentAcks: acks.filter((d) => new Date(d) >= cutoff) },
+      });
   }
 }
 
