@@ -91,8 +91,11 @@ incidents
       return findArchivedIncident(number); // archived by `maintenance run`: still findable
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
+    const archivedAt = (found.incident as { archivedAt?: Date }).archivedAt;
     print(
-      opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline),
+      opts.json
+        ? JSON.stringify(found, null, 2)
+        : `${incidentDetail(found.incident, found.timeline)}${archivedAt ? `\n(archived ${archivedAt.toISOString()}; \`incidesk archive restore ${id}\` brings it back)` : ''}`,
     );
   });
 

@@ -257,6 +257,8 @@ describe('maintenance: retention, legal hold, archive', () => {
     const shown = await runIncidesk(['incidents', 'show', 'INC-000001', '--json'], env);
     expect(shown.code, shown.stderr).toBe(0);
     expect(JSON.parse(shown.stdout).timeline).toHaveLength(2);
+    const text = await runIncidesk(['incidents', 'show', 'INC-000001'], env);
+    expect(text.stdout).toMatch(/INC-000001 {2}Incident 1[\s\S]*• event 1[\s\S]*\(archived /);
 
     // A second run finds nothing more to do.
     const again = JSON.parse((await runIncidesk(['maintenance', 'run', '--json'], env)).stdout);
