@@ -8,7 +8,10 @@ import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { findIncident, listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
+import { findArchivedIncident } from '../store/archive.js';
+import { registerBackupCommands } from './backup.js';
 import { EXIT } from './exit-codes.js';
+import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
@@ -90,11 +93,15 @@ incidents
     const found = await withStore(async () => {
       const incident = await findIncident(number);
       // Merged duplicates' messages stay visible under the incident they were merged into.
-      return incident ? { incident, timeline: await timelineWithMerged(number) } : null;
+      if (incident) return { incident, timeline: await timelineWithMerged(number) };
+      return findArchivedIncident(number); // archived by `maintenance run`: still findable
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
+    const archivedAt = (found.incident as { archivedAt?: Date }).archivedAt;
     print(
-      opts.json ? JSON.stringify(found, null, 2) : incidentDetail(found.incident, found.timeline),
+      opts.json
+        ? JSON.stringify(found, null, 2)
+        : `${incidentDetail(found.incident, found.timeline)}${archivedAt ? `\n(archived ${archivedAt.toISOString()}; \`incidesk archive restore ${id}\` brings it back)` : ''}`,
     );
   });
 
@@ -102,6 +109,8 @@ registerReviewCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);
+registerBackupCommands(program);
+registerMaintenanceCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
@@ -128,7 +137,6 @@ try {
   const code = exitCodeFor(err);
   if (!(err instanceof CommanderError))
     process.stderr.write(`incidesk: ${(err as Error).message}\n`);
-  else if (err.code === 'incidesk.badId' || err.code === 'incidesk.usage')
-    process.stderr.write(`incidesk: ${err.message}\n`);
+  else if (err.code.startsWith('incidesk.')) process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }

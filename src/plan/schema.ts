@@ -3,6 +3,10 @@
  * assigned, timed and escalated. One YAML file, validated here with every problem reported.
  */
 import { z } from 'zod';
+import { DEFAULT_RETENTION } from '../domain/retention.js';
+
+/** A retention period in whole days. */
+const days = z.number().int().min(1);
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and - only');
 const email = z
@@ -289,6 +293,28 @@ export const planSchema = z
         duplicates: { within: '7d', similarity: 0.6 },
         outages: { within: '1h', similarity: 0.6, minCustomers: 3 },
       }),
+    /** What `incidesk maintenance run` archives and purges (src/domain/retention.ts). */
+    retention: z
+      .object({
+        archiveClosedAfterDays: days.default(DEFAULT_RETENTION.archiveClosedAfterDays),
+        purge: z
+          .object({
+            rawMessagesOfClosedAfterDays: days.default(
+              DEFAULT_RETENTION.purge.rawMessagesOfClosedAfterDays,
+            ),
+            quarantinedAfterDays: days.default(DEFAULT_RETENTION.purge.quarantinedAfterDays),
+            sentOutboxAfterDays: days.default(DEFAULT_RETENTION.purge.sentOutboxAfterDays),
+          })
+          .strict()
+          .default(DEFAULT_RETENTION.purge),
+        orphanBlobGraceHours: z
+          .number()
+          .int()
+          .min(1)
+          .default(DEFAULT_RETENTION.orphanBlobGraceHours),
+      })
+      .strict()
+      .default(DEFAULT_RETENTION),
   })
   .strict()
   .superRefine((plan, ctx) => {

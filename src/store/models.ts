@@ -317,6 +317,69 @@ export const RecentIncident = mongoose.model(
   'recent_incidents',
 );
 
+// ---------------------------------------------------------------------------------------------
+// Retention (src/store/maintenance.ts, src/store/archive.ts): archive collections, legal holds
+// and the record of maintenance runs.
+
+/**
+ * Archived incidents and timeline entries: the hot documents copied verbatim (same `_id`,
+ * plus `archivedAt`), so an interrupted move is completed by the next run and a restore puts
+ * back exactly what left. Not strict: the shape is whatever the hot collection held.
+ */
+const archivedIncidentSchema = new Schema(
+  { _id: Number, archivedAt: Date },
+  { ...opts, strict: false },
+);
+const archivedTimelineSchema = new Schema(
+  { _id: String, incidentNumber: Number, at: Date, archivedAt: Date },
+  { ...opts, strict: false },
+);
+archivedTimelineSchema.index({ incidentNumber: 1, at: 1 });
+
+/** A legal hold: the incident, its raw messages and attachments are never archived or purged. */
+const legalHoldSchema = new Schema(
+  {
+    _id: Number, // the incident number
+    reason: { type: String, required: true },
+    by: String,
+    at: { type: Date, required: true },
+  },
+  opts,
+);
+
+/** What each maintenance run (or dry run) did or would do, per retention class. */
+const maintenanceRunSchema = new Schema(
+  {
+    _id: String,
+    dryRun: { type: Boolean, required: true },
+    status: { type: String, enum: ['running', 'done', 'failed'], required: true },
+    startedAt: { type: Date, required: true },
+    finishedAt: Date,
+    policy: Schema.Types.Mixed,
+    counts: Schema.Types.Mixed,
+    error: String,
+  },
+  opts,
+);
+maintenanceRunSchema.index({ startedAt: -1 });
+
+export const ArchivedIncident = mongoose.model(
+  'ArchivedIncident',
+  archivedIncidentSchema,
+  'archive_incidents',
+);
+export const ArchivedTimelineEntry = mongoose.model(
+  'ArchivedTimelineEntry',
+  archivedTimelineSchema,
+  'archive_timeline',
+);
+export const LegalHold = mongoose.model('LegalHold', legalHoldSchema, 'legal_holds');
+export const MaintenanceRun = mongoose.model(
+  'MaintenanceRun',
+  maintenanceRunSchema,
+  'maintenance_runs',
+);
+
 export const ALL_MODELS = [
   Counter,
   MailboxState,
@@ -330,6 +393,10 @@ export const ALL_MODELS = [
   ReviewAction,
   IncidentLink,
   RecentIncident,
+  ArchivedIncident,
+  ArchivedTimelineEntry,
+  LegalHold,
+  MaintenanceRun,
 ];
 
 export interface SlaClockDoc {
