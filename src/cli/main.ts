@@ -10,12 +10,16 @@ import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
-import { NotFoundError, print, withStore } from './shared.js';
+import { registerAuditCommands } from './audit.js';
+import { requireOperator } from './auth.js';
+import { registerOperatorCommands } from './operator.js';
+import { CliError, NotFoundError, print, withStore } from './shared.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
   .version('0.1.0')
-  .exitOverride();
+  .exitOverride()
+  .hook('preAction', requireOperator);
 
 program
   .command('start')
@@ -92,7 +96,11 @@ incidents
     );
   });
 
+registerAuditCommands(program);
+registerOperatorCommands(program);
+
 function exitCodeFor(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
   if (err instanceof CommanderError)
     return err.exitCode === 0
       ? EXIT.ok

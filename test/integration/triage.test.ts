@@ -46,6 +46,8 @@ sla:
 escalation:
   chain: [lead, manager, { transfer: service-desk }]
   repeatAfter: 10m
+access:
+  agentsMay: [assign-other, transfer, priority-p1, merge] # these tests are about the effects
 `;
 
 const MINUTE = 60_000;

@@ -2,7 +2,12 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -15,6 +20,32 @@ import { startApp, type RunningApp } from '../../src/app.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const SUPPORT = 'support@example.test';
+/** CLI operator tokens the test plan admits (see operatorPlanFile). */
+export const ADMIN_TOKEN = 'test-admin-token-4f1c9a7e2b';
+export const AGENT_TOKEN = 'test-agent-token-8d3e6b0c51';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * plan.example.yaml plus operators with the test tokens, written once per test process: the
+ * CLI needs an operator identity for everything but `check`.
+ */
+export function operatorPlanFile(): string {
+  const dir = join(tmpdir(), 'incidesk-test-plans');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `plan-${process.pid}.yaml`);
+  const plan = parseYaml(readFileSync(`${PROJECT_ROOT}/plan.example.yaml`, 'utf8')) as {
+    access?: { operators?: unknown[] };
+  };
+  plan.access ??= {};
+  plan.access.operators = [
+    ...(plan.access.operators ?? []),
+    { name: 'test-admin', role: 'administrator', tokenSha256: sha256(ADMIN_TOKEN) },
+    { name: 'test-agent', role: 'agent', tokenSha256: sha256(AGENT_TOKEN) },
+  ];
+  writeFileSync(file, stringifyYaml(plan));
+  return file;
+}
 
 export interface TestEnv {
   env: Record<string, string>;
@@ -52,7 +83,8 @@ export function testEnv(
     SUPPORT_ADDRESS: SUPPORT,
     SUPPORT_NAME: 'Example Support',
     INCIDESK_SECRET: SECRET,
-    INCIDESK_PLAN: `${PROJECT_ROOT}/plan.example.yaml`,
+    INCIDESK_PLAN: operatorPlanFile(),
+    INCIDESK_TOKEN: ADMIN_TOKEN,
     INCIDESK_QUEUE_PREFIX: uniqueName('q'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
