@@ -116,7 +116,7 @@ export async function auditRefusal(
     subject: { type: 'incident', id: String(number) },
     actor,
     why: cause,
-    changes: {},
+    changes: [],
     detail: {
       command: typeof command === 'string' ? command : describe(command),
       reason,
@@ -287,7 +287,7 @@ async function agentReply(
     kind: 'command-result',
     incident: current,
     to: agent.email,
-    subject: `Done: ${current.subject}`,
+    subject: `${results.every((r) => /^(refused|not understood)/.test(r)) ? 'Not done' : 'Done'}: ${current.subject}`,
     template: 'command-result',
     data: {
       name: agent.name,

@@ -70,8 +70,7 @@ async function verifyFile(file: string): Promise<string> {
 function parseBound(value: string, end: boolean): string {
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
   const t = Date.parse(dateOnly ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(t))
-    throw new CliError(EXIT.usage, `not a date: ${value}`);
+  if (Number.isNaN(t)) throw new CliError(EXIT.usage, `not a date: ${value}`);
   return new Date(t + (dateOnly && end ? 86_400_000 : 0)).toISOString();
 }
 

@@ -32,9 +32,18 @@ export interface AuditBody {
   subject: { type: 'incident' | 'plan'; id: string };
   /** Why: the command, job or message that caused it. */
   why: string;
-  /** Only the fields that changed: path → { before, after }. */
-  changes: Record<string, { before: Json; after: Json }>;
+  /**
+   * Only the fields that changed. A list, not an object keyed by path: dotted paths
+   * ("sla.resolution") cannot be field names in MongoDB documents.
+   */
+  changes: FieldChange[];
   detail?: { [key: string]: Json };
+}
+
+export interface FieldChange {
+  field: string;
+  before: Json;
+  after: Json;
 }
 
 export interface AuditEntry extends AuditBody {
@@ -174,12 +183,12 @@ export function verifyChain(
 export function changedFields(
   before: Record<string, unknown> | null,
   set: Record<string, unknown>,
-): Record<string, { before: Json; after: Json }> {
-  const out: Record<string, { before: Json; after: Json }> = {};
-  for (const [path, after] of Object.entries(set)) {
-    const was = before ? getPath(before, path) : undefined;
+): FieldChange[] {
+  const out: FieldChange[] = [];
+  for (const [field, after] of Object.entries(set)) {
+    const was = before ? getPath(before, field) : undefined;
     if (canonicalJson(was) !== canonicalJson(after))
-      out[path] = { before: toJson(was), after: toJson(after) };
+      out.push({ field, before: toJson(was), after: toJson(after) });
   }
   return out;
 }

@@ -139,13 +139,16 @@ export async function auditSeqRange(
   fromIso: string,
   toIso: string,
 ): Promise<{ first: number; last: number } | null> {
-  const rows = await AuditEntryModel.collection
-    .aggregate<{ first: number; last: number }>([
-      { $match: { at: { $gte: fromIso, $lt: toIso } } },
-      { $group: { _id: null, first: { $min: '$seq' }, last: { $max: '$seq' } } },
-    ])
-    .toArray();
-  return rows[0] ? { first: rows[0].first, last: rows[0].last } : null;
+  // Two sorted finds rather than a $group: FerretDB implements neither $min nor $max there.
+  const inRange = { at: { $gte: fromIso, $lt: toIso } };
+  const edge = (dir: 1 | -1) =>
+    AuditEntryModel.collection
+      .find(inRange, { projection: { seq: 1 } })
+      .sort({ _id: dir })
+      .limit(1)
+      .next();
+  const [first, last] = await Promise.all([edge(1), edge(-1)]);
+  return first && last ? { first: first.seq as number, last: last.seq as number } : null;
 }
 
 /** The head as last recorded by a writer (see moveHint). */
@@ -183,9 +186,13 @@ export async function recordPlanVersion(plan: {
     await appendAudit({
       action: 'plan-changed',
       subject: { type: 'plan', id: String(n) },
-      changes: {
-        fingerprint: { before: (last?.fingerprint ?? null) as Json, after: plan.fingerprint },
-      },
+      changes: [
+        {
+          field: 'fingerprint',
+          before: (last?.fingerprint ?? null) as Json,
+          after: plan.fingerprint,
+        },
+      ],
       detail: { version: plan.version, planVersion: n },
     });
     return true;

@@ -244,7 +244,7 @@ async function auditIncident(
   const fields = set ?? { ...after };
   delete fields._id;
   const changes = changedFields(before as Record<string, unknown> | null, fields);
-  if (before && Object.keys(changes).length === 0) return; // a retry that changed nothing
+  if (before && changes.length === 0) return; // a retry that changed nothing
   await appendAudit({ action, subject: { type: 'incident', id: String(number) }, changes, ...who });
 }
 

@@ -14,7 +14,7 @@ for (let i = 0; i < Number(count); i++) {
     subject: { type: 'incident', id: '0' },
     actor: { kind: 'worker', id: name! },
     why: `append ${i}`,
-    changes: {},
+    changes: [],
   });
 }
 await disconnectStore();

@@ -18,10 +18,10 @@ const body = (i: number): AuditBody => ({
   action: 'incident-changed',
   subject: { type: 'incident', id: String(i) },
   why: `#priority (cmd-${i})`,
-  changes: {
-    priority: { before: 'P3', after: 'P2' },
-    'sla.escalationLevel': { before: 0, after: i },
-  },
+  changes: [
+    { field: 'priority', before: 'P3', after: 'P2' },
+    { field: 'sla.escalationLevel', before: 0, after: i },
+  ],
 });
 
 function chain(n: number): AuditEntry[] {
@@ -62,8 +62,8 @@ describe('the hash chain', () => {
     ['the time', (e) => (e.at = '2026-01-01T00:00:00.000Z')],
     ['the action', (e) => (e.action = 'incident-opened')],
     ['the reason', (e) => (e.why = 'nothing to see')],
-    ['a before value', (e) => (e.changes.priority!.before = 'P1')],
-    ['an after value', (e) => (e.changes.priority!.after = 'P4')],
+    ['a before value', (e) => (e.changes[0]!.before = 'P1')],
+    ['an after value', (e) => (e.changes[0]!.after = 'P4')],
     ['the subject', (e) => (e.subject.id = '99')],
     ['an added field', (e) => ((e as unknown as Record<string, unknown>).extra = 1)],
     ['the hash itself', (e) => (e.hash = e.hash.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')))],
@@ -120,14 +120,14 @@ describe('changed fields', () => {
         assignee: null,
         at: new Date(0),
       }),
-    ).toEqual({
-      priority: { before: 'P3', after: 'P1' },
-      'sla.escalationLevel': { before: 0, after: 1 },
-    });
+    ).toEqual([
+      { field: 'priority', before: 'P3', after: 'P1' },
+      { field: 'sla.escalationLevel', before: 0, after: 1 },
+    ]);
   });
 
   it('treats a missing field and null alike (both are stored as nothing)', () => {
-    expect(changedFields({}, { assignee: null })).toEqual({});
+    expect(changedFields({}, { assignee: null })).toEqual([]);
   });
 
   it('applies a $set with dotted paths without touching the original', () => {
