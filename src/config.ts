@@ -154,14 +154,13 @@ export function redactedConfig(c: Config): Record<string, unknown> {
  * operator's token from INCIDESK_TOKEN or INCIDESK_TOKEN_FILE. The token is only ever hashed.
  */
 export function loadOperatorAuth(env: NodeJS.ProcessEnv = process.env): {
-  planPath: string;
+  planPath?: string;
   token?: string;
 } {
   const problems: string[] = [];
   const resolved = resolveSecretFiles(env, problems);
-  if (!resolved.INCIDESK_PLAN) problems.push('INCIDESK_PLAN: is required');
   if (problems.length > 0) throw new ConfigError(problems);
-  return { planPath: resolved.INCIDESK_PLAN!, token: resolved.INCIDESK_TOKEN?.trim() };
+  return { planPath: resolved.INCIDESK_PLAN, token: resolved.INCIDESK_TOKEN?.trim() || undefined };
 }
 
 /** The subset read-only commands need (listing and showing incidents need only the store). */

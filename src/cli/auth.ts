@@ -5,7 +5,7 @@
  * (src/domain/access.ts: CLI_MINIMUM; commands not listed there need an administrator).
  */
 import type { Command } from 'commander';
-import { loadOperatorAuth } from '../config.js';
+import { ConfigError, loadOperatorAuth } from '../config.js';
 import { atLeast, cliMinimum, operatorForToken } from '../domain/access.js';
 import { loadPlan } from '../plan/load.js';
 import { setDefaultActor } from '../store/audit.js';
@@ -30,6 +30,7 @@ export async function requireOperator(_root: Command, action: Command): Promise<
       EXIT.noPermission,
       `\`incidesk ${path}\` needs an operator token: set INCIDESK_TOKEN (or INCIDESK_TOKEN_FILE) to a token listed in the plan's access.operators`,
     );
+  if (!planPath) throw new ConfigError(['INCIDESK_PLAN: is required (it lists the operators)']);
   const plan = await loadPlan(planPath);
   const operator = operatorForToken(plan.access.operators, token);
   if (!operator)
