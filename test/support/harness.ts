@@ -27,22 +27,27 @@ export const AGENT_TOKEN = 'test-agent-token-8d3e6b0c51';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
- * plan.example.yaml plus operators with the test tokens, written once per test process: the
- * CLI needs an operator identity for everything but `check`.
+ * A copy of a plan (plan.example.yaml unless a test names its own) with operators for the
+ * test tokens added: the CLI needs an operator identity for everything but `check`. A file
+ * that cannot be read or parsed is returned as it is, for tests of exactly that.
  */
-export function operatorPlanFile(): string {
-  const dir = join(tmpdir(), 'incidesk-test-plans');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `plan-${process.pid}.yaml`);
-  const plan = parseYaml(readFileSync(`${PROJECT_ROOT}/plan.example.yaml`, 'utf8')) as {
-    access?: { operators?: unknown[] };
-  };
+export function operatorPlanFile(source = `${PROJECT_ROOT}/plan.example.yaml`): string {
+  let plan: { access?: { operators?: unknown[] } };
+  try {
+    plan = (parseYaml(readFileSync(source, 'utf8')) ?? {}) as typeof plan;
+  } catch {
+    return source;
+  }
+  if (typeof plan !== 'object') return source;
   plan.access ??= {};
   plan.access.operators = [
     ...(plan.access.operators ?? []),
     { name: 'test-admin', role: 'administrator', tokenSha256: sha256(ADMIN_TOKEN) },
     { name: 'test-agent', role: 'agent', tokenSha256: sha256(AGENT_TOKEN) },
   ];
+  const dir = join(tmpdir(), 'incidesk-test-plans');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${uniqueName('plan')}.yaml`);
   writeFileSync(file, stringifyYaml(plan));
   return file;
 }
@@ -83,11 +88,12 @@ export function testEnv(
     SUPPORT_ADDRESS: SUPPORT,
     SUPPORT_NAME: 'Example Support',
     INCIDESK_SECRET: SECRET,
-    INCIDESK_PLAN: operatorPlanFile(),
     INCIDESK_TOKEN: ADMIN_TOKEN,
     INCIDESK_QUEUE_PREFIX: uniqueName('q'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
+    // The test's own plan (or the example), with the test operators added.
+    INCIDESK_PLAN: operatorPlanFile(overrides.INCIDESK_PLAN),
   };
   return { env, config: loadConfig(env), dbName, mailboxUser };
 }
