@@ -14,6 +14,8 @@ import type { Plan } from './plan/schema.js';
 import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { openQueues, QUEUES } from './queues.js';
+import { planSource } from './plan/load.js';
+import { recordPlanVersion, resetAuditHead, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
@@ -51,6 +53,9 @@ export async function startApp(
 ): Promise<RunningApp> {
   const role = options.role ?? 'all';
   await connectStore(config.mongoUri);
+  resetAuditHead();
+  const planText = planSource(plan);
+  if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
   const mailer = createMailer(config);
@@ -66,7 +71,12 @@ export async function startApp(
   const workers: Worker[] = [];
   if (role !== 'intake') {
     const worker = <T>(name: string, processor: Processor<T>, concurrency: number) => {
-      const w = new Worker<T>(name, processor, {
+      // Whatever a job changes is attributed to its worker, unless it knows better (an agent).
+      const attributed: Processor<T> = (job, token) =>
+        withActor({ kind: 'worker', id: name }, `job ${job.name} ${job.id ?? ''}`.trim(), () =>
+          processor(job, token),
+        );
+      const w = new Worker<T>(name, attributed, {
         connection: redis,
         prefix: config.queuePrefix,
         concurrency,

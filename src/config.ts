@@ -12,6 +12,7 @@ const SECRET_VARS = [
   'IMAP_PASS',
   'SMTP_PASS',
   'INCIDESK_SECRET',
+  'INCIDESK_TOKEN',
 ] as const;
 
 const bool = z
@@ -151,6 +152,20 @@ export function redactedConfig(c: Config): Record<string, unknown> {
     smtp: { ...c.smtp, pass: hide(c.smtp.pass) },
     secret: hide(c.secret),
   };
+}
+
+/**
+ * What the CLI needs to know who is calling: the plan (it lists the operators) and the
+ * operator's token from INCIDESK_TOKEN or INCIDESK_TOKEN_FILE. The token is only ever hashed.
+ */
+export function loadOperatorAuth(env: NodeJS.ProcessEnv = process.env): {
+  planPath?: string;
+  token?: string;
+} {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { planPath: resolved.INCIDESK_PLAN, token: resolved.INCIDESK_TOKEN?.trim() || undefined };
 }
 
 /** The subset read-only commands need (listing and showing incidents need only the store). */

@@ -27,7 +27,7 @@ import { linkAttachments, saveAttachment } from '../src/store/attachments.js';
 import {
   appendTimeline,
   findIncident,
-  incidentHoldingMessageId,
+  messageIdHolder,
   messageEntryId,
   openIncident,
   recordMessage,
@@ -230,10 +230,18 @@ type Thread =
 
 async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string): Promise<Thread> {
   const tagged = subjectIncident(parsed.subject);
-  const [knownReference, taggedIncident] = await Promise.all([
-    incidentHoldingMessageId(parsed.references),
+  const [known, taggedIncident] = await Promise.all([
+    messageIdHolder(parsed.references),
     tagged === null ? null : findIncident(tagged),
   ]);
+  const knownReference = known?.incidentNumber ?? null;
+  // A known Message-ID threads only mail from people who were on it (or on the incident).
+  const knownIncident =
+    known === null
+      ? null
+      : known.incidentNumber === tagged
+        ? taggedIncident
+        : await findIncident(known.incidentNumber);
   const recipients = [
     ...parsed.to.map((a) => a.address),
     ...parsed.cc.map((a) => a.address),
@@ -250,6 +258,11 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
     subject: parsed.subject,
     sender,
     knownReference,
+    knownReferenceParties: [
+      ...(known?.parties ?? []),
+      ...(knownIncident?.participants ?? []),
+      ...agents,
+    ],
     subjectIncidentParticipants: [...(taggedIncident?.participants ?? []), ...agents],
   });
   if (decision.kind === 'new') return decision;

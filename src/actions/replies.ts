@@ -3,11 +3,14 @@
  * and a customer's (reopen, resume, tell the assignee).
  */
 import type { AppContext } from '../context.js';
-import type { Command } from '../domain/commands.js';
+import { mayRunCommand, roleOnIncident, type CommandAction } from '../domain/access.js';
+import { priorityFor } from '../domain/classify.js';
+import { parseCommands, type Command } from '../domain/commands.js';
 import { customerMessageOutcome, type LifecycleAction } from '../domain/lifecycle.js';
 import type { Status } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
-import type { PlanAgent } from '../plan/schema.js';
+import type { Level, PlanAgent } from '../plan/schema.js';
+import { appendAudit, withActor } from '../store/audit.js';
 import { findAgent } from '../plan/load.js';
 import {
   appendTimeline,
@@ -56,7 +59,82 @@ async function execute(
 ): Promise<ChangeResult> {
   const incident = await findIncident(number);
   if (!incident) return { ok: false, reason: 'the incident no longer exists' };
+  const action = commandAction(ctx, incident, command, agent);
+  const allowed = mayRunCommand(
+    roleOnIncident(ctx.plan, agent.email, incident),
+    action,
+    ctx.plan.access.agentsMay,
+  );
+  if (!allowed.allowed) {
+    await auditRefusal(number, { kind: 'agent', id: agent.email }, cause, command, allowed.reason);
+    return { ok: false, reason: allowed.reason };
+  }
   const actor = { by: agent.id, cause };
+  return withActor({ kind: 'agent', id: agent.email }, `${describe(command)} (${cause})`, () =>
+    run(ctx, incident, command, agent, cause, actor),
+  );
+}
+
+/** What a command amounts to for access control (src/domain/access.ts). */
+function commandAction(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  command: Command,
+  agent: PlanAgent,
+): CommandAction {
+  const raisesToP1 = (p: string) => p === 'P1' && incident.priority !== 'P1';
+  const axis = (c: { impact?: Level; urgency?: Level }) =>
+    priorityFor(
+      ctx.plan.matrix,
+      c.impact ?? (incident.impact as Level | undefined) ?? ctx.plan.classification.defaults.impact,
+      c.urgency ??
+        (incident.urgency as Level | undefined) ??
+        ctx.plan.classification.defaults.urgency,
+    );
+  switch (command.kind) {
+    case 'assign':
+      return findAgent(ctx.plan, command.agent)?.id === agent.id ? 'assign-self' : 'assign-other';
+    case 'priority':
+      return raisesToP1(command.priority) ? 'priority-p1' : 'priority';
+    case 'impact':
+      return raisesToP1(axis({ impact: command.level })) ? 'priority-p1' : 'priority';
+    case 'urgency':
+      return raisesToP1(axis({ urgency: command.level })) ? 'priority-p1' : 'priority';
+    default:
+      return command.kind;
+  }
+}
+
+/** A refused command changes nothing but is on the record, with who tried and why it failed. */
+export async function auditRefusal(
+  number: number,
+  actor: { kind: 'agent' | 'customer'; id: string },
+  cause: string,
+  command: Command | string,
+  reason: string,
+) {
+  await appendAudit({
+    action: 'command-refused',
+    subject: { type: 'incident', id: String(number) },
+    actor,
+    why: cause,
+    changes: [],
+    detail: {
+      command: typeof command === 'string' ? command : describe(command),
+      reason,
+    },
+  });
+}
+
+async function run(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  command: Command,
+  agent: PlanAgent,
+  cause: string,
+  actor: { by: string; cause: string },
+): Promise<ChangeResult> {
+  const number = incident.number;
   switch (command.kind) {
     case 'assign': {
       const r = await assignIncident(ctx, number, cause, command.agent);
@@ -148,6 +226,18 @@ export async function handleAgentReply(
   reply: ReplyMessage,
   parsed: { commands: Command[]; errors: string[]; body: string },
 ): Promise<void> {
+  return withActor({ kind: 'agent', id: agent.email }, `message ${reply.rawId}`, () =>
+    agentReply(ctx, incident, agent, reply, parsed),
+  );
+}
+
+async function agentReply(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  agent: PlanAgent,
+  reply: ReplyMessage,
+  parsed: { commands: Command[]; errors: string[]; body: string },
+): Promise<void> {
   const results: string[] = [];
   for (const [i, command] of parsed.commands.entries()) {
     const r = await execute(
@@ -163,8 +253,22 @@ export async function handleAgentReply(
   }
   results.push(...parsed.errors.map((e) => `not understood: ${e}`));
 
-  const body = parsed.body.trim();
+  let body = parsed.body.trim();
   const current = (await findIncident(incident.number)) ?? incident;
+  // Only people working the incident speak to its customer.
+  if (body && roleOnIncident(ctx.plan, agent.email, current) === null) {
+    const reason = mayRunCommand(null, 'note');
+    const why = reason.allowed ? '' : reason.reason;
+    await auditRefusal(
+      incident.number,
+      { kind: 'agent', id: agent.email },
+      `message ${reply.rawId}`,
+      'reply to the customer',
+      why,
+    );
+    results.push(`refused: your reply was not sent to the customer: ${why}`);
+    body = '';
+  }
   if (body) {
     await queueMail(ctx, {
       id: `reply-${reply.rawId}`,
@@ -193,7 +297,7 @@ export async function handleAgentReply(
     kind: 'command-result',
     incident: current,
     to: agent.email,
-    subject: `Done: ${current.subject}`,
+    subject: `${results.every((r) => /^(refused|not understood)/.test(r)) ? 'Not done' : 'Done'}: ${current.subject}`,
     template: 'command-result',
     data: {
       name: agent.name,
@@ -214,6 +318,13 @@ export async function refuseUntokenedCommands(
   rawId: string,
   count: number,
 ) {
+  await auditRefusal(
+    incident.number,
+    { kind: 'agent', id: agent.email },
+    `message ${rawId}`,
+    `${count} command(s)`,
+    'no incident token: not a reply to incidesk’s own mail',
+  );
   await queueMail(ctx, {
     id: `commands-${rawId}`,
     kind: 'command-result',
@@ -251,6 +362,27 @@ export async function handleCustomerReply(
   reply: ReplyMessage & { from: string },
 ) {
   const cause = `customer-${reply.rawId.slice(0, 16)}`;
+  return withActor({ kind: 'customer', id: reply.from }, `message ${reply.rawId}`, () =>
+    customerReply(ctx, incident, reply, cause),
+  );
+}
+
+async function customerReply(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  reply: ReplyMessage & { from: string },
+  cause: string,
+) {
+  // Whoever holds a token is still a customer: their "#commands" are text, and on the record.
+  const attempted = parseCommands(reply.text).commands;
+  if (attempted.length)
+    await auditRefusal(
+      incident.number,
+      { kind: 'customer', id: reply.from },
+      `message ${reply.rawId}`,
+      attempted.map(describe).join(' '),
+      'commands are only accepted from agents',
+    );
   if (['pending-customer', 'resolved', 'closed'].includes(incident.status)) {
     await moveStatus(
       ctx,

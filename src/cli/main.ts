@@ -15,15 +15,19 @@ import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
-import { NotFoundError, print, withStore } from './shared.js';
 import { timelineWithMerged } from '../store/review.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
+import { registerAuditCommands } from './audit.js';
+import { requireOperator } from './auth.js';
+import { registerOperatorCommands } from './operator.js';
+import { CliError, NotFoundError, print, withStore } from './shared.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
   .version('0.1.0')
-  .exitOverride();
+  .exitOverride()
+  .hook('preAction', requireOperator);
 
 program
   .command('start')
@@ -111,8 +115,11 @@ registerDlqCommands(program);
 registerStatusCommands(program);
 registerBackupCommands(program);
 registerMaintenanceCommands(program);
+registerAuditCommands(program);
+registerOperatorCommands(program);
 
 function exitCodeFor(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
   if (err instanceof CommanderError)
     return err.exitCode === 0
       ? EXIT.ok

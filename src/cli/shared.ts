@@ -7,6 +7,17 @@ export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
 
+/** A failure that knows its own exit code (77 no permission, 65 broken audit chain, …). */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Runs `fn` with the store connected, and always disconnects. */
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
   await connectStore(loadStoreConfig().mongoUri);

@@ -14,7 +14,8 @@ export type ThreadDecision =
  * evidence first:
  *  1. one of our signed Message-IDs in In-Reply-To/References;
  *  2. a referenced Message-ID already stored on an incident (`knownReference`,
- *     looked up by the caller);
+ *     looked up by the caller), when the sender was a party to that message or is a
+ *     participant (`knownReferenceParties`);
  *  3. our signed plus-address among the recipients;
  *  4. a `[INC-n]` subject tag, honoured only when the sender is already a
  *     participant of incident n (the caller fetches those participants using
@@ -30,6 +31,12 @@ export function decideThread(input: {
   subject: string;
   sender: string;
   knownReference?: number | null;
+  /**
+   * Who may follow rule 2: the referenced message's sender and recipients, the incident's
+   * participants and agents. A Message-ID is no secret (it can be guessed or seen in a
+   * forward), so without the signed token it only threads mail from these people.
+   */
+  knownReferenceParties?: readonly string[];
   subjectIncidentParticipants?: readonly string[];
 }): ThreadDecision {
   const fromToken = incidentFromMessageIds(input.secret, input.references);
@@ -37,7 +44,14 @@ export function decideThread(input: {
     return { kind: 'existing', incidentNumber: fromToken, via: 'message-token' };
   }
 
-  if (input.knownReference !== undefined && input.knownReference !== null) {
+  const sender = normalizeAddress(input.sender);
+  const among = (people: readonly string[]) =>
+    sender !== '' && people.some((p) => normalizeAddress(p) === sender);
+  if (
+    input.knownReference !== undefined &&
+    input.knownReference !== null &&
+    (input.knownReferenceParties === undefined || among(input.knownReferenceParties))
+  ) {
     return { kind: 'existing', incidentNumber: input.knownReference, via: 'known-message-id' };
   }
 
@@ -48,11 +62,7 @@ export function decideThread(input: {
 
   const tagged = subjectIncident(input.subject);
   if (tagged !== null && input.subjectIncidentParticipants) {
-    const sender = normalizeAddress(input.sender);
-    const isParticipant =
-      sender !== '' &&
-      input.subjectIncidentParticipants.some((p) => normalizeAddress(p) === sender);
-    if (isParticipant) {
+    if (among(input.subjectIncidentParticipants)) {
       return { kind: 'existing', incidentNumber: tagged, via: 'subject-token' };
     }
   }

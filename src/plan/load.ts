@@ -31,7 +31,16 @@ export function parsePlan(text: string, file = 'plan'): Plan {
     );
   }
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  return { ...parsed.data, fingerprint: `v${parsed.data.version}-${digest}` };
+  const plan = { ...parsed.data, fingerprint: `v${parsed.data.version}-${digest}` };
+  sources.set(plan, text);
+  return plan;
+}
+
+/** The YAML a plan was parsed from, kept beside it (not in it) for the plan version history. */
+const sources = new WeakMap<Plan, string>();
+
+export function planSource(plan: Plan): string | undefined {
+  return sources.get(plan);
 }
 
 export async function loadPlan(file: string): Promise<Plan> {

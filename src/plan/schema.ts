@@ -7,6 +7,7 @@ import { DEFAULT_RETENTION } from '../domain/retention.js';
 
 /** A retention period in whole days. */
 const days = z.number().int().min(1);
+import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and - only');
 const email = z
@@ -315,6 +316,33 @@ export const planSchema = z
       })
       .strict()
       .default(DEFAULT_RETENTION),
+    /**
+     * Who may act beyond their groups, and who may run the `incidesk` command. Agents, leads
+     * and managers come from `groups`; administrators (agent ids) may do anything by email;
+     * operators are CLI identities, known only by the sha256 of their token.
+     */
+    access: z
+      .object({
+        administrators: z.array(id).default([]),
+        /** Lead-level email commands every agent of the group may use too. */
+        agentsMay: z.array(z.enum(COMMAND_ACTIONS)).default([]),
+        operators: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                role: z.enum(OPERATOR_ROLES),
+                tokenSha256: z
+                  .string()
+                  .regex(/^[0-9a-fA-F]{64}$/, 'the sha256 of the token, 64 hex digits')
+                  .transform((s) => s.toLowerCase()),
+              })
+              .strict(),
+          )
+          .default([]),
+      })
+      .strict()
+      .default({ administrators: [], agentsMay: [], operators: [] }),
   })
   .strict()
   .superRefine((plan, ctx) => {
@@ -352,6 +380,13 @@ export const planSchema = z
         issue(['groups', i], `group "${g.id}" has no members`);
     });
     checkChain(plan.escalation.chain, ['escalation', 'chain']);
+    plan.access.administrators.forEach((a, i) => {
+      if (!agentIds.has(a)) issue(['access', 'administrators', i], `unknown agent "${a}"`);
+    });
+    for (const d of dup(plan.access.operators.map((o) => o.name)))
+      issue(['access', 'operators'], `duplicate operator name "${d}"`);
+    for (const d of dup(plan.access.operators.map((o) => o.tokenSha256)))
+      issue(['access', 'operators'], `two operators share the token hash ${d.slice(0, 12)}…`);
     plan.digests.recipients.forEach((r, i) => {
       if (!agentIds.has(r.agent))
         issue(['digests', 'recipients', i, 'agent'], `unknown agent "${r.agent}"`);

@@ -1,3 +1,5 @@
+import { applySet, changedFields } from '../domain/audit.js';
+import { appendAudit } from './audit.js';
 import { isDuplicateKey } from './db.js';
 import {
   Counter,
@@ -69,7 +71,12 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
         linkedTo: input.linkedTo,
         lastMessageAt: input.at,
       });
-      return created.toObject() as IncidentDoc;
+      const doc = created.toObject() as IncidentDoc;
+      await auditIncident(doc.number, 'incident-opened', null, doc, {
+        actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
+        why: `message ${input.openedBy}`,
+      });
+      return doc;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       const holder = await findIncident(number);
@@ -103,12 +110,23 @@ export async function countIncidents(): Promise<number> {
 export async function incidentHoldingMessageId(
   messageIds: readonly string[],
 ): Promise<number | null> {
+  return (await messageIdHolder(messageIds))?.incidentNumber ?? null;
+}
+
+/** The same, with who sent and received that message (threading checks the sender was one). */
+export async function messageIdHolder(
+  messageIds: readonly string[],
+): Promise<{ incidentNumber: number; parties: string[] } | null> {
   if (messageIds.length === 0) return null;
   const hit = await TimelineEntry.findOne(
     { messageId: { $in: messageIds } },
-    { incidentNumber: 1 },
+    { incidentNumber: 1, from: 1, to: 1 },
   ).lean();
-  return hit?.incidentNumber ?? null;
+  if (!hit) return null;
+  return {
+    incidentNumber: hit.incidentNumber,
+    parties: [...(hit.from ? [hit.from] : []), ...(hit.to ?? [])],
+  };
 }
 
 export type NewTimelineEntry = Partial<
@@ -191,7 +209,43 @@ export async function updateIncident(
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)
     update.$addToSet = { participants: { $each: options.addParticipants } };
-  return Incident.findOneAndUpdate(filter, update, { returnDocument: 'after' }).lean<IncidentDoc>();
+  // The document before the change, for the audit trail; the one after is computed from it
+  // rather than read again (every read is a scan on FerretDB).
+  const before = await Incident.findOneAndUpdate(filter, update, {
+    returnDocument: 'before',
+  }).lean<IncidentDoc>();
+  if (!before) return null;
+  const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
+  const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
+  if (added.length) after.participants = [...before.participants, ...added];
+  await auditIncident(
+    number,
+    'incident-changed',
+    before,
+    after,
+    {},
+    {
+      ...changes,
+      ...(added.length ? { participants: after.participants } : {}),
+    },
+  );
+  return after;
+}
+
+/** One audit entry per incident change: who, why (from the caller's context), changed fields. */
+async function auditIncident(
+  number: number,
+  action: string,
+  before: IncidentDoc | null,
+  after: IncidentDoc,
+  who: Partial<Parameters<typeof appendAudit>[0]>,
+  set?: Record<string, unknown>,
+) {
+  const fields = set ?? { ...after };
+  delete fields._id;
+  const changes = changedFields(before as Record<string, unknown> | null, fields);
+  if (before && changes.length === 0) return; // a retry that changed nothing
+  await appendAudit({ action, subject: { type: 'incident', id: String(number) }, changes, ...who });
 }
 
 /** Open incidents per assignee within a group, for load-aware assignment. */

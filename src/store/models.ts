@@ -424,3 +424,40 @@ export type RawMessageDoc = Omit<InferSchemaType<typeof rawMessageSchema>, 'data
   data?: Buffer | { buffer: Uint8Array } | null;
 };
 export type OutboxDoc = InferSchemaType<typeof outboxSchema> & { _id: string };
+
+// --- Audit trail (issue 5: access control and audit) ---------------------------------------
+
+/**
+ * The append-only audit log: `_id` is the entry's `seq`, so a second writer of the same seq
+ * fails with E11000 instead of forking the chain. Entries are stored exactly as they were
+ * hashed (plain JSON, `at` an ISO string); see src/domain/audit.ts.
+ */
+const auditEntrySchema = new Schema({ _id: Number }, { ...opts, strict: false });
+auditEntrySchema.index({ at: 1 }); // exports by date range (FerretDB scans anyway)
+
+/** Where the chain ends, as last seen: a hint that saves a scan; writers probe forward from it. */
+const auditHeadSchema = new Schema(
+  { _id: String, seq: { type: Number, required: true }, hash: { type: String, required: true } },
+  opts,
+);
+
+/** Every plan text incidesk has run with, in order (`_id` 1, 2, … so two starters cannot fork). */
+const planVersionSchema = new Schema(
+  {
+    _id: Number,
+    fingerprint: { type: String, required: true },
+    version: { type: Number, required: true },
+    text: { type: String, required: true },
+    recordedAt: { type: Date, required: true },
+  },
+  opts,
+);
+
+export const AuditEntryModel = mongoose.model('AuditEntry', auditEntrySchema, 'audit_log');
+export const AuditHead = mongoose.model('AuditHead', auditHeadSchema, 'audit_head');
+export const PlanVersion = mongoose.model('PlanVersion', planVersionSchema, 'plan_versions');
+(ALL_MODELS as { createIndexes(): Promise<unknown> }[]).push(
+  AuditEntryModel,
+  AuditHead,
+  PlanVersion,
+);

@@ -46,6 +46,8 @@ sla:
 escalation:
   chain: [lead, manager, { transfer: service-desk }]
   repeatAfter: 10m
+access:
+  agentsMay: [assign-other, transfer, priority-p1, merge] # these tests are about the effects
 `;
 
 const MINUTE = 60_000;
@@ -441,13 +443,19 @@ describe('triage, assignment and agents working by email', () => {
     await sweep();
     await mailTo(
       'nora@example.test',
-      (m) => m.parsed.subject?.includes('Escalation (lead)') === true,
+      // Other incidents of this file escalate under the same clock: match this one's subject.
+      (m) =>
+        m.parsed.subject?.includes('Escalation (lead)') === true &&
+        m.parsed.subject.includes('Website down'),
     );
     advance(10 * MINUTE); // still breached after repeatAfter: the manager
     await sweep();
     await mailTo(
       'max@example.test',
-      (m) => m.parsed.subject?.includes('Escalation (manager)') === true,
+      // Other incidents of this file escalate under the same clock: match this one's subject.
+      (m) =>
+        m.parsed.subject?.includes('Escalation (manager)') === true &&
+        m.parsed.subject.includes('Website down'),
     );
     advance(10 * MINUTE); // then a transfer to the service desk
     await sweep();

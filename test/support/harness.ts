@@ -2,7 +2,12 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -15,6 +20,37 @@ import { startApp, type RunningApp } from '../../src/app.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const SUPPORT = 'support@example.test';
+/** CLI operator tokens the test plan admits (see operatorPlanFile). */
+export const ADMIN_TOKEN = 'test-admin-token-4f1c9a7e2b';
+export const AGENT_TOKEN = 'test-agent-token-8d3e6b0c51';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/**
+ * A copy of a plan (plan.example.yaml unless a test names its own) with operators for the
+ * test tokens added: the CLI needs an operator identity for everything but `check`. A file
+ * that cannot be read or parsed is returned as it is, for tests of exactly that.
+ */
+export function operatorPlanFile(source = `${PROJECT_ROOT}/plan.example.yaml`): string {
+  let plan: { access?: { operators?: unknown[] } };
+  try {
+    plan = (parseYaml(readFileSync(source, 'utf8')) ?? {}) as typeof plan;
+  } catch {
+    return source;
+  }
+  if (typeof plan !== 'object') return source;
+  plan.access ??= {};
+  plan.access.operators = [
+    ...(plan.access.operators ?? []),
+    { name: 'test-admin', role: 'administrator', tokenSha256: sha256(ADMIN_TOKEN) },
+    { name: 'test-agent', role: 'agent', tokenSha256: sha256(AGENT_TOKEN) },
+  ];
+  const dir = join(tmpdir(), 'incidesk-test-plans');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${uniqueName('plan')}.yaml`);
+  writeFileSync(file, stringifyYaml(plan));
+  return file;
+}
 
 export interface TestEnv {
   env: Record<string, string>;
@@ -52,12 +88,14 @@ export function testEnv(
     SUPPORT_ADDRESS: SUPPORT,
     SUPPORT_NAME: 'Example Support',
     INCIDESK_SECRET: SECRET,
-    INCIDESK_PLAN: `${PROJECT_ROOT}/plan.example.yaml`,
+    INCIDESK_TOKEN: ADMIN_TOKEN,
     INCIDESK_QUEUE_PREFIX: uniqueName('q'),
     // Off by default: test files run in parallel and would race for one port.
     INCIDESK_HTTP_PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...overrides,
+    // The test's own plan (or the example), with the test operators added.
+    INCIDESK_PLAN: operatorPlanFile(overrides.INCIDESK_PLAN),
   };
   return { env, config: loadConfig(env), dbName, mailboxUser };
 }

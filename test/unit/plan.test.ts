@@ -86,4 +86,34 @@ describe('README', () => {
     const example = readFileSync(new URL('../../plan.example.yaml', import.meta.url), 'utf8');
     expect(readme).toContain('```yaml\n' + example + '```');
   });
+
+  it('checks access: administrators are agents, operators have unique names and token hashes', () => {
+    const hash = 'a'.repeat(64);
+    const list = problems(`version: 1
+organisation: X
+access:
+  administrators: [ghost]
+  agentsMay: [transfer]
+  operators:
+    - { name: ops, role: administrator, tokenSha256: ${hash} }
+    - { name: ops, role: agent, tokenSha256: ${hash} }
+`);
+    expect(list).toContain('access.administrators.0: unknown agent "ghost"');
+    expect(list).toContain('access.operators: duplicate operator name "ops"');
+    expect(list.some((p) => p.startsWith('access.operators: two operators share'))).toBe(true);
+    const shape = problems(`version: 1
+organisation: X
+access:
+  operators: [{ name: bad, role: root, tokenSha256: not-a-hash }]
+`);
+    expect(shape.some((p) => p.startsWith('access.operators.0.role'))).toBe(true);
+    expect(shape).toContain(
+      'access.operators.0.tokenSha256: the sha256 of the token, 64 hex digits',
+    );
+    expect(parsePlan('version: 1\norganisation: X\n').access).toEqual({
+      administrators: [],
+      agentsMay: [],
+      operators: [],
+    });
+  });
 });

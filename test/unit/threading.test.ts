@@ -133,4 +133,36 @@ describe('decideThread', () => {
     );
     expect(d).toEqual({ kind: 'new' });
   });
+
+  describe('a customer cannot reach someone else’s incident', () => {
+    it('a known Message-ID threads only mail from a party of that message or the incident', () => {
+      const known = { knownReference: 7, knownReferenceParties: ['victim@corp.example'] };
+      expect(decideThread(input({ ...known, sender: 'Victim@corp.example' }))).toEqual({
+        kind: 'existing',
+        incidentNumber: 7,
+        via: 'known-message-id',
+      });
+      expect(decideThread(input({ ...known, sender: 'attacker@evil.example' }))).toEqual({
+        kind: 'new',
+      });
+    });
+
+    it('a guessed or forged token, or another incident’s number in the subject, opens a new incident', () => {
+      const forgedId = `<INC-000007.ack-1.${'a'.repeat(10)}@example.test>`;
+      const forgedPlus = `support+INC-000007.${'b'.repeat(10)}@example.test`;
+      const wrongToken = plusAddress(supportAddress, secret, 8).replace('INC-000008', 'INC-000007');
+      expect(
+        decideThread(
+          input({
+            sender: 'attacker@evil.example',
+            references: [forgedId],
+            recipients: [forgedPlus, wrongToken],
+            subject: 'Re: [INC-000007] your invoice',
+            subjectIncidentParticipants: ['victim@corp.example'],
+          }),
+        ),
+      ).toEqual({ kind: 'new' });
+      expect(incidentToken(secret, 7)).not.toBe('a'.repeat(10));
+    });
+  });
 });
