@@ -5,19 +5,25 @@
 import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { JOB_LOCK_MS, JOB_MAX_STALLED_COUNT, JOB_STALLED_INTERVAL_MS } from './constants.js';
+import {
+  DIGEST_TICK_MS,
+  JOB_LOCK_MS,
+  JOB_MAX_STALLED_COUNT,
+  JOB_STALLED_INTERVAL_MS,
+} from './constants.js';
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
 import { createMailer } from './mail/outbound.js';
 import type { Plan } from './plan/schema.js';
-import { openQueues, QUEUES } from './queues.js';
+import { jobIds, openQueues, QUEUES } from './queues.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
 import { assignProcessor } from '../workers/assign.js';
 import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
+import { digestProcessor } from '../workers/digest.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -79,6 +85,7 @@ export async function startApp(
     worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
+    worker(QUEUES.digest, digestProcessor(ctx), 1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
@@ -101,6 +108,15 @@ export async function startApp(
       );
   const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
   if (sweepTimer) void sweep();
+  // Digests the same way: a tick per window finds what is due; the outbox id makes it once.
+  const digestTick = () =>
+    queues.digest
+      .add('tick', {}, { jobId: jobIds.digestTick(ctx.now(), DIGEST_TICK_MS) })
+      .catch((err: Error) =>
+        log.warn({ component: 'digest', err: err.message }, 'could not enqueue the digest tick'),
+      );
+  const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
+  if (digestTimer) void digestTick();
 
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
@@ -112,6 +128,7 @@ export async function startApp(
     workers,
     async stop() {
       clearInterval(sweepTimer);
+      clearInterval(digestTimer);
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();

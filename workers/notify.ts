@@ -42,7 +42,13 @@ export async function notify(
       contentType: a.contentType ?? undefined,
       content: openBlob(a.blobId),
     }));
-    await ctx.mailer.send(message, attachments);
+    const inline = (message.inline ?? []).map((a) => ({
+      filename: a.filename ?? undefined,
+      contentType: a.contentType ?? undefined,
+      content: Buffer.from(a.data as Uint8Array),
+      cid: a.cid ?? undefined,
+    }));
+    await ctx.mailer.send(message, [...attachments, ...inline]);
   } catch (err) {
     await markOutboxAttempt(outboxId, (err as Error).message);
     if (err instanceof PermanentDeliveryError) {
@@ -56,6 +62,10 @@ export async function notify(
   }
   const at = ctx.now();
   await markOutboxSent(outboxId, at);
+  if (message.incidentNumber === 0) {
+    log.info('sent'); // a digest: about no single incident, so no timeline
+    return 'sent';
+  }
   await appendTimeline(message.incidentNumber, {
     _id: `out-${outboxId}`,
     at,

@@ -9,6 +9,7 @@ import {
   type IncidentStatus,
   type TimelineDoc,
 } from './models.js';
+import { projectIncident } from './reporting.js';
 
 async function nextIncidentNumber(): Promise<number> {
   for (;;) {
@@ -69,7 +70,9 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
         linkedTo: input.linkedTo,
         lastMessageAt: input.at,
       });
-      return created.toObject() as IncidentDoc;
+      const incident = created.toObject() as IncidentDoc;
+      await projectIncident(incident); // the reporting projection (digests)
+      return incident;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       const holder = await findIncident(number);
@@ -191,7 +194,11 @@ export async function updateIncident(
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)
     update.$addToSet = { participants: { $each: options.addParticipants } };
-  return Incident.findOneAndUpdate(filter, update, { returnDocument: 'after' }).lean<IncidentDoc>();
+  const updated = await Incident.findOneAndUpdate(filter, update, {
+    returnDocument: 'after',
+  }).lean<IncidentDoc>();
+  if (updated) await projectIncident(updated); // the reporting projection (digests)
+  return updated;
 }
 
 /** Open incidents per assignee within a group, for load-aware assignment. */

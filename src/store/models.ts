@@ -189,6 +189,7 @@ const outboxSchema = new Schema(
   {
     _id: String, // `${kind}-${cause}`: deterministic so a retried producer cannot send twice
     kind: { type: String, required: true },
+    /** 0 for mail about no single incident (digests): nothing goes on a timeline. */
     incidentNumber: { type: Number, required: true },
     to: { type: String, required: true },
     messageId: { type: String, required: true },
@@ -201,6 +202,11 @@ const outboxSchema = new Schema(
     headers: Schema.Types.Mixed,
     /** Attachments (ids in `attachments`) to send along, e.g. files an agent attached. */
     attachmentIds: { type: [String], default: [] },
+    /** Images the HTML shows by `cid:` (a digest's chart), stored with the message: small. */
+    inline: {
+      type: [{ _id: false, cid: String, filename: String, contentType: String, data: Buffer }],
+      default: undefined,
+    },
     state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
     attempts: { type: Number, default: 0 },
     lastError: String,
@@ -236,6 +242,51 @@ export const Outbox = mongoose.model('Outbox', outboxSchema, 'outbox');
 export const Address = mongoose.model('Address', addressSchema, 'addresses');
 export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_state');
 
+// ---------------------------------------------------------------------------------------------
+// Reporting projection (digests): see src/domain/reporting.ts. The facts themselves live in one
+// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }, created by src/store/reporting.ts).
+
+/** One document per open incident: the digest's open, at-risk and oldest lists. */
+const openIncidentSchema = new Schema(
+  {
+    _id: Number,
+    number: { type: Number, required: true },
+    subject: String,
+    status: String,
+    createdAt: Date,
+    priority: String,
+    group: String,
+    category: String,
+    customer: String,
+    assignee: String,
+    responseDueAt: Date,
+    resolutionDueAt: Date,
+    breached: Boolean,
+  },
+  opts,
+);
+openIncidentSchema.index({ priority: 1, resolutionDueAt: 1 });
+openIncidentSchema.index({ group: 1, createdAt: 1 });
+openIncidentSchema.index({ createdAt: 1 });
+
+/** Per UTC day, opened/resolved per hour and group: the trend chart without reading facts. */
+const factDaySchema = new Schema(
+  {
+    _id: String, // yyyymmdd
+    opened: Schema.Types.Mixed,
+    resolved: Schema.Types.Mixed,
+    computedAt: Date,
+  },
+  opts,
+);
+
+export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, 'open_incidents');
+export const FactDay = mongoose.model('FactDay', factDaySchema, 'fact_days');
+
+/** Digests already queued (_id: their outbox id): a tick skips them without computing. Small. */
+const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
+export const DigestLog = mongoose.model('DigestLog', digestLogSchema, 'digest_log');
+
 export const ALL_MODELS = [
   Counter,
   MailboxState,
@@ -246,6 +297,9 @@ export const ALL_MODELS = [
   Outbox,
   Address,
   GroupState,
+  OpenIncident,
+  FactDay,
+  DigestLog,
 ];
 
 export interface SlaClockDoc {
