@@ -47,7 +47,7 @@ const GLYPHS: Record<string, string> = {
   e: '... ### ### #.. ###',
   w: '... #.# #.# ### #.#',
   r: '... #.# ##. #.. #..',
-  s: '.## #.. .#. ..# ##.',
+  s: '... .## #.. ..# ##.',
   o: '... ### #.# #.# ###',
   l: '#.. #.. #.. #.. .##',
   v: '... #.# #.# #.# .#.',
@@ -101,11 +101,14 @@ class Canvas implements Raster {
   }
 }
 
-/** The smallest of 1, 2, 5 × 10^k that is at least `n` (and at least 1). */
+/** Round steps that keep most grid lines on round numbers. */
+const NICE = [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10];
+
+/** The smallest whole "nice" number (NICE × 10^k) that is at least `n` (and at least 1). */
 export function niceMax(n: number): number {
   if (n <= 1) return 1;
   const p = 10 ** Math.floor(Math.log10(n));
-  for (const m of [1, 2, 5, 10]) if (m * p >= n) return m * p;
+  for (const m of NICE) if (Number.isInteger(m * p) && m * p >= n) return m * p;
   return 10 * p;
 }
 
@@ -169,8 +172,8 @@ export function renderBarChart(spec: ChartSpec): Raster {
   for (let t = 0; t <= 4; t++) {
     const y = Math.round(plot.y + plot.h - (plot.h * t) / 4);
     if (t > 0) c.rect(plot.x, y, plot.w, 1, COLORS.grid);
-    const value = Math.round((max * t) / 4);
-    if (t % 2 === 0 || max >= 4) {
+    const value = (max * t) / 4;
+    if (Number.isInteger(value)) {
       const label = shortNumber(value);
       c.text(label, plot.x - 6 - textWidth(label), y - GLYPH_HEIGHT / 2, COLORS.text);
     }
