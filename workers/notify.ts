@@ -45,7 +45,7 @@ export async function notify(
     const inline = (message.inline ?? []).map((a) => ({
       filename: a.filename ?? undefined,
       contentType: a.contentType ?? undefined,
-      content: Buffer.from(a.data as Uint8Array),
+      content: bytesOf(a.data),
       cid: a.cid ?? undefined,
     }));
     await ctx.mailer.send(message, [...attachments, ...inline]);
@@ -80,6 +80,13 @@ export async function notify(
   });
   log.info('sent');
   return 'sent';
+}
+
+/** A stored Buffer comes back from a lean read as a BSON Binary. */
+function bytesOf(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  const b = (data as { buffer?: Uint8Array } | null)?.buffer;
+  return b ? Buffer.from(b) : Buffer.alloc(0);
 }
 
 /** Called when a transient failure has used up every retry. */

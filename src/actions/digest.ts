@@ -114,7 +114,13 @@ export function buildDigest(
   now: Date,
 ): BuiltDigest {
   const t0 = performance.now();
-  const model = computeDigest({ ...inputs, now, groups: recipient.groups });
+  const groups = recipient.groups;
+  const owners = groups
+    ? ctx.plan.agents
+        .filter((a) => a.groups.some((g) => groups.includes(g)))
+        .flatMap((a) => [a.id, a.email])
+    : undefined;
+  const model = computeDigest({ ...inputs, now, groups, owners });
   const t1 = performance.now();
   const chart = model.empty
     ? null

@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { findIncident, listIncidents, timelineOf } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
+import { registerDigestCommands } from './digest.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { NotFoundError, print, withStore } from './shared.js';
@@ -92,6 +93,8 @@ incidents
     );
   });
 
+registerDigestCommands(program);
+
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
     return err.exitCode === 0
@@ -117,6 +120,6 @@ try {
   const code = exitCodeFor(err);
   if (!(err instanceof CommanderError))
     process.stderr.write(`incidesk: ${(err as Error).message}\n`);
-  else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
+  else if (err.code.startsWith('incidesk.')) process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }

@@ -37,6 +37,11 @@ export interface DigestInput {
   trendHours: readonly HourCount[];
   /** Only these groups (a group manager's digest); null: the whole organisation. */
   groups: readonly string[] | null;
+  /**
+   * With `groups`: the review actions shown are those owned by these people (agent ids or
+   * addresses: the groups' members). An action names no group of its own.
+   */
+  owners?: readonly string[];
   /** How many rows the lists keep. */
   listSize?: number;
 }
@@ -178,8 +183,10 @@ export function computeDigest(input: DigestInput): DigestModel {
   const acked = kind(cur, 'acknowledged');
   const breaches = cur.filter((f) => f.kind.startsWith('breached-'));
   const open = input.open.filter((o) => inScope(o.group));
+  const owners = input.groups === null ? null : new Set(input.owners ?? []);
   const overdueActions = input.actions
     .filter((a) => !a.doneAt && a.dueAt < input.window.end)
+    .filter((a) => owners === null || owners.has(a.owner.toLowerCase()))
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a._id.localeCompare(b._id));
 
   const horizon = input.now.getTime() + DAY_MS;

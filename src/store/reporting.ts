@@ -128,13 +128,16 @@ export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<H
 
 function hoursOf(s: DaySummary): HourCount[] {
   const base = dayStart(s._id).getTime();
-  const groups = new Set([...Object.keys(s.opened), ...Object.keys(s.resolved)]);
+  // An empty map is not stored at all (mongoose minimises it away).
+  const opened = s.opened ?? {};
+  const resolved = s.resolved ?? {};
+  const groups = new Set([...Object.keys(opened), ...Object.keys(resolved)]);
   const out: HourCount[] = [];
   for (const group of groups)
     for (let h = 0; h < 24; h++) {
-      const opened = s.opened[group]?.[h] ?? 0;
-      const resolved = s.resolved[group]?.[h] ?? 0;
-      if (opened || resolved) out.push({ hour: new Date(base + h * 3600_000), group, opened, resolved });
+      const o = opened[group]?.[h] ?? 0;
+      const r = resolved[group]?.[h] ?? 0;
+      if (o || r) out.push({ hour: new Date(base + h * 3600_000), group, opened: o, resolved: r });
     }
   return out;
 }

@@ -212,6 +212,10 @@ describe('digest computation', () => {
     const m = computeDigest(input({ groups: ['net'] }));
     expect(m.totals).toEqual({ new: 1, resolved: 0, open: 1, acknowledged: 0 });
     expect(m.trend.opened).toEqual([0, 0, 1]);
+    // Review actions name no group: a group's digest shows those its members own.
+    expect(m.overdueActions).toEqual([]);
+    const withOwners = computeDigest(input({ groups: ['net'], owners: ['ada'] }));
+    expect(withOwners.overdueActions.map((a) => a._id)).toEqual(['a1']);
   });
 
   it('nothing at all is an empty digest, rendered as one line', () => {
