@@ -78,6 +78,10 @@ export const digestOutboxId = (agent: string, w: PeriodWindow) =>
 
 export interface BuiltDigest {
   model: DigestModel;
+  /** Fact documents the digest read (the measure of its cost on a server without indexes). */
+  factsRead: number;
+  /** When each read finished, ms after the reads started (they run in parallel). */
+  reads: Record<string, number>;
   rendered: RenderedDigest;
   chart: Buffer | null;
   timings: Record<string, number>;
@@ -88,13 +92,20 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
   const t0 = performance.now();
   const previous = previousWindow(w);
   const trendWindows = trailingWindows(w, TREND_BUCKETS[w.period]);
+  const reads: Record<string, number> = {};
+  const timed = async <T>(name: string, p: Promise<T>) => {
+    const v = await p;
+    reads[name] = performance.now() - t0;
+    return v;
+  };
   const [facts, open, actions, trendHours] = await Promise.all([
-    factsBetween(previous.start, w.end),
-    openIncidents(),
-    overdueReviewActions(w.end),
-    hourlyCounts(trendWindows[0]!.start, w.end, now),
+    timed('factsMs', factsBetween(previous.start, w.end)),
+    timed('openMs', openIncidents()),
+    timed('actionsMs', overdueReviewActions(w.end)),
+    timed('trendMs', hourlyCounts(trendWindows[0]!.start, w.end, now)),
   ]);
   return {
+    reads,
     window: w,
     previous,
     trendWindows,
@@ -147,6 +158,8 @@ export function buildDigest(
   );
   return {
     model,
+    factsRead: inputs.facts.length,
+    reads: inputs.reads,
     rendered,
     chart,
     timings: { loadMs: inputs.loadMs, computeMs: t1 - t0, renderMs: performance.now() - t1 },

@@ -188,13 +188,20 @@ export interface DaySummary {
 
 export const NO_GROUP = '-';
 
+export function emptySummary(day: string, computedAt: Date): DaySummary {
+  return { _id: day, opened: {}, resolved: {}, computedAt };
+}
+
+/** Counts one fact into its day's summary (facts of other kinds are ignored). */
+export function countFact(s: DaySummary, f: Pick<Fact, 'kind' | 'at' | 'group'>): void {
+  if (f.kind !== 'opened' && f.kind !== 'resolved') return;
+  const byGroup = f.kind === 'opened' ? s.opened : s.resolved;
+  const row = (byGroup[f.group ?? NO_GROUP] ??= new Array<number>(24).fill(0));
+  row[f.at.getUTCHours()]! += 1;
+}
+
 export function summariseDay(day: string, facts: readonly Fact[], computedAt: Date): DaySummary {
-  const s: DaySummary = { _id: day, opened: {}, resolved: {}, computedAt };
-  for (const f of facts) {
-    if (f.kind !== 'opened' && f.kind !== 'resolved') continue;
-    const byGroup = f.kind === 'opened' ? s.opened : s.resolved;
-    const row = (byGroup[f.group ?? NO_GROUP] ??= new Array<number>(24).fill(0));
-    row[f.at.getUTCHours()]! += 1;
-  }
+  const s = emptySummary(day, computedAt);
+  for (const f of facts) countFact(s, f);
   return s;
 }

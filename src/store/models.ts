@@ -244,7 +244,8 @@ export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_
 
 // ---------------------------------------------------------------------------------------------
 // Reporting projection (digests): see src/domain/reporting.ts. The facts themselves live in one
-// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }, created by src/store/reporting.ts).
+// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }) and the day summaries in one per
+// UTC month (`fact_days_yyyymm`), both created by src/store/reporting.ts.
 
 /** One document per open incident: the digest's open, at-risk and oldest lists. */
 const openIncidentSchema = new Schema(
@@ -269,19 +270,7 @@ openIncidentSchema.index({ priority: 1, resolutionDueAt: 1 });
 openIncidentSchema.index({ group: 1, createdAt: 1 });
 openIncidentSchema.index({ createdAt: 1 });
 
-/** Per UTC day, opened/resolved per hour and group: the trend chart without reading facts. */
-const factDaySchema = new Schema(
-  {
-    _id: String, // yyyymmdd
-    opened: Schema.Types.Mixed,
-    resolved: Schema.Types.Mixed,
-    computedAt: Date,
-  },
-  opts,
-);
-
 export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, 'open_incidents');
-export const FactDay = mongoose.model('FactDay', factDaySchema, 'fact_days');
 
 /** Digests already queued (_id: their outbox id): a tick skips them without computing. Small. */
 const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
@@ -298,7 +287,6 @@ export const ALL_MODELS = [
   Address,
   GroupState,
   OpenIncident,
-  FactDay,
   DigestLog,
 ];
 

@@ -6,6 +6,8 @@
 import type { AnyBulkWriteOperation } from 'mongodb';
 import type { HourCount, ReviewActionLike } from '../domain/digest.js';
 import {
+  countFact,
+  emptySummary,
   factCollection,
   factsOf,
   openEntryOf,
@@ -17,7 +19,7 @@ import {
   type OpenEntry,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
-import { FactDay, Incident, OpenIncident } from './models.js';
+import { Incident, OpenIncident } from './models.js';
 
 /** A day summary is final once the day is this far behind (late writers have finished). */
 const SETTLE_MS = 15 * 60_000;
@@ -97,14 +99,23 @@ const dayStart = (day: string) =>
   new Date(Date.UTC(+day.slice(0, 4), +day.slice(4, 6) - 1, +day.slice(6, 8)));
 
 /**
+ * Day summaries live in one small collection per UTC month (`fact_days_yyyymm`, at most 31
+ * documents): a server without indexes then scans only the months a chart covers.
+ */
+const summaryCollection = (day: string) => db().collection<DaySummary>(`fact_days_${day.slice(0, 6)}`);
+
+/**
  * Opened/resolved per UTC hour and group over [start, end): from the stored day summaries,
  * computing (and, once the day is settled, storing) any that are missing or were computed
  * while the day was still going on.
  */
 export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<HourCount[]> {
   const days = utcDaysBetween(start, end);
+  const months = [...new Set(days.map((d) => d.slice(0, 6)))];
   const stored = new Map(
-    (await FactDay.find({ _id: { $in: days } }).lean<DaySummary[]>()).map((d) => [d._id, d]),
+    (await Promise.all(months.map((m) => summaryCollection(`${m}01`).find().toArray())))
+      .flat()
+      .map((d) => [d._id, d as DaySummary]),
   );
   const out: HourCount[] = [];
   for (const day of days) {
@@ -118,7 +129,7 @@ export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<H
       summary = summariseDay(day, facts, now);
       if (now >= settledAt) {
         const s = summary;
-        await upsert(() => FactDay.replaceOne({ _id: day }, s, { upsert: true }).exec());
+        await upsert(() => summaryCollection(day).replaceOne({ _id: day }, s, { upsert: true }));
       }
     }
     out.push(...hoursOf(summary).filter((h) => h.hour >= start && h.hour < end));
@@ -150,7 +161,7 @@ export class BulkProjection {
   private facts = new Map<string, Fact[]>();
   private buffered = 0;
   private open: OpenEntry[] = [];
-  private summaries = new Map<string, Fact[]>();
+  private summaries = new Map<string, DaySummary>();
   readonly counts = { incidents: 0, facts: 0, open: 0 };
 
   constructor(private readonly flushAt = 20_000) {}
@@ -164,13 +175,10 @@ export class BulkProjection {
         if (!list) this.facts.set(name, (list = []));
         list.push(f);
         this.buffered++;
-        if (f.kind === 'opened' || f.kind === 'resolved') {
-          // Only the two kinds the summaries count, and only the fields they read.
-          const day = name.slice('facts_'.length);
-          let s = this.summaries.get(day);
-          if (!s) this.summaries.set(day, (s = []));
-          s.push({ kind: f.kind, at: f.at, group: f.group } as Fact);
-        }
+        const day = name.slice('facts_'.length);
+        let s = this.summaries.get(day);
+        if (!s) this.summaries.set(day, (s = emptySummary(day, new Date(0))));
+        countFact(s, f);
       }
       const entry = openEntryOf(i);
       if (entry) this.open.push(entry);
@@ -197,16 +205,16 @@ export class BulkProjection {
   /** Flushes what is left and stores the summaries of every settled day. */
   async finish(now: Date): Promise<void> {
     await this.flush();
-    const ops: AnyBulkWriteOperation<DaySummary>[] = [];
-    for (const [day, facts] of this.summaries) {
+    const byMonth = new Map<string, AnyBulkWriteOperation<DaySummary>[]>();
+    for (const [day, s] of this.summaries) {
       if (now.getTime() < dayStart(day).getTime() + DAY_MS + SETTLE_MS) continue;
-      const s = summariseDay(day, facts, now);
+      s.computedAt = now;
+      const ops = byMonth.get(day.slice(0, 6)) ?? [];
       ops.push({ replaceOne: { filter: { _id: day }, replacement: s, upsert: true } });
+      byMonth.set(day.slice(0, 6), ops);
     }
-    for (let i = 0; i < ops.length; i += 500)
-      await db()
-        .collection<DaySummary>('fact_days')
-        .bulkWrite(ops.slice(i, i + 500), { ordered: false });
+    for (const [month, ops] of byMonth)
+      await summaryCollection(`${month}01`).bulkWrite(ops, { ordered: false });
     this.summaries.clear();
   }
 }
@@ -223,11 +231,11 @@ async function insertIgnoringDuplicates(
   }
 }
 
-/** Every projection collection: the fact collections, the open set, the day summaries. */
+/** Drops every projection collection: the fact collections, the open set, the day summaries. */
 export async function dropProjection(): Promise<void> {
   const names = (await db().listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   for (const name of names)
-    if (/^facts_\d{8}$/.test(name) || name === 'open_incidents' || name === 'fact_days')
+    if (/^(facts_\d{8}|fact_days_\d{6})$/.test(name) || name === 'open_incidents')
       await db().collection(name).drop();
   indexed.clear();
   await OpenIncident.createIndexes();
