@@ -147,8 +147,6 @@ export function registerDigestCommands(program: Command): void {
         }),
       );
       if (started) bar.stop();
-      print(
-        `projected ${counts.incidents} incidents: ${counts.facts} facts, ${counts.open} open`,
-      );
+      print(`projected ${counts.incidents} incidents: ${counts.facts} facts, ${counts.open} open`);
     });
 }

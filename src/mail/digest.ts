@@ -155,7 +155,7 @@ export function trendLabel(w: PeriodWindow): string {
 // ---------------------------------------------------------------------------------------------
 // HTML
 
-const FONT = "font-family:Arial,Helvetica,sans-serif;color:#222222;";
+const FONT = 'font-family:Arial,Helvetica,sans-serif;color:#222222;';
 const TD = `style="${FONT}font-size:13px;padding:4px 8px;border-bottom:1px solid #eeeeee"`;
 const TDR = `style="${FONT}font-size:13px;padding:4px 8px;border-bottom:1px solid #eeeeee;text-align:right"`;
 const TH = `style="${FONT}font-size:12px;padding:4px 8px;text-align:left;color:#666666;border-bottom:2px solid #dddddd"`;

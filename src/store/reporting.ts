@@ -59,9 +59,7 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
   }
   const entry = openEntryOf(incident);
   if (entry)
-    await upsert(() =>
-      OpenIncident.replaceOne({ _id: entry._id }, entry, { upsert: true }).exec(),
-    );
+    await upsert(() => OpenIncident.replaceOne({ _id: entry._id }, entry, { upsert: true }).exec());
   else await OpenIncident.deleteOne({ _id: incident.number });
 }
 
@@ -102,7 +100,8 @@ const dayStart = (day: string) =>
  * Day summaries live in one small collection per UTC month (`fact_days_yyyymm`, at most 31
  * documents): a server without indexes then scans only the months a chart covers.
  */
-const summaryCollection = (day: string) => db().collection<DaySummary>(`fact_days_${day.slice(0, 6)}`);
+const summaryCollection = (day: string) =>
+  db().collection<DaySummary>(`fact_days_${day.slice(0, 6)}`);
 
 /**
  * Opened/resolved per UTC hour and group over [start, end): from the stored day summaries,

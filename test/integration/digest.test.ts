@@ -250,11 +250,8 @@ function expected(
   const atRisk = open
     .filter((i) => !i.sla?.firstResponse?.breachedAt && !i.sla?.resolution?.breachedAt)
     .map((i) => {
-      const dues = [
-        i.firstRespondedAt ? null : i.sla!.firstResponse!,
-        i.sla!.resolution!,
-      ].flatMap((c) =>
-        c?.runningSince ? [c.runningSince.getTime() + c.targetMs - c.consumedMs] : [],
+      const dues = [i.firstRespondedAt ? null : i.sla!.firstResponse!, i.sla!.resolution!].flatMap(
+        (c) => (c?.runningSince ? [c.runningSince.getTime() + c.targetMs - c.consumedMs] : []),
       );
       return { number: i.number, due: Math.min(...dues) };
     })
@@ -319,9 +316,7 @@ function compare(d: BuiltDigest, e: ReturnType<typeof expected>) {
   expect(m.topCategories).toEqual(e.topCategories);
   expect(m.topCustomers).toEqual(e.topCustomers);
   expect(m.overdueActions.map((a) => a._id)).toEqual(e.overdueActions);
-  expect({ opened: m.trend.opened, resolved: m.trend.resolved }).toEqual(
-    e.trend(m.trend.windows),
-  );
+  expect({ opened: m.trend.opened, resolved: m.trend.resolved }).toEqual(e.trend(m.trend.windows));
 }
 
 describe('manager digests', () => {
@@ -384,22 +379,26 @@ describe('manager digests', () => {
     expect(net.model.overdueActions.map((a) => a._id)).toEqual(['ra-1', 'ra-2']);
   });
 
-  it('sends one mail per manager and period however often the tick runs', { timeout: 180_000 }, async () => {
-    const queue = app!.ctx.queues.digest;
-    for (const id of ['test-tick-1', 'test-tick-2']) {
-      await queue.add('tick', {}, { jobId: id });
-      await waitUntil(`digest ${id}`, async () => (await queue.getJob(id))?.finishedOn);
-    }
-    await smtp.waitFor(4, 120_000);
-    await new Promise((r) => setTimeout(r, 3000)); // anything extra would have arrived by now
-    const digests = smtp.messages.map((m) => [m.envelopeTo.join(), m.parsed.subject]);
-    expect(digests.sort()).toEqual([
-      ['lou@example.test', 'Daily digest (net): Mon 23 Nov 2026'],
-      ['mia@example.test', 'Daily digest: Mon 23 Nov 2026'],
-      ['mia@example.test', 'Weekly digest: week of 16 Nov 2026'],
-      ['oz@example.test', 'Daily digest (ops): Mon 23 Nov 2026'],
-    ]);
-  });
+  it(
+    'sends one mail per manager and period however often the tick runs',
+    { timeout: 180_000 },
+    async () => {
+      const queue = app!.ctx.queues.digest;
+      for (const id of ['test-tick-1', 'test-tick-2']) {
+        await queue.add('tick', {}, { jobId: id });
+        await waitUntil(`digest ${id}`, async () => (await queue.getJob(id))?.finishedOn);
+      }
+      await smtp.waitFor(4, 120_000);
+      await new Promise((r) => setTimeout(r, 3000)); // anything extra would have arrived by now
+      const digests = smtp.messages.map((m) => [m.envelopeTo.join(), m.parsed.subject]);
+      expect(digests.sort()).toEqual([
+        ['lou@example.test', 'Daily digest (net): Mon 23 Nov 2026'],
+        ['mia@example.test', 'Daily digest: Mon 23 Nov 2026'],
+        ['mia@example.test', 'Weekly digest: week of 16 Nov 2026'],
+        ['oz@example.test', 'Daily digest (ops): Mon 23 Nov 2026'],
+      ]);
+    },
+  );
 
   it('is multipart/alternative with an inline PNG the HTML shows by cid', async () => {
     const mail = smtp.messages.find((m) => m.parsed.subject === 'Daily digest: Mon 23 Nov 2026')!;
@@ -432,22 +431,26 @@ describe('manager digests', () => {
     expect(mail.parsed.attachments).toHaveLength(0);
   });
 
-  it('previews on the command line, and a rebuilt projection gives the same digest', { timeout: 180_000 }, async () => {
-    const before = await build(recipient('mia'), { period: 'daily', start: MIA_DAILY.start, end: MIA_DAILY.end, key: '20261123', zone: 'Europe/Berlin' }); // prettier-ignore
-    const htmlFile = join(tmpdir(), `incidesk-digest-${process.pid}.html`);
-    const preview = await runIncidesk(
+  it(
+    'previews on the command line, and a rebuilt projection gives the same digest',
+    { timeout: 180_000 },
+    async () => {
+      const before = await build(recipient('mia'), { period: 'daily', start: MIA_DAILY.start, end: MIA_DAILY.end, key: '20261123', zone: 'Europe/Berlin' }); // prettier-ignore
+      const htmlFile = join(tmpdir(), `incidesk-digest-${process.pid}.html`);
+      const preview = await runIncidesk(
       ['digest', 'preview', '--manager', 'mia@example.test', '--at', NOW.toISOString(), '--html', htmlFile],
       t.env,
     ); // prettier-ignore
-    expect(preview.stderr).toBe('');
-    expect(preview.code).toBe(0);
-    expect(preview.stdout).toContain('Subject: Daily digest: Mon 23 Nov 2026');
-    expect(preview.stdout).toContain(before.rendered.text.split('\n')[2]!);
+      expect(preview.stderr).toBe('');
+      expect(preview.code).toBe(0);
+      expect(preview.stdout).toContain('Subject: Daily digest: Mon 23 Nov 2026');
+      expect(preview.stdout).toContain(before.rendered.text.split('\n')[2]!);
 
-    const rebuilt = await runIncidesk(['digest', 'rebuild-projection'], t.env);
-    expect(rebuilt.code).toBe(0);
-    expect(rebuilt.stdout).toMatch(/projected 49 incidents: \d+ facts, \d+ open/);
-    const after = await build(recipient('mia'), before.model.window);
-    expect(after.model).toEqual(before.model);
-  });
+      const rebuilt = await runIncidesk(['digest', 'rebuild-projection'], t.env);
+      expect(rebuilt.code).toBe(0);
+      expect(rebuilt.stdout).toMatch(/projected 49 incidents: \d+ facts, \d+ open/);
+      const after = await build(recipient('mia'), before.model.window);
+      expect(after.model).toEqual(before.model);
+    },
+  );
 });

@@ -223,7 +223,11 @@ describe('digest computation', () => {
       input({ facts: [], open: [], actions: [], trendHours: [], groups: null }),
     );
     expect(m.empty).toBe(true);
-    const r = renderDigest(m, { organisation: 'Example', recipientName: 'Ada', linkFor: String }, now);
+    const r = renderDigest(
+      m,
+      { organisation: 'Example', recipientName: 'Ada', linkFor: String },
+      now,
+    );
     expect(r.text.trim().split('\n')).toHaveLength(1);
     expect(r.text).toMatch(/^Nothing to report for Mon 23 Nov 2026/);
   });

@@ -14,7 +14,7 @@ import { crc32, encodePng, PNG_SIGNATURE } from '../../src/domain/png.js';
 function decodePng(png: Buffer) {
   expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
   const chunks: { type: string; data: Buffer }[] = [];
-  for (let off = 8; off < png.length; ) {
+  for (let off = 8; off < png.length;) {
     const len = png.readUInt32BE(off);
     const type = png.toString('latin1', off + 4, off + 8);
     const data = png.subarray(off + 8, off + 8 + len);
