@@ -97,6 +97,28 @@ function dueOf(c: ClockLike | null | undefined): Date | null {
   return new Date(c.runningSince.getTime() + Math.max(0, c.targetMs - c.consumedMs));
 }
 
+/** The incident fields the projection is made from: a change to anything else skips it. */
+const PROJECTED = new Set([
+  'status',
+  'subject',
+  'customer',
+  'priority',
+  'group',
+  'category',
+  'assignee',
+  'firstRespondedAt',
+  'resolvedAt',
+  'closedAt',
+  'mergedInto',
+  'sla',
+  'createdAt',
+]);
+
+/** Whether an update (`$set` keys, dotted paths allowed) can change the projection. */
+export function touchesProjection(changes: object): boolean {
+  return Object.keys(changes).some((k) => PROJECTED.has(k.split('.')[0]!));
+}
+
 export const OPEN_STATUSES = ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer'];
 
 export function isOpen(i: Pick<IncidentLike, 'status' | 'mergedInto'>): boolean {

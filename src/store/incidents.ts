@@ -9,6 +9,7 @@ import {
   type IncidentStatus,
   type TimelineDoc,
 } from './models.js';
+import { touchesProjection } from '../domain/reporting.js';
 import { projectIncident } from './reporting.js';
 
 async function nextIncidentNumber(): Promise<number> {
@@ -197,7 +198,8 @@ export async function updateIncident(
   const updated = await Incident.findOneAndUpdate(filter, update, {
     returnDocument: 'after',
   }).lean<IncidentDoc>();
-  if (updated) await projectIncident(updated); // the reporting projection (digests)
+  // The reporting projection (digests), unless nothing it is made from changed.
+  if (updated && touchesProjection(changes)) await projectIncident(updated);
   return updated;
 }
 

@@ -10,6 +10,7 @@ import {
   factsOf,
   openEntryOf,
   summariseDay,
+  touchesProjection,
   utcDaysBetween,
   type IncidentLike,
 } from '../../src/domain/reporting.js';
@@ -76,6 +77,13 @@ describe('projection', () => {
     });
     expect(openEntryOf({ ...i, status: 'closed' })).toBeNull();
     expect(openEntryOf({ ...i, mergedInto: 3 })).toBeNull();
+  });
+
+  it('only updates of fields it is made from touch the projection', () => {
+    expect(touchesProjection({ slaCheckAt: null })).toBe(false);
+    expect(touchesProjection({ assignNotified: true, lastCustomerMessageId: 'x' })).toBe(false);
+    expect(touchesProjection({ 'sla.notifiedLevel': 2 })).toBe(true); // conservative: all of sla
+    expect(touchesProjection({ status: 'resolved', resolvedAt: at(2) })).toBe(true);
   });
 
   it('UTC days overlapping a local day, and hourly summaries', () => {
