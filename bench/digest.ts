@@ -50,9 +50,19 @@ const TARGETS = {
 type P = keyof typeof TARGETS;
 const GROUPS = ['desk', 'network', 'apps', 'data', 'security', 'billing'];
 const CATEGORIES = [
-  'network', 'email', 'access', 'hardware', 'billing', 'database',
-  'vpn', 'printing', 'storage', 'performance', 'security', 'general',
-]; // prettier-ignore
+  'network',
+  'email',
+  'access',
+  'hardware',
+  'billing',
+  'database',
+  'vpn',
+  'printing',
+  'storage',
+  'performance',
+  'security',
+  'general',
+];
 
 /** Deterministic pseudo-random numbers (mulberry32): the same history every run. */
 function prng(seed: number) {
@@ -206,8 +216,19 @@ routing: { default: desk }
       secret: 'bench-secret-0123456789',
     } as never;
     const rows: string[][] = [
-      ['digest', 'run', 'total ms', 'read ms', 'compute ms', 'render ms', 'facts', 'open', 'new', 'resolved'],
-    ]; // prettier-ignore
+      [
+        'digest',
+        'run',
+        'total ms',
+        'read ms',
+        'compute ms',
+        'render ms',
+        'facts',
+        'open',
+        'new',
+        'resolved',
+      ],
+    ];
     const results: Record<string, number[]> = {};
     for (const period of ['daily', 'weekly', 'monthly'] as DigestPeriod[]) {
       const window = previousWindow(periodContaining(period, now, 'UTC'));

@@ -5,7 +5,7 @@
  * times with exactly one mail per manager and period at the SMTP server, the mail's MIME
  * structure, the CLI preview, and a projection rebuild that gives the same digest.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
@@ -65,6 +65,13 @@ const UTC_DAILY = {
   end: new Date('2026-11-24T00:00:00Z'),
   prevStart: new Date('2026-11-22T00:00:00Z'),
 };
+
+const win = (
+  period: PeriodWindow['period'],
+  w: { start: Date; end: Date },
+  key: string,
+  zone: string,
+): PeriodWindow => ({ period, start: w.start, end: w.end, key, zone });
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
 function prng(seed: number) {
@@ -186,11 +193,36 @@ async function seed(): Promise<void> {
     } as never);
   }
   await mongoose.connection.db!.collection('review_actions').insertMany([
-    { _id: 'ra-1', incidentNumber: 3, owner: 'ada', text: 'Add monitoring', dueAt: new Date('2026-11-20T12:00:00Z') } as never,
-    { _id: 'ra-2', incidentNumber: 4, owner: 'lou', text: 'Replace switch', dueAt: new Date('2026-11-23T12:00:00Z') } as never,
-    { _id: 'ra-3', incidentNumber: 5, owner: 'ada', text: 'Runbook', dueAt: new Date('2026-11-19T12:00:00Z'), doneAt: new Date('2026-11-19T10:00:00Z') } as never,
-    { _id: 'ra-4', incidentNumber: 6, owner: 'mia', text: 'Postmortem', dueAt: new Date('2026-11-30T12:00:00Z') } as never,
-  ]); // prettier-ignore
+    {
+      _id: 'ra-1',
+      incidentNumber: 3,
+      owner: 'ada',
+      text: 'Add monitoring',
+      dueAt: new Date('2026-11-20T12:00:00Z'),
+    } as never,
+    {
+      _id: 'ra-2',
+      incidentNumber: 4,
+      owner: 'lou',
+      text: 'Replace switch',
+      dueAt: new Date('2026-11-23T12:00:00Z'),
+    } as never,
+    {
+      _id: 'ra-3',
+      incidentNumber: 5,
+      owner: 'ada',
+      text: 'Runbook',
+      dueAt: new Date('2026-11-19T12:00:00Z'),
+      doneAt: new Date('2026-11-19T10:00:00Z'),
+    } as never,
+    {
+      _id: 'ra-4',
+      incidentNumber: 6,
+      owner: 'mia',
+      text: 'Postmortem',
+      dueAt: new Date('2026-11-30T12:00:00Z'),
+    } as never,
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,8 +232,12 @@ const OPEN = ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer'];
 const inRange = (d: Date | null | undefined, a: Date, b: Date) => !!d && d >= a && d < b;
 const med = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}; // prettier-ignore
+  return s.length === 0
+    ? null
+    : s.length % 2
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const avg = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
 const domainOf = (a: string) => a.slice(a.indexOf('@') + 1);
 const topOf = (keys: string[]) =>
@@ -271,8 +307,18 @@ function expected(
     resolution: { met: resMet, total: resolved.length, pct: pct(resMet, resolved.length) },
     breaches: breaches.length,
     breachedIncidents: [...new Set(breaches)].sort((a, b) => a - b),
-    ack: [avg(acked.map(ackMs)), med(acked.map(ackMs)), avg(prevAcked.map(ackMs)), med(prevAcked.map(ackMs))],
-    resolve: [avg(resolved.map(resMs)), med(resolved.map(resMs)), avg(prevResolved.map(resMs)), med(prevResolved.map(resMs))],
+    ack: [
+      avg(acked.map(ackMs)),
+      med(acked.map(ackMs)),
+      avg(prevAcked.map(ackMs)),
+      med(prevAcked.map(ackMs)),
+    ],
+    resolve: [
+      avg(resolved.map(resMs)),
+      med(resolved.map(resMs)),
+      avg(prevResolved.map(resMs)),
+      med(prevResolved.map(resMs)),
+    ],
     atRisk,
     oldestOpen: [...open]
       .sort((a, b) => a.createdAt!.getTime() - b.createdAt!.getTime() || a.number - b.number)
@@ -290,7 +336,7 @@ function expected(
         (x) => mine.filter((i) => isResolved(i) && inRange(i.resolvedAt, x.start, x.end)).length,
       ),
     }),
-  }; // prettier-ignore
+  };
 }
 
 function compare(d: BuiltDigest, e: ReturnType<typeof expected>) {
@@ -365,16 +411,16 @@ describe('manager digests', () => {
   it('computes each digest exactly as the raw incidents say', { timeout: 120_000 }, async () => {
     const mia = recipient('mia');
     const [daily, weekly] = [
-      await build(mia, { period: 'daily', start: MIA_DAILY.start, end: MIA_DAILY.end, key: '20261123', zone: 'Europe/Berlin' }),
-      await build(mia, { period: 'weekly', start: MIA_WEEKLY.start, end: MIA_WEEKLY.end, key: '20261116', zone: 'Europe/Berlin' }),
-    ]; // prettier-ignore
+      await build(mia, win('daily', MIA_DAILY, '20261123', 'Europe/Berlin')),
+      await build(mia, win('weekly', MIA_WEEKLY, '20261116', 'Europe/Berlin')),
+    ];
     compare(daily, expected(incidents, MIA_DAILY, null, actions));
     expect(daily.model.trend.windows).toHaveLength(14);
     compare(weekly, expected(incidents, MIA_WEEKLY, null, actions));
     expect(weekly.model.trend.windows).toHaveLength(12);
     const lou = recipient('lou');
     expect(lou.groups).toEqual(['net']);
-    const net = await build(lou, { period: 'daily', start: UTC_DAILY.start, end: UTC_DAILY.end, key: '20261123', zone: 'UTC' }); // prettier-ignore
+    const net = await build(lou, win('daily', UTC_DAILY, '20261123', 'UTC'));
     compare(net, expected(incidents, UTC_DAILY, ['net'], actions, ['ada', 'lou']));
     expect(net.model.overdueActions.map((a) => a._id)).toEqual(['ra-1', 'ra-2']);
   });
@@ -435,16 +481,27 @@ describe('manager digests', () => {
     'previews on the command line, and a rebuilt projection gives the same digest',
     { timeout: 180_000 },
     async () => {
-      const before = await build(recipient('mia'), { period: 'daily', start: MIA_DAILY.start, end: MIA_DAILY.end, key: '20261123', zone: 'Europe/Berlin' }); // prettier-ignore
+      const before = await build(
+        recipient('mia'),
+        win('daily', MIA_DAILY, '20261123', 'Europe/Berlin'),
+      );
       const htmlFile = join(tmpdir(), `incidesk-digest-${process.pid}.html`);
+      const pngFile = join(tmpdir(), 'incidesk-digest-chart.png'); // kept: look at it
       const preview = await runIncidesk(
-      ['digest', 'preview', '--manager', 'mia@example.test', '--at', NOW.toISOString(), '--html', htmlFile],
-      t.env,
-    ); // prettier-ignore
+        ['digest', 'preview', '--manager', 'mia@example.test', '--at', NOW.toISOString()].concat([
+          '--html',
+          htmlFile,
+          '--png',
+          pngFile,
+        ]),
+        t.env,
+      );
       expect(preview.stderr).toBe('');
       expect(preview.code).toBe(0);
       expect(preview.stdout).toContain('Subject: Daily digest: Mon 23 Nov 2026');
       expect(preview.stdout).toContain(before.rendered.text.split('\n')[2]!);
+      expect(readFileSync(htmlFile, 'utf8')).toBe(before.rendered.html);
+      expect(readFileSync(pngFile).equals(before.chart!)).toBe(true);
 
       const rebuilt = await runIncidesk(['digest', 'rebuild-projection'], t.env);
       expect(rebuilt.code).toBe(0);

@@ -41,9 +41,19 @@ describe('digest periods', () => {
     const w = periodContaining('monthly', d('2026-11-24T10:00:00Z'), 'UTC');
     const t = trailingWindows(w, 12);
     expect(t.map((x) => x.key)).toEqual([
-      '20251201', '20260101', '20260201', '20260301', '20260401', '20260501',
-      '20260601', '20260701', '20260801', '20260901', '20261001', '20261101',
-    ]); // prettier-ignore
+      '20251201',
+      '20260101',
+      '20260201',
+      '20260301',
+      '20260401',
+      '20260501',
+      '20260601',
+      '20260701',
+      '20260801',
+      '20260901',
+      '20261001',
+      '20261101',
+    ]);
   });
 
   it('is due from the recipient hour on the day after the period', () => {

@@ -50,9 +50,8 @@ describe('PNG encoder', () => {
     const width = 3;
     const height = 2;
     const rgb = new Uint8Array([
-      255, 0, 0, 0, 255, 0, 0, 0, 255,
-      10, 20, 30, 40, 50, 60, 70, 80, 90,
-    ]); // prettier-ignore
+      255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90,
+    ]);
     const img = decodePng(encodePng({ width, height, rgb }));
     expect([img.width, img.height]).toEqual([3, 2]);
     expect(img.pixel(0, 0)).toEqual([255, 0, 0]);
