@@ -99,7 +99,7 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
     return v;
   };
   const [facts, open, actions, trendHours] = await Promise.all([
-    timed('factsMs', factsBetween(previous.start, w.end)),
+    timed('factsMs', factsBetween(previous.start, w.end, now)),
     timed('openMs', openIncidents()),
     timed('actionsMs', overdueReviewActions(w.end)),
     timed('trendMs', hourlyCounts(trendWindows[0]!.start, w.end, now)),

@@ -227,3 +227,68 @@ export function summariseDay(day: string, facts: readonly Fact[], computedAt: Da
   for (const f of facts) countFact(s, f);
   return s;
 }
+
+/**
+ * A settled day's facts packed into one document, column by column (FerretDB stores no
+ * nested arrays): on a server that scans every document a query touches, one document of a
+ * few hundred kilobytes costs a small fraction of reading thousands of small ones.
+ */
+export interface PackedFacts {
+  kind: number[];
+  at: number[];
+  number: number[];
+  priority: (string | null)[];
+  group: (string | null)[];
+  category: (string | null)[];
+  customer: string[];
+  /** -1: none (durations are never negative). */
+  durationMs: number[];
+  /** 1 met, 0 missed, -1 no SLA clock. */
+  met: number[];
+}
+
+export function packFacts(facts: readonly Fact[]): PackedFacts {
+  const p: PackedFacts = {
+    kind: [],
+    at: [],
+    number: [],
+    priority: [],
+    group: [],
+    category: [],
+    customer: [],
+    durationMs: [],
+    met: [],
+  };
+  for (const f of facts) {
+    p.kind.push(FACT_KINDS.indexOf(f.kind));
+    p.at.push(f.at.getTime());
+    p.number.push(f.number);
+    p.priority.push(f.priority);
+    p.group.push(f.group);
+    p.category.push(f.category);
+    p.customer.push(f.customer);
+    p.durationMs.push(f.durationMs ?? -1);
+    p.met.push(f.met === undefined || f.met === null ? -1 : f.met ? 1 : 0);
+  }
+  return p;
+}
+
+export function unpackFacts(p: PackedFacts): Fact[] {
+  return p.kind.map((k, i) => {
+    const kind = FACT_KINDS[k]!;
+    const number = p.number[i]!;
+    const f: Fact = {
+      _id: `${number}-${kind}`,
+      kind,
+      number,
+      at: new Date(p.at[i]!),
+      priority: p.priority[i] ?? null,
+      group: p.group[i] ?? null,
+      category: p.category[i] ?? null,
+      customer: p.customer[i]!,
+    };
+    if (p.durationMs[i]! >= 0) f.durationMs = p.durationMs[i]!;
+    if (p.met[i]! >= 0) f.met = p.met[i] === 1;
+    return f;
+  });
+}

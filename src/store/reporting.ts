@@ -11,12 +11,15 @@ import {
   factCollection,
   factsOf,
   openEntryOf,
+  packFacts,
   summariseDay,
+  unpackFacts,
   utcDaysBetween,
   type DaySummary,
   type Fact,
   type IncidentLike,
   type OpenEntry,
+  type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
 import { Incident, OpenIncident } from './models.js';
@@ -53,9 +56,14 @@ async function upsert(run: () => Promise<unknown>): Promise<void> {
  * and updateIncident; every write is an idempotent replace or delete by a deterministic _id.
  */
 export async function projectIncident(incident: IncidentLike): Promise<void> {
+  const today = utcDaysBetween(new Date(), new Date(Date.now() + 1))[0]!;
   for (const fact of factsOf(incident)) {
-    const coll = await factsCollection(factCollection(fact.at));
+    const name = factCollection(fact.at);
+    const coll = await factsCollection(name);
     await upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
+    // A fact of an earlier day changed: that day's pack (if any) is out of date.
+    const day = name.slice('facts_'.length);
+    if (day < today) await packCollection(day).deleteMany({});
   }
   const entry = openEntryOf(incident);
   if (entry)
@@ -63,18 +71,41 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
   else await OpenIncident.deleteOne({ _id: incident.number });
 }
 
-/** The facts with `at` in [start, end), from the day collections that overlap it. */
-export async function factsBetween(start: Date, end: Date): Promise<Fact[]> {
+interface FactPack {
+  _id: string;
+  facts: PackedFacts;
+  packedAt: Date;
+}
+
+/** One collection per day holding at most one document: reading it scans just that one. */
+const packCollection = (day: string) => db().collection<FactPack>(`packs_${day}`);
+
+/**
+ * The facts with `at` in [start, end), from the days that overlap it: a settled day from its
+ * pack (made from its facts by the first reader, dropped by any later write to the day), the
+ * others from their fact collections.
+ */
+export async function factsBetween(start: Date, end: Date, now: Date): Promise<Fact[]> {
   const days = utcDaysBetween(start, end);
   const parts = await Promise.all(
-    days.map((day) =>
-      db()
-        .collection<Fact>(`facts_${day}`)
-        .find({ at: { $gte: start, $lt: end } })
-        .toArray(),
-    ),
+    days.map(async (day) => {
+      const settled = now.getTime() >= dayStart(day).getTime() + DAY_MS + SETTLE_MS;
+      let facts: Fact[] | undefined;
+      if (settled) {
+        const pack = await packCollection(day).findOne({ _id: day });
+        if (pack) facts = unpackFacts(pack.facts);
+      }
+      if (!facts) {
+        facts = (await db().collection<Fact>(`facts_${day}`).find().toArray()) as Fact[];
+        if (settled) {
+          const pack = { _id: day, facts: packFacts(facts), packedAt: now };
+          await upsert(() => packCollection(day).replaceOne({ _id: day }, pack, { upsert: true }));
+        }
+      }
+      return facts.filter((f) => f.at >= start && f.at < end);
+    }),
   );
-  return parts.flat() as Fact[];
+  return parts.flat();
 }
 
 export async function openIncidents(): Promise<OpenEntry[]> {
@@ -234,7 +265,7 @@ async function insertIgnoringDuplicates(
 export async function dropProjection(): Promise<void> {
   const names = (await db().listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
   for (const name of names)
-    if (/^(facts_\d{8}|fact_days_\d{6})$/.test(name) || name === 'open_incidents')
+    if (/^(facts_\d{8}|packs_\d{8}|fact_days_\d{6})$/.test(name) || name === 'open_incidents')
       await db().collection(name).drop();
   indexed.clear();
   await OpenIncident.createIndexes();

@@ -9,8 +9,10 @@ import {
   factCollection,
   factsOf,
   openEntryOf,
+  packFacts,
   summariseDay,
   touchesProjection,
+  unpackFacts,
   utcDaysBetween,
   type IncidentLike,
 } from '../../src/domain/reporting.js';
@@ -77,6 +79,21 @@ describe('projection', () => {
     });
     expect(openEntryOf({ ...i, status: 'closed' })).toBeNull();
     expect(openEntryOf({ ...i, mergedInto: 3 })).toBeNull();
+  });
+
+  it('a day of facts packs into one document and back unchanged', () => {
+    const facts = [
+      ...factsOf(
+        incident(7, {
+          status: 'resolved',
+          firstRespondedAt: at(1.5),
+          resolvedAt: at(5),
+          sla: { firstResponse: clock(H, 0.5 * H), resolution: clock(4 * H, 4 * H, at(5)) },
+        }),
+      ),
+      ...factsOf(incident(8, { priority: null, group: null, category: null })),
+    ];
+    expect(unpackFacts(packFacts(facts))).toEqual(facts);
   });
 
   it('only updates of fields it is made from touch the projection', () => {
