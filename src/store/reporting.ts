@@ -61,9 +61,12 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
     const name = factCollection(fact.at);
     const coll = await factsCollection(name);
     await upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
-    // A fact of an earlier day changed: that day's pack (if any) is out of date.
+    // A fact of an earlier day changed: that day's pack and summary (if any) are out of date.
     const day = name.slice('facts_'.length);
-    if (day < today) await packCollection(day).deleteMany({});
+    if (day < today) {
+      await packCollection(day).deleteMany({});
+      await summaryCollection(day).deleteOne({ _id: day });
+    }
   }
   const entry = openEntryOf(incident);
   if (entry)
@@ -152,10 +155,8 @@ export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<H
     const settledAt = new Date(dayStart(day).getTime() + DAY_MS + SETTLE_MS);
     let summary = stored.get(day);
     if (!summary || summary.computedAt < settledAt) {
-      const facts = (await db()
-        .collection<Fact>(`facts_${day}`)
-        .find({ kind: { $in: ['opened', 'resolved'] } })
-        .toArray()) as Fact[];
+      const from = dayStart(day);
+      const facts = await factsBetween(from, new Date(from.getTime() + DAY_MS), now);
       summary = summariseDay(day, facts, now);
       if (now >= settledAt) {
         const s = summary;
