@@ -5,7 +5,12 @@
 import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { JOB_LOCK_MS, JOB_MAX_STALLED_COUNT, JOB_STALLED_INTERVAL_MS } from './constants.js';
+import {
+  DIGEST_TICK_MS,
+  JOB_LOCK_MS,
+  JOB_MAX_STALLED_COUNT,
+  JOB_STALLED_INTERVAL_MS,
+} from './constants.js';
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
@@ -13,7 +18,7 @@ import { createMailer } from './mail/outbound.js';
 import type { Plan } from './plan/schema.js';
 import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
-import { openQueues, QUEUES } from './queues.js';
+import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
 import { recordPlanVersion, resetAuditHead, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
@@ -22,6 +27,7 @@ import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
 import { assignProcessor } from '../workers/assign.js';
 import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
+import { digestProcessor } from '../workers/digest.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -94,6 +100,7 @@ export async function startApp(
     worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
+    worker(QUEUES.digest, digestProcessor(ctx), 1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
@@ -116,6 +123,15 @@ export async function startApp(
       );
   const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
   if (sweepTimer) void sweep();
+  // Digests the same way: a tick per window finds what is due; the outbox id makes it once.
+  const digestTick = () =>
+    queues.digest
+      .add('tick', {}, { jobId: jobIds.digestTick(ctx.now(), DIGEST_TICK_MS) })
+      .catch((err: Error) =>
+        log.warn({ component: 'digest', err: err.message }, 'could not enqueue the digest tick'),
+      );
+  const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
+  if (digestTimer) void digestTick();
 
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
@@ -146,6 +162,7 @@ export async function startApp(
     async stop() {
       clearInterval(sweepTimer);
       await http?.close();
+      clearInterval(digestTimer);
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();

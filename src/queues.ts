@@ -11,6 +11,7 @@ export const QUEUES = {
   assign: 'assign',
   sla: 'sla',
   notify: 'notify',
+  digest: 'digest',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -34,6 +35,8 @@ export interface AssignJob {
 export interface SlaJob {
   incident: number;
 }
+/** Build and queue every manager digest that is due (the periodic tick). */
+export type DigestJob = Record<string, never>;
 
 export interface Queues {
   ingest: Queue<IngestJob>;
@@ -41,6 +44,7 @@ export interface Queues {
   assign: Queue<AssignJob>;
   sla: Queue<SlaJob>;
   notify: Queue<NotifyJob>;
+  digest: Queue<DigestJob>;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,7 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
     assign: new Queue<AssignJob>(QUEUES.assign, options),
     sla: new Queue<SlaJob>(QUEUES.sla, options),
     notify: new Queue<NotifyJob>(QUEUES.notify, options),
+    digest: new Queue<DigestJob>(QUEUES.digest, options),
   };
   return {
     ...queues,
@@ -76,4 +81,6 @@ export const jobIds = {
   /** One pending timer per incident and instant: rescheduling to the same time is a no-op. */
   sla: (incident: number, at: Date) => `sla-${incident}-${at.getTime()}`,
   notify: (outboxId: string) => `notify-${outboxId}`,
+  /** One digest tick per window of DIGEST_TICK_MS, whichever process enqueues it. */
+  digestTick: (at: Date, everyMs: number) => `digest-tick-${Math.floor(at.getTime() / everyMs)}`,
 };

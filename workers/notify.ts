@@ -42,7 +42,13 @@ export async function notify(
       contentType: a.contentType ?? undefined,
       content: openBlob(a.blobId),
     }));
-    await ctx.mailer.send(message, attachments);
+    const inline = (message.inline ?? []).map((a) => ({
+      filename: a.filename ?? undefined,
+      contentType: a.contentType ?? undefined,
+      content: bytesOf(a.data),
+      cid: a.cid ?? undefined,
+    }));
+    await ctx.mailer.send(message, [...attachments, ...inline]);
   } catch (err) {
     await markOutboxAttempt(outboxId, (err as Error).message);
     if (err instanceof PermanentDeliveryError) {
@@ -56,6 +62,10 @@ export async function notify(
   }
   const at = ctx.now();
   await markOutboxSent(outboxId, at);
+  if (message.incidentNumber === 0) {
+    log.info('sent'); // a digest: about no single incident, so no timeline
+    return 'sent';
+  }
   await appendTimeline(message.incidentNumber, {
     _id: `out-${outboxId}`,
     at,
@@ -70,6 +80,13 @@ export async function notify(
   });
   log.info('sent');
   return 'sent';
+}
+
+/** A stored Buffer comes back from a lean read as a BSON Binary. */
+function bytesOf(data: unknown): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  const b = (data as { buffer?: Uint8Array } | null)?.buffer;
+  return b ? Buffer.from(b) : Buffer.alloc(0);
 }
 
 /** Called when a transient failure has used up every retry. */

@@ -10,6 +10,7 @@ import { findIncident, listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findArchivedIncident } from '../store/archive.js';
 import { registerBackupCommands } from './backup.js';
+import { registerDigestCommands } from './digest.js';
 import { EXIT } from './exit-codes.js';
 import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
@@ -117,6 +118,7 @@ registerBackupCommands(program);
 registerMaintenanceCommands(program);
 registerAuditCommands(program);
 registerOperatorCommands(program);
+registerDigestCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;

@@ -180,6 +180,8 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'review done': 'agent',
   status: 'agent',
   'dlq list': 'agent',
+  'digest preview': 'manager',
+  'digest send': 'manager',
   'audit verify': 'administrator',
   'audit export': 'administrator',
   start: 'administrator',

@@ -17,7 +17,9 @@ export class TransientDeliveryError extends Error {
 export interface OutboundAttachment {
   filename?: string;
   contentType?: string;
-  content: Readable;
+  content: Readable | Buffer;
+  /** Set for an inline part the HTML references as `cid:`; the message becomes multipart/related. */
+  cid?: string;
 }
 
 export type Mailer = {
@@ -84,6 +86,7 @@ export function mailOptions(
       filename: a.filename === undefined ? undefined : safeFilename(a.filename),
       contentType: a.contentType,
       content: a.content,
+      ...(a.cid ? { cid: a.cid, contentDisposition: 'inline' as const } : {}),
     })),
     // Envelope sender is the support mailbox so that bounces come back and are recognised.
     envelope: { from: config.supportAddress, to: m.to },

@@ -11,6 +11,8 @@ import {
   type IncidentStatus,
   type TimelineDoc,
 } from './models.js';
+import { touchesProjection } from '../domain/reporting.js';
+import { projectIncident } from './reporting.js';
 
 async function nextIncidentNumber(): Promise<number> {
   for (;;) {
@@ -76,6 +78,7 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
         actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
         why: `message ${input.openedBy}`,
       });
+      await projectIncident(doc); // the reporting projection (digests)
       return doc;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -229,6 +232,8 @@ export async function updateIncident(
       ...(added.length ? { participants: after.participants } : {}),
     },
   );
+  // The reporting projection (digests), unless nothing it is made from changed.
+  if (touchesProjection(changes)) await projectIncident(after);
   return after;
 }
 

@@ -204,6 +204,7 @@ const outboxSchema = new Schema(
   {
     _id: String, // `${kind}-${cause}`: deterministic so a retried producer cannot send twice
     kind: { type: String, required: true },
+    /** 0 for mail about no single incident (digests): nothing goes on a timeline. */
     incidentNumber: { type: Number, required: true },
     to: { type: String, required: true },
     messageId: { type: String, required: true },
@@ -216,6 +217,11 @@ const outboxSchema = new Schema(
     headers: Schema.Types.Mixed,
     /** Attachments (ids in `attachments`) to send along, e.g. files an agent attached. */
     attachmentIds: { type: [String], default: [] },
+    /** Images the HTML shows by `cid:` (a digest's chart), stored with the message: small. */
+    inline: {
+      type: [{ _id: false, cid: String, filename: String, contentType: String, data: Buffer }],
+      default: undefined,
+    },
     state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
     attempts: { type: Number, default: 0 },
     lastError: String,
@@ -379,6 +385,39 @@ export const MaintenanceRun = mongoose.model(
   maintenanceRunSchema,
   'maintenance_runs',
 );
+// ---------------------------------------------------------------------------------------------
+// Reporting projection (digests): see src/domain/reporting.ts. The facts themselves live in one
+// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }) and the day summaries in one per
+// UTC month (`fact_days_yyyymm`), both created by src/store/reporting.ts.
+
+/** One document per open incident: the digest's open, at-risk and oldest lists. */
+const openIncidentSchema = new Schema(
+  {
+    _id: Number,
+    number: { type: Number, required: true },
+    subject: String,
+    status: String,
+    createdAt: Date,
+    priority: String,
+    group: String,
+    category: String,
+    customer: String,
+    assignee: String,
+    responseDueAt: Date,
+    resolutionDueAt: Date,
+    breached: Boolean,
+  },
+  opts,
+);
+openIncidentSchema.index({ priority: 1, resolutionDueAt: 1 });
+openIncidentSchema.index({ group: 1, createdAt: 1 });
+openIncidentSchema.index({ createdAt: 1 });
+
+export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, 'open_incidents');
+
+/** Digests already queued (_id: their outbox id): a tick skips them without computing. Small. */
+const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
+export const DigestLog = mongoose.model('DigestLog', digestLogSchema, 'digest_log');
 
 export const ALL_MODELS = [
   Counter,
@@ -397,6 +436,8 @@ export const ALL_MODELS = [
   ArchivedTimelineEntry,
   LegalHold,
   MaintenanceRun,
+  OpenIncident,
+  DigestLog,
 ];
 
 export interface SlaClockDoc {

@@ -1,0 +1,295 @@
+/**
+ * Benchmark of the manager digest over a large history.
+ *
+ *   1. seeds BENCH_DIGEST_N (1,000,000) incidents spread over three years (bulk insertMany of
+ *      2000), and their reporting projection through the same code the rebuild command uses
+ *      (BulkProjection: day-partitioned facts, open set, day summaries)
+ *   2. measures the raw component: a plain full-scan count of the incidents collection, and
+ *      the naive "open incidents" count, on the same server in the same run
+ *   3. times the daily, weekly and monthly digests (read the projection, compute, render,
+ *      chart), each twice
+ *
+ * Progress goes to stderr; the results table and one JSON line to stdout.
+ *
+ *   npm run bench:digest      (node --expose-gc --import tsx bench/digest.ts)
+ *
+ * Environment: BENCH_DIGEST_N (1000000), BENCH_DIGEST_YEARS (3), BENCH_MONGO_URI (an external MongoDB-protocol server;
+ * default: start FerretDB as the tests do).
+ */
+import { performance } from 'node:perf_hooks';
+import mongoose from 'mongoose';
+import { buildDigest, loadDigestInputs, type DigestRecipient } from '../src/actions/digest.js';
+import {
+  periodContaining,
+  previousWindow,
+  type DigestPeriod,
+} from '../src/domain/digest-schedule.js';
+import type { IncidentLike } from '../src/domain/reporting.js';
+import { parsePlan } from '../src/plan/load.js';
+import { connectStore, disconnectStore } from '../src/store/db.js';
+import { Incident } from '../src/store/models.js';
+import { BulkProjection } from '../src/store/reporting.js';
+import { startServices, type RunningServices } from '../test/support/services.js';
+import { bar, note, num, round, table, withDatabase } from './util.js';
+
+const N = num('BENCH_DIGEST_N', 1_000_000);
+const BATCH = 2000;
+/** The span of the history. At 1M over 3 years a day has ~913 incidents, which is what a
+ * daily digest's cost depends on; a smaller N over a shorter span keeps that density. */
+const YEARS = num('BENCH_DIGEST_YEARS', 3);
+const DAY = 86_400_000;
+const H = 3_600_000;
+const TARGET_DAILY_MS = 2000;
+
+const TARGETS = {
+  P1: [0.25 * H, 4 * H],
+  P2: [H, 8 * H],
+  P3: [4 * H, 72 * H],
+  P4: [24 * H, 240 * H],
+} as const;
+type P = keyof typeof TARGETS;
+const GROUPS = ['desk', 'network', 'apps', 'data', 'security', 'billing'];
+const CATEGORIES = [
+  'network',
+  'email',
+  'access',
+  'hardware',
+  'billing',
+  'database',
+  'vpn',
+  'printing',
+  'storage',
+  'performance',
+  'security',
+  'general',
+];
+
+/** Deterministic pseudo-random numbers (mulberry32): the same history every run. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Incident n of N, created in order over the three years before `now`. */
+function makeIncident(n: number, now: Date, rnd: () => number) {
+  const from = now.getTime() - YEARS * 365 * DAY;
+  const createdAt = new Date(
+    Math.min(now.getTime() - 60_000, from + ((n - 0.5 + rnd() - 0.5) / N) * YEARS * 365 * DAY),
+  );
+  const age = now.getTime() - createdAt.getTime();
+  const r = rnd();
+  const priority: P = r < 0.05 ? 'P1' : r < 0.25 ? 'P2' : r < 0.7 ? 'P3' : 'P4';
+  const [respT, resT] = TARGETS[priority];
+  const exp = (mean: number) => -Math.log(1 - rnd()) * mean;
+  const openChance = age < 2 * DAY ? 0.6 : age < 14 * DAY ? 0.15 : age < 90 * DAY ? 0.02 : 0.001;
+  const open = rnd() < openChance;
+  const ackAfter = exp(0.6 * respT);
+  const acked = ackAfter < age && (!open || rnd() < 0.7);
+  const resolveAfter = Math.max(ackAfter + 60_000, exp(0.7 * resT));
+  const resolved = !open && acked && resolveAfter < age;
+  const at = (ms: number) => new Date(createdAt.getTime() + ms);
+  const clock = (target: number, done: number | null) =>
+    done !== null
+      ? {
+          targetMs: target,
+          consumedMs: Math.round(done),
+          runningSince: null,
+          stoppedAt: at(done),
+          ...(done >= target ? { breachedAt: at(target) } : {}),
+        }
+      : {
+          targetMs: target,
+          consumedMs: 0,
+          runningSince: createdAt,
+          stoppedAt: null,
+          ...(target <= age ? { breachedAt: at(target) } : {}),
+        };
+  const domain = `customer${Math.floor(500 * rnd() ** 2)}.example`;
+  const status = resolved
+    ? age - resolveAfter > 7 * DAY
+      ? 'closed'
+      : 'resolved'
+    : open
+      ? (['assigned', 'in-progress', 'pending-customer'] as const)[Math.floor(rnd() * 3)]!
+      : 'in-progress'; // acknowledged long ago, never resolved (rare)
+  return {
+    _id: n,
+    number: n,
+    openedBy: `bench-${n}`,
+    status,
+    subject: `Service problem number ${n}`,
+    customer: { address: `user${Math.floor(rnd() * 50)}@${domain}` },
+    participants: [`user@${domain}`],
+    messageCount: 1 + Math.floor(rnd() * 6),
+    category: CATEGORIES[Math.floor(rnd() * CATEGORIES.length)]!,
+    impact: 'medium',
+    urgency: 'medium',
+    priority,
+    group: GROUPS[Math.floor(rnd() ** 1.5 * GROUPS.length)]!,
+    assignee: `agent${Math.floor(rnd() * 40)}`,
+    sla: {
+      firstResponse: clock(respT, acked ? ackAfter : null),
+      resolution: clock(resT, resolved ? resolveAfter : null),
+      escalationLevel: 0,
+      notifiedLevel: 0,
+    },
+    slaCheckAt: null,
+    firstRespondedAt: acked ? at(ackAfter) : undefined,
+    resolvedAt: resolved ? at(resolveAfter) : undefined,
+    closedAt: status === 'closed' ? at(resolveAfter + 7 * DAY) : undefined,
+    createdAt,
+    updatedAt: resolved ? at(resolveAfter) : createdAt,
+  };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const v = await fn();
+  return [v, performance.now() - t0];
+}
+
+async function main() {
+  const now = new Date();
+  let services: RunningServices | undefined;
+  let uri = process.env.BENCH_MONGO_URI;
+  if (!uri) {
+    // Services die with the benchmark, also on Ctrl-C.
+    services = await startServices((stopSync) => {
+      for (const sig of ['SIGINT', 'SIGTERM'] as const)
+        process.once(sig, () => {
+          stopSync();
+          process.exit(130);
+        });
+    });
+    uri = services.services.mongoUri;
+  }
+  const db = `bench_digest_${Date.now()}`;
+  await connectStore(withDatabase(uri, db));
+  try {
+    // 1. seed
+    note(`seeding ${N} incidents over ${YEARS} years (${round(N / (YEARS * 365))}/day) into ${db}`);
+    const rnd = prng(20261124);
+    const projection = new BulkProjection(40_000);
+    const progress = bar('incidents + projection', N);
+    let insertMs = 0;
+    let projectMs = 0;
+    const t0 = performance.now();
+    for (let first = 1; first <= N; first += BATCH) {
+      const docs: ReturnType<typeof makeIncident>[] = [];
+      for (let n = first; n < first + BATCH && n <= N; n++) docs.push(makeIncident(n, now, rnd));
+      const [, ti] = await timed(() => Incident.collection.insertMany(docs as never[]));
+      const [, tp] = await timed(() => projection.add(docs as unknown as IncidentLike[]));
+      insertMs += ti;
+      projectMs += tp;
+      progress.update(Math.min(N, first + BATCH - 1));
+    }
+    const [, tf] = await timed(() => projection.finish(now));
+    projectMs += tf;
+    progress.stop();
+    const seedS = (performance.now() - t0) / 1000;
+    const { counts } = projection;
+    note(
+      `seeded in ${round(seedS)} s: incidents ${round(insertMs / 1000)} s, projection ${round(projectMs / 1000)} s (${counts.facts} facts, ${counts.open} open)`,
+    );
+
+    // 3. digests
+    const plan = parsePlan(
+      `version: 1
+organisation: Bench Corp
+agents: [{ id: mia, name: Mia, email: mia@example.test, groups: [desk] }]
+groups: [{ id: desk, name: Desk }]
+routing: { default: desk }
+`,
+      'bench',
+    );
+    const recipient: DigestRecipient = {
+      agent: plan.agents[0]!,
+      schedule: { hour: 7, timezone: 'UTC', periods: ['daily', 'weekly', 'monthly'] },
+      groups: null,
+    };
+    const config = {
+      supportAddress: 'support@example.test',
+      secret: 'bench-secret-0123456789',
+    } as never;
+    const rows: string[][] = [
+      [
+        'digest',
+        'run',
+        'total ms',
+        'read ms',
+        'compute ms',
+        'render ms',
+        'facts',
+        'open',
+        'new',
+        'resolved',
+      ],
+    ];
+    const results: Record<string, number[]> = {};
+    for (const period of ['daily', 'weekly', 'monthly'] as DigestPeriod[]) {
+      const window = previousWindow(periodContaining(period, now, 'UTC'));
+      for (const run of [1, 2]) {
+        const [built, ms] = await timed(async () =>
+          buildDigest({ config, plan }, recipient, await loadDigestInputs(window, now), now),
+        );
+        const inputs = built.timings;
+        (results[period] ??= []).push(round(ms));
+        rows.push([
+          period,
+          String(run),
+          String(round(ms)),
+          String(round(inputs.loadMs!)),
+          String(round(inputs.computeMs!)),
+          String(round(inputs.renderMs!)),
+          String(built.factsRead),
+          String(built.model.totals.open),
+          String(built.model.totals.new),
+          String(built.model.totals.resolved),
+        ]);
+        const parts = Object.entries(built.reads).map(([k, v]) => `${k} ${round(v)}`);
+        note(`${period} run ${run}: ${round(ms)} ms (reads done at: ${parts.join(', ')})`);
+      }
+    }
+    // 2. the raw component, same server, same run (after the digests: it is the slow part)
+    const [total, scanMs] = await timed(() => Incident.countDocuments({}));
+    const [naiveOpen, naiveOpenMs] = await timed(() =>
+      Incident.countDocuments({
+        status: { $in: ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer'] },
+      }),
+    );
+    note(
+      `full-scan count: ${total} in ${round(scanMs)} ms; naive open count ${naiveOpen} in ${round(naiveOpenMs)} ms`,
+    );
+
+    process.stdout.write(`\n${table(rows)}\n\n`);
+    const daily = Math.max(...results.daily!);
+    process.stdout.write(
+      `full-scan count of ${total} incidents: ${round(scanMs)} ms; naive open-incidents count: ${round(naiveOpenMs)} ms\n` +
+        `daily digest: ${daily} ms (target < ${TARGET_DAILY_MS} ms: ${daily < TARGET_DAILY_MS ? 'met' : 'MISSED'})\n`,
+    );
+    process.stdout.write(
+      `${JSON.stringify({
+        bench: 'digest',
+        incidents: total,
+        facts: counts.facts,
+        open: counts.open,
+        seedSeconds: round(seedS),
+        fullScanCountMs: round(scanMs),
+        naiveOpenCountMs: round(naiveOpenMs),
+        digestMs: results,
+        targetDailyMs: TARGET_DAILY_MS,
+      })}\n`,
+    );
+    if (daily >= TARGET_DAILY_MS) process.exitCode = 2;
+  } finally {
+    await mongoose.connection.db?.dropDatabase().catch(() => undefined);
+    await disconnectStore();
+    await services?.stop();
+  }
+}
+
+await main();
