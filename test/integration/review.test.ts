@@ -19,7 +19,7 @@ import {
 } from '../../src/store/incidents.js';
 import { Incident, Outbox, RecentIncident, ReviewAction } from '../../src/store/models.js';
 import { timelineWithMerged } from '../../src/store/review.js';
-import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import { deliver, operatorPlanFile, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
 import { type CapturedMail } from '../support/smtp-capture.js';
 
@@ -38,6 +38,8 @@ review:
   remindBefore: 1d
   duplicates: { within: 7d, similarity: 0.6 }
   outages: { within: 1h, similarity: 0.6, minCustomers: 3 }
+access:
+  agentsMay: [merge] # Olga merges duplicates herself; merging is otherwise for the lead
 `;
 
 const OLGA = 'olga@example.test';
@@ -98,7 +100,8 @@ describe('post-incident review, duplicates and outages', () => {
     planFile,
     `version: 1\norganisation: Example Corp\nacknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }\n${PLAN}`,
   );
-  const cli = (args: string[]) => runIncidesk(args, { ...h.t.env, INCIDESK_PLAN: planFile });
+  const cliPlan = operatorPlanFile(planFile); // with the test operators' tokens
+  const cli = (args: string[]) => runIncidesk(args, { ...h.t.env, INCIDESK_PLAN: cliPlan });
 
   let p1 = 0;
 
