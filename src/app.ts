@@ -18,6 +18,7 @@ import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
 import { assignProcessor } from '../workers/assign.js';
 import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
+import { indexProcessor } from '../workers/index.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -79,6 +80,9 @@ export async function startApp(
     worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
+    // Index writes are read-modify-write: one job at a time across all processes.
+    worker(QUEUES.index, indexProcessor(ctx), 1);
+    await queues.index.setGlobalConcurrency(1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {

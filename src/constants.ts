@@ -29,3 +29,19 @@ export const INLINE_RAW_MAX_BYTES = 256 * 1024;
 export const BLOB_CHUNK_BYTES = 255 * 1024;
 /** Longest text body kept on a timeline entry; the full body always stays in the raw message. */
 export const TIMELINE_BODY_MAX_CHARS = 200_000;
+
+/**
+ * Search index layout (src/store/search-index.ts): postings and records are spread over this
+ * many collections each, so a lookup scans 1/256 of the index even on a server without
+ * indexes. Changing it needs `incidesk search --reindex`.
+ */
+export const SEARCH_PARTITIONS = 256;
+/** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
+export const SEARCH_CHUNK_POSTINGS = 2000;
+/** Terms of an incident's subject and first message used to find similar ones. */
+export const SIMILAR_QUERY_TERMS = 12;
+/** How many similar resolved incidents and known errors an assignment mail lists. */
+export const SIMILAR_MAX_INCIDENTS = 3;
+export const SIMILAR_MAX_KNOWN_ERRORS = 2;
+/** A hit counts as similar from this fraction of the best possible score, on ≥ 2 shared terms. */
+export const SIMILAR_MIN_SCORE_RATIO = 0.12;

@@ -11,6 +11,7 @@ export const QUEUES = {
   assign: 'assign',
   sla: 'sla',
   notify: 'notify',
+  index: 'index',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -35,12 +36,19 @@ export interface SlaJob {
   incident: number;
 }
 
+/** Bring the search index up to date for one incident or known error (see src/actions/search.ts). */
+export interface IndexJob {
+  kind: 'incident' | 'known-error';
+  id: number;
+}
+
 export interface Queues {
   ingest: Queue<IngestJob>;
   triage: Queue<TriageJob>;
   assign: Queue<AssignJob>;
   sla: Queue<SlaJob>;
   notify: Queue<NotifyJob>;
+  index: Queue<IndexJob>;
   close(): Promise<void>;
 }
 
@@ -59,6 +67,7 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
     assign: new Queue<AssignJob>(QUEUES.assign, options),
     sla: new Queue<SlaJob>(QUEUES.sla, options),
     notify: new Queue<NotifyJob>(QUEUES.notify, options),
+    index: new Queue<IndexJob>(QUEUES.index, options),
   };
   return {
     ...queues,
@@ -76,4 +85,7 @@ export const jobIds = {
   /** One pending timer per incident and instant: rescheduling to the same time is a no-op. */
   sla: (incident: number, at: Date) => `sla-${incident}-${at.getTime()}`,
   notify: (outboxId: string) => `notify-${outboxId}`,
+  /** One run per change of the document's text (`cause` names the change). */
+  index: (job: IndexJob, cause: string) =>
+    `index-${job.kind}-${job.id}-${cause.replace(/[^A-Za-z0-9_-]/g, '_')}`,
 };

@@ -13,6 +13,7 @@ import { jobIds } from '../queues.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
+import { queueIndex } from './search.js';
 import { clockChanges, updateClocks } from './sla.js';
 
 export type ChangeResult = { ok: true; done: string } | { ok: false; reason: string };
@@ -174,6 +175,7 @@ export async function resolveIncident(
     event: 'resolved',
     detail: { ...resolution, by: actor.by },
   });
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `resolved-${actor.cause}`);
   await queueMail(ctx, {
     id: `resolved-${incident.number}-${actor.cause}`,
     kind: 'resolved',
