@@ -161,3 +161,22 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return { mongoUri: parsed.data };
 }
+
+/** The subset commands that only enqueue work need: Redis and the queue prefix. */
+export function loadQueueConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<Config, 'redisUrl' | 'queuePrefix'> {
+  const problems: string[] = [];
+  const resolved = resolveSecretFiles(env, problems);
+  const parsed = schema
+    .pick({ REDIS_URL: true, INCIDESK_QUEUE_PREFIX: true })
+    .safeParse(resolved);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.');
+      problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
+    }
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return { redisUrl: parsed.data.REDIS_URL, queuePrefix: parsed.data.INCIDESK_QUEUE_PREFIX };
+}

@@ -6,11 +6,13 @@
 import type { AppContext } from '../context.js';
 import { priorityFor } from '../domain/classify.js';
 import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
+import { formatKnownErrorId } from '../domain/known-errors.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findGroup } from '../plan/load.js';
 import type { Level, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import { linkIncidentToKnownError } from '../store/known-errors.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
 import { queueIndex } from './search.js';
@@ -246,4 +248,27 @@ export async function mergeIncident(
     });
   }
   return { ok: true, done: `merged into ${formatIncidentId(into)}` };
+}
+
+/** Record that a known error explains this incident; the agent learns its workaround. */
+export async function linkKnownError(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  knownError: number,
+  actor: Actor,
+): Promise<ChangeResult> {
+  const ke = await linkIncidentToKnownError(knownError, incident.number);
+  if (!ke) return refused(`no known error ${formatKnownErrorId(knownError)}`);
+  await appendTimeline(incident.number, {
+    _id: `known-error-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'known-error-linked',
+    detail: { knownError: formatKnownErrorId(knownError), by: actor.by },
+  });
+  const workaround = ke.workaround ? `; workaround: ${ke.workaround}` : '';
+  return {
+    ok: true,
+    done: `linked to ${formatKnownErrorId(knownError)} (${ke.title}, ${ke.status})${workaround}`,
+  };
 }

@@ -19,6 +19,7 @@ import type { IncidentDoc } from '../store/models.js';
 import { assignIncident } from './assign.js';
 import {
   addNote,
+  linkKnownError,
   mergeIncident,
   moveStatus,
   recordFirstResponse,
@@ -122,6 +123,8 @@ async function execute(
     }
     case 'merge':
       return mergeIncident(ctx, incident, command.into, actor);
+    case 'known-error':
+      return linkKnownError(ctx, incident, command.id, actor);
   }
 }
 

@@ -103,9 +103,7 @@ export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob)
     id = job.id;
     const incident = await findIncident(job.id);
     if (incident) {
-      const bodies = (await timelineOf(job.id))
-        .filter(searchableMessage)
-        .map((e) => e.text ?? '');
+      const bodies = (await timelineOf(job.id)).filter(searchableMessage).map((e) => e.text ?? '');
       doc = incidentIndexable(incident, bodies);
     }
   } else {

@@ -11,6 +11,9 @@ import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { NotFoundError, print, withStore } from './shared.js';
+import { registerSearchCommands } from './search.js';
+import { registerReportCommands } from './report.js';
+import { registerKnownErrorCommands } from './known-errors.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
@@ -92,6 +95,10 @@ incidents
     );
   });
 
+registerSearchCommands(program);
+registerReportCommands(program);
+registerKnownErrorCommands(program);
+
 function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError)
     return err.exitCode === 0
@@ -117,6 +124,6 @@ try {
   const code = exitCodeFor(err);
   if (!(err instanceof CommanderError))
     process.stderr.write(`incidesk: ${(err as Error).message}\n`);
-  else if (err.code === 'incidesk.badId') process.stderr.write(`incidesk: ${err.message}\n`);
+  else if (err.code.startsWith('incidesk.')) process.stderr.write(`incidesk: ${err.message}\n`);
   process.exitCode = code;
 }

@@ -7,6 +7,7 @@
  *   #note checked the logs   (or `#note` alone: the following lines up to a blank line)
  *   #escalate customer is furious
  *   #merge INC-000042        (merge this incident into INC-000042)
+ *   #known-error KE-0001     (link this incident to a known error)
  *
  * Blank lines before and between commands are fine; the first other line ends the commands
  * and starts the body sent to the customer. `#` followed by a space, a digit or other
@@ -16,6 +17,7 @@
  */
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
 import { statusForCommand, type Status } from './lifecycle.js';
+import { parseKnownErrorId } from './known-errors.js';
 import { parseIncidentId } from './tokens.js';
 
 export type Command =
@@ -28,7 +30,8 @@ export type Command =
   | { kind: 'resolve'; cause?: string; fix?: string; workaround?: string }
   | { kind: 'note'; text: string }
   | { kind: 'escalate'; reason?: string }
-  | { kind: 'merge'; into: number };
+  | { kind: 'merge'; into: number }
+  | { kind: 'known-error'; id: number };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -159,6 +162,13 @@ function parseCommand(word: string, rest: string): Parsed {
       if (into === null)
         return { error: `merge needs one incident id like INC-000042, got "${rest.trim()}"` };
       return { command: { kind: 'merge', into } };
+    }
+    case 'known-error': {
+      const w = words(rest);
+      const id = w.length === 1 ? parseKnownErrorId(w[0] as string) : null;
+      if (id === null)
+        return { error: `known-error needs one id like KE-0001, got "${rest.trim()}"` };
+      return { command: { kind: 'known-error', id } };
     }
     default:
       return { error: `unknown command #${word}` };

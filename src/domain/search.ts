@@ -23,7 +23,10 @@ const MAX_TOKEN_CHARS = 40;
 
 /** Lower case, without accents: "Café" and "cafe" are one term. */
 export function normalise(text: string): string {
-  return text.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase();
+  return text
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .toLowerCase();
 }
 
 /**
