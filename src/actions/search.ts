@@ -37,7 +37,7 @@ import {
   ensureSearchIndexes,
   IndexBuilder,
   searchTerms,
-  type IndexRecord,
+  type RecordBody,
   type SearchResult,
 } from '../store/search-index.js';
 
@@ -50,7 +50,7 @@ export function searchableMessage(
   return e.event === 'reply'; // an agent's answer relayed to the customer
 }
 
-type Indexable = { fields: SearchFields; record: Omit<IndexRecord, '_id' | 'terms'> };
+type Indexable = { fields: SearchFields; record: RecordBody };
 
 function incidentIndexable(incident: IncidentDoc, bodies: string[]): Indexable {
   const r = incident.resolution ?? undefined;

@@ -38,9 +38,25 @@ export interface IndexRecord {
   status: string;
   at: Date;
   resolution?: { cause?: string; fix?: string; workaround?: string };
-  /** [term, weight, chunk] for every term this document put in the index. */
-  terms: [string, number, number][];
+  /**
+   * Every term this document put in the index, with its weight and the chunk holding the
+   * posting, as parallel arrays (FerretDB stores no arrays of arrays).
+   */
+  terms: string[];
+  weights: number[];
+  chunks: number[];
 }
+
+type Contribution = [term: string, weight: number, chunk: number];
+export type RecordBody = Omit<IndexRecord, '_id' | 'terms' | 'weights' | 'chunks'>;
+
+const contributions = (r: Pick<IndexRecord, 'terms' | 'weights' | 'chunks'>): Contribution[] =>
+  r.terms.map((t, i) => [t, r.weights[i]!, r.chunks[i]!]);
+const contributionFields = (list: readonly Contribution[]) => ({
+  terms: list.map((c) => c[0]),
+  weights: list.map((c) => c[1]),
+  chunks: list.map((c) => c[2]),
+});
 
 interface Chunk {
   _id: string;
@@ -88,11 +104,13 @@ export async function getIndexRecord(id: number): Promise<IndexRecord | null> {
  */
 export async function applyDocument(
   id: number,
-  record: Omit<IndexRecord, '_id' | 'terms'> | null,
+  record: RecordBody | null,
   weights: ReadonlyMap<string, number>,
 ): Promise<{ added: number; removed: number; changed: number }> {
   const old = await getIndexRecord(id);
-  const before = new Map((old?.terms ?? []).map(([t, w, k]) => [t, { w, k }] as const));
+  const before = new Map(
+    (old ? contributions(old) : []).map(([t, w, k]) => [t, { w, k }] as const),
+  );
   const after = record ? weights : new Map<string, number>();
   type Op = { term: string; kind: 'add' | 'remove' | 'change'; w: number; k: number };
   const ops: Op[] = [];
@@ -172,12 +190,16 @@ export async function applyDocument(
   }
 
   if (record) {
-    const terms: [string, number, number][] = [...after].map(([t, w]) => [
+    const list: Contribution[] = [...after].map(([t, w]) => [
       t,
       Math.fround(w),
       placed.get(t) ?? 0,
     ]);
-    await docsOf(id).replaceOne({ _id: id }, { ...record, terms }, { upsert: true });
+    await docsOf(id).replaceOne(
+      { _id: id },
+      { ...record, ...contributionFields(list) },
+      { upsert: true },
+    );
     if (!old) await meta().updateOne({ _id: 'stats' }, { $inc: { docs: 1 } }, { upsert: true });
   } else if (old) {
     await docsOf(id).deleteOne({ _id: id });
@@ -216,7 +238,7 @@ export async function recordsFor(ids: readonly number[]): Promise<Map<number, In
   await Promise.all(
     [...byPartition.values()].map(async (list) => {
       const rows = await docsOf(list[0]!)
-        .find({ _id: { $in: list } }, { projection: { terms: 0 } })
+        .find({ _id: { $in: list } }, { projection: { terms: 0, weights: 0, chunks: 0 } })
         .toArray();
       for (const r of rows) out.set(r._id, r);
     }),
@@ -312,10 +334,10 @@ export class IndexBuilder {
 
   async addDocument(
     id: number,
-    record: Omit<IndexRecord, '_id' | 'terms'>,
+    record: RecordBody,
     weights: ReadonlyMap<string, number>,
   ): Promise<void> {
-    const terms: [string, number, number][] = [];
+    const terms: Contribution[] = [];
     for (const [term, weight] of weights) {
       let p = this.postings.get(term);
       if (!p) this.postings.set(term, (p = { ids: [], ws: [] }));
@@ -328,7 +350,7 @@ export class IndexBuilder {
     await this.loader.add(docsCollectionName(docPartition(id, SEARCH_PARTITIONS)), {
       ...record,
       _id: id,
-      terms,
+      ...contributionFields(terms),
     });
   }
 
@@ -374,7 +396,7 @@ export async function indexSnapshot(): Promise<{
       }
     } else if (name.startsWith('search_docs_')) {
       for (const r of await db().collection<IndexRecord>(name).find().toArray())
-        records[String(r._id)] = r.terms
+        records[String(r._id)] = contributions(r)
           .map(([t, w]) => [t, w] as [string, number])
           .sort((a, b) => (a[0] < b[0] ? -1 : 1));
     }
