@@ -168,9 +168,7 @@ export function loadQueueConfig(
 ): Pick<Config, 'redisUrl' | 'queuePrefix'> {
   const problems: string[] = [];
   const resolved = resolveSecretFiles(env, problems);
-  const parsed = schema
-    .pick({ REDIS_URL: true, INCIDESK_QUEUE_PREFIX: true })
-    .safeParse(resolved);
+  const parsed = schema.pick({ REDIS_URL: true, INCIDESK_QUEUE_PREFIX: true }).safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = issue.path.join('.');

@@ -204,7 +204,12 @@ describe('search, reports and known errors', () => {
   };
   const indexIdle = () =>
     waitUntil('index queue idle', async () => {
-      const c = await h.app.ctx.queues.index.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      const c = await h.app.ctx.queues.index.getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'prioritized',
+      );
       return Object.values(c).every((n) => n === 0);
     });
   const mailTo = (address: string, match: (m: CapturedMail) => boolean) =>
