@@ -12,7 +12,7 @@
  *   npm run bench:search          (MONGODB_URI to use an existing server; else FerretDB is started)
  */
 import { performance } from 'node:perf_hooks';
-import { SEARCH_PARTITIONS } from '../src/constants.js';
+import { SEARCH_DOC_PARTITIONS } from '../src/constants.js';
 import { docPartition } from '../src/domain/search.js';
 import { connectStore, db, disconnectStore } from '../src/store/db.js';
 import {
@@ -100,14 +100,19 @@ async function main() {
       flatBar.update(Math.min(i + 1999, DOCS));
     }
     flatBar.stop();
+    note('raw lookups');
     const flatLookups: number[] = [];
     for (const id of [DOCS >> 1, DOCS >> 2, DOCS - 1])
       flatLookups.push((await timed(() => flat.findOne({ _id: id })))[1]);
     const partition = db().collection<{ _id: number }>(
-      docsCollectionName(docPartition(DOCS >> 1, SEARCH_PARTITIONS)),
+      docsCollectionName(docPartition(DOCS >> 1, SEARCH_DOC_PARTITIONS)),
     );
     const partitionLookups: number[] = [];
-    for (const id of [DOCS >> 1, (DOCS >> 1) + SEARCH_PARTITIONS, (DOCS >> 1) - SEARCH_PARTITIONS])
+    for (const id of [
+      DOCS >> 1,
+      (DOCS >> 1) + SEARCH_DOC_PARTITIONS,
+      (DOCS >> 1) - SEARCH_DOC_PARTITIONS,
+    ])
       partitionLookups.push((await timed(() => partition.findOne({ _id: id })))[1]);
 
     // 3. Queries: rare (high ids), middling and common (low ids) terms.
@@ -121,11 +126,13 @@ async function main() {
         q.push(j === 0 && i % 4 === 0 ? pick(0, 50) : pick(500, VOCABULARY));
       queries.push(q);
     }
+    note('queries');
     const latencies: number[] = [];
     const resultCounts: number[] = [];
     for (const q of queries) {
       const [r, ms] = await timed(() => searchTerms(q, { limit: 10 }));
       latencies.push(ms);
+      note(`  ${q.join(' ')}: ${round(ms)} ms, ${r.results.length} results`);
       resultCounts.push(r.results.length);
     }
     const similar: number[] = [];
@@ -154,7 +161,7 @@ async function main() {
         ['similar-incidents lookup, 12 terms: p50 / p95', `${sim.p50} / ${sim.p95} ms`],
         [`raw: findOne by _id on a ${DOCS}-doc collection (median of 3)`, `${flatS.p50} ms`],
         [
-          `raw: findOne by _id on one index partition (~${Math.round(DOCS / SEARCH_PARTITIONS)} docs)`,
+          `raw: findOne by _id on one index partition (~${Math.round(DOCS / SEARCH_DOC_PARTITIONS)} docs)`,
           `${partS.p50} ms`,
         ],
       ])}\n`,

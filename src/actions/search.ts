@@ -34,7 +34,6 @@ import {
   applyDocument,
   BulkLoader,
   dropIndex,
-  ensureSearchIndexes,
   IndexBuilder,
   searchTerms,
   type RecordBody,
@@ -117,16 +116,6 @@ export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob)
   return changes;
 }
 
-let indexesEnsured: Promise<void> | undefined;
-/** The index worker declares the lookup indexes once per process, before its first write. */
-export function ensureIndexesOnce(): Promise<void> {
-  indexesEnsured ??= ensureSearchIndexes().catch((err: unknown) => {
-    indexesEnsured = undefined;
-    throw err;
-  });
-  return indexesEnsured;
-}
-
 /** Ask for a re-index of a document whose text changed; `cause` names the change (idempotent). */
 export async function queueIndex(
   ctx: { queues: Pick<Queues, 'index'> },
@@ -171,9 +160,7 @@ export async function rebuildIndex(progress?: {
     await builder.addDocument(knownErrorDocId(ke._id), doc.record, termWeights(doc.fields));
     progress?.tick();
   }
-  const done = await builder.finish();
-  await ensureSearchIndexes();
-  return done;
+  return builder.finish();
 }
 
 /** `incidesk search`: incidents and known errors for a free-text query, best first. */

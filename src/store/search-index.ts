@@ -3,10 +3,10 @@
  * server that scans a whole collection for any query (FerretDB here), cost follows the size
  * of the collection asked, not of the data set.
  *
- * - `search_terms_XX` (XX = hash of the term, SEARCH_PARTITIONS of them): postings chunks
+ * - `search_terms_XXX` (XXX = hash of the term, SEARCH_TERM_PARTITIONS of them): postings chunks
  *   `{ _id: "term#k", t: term, k, n, p }`, `p` packed (id int32 + weight float32), at most
  *   SEARCH_CHUNK_POSTINGS per chunk so no document nears the 16 MB limit.
- * - `search_docs_XX` (XX = document id modulo SEARCH_PARTITIONS): one record per indexed
+ * - `search_docs_XX` (XX = document id modulo SEARCH_DOC_PARTITIONS): one record per indexed
  *   incident or known error: what to show for a hit, and which terms it contributed (with
  *   the chunk holding each posting) so a re-index removes exactly its stale postings.
  * - `search_meta`: the number of indexed documents (for idf).
@@ -15,7 +15,11 @@
  * (global concurrency 1) and `incidesk search --reindex` (which pauses that queue) write.
  */
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
-import { SEARCH_CHUNK_POSTINGS, SEARCH_PARTITIONS } from '../constants.js';
+import {
+  SEARCH_CHUNK_POSTINGS,
+  SEARCH_DOC_PARTITIONS,
+  SEARCH_TERM_PARTITIONS,
+} from '../constants.js';
 import {
   compareHits,
   decodePostings,
@@ -66,17 +70,24 @@ interface Chunk {
   p: Uint8Array;
 }
 
-const hex = (n: number) => n.toString(16).padStart(2, '0');
-export const termsCollectionName = (i: number) => `search_terms_${hex(i)}`;
-export const docsCollectionName = (i: number) => `search_docs_${hex(i)}`;
+const hex = (n: number, digits: number) => n.toString(16).padStart(digits, '0');
+export const termsCollectionName = (i: number) => `search_terms_${hex(i, 3)}`;
+export const docsCollectionName = (i: number) => `search_docs_${hex(i, 2)}`;
 const META = 'search_meta';
 
 const termsOf = (term: string) =>
-  db().collection<Chunk>(termsCollectionName(termPartition(term, SEARCH_PARTITIONS)));
+  db().collection<Chunk>(termsCollectionName(termPartition(term, SEARCH_TERM_PARTITIONS)));
 const docsOf = (id: number) =>
-  db().collection<IndexRecord>(docsCollectionName(docPartition(id, SEARCH_PARTITIONS)));
+  db().collection<IndexRecord>(docsCollectionName(docPartition(id, SEARCH_DOC_PARTITIONS)));
 const meta = () => db().collection<{ _id: string; docs: number }>(META);
 const chunkId = (term: string, k: number) => `${term}#${k}`;
+/**
+ * Every chunk of these terms, by _id range: chunk ids start with "term#" (terms are letters
+ * and digits, and "$" follows "#"), so a real MongoDB answers from the _id index alone.
+ */
+const chunksOfTerms = (terms: readonly string[]) => ({
+  $or: terms.map((t) => ({ _id: { $gte: `${t}#`, $lt: `${t}$` } })),
+});
 
 function groupBy<T, K>(items: Iterable<T>, key: (t: T) => K): Map<K, T[]> {
   const out = new Map<K, T[]>();
@@ -124,13 +135,13 @@ export async function applyDocument(
   const placed = new Map<string, number>(); // term → chunk now holding our posting
   for (const [term, prev] of before) if (after.has(term)) placed.set(term, prev.k);
 
-  for (const list of groupBy(ops, (o) => termPartition(o.term, SEARCH_PARTITIONS)).values()) {
+  for (const list of groupBy(ops, (o) => termPartition(o.term, SEARCH_TERM_PARTITIONS)).values()) {
     const coll = termsOf(list[0]!.term);
     // Where do additions go: the last chunk of the term if it has room, else a new one.
     const adds = list.filter((o) => o.kind === 'add');
     if (adds.length) {
       const heads = await coll
-        .find({ t: { $in: adds.map((o) => o.term) } }, { projection: { t: 1, k: 1, n: 1 } })
+        .find(chunksOfTerms(adds.map((o) => o.term)), { projection: { t: 1, k: 1, n: 1 } })
         .toArray();
       const last = new Map<string, { k: number; n: number }>();
       for (const h of heads) {
@@ -211,12 +222,12 @@ export async function applyDocument(
 
 /** Postings of the given terms: one query per partition involved, in parallel. */
 export async function postingsFor(terms: readonly string[]): Promise<TermPostings[]> {
-  const byPartition = groupBy(terms, (t) => termPartition(t, SEARCH_PARTITIONS));
+  const byPartition = groupBy(terms, (t) => termPartition(t, SEARCH_TERM_PARTITIONS));
   const found = new Map<string, { ids: number[]; weights: number[] }>();
   await Promise.all(
     [...byPartition.values()].map(async (list) => {
       const chunks = await termsOf(list[0]!)
-        .find({ t: { $in: list } }, { projection: { t: 1, p: 1 } })
+        .find(chunksOfTerms(list), { projection: { t: 1, p: 1 } })
         .toArray();
       for (const c of chunks) {
         const d = decodePostings(c.p);
@@ -234,7 +245,7 @@ export async function postingsFor(terms: readonly string[]): Promise<TermPosting
 /** Index records of these ids, in the order given: one query per partition involved. */
 export async function recordsFor(ids: readonly number[]): Promise<Map<number, IndexRecord>> {
   const out = new Map<number, IndexRecord>();
-  const byPartition = groupBy(ids, (id) => docPartition(id, SEARCH_PARTITIONS));
+  const byPartition = groupBy(ids, (id) => docPartition(id, SEARCH_DOC_PARTITIONS));
   await Promise.all(
     [...byPartition.values()].map(async (list) => {
       const rows = await docsOf(list[0]!)
@@ -291,12 +302,6 @@ export async function dropIndex(): Promise<void> {
   for (const name of await indexCollectionNames()) await db().collection(name).drop();
 }
 
-/** The indexes a real MongoDB would use for the lookups above (FerretDB ignores them). */
-export async function ensureSearchIndexes(): Promise<void> {
-  for (let i = 0; i < SEARCH_PARTITIONS; i++)
-    await db().collection(termsCollectionName(i)).createIndex({ t: 1 });
-}
-
 /** Bulk writer for a rebuild: buffers per collection, inserts in batches. */
 export class BulkLoader {
   private buffers = new Map<string, Document[]>();
@@ -347,7 +352,7 @@ export class IndexBuilder {
       p.ws.push(w);
     }
     this.docs++;
-    await this.loader.add(docsCollectionName(docPartition(id, SEARCH_PARTITIONS)), {
+    await this.loader.add(docsCollectionName(docPartition(id, SEARCH_DOC_PARTITIONS)), {
       ...record,
       _id: id,
       ...contributionFields(terms),
@@ -357,7 +362,7 @@ export class IndexBuilder {
   /** Write every postings chunk and the document count. */
   async finish(onChunk?: () => void): Promise<{ terms: number; docs: number }> {
     for (const [term, p] of this.postings) {
-      const coll = termsCollectionName(termPartition(term, SEARCH_PARTITIONS));
+      const coll = termsCollectionName(termPartition(term, SEARCH_TERM_PARTITIONS));
       for (let k = 0; k * SEARCH_CHUNK_POSTINGS < p.ids.length; k++) {
         const ids = p.ids.slice(k * SEARCH_CHUNK_POSTINGS, (k + 1) * SEARCH_CHUNK_POSTINGS);
         const ws = p.ws.slice(k * SEARCH_CHUNK_POSTINGS, (k + 1) * SEARCH_CHUNK_POSTINGS);
