@@ -6,9 +6,10 @@
  * - `search_terms_XXX` (XXX = hash of the term, SEARCH_TERM_PARTITIONS of them): postings chunks
  *   `{ _id: "term#k", t: term, k, n, p }`, `p` packed (id int32 + weight float32), at most
  *   SEARCH_CHUNK_POSTINGS per chunk so no document nears the 16 MB limit.
- * - `search_docs_XX` (XX = document id modulo SEARCH_DOC_PARTITIONS): one record per indexed
- *   incident or known error: what to show for a hit, and which terms it contributed (with
- *   the chunk holding each posting) so a re-index removes exactly its stale postings.
+ * - `search_docs_XXX` (XXX = document id modulo SEARCH_DOC_PARTITIONS): one slim record per
+ *   indexed incident or known error, what a hit shows;
+ * - `search_contrib_XXX` (same partitioning): which terms each document contributed (with
+ *   the chunk holding each posting), so a re-index removes exactly its stale postings;
  * - `search_meta`: the number of indexed documents (for idf).
  *
  * Writes are read-modify-write and not safe concurrently: only the `index` queue's worker
@@ -33,6 +34,7 @@ import {
 } from '../domain/search.js';
 import { db } from './db.js';
 
+/** What a hit shows; kept slim, because a lookup scans its whole partition on FerretDB. */
 export interface IndexRecord {
   _id: number;
   kind: 'incident' | 'known-error';
@@ -42,19 +44,23 @@ export interface IndexRecord {
   status: string;
   at: Date;
   resolution?: { cause?: string; fix?: string; workaround?: string };
-  /**
-   * Every term this document put in the index, with its weight and the chunk holding the
-   * posting, as parallel arrays (FerretDB stores no arrays of arrays).
-   */
+}
+
+/**
+ * Every term a document put in the index, with its weight and the chunk holding the
+ * posting, as parallel arrays (FerretDB stores no arrays of arrays). Read only by updates.
+ */
+interface ContributionDoc {
+  _id: number;
   terms: string[];
   weights: number[];
   chunks: number[];
 }
 
 type Contribution = [term: string, weight: number, chunk: number];
-export type RecordBody = Omit<IndexRecord, '_id' | 'terms' | 'weights' | 'chunks'>;
+export type RecordBody = Omit<IndexRecord, '_id'>;
 
-const contributions = (r: Pick<IndexRecord, 'terms' | 'weights' | 'chunks'>): Contribution[] =>
+const contributions = (r: Omit<ContributionDoc, '_id'>): Contribution[] =>
   r.terms.map((t, i) => [t, r.weights[i]!, r.chunks[i]!]);
 const contributionFields = (list: readonly Contribution[]) => ({
   terms: list.map((c) => c[0]),
@@ -72,13 +78,16 @@ interface Chunk {
 
 const hex = (n: number, digits: number) => n.toString(16).padStart(digits, '0');
 export const termsCollectionName = (i: number) => `search_terms_${hex(i, 3)}`;
-export const docsCollectionName = (i: number) => `search_docs_${hex(i, 2)}`;
+export const docsCollectionName = (i: number) => `search_docs_${hex(i, 3)}`;
+export const contribCollectionName = (i: number) => `search_contrib_${hex(i, 3)}`;
 const META = 'search_meta';
 
 const termsOf = (term: string) =>
   db().collection<Chunk>(termsCollectionName(termPartition(term, SEARCH_TERM_PARTITIONS)));
 const docsOf = (id: number) =>
   db().collection<IndexRecord>(docsCollectionName(docPartition(id, SEARCH_DOC_PARTITIONS)));
+const contribOf = (id: number) =>
+  db().collection<ContributionDoc>(contribCollectionName(docPartition(id, SEARCH_DOC_PARTITIONS)));
 const meta = () => db().collection<{ _id: string; docs: number }>(META);
 const chunkId = (term: string, k: number) => `${term}#${k}`;
 /**
@@ -118,7 +127,7 @@ export async function applyDocument(
   record: RecordBody | null,
   weights: ReadonlyMap<string, number>,
 ): Promise<{ added: number; removed: number; changed: number }> {
-  const old = await getIndexRecord(id);
+  const old = await contribOf(id).findOne({ _id: id });
   const before = new Map(
     (old ? contributions(old) : []).map(([t, w, k]) => [t, { w, k }] as const),
   );
@@ -206,14 +215,12 @@ export async function applyDocument(
       Math.fround(w),
       placed.get(t) ?? 0,
     ]);
-    await docsOf(id).replaceOne(
-      { _id: id },
-      { ...record, ...contributionFields(list) },
-      { upsert: true },
-    );
+    await contribOf(id).replaceOne({ _id: id }, contributionFields(list), { upsert: true });
+    await docsOf(id).replaceOne({ _id: id }, record, { upsert: true });
     if (!old) await meta().updateOne({ _id: 'stats' }, { $inc: { docs: 1 } }, { upsert: true });
   } else if (old) {
     await docsOf(id).deleteOne({ _id: id });
+    await contribOf(id).deleteOne({ _id: id });
     await meta().updateOne({ _id: 'stats' }, { $inc: { docs: -1 } }, { upsert: true });
   }
   const count = (k: Op['kind']) => ops.filter((o) => o.kind === k).length;
@@ -249,7 +256,7 @@ export async function recordsFor(ids: readonly number[]): Promise<Map<number, In
   await Promise.all(
     [...byPartition.values()].map(async (list) => {
       const rows = await docsOf(list[0]!)
-        .find({ _id: { $in: list } }, { projection: { terms: 0, weights: 0, chunks: 0 } })
+        .find({ _id: { $in: list } })
         .toArray();
       for (const r of rows) out.set(r._id, r);
     }),
@@ -294,7 +301,7 @@ export async function indexCollectionNames(): Promise<string[]> {
   const all = await db().listCollections({}, { nameOnly: true }).toArray();
   return all
     .map((c) => c.name)
-    .filter((n) => n === META || /^search_(terms|docs)_[0-9a-f]+$/.test(n))
+    .filter((n) => n === META || /^search_(terms|docs|contrib)_[0-9a-f]+$/.test(n))
     .sort();
 }
 
@@ -352,8 +359,9 @@ export class IndexBuilder {
       p.ws.push(w);
     }
     this.docs++;
-    await this.loader.add(docsCollectionName(docPartition(id, SEARCH_DOC_PARTITIONS)), {
-      ...record,
+    const partition = docPartition(id, SEARCH_DOC_PARTITIONS);
+    await this.loader.add(docsCollectionName(partition), { ...record, _id: id });
+    await this.loader.add(contribCollectionName(partition), {
       _id: id,
       ...contributionFields(terms),
     });
@@ -399,8 +407,8 @@ export async function indexSnapshot(): Promise<{
         const d = decodePostings(c.p);
         (terms[c.t] ??= []).push(...d.ids.map((id, i) => [id, d.weights[i]!] as [number, number]));
       }
-    } else if (name.startsWith('search_docs_')) {
-      for (const r of await db().collection<IndexRecord>(name).find().toArray())
+    } else if (name.startsWith('search_contrib_')) {
+      for (const r of await db().collection<ContributionDoc>(name).find().toArray())
         records[String(r._id)] = contributions(r)
           .map(([t, w]) => [t, w] as [string, number])
           .sort((a, b) => (a[0] < b[0] ? -1 : 1));
