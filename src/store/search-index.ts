@@ -309,22 +309,33 @@ export async function dropIndex(): Promise<void> {
   for (const name of await indexCollectionNames()) await db().collection(name).drop();
 }
 
-/** Bulk writer for a rebuild: buffers per collection, inserts in batches. */
+/**
+ * Bulk writer for a rebuild: buffers per collection, inserts a collection's batch when it
+ * is full, and everything once too much is held (with thousands of partitions, most
+ * batches never fill up).
+ */
 export class BulkLoader {
   private buffers = new Map<string, Document[]>();
-  constructor(private readonly batch = 2000) {}
+  private held = 0;
+  constructor(
+    private readonly batch = 2000,
+    private readonly maxHeld = 100_000,
+  ) {}
 
   async add(collection: string, doc: Document): Promise<void> {
     let buf = this.buffers.get(collection);
     if (!buf) this.buffers.set(collection, (buf = []));
     buf.push(doc);
+    this.held++;
     if (buf.length >= this.batch) await this.flushOne(collection);
+    else if (this.held >= this.maxHeld) await this.flush();
   }
 
   private async flushOne(collection: string) {
     const buf = this.buffers.get(collection);
     if (!buf?.length) return;
     this.buffers.set(collection, []);
+    this.held -= buf.length;
     await (db().collection(collection) as Collection<Document>).insertMany(buf, {
       ordered: false,
     });
