@@ -28,6 +28,7 @@ import { assignProcessor } from '../workers/assign.js';
 import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
 import { digestProcessor } from '../workers/digest.js';
+import { indexProcessor } from '../workers/index.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -101,6 +102,9 @@ export async function startApp(
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);
+    // Index writes are read-modify-write: one job at a time across all processes.
+    worker(QUEUES.index, indexProcessor(ctx), 1);
+    await queues.index.setGlobalConcurrency(1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {

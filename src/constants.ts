@@ -32,3 +32,21 @@ export const TIMELINE_BODY_MAX_CHARS = 200_000;
 
 /** How often each worker process looks for manager digests that are due. */
 export const DIGEST_TICK_MS = 5 * 60_000;
+/**
+ * Search index layout (src/store/search-index.ts): postings are spread over this many
+ * collections by term hash, records over SEARCH_DOC_PARTITIONS by id, so a lookup scans a
+ * small slice of the index even on a server without indexes (FerretDB scans ~250 record
+ * documents per lookup at a million incidents). Changing either needs
+ * `incidesk search --reindex`.
+ */
+export const SEARCH_TERM_PARTITIONS = 4096;
+export const SEARCH_DOC_PARTITIONS = 4096;
+/** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
+export const SEARCH_CHUNK_POSTINGS = 2000;
+/** Terms of an incident's subject and first message used to find similar ones. */
+export const SIMILAR_QUERY_TERMS = 12;
+/** How many similar resolved incidents and known errors an assignment mail lists. */
+export const SIMILAR_MAX_INCIDENTS = 3;
+export const SIMILAR_MAX_KNOWN_ERRORS = 2;
+/** A hit counts as similar from this fraction of the best possible score, on ≥ 2 shared terms. */
+export const SIMILAR_MIN_SCORE_RATIO = 0.12;

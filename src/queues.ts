@@ -12,6 +12,7 @@ export const QUEUES = {
   sla: 'sla',
   notify: 'notify',
   digest: 'digest',
+  index: 'index',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -38,6 +39,12 @@ export interface SlaJob {
 /** Build and queue every manager digest that is due (the periodic tick). */
 export type DigestJob = Record<string, never>;
 
+/** Bring the search index up to date for one incident or known error (see src/actions/search.ts). */
+export interface IndexJob {
+  kind: 'incident' | 'known-error';
+  id: number;
+}
+
 export interface Queues {
   ingest: Queue<IngestJob>;
   triage: Queue<TriageJob>;
@@ -45,6 +52,7 @@ export interface Queues {
   sla: Queue<SlaJob>;
   notify: Queue<NotifyJob>;
   digest: Queue<DigestJob>;
+  index: Queue<IndexJob>;
   close(): Promise<void>;
 }
 
@@ -64,6 +72,7 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
     sla: new Queue<SlaJob>(QUEUES.sla, options),
     notify: new Queue<NotifyJob>(QUEUES.notify, options),
     digest: new Queue<DigestJob>(QUEUES.digest, options),
+    index: new Queue<IndexJob>(QUEUES.index, options),
   };
   return {
     ...queues,
@@ -83,4 +92,7 @@ export const jobIds = {
   notify: (outboxId: string) => `notify-${outboxId}`,
   /** One digest tick per window of DIGEST_TICK_MS, whichever process enqueues it. */
   digestTick: (at: Date, everyMs: number) => `digest-tick-${Math.floor(at.getTime() / everyMs)}`,
+  /** One run per change of the document's text (`cause` names the change). */
+  index: (job: IndexJob, cause: string) =>
+    `index-${job.kind}-${job.id}-${cause.replace(/[^A-Za-z0-9_-]/g, '_')}`,
 };

@@ -22,6 +22,7 @@ import {
 import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
 import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
+import { queueIndex } from '../src/actions/search.js';
 import { jobIds, type IngestJob } from '../src/queues.js';
 import { linkAttachments, saveAttachment } from '../src/store/attachments.js';
 import {
@@ -125,6 +126,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     const customerOutcomeNow = agent || automatic ? 'append' : customerOutcome(ctx, incident);
     if (customerOutcomeNow !== 'new-linked') {
       await recordMessage(incident.number, entry, agent ? undefined : sender);
+      await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
       await linkAttachments(attachmentIds, incident.number);
       const reply = { rawId, messageId: parsed.messageId, text: entry.text, attachmentIds };
       if (agent) {
@@ -166,6 +168,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     at,
   });
   await recordMessage(incident.number, entry, sender);
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
   await linkAttachments(attachmentIds, incident.number);
   await appendTimeline(incident.number, {
     _id: `opened-${rawId}`,

@@ -5,6 +5,7 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../src/context.js';
+import { queueIndex } from '../src/actions/search.js';
 import { PermanentDeliveryError } from '../src/mail/outbound.js';
 import type { NotifyJob } from '../src/queues.js';
 import { attachmentsOf } from '../src/store/attachments.js';
@@ -78,6 +79,8 @@ export async function notify(
     text: message.text,
     event: message.kind,
   });
+  if (message.kind === 'reply')
+    await queueIndex(ctx, { kind: 'incident', id: message.incidentNumber }, `out-${outboxId}`);
   log.info('sent');
   return 'sent';
 }

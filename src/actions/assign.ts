@@ -19,6 +19,25 @@ import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
+import { similarTo, type Similar } from './search.js';
+
+/** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */
+async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
+  let similar: Similar = { incidents: [], knownErrors: [] };
+  try {
+    similar = await similarTo(incident, firstMessage);
+  } catch (err) {
+    ctx.log.warn(
+      { component: 'assign', incident: incident.number, err: (err as Error).message },
+      'similar incidents lookup failed; the notification goes without them',
+    );
+  }
+  return {
+    hasSimilar: similar.incidents.length + similar.knownErrors.length > 0,
+    similarIncidents: similar.incidents,
+    similarKnownErrors: similar.knownErrors,
+  };
+}
 
 export type AssignOutcome =
   { ok: true; agent: string; reason: string } | { ok: false; reason: string };
@@ -201,6 +220,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       resolutionDue: due(incident.sla?.resolution),
       message: opening?.text ?? '',
       duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
+      ...(await similarSection(ctx, incident, opening?.text ?? '')),
     },
     autoSubmitted: 'auto-generated',
   });

@@ -7,6 +7,7 @@ import type { AppContext } from '../context.js';
 import { priorityFor } from '../domain/classify.js';
 import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
 import { reportersToNotify } from '../domain/links.js';
+import { formatKnownErrorId } from '../domain/known-errors.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findGroup } from '../plan/load.js';
 import type { Level, Priority } from '../plan/schema.js';
@@ -17,10 +18,12 @@ import {
   hasTimelineEntry,
   updateIncident,
 } from '../store/incidents.js';
+import { linkIncidentToKnownError } from '../store/known-errors.js';
 import { childrenOf, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
 import { closeProblems } from './review.js';
+import { queueIndex } from './search.js';
 import { clockChanges, updateClocks } from './sla.js';
 
 export type ChangeResult = { ok: true; done: string } | { ok: false; reason: string };
@@ -245,6 +248,7 @@ async function applyResolution(
     event: 'resolved',
     detail: { ...resolution, ...by },
   });
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `resolved-${actor.cause}`);
   return true;
 }
 
@@ -306,4 +310,27 @@ export async function mergeIncident(
     });
   }
   return { ok: true, done: `merged into ${formatIncidentId(into)}` };
+}
+
+/** Record that a known error explains this incident; the agent learns its workaround. */
+export async function linkKnownError(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  knownError: number,
+  actor: Actor,
+): Promise<ChangeResult> {
+  const ke = await linkIncidentToKnownError(knownError, incident.number);
+  if (!ke) return refused(`no known error ${formatKnownErrorId(knownError)}`);
+  await appendTimeline(incident.number, {
+    _id: `known-error-${incident.number}-${actor.cause}`,
+    at: ctx.now(),
+    type: 'event',
+    event: 'known-error-linked',
+    detail: { knownError: formatKnownErrorId(knownError), by: actor.by },
+  });
+  const workaround = ke.workaround ? `; workaround: ${ke.workaround}` : '';
+  return {
+    ok: true,
+    done: `linked to ${formatKnownErrorId(knownError)} (${ke.title}, ${ke.status})${workaround}`,
+  };
 }

@@ -22,6 +22,7 @@ import type { IncidentDoc } from '../store/models.js';
 import { assignIncident } from './assign.js';
 import {
   addNote,
+  linkKnownError,
   mergeIncident,
   moveStatus,
   recordFirstResponse,
@@ -210,6 +211,8 @@ async function run(
       return addActionItem(ctx, incident, command, actor);
     case 'action-done':
       return completeActionItem(ctx, command.item, actor, number);
+    case 'known-error':
+      return linkKnownError(ctx, incident, command.id, actor);
   }
 }
 

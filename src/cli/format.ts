@@ -5,6 +5,10 @@ import type { IncidentDoc, TimelineDoc } from '../store/models.js';
 const day = (d?: Date | null) =>
   d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) : '-';
 
+/** Timeline times to the second: several entries often fall in the same minute. */
+const time = (d?: Date | null) =>
+  d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-';
+
 export function incidentTable(rows: readonly IncidentDoc[]): string {
   const header = [
     'ID',
@@ -66,29 +70,33 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
     '',
     'timeline:',
   ];
+  // Every entry, every line of every message: `show` is the incident's whole record.
   for (const e of timeline) {
     // Entries of incidents merged into this one say where they came from.
     const from =
       e.incidentNumber !== incident.number ? `  (${formatIncidentId(e.incidentNumber)})` : '';
     if (e.type === 'message') {
-      const arrow = e.direction === 'outbound' ? '→' : '←';
+      const outbound = e.direction === 'outbound';
+      const to = e.to?.length ? ` to ${e.to.join(', ')}` : '';
+      const tags = [
+        outbound && e.event ? e.event : '',
+        e.automatic ? `automatic: ${e.automatic}` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
       out.push(
-        `  ${day(e.at)}  ${arrow} ${e.direction === 'outbound' ? `to ${e.to?.join(', ')}` : `from ${e.from}`}  ${e.subject ?? ''}${from}`,
+        `  ${time(e.at)}  ${outbound ? '→' : '←'} from ${e.from ?? '-'}${to}${tags ? ` [${tags}]` : ''}${from}`,
       );
-      const body = (e.text ?? '').trim();
-      if (body)
-        out.push(
-          ...body
-            .split('\n')
-            .slice(0, 40)
-            .map((l) => `      ${l}`),
-        );
+      if (e.subject) out.push(`      subject: ${e.subject}`);
+      const body = (e.text ?? '').replace(/\s+$/, '');
+      if (body) out.push(...body.split(/\r?\n/).map((l) => `      ${l}`));
+      else out.push('      (no new text)');
       if (e.attachmentIds?.length) out.push(`      [${e.attachmentIds.length} attachment(s)]`);
     } else {
       out.push(
-        `  ${day(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}${from}`,
+        `  ${time(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}${from}`,
       );
-      if (e.text) out.push(...e.text.split('\n').map((l) => `      ${l}`));
+      if (e.text) out.push(...e.text.split(/\r?\n/).map((l) => `      ${l}`));
     }
   }
   return out.join('\n');

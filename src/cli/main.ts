@@ -23,6 +23,9 @@ import { registerAuditCommands } from './audit.js';
 import { requireOperator } from './auth.js';
 import { registerOperatorCommands } from './operator.js';
 import { CliError, NotFoundError, print, withStore } from './shared.js';
+import { registerSearchCommands } from './search.js';
+import { registerReportCommands } from './report.js';
+import { registerKnownErrorCommands } from './known-errors.js';
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
@@ -119,6 +122,9 @@ registerMaintenanceCommands(program);
 registerAuditCommands(program);
 registerOperatorCommands(program);
 registerDigestCommands(program);
+registerSearchCommands(program);
+registerReportCommands(program);
+registerKnownErrorCommands(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;

@@ -29,7 +29,8 @@ export type CommandAction =
   | 'parent' // group this report under an outage's parent incident
   | 'lesson'
   | 'action'
-  | 'action-done';
+  | 'action-done'
+  | 'known-error';
 
 export const COMMAND_ACTIONS = [
   'assign-self',
@@ -46,6 +47,7 @@ export const COMMAND_ACTIONS = [
   'lesson',
   'action',
   'action-done',
+  'known-error',
 ] as const satisfies readonly CommandAction[];
 
 /**
@@ -69,6 +71,7 @@ const COMMAND_MINIMUM: Record<CommandAction, Role> = {
   lesson: 'agent',
   action: 'agent',
   'action-done': 'agent',
+  'known-error': 'agent',
 };
 
 export interface AccessPlan {
@@ -180,6 +183,13 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'review done': 'agent',
   status: 'agent',
   'dlq list': 'agent',
+  search: 'agent',
+  report: 'agent',
+  'known-errors list': 'agent',
+  'known-errors show': 'agent',
+  'known-errors add': 'agent',
+  'known-errors link': 'agent',
+  'known-errors fix': 'agent',
   'digest preview': 'manager',
   'digest send': 'manager',
   'audit verify': 'administrator',

@@ -11,6 +11,7 @@
  *   #lesson what we learned  (or `#lesson` alone: the following lines up to a blank line)
  *   #action alice due 2026-12-01 add certificate expiry monitoring
  *   #action-done 42-1        (or just `#action-done 1` on incident 42)
+ *   #known-error KE-0001     (link this incident to a known error)
  *
  * Blank lines before and between commands are fine; the first other line ends the commands
  * and starts the body sent to the customer. `#` followed by a space, a digit or other
@@ -21,6 +22,7 @@
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
 import { statusForCommand, type Status } from './lifecycle.js';
 import { parseDueDate } from './review.js';
+import { parseKnownErrorId } from './known-errors.js';
 import { parseIncidentId } from './tokens.js';
 
 export type Command =
@@ -37,7 +39,8 @@ export type Command =
   | { kind: 'parent'; parent: number }
   | { kind: 'lesson'; text: string }
   | { kind: 'action'; owner: string; due: Date; text: string }
-  | { kind: 'action-done'; item: string };
+  | { kind: 'action-done'; item: string }
+  | { kind: 'known-error'; id: number };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -207,6 +210,13 @@ function parseCommand(word: string, rest: string): Parsed {
       if (into === null)
         return { error: `merge needs one incident id like INC-000042, got "${rest.trim()}"` };
       return { command: { kind: 'merge', into } };
+    }
+    case 'known-error': {
+      const w = words(rest);
+      const id = w.length === 1 ? parseKnownErrorId(w[0] as string) : null;
+      if (id === null)
+        return { error: `known-error needs one id like KE-0001, got "${rest.trim()}"` };
+      return { command: { kind: 'known-error', id } };
     }
     default:
       return { error: `unknown command #${word}` };

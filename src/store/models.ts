@@ -3,6 +3,7 @@
  * a retried job repeats is an upsert or an insert on a deterministic _id.
  */
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { KNOWN_ERROR_STATUSES } from '../domain/known-errors.js';
 import { STATUSES, type Status } from '../domain/lifecycle.js';
 
 const opts = { versionKey: false, autoIndex: false } as const;
@@ -419,7 +420,7 @@ export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, '
 const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
 export const DigestLog = mongoose.model('DigestLog', digestLogSchema, 'digest_log');
 
-export const ALL_MODELS = [
+export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   Counter,
   MailboxState,
   RawMessage,
@@ -497,8 +498,29 @@ const planVersionSchema = new Schema(
 export const AuditEntryModel = mongoose.model('AuditEntry', auditEntrySchema, 'audit_log');
 export const AuditHead = mongoose.model('AuditHead', auditHeadSchema, 'audit_head');
 export const PlanVersion = mongoose.model('PlanVersion', planVersionSchema, 'plan_versions');
-(ALL_MODELS as { createIndexes(): Promise<unknown> }[]).push(
-  AuditEntryModel,
-  AuditHead,
-  PlanVersion,
+ALL_MODELS.push(AuditEntryModel, AuditHead, PlanVersion);
+// ---------------------------------------------------------------------------------------------
+// Known errors (search/report/known-errors work). The full-text index lives in collections of
+// its own (search_terms_XX, search_docs_XX, search_meta), written with the driver by
+// src/store/search-index.ts, not through models: there are hundreds of partitions.
+
+/** A known error: an underlying cause with its workaround and permanent fix. */
+const knownErrorSchema = new Schema(
+  {
+    _id: Number, // the number of KE-0001
+    title: { type: String, required: true },
+    cause: { type: String, default: '' },
+    workaround: { type: String, default: '' },
+    fix: { type: String, default: '' },
+    status: { type: String, enum: KNOWN_ERROR_STATUSES, required: true, default: 'open' },
+    /** Incident numbers it explains. */
+    incidents: { type: [Number], default: [] },
+    fixedAt: Date,
+  },
+  { ...opts, timestamps: true },
 );
+knownErrorSchema.index({ status: 1 });
+
+export const KnownError = mongoose.model('KnownError', knownErrorSchema, 'known_errors');
+ALL_MODELS.push(KnownError);
+export type KnownErrorDoc = InferSchemaType<typeof knownErrorSchema> & { _id: number };

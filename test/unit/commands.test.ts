@@ -287,3 +287,20 @@ describe('parseCommands: a realistic reply', () => {
     );
   });
 });
+
+describe('parseCommands: #known-error', () => {
+  it('links to a known error by id', () => {
+    expect(one('#known-error KE-0001')).toEqual({ kind: 'known-error', id: 1 });
+    expect(one('#Known-Error: ke-42')).toEqual({ kind: 'known-error', id: 42 });
+  });
+  it('needs exactly one valid id', () => {
+    expect(errorOf('#known-error')).toMatch(/known-error needs one id like KE-0001/);
+    expect(errorOf('#known-error KE-1 KE-2')).toMatch(/needs one id/);
+    expect(errorOf('#known-error INC-000001')).toMatch(/needs one id/);
+  });
+  it('is a command line, not body text', () => {
+    const r = parseCommands('#known-error KE-0003\nHello, this is known.');
+    expect(r.commands).toEqual([{ kind: 'known-error', id: 3 }]);
+    expect(r.body).toBe('Hello, this is known.');
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * Search over incidents and known errors: what is indexed about each, keeping the index up
+ * to date (the `index` queue), rebuilding it, querying it, and "similar incidents" for the
+ * assignment mail.
+ */
+import type { AppContext } from '../context.js';
+import {
+  SIMILAR_MAX_INCIDENTS,
+  SIMILAR_MAX_KNOWN_ERRORS,
+  SIMILAR_MIN_SCORE_RATIO,
+  SIMILAR_QUERY_TERMS,
+} from '../constants.js';
+import { formatKnownErrorId } from '../domain/known-errors.js';
+import {
+  knownErrorDocId,
+  queryTerms,
+  similarityQuery,
+  termWeights,
+  type SearchFields,
+} from '../domain/search.js';
+import { formatIncidentId } from '../domain/tokens.js';
+import { jobIds, type IndexJob, type Queues } from '../queues.js';
+import { findIncident, timelineOf } from '../store/incidents.js';
+import { findKnownError } from '../store/known-errors.js';
+import {
+  Incident,
+  KnownError,
+  TimelineEntry,
+  type IncidentDoc,
+  type KnownErrorDoc,
+  type TimelineDoc,
+} from '../store/models.js';
+import {
+  applyDocument,
+  BulkLoader,
+  dropIndex,
+  IndexBuilder,
+  searchTerms,
+  type RecordBody,
+  type SearchResult,
+} from '../store/search-index.js';
+
+/** Which timeline messages are searchable: what people wrote, not our automatic mail. */
+export function searchableMessage(
+  e: Pick<TimelineDoc, 'type' | 'direction' | 'automatic' | 'event'>,
+): boolean {
+  if (e.type !== 'message') return false;
+  if (e.direction === 'inbound') return !e.automatic;
+  return e.event === 'reply'; // an agent's answer relayed to the customer
+}
+
+type Indexable = { fields: SearchFields; record: RecordBody };
+
+function incidentIndexable(incident: IncidentDoc, bodies: string[]): Indexable {
+  const r = incident.resolution ?? undefined;
+  return {
+    fields: {
+      subject: incident.subject,
+      bodies,
+      cause: r?.cause ?? undefined,
+      fix: r?.fix ?? undefined,
+      workaround: r?.workaround ?? undefined,
+    },
+    record: {
+      kind: 'incident',
+      ref: formatIncidentId(incident.number),
+      title: incident.subject,
+      status: incident.status,
+      at: (incident.createdAt as Date | undefined) ?? new Date(0),
+      ...(r?.cause
+        ? {
+            resolution: {
+              cause: r.cause ?? undefined,
+              fix: r.fix ?? undefined,
+              workaround: r.workaround ?? undefined,
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+function knownErrorIndexable(ke: KnownErrorDoc): Indexable {
+  return {
+    fields: { subject: ke.title, cause: ke.cause, fix: ke.fix, workaround: ke.workaround },
+    record: {
+      kind: 'known-error',
+      ref: formatKnownErrorId(ke._id),
+      title: ke.title,
+      status: ke.status,
+      at: (ke.createdAt as Date | undefined) ?? new Date(0),
+      resolution: { cause: ke.cause, fix: ke.fix, workaround: ke.workaround },
+    },
+  };
+}
+
+/** The index job: read the document's current text and make the index agree with it. */
+export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob) {
+  let id: number;
+  let doc: Indexable | null = null;
+  if (job.kind === 'incident') {
+    id = job.id;
+    const incident = await findIncident(job.id);
+    if (incident) {
+      const bodies = (await timelineOf(job.id)).filter(searchableMessage).map((e) => e.text ?? '');
+      doc = incidentIndexable(incident, bodies);
+    }
+  } else {
+    id = knownErrorDocId(job.id);
+    const ke = await findKnownError(job.id);
+    if (ke) doc = knownErrorIndexable(ke);
+  }
+  const weights = doc ? termWeights(doc.fields) : new Map<string, number>();
+  const changes = await applyDocument(id, doc?.record ?? null, weights);
+  ctx.log.debug({ component: 'search', ...job, ...changes }, 'indexed');
+  return changes;
+}
+
+/** Ask for a re-index of a document whose text changed; `cause` names the change (idempotent). */
+export async function queueIndex(
+  ctx: { queues: Pick<Queues, 'index'> },
+  job: IndexJob,
+  cause: string,
+): Promise<void> {
+  await ctx.queues.index.add('index', job, { jobId: jobIds.index(job, cause) });
+}
+
+/** Rebuild the whole index from incidents, their timelines and known errors. */
+export async function rebuildIndex(progress?: {
+  start(total: number): void;
+  tick(): void;
+}): Promise<{ docs: number; terms: number }> {
+  await dropIndex();
+  const total = (await Incident.countDocuments()) + (await KnownError.countDocuments());
+  progress?.start(total);
+  // One pass over the timeline's messages, grouped per incident (a scan per incident would
+  // cost the whole timeline collection each time on a server without indexes).
+  const bodies = new Map<number, string[]>();
+  const messages = TimelineEntry.find(
+    { type: 'message' },
+    { incidentNumber: 1, type: 1, direction: 1, automatic: 1, event: 1, text: 1, at: 1 },
+  )
+    .sort({ at: 1, _id: 1 })
+    .lean<TimelineDoc[]>()
+    .cursor();
+  for await (const e of messages) {
+    if (!searchableMessage(e)) continue;
+    const list = bodies.get(e.incidentNumber);
+    if (list) list.push(e.text ?? '');
+    else bodies.set(e.incidentNumber, [e.text ?? '']);
+  }
+  const builder = new IndexBuilder(new BulkLoader());
+  for await (const incident of Incident.find().sort({ _id: 1 }).lean<IncidentDoc[]>().cursor()) {
+    const doc = incidentIndexable(incident, bodies.get(incident.number) ?? []);
+    await builder.addDocument(incident.number, doc.record, termWeights(doc.fields));
+    progress?.tick();
+  }
+  for await (const ke of KnownError.find().sort({ _id: 1 }).lean<KnownErrorDoc[]>().cursor()) {
+    const doc = knownErrorIndexable(ke);
+    await builder.addDocument(knownErrorDocId(ke._id), doc.record, termWeights(doc.fields));
+    progress?.tick();
+  }
+  return builder.finish();
+}
+
+/** `incidesk search`: incidents and known errors for a free-text query, best first. */
+export async function search(query: string, limit: number): Promise<SearchResult[]> {
+  return (await searchTerms(queryTerms(query), { limit })).results;
+}
+
+export interface Similar {
+  incidents: { ref: string; title: string; cause: string; workaround: string; fix: string }[];
+  knownErrors: { ref: string; title: string; status: string; workaround: string; fix: string }[];
+}
+
+/**
+ * Resolved incidents and known errors like this incident (its subject and first message),
+ * for the assignee. One bounded index lookup; empty when nothing is close enough.
+ */
+export async function similarTo(incident: IncidentDoc, firstMessage: string): Promise<Similar> {
+  const terms = similarityQuery(
+    { subject: incident.subject, bodies: [firstMessage] },
+    SIMILAR_QUERY_TERMS,
+  );
+  const { results, ideal } = await searchTerms(terms, {
+    limit: 4 * (SIMILAR_MAX_INCIDENTS + SIMILAR_MAX_KNOWN_ERRORS),
+    candidates: 60,
+    accept: (r, hit) =>
+      r._id !== incident.number &&
+      hit.matched >= 2 &&
+      (r.kind === 'known-error' || Boolean(r.resolution?.cause)),
+  });
+  const close = results.filter((r) => r.score >= ideal * SIMILAR_MIN_SCORE_RATIO);
+  const res = (r: SearchResult) => r.record.resolution ?? {};
+  return {
+    incidents: close
+      .filter((r) => r.record.kind === 'incident')
+      .slice(0, SIMILAR_MAX_INCIDENTS)
+      .map((r) => ({
+        ref: r.record.ref,
+        title: r.record.title,
+        cause: res(r).cause ?? '',
+        workaround: res(r).workaround ?? '',
+        fix: res(r).fix ?? '',
+      })),
+    knownErrors: close
+      .filter((r) => r.record.kind === 'known-error')
+      .slice(0, SIMILAR_MAX_KNOWN_ERRORS)
+      .map((r) => ({
+        ref: r.record.ref,
+        title: r.record.title,
+        status: r.record.status,
+        workaround: res(r).workaround ?? '',
+        fix: res(r).fix ?? '',
+      })),
+  };
+}
