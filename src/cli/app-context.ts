@@ -27,7 +27,10 @@ export class CliFailure extends Error {
 }
 
 /** Runs `fn` with a full context (store, queues, plan); always disconnects. */
-export async function withAppContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+export async function withAppContext<T>(
+  fn: (ctx: AppContext) => Promise<T>,
+  now: () => Date = () => new Date(),
+): Promise<T> {
   const config = loadConfig();
   const plan = await loadPlan(config.planPath);
   await connectStore(config.mongoUri);
@@ -42,7 +45,7 @@ export async function withAppContext<T>(fn: (ctx: AppContext) => Promise<T>): Pr
     mailer,
     // Logs go to stderr: stdout is the command's output.
     log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr),
-    now: () => new Date(),
+    now,
   };
   try {
     return await fn(ctx);

@@ -9,21 +9,17 @@ import {
   loadDigestInputs,
   queueDigest,
 } from '../actions/digest.js';
-import { redisConnection } from '../app.js';
 import { loadConfig } from '../config.js';
-import type { AppContext } from '../context.js';
 import {
   DIGEST_PERIODS,
   periodContaining,
   previousWindow,
   type DigestPeriod,
 } from '../domain/digest-schedule.js';
-import { createLogger } from '../log.js';
-import { createMailer } from '../mail/outbound.js';
 import { loadPlan } from '../plan/load.js';
-import { openQueues } from '../queues.js';
 import { rebuildProjection } from '../store/reporting.js';
 import { EXIT } from './exit-codes.js';
+import { withAppContext } from './app-context.js';
 import { NotFoundError, print, withStore } from './shared.js';
 
 interface DigestOptions {
@@ -95,34 +91,19 @@ export function registerDigestCommands(program: Command): void {
     .addOption(periodOption())
     .option('--at <iso>', 'as if it were this instant (default: now)')
     .action(async (opts: DigestOptions) => {
-      const { config, plan, recipient, now, window } = await prepare(opts);
-      const redis = redisConnection(config.redisUrl);
-      const queues = openQueues(redis, config.queuePrefix);
-      const mailer = createMailer(config);
-      const ctx: AppContext = {
-        config,
-        plan,
-        queues,
-        mailer,
-        log: createLogger(config.logLevel),
-        now: () => now,
-      };
-      try {
-        const id = digestOutboxId(recipient.agent.id, window);
-        const queued = await withStore(async () =>
+      const { recipient, now, window } = await prepare(opts);
+      const id = digestOutboxId(recipient.agent.id, window);
+      const queued = await withAppContext(
+        async (ctx) =>
           queueDigest(
             ctx,
             id,
             recipient.agent.email,
             buildDigest(ctx, recipient, await loadDigestInputs(window, now), now),
           ),
-        );
-        print(queued ? `queued ${id}` : `${id} was already sent`);
-      } finally {
-        await queues.close();
-        mailer.close();
-        redis.disconnect();
-      }
+        () => now,
+      );
+      print(queued ? `queued ${id}` : `${id} was already sent`);
     });
 
   digest

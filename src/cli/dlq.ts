@@ -8,6 +8,7 @@ import {
 } from '../ops/dead-letters.js';
 import type { QueueName } from '../queues.js';
 import { EXIT } from './exit-codes.js';
+import { alignedTable } from './format.js';
 import { withQueues } from './queues.js';
 import { NotFoundError, print, withStore } from './shared.js';
 
@@ -25,15 +26,7 @@ export function deadLetterTable(rows: readonly DeadLetter[]): string {
     when(r.failedAt),
     cut(r.failedReason.replace(/\s+/g, ' '), 100),
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
-  return [header, ...lines]
-    .map((l) =>
-      l
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return alignedTable(header, lines);
 }
 
 const queueOption = () =>

@@ -9,6 +9,19 @@ const day = (d?: Date | null) =>
 const time = (d?: Date | null) =>
   d ? new Date(d).toISOString().replace('T', ' ').slice(0, 19) : '-';
 
+/** Columns padded to their widest cell, two spaces apart: every CLI table looks the same. */
+export function alignedTable(header: readonly string[], rows: readonly string[][]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((l) => l[c]!.length)));
+  return [header, ...rows]
+    .map((l) =>
+      l
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
 export function incidentTable(rows: readonly IncidentDoc[]): string {
   const header = [
     'ID',
@@ -32,15 +45,7 @@ export function incidentTable(rows: readonly IncidentDoc[]): string {
     day(i.createdAt as Date | undefined),
     i.subject.length > 60 ? `${i.subject.slice(0, 59)}…` : i.subject,
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
-  return [header, ...lines]
-    .map((l) =>
-      l
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return alignedTable(header, lines);
 }
 
 export function incidentDetail(incident: IncidentDoc, timeline: readonly TimelineDoc[]): string {

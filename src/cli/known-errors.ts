@@ -20,6 +20,7 @@ import type { KnownErrorDoc } from '../store/models.js';
 import { EXIT } from './exit-codes.js';
 import { withIndexQueue } from './search.js';
 import { NotFoundError, print, withStore } from './shared.js';
+import { alignedTable } from './format.js';
 
 function keNumber(id: string): number {
   const n = parseKnownErrorId(id);
@@ -60,15 +61,7 @@ function table(rows: readonly KnownErrorDoc[]): string {
     k.title,
   ]);
   const header = ['ID', 'STATUS', 'INCIDENTS', 'TITLE'];
-  const widths = header.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
-  return [header, ...lines]
-    .map((l) =>
-      l
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return alignedTable(header, lines);
 }
 
 export function registerKnownErrorCommands(program: Command): void {

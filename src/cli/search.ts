@@ -9,6 +9,7 @@ import { DEFAULT_JOB_OPTIONS, QUEUES, type IndexJob } from '../queues.js';
 import type { SearchResult } from '../store/search-index.js';
 import { EXIT } from './exit-codes.js';
 import { print, withStore } from './shared.js';
+import { alignedTable } from './format.js';
 
 export function positiveInt(v: string): number {
   const n = Number(v);
@@ -52,15 +53,7 @@ export function resultTable(results: readonly SearchResult[]): string {
       clip(why, 60),
     ];
   });
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((l) => l[c]!.length)));
-  return [header, ...rows]
-    .map((l) =>
-      l
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return alignedTable(header, rows);
 }
 
 async function reindex(): Promise<string> {
