@@ -98,10 +98,10 @@ describe('hostile mail corpus end to end', () => {
         (await RawMessage.countDocuments({ state: 'stored' })) === 0,
       120_000,
     ).catch(async (err: Error) => {
-      const stuck = await RawMessage.find({ state: 'stored' }, { source: 1 }).lean();
-      const files = stuck.map(
-        (d) => manifest[(d.source?.uid ?? 0) - 1]?.file ?? `uid ${d.source?.uid}`,
+      const stuck = new Set(
+        (await RawMessage.find({ state: 'stored' }, { _id: 1 }).lean()).map((d) => d._id),
       );
+      const files = [...rawOf].filter(([, d]) => stuck.has(d._id)).map(([file]) => file);
       const total = await RawMessage.countDocuments();
       throw new Error(
         `${err.message}: ${total}/${manifest.length} stored, not processed: ${files.join(', ') || 'none'}`,
