@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: true,
+    // Test files mostly wait (on mail, timers, child processes), so more of them than cores
+    // run at once; the default (cores - 1) runs them one by one on a 2-core machine.
+    maxWorkers: 4,
   },
 });
