@@ -92,8 +92,10 @@ describe('outbound delivery', () => {
     );
     h.smtp.failWith(null);
     await h.smtp.waitFor(before + 1, 30_000);
-    const ack = await Outbox.findOne({ to: 'erin@example.com' }).lean();
-    expect(ack).toMatchObject({ state: 'sent' });
+    // The worker records the delivery just after the server has accepted it.
+    const ack = await waitUntil('the acknowledgement recorded as sent', () =>
+      Outbox.findOne({ to: 'erin@example.com', state: 'sent' }).lean(),
+    );
     expect(ack!.lastError).toMatch(/451/);
   });
 

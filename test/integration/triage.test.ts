@@ -257,7 +257,10 @@ describe('triage, assignment and agents working by email', () => {
 
     await replyTo(told!, 'cora@bigcorp.example', 'Sorry, it is broken again.');
     await incidentWhere(1, 'reopened', (i) => i.status === 'in-progress');
-    expect((await timelineOf(1)).map((e) => e.event)).toContain('reopened');
+    // The event is appended just after the status changes.
+    await waitUntil('the reopened event', async () =>
+      (await timelineOf(1)).some((e) => e.event === 'reopened'),
+    );
     await mailTo('anton@example.test', (m) => m.parsed.text?.includes('broken again') === true);
   });
 
