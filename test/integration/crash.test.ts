@@ -49,7 +49,7 @@ describe('crash safety', () => {
 
   it(
     'loses and duplicates nothing when killed with SIGKILL twice during a burst of 200',
-    { timeout: 720_000 },
+    { timeout: 1_200_000 },
     async () => {
       const start = () => spawnIncidesk(['start'], t.env, log);
       proc = start();
@@ -76,7 +76,7 @@ describe('crash safety', () => {
         await waitUntil(
           `${threshold} incidents`,
           async () => (await Incident.countDocuments()) >= threshold,
-          180_000,
+          300_000,
         );
         const state = `${await Incident.countDocuments()} incidents, ${smtp.messages.length} acks`;
         expect(await proc.kill('SIGKILL')).toBeNull();
@@ -100,7 +100,7 @@ describe('crash safety', () => {
           (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES &&
           (await Outbox.countDocuments({ kind: 'assignment', state: 'sent' })) === MESSAGES,
         // Generous: FerretDB is shared with every other test file running in parallel.
-        480_000,
+        900_000,
       ).catch(async (err: Error) => {
         throw new Error(`${err.message}; outbox and incidents: ${await outboxState()}`);
       });
