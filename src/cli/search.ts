@@ -1,15 +1,14 @@
 /** `incidesk search`: free-text search over incidents and known errors; `--reindex` rebuilds. */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import cliProgress from 'cli-progress';
 import { CommanderError, type Command } from 'commander';
-import { Redis } from 'ioredis';
 import { rebuildIndex, search } from '../actions/search.js';
-import { loadOpsConfig } from '../config.js';
-import { DEFAULT_JOB_OPTIONS, QUEUES, type IndexJob } from '../queues.js';
+import type { IndexJob } from '../queues.js';
 import type { SearchResult } from '../store/search-index.js';
 import { EXIT } from './exit-codes.js';
 import { print, withStore } from './shared.js';
 import { alignedTable } from './format.js';
+import { withQueues } from './queues.js';
 
 export function positiveInt(v: string): number {
   const n = Number(v);
@@ -22,21 +21,8 @@ export function positiveInt(v: string): number {
  * The `index` queue, for commands that change indexed text outside the workers (known
  * errors) or must hold the workers' index writes off (a rebuild). Fails fast without Redis.
  */
-export async function withIndexQueue<T>(fn: (queue: Queue<IndexJob>) => Promise<T>): Promise<T> {
-  const config = loadOpsConfig();
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 5000 });
-  const queue = new Queue<IndexJob>(QUEUES.index, {
-    connection,
-    prefix: config.queuePrefix,
-    defaultJobOptions: DEFAULT_JOB_OPTIONS,
-  });
-  try {
-    return await fn(queue);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
-}
+export const withIndexQueue = <T>(fn: (queue: Queue<IndexJob>) => Promise<T>): Promise<T> =>
+  withQueues((queues) => fn(queues.index));
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
