@@ -59,7 +59,7 @@ export async function startApp(
   options: StartOptions = {},
 ): Promise<RunningApp> {
   const role = options.role ?? 'all';
-  await connectStore(config.mongoUri);
+  await connectStore(config.mongoUri, config.redisUrl);
   resetAuditHead();
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });

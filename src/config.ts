@@ -168,18 +168,27 @@ export function loadOperatorAuth(env: NodeJS.ProcessEnv = process.env): {
   return { planPath: resolved.INCIDESK_PLAN, token: resolved.INCIDESK_TOKEN?.trim() || undefined };
 }
 
-/** The subset read-only commands need (listing and showing incidents need only the store). */
-export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'mongoUri'> {
+/** Parse only the named variables, listing every problem (as `loadConfig` does). */
+function loadSubset<T extends z.ZodTypeAny>(env: NodeJS.ProcessEnv, subset: T): z.infer<T> {
   const problems: string[] = [];
   const resolved = resolveSecretFiles(env, problems);
-  const parsed = schema.shape.MONGODB_URI.safeParse(resolved.MONGODB_URI);
+  const parsed = subset.safeParse(resolved);
   if (!parsed.success) {
-    problems.push(
-      `MONGODB_URI: ${resolved.MONGODB_URI === undefined ? 'is required' : parsed.error.issues[0]?.message}`,
-    );
+    for (const issue of parsed.error.issues) {
+      const name = issue.path.join('.');
+      problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
+    }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  return { mongoUri: parsed.data };
+  return parsed.data as z.infer<T>;
+}
+
+/** What commands on the database alone need: the store, and Redis for its write locks. */
+export function loadStoreConfig(
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<Config, 'mongoUri' | 'redisUrl'> {
+  const v = loadSubset(env, schema.pick({ MONGODB_URI: true, REDIS_URL: true }));
+  return { mongoUri: v.MONGODB_URI, redisUrl: v.REDIS_URL };
 }
 
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
@@ -188,26 +197,19 @@ export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'queuePrefix'> & 
 };
 
 export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
-  const problems: string[] = [];
-  const resolved = resolveSecretFiles(env, problems);
-  const ops = schema.pick({
-    MONGODB_URI: true,
-    REDIS_URL: true,
-    INCIDESK_QUEUE_PREFIX: true,
-    IMAP_POLL_SECONDS: true,
-  });
-  const parsed = ops.safeParse(resolved);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = issue.path.join('.');
-      problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
-    }
-  }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const v = loadSubset(
+    env,
+    schema.pick({
+      MONGODB_URI: true,
+      REDIS_URL: true,
+      INCIDESK_QUEUE_PREFIX: true,
+      IMAP_POLL_SECONDS: true,
+    }),
+  );
   return {
-    mongoUri: parsed.data.MONGODB_URI,
-    redisUrl: parsed.data.REDIS_URL,
-    queuePrefix: parsed.data.INCIDESK_QUEUE_PREFIX,
-    imap: { pollSeconds: parsed.data.IMAP_POLL_SECONDS },
+    mongoUri: v.MONGODB_URI,
+    redisUrl: v.REDIS_URL,
+    queuePrefix: v.INCIDESK_QUEUE_PREFIX,
+    imap: { pollSeconds: v.IMAP_POLL_SECONDS },
   };
 }

@@ -53,8 +53,9 @@ export async function notify(
   } catch (err) {
     await markOutboxAttempt(outboxId, (err as Error).message);
     if (err instanceof PermanentDeliveryError) {
-      await recordFailure(ctx, message, err.message);
+      // The address first: once the outbox says "failed", nothing more goes to it.
       await markUndeliverable(message.to, err.message);
+      await recordFailure(ctx, message, err.message);
       log.warn({ err: err.message }, 'delivery failed permanently');
       throw new UnrecoverableError(err.message);
     }

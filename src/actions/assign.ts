@@ -17,6 +17,7 @@ import {
 } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
+import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
 import { similarTo, type Similar } from './search.js';
@@ -39,8 +40,7 @@ async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessa
   };
 }
 
-export type AssignOutcome =
-  { ok: true; agent: string; reason: string } | { ok: false; reason: string };
+export type AssignOutcome = { ok: true; agent: string; reason: string } | Refusal;
 
 /**
  * Assign incident `number` within its group, by strategy or to `requested`. `cause` names the
@@ -80,7 +80,7 @@ export async function assignIncident(
     // Loads cost a scan of open incidents; round-robin needs them only to respect maxOpen.
     const needLoads =
       group.assignment !== 'round-robin' || members.some((a) => a.maxOpen !== undefined);
-    const loads = needLoads ? await openLoads(group.id) : new Map<string, number>();
+    const loads = needLoads ? await openLoads(members.map((a) => a.id)) : new Map<string, number>();
     const choice = chooseAssignee({
       strategy: group.assignment,
       candidates: members.map((a) => ({
@@ -98,8 +98,10 @@ export async function assignIncident(
   }
   const now = ctx.now();
   if (!agent) {
+    // Keyed apart from the assignment: the recovery sweep tries again while nobody is
+    // available, and the first agent who is gets it; the lead is told once.
     await appendTimeline(number, {
-      _id: eventId,
+      _id: `unassigned-${number}-${cause}`,
       at: now,
       type: 'event',
       event: 'unassigned',
@@ -119,9 +121,10 @@ export async function assignIncident(
       assignCause: cause,
       assignNotified: false,
     },
-    { onlyIf: [incident.status] },
+    // Not if another assignment or a transfer got there first.
+    { onlyIf: [incident.status], where: { group: group.id, assignee: incident.assignee ?? null } },
   );
-  if (!updated) return { ok: false, reason: 'the incident changed meanwhile; try again' };
+  if (!updated) return changedMeanwhile();
   await rememberAssignment(group.id, agent);
   await completeAssignment(ctx, updated, cause, {
     strategy: requested ? 'by name' : group.assignment,

@@ -22,20 +22,10 @@ import { linkIncidentToKnownError } from '../store/known-errors.js';
 import { childrenOf, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
+import { changedMeanwhile, refused, type Actor, type ChangeResult } from './outcome.js';
 import { closeProblems } from './review.js';
 import { queueIndex } from './search.js';
 import { clockChanges, updateClocks } from './sla.js';
-
-export type ChangeResult = { ok: true; done: string } | { ok: false; reason: string };
-
-export interface Actor {
-  /** Agent id, or 'escalation' / 'system'. */
-  by: string;
-  /** Unique per occasion: makes a retried change record itself once. */
-  cause: string;
-}
-
-const refused = (reason: string): ChangeResult => ({ ok: false, reason });
 
 /** Move the incident to another group; assignment then happens in that group. */
 export async function transferIncident(
@@ -49,12 +39,13 @@ export async function transferIncident(
   if (incident.group === group.id) return refused(`already in group ${group.id}`);
   if (['resolved', 'closed'].includes(incident.status))
     return refused(`the incident is ${incident.status}`);
+  // The cause goes with the move, so the recovery sweep can finish an assignment cut off here.
   const updated = await updateIncident(
     incident.number,
-    { group: group.id, assignee: null },
-    { onlyIf: [incident.status] },
+    { group: group.id, assignee: null, assignCause: actor.cause },
+    { onlyIf: [incident.status], where: { group: incident.group ?? null } },
   );
-  if (!updated) return refused('the incident changed meanwhile; try again');
+  if (!updated) return changedMeanwhile();
   await appendTimeline(incident.number, {
     _id: `transferred-${incident.number}-${actor.cause}`,
     at: ctx.now(),
@@ -127,7 +118,7 @@ export async function moveStatus(
         ? clockChanges.resume
         : undefined;
   const updated = await updateClocksGuarded(ctx, incident, { resolution }, extra);
-  if (!updated) return refused('the incident changed meanwhile; try again');
+  if (!updated) return changedMeanwhile();
   await appendTimeline(incident.number, {
     _id: `status-${incident.number}-${actor.cause}`,
     at: now,
@@ -180,8 +171,7 @@ export async function resolveIncident(
   if (!retry) {
     const step = transition(incident.status, 'resolve');
     if (!step.ok) return refused(step.reason);
-    if (!(await applyResolution(ctx, incident, resolution, actor)))
-      return refused('the incident changed meanwhile; try again');
+    if (!(await applyResolution(ctx, incident, resolution, actor))) return changedMeanwhile();
   }
   const resolved: IncidentDoc[] = [incident];
   for (const n of await childrenOf(incident.number)) {

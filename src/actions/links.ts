@@ -24,7 +24,7 @@ import {
   rememberTriaged,
   type RecentEntry,
 } from '../store/review.js';
-import type { Actor, ChangeResult } from './changes.js';
+import { changedMeanwhile, type Actor, type ChangeResult } from './outcome.js';
 import { queueMail } from './mail.js';
 
 /** Group `child` under the outage incident `parentNumber`. */
@@ -45,7 +45,7 @@ export async function groupUnder(
       { parent: parentNumber },
       { onlyIf: OPEN_STATUSES, where: { parent: null } },
     );
-    if (!linked) return { ok: false, reason: 'the incident changed meanwhile; try again' };
+    if (!linked) return changedMeanwhile();
   }
   // Repeated on a retry: the link and both timeline entries are idempotent.
   const at = ctx.now();

@@ -36,13 +36,13 @@ export async function requeueUnfinished(ctx: AppContext): Promise<number> {
     ...work.untriaged.map((incident) =>
       requeue(queues.triage, 'triage', { incident }, jobIds.triage(incident)),
     ),
-    ...work.unassigned.map(({ incident, cause }) =>
-      requeue(queues.assign, 'assign', { incident, cause }, jobIds.assign(incident, cause)),
-    ),
     ...work.unsent.map((outboxId) =>
       requeue(queues.notify, 'recover', { outboxId }, jobIds.notify(outboxId)),
     ),
   ];
+  // One by one, so the queue takes them most urgent first.
+  for (const { incident, cause } of work.unassigned)
+    await requeue(queues.assign, 'assign', { incident, cause }, jobIds.assign(incident, cause));
   await Promise.all(jobs);
-  return jobs.length;
+  return jobs.length + work.unassigned.length;
 }

@@ -29,10 +29,10 @@ import {
   reprioritise,
   resolveIncident,
   transferIncident,
-  type ChangeResult,
 } from './changes.js';
 import { groupUnder } from './links.js';
 import { queueMail } from './mail.js';
+import { changedMeanwhile, retryIfRaced, type ChangeResult } from './outcome.js';
 import { addActionItem, addLesson, completeActionItem } from './review.js';
 import { escalate, escalationChain } from './sla.js';
 
@@ -187,7 +187,7 @@ async function run(
           { 'sla.escalationLevel': level, 'sla.lastEscalatedAt': ctx.now() },
           { where: { 'sla.escalationLevel': level - 1 } },
         );
-        if (!current) return { ok: false, reason: 'the incident changed meanwhile; try again' };
+        if (!current) return changedMeanwhile();
       }
       await escalate(
         ctx,
@@ -287,10 +287,12 @@ async function agentReply(
     await recordFirstResponse(ctx, current);
     const afterReply = (await findIncident(incident.number)) ?? current;
     if (['assigned', 'triaged'].includes(afterReply.status)) {
-      await moveStatus(ctx, afterReply, 'agent-reply', {
-        by: agent.id,
-        cause: `reply-${reply.rawId.slice(0, 16)}`,
-      });
+      retryIfRaced(
+        await moveStatus(ctx, afterReply, 'agent-reply', {
+          by: agent.id,
+          cause: `reply-${reply.rawId.slice(0, 16)}`,
+        }),
+      );
     }
     results.push('sent your reply to the customer');
   }
@@ -387,11 +389,14 @@ async function customerReply(
       'commands are only accepted from agents',
     );
   if (['pending-customer', 'resolved', 'closed'].includes(incident.status)) {
-    await moveStatus(
-      ctx,
-      incident,
-      incident.status === 'pending-customer' ? 'customer-reply' : 'reopen',
-      { by: reply.from, cause },
+    // A lost race reruns the message's job: every step of it is keyed by the message.
+    retryIfRaced(
+      await moveStatus(
+        ctx,
+        incident,
+        incident.status === 'pending-customer' ? 'customer-reply' : 'reopen',
+        { by: reply.from, cause },
+      ),
     );
   }
   if (reply.messageId)

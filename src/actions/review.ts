@@ -22,11 +22,10 @@ import {
   openActionItemsDueBy,
   refreshLessons,
 } from '../store/review.js';
-import type { Actor, ChangeResult } from './changes.js';
 import { queueMail } from './mail.js';
+import { refused, type Actor, type ChangeResult } from './outcome.js';
 
 const EMAIL = /^[^@\s<>]+@[^@\s<>]+$/;
-const refused = (reason: string): ChangeResult => ({ ok: false, reason });
 /** Item numbers tried per add: only concurrent adds on one incident take any beyond the first. */
 const MAX_CLAIMS = 50;
 

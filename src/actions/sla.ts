@@ -22,6 +22,7 @@ import {
 import type { IncidentDoc, SlaClockDoc } from '../store/models.js';
 import { transferIncident } from './changes.js';
 import { queueMail } from './mail.js';
+import { retryIfRaced } from './outcome.js';
 
 /** How many incidents one sweep reviews; the next sweep takes the rest. */
 const SWEEP_BATCH = 500;
@@ -231,10 +232,13 @@ async function runEscalationStep(
       event: 'escalated',
       detail: { level, step: `transfer to ${step.transfer}`, reason, plan: ctx.plan.fingerprint },
     });
-    await transferIncident(ctx, incident, step.transfer, {
-      by: 'escalation',
-      cause: `escalate-${level}`,
-    });
+    // A lost race throws: the level stays unfinished, and the next review completes it.
+    retryIfRaced(
+      await transferIncident(ctx, incident, step.transfer, {
+        by: 'escalation',
+        cause: `escalate-${level}`,
+      }),
+    );
     return;
   }
   const agentId = step === 'lead' ? group?.lead : group?.manager;
@@ -292,9 +296,22 @@ async function warnAssignee(ctx: AppContext, incident: IncidentDoc, clock: Clock
   });
 }
 
-/** The periodic sweep: review every incident whose check is due. Returns how many. */
+/**
+ * The periodic sweep: review every incident whose check is due. Returns how many. One
+ * incident that fails does not hold up the others; the sweep then fails, to be run again.
+ */
 export async function sweepSla(ctx: AppContext): Promise<number> {
   const due = await incidentsDueForSlaCheck(ctx.now(), SWEEP_BATCH);
-  for (const number of due) await reviewIncidentSla(ctx, number);
+  const failed: number[] = [];
+  for (const number of due) {
+    try {
+      await reviewIncidentSla(ctx, number);
+    } catch (err) {
+      failed.push(number);
+      ctx.log.warn({ component: 'sla', incident: number, err }, 'SLA review failed');
+    }
+  }
+  if (failed.length)
+    throw new Error(`SLA review failed for ${failed.map(formatIncidentId).join(', ')}`);
   return due.length;
 }

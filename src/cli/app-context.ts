@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Actor } from '../actions/changes.js';
+import type { Actor } from '../actions/outcome.js';
 import { loadConfig } from '../config.js';
 import type { AppContext } from '../context.js';
 import { createLogger } from '../log.js';
@@ -33,7 +33,7 @@ export async function withAppContext<T>(
 ): Promise<T> {
   const config = loadConfig();
   const plan = await loadPlan(config.planPath);
-  await connectStore(config.mongoUri);
+  await connectStore(config.mongoUri, config.redisUrl);
   // Unlike a worker, a one-shot command must fail rather than wait forever for Redis.
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 10_000 });
   const queues = openQueues(redis, config.queuePrefix);

@@ -3,7 +3,7 @@
  * as the #lesson / #action / #action-done email commands.
  */
 import type { Command } from 'commander';
-import type { ChangeResult } from '../actions/changes.js';
+import type { ChangeResult } from '../actions/outcome.js';
 import { addActionItem, addLesson, closeProblems, completeActionItem } from '../actions/review.js';
 import { parseDueDate, utcDay } from '../domain/review.js';
 import { formatIncidentId, parseIncidentId } from '../domain/tokens.js';

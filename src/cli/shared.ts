@@ -20,7 +20,8 @@ export class CliError extends Error {
 
 /** Runs `fn` with the store connected, and always disconnects. */
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
-  await connectStore(loadStoreConfig().mongoUri);
+  const { mongoUri, redisUrl } = loadStoreConfig();
+  await connectStore(mongoUri, redisUrl);
   try {
     return await fn();
   } finally {

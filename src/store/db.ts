@@ -1,9 +1,14 @@
 import mongoose from 'mongoose';
+import { closeLocks, useRedisLocks } from './locks.js';
 import { ALL_MODELS } from './models.js';
 
-/** Connect the process-wide mongoose connection and make sure every index exists. */
-export async function connectStore(uri: string): Promise<typeof mongoose> {
+/**
+ * Connect the process-wide mongoose connection and make sure every index exists. Writes to
+ * an incident are serialised through Redis at `redisUrl` (see locks.ts).
+ */
+export async function connectStore(uri: string, redisUrl?: string): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
+  useRedisLocks(redisUrl);
   await mongoose.connect(uri, { serverSelectionTimeoutMS: 10_000 });
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();
@@ -11,6 +16,7 @@ export async function connectStore(uri: string): Promise<typeof mongoose> {
 }
 
 export async function disconnectStore(): Promise<void> {
+  await closeLocks();
   await mongoose.disconnect();
 }
 

@@ -1,6 +1,7 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudit } from './audit.js';
 import { isDuplicateKey } from './db.js';
+import { withIncidentLock } from './locks.js';
 import {
   Counter,
   GroupState,
@@ -157,13 +158,15 @@ export async function recordMessage(
   participant?: string,
 ) {
   const inserted = await appendTimeline(incidentNumber, entry);
-  await Incident.updateOne(
-    { _id: incidentNumber },
-    {
-      $max: { lastMessageAt: entry.at },
-      ...(inserted ? { $inc: { messageCount: 1 } } : {}),
-      ...(participant ? { $addToSet: { participants: participant } } : {}),
-    },
+  await withIncidentLock(incidentNumber, () =>
+    Incident.updateOne(
+      { _id: incidentNumber },
+      {
+        $max: { lastMessageAt: entry.at },
+        ...(inserted ? { $inc: { messageCount: 1 } } : {}),
+        ...(participant ? { $addToSet: { participants: participant } } : {}),
+      },
+    ),
   );
 }
 
@@ -212,15 +215,23 @@ export async function updateIncident(
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)
     update.$addToSet = { participants: { $each: options.addParticipants } };
-  // The document before the change, for the audit trail; the one after is computed from it
-  // rather than read again (every read is a scan on FerretDB).
-  const before = await Incident.findOneAndUpdate(filter, update, {
-    returnDocument: 'before',
-  }).lean<IncidentDoc>();
-  if (!before) return null;
-  const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
-  const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
-  if (added.length) after.participants = [...before.participants, ...added];
+  const written = await withIncidentLock(number, async () => {
+    // The document before the change, for the audit trail; the one after is computed from it
+    // rather than read again (every read is a scan on FerretDB).
+    const before = await Incident.findOneAndUpdate(filter, update, {
+      returnDocument: 'before',
+    }).lean<IncidentDoc>();
+    if (!before) return null;
+    const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
+    const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
+    if (added.length) after.participants = [...before.participants, ...added];
+    // The reporting projection (digests), in the order of the changes, unless nothing it is
+    // made from changed.
+    if (touchesProjection(changes)) await projectIncident(after);
+    return { before, after, added };
+  });
+  if (!written) return null;
+  const { before, after, added } = written;
   await auditIncident(
     number,
     'incident-changed',
@@ -232,8 +243,6 @@ export async function updateIncident(
       ...(added.length ? { participants: after.participants } : {}),
     },
   );
-  // The reporting projection (digests), unless nothing it is made from changed.
-  if (touchesProjection(changes)) await projectIncident(after);
   return after;
 }
 
@@ -253,14 +262,16 @@ async function auditIncident(
   await appendAudit({ action, subject: { type: 'incident', id: String(number) }, changes, ...who });
 }
 
-/** Open incidents per assignee within a group, for load-aware assignment. */
-export async function openLoads(group: string): Promise<Map<string, number>> {
+/**
+ * Open incidents per agent, in every group (an agent's capacity is theirs, not per group),
+ * for load-aware assignment.
+ */
+export async function openLoads(agents: readonly string[]): Promise<Map<string, number>> {
   const rows = await Incident.aggregate<{ _id: string; n: number }>([
     {
       $match: {
-        group,
         status: { $in: ['assigned', 'in-progress', 'pending-customer'] },
-        assignee: { $ne: null },
+        assignee: { $in: agents },
       },
     },
     { $group: { _id: '$assignee', n: { $sum: 1 } } },

@@ -100,7 +100,10 @@ const incidentSchema = new Schema(
     /** Why: the classification rules that fired, the routing rule, the plan that had them. */
     triage: { rules: [String], routing: String, plan: String },
     assignedAt: Date,
-    /** What the current assignment was for (triage, a transfer, a command): its idempotency key. */
+    /**
+     * The occasion (triage, a transfer, a command) of the current assignment, or after a
+     * transfer of the one still to be made: its idempotency key.
+     */
     assignCause: String,
     /** False between storing an assignment and queueing the agent's notification. */
     assignNotified: Boolean,

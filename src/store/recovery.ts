@@ -1,6 +1,15 @@
+import { PRIORITIES } from '../plan/schema.js';
 import { Incident, Outbox, RawMessage } from './models.js';
 
-/** Everything not finished and older than `before`: stored mail, new incidents, unsent mail. */
+/** Statuses in which an incident with a group but nobody on it waits for an agent. */
+const WAITING_FOR_AGENT = ['triaged', 'assigned', 'in-progress', 'pending-customer'] as const;
+const PRIORITY_ORDER: readonly string[] = PRIORITIES;
+
+/**
+ * Everything not finished and older than `before`: stored mail, new incidents, incidents
+ * waiting for an agent (most urgent first: they take agents as they become available), and
+ * unsent mail.
+ */
 export async function unfinishedWork(before: Date, limit: number) {
   const [raw, untriaged, unassigned, unannounced, unsent] = await Promise.all([
     RawMessage.find({ state: 'stored', receivedAt: { $lt: before } }, { _id: 1 })
@@ -10,8 +19,13 @@ export async function unfinishedWork(before: Date, limit: number) {
       .limit(limit)
       .lean(),
     Incident.find(
-      { status: 'triaged', group: { $ne: null }, assignee: null, triagedAt: { $lt: before } },
-      { number: 1 },
+      {
+        status: { $in: WAITING_FOR_AGENT },
+        group: { $ne: null },
+        assignee: null,
+        triagedAt: { $lt: before },
+      },
+      { number: 1, priority: 1, assignCause: 1 },
     )
       .limit(limit)
       .lean(),
@@ -29,9 +43,16 @@ export async function unfinishedWork(before: Date, limit: number) {
     raw: raw.map((r) => String(r._id)),
     untriaged: untriaged.map((i) => i.number),
     unassigned: [
-      ...unassigned.map((i) => ({ incident: i.number, cause: 'triage' })),
+      ...unassigned
+        .sort((a, b) => rank(a.priority) - rank(b.priority) || a.number - b.number)
+        .map((i) => ({ incident: i.number, cause: i.assignCause ?? 'triage' })),
       ...unannounced.map((i) => ({ incident: i.number, cause: i.assignCause ?? 'triage' })),
     ],
     unsent: unsent.map((o) => String(o._id)),
   };
 }
+
+const rank = (priority: string | null | undefined) => {
+  const i = PRIORITY_ORDER.indexOf(priority ?? '');
+  return i < 0 ? PRIORITY_ORDER.length : i;
+};

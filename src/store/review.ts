@@ -1,5 +1,6 @@
 /** Store access for post-incident reviews, duplicates and outage grouping. */
 import { isDuplicateKey } from './db.js';
+import { withIncidentLock } from './locks.js';
 import {
   Incident,
   IncidentLink,
@@ -40,7 +41,9 @@ async function lessonsOnTimeline(number: number) {
 export async function refreshLessons(number: number): Promise<void> {
   let lessons = await lessonsOnTimeline(number);
   for (let attempt = 0; attempt < 10; attempt++) {
-    await Incident.updateOne({ _id: number }, { $set: { 'review.lessons': lessons } });
+    await withIncidentLock(number, () =>
+      Incident.updateOne({ _id: number }, { $set: { 'review.lessons': lessons } }),
+    );
     const again = await lessonsOnTimeline(number);
     if (again.map((l) => l.id).join() === lessons.map((l) => l.id).join()) return;
     lessons = again;
@@ -157,7 +160,9 @@ export async function childrenOf(parent: number): Promise<number[]> {
 async function refreshChildren(parent: number) {
   let children = await childrenOf(parent);
   for (let attempt = 0; attempt < 10; attempt++) {
-    await Incident.updateOne({ _id: parent }, { $set: { children } });
+    await withIncidentLock(parent, () =>
+      Incident.updateOne({ _id: parent }, { $set: { children } }),
+    );
     const again = await childrenOf(parent);
     if (again.join() === children.join()) return;
     children = again;

@@ -3,7 +3,9 @@
  * email (replies and commands), lifecycle, and SLA escalation under a fake clock.
  */
 import { describe, expect, it } from 'vitest';
+import { transferIncident } from '../../src/actions/changes.js';
 import { incidentToken } from '../../src/domain/tokens.js';
+import { jobIds } from '../../src/queues.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
@@ -14,6 +16,7 @@ groups:
   - { id: service-desk, name: Service Desk, lead: lena, manager: max, assignment: round-robin }
   - { id: network, name: Network Operations, lead: nora, manager: max, assignment: least-loaded }
   - { id: legal, name: Legal, lead: lou }
+  - { id: billing, name: Billing, lead: max }
 agents:
   - { id: alice, name: Alice, email: alice@example.test, groups: [service-desk] }
   - { id: anton, name: Anton, email: anton@example.test, groups: [service-desk] }
@@ -23,6 +26,7 @@ agents:
   - { id: nora, name: Nora Lead, email: nora@example.test, groups: [network], away: true }
   - { id: max, name: Max Manager, email: max@example.test, groups: [service-desk, network], away: true }
   - { id: lou, name: Lou Lawyer, email: lou@example.test, groups: [legal], away: true }
+  - { id: bill, name: Bill, email: bill@example.test, groups: [billing], maxOpen: 1 }
 customers:
   - { domain: bigcorp.example, tier: gold }
 classification:
@@ -32,10 +36,12 @@ classification:
     - { name: vpn, when: { text: '\\bvpn\\b' }, set: { category: network } }
     - { name: gold, when: { tier: gold }, set: { urgency: high } }
     - { name: legal, when: { text: '\\blawsuit\\b' }, set: { category: legal } }
+    - { name: billing, when: { text: '\\binvoice\\b' }, set: { category: billing } }
 routing:
   rules:
     - { name: network, when: { category: [network, outage] }, group: network }
     - { name: legal, when: { category: legal }, group: legal }
+    - { name: billing, when: { category: billing }, group: billing }
   default: service-desk
 sla:
   P1: { firstResponse: 15m, resolution: 1h }
@@ -419,6 +425,88 @@ describe('triage, assignment and agents working by email', () => {
       'assigned to lou',
       (i) => i.assignee === 'lou' && i.status === 'assigned',
     );
+  });
+
+  it('gives a waiting incident to the first agent who becomes available, most urgent first', async () => {
+    const invoice = (from: string, subject: string) =>
+      deliver(h.t.mailboxUser, {
+        from,
+        to: SUPPORT,
+        subject,
+        text: `About my invoice: ${subject}`,
+      });
+    const assignedTo = (subject: string, agent: string) =>
+      waitUntil(`${subject} assigned to ${agent}`, async () =>
+        Incident.findOne({ subject, assignee: agent }).lean(),
+      );
+    await invoice('pat@example.com', 'Invoice wrong');
+    const first = await assignedTo('Invoice wrong', 'bill'); // Bill takes one at a time
+    await invoice('quinn@example.com', 'Invoice missing');
+    await mailTo(
+      'max@example.test',
+      (m) => m.parsed.subject?.includes('Nobody available in Billing: Invoice missing') === true,
+    );
+    const waiting = (await Incident.findOne({ subject: 'Invoice missing' }).lean())!;
+    expect(waiting).toMatchObject({ status: 'triaged', group: 'billing' });
+    expect(waiting.assignee).toBeUndefined();
+
+    // While Bill is busy, each sweep tries again, quietly: one event, one mail to the lead.
+    const retried = async () => {
+      advance(MINUTE);
+      await sweep();
+      await waitUntil('the retried assignment', async () =>
+        (
+          await h.app.ctx.queues.assign.getJob(jobIds.assign(waiting.number, 'triage'))
+        )?.isCompleted(),
+      );
+    };
+    await retried();
+    expect((await findIncident(waiting.number))!.assignee).toBeUndefined();
+    expect(
+      (await timelineOf(waiting.number)).filter(
+        (e) => e.type === 'event' && e.event === 'unassigned',
+      ),
+    ).toHaveLength(1);
+
+    const [toBill] = await mailTo(
+      'bill@example.test',
+      (m) =>
+        m.parsed.subject?.includes('assigned to you') === true &&
+        m.parsed.subject.includes('Invoice wrong'),
+    );
+    await replyTo(
+      toBill!,
+      'bill@example.test',
+      '#resolve cause: rounding; fix: corrected the invoice',
+    );
+    await incidentWhere(first.number, 'the first resolved', (i) => i.status === 'resolved');
+    await retried();
+    await assignedTo('Invoice missing', 'bill');
+    await mailTo(
+      'bill@example.test',
+      (m) =>
+        m.parsed.subject?.includes('assigned to you') === true &&
+        m.parsed.subject.includes('Invoice missing'),
+    );
+  });
+
+  it('refuses a transfer made from an outdated view of the incident', async () => {
+    const { number } = (await Incident.findOne({ subject: 'Invoice missing' }).lean())!;
+    const stale = (await findIncident(number))!;
+    const move = (group: string, cause: string) =>
+      transferIncident(h.app.ctx, stale, group, { by: 'escalation', cause });
+    expect(await move('service-desk', 'test-move-1')).toMatchObject({ ok: true });
+    const moved = await incidentWhere(
+      number,
+      'reassigned in the service desk',
+      (i) => i.group === 'service-desk' && !!i.assignee,
+    );
+    // The same view again (a retried or concurrent step) must not undo that assignment.
+    expect(await move('legal', 'test-move-2')).toMatchObject({ ok: false, raced: true });
+    expect(await findIncident(number)).toMatchObject({
+      group: 'service-desk',
+      assignee: moved.assignee,
+    });
   });
 
   it('warns before the SLA target, then escalates along the chain at each breach', async () => {

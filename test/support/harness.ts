@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
@@ -114,7 +115,45 @@ ${extra}`,
   );
 }
 
-export const testLogger = () => createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+/**
+ * The app's recent log records (info and above), kept in memory so that a wait that times out
+ * can say what the app was doing: CI shows only the end of a failed run's output.
+ */
+const recentLog: string[] = [];
+const RECENT_LOG_LINES = 400;
+const SHOWN_LOG_LINES = 25;
+
+const logRing = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      recentLog.push(compactLogLine(line));
+      if (recentLog.length > RECENT_LOG_LINES) recentLog.shift();
+    }
+    done();
+  },
+});
+
+/** One pino JSON record as one short line: time, level, component, incident, message, error. */
+function compactLogLine(json: string): string {
+  try {
+    const r = JSON.parse(json) as Record<string, unknown>;
+    const { time, level, msg, component, incident, err, ...rest } = r;
+    delete rest.service;
+    const when = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
+    const error = err && typeof err === 'object' ? (err as { message?: string }).message : err;
+    const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest).slice(0, 160)}` : '';
+    return `${when} ${String(level)} ${String(component ?? '-')} ${incident ?? ''} ${String(msg)}${error ? ` (${String(error)})` : ''}${extra}`;
+  } catch {
+    return json.slice(0, 200);
+  }
+}
+
+/** TEST_LOG_LEVEL=debug prints everything as it happens; otherwise info and above are kept. */
+export const testLogger = () =>
+  process.env.TEST_LOG_LEVEL
+    ? createLogger(process.env.TEST_LOG_LEVEL)
+    : createLogger('info', logRing);
 
 /** Deliver a message into the test mailbox over LMTP, as the mail server would. */
 export async function deliver(
@@ -161,7 +200,10 @@ export async function waitUntil<T>(
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; the app's last log records:\n${recentLog.slice(-SHOWN_LOG_LINES).join('\n')}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
