@@ -6,7 +6,11 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../src/context.js';
 import { ackDecision } from '../src/domain/ack-policy.js';
-import { parseDeliveryStatus, parseQmailBounce } from '../src/domain/bounce.js';
+import {
+  addressIsUndeliverable,
+  parseDeliveryStatus,
+  parseQmailBounce,
+} from '../src/domain/bounce.js';
 import { assessInbound } from '../src/domain/inbound.js';
 import { stripQuoted } from '../src/domain/quotes.js';
 import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
@@ -194,7 +198,6 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     const decision = ackDecision({
       automatic: automatic !== null,
       undeliverable: await isUndeliverable(sender),
-      now: at,
       ...history,
       limits: ctx.plan.acknowledgements,
     });
@@ -292,7 +295,7 @@ async function deliveryReport(
   if (!report || number === null || !(await findIncident(number))) {
     return quarantine(raw._id, 'delivery report about a message incidesk did not send', log);
   }
-  if (report.permanent) {
+  if (addressIsUndeliverable(report)) {
     for (const r of report.recipients)
       await markUndeliverable(r, `${report.status} ${report.diagnostic ?? ''}`.trim());
   }

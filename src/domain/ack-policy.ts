@@ -1,31 +1,21 @@
 /** Limits that keep acknowledgements from feeding mail loops between robots. */
 export interface AckLimits {
-  /** At most one acknowledgement per incident within this many minutes (0 = no limit). */
-  perIncidentMinutes: number;
   /** At most this many acknowledgements to one sender per rolling hour. */
   perSenderPerHour: number;
 }
 
-const MINUTE_MS = 60_000;
-
 /**
- * Whether to send an automatic acknowledgement. Never to automatic mail
- * (RFC 3834), never to an address known to bounce, at most one per incident
- * per `perIncidentMinutes`, at most `perSenderPerHour` per sender per hour.
- * A last-ack time in the future (clock skew) counts as inside the window.
+ * Whether to acknowledge a new incident. Never to automatic mail (RFC 3834), never to an
+ * address known to bounce, at most `perSenderPerHour` per sender per hour. (Only a new
+ * incident is acknowledged, once, so no limit per incident is needed.)
  */
 export function ackDecision(input: {
   automatic: boolean;
   undeliverable: boolean;
-  now: Date;
-  lastAckToIncident?: Date;
   acksToSenderLastHour: number;
   limits: AckLimits;
 }): { send: true } | { send: false; reason: string } {
-  const { perIncidentMinutes, perSenderPerHour } = input.limits;
-  if (!Number.isFinite(perIncidentMinutes) || perIncidentMinutes < 0) {
-    throw new RangeError(`perIncidentMinutes must be >= 0, got ${perIncidentMinutes}`);
-  }
+  const { perSenderPerHour } = input.limits;
   if (!Number.isFinite(perSenderPerHour) || perSenderPerHour < 0) {
     throw new RangeError(`perSenderPerHour must be >= 0, got ${perSenderPerHour}`);
   }
@@ -35,15 +25,6 @@ export function ackDecision(input: {
   }
   if (input.undeliverable) {
     return { send: false, reason: 'sender address is marked undeliverable' };
-  }
-  if (input.lastAckToIncident && perIncidentMinutes > 0) {
-    const elapsed = input.now.getTime() - input.lastAckToIncident.getTime();
-    if (!(elapsed >= perIncidentMinutes * MINUTE_MS)) {
-      return {
-        send: false,
-        reason: `incident was acknowledged less than ${perIncidentMinutes} min ago`,
-      };
-    }
   }
   if (input.acksToSenderLastHour >= perSenderPerHour) {
     return {

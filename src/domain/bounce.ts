@@ -19,6 +19,16 @@ export interface DeliveryReport {
   originalMessageId?: string;
 }
 
+/**
+ * Whether the bounce says the address itself is bad (a 5.x.x failure), so nothing more
+ * should be sent to it. A message given up after temporary failures (Action: failed with
+ * 4.x.x: a full mailbox, an unreachable host for days) failed, but the address may work
+ * tomorrow.
+ */
+export function addressIsUndeliverable(report: DeliveryReport): boolean {
+  return report.permanent && report.status.startsWith('5.');
+}
+
 type Fields = Map<string, string>;
 
 /** Splits header-style text into unfolded `name → value` maps, one per blank-line block. */

@@ -170,13 +170,11 @@ export const planSchema = z
     timezone: z.string().min(1).default('UTC'),
     acknowledgements: z
       .object({
-        /** At most one acknowledgement per incident in this many minutes. */
-        perIncidentMinutes: z.number().int().min(0).default(10),
         /** At most this many acknowledgements to one sender per rolling hour. */
         perSenderPerHour: z.number().int().min(1).default(5),
       })
       .strict()
-      .default({ perIncidentMinutes: 10, perSenderPerHour: 5 }),
+      .default({ perSenderPerHour: 5 }),
     calendars: z.record(id, calendarSchema).default({}),
     agents: z.array(agentSchema).default([]),
     groups: z.array(groupSchema).default([]),

@@ -1,6 +1,7 @@
 /** Known errors: storage. Numbers are proposed by a counter and taken by the _id insert. */
 import type { KnownErrorStatus } from '../domain/known-errors.js';
 import { isDuplicateKey } from './db.js';
+import { withDocumentLock } from './locks.js';
 import { Counter, KnownError, type KnownErrorDoc } from './models.js';
 
 const MAX_NUMBER_ATTEMPTS = 50;
@@ -57,11 +58,13 @@ export async function linkIncidentToKnownError(
   n: number,
   incident: number,
 ): Promise<KnownErrorDoc | null> {
-  return KnownError.findOneAndUpdate(
-    { _id: n },
-    { $addToSet: { incidents: incident } },
-    { returnDocument: 'after' },
-  ).lean<KnownErrorDoc>();
+  return withDocumentLock(`known-error:${n}`, () =>
+    KnownError.findOneAndUpdate(
+      { _id: n },
+      { $addToSet: { incidents: incident } },
+      { returnDocument: 'after' },
+    ).lean<KnownErrorDoc>(),
+  );
 }
 
 /** Record the permanent fix; the known error is then `fixed`. */
@@ -70,9 +73,11 @@ export async function fixKnownError(
   fix: string | undefined,
   at: Date,
 ): Promise<KnownErrorDoc | null> {
-  return KnownError.findOneAndUpdate(
-    { _id: n },
-    { $set: { status: 'fixed', fixedAt: at, ...(fix ? { fix } : {}) } },
-    { returnDocument: 'after' },
-  ).lean<KnownErrorDoc>();
+  return withDocumentLock(`known-error:${n}`, () =>
+    KnownError.findOneAndUpdate(
+      { _id: n },
+      { $set: { status: 'fixed', fixedAt: at, ...(fix ? { fix } : {}) } },
+      { returnDocument: 'after' },
+    ).lean<KnownErrorDoc>(),
+  );
 }

@@ -1,13 +1,14 @@
 /**
- * Per-incident write locks.
+ * Write locks on shared documents (incidents, known errors, sender addresses).
  *
  * FerretDB (v1) applies an update by reading the document, changing it in memory and writing
  * all of it back, with nothing in between to stop another writer: two processes updating one
- * incident at once can lose one of the updates, and a conditional update ("only while it is
+ * document at once can lose one of the updates, and a conditional update ("only while it is
  * triaged") can pass for both. MongoDB applies each update atomically; incidesk runs on
- * either, so every write to an incident document holds that incident's lock for the length
- * of the write. The lock lives in Redis, which every incidesk process already shares.
- * Without Redis (a tool run against the database alone) the lock covers this process only.
+ * either, so every write to a document that several writers share holds that document's
+ * lock for the length of the write. The lock lives in Redis, which every incidesk process
+ * already shares. Without Redis (a tool run against the database alone) the lock covers this
+ * process only.
  */
 import { randomUUID } from 'node:crypto';
 import mongoose from 'mongoose';
@@ -48,8 +49,13 @@ function redis(): Redis | undefined {
 }
 
 /** Run `write` while holding the lock on incident `number` of the connected database. */
-export async function withIncidentLock<T>(number: number, write: () => Promise<T>): Promise<T> {
-  const key = `incidesk:lock:${mongoose.connection.name}:incident:${number}`;
+export function withIncidentLock<T>(number: number, write: () => Promise<T>): Promise<T> {
+  return withDocumentLock(`incident:${number}`, write);
+}
+
+/** Run `write` while holding the lock named `what` (e.g. `known-error:3`) of the database. */
+export async function withDocumentLock<T>(what: string, write: () => Promise<T>): Promise<T> {
+  const key = `incidesk:lock:${mongoose.connection.name}:${what}`;
   const previous = local.get(key) ?? Promise.resolve();
   const run = previous.catch(() => undefined).then(() => holdingRedisLock(key, write));
   local.set(key, run);

@@ -20,6 +20,7 @@ import {
 } from '../domain/retention.js';
 import { deleteByIds, heldNumbers, moveIncidents } from './archive.js';
 import { db } from './db.js';
+import { withDocumentLock } from './locks.js';
 import { MaintenanceRun } from './models.js';
 
 const BLOB_BUCKET = 'blobs';
@@ -284,13 +285,15 @@ async function maintain(
     const acks = (a.recentAcks as Date[] | undefined) ?? [];
     if (expiredAcks(acks, now) === 0) continue;
     counts.trimmedAckAddresses++;
-    // A read-modify-write guarded by the array it read: if an acknowledgement was recorded
-    // meanwhile the filter misses and the trim waits for the next run (FerretDB ignores
-    // `$pull` conditions, and its array updates are not atomic anyway).
+    // A read-modify-write guarded by the array it read, under the address's lock: if an
+    // acknowledgement was recorded meanwhile the filter misses and the trim waits for the
+    // next run (FerretDB ignores `$pull` conditions).
     if (!dryRun)
-      await coll('addresses').updateOne({ _id: a._id, recentAcks: acks } as never, {
-        $set: { recentAcks: acks.filter((d) => new Date(d) >= cutoff) },
-      });
+      await withDocumentLock(`address:${String(a._id)}`, () =>
+        coll('addresses').updateOne({ _id: a._id, recentAcks: acks } as never, {
+          $set: { recentAcks: acks.filter((d) => new Date(d) >= cutoff) },
+        }),
+      );
   }
 }
 

@@ -30,7 +30,7 @@ import { TcpProxy } from '../support/tcp-proxy.js';
 const services = inject('services');
 const PLAN = `version: 1
 organisation: Example Corp
-acknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 50 }
+acknowledgements: { perSenderPerHour: 50 }
 `;
 
 const customer = (i: number) => `fault${String(i).padStart(3, '0')}@example.com`;

@@ -98,7 +98,7 @@ describe('post-incident review, duplicates and outages', () => {
   const planFile = join(tmpdir(), `incidesk-review-plan-${process.pid}.yaml`);
   writeFileSync(
     planFile,
-    `version: 1\norganisation: Example Corp\nacknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }\n${PLAN}`,
+    `version: 1\norganisation: Example Corp\nacknowledgements: { perSenderPerHour: 5 }\n${PLAN}`,
   );
   const cliPlan = operatorPlanFile(planFile); // with the test operators' tokens
   const cli = (args: string[]) => runIncidesk(args, { ...h.t.env, INCIDESK_PLAN: cliPlan });

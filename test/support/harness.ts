@@ -109,7 +109,7 @@ export function testPlan(extra = ''): Plan {
   return parsePlan(
     `version: 1
 organisation: Example Corp
-acknowledgements: { perIncidentMinutes: 10, perSenderPerHour: 5 }
+acknowledgements: { perSenderPerHour: 5 }
 ${extra}`,
     'test-plan',
   );

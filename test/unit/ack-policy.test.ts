@@ -1,14 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import { ackDecision, type AckLimits } from '../../src/domain/ack-policy.js';
 
-const limits: AckLimits = { perIncidentMinutes: 10, perSenderPerHour: 3 };
-const now = new Date('2024-01-01T12:00:00Z');
-const minutesAgo = (m: number): Date => new Date(now.getTime() - m * 60_000);
+const limits: AckLimits = { perSenderPerHour: 3 };
 
 function base(
   over: Partial<Parameters<typeof ackDecision>[0]> = {},
 ): Parameters<typeof ackDecision>[0] {
-  return { automatic: false, undeliverable: false, now, acksToSenderLastHour: 0, limits, ...over };
+  return { automatic: false, undeliverable: false, acksToSenderLastHour: 0, limits, ...over };
 }
 
 describe('ackDecision', () => {
@@ -32,29 +30,6 @@ describe('ackDecision', () => {
     expect(d).toHaveProperty('reason', expect.stringMatching(/automatic/));
   });
 
-  it('suppresses a second ack to the same incident inside the window', () => {
-    expect(ackDecision(base({ lastAckToIncident: minutesAgo(0) })).send).toBe(false);
-    const d = ackDecision(base({ lastAckToIncident: minutesAgo(9.99) }));
-    expect(d).toEqual({ send: false, reason: expect.stringMatching(/10 min/) });
-  });
-
-  it('allows it again once the window has passed (boundary inclusive)', () => {
-    expect(ackDecision(base({ lastAckToIncident: minutesAgo(10) }))).toEqual({ send: true });
-    expect(ackDecision(base({ lastAckToIncident: minutesAgo(60) }))).toEqual({ send: true });
-  });
-
-  it('treats a last ack in the future (clock skew) or an invalid date as inside the window', () => {
-    expect(ackDecision(base({ lastAckToIncident: minutesAgo(-5) })).send).toBe(false);
-    expect(ackDecision(base({ lastAckToIncident: new Date(Number.NaN) })).send).toBe(false);
-  });
-
-  it('perIncidentMinutes 0 disables the per-incident limit', () => {
-    const d = ackDecision(
-      base({ lastAckToIncident: now, limits: { perIncidentMinutes: 0, perSenderPerHour: 3 } }),
-    );
-    expect(d).toEqual({ send: true });
-  });
-
   it('caps acks per sender per rolling hour', () => {
     expect(ackDecision(base({ acksToSenderLastHour: 2 }))).toEqual({ send: true });
     expect(ackDecision(base({ acksToSenderLastHour: 3 }))).toEqual({
@@ -65,17 +40,13 @@ describe('ackDecision', () => {
   });
 
   it('perSenderPerHour 0 means never ack', () => {
-    expect(
-      ackDecision(base({ limits: { perIncidentMinutes: 10, perSenderPerHour: 0 } })).send,
-    ).toBe(false);
+    expect(ackDecision(base({ limits: { perSenderPerHour: 0 } })).send).toBe(false);
   });
 
   it('rejects invalid limits', () => {
-    expect(() =>
-      ackDecision(base({ limits: { perIncidentMinutes: -1, perSenderPerHour: 3 } })),
-    ).toThrow(RangeError);
-    expect(() =>
-      ackDecision(base({ limits: { perIncidentMinutes: 10, perSenderPerHour: Number.NaN } })),
-    ).toThrow(RangeError);
+    expect(() => ackDecision(base({ limits: { perSenderPerHour: -1 } }))).toThrow(RangeError);
+    expect(() => ackDecision(base({ limits: { perSenderPerHour: Number.NaN } }))).toThrow(
+      RangeError,
+    );
   });
 });

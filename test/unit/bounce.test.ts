@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import {
+  addressIsUndeliverable,
   isDeliveryReport,
   isQmailBounce,
   parseDeliveryStatus,
@@ -144,6 +145,8 @@ Diagnostic-Code: X-Postfix; delivery temporarily suspended: connect to
     expect(r?.permanent).toBe(true);
     expect(r?.status).toBe('4.4.7');
     expect(r?.recipients).toEqual(['slow@example.org']);
+    // The message failed, but the address was never refused: it is not written off.
+    expect(addressIsUndeliverable(r!)).toBe(false);
   });
 
   it('treats Action failed as permanent and derives a status when Status is missing', () => {
@@ -155,6 +158,7 @@ Action: FAILED
     expect(r?.permanent).toBe(true);
     expect(r?.status).toBe('5.0.0');
     expect(r?.diagnostic).toBeUndefined();
+    expect(addressIsUndeliverable(r!)).toBe(true);
   });
 
   it('prefers Original-Recipient (the address we sent to) over the aliased Final-Recipient', () => {

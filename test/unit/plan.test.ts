@@ -23,7 +23,7 @@ describe('incident response plan', () => {
 
   it('applies defaults: acknowledgement limits, the ITIL matrix, SLA targets', () => {
     const plan = parsePlan('version: 2\norganisation: X\n');
-    expect(plan.acknowledgements).toEqual({ perIncidentMinutes: 10, perSenderPerHour: 5 });
+    expect(plan.acknowledgements).toEqual({ perSenderPerHour: 5 });
     expect(plan.matrix.high.high).toBe('P1');
     expect(plan.matrix.low.low).toBe('P4');
     expect(plan.sla.P1).toEqual({ firstResponse: '15m', resolution: '4h' });
