@@ -24,6 +24,7 @@ import { recordPlanVersion, resetAuditHead, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
+import { announceProcessor } from '../workers/announce.js';
 import { assignProcessor } from '../workers/assign.js';
 import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
@@ -100,6 +101,7 @@ export async function startApp(
     worker(QUEUES.ingest, ingestProcessor(ctx), config.concurrency);
     worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
+    worker(QUEUES.announce, announceProcessor(ctx), config.concurrency);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);
     // Index writes are read-modify-write: one job at a time across all processes.

@@ -9,6 +9,7 @@ export const QUEUES = {
   ingest: 'ingest',
   triage: 'triage',
   assign: 'assign',
+  announce: 'announce',
   sla: 'sla',
   notify: 'notify',
   digest: 'digest',
@@ -32,6 +33,11 @@ export interface AssignJob {
   /** What caused the (re)assignment, for the timeline; also part of the job id. */
   cause: string;
 }
+/**
+ * Tell the agent of a stored assignment (the notification looks up similar incidents, which
+ * can take seconds on a large store, so it runs apart from the one-at-a-time assign queue).
+ */
+export type AnnounceJob = AssignJob;
 /** Review one incident's SLA clocks; `incident` 0 is the periodic sweep over all of them. */
 export interface SlaJob {
   incident: number;
@@ -49,6 +55,7 @@ export interface Queues {
   ingest: Queue<IngestJob>;
   triage: Queue<TriageJob>;
   assign: Queue<AssignJob>;
+  announce: Queue<AnnounceJob>;
   sla: Queue<SlaJob>;
   notify: Queue<NotifyJob>;
   digest: Queue<DigestJob>;
@@ -69,6 +76,7 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
     ingest: new Queue<IngestJob>(QUEUES.ingest, options),
     triage: new Queue<TriageJob>(QUEUES.triage, options),
     assign: new Queue<AssignJob>(QUEUES.assign, options),
+    announce: new Queue<AnnounceJob>(QUEUES.announce, options),
     sla: new Queue<SlaJob>(QUEUES.sla, options),
     notify: new Queue<NotifyJob>(QUEUES.notify, options),
     digest: new Queue<DigestJob>(QUEUES.digest, options),
@@ -82,11 +90,33 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
   };
 }
 
+/**
+ * Add the job unless one with this id is waiting, running or failed (a failed job is a dead
+ * letter, kept for inspection and replay). A job that completed while its work is still
+ * unfinished is removed first, so the work runs again (every processor is idempotent); a
+ * plain re-add would be swallowed by the completed job's id.
+ */
+export async function requeue<T>(
+  queue: Queue<T>,
+  name: string,
+  data: T,
+  jobId: string,
+): Promise<void> {
+  const existing = await queue.getJob(jobId);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed') return;
+    await existing.remove().catch(() => undefined); // another sweep may have removed it
+  }
+  await (queue as Queue).add(name, data, { jobId });
+}
+
 /** Job ids are deterministic so that enqueueing twice (a retried producer) runs once. */
 export const jobIds = {
   ingest: (rawId: string) => `ingest-${rawId}`,
   triage: (incident: number) => `triage-${incident}`,
   assign: (incident: number, cause: string) => `assign-${incident}-${cause}`,
+  announce: (incident: number, cause: string) => `announce-${incident}-${cause}`,
   /** One pending timer per incident and instant: rescheduling to the same time is a no-op. */
   sla: (incident: number, at: Date) => `sla-${incident}-${at.getTime()}`,
   notify: (outboxId: string) => `notify-${outboxId}`,

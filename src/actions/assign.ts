@@ -5,6 +5,7 @@ import { transition } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup, groupMembers } from '../plan/load.js';
 import type { PlanGroup } from '../plan/schema.js';
+import { jobIds, requeue } from '../queues.js';
 import {
   appendTimeline,
   findIncident,
@@ -56,7 +57,7 @@ export async function assignIncident(
   if (!incident) return { ok: false, reason: `no incident ${formatIncidentId(number)}` };
   const eventId = `assigned-${number}-${cause}`;
   if (incident.assignCause === cause && incident.assignee) {
-    // A retry, or recovery after a crash: the decision is stored; finish what follows it.
+    // A retry: the decision is stored; finish what follows it.
     await completeAssignment(ctx, incident, cause);
     return { ok: true, agent: incident.assignee, reason: 'already assigned' };
   }
@@ -111,7 +112,7 @@ export async function assignIncident(
     return { ok: false, reason };
   }
   // The decision and its cause are stored together; `assignNotified` stays false until the
-  // agent's notification is queued, so the recovery sweep can finish a cut-off assignment.
+  // agent's notification is queued, so the recovery sweep can finish a cut-off announcement.
   const updated = await updateIncident(
     number,
     {
@@ -133,7 +134,7 @@ export async function assignIncident(
   return { ok: true, agent, reason };
 }
 
-/** Record and announce a stored assignment decision; every step is idempotent. */
+/** Record a stored assignment decision and have it announced; both steps are idempotent. */
 async function completeAssignment(
   ctx: AppContext,
   incident: IncidentDoc,
@@ -156,8 +157,23 @@ async function completeAssignment(
       plan: ctx.plan.fingerprint,
     },
   });
+  // A rerun (recovery found it unannounced) runs the announcement again if it completed.
+  await requeue(
+    ctx.queues.announce,
+    'announce',
+    { incident: incident.number, cause },
+    jobIds.announce(incident.number, cause),
+  );
+}
+
+/** The announce job: tell the agent of the assignment made for `cause`, once. */
+export async function announceAssignment(ctx: AppContext, number: number, cause: string) {
+  const incident = await findIncident(number);
+  // Superseded (reassigned, transferred) before it was announced: the newer one is announced.
+  if (!incident?.assignee || incident.assignCause !== cause) return 'superseded';
   await notifyAssignee(ctx, incident, cause);
-  await updateIncident(incident.number, { assignNotified: true });
+  await updateIncident(number, { assignNotified: true }, { where: { assignCause: cause } });
+  return 'announced';
 }
 
 /** Nobody could take the incident: its group's lead (or manager) decides, by replying. */

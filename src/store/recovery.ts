@@ -30,7 +30,7 @@ export async function unfinishedWork(before: Date, limit: number) {
       .limit(limit)
       .lean(),
     Incident.find(
-      { assignNotified: false, assignedAt: { $lt: before } },
+      { assignNotified: false, assignee: { $ne: null }, assignedAt: { $lt: before } },
       { number: 1, assignCause: 1 },
     )
       .limit(limit)
