@@ -21,6 +21,7 @@ import {
 import { linkIncidentToKnownError } from '../store/known-errors.js';
 import { childrenOf, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
+import { handOverChildren } from './links.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, refused, type Actor, type ChangeResult } from './outcome.js';
 import { closeProblems } from './review.js';
@@ -273,6 +274,10 @@ export async function mergeIncident(
     return refused(
       `${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`,
     );
+  if (target.parent === incident.number)
+    return refused(
+      `${formatIncidentId(into)} is grouped under this incident; merge it into this one instead`,
+    );
   const now = ctx.now();
   // Closed and pointing at the target, but the survivor's timeline does not say so yet: a
   // merge cut off half-way; finishing it keeps the duplicate's messages visible there.
@@ -286,6 +291,8 @@ export async function mergeIncident(
     if (!closed) return refused(`the incident is ${incident.status}`);
   }
   await updateIncident(into, {}, { addParticipants: incident.participants });
+  // An outage parent's reports follow it, so resolving the survivor still resolves them.
+  await handOverChildren(ctx, incident.number, target.parent ?? into, actor);
   for (const [n, event, other] of [
     [incident.number, 'merged-into', into],
     [into, 'merged-from', incident.number],

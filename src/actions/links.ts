@@ -17,9 +17,11 @@ import { findAgent, findGroup } from '../plan/load.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import {
+  childrenOf,
   forgetTriagedBefore,
   linkChild,
   OPEN_STATUSES,
+  unlinkChild,
   recentlyTriaged,
   rememberTriaged,
   type RecentEntry,
@@ -47,12 +49,41 @@ export async function groupUnder(
     );
     if (!linked) return changedMeanwhile();
   }
-  // Repeated on a retry: the link and both timeline entries are idempotent.
+  await recordGrouping(ctx, child.number, parentNumber, actor);
+  return { ok: true, done: `grouped under ${p}; resolving ${p} resolves this one too` };
+}
+
+/**
+ * An outage parent merged into `to` hands its open children over, so that resolving the
+ * survivor resolves them and tells their reporters. Safe to repeat: a child already moved
+ * gets its link and timeline entries (idempotent) again.
+ */
+export async function handOverChildren(
+  ctx: AppContext,
+  from: number,
+  to: number,
+  actor: Actor,
+): Promise<number> {
+  let moved = 0;
+  for (const n of await childrenOf(from)) {
+    const child = await findIncident(n);
+    if (child?.parent === from)
+      await updateIncident(n, { parent: to }, { onlyIf: OPEN_STATUSES, where: { parent: from } });
+    if ((await findIncident(n))?.parent !== to) continue; // closed meanwhile: stays where it was
+    await recordGrouping(ctx, n, to, actor);
+    await unlinkChild(from, n);
+    moved++;
+  }
+  return moved;
+}
+
+/** The link and both timeline entries of a grouping; repeated on a retry, they are idempotent. */
+async function recordGrouping(ctx: AppContext, child: number, parent: number, actor: Actor) {
   const at = ctx.now();
-  await linkChild(parentNumber, child.number, at, actor.by);
+  await linkChild(parent, child, at, actor.by);
   for (const [n, event, other] of [
-    [child.number, 'grouped-under', parentNumber],
-    [parentNumber, 'grouped-child', child.number],
+    [child, 'grouped-under', parent],
+    [parent, 'grouped-child', child],
   ] as const) {
     await appendTimeline(n, {
       _id: `${event}-${n}-${other}`,
@@ -62,7 +93,6 @@ export async function groupUnder(
       detail: { incident: formatIncidentId(other), number: other, by: actor.by },
     });
   }
-  return { ok: true, done: `grouped under ${p}; resolving ${p} resolves this one too` };
 }
 
 /** At most this many similar incidents have their status checked per triage (each a lookup). */

@@ -147,6 +147,12 @@ export async function linkChild(parent: number, child: number, at: Date, by: str
   await refreshChildren(parent);
 }
 
+/** Take `child` off `parent` (the link and the parent's `children`), e.g. to move it. */
+export async function unlinkChild(parent: number, child: number) {
+  await IncidentLink.deleteOne({ _id: `${parent}-${child}` });
+  await refreshChildren(parent);
+}
+
 export async function childrenOf(parent: number): Promise<number[]> {
   const rows = await IncidentLink.find({ parent }, { child: 1 }).sort({ child: 1 }).lean();
   return rows.map((r) => r.child);

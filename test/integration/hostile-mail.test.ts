@@ -291,10 +291,12 @@ describe('hostile mail corpus end to end', () => {
       (await timelineOf(ack.incidentNumber)).find((e) => e.event === 'delivery-failed'),
     );
     expect(event.detail).toMatchObject({ status: '5.1.1', recipients: [ack.to] });
-    expect(await RawMessage.findById(event.rawId).lean()).toMatchObject({
-      state: 'ingested',
-      kind: 'bounce',
+    // The raw message is marked ingested last, just after the event.
+    const raw = await waitUntil('the bounce marked ingested', async () => {
+      const r = await RawMessage.findById(event.rawId).lean();
+      return r?.state === 'ingested' ? r : null;
     });
+    expect(raw.kind).toBe('bounce');
     expect(await Address.findById(ack.to).lean()).toMatchObject({ undeliverable: true });
     expect(await Incident.findOne({ openedBy: event.rawId }).lean()).toBeNull();
   });

@@ -34,8 +34,12 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     const inbound = timeline.find((e) => e.type === 'message' && e.direction === 'inbound')!;
     expect(inbound.text).toContain('invoice portal shows an error 500');
     expect(inbound.attachmentIds).toHaveLength(1);
-    const raw = await RawMessage.findById(inbound.rawId).lean();
-    expect(raw).toMatchObject({ state: 'ingested', incidentNumber: 1 });
+    // The raw message is marked ingested last, after the work it started is queued.
+    const raw = await waitUntil('the message marked ingested', async () => {
+      const r = await RawMessage.findById(inbound.rawId).lean();
+      return r?.state === 'ingested' ? r : null;
+    });
+    expect(raw.incidentNumber).toBe(1);
 
     const token = incidentToken(SECRET, 1);
     expect(ack!.envelopeTo).toEqual(['carla@example.com']);

@@ -425,6 +425,38 @@ describe('post-incident review, duplicates and outages', () => {
     );
   });
 
+  it('merging an outage parent hands its reports to the survivor, whose resolution tells them', async () => {
+    const survivor = await make('ida@example.com', 'VPN down');
+    const parent = await make('jay@example.com', 'VPN is down');
+    const kid = await make('kim@example.com', 'vpn down again');
+    expect((await cli(['incidents', 'group', id(parent), id(kid), '--as', OLGA])).code).toBe(0);
+    const intoKid = await cli(['incidents', 'merge', id(parent), id(kid), '--as', OLGA]);
+    expect(intoKid.code).toBe(65);
+    expect(intoKid.stderr).toContain('is grouped under this incident');
+
+    const merged = await cli(['incidents', 'merge', id(parent), id(survivor), '--as', OLGA]);
+    expect(merged.code).toBe(0);
+    expect(await findIncident(kid)).toMatchObject({ parent: survivor });
+    expect((await findIncident(survivor))!.children).toEqual([kid]);
+    expect((await findIncident(parent))!.children ?? []).toEqual([]);
+
+    const ctx = h.app.ctx;
+    const resolution = { cause: 'expired certificate', fix: 'renewed it' };
+    const done = await resolveIncident(ctx, (await findIncident(survivor))!, resolution, {
+      by: 'olga',
+      cause: 'cmd-handover-test-0',
+    });
+    expect(done).toEqual({
+      ok: true,
+      done: 'resolved with 1 grouped incident(s); 2 reporter(s) told',
+    });
+    expect((await findIncident(kid))!.status).toBe('resolved');
+    const told = await Outbox.find({ kind: 'resolved', incidentNumber: { $in: [survivor, kid] } })
+      .lean()
+      .then((rows) => rows.map((m) => m.to).sort());
+    expect(told).toEqual(['ida@example.com', 'kim@example.com']);
+  });
+
   it('by CLI: incidents group links reports under a parent, one level deep', async () => {
     // Grouping by CLI.
     const p = await make('fay@example.com', 'Login broken');
