@@ -82,6 +82,7 @@ async function holdingRedisLock<T>(key: string, write: () => Promise<T>): Promis
     return await write();
   } finally {
     clearInterval(renew);
-    await r.eval(RELEASE, 1, key, token);
+    // Unreleased (Redis gone), the lock lapses by itself: the write's outcome stands.
+    await r.eval(RELEASE, 1, key, token).catch(() => undefined);
   }
 }
