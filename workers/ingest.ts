@@ -28,6 +28,7 @@ import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
 import { queueIndex } from '../src/actions/search.js';
 import { jobIds, type IngestJob } from '../src/queues.js';
+import { isArchived } from '../src/store/archive.js';
 import { linkAttachments, saveAttachment } from '../src/store/attachments.js';
 import {
   appendTimeline,
@@ -123,7 +124,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     automatic: automatic?.kind,
   };
 
-  let linkedTo: number | undefined;
+  // Addressed to an archived incident: a new one that points at it (`incidents show` finds
+  // both); the archived history is left as it was.
+  let linkedTo = thread.kind === 'archived' ? thread.number : undefined;
   if (thread.kind === 'existing') {
     const incident = thread.incident;
     const agent = agentByEmail(ctx.plan, sender);
@@ -181,7 +184,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     event: 'opened',
     detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint, linkedTo },
   });
-  if (linkedTo) {
+  if (linkedTo && thread.kind === 'existing') {
     await appendTimeline(linkedTo, {
       _id: `continued-${rawId}`,
       at,
@@ -228,6 +231,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 
 type Thread =
   | { kind: 'new' }
+  /** Addressed to an incident that maintenance has moved to the archive. */
+  | { kind: 'archived'; number: number }
   | {
       kind: 'existing';
       via: Extract<ThreadDecision, { kind: 'existing' }>['via'];
@@ -273,11 +278,14 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   });
   if (decision.kind === 'new') return decision;
   // Follow merges to the surviving incident; a token can also name an incident that is not
-  // (or no longer) in this store, which opens a new one.
+  // (or no longer) in this store, which opens a new one: linked to it if it was archived.
   let incident = await findIncident(decision.incidentNumber);
   for (let hops = 0; incident?.mergedInto && hops < 10; hops++)
     incident = await findIncident(incident.mergedInto);
-  return incident ? { kind: 'existing', via: decision.via, incident } : { kind: 'new' };
+  if (incident) return { kind: 'existing', via: decision.via, incident };
+  return (await isArchived(decision.incidentNumber))
+    ? { kind: 'archived', number: decision.incidentNumber }
+    : { kind: 'new' };
 }
 
 /** A delivery status notification: about our own mail it is recorded; anything else is set aside. */

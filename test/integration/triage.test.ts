@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { transferIncident } from '../../src/actions/changes.js';
 import { incidentToken } from '../../src/domain/tokens.js';
 import { jobIds } from '../../src/queues.js';
+import { findArchivedIncident, moveIncidents } from '../../src/store/archive.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
@@ -401,6 +402,16 @@ describe('triage, assignment and agents working by email', () => {
     await waitUntil('the old incident points at the new one', async () =>
       (await timelineOf(incident.number)).some((e) => e.event === 'continued-in'),
     );
+
+    // Once maintenance has archived the old incident, a reply to it still leads back to it.
+    await moveIncidents([incident.number], 'archive', now);
+    expect(await findIncident(incident.number)).toBeNull();
+    await replyTo(resolvedMail!, 'lee@example.com', 'And once more, months later.');
+    const fromArchive = await waitUntil('an incident linked to the archived one', async () =>
+      Incident.findOne({ linkedTo: incident.number, number: { $ne: linked.number } }).lean(),
+    );
+    expect(fromArchive.customer?.address).toBe('lee@example.com');
+    expect((await findArchivedIncident(incident.number))!.incident.status).toBe('closed');
   });
 
   it('tells the lead when nobody in the group is available, who then assigns by name', async () => {
