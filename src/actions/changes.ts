@@ -6,7 +6,7 @@
 import type { AppContext } from '../context.js';
 import { priorityFor } from '../domain/classify.js';
 import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
-import { reportersToNotify } from '../domain/links.js';
+import { mergeReviewProblem, reportersToNotify } from '../domain/links.js';
 import { formatKnownErrorId } from '../domain/known-errors.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findGroup } from '../plan/load.js';
@@ -274,6 +274,8 @@ export async function mergeIncident(
     return refused(
       `${formatIncidentId(into)} was itself merged into ${formatIncidentId(target.mergedInto)}`,
     );
+  const reviewProblem = mergeReviewProblem(incident, target, ctx.plan.review.requiredFor);
+  if (reviewProblem) return refused(reviewProblem);
   if (target.parent === incident.number)
     return refused(
       `${formatIncidentId(into)} is grouped under this incident; merge it into this one instead`,

@@ -1,4 +1,4 @@
-/** Rules for grouping the many reports of one outage under a parent incident. Pure. */
+/** Rules for merging duplicates and grouping the reports of one outage. Pure. */
 import type { Status } from './lifecycle.js';
 import { formatIncidentId } from './tokens.js';
 
@@ -32,6 +32,23 @@ export function groupingProblem(child: LinkSide, parent: LinkSide): string | nul
     if (s === 'resolved' || s === 'closed') return `${id} is ${s}`;
   }
   return null;
+}
+
+/**
+ * Why `merged` may not be merged into `target` as far as the post-incident review goes, or
+ * null. Merging closes `merged` without its review; that is right only when the survivor
+ * must be reviewed too, so an incident that needs a review goes only into one that does.
+ */
+export function mergeReviewProblem(
+  merged: { number: number; priority?: string | null },
+  target: { number: number; priority?: string | null },
+  reviewRequiredFor: readonly string[],
+): string | null {
+  const needs = (p?: string | null) => !!p && reviewRequiredFor.includes(p);
+  if (!needs(merged.priority) || needs(target.priority)) return null;
+  const m = formatIncidentId(merged.number);
+  const t = formatIncidentId(target.number);
+  return `${m} is ${merged.priority} and needs a post-incident review, which ${t} (${target.priority ?? 'no priority'}) does not: merge ${t} into ${m}, or raise ${t}'s priority first`;
 }
 
 /**

@@ -415,6 +415,17 @@ describe('post-incident review, duplicates and outages', () => {
       'Mail delayed again: details from eve@example.com',
     );
 
+    // A P1 cannot escape its review by being merged into an incident that needs none.
+    const p1 = await make('zed@example.com', 'Everything down');
+    const p3 = await make('zed@example.com', 'Everything down?');
+    await updateIncident(p1, { priority: 'P1' });
+    await updateIncident(p3, { priority: 'P3' });
+    const skip = await cli(['incidents', 'merge', id(p1), id(p3), '--as', OLGA]);
+    expect(skip.code).toBe(65);
+    expect(skip.stderr).toContain(`merge ${id(p3)} into ${id(p1)}`);
+    expect((await findIncident(p1))!.status).not.toBe('closed');
+    expect((await cli(['incidents', 'merge', id(p3), id(p1), '--as', OLGA])).code).toBe(0);
+
     // A merge cut off after closing the duplicate is finished by running it again.
     const c = await make('eve@example.com', 'Mail delayed once more');
     await updateIncident(c, { status: 'closed', mergedInto: a });

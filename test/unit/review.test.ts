@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommands } from '../../src/domain/commands.js';
-import { groupingProblem, reportersToNotify, type LinkSide } from '../../src/domain/links.js';
+import {
+  groupingProblem,
+  mergeReviewProblem,
+  reportersToNotify,
+  type LinkSide,
+} from '../../src/domain/links.js';
 import { reviewProblems } from '../../src/domain/lifecycle.js';
 import { parseActionItemId, parseDueDate, reminderDue } from '../../src/domain/review.js';
 
@@ -169,5 +174,29 @@ describe('outage grouping rules', () => {
         { number: 6, address: 'c@z' },
       ]).map((r) => r.number),
     ).toEqual([1, 3, 6]);
+  });
+});
+
+describe('mergeReviewProblem', () => {
+  const inc = (number: number, priority?: string) => ({ number, priority });
+  const required = ['P1', 'P2'];
+
+  it('lets an incident that needs no review merge anywhere', () => {
+    expect(mergeReviewProblem(inc(2, 'P3'), inc(1, 'P4'), required)).toBeNull();
+    expect(mergeReviewProblem(inc(2, 'P4'), inc(1, 'P1'), required)).toBeNull();
+    expect(mergeReviewProblem(inc(2), inc(1, 'P1'), required)).toBeNull();
+  });
+
+  it('lets a reviewed priority merge into another reviewed priority', () => {
+    expect(mergeReviewProblem(inc(2, 'P1'), inc(1, 'P2'), required)).toBeNull();
+    expect(mergeReviewProblem(inc(2, 'P2'), inc(1, 'P1'), required)).toBeNull();
+  });
+
+  it('refuses to let a merge skip a review, and says which way round works', () => {
+    expect(mergeReviewProblem(inc(2, 'P1'), inc(1, 'P3'), required)).toBe(
+      "INC-000002 is P1 and needs a post-incident review, which INC-000001 (P3) does not: merge INC-000001 into INC-000002, or raise INC-000001's priority first",
+    );
+    expect(mergeReviewProblem(inc(2, 'P2'), inc(1), required)).toMatch(/\(no priority\)/);
+    expect(mergeReviewProblem(inc(2, 'P3'), inc(1, 'P4'), ['P3'])).toMatch(/INC-000002 is P3/);
   });
 });
