@@ -22,6 +22,7 @@ import {
   type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
+import { withDocumentLock } from './locks.js';
 import { Incident, OpenIncident } from './models.js';
 
 /** A day summary is final once the day is this far behind (late writers have finished). */
@@ -60,13 +61,18 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
   for (const fact of factsOf(incident)) {
     const name = factCollection(fact.at);
     const coll = await factsCollection(name);
-    await upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
-    // A fact of an earlier day changed: that day's pack and summary (if any) are out of date.
+    const write = () => upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
     const day = name.slice('facts_'.length);
     if (day < today) {
-      await packCollection(day).deleteMany({});
-      await summaryCollection(day).deleteOne({ _id: day });
-    }
+      // A fact of an earlier day changed: that day's pack and summary (if any) are out of
+      // date. Under the day's lock, so a reader packing the day meanwhile cannot keep the
+      // old facts.
+      await withDocumentLock(`facts:${day}`, async () => {
+        await write();
+        await packCollection(day).deleteMany({});
+        await summaryCollection(day).deleteOne({ _id: day });
+      });
+    } else await write();
   }
   const entry = openEntryOf(incident);
   if (entry)
@@ -98,18 +104,25 @@ export async function factsBetween(start: Date, end: Date, now: Date): Promise<F
         const pack = await packCollection(day).findOne({ _id: day });
         if (pack) facts = unpackFacts(pack.facts);
       }
-      if (!facts) {
-        facts = (await db().collection<Fact>(`facts_${day}`).find().toArray()) as Fact[];
-        if (settled) {
-          const pack = { _id: day, facts: packFacts(facts), packedAt: now };
+      if (!facts && settled) {
+        // Read and pack under the day's lock: a late write to the day either lands before
+        // (and is packed) or after (and drops the pack).
+        facts = await withDocumentLock(`facts:${day}`, async () => {
+          const read = await readFacts(day);
+          const pack = { _id: day, facts: packFacts(read), packedAt: now };
           await upsert(() => packCollection(day).replaceOne({ _id: day }, pack, { upsert: true }));
-        }
+          return read;
+        });
       }
+      facts ??= await readFacts(day);
       return facts.filter((f) => f.at >= start && f.at < end);
     }),
   );
   return parts.flat();
 }
+
+const readFacts = async (day: string) =>
+  (await db().collection<Fact>(`facts_${day}`).find().toArray()) as Fact[];
 
 export async function openIncidents(): Promise<OpenEntry[]> {
   return OpenIncident.find().lean<OpenEntry[]>();
