@@ -29,6 +29,7 @@ import { parsePlan } from '../src/plan/load.js';
 import { connectStore, disconnectStore } from '../src/store/db.js';
 import { Incident } from '../src/store/models.js';
 import { BulkProjection } from '../src/store/reporting.js';
+import { mulberry32 } from '../test/support/prng.js';
 import { startServices, type RunningServices } from '../test/support/services.js';
 import { bar, note, num, round, table, withDatabase } from './util.js';
 
@@ -63,16 +64,6 @@ const CATEGORIES = [
   'security',
   'general',
 ];
-
-/** Deterministic pseudo-random numbers (mulberry32): the same history every run. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Incident n of N, created in order over the three years before `now`. */
 function makeIncident(n: number, now: Date, rnd: () => number) {
@@ -172,7 +163,7 @@ async function main() {
   try {
     // 1. seed
     note(`seeding ${N} incidents over ${YEARS} years (${round(N / (YEARS * 365))}/day) into ${db}`);
-    const rnd = prng(20261124);
+    const rnd = mulberry32(20261124);
     const projection = new BulkProjection(40_000);
     const progress = bar('incidents + projection', N);
     let insertMs = 0;

@@ -26,6 +26,7 @@ import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { openIncident, updateIncident } from '../../src/store/incidents.js';
 import { Incident, type IncidentDoc } from '../../src/store/models.js';
 import { testEnv, testLogger, waitUntil, type TestEnv } from '../support/harness.js';
+import { mulberry32 } from '../support/prng.js';
 import { runIncidesk } from '../support/process.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -73,16 +74,6 @@ const win = (
   zone: string,
 ): PeriodWindow => ({ period, start: w.start, end: w.end, key, zone });
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TARGETS = {
   P1: [0.25 * H, 4 * H],
   P2: [H, 8 * H],
@@ -102,7 +93,7 @@ interface Seed {
 }
 
 function seeds(): Seed[] {
-  const rnd = prng(42);
+  const rnd = mulberry32(42);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
   const from = new Date('2026-11-08T00:00:00Z').getTime();
   const span = new Date('2026-11-24T08:00:00Z').getTime() - from;

@@ -5,17 +5,11 @@
  * printed with its seed can be replayed with FUZZ_SEED=<seed>.
  */
 import { simpleParser } from 'mailparser';
+import { mulberry32 } from './prng.js';
 
-/** mulberry32: small, fast, good enough to spread cases; not for cryptography. */
+/** A seeded generator with the helpers the cases are built from. */
 export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1)),

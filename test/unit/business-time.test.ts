@@ -9,6 +9,7 @@ import {
   type BusinessCalendar,
 } from '../../src/domain/business-time.js';
 import type { PlanCalendar } from '../../src/plan/schema.js';
+import { mulberry32 } from '../support/prng.js';
 
 const M = 60_000;
 const H = 60 * M;
@@ -41,18 +42,6 @@ const berlinAllDay: BusinessCalendar = {
   ),
   holidays: [],
 };
-
-/** Seeded PRNG (mulberry32) so property tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('calendarFor', () => {
   const calendars: Record<string, PlanCalendar> = {
@@ -403,7 +392,7 @@ describe('properties (seeded random)', () => {
   const SPAN = 400 * 24 * H;
 
   it.each(cases)('businessTimeBetween(a, addBusinessTime(a, d)) === d (%s)', (_name, cal) => {
-    const rnd = prng(0x5eed);
+    const rnd = mulberry32(0x5eed);
     for (let k = 0; k < 300; k++) {
       const a = new Date(START + Math.floor(rnd() * SPAN));
       const d = 1 + Math.floor(rnd() * (rnd() < 0.5 ? 4 * H : 300 * H));
@@ -416,7 +405,7 @@ describe('properties (seeded random)', () => {
   });
 
   it.each(cases)('counting backwards is the inverse (%s)', (_name, cal) => {
-    const rnd = prng(42);
+    const rnd = mulberry32(42);
     for (let k = 0; k < 200; k++) {
       const a = new Date(START + Math.floor(rnd() * SPAN));
       const d = 1 + Math.floor(rnd() * 100 * H);
@@ -427,7 +416,7 @@ describe('properties (seeded random)', () => {
   });
 
   it.each(cases)('between is additive and agrees with isBusinessTime (%s)', (_name, cal) => {
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     for (let k = 0; k < 200; k++) {
       const ts = [0, 1, 2].map(() => START + Math.floor(rnd() * SPAN)).sort((x, y) => x - y);
       const [a, b, c] = ts.map((t) => new Date(t)) as [Date, Date, Date];

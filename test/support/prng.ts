@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a small, fast, seeded pseudo-random number generator, so generated data (fuzz
+ * cases, property tests, seeded histories) is the same on every run and a failure can be
+ * replayed from its seed. Not for cryptography. Returns numbers in [0, 1).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
