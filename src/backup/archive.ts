@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import {
@@ -20,6 +20,7 @@ import {
   type ObservedFile,
 } from '../domain/manifest.js';
 import { BLOCK, decodeHeader, encodeHeader, END_OF_ARCHIVE, paddingFor } from '../domain/tar.js';
+import { sha256Tap } from '../sha256-tap.js';
 
 /** The archive is damaged, incomplete or not ours (exit 65, EX_DATAERR). */
 export class ArchiveError extends Error {
@@ -57,18 +58,15 @@ export async function writeArchive(
     }
     yield END_OF_ARCHIVE;
   }
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const tap = sha256Tap();
   const partial = `${out}.partial`;
-  await pipeline(Readable.from(tar()), createGzip({ level: 6 }), tap, createWriteStream(partial));
-  const sha256 = hash.digest('hex');
+  await pipeline(
+    Readable.from(tar()),
+    createGzip({ level: 6 }),
+    tap.stream,
+    createWriteStream(partial),
+  );
+  const { sha256, bytes } = tap.result();
   await rename(partial, out);
   await writeFile(`${out}.sha256`, `${sha256}  ${basename(out)}\n`);
   return { bytes, sha256 };

@@ -2,11 +2,11 @@
  * Content-addressed bytes (raw messages, attachments) in GridFS: out of the documents, streamed
  * in and out so a 25 MB attachment never sits in memory whole.
  */
-import { createHash } from 'node:crypto';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mongoose from 'mongoose';
 import { BLOB_CHUNK_BYTES } from '../constants.js';
+import { sha256Tap } from '../sha256-tap.js';
 import { db } from './db.js';
 
 export type BlobId = mongoose.Types.ObjectId;
@@ -30,21 +30,14 @@ export async function putBlob(
   input: Readable | Buffer,
   meta: { filename: string; contentType?: string },
 ): Promise<StoredBlob> {
-  const hash = createHash('sha256');
-  let size = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const tap = sha256Tap();
   const upload = bucket().openUploadStream(meta.filename, {
     metadata: { contentType: meta.contentType },
   });
   const source = Buffer.isBuffer(input) ? Readable.from([input]) : input;
-  await pipeline(source, counter, upload);
-  return { blobId: upload.id, sha256: hash.digest('hex'), size };
+  await pipeline(source, tap.stream, upload);
+  const { sha256, bytes } = tap.result();
+  return { blobId: upload.id, sha256, size: bytes };
 }
 
 /**
