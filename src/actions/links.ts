@@ -66,10 +66,15 @@ export async function handOverChildren(
 ): Promise<number> {
   let moved = 0;
   for (const n of await childrenOf(from)) {
-    const child = await findIncident(n);
+    let child = await findIncident(n);
     if (child?.parent === from)
-      await updateIncident(n, { parent: to }, { onlyIf: OPEN_STATUSES, where: { parent: from } });
-    if ((await findIncident(n))?.parent !== to) continue; // closed meanwhile: stays where it was
+      child =
+        (await updateIncident(
+          n,
+          { parent: to },
+          { onlyIf: OPEN_STATUSES, where: { parent: from } },
+        )) ?? (await findIncident(n)); // the guard failed: see where it is now
+    if (child?.parent !== to) continue; // closed meanwhile: stays where it was
     await recordGrouping(ctx, n, to, actor);
     await unlinkChild(from, n);
     moved++;
