@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Real Redis, Dovecot and FerretDB (or MongoDB) for the whole run; see test/support/services.ts.
+    // Real Redis, Dovecot and SecantusDB (or MONGODB_URI) for the whole run; see test/support/services.ts.
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 300_000,
     hookTimeout: 120_000,

@@ -1,21 +1,13 @@
 #!/usr/bin/env bash
 # Install the real services the integration tests talk to (Debian 12, run as root):
 #   - Dovecot (IMAP + LMTP) and Redis from the Debian mirrors, only if missing;
-#   - FerretDB v1.24.0 (MongoDB wire protocol over SQLite) built from the Go module proxy
-#     into <project>/.cache/ferretdb/ferretdb, unless that binary already reports v1.24.0.
-# Idempotent: a second run installs and builds nothing.
-#
-# Why FerretDB is not built with `go install …@v1.24.0`: the Go proxy answers 403 on the
-# module's @v/list (used by go install's deprecation check), and a plain build from the
-# module cache panics at start-up because build/version/version.txt is not in the module
-# zip. So we fetch the module through a throw-away main module, copy its source, add
-# version.txt and build with a replace directive.
+#   - SecantusDB (a MongoDB-wire server on WiredTiger, from PyPI) at a pinned version in a venv
+#     under <project>/.cache/secantus/venv. It is GPL-2.0: it runs as a separate test process
+#     and is never vendored or shipped. MONGODB_URI makes the tests use a real MongoDB instead.
+# Idempotent: a second run installs nothing.
 set -euo pipefail
 
-FERRETDB_VERSION=v1.24.0
-FERRETDB_MODULE=github.com/FerretDB/FerretDB
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEST="$ROOT/.cache/ferretdb/ferretdb"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { printf '%d.%01ds' $(( $1 / 1000 )) $(( $1 % 1000 / 100 )); } # ms -> "1.2s"
@@ -50,48 +42,18 @@ fi
 [ -x /usr/lib/dovecot/lmtp ] || die "dovecot lmtp not found after install"
 command -v redis-server >/dev/null 2>&1 || die "redis-server not found after install"
 
-# ---- FerretDB ------------------------------------------------------------------------------
-# `ferretdb --version` prints "version: v1.24.0" among other lines. (Captured, not piped into
-# grep -q: with pipefail, grep quitting early makes the pipeline fail on SIGPIPE.)
-has_version() { local out; out=$("$1" --version 2>&1) || return 1; grep -qx "version: $FERRETDB_VERSION" <<<"$out"; }
-if [ -x "$DEST" ] && has_version "$DEST"; then
-  step "ferretdb $FERRETDB_VERSION present"
-  done_all
-  exit 0
+# ---- SecantusDB ----------------------------------------------------------------------------
+SECANTUS_VERSION=0.7.0b3
+VENV="$ROOT/.cache/secantus/venv"
+installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("secantusdb"))' 2>/dev/null || true)
+if [ "$installed" = "$SECANTUS_VERSION" ] && [ -x "$VENV/bin/secantusd-py" ]; then
+  step "secantusdb $SECANTUS_VERSION present"
+else
+  command -v python3 >/dev/null 2>&1 || die "python3 is needed for SecantusDB"
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "secantusdb==$SECANTUS_VERSION" \
+    || die "pip install secantusdb==$SECANTUS_VERSION failed"
+  step "pip install secantusdb $SECANTUS_VERSION"
 fi
-command -v go >/dev/null 2>&1 || die "go is not installed; it is needed to build FerretDB $FERRETDB_VERSION"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferretbuild.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK"
-go mod init ferretbuild >/dev/null 2>&1 || die "go mod init failed"
-cat > tools.go <<GO
-//go:build tools
-
-package tools
-
-import _ "$FERRETDB_MODULE/cmd/ferretdb"
-GO
-go get "$FERRETDB_MODULE/cmd/ferretdb@$FERRETDB_VERSION" >go-get.log 2>&1 \
-  || { cat go-get.log >&2; die "go get $FERRETDB_MODULE@$FERRETDB_VERSION failed"; }
-step "go get ferretdb"
-
-MODCACHE=$(go env GOMODCACHE)
-SRC="$MODCACHE/github.com/!ferret!d!b/!ferret!d!b@$FERRETDB_VERSION"
-[ -d "$SRC" ] || die "module source not found in the module cache at $SRC"
-cp -r "$SRC" ferretsrc
-chmod -R u+w ferretsrc
-mkdir -p ferretsrc/build/version
-echo "$FERRETDB_VERSION" > ferretsrc/build/version/version.txt
-go mod edit -replace "$FERRETDB_MODULE=./ferretsrc"
-step "prepare source"
-
-mkdir -p "$(dirname "$DEST")"
-go build -o "$DEST.tmp" "$FERRETDB_MODULE/cmd/ferretdb" >go-build.log 2>&1 \
-  || { cat go-build.log >&2; die "go build of ferretdb failed"; }
-mv -f "$DEST.tmp" "$DEST"
-step "go build ferretdb"
-
-has_version "$DEST" || { "$DEST" --version >&2 || true; die "built $DEST does not report $FERRETDB_VERSION"; }
-echo "[install-test-services] ferretdb $FERRETDB_VERSION -> ${DEST#"$ROOT/"}"
 done_all

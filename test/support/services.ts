@@ -1,6 +1,6 @@
 /**
- * Real services for the integration tests: a MongoDB-protocol server (external, FerretDB or
- * mongodb-memory-server), Redis and Dovecot (IMAP + LMTP), each in a fresh temp dir on a free
+ * Real services for the integration tests: a MongoDB-protocol server (MONGODB_URI, else a
+ * private SecantusDB), Redis and Dovecot (IMAP + LMTP), each in a fresh temp dir on a free
  * loopback port. `startServices()` is called once per test run by global-setup.ts, which
  * hands the endpoints to the tests through vitest's provide/inject:
  *
@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface TestServices {
   mongoUri: string;
-  mongoBackend: 'external' | 'ferretdb' | 'mongodb-memory-server';
+  mongoBackend: 'external' | 'secantusdb';
   redisUrl: string;
   redisPort: number;
   imapHost: '127.0.0.1';
@@ -85,8 +85,6 @@ interface Stoppable {
   /** Processes to signal; `child` when we spawned it, else a pid (daemonized Dovecot master). */
   child?: ChildProcess;
   pid?: number;
-  /** Extra async stop (mongodb-memory-server). */
-  stop?: () => Promise<void>;
 }
 
 export interface RunningServices {
@@ -135,10 +133,6 @@ function pidOf(s: Stoppable): number | undefined {
 }
 
 async function stopOne(s: Stoppable): Promise<void> {
-  if (s.stop) {
-    await s.stop();
-    return;
-  }
   const pid = pidOf(s);
   if (pid === undefined || !isAlive(pid)) return;
   signal(pid, 'SIGTERM');
@@ -152,7 +146,7 @@ async function stopOne(s: Stoppable): Promise<void> {
 }
 
 function stopOneSync(s: Stoppable): number | undefined {
-  const pid = pidOf(s); // for mongodb-memory-server: its mongod
+  const pid = pidOf(s);
   if (pid !== undefined) signal(pid, 'SIGTERM');
   return pid;
 }
@@ -302,16 +296,10 @@ async function onFreePort<T>(
 // ---------------------------------------------------------------------------------------------
 // MongoDB protocol
 
-function findFerretdb(): string | undefined {
-  const onPath = which('ferretdb');
-  if (onPath) return onPath;
-  const cached = path.join(PROJECT_ROOT, '.cache/ferretdb/ferretdb');
-  try {
-    accessSync(cached, constants.X_OK);
-    return cached;
-  } catch {
-    return undefined;
-  }
+/** The pinned SecantusDB that scripts/install-test-services.sh puts in a venv under .cache/. */
+function findSecantus(): string | undefined {
+  const venvBin = path.join(PROJECT_ROOT, '.cache/secantus/venv/bin/secantusd-py');
+  return existsSync(venvBin) ? venvBin : which('secantusd-py');
 }
 
 async function startMongo(
@@ -324,66 +312,50 @@ async function startMongo(
     return { mongoUri: external, mongoBackend: 'external' };
   }
 
-  const ferretdb = findFerretdb();
-  if (ferretdb) {
-    return onFreePort('ferretdb', async (port, attempt) => {
-      const dir = path.join(tmp, `ferretdb-${attempt}`);
-      await mkdir(path.join(dir, 'data'), { recursive: true });
-      const logFile = path.join(dir, 'ferretdb.log');
-      const child = spawnLogged(
-        'ferretdb',
-        ferretdb,
-        [
-          '--handler=sqlite',
-          `--sqlite-url=file:${path.join(dir, 'data')}/`,
-          `--listen-addr=${HOST}:${port}`,
-          `--state-dir=${dir}`, // its state.json, not in the cwd
-          '--debug-addr=-', // no metrics/pprof listener on a fixed port 8088
-          '--telemetry=disable',
-          '--log-level=warn',
-        ],
-        logFile,
-        dir,
-      );
-      const entry: Stoppable = { name: 'ferretdb', child };
-      started.push(entry);
-      const mongoUri = `mongodb://${HOST}:${port}/`;
-      try {
-        await waitFor(
-          'ferretdb',
-          async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)),
-          { child, logFile },
-        );
-      } catch (err) {
-        await stopOne(entry);
-        throw err;
-      }
-      log(`ferretdb ${HOST}:${port} (${rel(ferretdb)})`);
-      return { mongoUri, mongoBackend: 'ferretdb' as const };
-    });
-  }
-
-  const { MongoMemoryServer } = await import('mongodb-memory-server');
-  let server: InstanceType<typeof MongoMemoryServer>;
-  try {
-    server = await MongoMemoryServer.create({ instance: { ip: HOST } });
-  } catch (err) {
+  const secantus = findSecantus();
+  if (!secantus)
     throw new Error(
-      `no MongoDB for the tests: MONGODB_URI is unset, no ferretdb on PATH or in .cache/ferretdb ` +
-        `(run scripts/install-test-services.sh), and mongodb-memory-server failed: ${(err as Error).message}`,
-      { cause: err },
+      'no MongoDB for the tests: MONGODB_URI is unset and SecantusDB is not installed ' +
+        '(run scripts/install-test-services.sh)',
     );
-  }
-  started.push({
-    name: 'mongodb-memory-server',
-    pid: server.instanceInfo?.instance.mongodProcess?.pid,
-    stop: async () => void (await server.stop({ doCleanup: true, force: true })),
+  return onFreePort('secantusdb', async (port, attempt) => {
+    const dir = path.join(tmp, `secantus-${attempt}`);
+    await mkdir(path.join(dir, 'data'), { recursive: true });
+    const logFile = path.join(dir, 'secantus.log');
+    const child = spawnLogged(
+      'secantusdb',
+      secantus,
+      [
+        '--host',
+        HOST,
+        '--port',
+        String(port),
+        '--storage-path',
+        path.join(dir, 'data'),
+        '--cache-size',
+        '256M',
+        '--log-level',
+        'WARNING',
+      ],
+      logFile,
+      dir,
+    );
+    const entry: Stoppable = { name: 'secantusdb', child };
+    started.push(entry);
+    const mongoUri = `mongodb://${HOST}:${port}/`;
+    try {
+      await waitFor(
+        'secantusdb',
+        async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)),
+        { child, logFile },
+      );
+    } catch (err) {
+      await stopOne(entry);
+      throw err;
+    }
+    log(`secantusdb ${HOST}:${port} (${rel(secantus)})`);
+    return { mongoUri, mongoBackend: 'secantusdb' as const };
   });
-  const mongoUri = server.getUri();
-  log(
-    `mongodb-memory-server ${mongoUri} (no ferretdb on PATH or in .cache/ferretdb; run scripts/install-test-services.sh)`,
-  );
-  return { mongoUri, mongoBackend: 'mongodb-memory-server' };
 }
 
 // ---------------------------------------------------------------------------------------------
