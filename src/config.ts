@@ -2,7 +2,8 @@
  * The only reader of process.env. Validates everything once, into a typed object, and fails
  * listing every problem at once so an operator fixes a bad deployment in one pass.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 /** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
@@ -14,6 +15,31 @@ const SECRET_VARS = [
   'INCIDESK_SECRET',
   'INCIDESK_TOKEN',
 ] as const;
+
+/**
+ * Read a dotenv file into `env`. Variables already set win: the service manager's or the
+ * shell's value is the deliberate one, the file only fills gaps. `required` is for a path the
+ * operator named (`--env-file`): a missing file is then an error, while a missing `./.env`
+ * just means there is none.
+ */
+export function loadEnvFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  required = false,
+): boolean {
+  if (!required && !existsSync(file)) return false;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`--env-file: cannot read ${file}: ${(err as Error).message}`]);
+  }
+  for (const [name, value] of Object.entries(parseEnv(text))) env[name] ??= value;
+  return true;
+}
+
+/** Values from .env.example and the docs that must never run a real deployment. */
+const PLACEHOLDER = /^change-?me/i;
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -134,8 +160,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = issue.path.join('.');
       problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
     }
-  } else if (parsed.data.SMTP_USER && !parsed.data.SMTP_PASS) {
-    problems.push('SMTP_PASS: is required when SMTP_USER is set');
+  } else {
+    if (parsed.data.SMTP_USER && !parsed.data.SMTP_PASS)
+      problems.push('SMTP_PASS: is required when SMTP_USER is set');
+    for (const name of ['IMAP_PASS', 'SMTP_PASS', 'INCIDESK_SECRET'] as const) {
+      if (PLACEHOLDER.test(parsed.data[name] ?? ''))
+        problems.push(`${name}: is still the example's placeholder; set a real value`);
+    }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return toConfig(parsed.data);

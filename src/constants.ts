@@ -7,6 +7,15 @@ export const IMAP_SYNC_BATCH_SIZE = 200;
 /** Reconnect backoff after the IMAP connection drops: doubles from min to max. */
 export const IMAP_RECONNECT_MIN_MS = 500;
 export const IMAP_RECONNECT_MAX_MS = 60_000;
+/**
+ * After the server refuses our IMAP or SMTP credentials, try again this much later: a wrong
+ * password does not fix itself in seconds, and a tight loop can get the account locked.
+ */
+export const AUTH_RETRY_MS = 5 * 60_000;
+/** `incidesk check --connect` and one-shot commands: how long a service may take to answer. */
+export const CONNECT_CHECK_TIMEOUT_MS = 5_000;
+/** One-shot commands give up on an unreachable MongoDB or Redis after this long. */
+export const CLI_CONNECT_TIMEOUT_MS = 2_000;
 
 /** BullMQ retry policy for transient failures (SMTP 4xx, database hiccups). */
 export const JOB_ATTEMPTS = 8;

@@ -3,10 +3,12 @@
  * Transient failures are retried by BullMQ with backoff; a permanent one (5xx) is recorded on
  * the incident and the address is marked undeliverable, and the job stops retrying.
  */
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { AUTH_RETRY_MS } from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
 import { queueIndex } from '../src/actions/search.js';
-import { PermanentDeliveryError } from '../src/mail/outbound.js';
+import { PermanentDeliveryError, SmtpSignInError } from '../src/mail/outbound.js';
+import { clearSignInRefused, recordSignInRefused } from '../src/store/sign-in.js';
 import type { NotifyJob } from '../src/queues.js';
 import { attachmentsOf } from '../src/store/attachments.js';
 import { openBlob } from '../src/store/blobs.js';
@@ -21,7 +23,30 @@ import {
 } from '../src/store/outbox.js';
 
 export function notifyProcessor(ctx: AppContext) {
-  return (job: Job<NotifyJob>) => notify(ctx, job.data.outboxId);
+  const account = `${ctx.config.smtp.user ?? '(no sign-in)'}@${ctx.config.smtp.host}`;
+  // A refusal may be on record from an earlier run: the first good send clears it, once.
+  let refusalOnRecord = true;
+  return async (job: Job<NotifyJob>, token?: string) => {
+    try {
+      const result = await notify(ctx, job.data.outboxId);
+      if (result === 'sent' && refusalOnRecord) {
+        await clearSignInRefused('smtp', account);
+        refusalOnRecord = false;
+      }
+      return result;
+    } catch (err) {
+      if (!(err instanceof SmtpSignInError) || !token) throw err;
+      // Our credentials, not the message, are at fault: wait without using up its attempts.
+      ctx.log.error(
+        { component: 'notify', err: err.message, retryInMs: AUTH_RETRY_MS },
+        'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
+      );
+      await recordSignInRefused('smtp', account, err.message, ctx.now());
+      refusalOnRecord = true;
+      await job.moveToDelayed(Date.now() + AUTH_RETRY_MS, token);
+      throw new DelayedError();
+    }
+  };
 }
 
 export async function notify(

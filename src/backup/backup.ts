@@ -35,11 +35,17 @@ export const CONSISTENCY =
   'sweep of `incidesk start` re-runs whatever was unfinished.';
 
 /** The database is not empty: a restore would mix two histories (exit 73). */
+/** How many of the non-empty collections a refused restore names. */
+const NOT_EMPTY_NAMES_SHOWN = 5;
+
 export class NotEmptyError extends Error {
   override readonly name = 'NotEmptyError';
   constructor(readonly collections: string[]) {
+    const shown = collections.slice(0, NOT_EMPTY_NAMES_SHOWN).join(', ');
+    const more = collections.length - NOT_EMPTY_NAMES_SHOWN;
     super(
-      `refusing to restore into a non-empty database (documents in: ${collections.join(', ')}); ` +
+      `refusing to restore into a non-empty database: ${collections.length} collection(s) hold ` +
+        `documents (${shown}${more > 0 ? `, and ${more} more` : ''}); ` +
         'restore into a new database or drop this one first',
     );
   }

@@ -4,7 +4,6 @@
  * workers deliver what they queue.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import type { Actor } from '../actions/outcome.js';
 import { loadConfig } from '../config.js';
 import type { AppContext } from '../context.js';
@@ -12,9 +11,11 @@ import { createLogger } from '../log.js';
 import { createMailer } from '../mail/outbound.js';
 import { findAgent } from '../plan/load.js';
 import { openQueues } from '../queues.js';
-import { connectStore, disconnectStore } from '../store/db.js';
+import { disconnectStore } from '../store/db.js';
 import { loadPlan } from '../plan/load.js';
 import { EXIT } from './exit-codes.js';
+import { connectCliRedis } from './queues.js';
+import { connectForCommand } from './shared.js';
 
 /** A command line problem that is reported on stderr with an exit code, not thrown. */
 export class CliFailure extends Error {
@@ -33,9 +34,12 @@ export async function withAppContext<T>(
 ): Promise<T> {
   const config = loadConfig();
   const plan = await loadPlan(config.planPath);
-  await connectStore(config.mongoUri, config.redisUrl);
+  await connectForCommand(config.mongoUri, config.redisUrl);
   // Unlike a worker, a one-shot command must fail rather than wait forever for Redis.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 10_000 });
+  const redis = await connectCliRedis(config.redisUrl).catch(async (err: unknown) => {
+    await disconnectStore();
+    throw err;
+  });
   const queues = openQueues(redis, config.queuePrefix);
   const mailer = createMailer(config);
   const ctx: AppContext = {

@@ -2,13 +2,14 @@
 /** The `incidesk` command. */
 import { Command, CommanderError, Option } from 'commander';
 import { startApp, type Role } from '../app.js';
-import { ConfigError, loadConfig, redactedConfig } from '../config.js';
+import { ConfigError, loadConfig, loadEnvFile, redactedConfig } from '../config.js';
 import { parseIncidentId } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { findIncident, listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findArchivedIncident } from '../store/archive.js';
+import { checkConnections, connectionExitCode, connectionLine } from '../ops/connections.js';
 import { registerBackupCommands } from './backup.js';
 import { registerDigestCommands } from './digest.js';
 import { EXIT } from './exit-codes.js';
@@ -26,12 +27,25 @@ import { CliError, NotFoundError, print, withStore } from './shared.js';
 import { registerSearchCommands } from './search.js';
 import { registerReportCommands } from './report.js';
 import { registerKnownErrorCommands } from './known-errors.js';
+import { ENVIRONMENT_HELP, explainRequirements } from './help.js';
+
+// `incidesk … | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
 
 const program = new Command('incidesk')
   .description('Email-first incident management')
   .version('0.1.0')
+  .option('--env-file <path>', 'read variables from this file (default: ./.env when present)')
   .exitOverride()
-  .hook('preAction', requireOperator);
+  .hook('preAction', (root: Command) => {
+    const named = root.opts<{ envFile?: string }>().envFile;
+    loadEnvFile(named ?? '.env', process.env, named !== undefined);
+  })
+  .hook('preAction', requireOperator)
+  .addHelpText('after', ENVIRONMENT_HELP);
 
 program
   .command('start')
@@ -59,12 +73,17 @@ program
 program
   .command('check')
   .description('validate the configuration and the incident response plan, then exit')
-  .action(async () => {
+  .option('--connect', 'also sign in to MongoDB, Redis, IMAP (opening the mailbox) and SMTP')
+  .action(async (opts: { connect?: boolean }) => {
     const config = loadConfig();
     const plan = await loadPlan(config.planPath);
     print(
       `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
     );
+    if (!opts.connect) return;
+    const results = await checkConnections(config);
+    for (const r of results) print(connectionLine(r));
+    process.exitCode = connectionExitCode(results);
   });
 
 const incidents = program.command('incidents').description('list and show incidents');
@@ -92,7 +111,7 @@ incidents
 
 incidents
   .command('show <id>')
-  .description('one incident with its whole timeline, e.g. INC-000001')
+  .description('one incident with its whole timeline: 1, INC-1 or INC-000001')
   .option('--json', 'machine-readable output')
   .action(async (id: string, opts: { json?: boolean }) => {
     const number = parseIncidentId(id);
@@ -125,6 +144,7 @@ registerDigestCommands(program);
 registerSearchCommands(program);
 registerReportCommands(program);
 registerKnownErrorCommands(program);
+explainRequirements(program);
 
 function exitCodeFor(err: unknown): number {
   if (err instanceof CliError) return err.exitCode;

@@ -1,36 +1,41 @@
 /** Queue access for operator commands: fail fast when Redis is down instead of retrying forever. */
 import { Redis } from 'ioredis';
 import { loadOpsConfig, type OpsConfig } from '../config.js';
+import { CLI_CONNECT_TIMEOUT_MS } from '../constants.js';
 import { openQueues, type Queues } from '../queues.js';
+import { unavailable } from './shared.js';
 
-/** Connection attempts before a command gives up on Redis (exit 69). */
-const REDIS_CONNECT_RETRIES = 3;
-
+/** A Redis connection for a one-shot command: one attempt, named failure within seconds. */
 export function cliRedis(url: string): Redis {
   return new Redis(url, {
     lazyConnect: true,
-    connectTimeout: 5_000,
+    connectTimeout: CLI_CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 1,
-    retryStrategy: (times) => (times > REDIS_CONNECT_RETRIES ? null : 200 * times),
+    retryStrategy: () => null,
   });
+}
+
+/** Connect for a one-shot command; a failure names Redis and the real reason (exit 69). */
+export async function connectCliRedis(url: string): Promise<Redis> {
+  const redis = cliRedis(url);
+  // ioredis rejects connect() with "Connection is closed."; the reason came as an event.
+  let reason: Error | undefined;
+  redis.on('error', (err: Error) => (reason ??= err));
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw unavailable('Redis', url, reason ?? err);
+  }
+  return redis;
 }
 
 /** Runs `fn` with the queues open (and Redis connected), and always closes them. */
 export async function withQueues<T>(
   fn: (queues: Queues, config: OpsConfig, redis: Redis) => Promise<T>,
-  options: { tolerateDown?: boolean } = {},
 ): Promise<T> {
   const config = loadOpsConfig();
-  const redis = cliRedis(config.redisUrl);
-  redis.on('error', () => undefined); // reported through the commands that fail
-  try {
-    await redis.connect();
-  } catch (err) {
-    if (!options.tolerateDown) {
-      redis.disconnect();
-      throw err;
-    }
-  }
+  const redis = await connectCliRedis(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
   try {
     return await fn(queues, config, redis);

@@ -20,9 +20,12 @@ export function parseReportDate(text: string, end: boolean): Date {
   return dateOnly && end ? new Date(d.getTime() + 86_400_000) : d;
 }
 
+/** Without dates a report covers seven whole UTC days: today and the six before it. */
+const DEFAULT_REPORT_DAYS = 7;
+
 interface ReportOptions {
-  from: string;
-  to: string;
+  from?: string;
+  to?: string;
   group?: string;
   priority?: string;
   category?: string;
@@ -35,8 +38,14 @@ export function registerReportCommands(program: Command): void {
   program
     .command('report')
     .description('incidents opened in a period, with counts and mean time to resolve')
-    .requiredOption('--from <date>', 'first day (YYYY-MM-DD, UTC) or ISO timestamp')
-    .requiredOption('--to <date>', 'last day, included (YYYY-MM-DD) or exclusive ISO timestamp')
+    .option(
+      '--from <date>',
+      'first day (YYYY-MM-DD, UTC) or ISO timestamp (default: six days before --to)',
+    )
+    .option(
+      '--to <date>',
+      'last day, included (YYYY-MM-DD) or exclusive ISO timestamp (default: today)',
+    )
     .option('--group <id>', 'only this group')
     .addOption(new Option('--priority <p>', 'only this priority').choices(['P1', 'P2', 'P3', 'P4']))
     .option('--category <name>', 'only this category')
@@ -48,8 +57,11 @@ export function registerReportCommands(program: Command): void {
         .default('table'),
     )
     .action(async (opts: ReportOptions) => {
-      const from = parseReportDate(opts.from, false);
-      const to = parseReportDate(opts.to, true);
+      const today = new Date().toISOString().slice(0, 10);
+      const to = parseReportDate(opts.to ?? today, true);
+      const from = opts.from
+        ? parseReportDate(opts.from, false)
+        : new Date(to.getTime() - DEFAULT_REPORT_DAYS * 86_400_000);
       if (to <= from)
         throw new CommanderError(EXIT.usage, 'incidesk.badDate', '--to must be after --from');
       const filters: Record<string, string> = {};

@@ -1,6 +1,9 @@
 /** What every CLI command shares: store access, output, and the errors that map to exit codes. */
 import { loadStoreConfig } from '../config.js';
+import { CLI_CONNECT_TIMEOUT_MS } from '../constants.js';
+import { withoutPassword } from '../ops/connections.js';
 import { connectStore, disconnectStore } from '../store/db.js';
+import { EXIT } from './exit-codes.js';
 
 /** The named incident, file or record does not exist (exit 66). */
 export class NotFoundError extends Error {
@@ -18,10 +21,29 @@ export class CliError extends Error {
   }
 }
 
+/** A service a command needs did not answer (exit 69): named, with its URL minus the password. */
+export function unavailable(service: 'MongoDB' | 'Redis', url: string, err: unknown): CliError {
+  const reason = (err as Error).message?.split('\n')[0] ?? String(err);
+  return new CliError(
+    EXIT.unavailable,
+    `${service} at ${withoutPassword(url)} is unreachable: ${reason}`,
+  );
+}
+
+/** Connect the store for a one-shot command: a MongoDB that is down is named within seconds. */
+export async function connectForCommand(mongoUri: string, redisUrl?: string): Promise<void> {
+  try {
+    await connectStore(mongoUri, redisUrl, { timeoutMs: CLI_CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    await disconnectStore().catch(() => undefined);
+    throw unavailable('MongoDB', mongoUri, err);
+  }
+}
+
 /** Runs `fn` with the store connected, and always disconnects. */
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
   const { mongoUri, redisUrl } = loadStoreConfig();
-  await connectStore(mongoUri, redisUrl);
+  await connectForCommand(mongoUri, redisUrl);
   try {
     return await fn();
   } finally {

@@ -5,7 +5,9 @@ import { assessHealth, statusText } from '../domain/health.js';
 import { HealthMonitor } from '../ops/health.js';
 import { connectStore, disconnectStore } from '../store/db.js';
 import { EXIT } from './exit-codes.js';
-import { withQueues } from './queues.js';
+import { CLI_CONNECT_TIMEOUT_MS } from '../constants.js';
+import { openQueues } from '../queues.js';
+import { cliRedis } from './queues.js';
 import { print } from './shared.js';
 
 export function registerStatusCommands(program: Command): void {
@@ -18,21 +20,21 @@ export function registerStatusCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const config = loadOpsConfig();
       // A dependency that is down is part of the answer, not a reason to fail the command.
-      await connectStore(config.mongoUri).catch(() => undefined);
+      await connectStore(config.mongoUri, undefined, { timeoutMs: CLI_CONNECT_TIMEOUT_MS }).catch(
+        () => undefined,
+      );
+      const redis = cliRedis(config.redisUrl);
+      redis.on('error', () => undefined); // reported by the redis probe
+      const redisUp = await redis.connect().then(
+        () => true,
+        () => false,
+      );
+      const queues = redisUp ? openQueues(redis, config.queuePrefix) : undefined;
       try {
-        const { snapshot, verdict } = await withQueues(
-          async (queues, cfg, redis) => {
-            const monitor = new HealthMonitor({
-              redis,
-              queues,
-              pollSeconds: cfg.imap.pollSeconds,
-            });
-            const snapshot = await monitor.snapshot();
-            // No intake runs in this process: judge it by the mailbox checkpoints it writes.
-            return { snapshot, verdict: assessHealth(snapshot, true) };
-          },
-          { tolerateDown: true },
-        );
+        const monitor = new HealthMonitor({ redis, queues, pollSeconds: config.imap.pollSeconds });
+        const snapshot = await monitor.snapshot();
+        // No intake runs in this process: judge it by the mailbox checkpoints it writes.
+        const verdict = assessHealth(snapshot, true);
         print(
           opts.json
             ? JSON.stringify({ ...verdict, ...snapshot }, null, 2)
@@ -40,6 +42,8 @@ export function registerStatusCommands(program: Command): void {
         );
         if (!verdict.healthy) process.exitCode = EXIT.unavailable;
       } finally {
+        await queues?.close().catch(() => undefined);
+        redis.disconnect();
         await disconnectStore().catch(() => undefined);
       }
     });

@@ -194,7 +194,7 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'digest send': 'manager',
   'audit verify': 'administrator',
   'audit export': 'administrator',
-  start: 'administrator',
+  start: null, // the service runs on its configuration; tokens are for people
 };
 
 export function cliMinimum(commandPath: string): OperatorRole | null {

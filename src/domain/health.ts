@@ -31,6 +31,14 @@ export interface IntakeHealth {
   lastError?: string;
 }
 
+/** A mail server that refuses incidesk's credentials (src/store/sign-in.ts). */
+export interface SignInHealth {
+  service: 'imap' | 'smtp';
+  account: string;
+  response: string;
+  since: Date;
+}
+
 export interface HealthSnapshot {
   at: Date;
   store: Probe;
@@ -39,6 +47,8 @@ export interface HealthSnapshot {
   pollSeconds: number;
   intake?: IntakeHealth;
   mailboxes: MailboxHealth[] | null;
+  /** Sign-ins refused right now; null when the store could not be asked. */
+  signIn: SignInHealth[] | null;
   queues: Record<string, Record<QueueState, number>> | null;
   raw: Record<string, number> | null;
   outbox: Record<string, number> | null;
@@ -58,7 +68,7 @@ const ageSeconds = (at: Date, since: Date | null | undefined) =>
 
 export interface Verdict {
   healthy: boolean;
-  checks: { store: boolean; redis: boolean; intake: boolean | null };
+  checks: { store: boolean; redis: boolean; intake: boolean | null; signIn: boolean };
   reasons: string[];
 }
 
@@ -71,6 +81,10 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
   const reasons: string[] = [];
   if (!s.store.ok) reasons.push(`store: ${s.store.error}`);
   if (!s.redis.ok) reasons.push(`redis: ${s.redis.error}`);
+  for (const r of s.signIn ?? [])
+    reasons.push(
+      `${r.service}: ${r.account} sign-in refused since ${new Date(r.since).toISOString()}: ${r.response}`,
+    );
   const staleAfter = intakeStaleAfterSeconds(s.pollSeconds);
   let intake: boolean | null = null;
   if (s.intake) {
@@ -95,14 +109,14 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
   }
   return {
     healthy: reasons.length === 0,
-    checks: { store: s.store.ok, redis: s.redis.ok, intake },
+    checks: { store: s.store.ok, redis: s.redis.ok, intake, signIn: (s.signIn ?? []).length === 0 },
     reasons,
   };
 }
 
 const up = (b: boolean) => (b ? 1 : 0);
 
-/** The metric families of `GET /metrics` (names are documented in the README). */
+/** The metric families of `GET /metrics` (names are documented in docs/operations.md). */
 export function healthMetrics(s: HealthSnapshot, verdict: Verdict): MetricFamily[] {
   const families: MetricFamily[] = [
     {
@@ -247,6 +261,8 @@ export function statusText(s: HealthSnapshot, verdict: Verdict): string {
       `intake:   ${s.intake.connected ? 'connected' : 'DISCONNECTED'}${s.intake.idling ? ', idling' : ''}, last sync ${fmtAge(ageSeconds(s.at, s.intake.lastHeartbeatAt))}, ${s.intake.reconnects} reconnects`,
     );
   }
+  for (const r of s.signIn ?? [])
+    out.push(`sign-in:  ${r.service.toUpperCase()} ${r.account} REFUSED: ${r.response}`);
   if (s.mailboxes) {
     if (s.mailboxes.length === 0) out.push('mailboxes: none synced yet');
     for (const m of s.mailboxes)

@@ -62,9 +62,9 @@ function toNumber(digits: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** "INC-000123", "inc-123" → 123; anything else → null. */
+/** "INC-000123", "inc-123", "123" → 123; anything else → null. */
 export function parseIncidentId(s: string): number | null {
-  const m = /^INC-(\d+)$/i.exec(s.trim());
+  const m = /^(?:INC-)?(\d+)$/i.exec(s.trim());
   return m ? toNumber(m[1] as string) : null;
 }
 

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import {
+  AUTH_RETRY_MS,
   IMAP_BATCH_FETCH_MAX_BYTES,
   IMAP_RECONNECT_MAX_MS,
   IMAP_RECONNECT_MIN_MS,
@@ -16,6 +17,8 @@ import type { AppContext } from '../context.js';
 import { jobIds } from '../queues.js';
 import { advanceCheckpoint, checkpointFor, touchCheckpoint } from '../store/mailbox-state.js';
 import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
+import { clearSignInRefused, recordSignInRefused } from '../store/sign-in.js';
+import { isAuthFailure, serverWords } from '../ops/connections.js';
 
 /** Start IDLE soon after our own commands: new mail is only heard while idling. */
 const AUTO_IDLE_DELAY_MS = 300;
@@ -32,6 +35,8 @@ export interface IntakeStatus {
 
 export class ImapIntake {
   private stopped = false;
+  /** Cuts a reconnect wait short when the process stops. */
+  private readonly stopping = new AbortController();
   private client?: ImapFlow;
   private syncing?: Promise<void>;
   private syncAgain = false;
@@ -51,6 +56,7 @@ export class ImapIntake {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     const client = this.client;
     if (client) {
       await this.syncing?.catch(() => undefined);
@@ -74,18 +80,23 @@ export class ImapIntake {
     let delay = IMAP_RECONNECT_MIN_MS;
     while (!this.stopped) {
       const began = Date.now();
+      let refused = false;
       try {
         await this.session();
       } catch (err) {
-        this.status.lastError = (err as Error).message;
-        if (!this.stopped) this.log.warn({ err: (err as Error).message }, 'IMAP session ended');
+        this.status.lastError = serverWords(err);
+        refused = isAuthFailure(err);
+        if (this.stopped) break;
+        if (refused) await this.signInRefused(serverWords(err));
+        else this.log.warn({ err: serverWords(err) }, 'IMAP session ended');
       }
       this.status.connected = false;
       if (this.stopped) break;
       if (Date.now() - began > IMAP_RECONNECT_MAX_MS) delay = IMAP_RECONNECT_MIN_MS;
-      const wait = delay / 2 + Math.random() * (delay / 2);
+      // A refused password does not fix itself in seconds; hammering can lock the account.
+      const wait = refused ? AUTH_RETRY_MS : delay / 2 + Math.random() * (delay / 2);
       this.log.info({ inMs: Math.round(wait) }, 'reconnecting');
-      await sleep(wait);
+      await sleep(wait, undefined, { signal: this.stopping.signal }).catch(() => undefined);
       delay = Math.min(delay * 2, IMAP_RECONNECT_MAX_MS);
       this.status.reconnects++;
     }
@@ -110,6 +121,7 @@ export class ImapIntake {
     client.on('exists', () => this.requestSync());
     await client.connect();
     await client.mailboxOpen(imap.mailbox);
+    await clearSignInRefused('imap', this.account);
     this.status.connected = true;
     this.log.info({ idle: client.capabilities.has('IDLE') }, 'mailbox open');
     const poll = setInterval(() => this.requestSync(), imap.pollSeconds * 1000);
@@ -121,6 +133,21 @@ export class ImapIntake {
       await this.syncing?.catch(() => undefined);
       this.client = undefined;
     }
+  }
+
+  private get account(): string {
+    return `${this.ctx.config.imap.user}@${this.ctx.config.imap.host}`;
+  }
+
+  /** Said once per attempt, loudly, with the server's own words; `status` and /healthz show it. */
+  private async signInRefused(response: string): Promise<void> {
+    this.log.error(
+      { err: response, user: this.ctx.config.imap.user, retryInMs: AUTH_RETRY_MS },
+      'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
+    );
+    await recordSignInRefused('imap', this.account, response, this.ctx.now()).catch((err: Error) =>
+      this.log.warn({ err: err.message }, 'could not record the refused sign-in'),
+    );
   }
 
   /** Syncs never overlap; a request during a sync runs one more pass after it. */

@@ -6,12 +6,20 @@ import type { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 import type { Config } from '../config.js';
 import type { OutboxDoc } from '../store/models.js';
+import { serverWords } from '../ops/connections.js';
 
 export class PermanentDeliveryError extends Error {
   override readonly name = 'PermanentDeliveryError';
 }
 export class TransientDeliveryError extends Error {
-  override readonly name = 'TransientDeliveryError';
+  override readonly name: string = 'TransientDeliveryError';
+}
+/**
+ * The SMTP server refused our credentials (535 and friends). A 5xx, but about us, not the
+ * recipient: never a reason to give up on the message or write the address off.
+ */
+export class SmtpSignInError extends TransientDeliveryError {
+  override readonly name = 'SmtpSignInError';
 }
 
 export interface OutboundAttachment {
@@ -94,8 +102,9 @@ export function mailOptions(
 }
 
 export function classifySmtpError(err: unknown): Error {
-  const e = err as { responseCode?: number; message?: string };
+  const e = err as { responseCode?: number; message?: string; code?: string };
   const message = e.message ?? String(err);
+  if (e.code === 'EAUTH') return new SmtpSignInError(serverWords(err));
   if (typeof e.responseCode === 'number' && e.responseCode >= 500 && e.responseCode < 600) {
     return new PermanentDeliveryError(`SMTP ${e.responseCode}: ${message}`);
   }

@@ -13,6 +13,7 @@ import {
 } from '../domain/health.js';
 import type { Queues } from '../queues.js';
 import { QUEUES } from '../queues.js';
+import { signInRefusals } from '../store/sign-in.js';
 import {
   mailboxCheckpoints,
   oldestOverdueIncident,
@@ -31,7 +32,8 @@ export const STORE_COUNTS_TTL_MS = 30_000;
 
 export interface HealthSources {
   redis: Redis;
-  queues: Queues;
+  /** Absent when Redis could not be reached at all (a one-shot `status`). */
+  queues?: Queues;
   pollSeconds: number;
   /** The intake of this process, if it runs one. */
   intake?: () => IntakeHealth;
@@ -76,8 +78,9 @@ export class HealthMonitor {
       probe('the store', pingStore),
       probe('Redis', () => this.sources.redis.ping()),
     ]);
-    const [mailboxes, queues, counts] = await Promise.all([
+    const [mailboxes, signIn, queues, counts] = await Promise.all([
       store.ok ? withDeadline('the store', mailboxCheckpoints()).catch(() => null) : null,
+      store.ok ? withDeadline('the store', signInRefusals()).catch(() => null) : null,
       redis.ok && withCounts ? this.queueDepths().catch(() => null) : null,
       store.ok && withCounts ? this.storeCounts(now).catch(() => null) : null,
     ]);
@@ -88,6 +91,7 @@ export class HealthMonitor {
       pollSeconds: this.sources.pollSeconds,
       intake: this.sources.intake?.(),
       mailboxes,
+      signIn,
       queues,
       raw: counts?.raw ?? null,
       outbox: counts?.outbox ?? null,
@@ -95,11 +99,13 @@ export class HealthMonitor {
     };
   }
 
-  private async queueDepths(): Promise<Record<string, Record<QueueState, number>>> {
+  private async queueDepths(): Promise<Record<string, Record<QueueState, number>> | null> {
+    const queues = this.sources.queues;
+    if (!queues) return null;
     const names = Object.values(QUEUES);
     const rows = await withDeadline(
       'Redis',
-      Promise.all(names.map((n) => this.sources.queues[n].getJobCounts(...QUEUE_STATES))),
+      Promise.all(names.map((n) => queues[n].getJobCounts(...QUEUE_STATES))),
     );
     return Object.fromEntries(
       names.map((n, i) => [

@@ -9,6 +9,14 @@ import { DEFAULT_RETENTION } from '../domain/retention.js';
 const days = z.number().int().min(1);
 import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
 
+/**
+ * sha256 of operator tokens that earlier releases printed in their examples
+ * (`example-admin-token-replace-me`): anyone can read them, so no plan may admit them.
+ */
+const PUBLISHED_TOKEN_HASHES = new Set([
+  'cc4c6100bfc3649fa1dfd872fe8d9b3141e5971f8af8efeb790256304601586c',
+]);
+
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and - only');
 const email = z
   .string()
@@ -385,6 +393,13 @@ export const planSchema = z
       issue(['access', 'operators'], `duplicate operator name "${d}"`);
     for (const d of dup(plan.access.operators.map((o) => o.tokenSha256)))
       issue(['access', 'operators'], `two operators share the token hash ${d.slice(0, 12)}…`);
+    plan.access.operators.forEach((o, i) => {
+      if (PUBLISHED_TOKEN_HASHES.has(o.tokenSha256))
+        issue(
+          ['access', 'operators', i],
+          `operator "${o.name}" uses a token published in incidesk's own examples; make a new one with \`incidesk operator token\``,
+        );
+    });
     plan.digests.recipients.forEach((r, i) => {
       if (!agentIds.has(r.agent))
         issue(['digests', 'recipients', i, 'agent'], `unknown agent "${r.agent}"`);

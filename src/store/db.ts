@@ -6,10 +6,14 @@ import { ALL_MODELS } from './models.js';
  * Connect the process-wide mongoose connection and make sure every index exists. Writes to
  * an incident are serialised through Redis at `redisUrl` (see locks.ts).
  */
-export async function connectStore(uri: string, redisUrl?: string): Promise<typeof mongoose> {
+export async function connectStore(
+  uri: string,
+  redisUrl?: string,
+  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
   useRedisLocks(redisUrl);
-  await mongoose.connect(uri, { serverSelectionTimeoutMS: 10_000 });
+  await mongoose.connect(uri, { serverSelectionTimeoutMS: timeoutMs });
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();
   return mongoose;

@@ -261,6 +261,20 @@ export const Outbox = mongoose.model('Outbox', outboxSchema, 'outbox');
 export const Address = mongoose.model('Address', addressSchema, 'addresses');
 export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_state');
 
+/**
+ * A mail server that refused our credentials, one document per service and account while it
+ * lasts (`_id` like `imap support@mail.example.com`): what `status` and `/healthz` report.
+ */
+const signInProblemSchema = new Schema(
+  { _id: String, service: String, response: String, since: Date, lastAt: Date },
+  opts,
+);
+export const SignInProblem = mongoose.model(
+  'SignInProblem',
+  signInProblemSchema,
+  'sign_in_problems',
+);
+
 // --- Post-incident review (src/store/review.ts) -------------------------------------------
 
 /**
@@ -433,6 +447,7 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   Outbox,
   Address,
   GroupState,
+  SignInProblem,
   ReviewAction,
   IncidentLink,
   RecentIncident,

@@ -1,7 +1,12 @@
 /** Run `incidesk` as a real child process, so tests can kill it with SIGKILL mid-work. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from './services.js';
+
+/** tsx by absolute URL: `--import tsx` would be looked up from the child's working directory. */
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface IncideskProcess {
   child: ChildProcess;
@@ -13,9 +18,12 @@ export function spawnIncidesk(
   args: string[],
   env: Record<string, string>,
   logFile?: string,
+  cwd = PROJECT_ROOT,
 ): IncideskProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: PROJECT_ROOT,
+  // Absolute paths, so that a test may run it from another directory (its own ./.env).
+  const main = `${PROJECT_ROOT}/src/cli/main.ts`;
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, main, ...args], {
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -38,8 +46,12 @@ export function spawnIncidesk(
 }
 
 /** Run an `incidesk` command to completion. */
-export async function runIncidesk(args: string[], env: Record<string, string>) {
-  const proc = spawnIncidesk(args, env);
+export async function runIncidesk(
+  args: string[],
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+) {
+  const proc = spawnIncidesk(args, env, undefined, options.cwd);
   let stdout = '';
   let stderr = '';
   proc.child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

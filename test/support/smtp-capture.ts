@@ -23,11 +23,25 @@ export interface SmtpCapture {
   close(): Promise<void>;
 }
 
-export async function startSmtpCapture(): Promise<SmtpCapture> {
+/** With `credentials`, the server demands a sign-in and refuses any other (535). */
+export async function startSmtpCapture(
+  options: { credentials?: { user: string; pass: string } } = {},
+): Promise<SmtpCapture> {
   const messages: CapturedMail[] = [];
   let failure: number | null = null;
+  const { credentials } = options;
   const server = new SMTPServer({
-    authOptional: true,
+    authOptional: !credentials,
+    allowInsecureAuth: true,
+    onAuth(auth, _session, callback) {
+      if (
+        !credentials ||
+        (auth.username === credentials.user && auth.password === credentials.pass)
+      )
+        callback(null, { user: auth.username });
+      else
+        callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+    },
     disabledCommands: ['STARTTLS'],
     logger: false,
     size: 100 * 1024 * 1024,

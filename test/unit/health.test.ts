@@ -26,6 +26,7 @@ function snapshot(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
       stored: 42,
     },
     mailboxes: [{ key: 'support@example.test/INBOX', lastSyncAt: ago(10), lastUid: 42, resets: 0 }],
+    signIn: [],
     queues: { ingest: counts(), notify: counts(2) },
     raw: { ingested: 40, quarantined: 2 },
     outbox: { sent: 40, failed: 1 },
@@ -35,10 +36,30 @@ function snapshot(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
 }
 
 describe('assessHealth', () => {
+  it('is unhealthy while a mail server refuses our sign-in, quoting its answer', () => {
+    const v = assessHealth(
+      snapshot({
+        signIn: [
+          {
+            service: 'imap',
+            account: 'support@imap.example.test',
+            response: 'Authentication failed.',
+            since: ago(600),
+          },
+        ],
+      }),
+    );
+    expect(v.healthy).toBe(false);
+    expect(v.checks.signIn).toBe(false);
+    expect(v.reasons).toEqual([
+      'imap: support@imap.example.test sign-in refused since 2026-11-24T09:50:00.000Z: Authentication failed.',
+    ]);
+  });
+
   it('is healthy when store, Redis and a fresh intake are up', () => {
     expect(assessHealth(snapshot())).toEqual({
       healthy: true,
-      checks: { store: true, redis: true, intake: true },
+      checks: { store: true, redis: true, intake: true, signIn: true },
       reasons: [],
     });
   });
@@ -59,7 +80,7 @@ describe('assessHealth', () => {
       }),
     );
     expect(v.healthy).toBe(false);
-    expect(v.checks).toEqual({ store: false, redis: false, intake: false });
+    expect(v.checks).toEqual({ store: false, redis: false, intake: false, signIn: true });
     expect(v.reasons).toEqual([
       'store: connection refused',
       'redis: timeout',

@@ -80,9 +80,9 @@ calendars: { office: { timezone: Mars/Olympus, hours: { mon: ['9-5'] } } }
   });
 });
 
-describe('README', () => {
+describe('docs/configuration.md', () => {
   it('shows the shipped example plan verbatim', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
     const example = readFileSync(new URL('../../plan.example.yaml', import.meta.url), 'utf8');
     expect(readme).toContain('```yaml\n' + example + '```');
   });

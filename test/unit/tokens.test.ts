@@ -67,6 +67,8 @@ describe('formatIncidentId / parseIncidentId', () => {
     ['inc-123', 123],
     ['Inc-0000001', 1],
     ['  INC-1234567 ', 1234567],
+    ['1', 1],
+    ['000042', 42],
   ])('parses %s', (s, n) => {
     expect(parseIncidentId(s)).toBe(n);
   });
@@ -80,6 +82,9 @@ describe('formatIncidentId / parseIncidentId', () => {
     '[INC-000123]',
     '',
     'INC--1',
+    '-1',
+    '1.5',
+    'INC 1',
     'INC-' + '9'.repeat(20),
   ])('rejects %j', (s) => {
     expect(parseIncidentId(s)).toBeNull();

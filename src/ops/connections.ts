@@ -1,0 +1,206 @@
+/**
+ * `incidesk check --connect`: sign in to every service the configuration names, the way the
+ * running service will, and say for each one what its server answered. Nothing is written and
+ * no mail is sent.
+ */
+import { ImapFlow } from 'imapflow';
+import { Redis } from 'ioredis';
+import mongoose from 'mongoose';
+import nodemailer from 'nodemailer';
+import type { Config } from '../config.js';
+import { EXIT } from '../cli/exit-codes.js';
+import { CLI_CONNECT_TIMEOUT_MS, CONNECT_CHECK_TIMEOUT_MS } from '../constants.js';
+
+/** `auth`: the server refused our credentials; `config`: it answered, but not as configured. */
+export type ConnectionVerdict = 'ok' | 'unreachable' | 'auth' | 'config';
+
+export interface ConnectionResult {
+  service: 'MongoDB' | 'Redis' | 'IMAP' | 'SMTP';
+  /** Where, without credentials. */
+  target: string;
+  verdict: ConnectionVerdict;
+  /** The server's own words (or the network error) when not ok; what was checked when ok. */
+  detail: string;
+}
+
+/** A URL as it may be printed: the password is never shown. */
+export function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^@/:]*)(:[^@/]*)?@/, (_m, user: string, password?: string) =>
+    password ? `//${user}:***@` : `//${user}@`,
+  );
+}
+
+/** An error from an IMAP or SMTP client, told apart by what the server said. */
+interface ServerError extends Error {
+  code?: string | number;
+  authenticationFailed?: boolean;
+  responseText?: string;
+  response?: string;
+  serverResponseCode?: string;
+  responseCode?: number;
+}
+
+/** What the server said, else what the network said. */
+export function serverWords(err: unknown): string {
+  const e = err as ServerError;
+  const said = e.responseText ?? (typeof e.response === 'string' ? e.response : undefined);
+  return (said ?? e.message ?? String(err)).trim();
+}
+
+/** imapflow marks a refused login with `authenticationFailed`; nodemailer with EAUTH. */
+export function isAuthFailure(err: unknown): boolean {
+  const e = err as ServerError;
+  return (
+    e.authenticationFailed === true ||
+    e.code === 'EAUTH' ||
+    e.serverResponseCode === 'AUTHENTICATIONFAILED' ||
+    e.code === 18 || // MongoDB AuthenticationFailed
+    /WRONGPASS|NOAUTH|invalid username-password/i.test(e.message ?? '')
+  );
+}
+
+async function attempt(
+  service: ConnectionResult['service'],
+  target: string,
+  check: () => Promise<string>,
+  classify: (err: unknown) => ConnectionVerdict = (err) =>
+    isAuthFailure(err) ? 'auth' : 'unreachable',
+): Promise<ConnectionResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${CONNECT_CHECK_TIMEOUT_MS / 1000} s`)),
+      CONNECT_CHECK_TIMEOUT_MS,
+    );
+  });
+  try {
+    const detail = await Promise.race([check(), deadline]);
+    return { service, target, verdict: 'ok', detail };
+  } catch (err) {
+    return { service, target, verdict: classify(err), detail: serverWords(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function checkMongo(uri: string): Promise<string> {
+  // Shorter than the check's deadline, so that the driver's own reason is what is reported.
+  const client = new mongoose.mongo.MongoClient(uri, {
+    serverSelectionTimeoutMS: CLI_CONNECT_TIMEOUT_MS,
+    connectTimeoutMS: CLI_CONNECT_TIMEOUT_MS,
+  });
+  try {
+    await client.connect();
+    const hello = await client.db().admin().command({ hello: 1 });
+    return hello.setName ? `replica set ${String(hello.setName)}` : 'standalone';
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function checkRedis(url: string): Promise<string> {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: CLI_CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  // ioredis rejects connect() with "Connection is closed."; the reason came as an event.
+  let reason: Error | undefined;
+  redis.on('error', (err: Error) => (reason ??= err));
+  try {
+    await redis.connect().catch((err: Error) => {
+      throw reason ?? err;
+    });
+    await redis.ping();
+    return 'PING answered';
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function checkImap(imap: Config['imap']): Promise<string> {
+  const client = new ImapFlow({
+    host: imap.host,
+    port: imap.port,
+    secure: imap.secure,
+    auth: { user: imap.user, pass: imap.pass },
+    logger: false,
+    connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
+    greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
+  });
+  client.on('error', () => undefined); // the rejected call reports it
+  try {
+    await client.connect();
+    try {
+      const box = await client.mailboxOpen(imap.mailbox, { readOnly: true });
+      return `signed in as ${imap.user}; ${imap.mailbox} holds ${box.exists} messages; IDLE ${client.capabilities.has('IDLE') ? 'supported' : 'missing (polling)'}`;
+    } catch (err) {
+      throw Object.assign(new Error(`mailbox ${imap.mailbox}: ${serverWords(err)}`), {
+        mailbox: true,
+      });
+    }
+  } finally {
+    await client.logout().catch(() => client.close());
+  }
+}
+
+async function checkSmtp(config: Config): Promise<string> {
+  const { smtp } = config;
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    auth: smtp.user ? { user: smtp.user, pass: smtp.pass } : undefined,
+    connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
+    greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
+  });
+  try {
+    await transport.verify();
+    return smtp.user ? `signed in as ${smtp.user}` : 'accepts connections (no sign-in configured)';
+  } finally {
+    transport.close();
+  }
+}
+
+/** Every service at once; each answer within CONNECT_CHECK_TIMEOUT_MS. */
+export function checkConnections(config: Config): Promise<ConnectionResult[]> {
+  const { imap, smtp } = config;
+  return Promise.all([
+    attempt('MongoDB', withoutPassword(config.mongoUri), () => checkMongo(config.mongoUri)),
+    attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redisUrl)),
+    attempt(
+      'IMAP',
+      `${imap.host}:${imap.port} as ${imap.user}`,
+      () => checkImap(imap),
+      (err) =>
+        isAuthFailure(err)
+          ? 'auth'
+          : (err as { mailbox?: boolean }).mailbox
+            ? 'config'
+            : 'unreachable',
+    ),
+    attempt('SMTP', `${smtp.host}:${smtp.port}`, () => checkSmtp(config)),
+  ]);
+}
+
+const VERDICT_WORDS: Record<ConnectionVerdict, string> = {
+  ok: 'ok',
+  unreachable: 'UNREACHABLE',
+  auth: 'SIGN-IN REFUSED',
+  config: 'MISCONFIGURED',
+};
+
+export function connectionLine(r: ConnectionResult): string {
+  return `${r.service.padEnd(7)} ${VERDICT_WORDS[r.verdict].padEnd(15)} ${r.target}: ${r.detail}`;
+}
+
+/** The most telling failure decides: refused credentials, then configuration, then reachability. */
+export function connectionExitCode(results: readonly ConnectionResult[]): number {
+  const has = (v: ConnectionVerdict) => results.some((r) => r.verdict === v);
+  if (has('auth')) return EXIT.noPermission;
+  if (has('config')) return EXIT.config;
+  if (has('unreachable')) return EXIT.unavailable;
+  return EXIT.ok;
+}
