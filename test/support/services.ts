@@ -472,6 +472,8 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
+# support+INC-000001.token@… is delivered to support@…, as incidesk's Reply-To addresses need.
+recipient_delimiter = +
 ${extra}
 # Any user name logs in with the password "${DOVECOT_PASSWORD}"; each user has its own mailbox.
 passdb {
