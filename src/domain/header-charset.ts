@@ -129,6 +129,8 @@ export class CharsetDeclarationScanner {
   feed(chunk: Buffer): void {
     const text = this.tail + chunk.toString('latin1');
     for (const m of text.matchAll(TEXT_CONTENT_TYPE)) {
+      // A header that runs to the chunk's end may be cut off: it is read whole next time.
+      if (m.index + m[0].length === text.length) continue;
       const charset = /charset\s*=\s*"?([^\s";]+)/i.exec(m[0])?.[1];
       if (charset && !this.found.includes(canonical(charset))) this.found.push(canonical(charset));
     }
@@ -143,3 +145,24 @@ export class CharsetDeclarationScanner {
 
 const TAIL_CHARS = 512;
 const TEXT_CONTENT_TYPE = /^content-type:[ \t]*text\/[^\r\n]*(?:\r?\n[ \t]+[^\r\n]*)*/gim;
+
+/**
+ * Decodes several legacy headers of one message. A client writes all of them in one charset,
+ * and a display name of two or three characters is too short for a detector on its own: so
+ * the headers are read together first, and that reading's charset is kept for every header it
+ * reads plausibly. A header it does not fit is decoded on its own.
+ */
+export function decodeLegacyHeaders(
+  raws: readonly Buffer[],
+  declared: readonly string[],
+): LegacyDecoding[] {
+  if (raws.length === 0) return [];
+  const joint = decodeLegacyHeader(Buffer.concat(raws.flatMap((r) => [r, SPACE])), declared);
+  return raws.map((raw) => {
+    const text = iconv.decode(raw, joint.charset);
+    return plausibleIn(text, joint.charset)
+      ? { text, charset: joint.charset, via: joint.via }
+      : decodeLegacyHeader(raw, declared);
+  });
+}
+const SPACE = Buffer.from(' ');

@@ -20,6 +20,7 @@ import { decodeUuencoded, extractUuencodedBlocks } from '../domain/uuencode.js';
 import {
   CharsetDeclarationScanner,
   decodeLegacyHeader,
+  decodeLegacyHeaders,
   needsLegacyDecoding,
   type LegacyDecoding,
 } from '../domain/header-charset.js';
@@ -101,14 +102,19 @@ function addressesOfText(text: string): Mailbox[] {
  * charsets the message declares for its text parts.
  */
 function legacyHeaders(bag: HeaderBag, declared: readonly string[]): LegacyHeader[] {
-  const out: LegacyHeader[] = [];
+  const found: { field: string; raw: Buffer }[] = [];
   for (const field of TEXT_HEADERS) {
-    const value = bag.get(field)?.[0];
-    if (value === undefined) continue;
-    const raw = Buffer.from(value, 'latin1'); // the bag keeps header bytes as latin1
-    if (needsLegacyDecoding(raw)) out.push({ field, raw, ...decodeLegacyHeader(raw, declared) });
+    for (const [i, value] of (bag.get(field) ?? []).entries()) {
+      const raw = Buffer.from(value, 'latin1'); // the bag keeps header bytes as latin1
+      const name = i === 0 ? field : `${field} ${i + 1}`;
+      if (needsLegacyDecoding(raw)) found.push({ field: name, raw });
+    }
   }
-  return out;
+  const decoded = decodeLegacyHeaders(
+    found.map((f) => f.raw),
+    declared,
+  );
+  return found.map((f, i) => ({ ...f, ...decoded[i]! }));
 }
 
 /**
@@ -127,6 +133,11 @@ function rawAttachmentName(att: AttachmentStream): Buffer | undefined {
   if (!ownReading.includes('\ufffd')) return undefined;
   const raw = Buffer.from(name, 'latin1');
   return needsLegacyDecoding(raw) ? raw : undefined;
+}
+
+/** A header value kept as latin1 bytes, read as the UTF-8 it almost always is. */
+function utf8(value: string): string {
+  return Buffer.from(value, 'latin1').toString('utf8');
 }
 
 function idList(value: unknown): string[] {
@@ -303,6 +314,10 @@ export async function parseMessage(
       ? addresses(headers.get(field) as AddressObject | undefined)
       : addressesOfText(text);
   };
+  // mailparser reads only the first From header; a second one can hold the real sender.
+  const laterFrom = (bag.get('from') ?? [])
+    .slice(1)
+    .flatMap((value, i) => addressesOfText(ours(`from ${i + 2}`) ?? utf8(value)));
   const subject =
     ours('subject') ??
     (typeof headers.get('subject') === 'string' ? (headers.get('subject') as string) : '');
@@ -310,7 +325,7 @@ export async function parseMessage(
     headers: bag,
     contentType: ctText,
     subject,
-    from: mailboxes('from'),
+    from: [...mailboxes('from'), ...laterFrom],
     to: mailboxes('to'),
     cc: mailboxes('cc'),
     replyTo: mailboxes('reply-to'),
