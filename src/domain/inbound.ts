@@ -29,7 +29,11 @@ export interface InboundFacts {
   text?: string;
 }
 
-/** Fields at least one of which every real message carries (RFC 5322, RFC 2045, trace). */
+/**
+ * Fields at least one of which every real message carries (RFC 5322, RFC 2045). Trace fields
+ * (Return-Path, Received, Delivered-To) do not count: the delivering server adds them to
+ * whatever it delivers, junk included.
+ */
 const MESSAGE_FIELDS = [
   'from',
   'sender',
@@ -39,8 +43,6 @@ const MESSAGE_FIELDS = [
   'subject',
   'date',
   'message-id',
-  'return-path',
-  'received',
   'mime-version',
   'content-type',
 ];
