@@ -130,8 +130,9 @@ describe('legacy charsets and broken senders end to end', () => {
     expect(await RawMessage.countDocuments()).toBe(corpus.length);
     expect(await RawMessage.countDocuments({ state: 'ingested' })).toBe(corpus.length);
     expect(await Incident.countDocuments()).toBe(corpus.length);
-    expect((await app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
-    expect((await app.ctx.queues.notify.getJobCounts()).failed).toBe(0);
+    // Triage and notification take an incident with no reply address in their stride too.
+    for (const q of ['ingest', 'triage', 'notify'] as const)
+      expect((await app.ctx.queues[q].getJobCounts()).failed, q).toBe(0);
     // No mail went to a no-reply-address incident's placeholder, or anywhere twice.
     const envelopes = smtp.messages.flatMap((m) => m.envelopeTo);
     expect(envelopes).not.toContain(NO_REPLY_ADDRESS);
