@@ -12,6 +12,7 @@ import {
   parseQmailBounce,
 } from '../src/domain/bounce.js';
 import { assessInbound } from '../src/domain/inbound.js';
+import { NO_REPLY_ADDRESS, type SenderChoice } from '../src/domain/sender.js';
 import { stripQuoted } from '../src/domain/quotes.js';
 import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
 import { formatIncidentId, incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
@@ -90,7 +91,6 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const verdict = assessInbound({
     headers: parsed.headers,
     contentType: parsed.contentType,
-    from: parsed.from,
     supportAddress: ctx.config.supportAddress,
     headerSection: parsed.headerSection,
     text: parsed.text,
@@ -104,7 +104,11 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       return quarantine(rawId, verdict.reason, log);
   }
 
-  const { sender, automatic } = verdict;
+  const { automatic } = verdict;
+  // With no usable address anywhere the message is still heard: the incident is opened with
+  // no reply address, and nothing is ever sent to it (see queueMail).
+  const choice = verdict.sender;
+  const sender = choice?.address ?? NO_REPLY_ADDRESS;
   const at = ctx.now();
   const thread = await threadFor(ctx, parsed, sender);
   const entry = {
@@ -132,7 +136,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     const agent = agentByEmail(ctx.plan, sender);
     const customerOutcomeNow = agent || automatic ? 'append' : customerOutcome(ctx, incident);
     if (customerOutcomeNow !== 'new-linked') {
-      await recordMessage(incident.number, entry, agent ? undefined : sender);
+      await recordMessage(incident.number, entry, agent || !choice ? undefined : sender);
+      await recordIntakeNotes(rawId, incident.number, at, parsed, choice);
       await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
       await linkAttachments(attachmentIds, incident.number);
       const reply = { rawId, messageId: parsed.messageId, text: entry.text, attachmentIds };
@@ -167,7 +172,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const incident = await openIncident({
     openedBy: rawId,
     subject: parsed.subject.trim() || '(no subject)',
-    customer: { address: sender, name: parsed.from[0]?.name },
+    customer: { address: sender, name: customerName(parsed, choice) },
     automatic: automatic?.kind,
     planFingerprint: ctx.plan.fingerprint,
     lastCustomerMessageId: parsed.messageId,
@@ -182,8 +187,15 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     at,
     type: 'event',
     event: 'opened',
-    detail: { by: sender, automatic: automatic?.reason, plan: ctx.plan.fingerprint, linkedTo },
+    detail: {
+      by: sender,
+      senderSource: choice?.source ?? null,
+      automatic: automatic?.reason,
+      plan: ctx.plan.fingerprint,
+      linkedTo,
+    },
   });
+  await recordIntakeNotes(rawId, incident.number, at, parsed, choice);
   if (linkedTo && thread.kind === 'existing') {
     await appendTimeline(linkedTo, {
       _id: `continued-${rawId}`,
@@ -199,7 +211,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   if (!ack) {
     const history = await acknowledgementHistory(sender, at);
     const decision = ackDecision({
-      automatic: automatic !== null,
+      // Nobody to answer is treated like a robot: recorded, never acknowledged.
+      automatic: automatic !== null || choice === null,
       undeliverable: await isUndeliverable(sender),
       ...history,
       limits: ctx.plan.acknowledgements,
@@ -213,7 +226,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
         at,
         type: 'event',
         event: 'acknowledgement-suppressed',
-        detail: { reason: automatic ? automatic.reason : decision.reason },
+        detail: {
+          reason: automatic ? automatic.reason : choice ? decision.reason : NO_REPLY_ADDRESS,
+        },
       });
     }
   }
@@ -227,6 +242,55 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');
   log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
   return { outcome: 'new-incident', incident: incident.number };
+}
+
+/** The display name that goes with the chosen address (none when it came from elsewhere). */
+function customerName(parsed: ParsedMessage, choice: SenderChoice | null): string | undefined {
+  if (!choice) return parsed.from.find((m) => m.name)?.name;
+  return [...parsed.from, ...parsed.replyTo].find((m) => m.address === choice.address)?.name;
+}
+
+/**
+ * What the intake had to repair, on the timeline: a sender taken from somewhere other than the
+ * (first) From header, or none at all; headers read from a legacy charset, with their bytes.
+ */
+async function recordIntakeNotes(
+  rawId: string,
+  incidentNumber: number,
+  at: Date,
+  parsed: ParsedMessage,
+  choice: SenderChoice | null,
+): Promise<void> {
+  if (!choice || choice.source !== 'from' || choice.index > 0) {
+    await appendTimeline(incidentNumber, {
+      _id: `sender-${rawId}`,
+      at,
+      type: 'event',
+      event: choice ? 'sender-fallback' : 'no-reply-address',
+      rawId,
+      detail: choice
+        ? { address: choice.address, source: choice.source, reason: choice.reason }
+        : { reason: 'no usable address in From, Reply-To, Sender or Return-Path' },
+    });
+  }
+  if (parsed.legacyHeaders.length > 0) {
+    await appendTimeline(incidentNumber, {
+      _id: `legacy-charset-${rawId}`,
+      at,
+      type: 'event',
+      event: 'legacy-charset',
+      rawId,
+      detail: {
+        headers: parsed.legacyHeaders.map((h) => ({
+          field: h.field,
+          charset: h.charset,
+          via: h.via,
+          text: h.text,
+          raw: h.raw.toString('base64'),
+        })),
+      },
+    });
+  }
 }
 
 type Thread =

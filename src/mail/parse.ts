@@ -17,6 +17,14 @@ import {
   type HeaderSectionEnd,
 } from '../domain/headers.js';
 import { decodeUuencoded, extractUuencodedBlocks } from '../domain/uuencode.js';
+import {
+  CharsetDeclarationScanner,
+  decodeLegacyHeader,
+  decodeLegacyHeaders,
+  needsLegacyDecoding,
+  type LegacyDecoding,
+} from '../domain/header-charset.js';
+import addressparser from 'nodemailer/lib/addressparser/index.js';
 
 export interface Mailbox {
   address: string;
@@ -38,6 +46,7 @@ export interface ParsedMessage {
   from: Mailbox[];
   to: Mailbox[];
   cc: Mailbox[];
+  replyTo: Mailbox[];
   messageId?: string;
   /** In-Reply-To first, then References, without duplicates. */
   references: string[];
@@ -48,7 +57,19 @@ export interface ParsedMessage {
   report: { deliveryStatus?: string; originalHeaders?: string };
   /** How the raw header section ends (mailparser parses a truncated one without a word). */
   headerSection: HeaderSectionEnd;
+  /** Headers written in an undeclared legacy charset, with their raw bytes and our reading. */
+  legacyHeaders: LegacyHeader[];
 }
+
+/** A header (or attachment name) that was raw 8-bit bytes in a legacy charset. */
+export interface LegacyHeader extends LegacyDecoding {
+  /** `subject`, `from`, `to`, `cc`, `reply-to` or `attachment 2 name`. */
+  field: string;
+  raw: Buffer;
+}
+
+/** The headers whose text a person reads: decoded from a legacy charset when written in one. */
+const TEXT_HEADERS = ['subject', 'from', 'to', 'cc', 'reply-to'] as const;
 
 /** Consumes the attachment's content stream completely (store it or drain it). */
 export type AttachmentSink = (info: AttachmentInfo, content: Readable) => Promise<void>;
@@ -66,6 +87,57 @@ function addresses(value: AddressObject | AddressObject[] | undefined): Mailbox[
   };
   for (const obj of ([] as AddressObject[]).concat(value ?? [])) visit(obj.value);
   return out;
+}
+
+/** The mailboxes in an address header's text (our own decoding of it). */
+function addressesOfText(text: string): Mailbox[] {
+  return addressparser(text, { flatten: true })
+    .filter((a) => a.address)
+    .map((a) => ({ address: a.address.toLowerCase(), name: a.name || undefined }));
+}
+
+/**
+ * Reads the text headers that are raw legacy-charset bytes (see src/domain/header-charset.ts):
+ * mailparser read them as UTF-8 and made replacement characters of them. `declared` are the
+ * charsets the message declares for its text parts.
+ */
+function legacyHeaders(bag: HeaderBag, declared: readonly string[]): LegacyHeader[] {
+  const found: { field: string; raw: Buffer }[] = [];
+  for (const field of TEXT_HEADERS) {
+    for (const [i, value] of (bag.get(field) ?? []).entries()) {
+      const raw = Buffer.from(value, 'latin1'); // the bag keeps header bytes as latin1
+      const name = i === 0 ? field : `${field} ${i + 1}`;
+      if (needsLegacyDecoding(raw)) found.push({ field: name, raw });
+    }
+  }
+  const decoded = decodeLegacyHeaders(
+    found.map((f) => f.raw),
+    declared,
+  );
+  return found.map((f, i) => ({ ...f, ...decoded[i]! }));
+}
+
+/**
+ * The raw bytes of an attachment's name when it was written as undeclared 8-bit bytes.
+ * mailsplit keeps such a name as a latin1 string of its bytes (it decodes only valid UTF-8),
+ * and mailparser's own reading of the header shows U+FFFD where those bytes were: that tells
+ * the two cases apart, since a latin1 string of a UTF-8 name would look the same.
+ */
+function rawAttachmentName(att: AttachmentStream): Buffer | undefined {
+  const name = att.filename;
+  if (!name || [...name].some((ch) => ch > '\u00ff')) return undefined;
+  const ownReading = JSON.stringify([
+    att.headers.get('content-disposition'),
+    att.headers.get('content-type'),
+  ]);
+  if (!ownReading.includes('\ufffd')) return undefined;
+  const raw = Buffer.from(name, 'latin1');
+  return needsLegacyDecoding(raw) ? raw : undefined;
+}
+
+/** A header value kept as latin1 bytes, read as the UTF-8 it almost always is. */
+function utf8(value: string): string {
+  return Buffer.from(value, 'latin1').toString('utf8');
 }
 
 function idList(value: unknown): string[] {
@@ -139,6 +211,8 @@ export async function parseMessage(
   let text = '';
   let html: string | undefined;
   const report: ParsedMessage['report'] = {};
+  const declared = new CharsetDeclarationScanner();
+  const legacy: LegacyHeader[] = [];
   let index = 0;
   const work: Promise<void>[] = [];
 
@@ -155,9 +229,15 @@ export async function parseMessage(
           return;
         }
         const att = data as AttachmentStream;
+        const attIndex = index++;
+        // Only the charsets declared so far are known here (the body usually comes first).
+        const rawName = rawAttachmentName(att);
+        const name = rawName && decodeLegacyHeader(rawName, declared.charsets());
+        if (rawName && name)
+          legacy.push({ field: `attachment ${attIndex} name`, raw: rawName, ...name });
         const info: AttachmentInfo = {
-          index: index++,
-          filename: att.filename,
+          index: attIndex,
+          filename: name ? name.text : att.filename,
           contentType: att.contentType,
           contentId: att.contentId,
           inline: att.contentDisposition === 'inline',
@@ -192,9 +272,11 @@ export async function parseMessage(
     parser.on('end', resolve);
   });
   const scanner = new HeaderSectionScanner();
-  input.on('data', (chunk: Buffer | string) =>
-    scanner.feed(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)),
-  );
+  input.on('data', (chunk: Buffer | string) => {
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    scanner.feed(bytes);
+    declared.feed(bytes);
+  });
   input.on('error', (err) => parser.destroy(err));
   input.pipe(parser);
   await done;
@@ -223,13 +305,30 @@ export async function parseMessage(
     : undefined;
   const references = [...idList(headers.get('in-reply-to')), ...idList(headers.get('references'))];
   const date = headers.get('date');
+  const bag = headerBag(lines);
+  const own = legacyHeaders(bag, declared.charsets());
+  const ours = (field: string) => own.find((l) => l.field === field)?.text;
+  const mailboxes = (field: 'from' | 'to' | 'cc' | 'reply-to') => {
+    const text = ours(field);
+    return text === undefined
+      ? addresses(headers.get(field) as AddressObject | undefined)
+      : addressesOfText(text);
+  };
+  // mailparser reads only the first From header; a second one can hold the real sender.
+  const laterFrom = (bag.get('from') ?? [])
+    .slice(1)
+    .flatMap((value, i) => addressesOfText(ours(`from ${i + 2}`) ?? utf8(value)));
+  const subject =
+    ours('subject') ??
+    (typeof headers.get('subject') === 'string' ? (headers.get('subject') as string) : '');
   return {
-    headers: headerBag(lines),
+    headers: bag,
     contentType: ctText,
-    subject: typeof headers.get('subject') === 'string' ? (headers.get('subject') as string) : '',
-    from: addresses(headers.get('from') as AddressObject | undefined),
-    to: addresses(headers.get('to') as AddressObject | undefined),
-    cc: addresses(headers.get('cc') as AddressObject | undefined),
+    subject,
+    from: [...mailboxes('from'), ...laterFrom],
+    to: mailboxes('to'),
+    cc: mailboxes('cc'),
+    replyTo: mailboxes('reply-to'),
     messageId: idList(headers.get('message-id'))[0],
     references: [...new Set(references)],
     date: date instanceof Date && !Number.isNaN(date.getTime()) ? date : undefined,
@@ -237,5 +336,6 @@ export async function parseMessage(
     html,
     report,
     headerSection: scanner.result(),
+    legacyHeaders: [...own, ...legacy],
   };
 }
