@@ -1,0 +1,97 @@
+/**
+ * `npm run demo` as a new user meets it: it comes up on its own services, its two sample
+ * complaints become acknowledged incidents in real local mailboxes, a customer's reply to the
+ * acknowledgement joins its incident (plus-address delivery), and Ctrl-C stops everything.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { describe, expect, it } from 'vitest';
+import { runIncidesk } from '../support/process.js';
+import { PROJECT_ROOT } from '../support/services.js';
+
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+async function inbox(port: number, user: string) {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    auth: { user, pass: 'secret' },
+    logger: false,
+  });
+  await client.connect();
+  try {
+    await client.mailboxOpen('INBOX');
+    const mails: { subject: string; replyTo: string }[] = [];
+    for await (const m of client.fetch('1:*', { envelope: true }))
+      mails.push({
+        subject: m.envelope?.subject ?? '',
+        replyTo: m.envelope?.replyTo?.[0]?.address ?? '',
+      });
+    return mails;
+  } finally {
+    await client.logout();
+  }
+}
+
+describe('npm run demo', () => {
+  it('runs incidesk on local services, answers the sample complaints, and stops on Ctrl-C', async () => {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, 'scripts/demo.ts'], {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, INCIDESK_TOKEN: '', MONGODB_URI: '' },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const deadline = Date.now() + 180_000;
+      while (!/Ctrl-C stops everything/.test(out)) {
+        if (child.exitCode !== null || Date.now() > deadline)
+          throw new Error(`the demo did not come up:\n${out}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(out).toMatch(/INC-000001 .*ann@example\.com {2}Invoice 2026-11 charged twice/);
+      expect(out).toMatch(/INC-000002 .*raj@example\.com {2}VPN is down/);
+      const imapPort = Number(/IMAP client: 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+      const smtpPort = Number(/SMTP 127\.0\.0\.1:(\d+)/.exec(out)![1]);
+
+      const [ack] = await inbox(imapPort, 'ann@example.com');
+      expect(ack!.subject).toBe('[INC-000001] Re: Invoice 2026-11 charged twice');
+      expect(ack!.replyTo).toMatch(/^support\+INC-000001\.[a-z0-9]+@example\.test$/);
+
+      // The customer presses Reply: the plus-address must reach the support mailbox.
+      const relay = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: smtpPort,
+        ignoreTLS: true,
+      });
+      await relay.sendMail({
+        from: 'ann@example.com',
+        to: ack!.replyTo,
+        subject: `Re: ${ack!.subject}`,
+        text: 'Any news on the refund?',
+      });
+      relay.close();
+      const envFile = '.demo/demo.env';
+      for (let i = 0; ; i++) {
+        const shown = await runIncidesk(
+          ['--env-file', envFile, 'incidents', 'show', '1', '--json'],
+          {},
+        );
+        const timeline = JSON.parse(shown.stdout).timeline as { text?: string }[];
+        if (timeline.some((e) => e.text?.includes('Any news on the refund?'))) break;
+        if (i > 60) throw new Error('the reply never joined INC-000001');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/stopped\.\n$/);
+  }, 300_000);
+});
