@@ -58,7 +58,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (opts: { dryRun?: boolean; json?: boolean }) => {
       const config = loadConfig();
       const plan = await loadPlan(config.planPath);
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, process.stderr); // stdout is the report
       const report = await withStore(() =>
         runMaintenance({
           policy: plan.retention,
