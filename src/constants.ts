@@ -32,15 +32,6 @@ export const TIMELINE_BODY_MAX_CHARS = 200_000;
 
 /** How often each worker process looks for manager digests that are due. */
 export const DIGEST_TICK_MS = 5 * 60_000;
-/**
- * Search index layout (src/store/search-index.ts): postings are spread over this many
- * collections by term hash, records over SEARCH_DOC_PARTITIONS by id, so a lookup scans a
- * small slice of the index even on a server without indexes (FerretDB scans ~250 record
- * documents per lookup at a million incidents). Changing either needs
- * `incidesk search --reindex`.
- */
-export const SEARCH_TERM_PARTITIONS = 4096;
-export const SEARCH_DOC_PARTITIONS = 4096;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
 /** Terms of an incident's subject and first message used to find similar ones. */

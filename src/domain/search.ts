@@ -3,8 +3,8 @@
  * (BM25's saturated term frequency, with subject and cause fields counting more), the idf of
  * a term, ranking, and the compact binary form of a postings list.
  *
- * The index itself (src/store/search-index.ts) is ours, not the server's: no `$text`, no
- * regular-expression scans, nothing a MongoDB-protocol test server might lack.
+ * The index itself (src/store/search-index.ts) is ours, not the server's: `$text` differs
+ * between MongoDB editions and stand-ins, and regular-expression scans read every document.
  */
 
 /** Words too common to tell documents apart (English, plus the usual mail pleasantries). */
@@ -206,23 +206,6 @@ export function decodePostings(buf: Uint8Array): { ids: number[]; weights: numbe
   }
   return { ids, weights };
 }
-
-/** FNV-1a, 32 bit: a stable, well-spread hash for choosing a term's partition. */
-export function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** Which of `partitions` collections holds a term's postings. */
-export const termPartition = (term: string, partitions: number) => fnv1a(term) % partitions;
-
-/** Which of `partitions` collections holds a document's index record. */
-export const docPartition = (id: number, partitions: number) =>
-  ((id % partitions) + partitions) % partitions;
 
 /** Known errors share the id space with incidents as negative numbers: KE-0007 is -7. */
 export const knownErrorDocId = (keNumber: number) => -keNumber;

@@ -503,9 +503,7 @@ export const AuditHead = mongoose.model('AuditHead', auditHeadSchema, 'audit_hea
 export const PlanVersion = mongoose.model('PlanVersion', planVersionSchema, 'plan_versions');
 ALL_MODELS.push(AuditEntryModel, AuditHead, PlanVersion);
 // ---------------------------------------------------------------------------------------------
-// Known errors (search/report/known-errors work). The full-text index lives in collections of
-// its own (search_terms_XX, search_docs_XX, search_meta), written with the driver by
-// src/store/search-index.ts, not through models: there are hundreds of partitions.
+// Known errors (search/report/known-errors work).
 
 /** A known error: an underlying cause with its workaround and permanent fix. */
 const knownErrorSchema = new Schema(
@@ -526,4 +524,51 @@ knownErrorSchema.index({ status: 1 });
 
 export const KnownError = mongoose.model('KnownError', knownErrorSchema, 'known_errors');
 ALL_MODELS.push(KnownError);
+
+// ---------------------------------------------------------------------------------------------
+// The full-text index (src/store/search-index.ts reads and writes it with the driver; these
+// models declare the collections and their indexes).
+
+/**
+ * One chunk of a term's postings list: `_id` "term#k", at most SEARCH_CHUNK_POSTINGS postings
+ * packed as int32 id + float32 weight (src/domain/search.ts), so a common term is a few
+ * documents of bounded size rather than one per posting.
+ */
+const searchPostingSchema = new Schema(
+  { _id: String, t: String, k: Number, n: Number, p: Buffer },
+  opts,
+);
+searchPostingSchema.index({ t: 1, k: 1 }, { unique: true });
+export const SearchPosting = mongoose.model(
+  'SearchPosting',
+  searchPostingSchema,
+  'search_postings',
+);
+
+/**
+ * One per indexed incident (_id: its number) or known error (_id: minus its number): what a
+ * hit shows, and the terms it put in the index (three parallel arrays: term, weight, chunk
+ * holding the posting) so an update removes exactly its stale postings.
+ */
+const searchDocumentSchema = new Schema(
+  {
+    _id: Number,
+    kind: String,
+    ref: String,
+    title: String,
+    status: String,
+    at: Date,
+    resolution: { cause: String, fix: String, workaround: String },
+    terms: [String],
+    weights: [Number],
+    chunks: [Number],
+  },
+  opts,
+);
+export const SearchDocument = mongoose.model(
+  'SearchDocument',
+  searchDocumentSchema,
+  'search_documents',
+);
+ALL_MODELS.push(SearchPosting, SearchDocument);
 export type KnownErrorDoc = InferSchemaType<typeof knownErrorSchema> & { _id: number };

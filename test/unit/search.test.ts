@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import {
   compareHits,
   decodePostings,
-  docPartition,
   encodePostings,
   idf,
   knownErrorDocId,
@@ -10,7 +9,6 @@ import {
   rank,
   similarityQuery,
   stem,
-  termPartition,
   termWeights,
   tokenize,
 } from '../../src/domain/search.js';
@@ -137,22 +135,12 @@ describe('queries', () => {
   });
 });
 
-describe('postings encoding and partitions', () => {
+describe('postings encoding', () => {
   it('round-trips ids (incl. negative) and float32 weights', () => {
     const ids = [1, 2_000_000, knownErrorDocId(7)];
     const weights = [0.5, 1.25, Math.fround(0.1)];
     const buf = encodePostings(ids, weights);
     expect(buf.length).toBe(24);
     expect(decodePostings(new Uint8Array(buf))).toEqual({ ids, weights });
-  });
-  it('partitions are stable and in range', () => {
-    expect(termPartition('vpn', 256)).toBe(termPartition('vpn', 256));
-    for (const t of ['a', 'vpn', 'certificat', 'ошибка']) {
-      const p = termPartition(t, 256);
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThan(256);
-    }
-    expect(docPartition(-7, 256)).toBe(249);
-    expect(docPartition(513, 256)).toBe(1);
   });
 });
