@@ -150,6 +150,14 @@ incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
 incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
 incidentSchema.index({ group: 1, assignee: 1, status: 1 });
 incidentSchema.index({ parent: 1 }, { sparse: true });
+// Digests and reports: range queries per kind of event (src/store/reporting.ts), and the
+// incidents changed since the digest caches were last checked.
+incidentSchema.index({ createdAt: 1 });
+incidentSchema.index({ firstRespondedAt: 1 }, { sparse: true });
+incidentSchema.index({ resolvedAt: 1 }, { sparse: true });
+incidentSchema.index({ 'sla.firstResponse.breachedAt': 1 }, { sparse: true });
+incidentSchema.index({ 'sla.resolution.breachedAt': 1 }, { sparse: true });
+incidentSchema.index({ updatedAt: 1 });
 
 /**
  * The incident's history: messages in and out, and events (decisions, deliveries, failures).
@@ -390,34 +398,7 @@ export const MaintenanceRun = mongoose.model(
   'maintenance_runs',
 );
 // ---------------------------------------------------------------------------------------------
-// Reporting projection (digests): see src/domain/reporting.ts. The facts themselves live in one
-// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }) and the day summaries in one per
-// UTC month (`fact_days_yyyymm`), both created by src/store/reporting.ts.
-
-/** One document per open incident: the digest's open, at-risk and oldest lists. */
-const openIncidentSchema = new Schema(
-  {
-    _id: Number,
-    number: { type: Number, required: true },
-    subject: String,
-    status: String,
-    createdAt: Date,
-    priority: String,
-    group: String,
-    category: String,
-    customer: String,
-    assignee: String,
-    responseDueAt: Date,
-    resolutionDueAt: Date,
-    breached: Boolean,
-  },
-  opts,
-);
-openIncidentSchema.index({ priority: 1, resolutionDueAt: 1 });
-openIncidentSchema.index({ group: 1, createdAt: 1 });
-openIncidentSchema.index({ createdAt: 1 });
-
-export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, 'open_incidents');
+// Digests (src/store/reporting.ts reads the incidents and caches settled days with the driver).
 
 /** Digests already queued (_id: their outbox id): a tick skips them without computing. Small. */
 const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
@@ -440,7 +421,6 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   ArchivedTimelineEntry,
   LegalHold,
   MaintenanceRun,
-  OpenIncident,
   DigestLog,
 ];
 
