@@ -1,6 +1,6 @@
 /**
- * Search benchmark: query latency of our partitioned inverted index at a large size, next to
- * raw figures of the same database measured in the same run.
+ * Search benchmark: query latency of our inverted index (impact-ordered postings chunks) at
+ * a large size, next to raw figures of the same database measured in the same run.
  *
  *   1. seed SEARCH_BENCH_DOCS (default 1,000,000) incidents' index entries in bulk: postings
  *      built in memory (IndexBuilder), written with insertMany in 2000-document batches;

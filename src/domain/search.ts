@@ -129,7 +129,11 @@ export interface TermPostings {
   term: string;
   ids: ArrayLike<number>;
   weights: ArrayLike<number>;
+  /** How many documents hold the term, when `ids` are only its highest-impact postings. */
+  docFreq?: number;
 }
+
+const docFreqOf = (p: TermPostings) => p.docFreq ?? p.ids.length;
 
 export interface Hit {
   id: number;
@@ -146,7 +150,7 @@ export interface Hit {
 export function rank(postings: readonly TermPostings[], totalDocs: number, limit: number): Hit[] {
   const hits = new Map<number, Hit>();
   for (const p of postings) {
-    const termIdf = idf(p.ids.length, totalDocs);
+    const termIdf = idf(docFreqOf(p), totalDocs);
     for (let i = 0; i < p.ids.length; i++) {
       const id = p.ids[i] as number;
       const hit = hits.get(id);
@@ -168,7 +172,7 @@ export function compareHits(a: Hit, b: Hit): number {
 
 /** The best score a document could get for these query terms: the scale for "similar enough". */
 export function idealScore(postings: readonly TermPostings[], totalDocs: number): number {
-  return postings.reduce((sum, p) => sum + idf(p.ids.length, totalDocs) * (K1 + 1), 0);
+  return postings.reduce((sum, p) => sum + idf(docFreqOf(p), totalDocs) * (K1 + 1), 0);
 }
 
 /**
@@ -183,6 +187,23 @@ export function similarityQuery(fields: SearchFields, maxTerms: number): string[
 export function queryTerms(query: string): string[] {
   return [...new Set(tokenize(query))];
 }
+
+/**
+ * Postings are stored by impact: a term's chunks are numbered tier × TIER_CHUNKS + sequence,
+ * the tier growing with the weight, so reading a term's chunks from the highest number down
+ * reads its heaviest postings first. A query reads only the first few chunks of a term: for
+ * a term in most documents that skips postings whose idf × weight adds next to nothing.
+ */
+export const IMPACT_TIERS = 16;
+export const TIER_CHUNKS = 1_000_000;
+
+/** The impact tier of a weight (weights lie in (0, k1 + 1)). */
+export function impactTier(weight: number): number {
+  return Math.min(IMPACT_TIERS - 1, Math.max(0, Math.floor((weight / (K1 + 1)) * IMPACT_TIERS)));
+}
+
+export const chunkNumber = (tier: number, sequence: number) => tier * TIER_CHUNKS + sequence;
+export const tierOfChunk = (k: number) => Math.floor(k / TIER_CHUNKS);
 
 /** Postings are stored packed: int32 id + float32 weight per document, little-endian. */
 const POSTING_BYTES = 8;

@@ -4,8 +4,11 @@
  *
  * - `search_postings`: a term's postings in chunks `{ _id: "term#k", t: term, k, n, p }`, `p`
  *   packed (id int32 + weight float32), at most SEARCH_CHUNK_POSTINGS per chunk so no
- *   document nears the 16 MB limit; a query reads its terms' chunks through the unique
+ *   document nears the 16 MB limit; `k` orders a term's chunks by impact (see impactTier),
+ *   and a query reads the first SEARCH_MAX_CHUNKS_PER_TERM of each term through the unique
  *   index { t, k };
+ * - `search_terms`: `{ _id: term, df }`, how many documents hold the term (for idf, as a
+ *   query may not read all of a common term's postings);
  * - `search_documents`: one per indexed incident or known error: what a hit shows, plus the
  *   terms it contributed (with the chunk holding each posting), so a re-index removes exactly
  *   its stale postings;
@@ -16,13 +19,16 @@
  * queue) write.
  */
 import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
-import { SEARCH_CHUNK_POSTINGS } from '../constants.js';
+import { SEARCH_CHUNK_POSTINGS, SEARCH_MAX_CHUNKS_PER_TERM } from '../constants.js';
 import {
+  chunkNumber,
   compareHits,
   decodePostings,
   encodePostings,
   idealScore,
+  impactTier,
   rank,
+  tierOfChunk,
   type Hit,
   type TermPostings,
 } from '../domain/search.js';
@@ -73,6 +79,7 @@ const META = 'search_meta';
 const postings = () => SearchPosting.collection as unknown as Collection<Chunk>;
 const documents = () => SearchDocument.collection as unknown as Collection<DocumentEntry>;
 const meta = () => db().collection<{ _id: string; docs: number }>(META);
+const termStats = () => db().collection<{ _id: string; df: number }>('search_terms');
 const chunkId = (term: string, k: number) => `${term}#${k}`;
 
 export async function indexedDocCount(): Promise<number> {
@@ -102,32 +109,42 @@ export async function applyDocument(
   const after = record ? weights : new Map<string, number>();
   type Op = { term: string; kind: 'add' | 'remove' | 'change'; w: number; k: number };
   const ops: Op[] = [];
+  let changed = 0;
   for (const [term, prev] of before) {
     const w = after.get(term);
     if (w === undefined) ops.push({ term, kind: 'remove', w: prev.w, k: prev.k });
-    else if (Math.fround(w) !== prev.w) ops.push({ term, kind: 'change', w, k: prev.k });
+    else if (Math.fround(w) !== prev.w) {
+      changed++;
+      // A weight that changes tier moves to a chunk of its new tier.
+      if (impactTier(w) === tierOfChunk(prev.k)) ops.push({ term, kind: 'change', w, k: prev.k });
+      else
+        ops.push({ term, kind: 'remove', w: prev.w, k: prev.k }, { term, kind: 'add', w, k: -1 });
+    }
   }
-  for (const [term, w] of after) if (!before.has(term)) ops.push({ term, kind: 'add', w, k: -1 });
+  const newTerms = [...after.keys()].filter((t) => !before.has(t));
+  const goneTerms = [...before.keys()].filter((t) => !after.has(t));
+  for (const term of newTerms) ops.push({ term, kind: 'add', w: after.get(term)!, k: -1 });
 
   const placed = new Map<string, number>(); // term → chunk now holding our posting
   for (const [term, prev] of before) if (after.has(term)) placed.set(term, prev.k);
 
-  // Where do additions go: the last chunk of the term if it has room, else a new one.
-  const adds = ops.filter((o) => o.kind === 'add');
-  if (adds.length) {
-    const heads = await postings()
-      .find({ t: { $in: adds.map((o) => o.term) } }, { projection: { t: 1, k: 1, n: 1 } })
-      .toArray();
-    const last = new Map<string, { k: number; n: number }>();
-    for (const h of heads) {
-      const cur = last.get(h.t);
-      if (!cur || h.k > cur.k) last.set(h.t, { k: h.k, n: h.n });
-    }
-    for (const o of adds) {
-      const l = last.get(o.term);
-      o.k = !l ? 0 : l.n < SEARCH_CHUNK_POSTINGS ? l.k : l.k + 1;
-    }
-  }
+  // Where do additions go: the last chunk of the term's tier if it has room, else a new one.
+  await Promise.all(
+    ops
+      .filter((o) => o.kind === 'add')
+      .map(async (o) => {
+        const tier = impactTier(o.w);
+        const [last] = await postings()
+          .find(
+            { t: o.term, k: { $gte: chunkNumber(tier, 0), $lt: chunkNumber(tier + 1, 0) } },
+            { projection: { k: 1, n: 1 } },
+          )
+          .sort({ k: -1 })
+          .limit(1)
+          .toArray();
+        o.k = !last ? chunkNumber(tier, 0) : last.n < SEARCH_CHUNK_POSTINGS ? last.k : last.k + 1;
+      }),
+  );
   const ids = [...new Set(ops.map((o) => chunkId(o.term, o.k)))];
   const chunks = new Map(
     (
@@ -177,6 +194,20 @@ export async function applyDocument(
         },
   );
   if (writes.length) await postings().bulkWrite(writes, { ordered: true });
+  const dfChanges = [
+    ...newTerms.map((t) => [t, 1] as const),
+    ...goneTerms.map((t) => [t, -1] as const),
+  ];
+  if (dfChanges.length) {
+    await termStats().bulkWrite(
+      dfChanges.map(([t, d]) => ({
+        updateOne: { filter: { _id: t }, update: { $inc: { df: d } }, upsert: true },
+      })),
+      { ordered: false },
+    );
+    if (goneTerms.length)
+      await termStats().deleteMany({ _id: { $in: goneTerms }, df: { $lte: 0 } });
+  }
 
   if (record) {
     const list: Contribution[] = [...after].map(([t, w]) => [
@@ -194,25 +225,39 @@ export async function applyDocument(
     await documents().deleteOne({ _id: id });
     await meta().updateOne({ _id: 'stats' }, { $inc: { docs: -1 } }, { upsert: true });
   }
-  const count = (k: Op['kind']) => ops.filter((o) => o.kind === k).length;
-  return { added: count('add'), removed: count('remove'), changed: count('change') };
+  return { added: newTerms.length, removed: goneTerms.length, changed };
 }
 
-/** Postings of the given terms, every chunk of each, in one indexed query. */
+/**
+ * Postings of the given terms: each term's highest-impact chunks (one indexed query per
+ * term, in parallel), with its document frequency.
+ */
 export async function postingsFor(terms: readonly string[]): Promise<TermPostings[]> {
-  const found = new Map<string, { ids: number[]; weights: number[] }>();
-  const chunks = await postings()
-    .find({ t: { $in: [...terms] } }, { projection: { t: 1, p: 1 } })
-    .toArray();
-  for (const c of chunks) {
-    const d = decodePostings(c.p);
-    const cur = found.get(c.t);
-    if (cur) {
-      cur.ids.push(...d.ids);
-      cur.weights.push(...d.weights);
-    } else found.set(c.t, d);
-  }
-  return terms.map((term) => ({ term, ...(found.get(term) ?? { ids: [], weights: [] }) }));
+  const [lists, stats] = await Promise.all([
+    Promise.all(
+      terms.map((t) =>
+        postings()
+          .find({ t }, { projection: { p: 1 } })
+          .sort({ k: -1 })
+          .limit(SEARCH_MAX_CHUNKS_PER_TERM)
+          .toArray(),
+      ),
+    ),
+    termStats()
+      .find({ _id: { $in: [...terms] } })
+      .toArray(),
+  ]);
+  const df = new Map(stats.map((s) => [s._id, s.df]));
+  return terms.map((term, i) => {
+    const ids: number[] = [];
+    const weights: number[] = [];
+    for (const c of lists[i]!) {
+      const d = decodePostings(c.p);
+      ids.push(...d.ids);
+      weights.push(...d.weights);
+    }
+    return { term, ids, weights, docFreq: Math.max(df.get(term) ?? 0, ids.length) };
+  });
 }
 
 /** Index records of these ids. */
@@ -258,6 +303,7 @@ export async function searchTerms(
 /** Empty the index (a rebuild starts from nothing). */
 export async function dropIndex(): Promise<void> {
   await postings().deleteMany({});
+  await termStats().deleteMany({});
   await documents().deleteMany({});
   await meta().deleteMany({});
 }
@@ -291,7 +337,8 @@ export class BulkLoader {
  * learns the chunk its posting lands in as it is added, so documents and chunks agree.
  */
 export class IndexBuilder {
-  private readonly postings = new Map<string, { ids: number[]; ws: number[] }>();
+  /** term → tier → postings of that tier */
+  private readonly postings = new Map<string, Map<number, { ids: number[]; ws: number[] }>>();
   private docs = 0;
   constructor(private readonly loader: BulkLoader) {}
 
@@ -302,10 +349,13 @@ export class IndexBuilder {
   ): Promise<void> {
     const terms: Contribution[] = [];
     for (const [term, weight] of weights) {
-      let p = this.postings.get(term);
-      if (!p) this.postings.set(term, (p = { ids: [], ws: [] }));
+      let tiers = this.postings.get(term);
+      if (!tiers) this.postings.set(term, (tiers = new Map()));
       const w = Math.fround(weight);
-      terms.push([term, w, Math.floor(p.ids.length / SEARCH_CHUNK_POSTINGS)]);
+      const tier = impactTier(w);
+      let p = tiers.get(tier);
+      if (!p) tiers.set(tier, (p = { ids: [], ws: [] }));
+      terms.push([term, w, chunkNumber(tier, Math.floor(p.ids.length / SEARCH_CHUNK_POSTINGS))]);
       p.ids.push(id);
       p.ws.push(w);
     }
@@ -320,19 +370,26 @@ export class IndexBuilder {
   /** Write every postings chunk and the document count. */
   async finish(onChunk?: () => void): Promise<{ terms: number; docs: number }> {
     const coll = postings() as unknown as Collection<Document>;
-    for (const [term, p] of this.postings) {
-      for (let k = 0; k * SEARCH_CHUNK_POSTINGS < p.ids.length; k++) {
-        const ids = p.ids.slice(k * SEARCH_CHUNK_POSTINGS, (k + 1) * SEARCH_CHUNK_POSTINGS);
-        const ws = p.ws.slice(k * SEARCH_CHUNK_POSTINGS, (k + 1) * SEARCH_CHUNK_POSTINGS);
-        await this.loader.add(coll, {
-          _id: chunkId(term, k),
-          t: term,
-          k,
-          n: ids.length,
-          p: encodePostings(ids, ws),
-        });
-        onChunk?.();
+    const stats = termStats() as unknown as Collection<Document>;
+    for (const [term, tiers] of this.postings) {
+      let df = 0;
+      for (const [tier, p] of tiers) {
+        df += p.ids.length;
+        for (let j = 0; j * SEARCH_CHUNK_POSTINGS < p.ids.length; j++) {
+          const ids = p.ids.slice(j * SEARCH_CHUNK_POSTINGS, (j + 1) * SEARCH_CHUNK_POSTINGS);
+          const ws = p.ws.slice(j * SEARCH_CHUNK_POSTINGS, (j + 1) * SEARCH_CHUNK_POSTINGS);
+          const k = chunkNumber(tier, j);
+          await this.loader.add(coll, {
+            _id: chunkId(term, k),
+            t: term,
+            k,
+            n: ids.length,
+            p: encodePostings(ids, ws),
+          });
+          onChunk?.();
+        }
       }
+      await this.loader.add(stats, { _id: term, df });
     }
     await this.loader.flush();
     await meta().replaceOne({ _id: 'stats' }, { docs: this.docs }, { upsert: true });
@@ -348,6 +405,7 @@ export async function indexSnapshot(): Promise<{
   docs: number;
   terms: Record<string, [number, number][]>;
   records: Record<string, [string, number][]>;
+  df: Record<string, number>;
 }> {
   const terms: Record<string, [number, number][]> = {};
   const records: Record<string, [string, number][]> = {};
@@ -360,5 +418,7 @@ export async function indexSnapshot(): Promise<{
       .map(([t, w]) => [t, w] as [string, number])
       .sort((a, b) => (a[0] < b[0] ? -1 : 1));
   for (const list of Object.values(terms)) list.sort((a, b) => a[0] - b[0]);
-  return { docs: await indexedDocCount(), terms, records };
+  const df: Record<string, number> = {};
+  for (const t of await termStats().find().toArray()) df[t._id] = t.df;
+  return { docs: await indexedDocCount(), terms, records, df };
 }

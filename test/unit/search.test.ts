@@ -4,6 +4,10 @@ import {
   decodePostings,
   encodePostings,
   idf,
+  impactTier,
+  IMPACT_TIERS,
+  chunkNumber,
+  tierOfChunk,
   knownErrorDocId,
   queryTerms,
   rank,
@@ -142,5 +146,19 @@ describe('postings encoding', () => {
     const buf = encodePostings(ids, weights);
     expect(buf.length).toBe(24);
     expect(decodePostings(new Uint8Array(buf))).toEqual({ ids, weights });
+  });
+});
+
+describe('impact tiers', () => {
+  it('heavier weights land in higher tiers, and chunk numbers keep the tier', () => {
+    expect(impactTier(0.01)).toBe(0);
+    expect(impactTier(2.2)).toBe(IMPACT_TIERS - 1);
+    expect(impactTier(1.5)).toBeGreaterThan(impactTier(0.5));
+    expect(tierOfChunk(chunkNumber(7, 123))).toBe(7);
+    expect(chunkNumber(8, 0)).toBeGreaterThan(chunkNumber(7, 999));
+  });
+  it('a term known to be common keeps its idf when only its top postings are read', () => {
+    const partial = { term: 'x', ids: [1], weights: [1], docFreq: 900 };
+    expect(rank([partial], 1000, 1)[0]!.score).toBeCloseTo(idf(900, 1000), 10);
   });
 });
