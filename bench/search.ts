@@ -1,27 +1,19 @@
 /**
- * Search benchmark: query latency of our partitioned inverted index at a large size, next to
- * raw figures of the same database measured in the same run.
+ * Search benchmark: query latency of our inverted index (impact-ordered postings chunks) at
+ * a large size, next to raw figures of the same database measured in the same run.
  *
  *   1. seed SEARCH_BENCH_DOCS (default 1,000,000) incidents' index entries in bulk: postings
  *      built in memory (IndexBuilder), written with insertMany in 2000-document batches;
- *   2. raw: a flat collection of as many tiny documents; one findOne by _id on it, and one
- *      on a single index partition (what a lookup of ours costs);
+ *   2. raw: findOne by _id on the index's document collection (as many documents as
+ *      incidents), the server's floor for one indexed lookup;
  *   3. 20 queries (2–4 terms, rare to common) through the real search path: p50/p95; plus
  *      "similar incidents" style 12-term queries.
  *
- *   npm run bench:search          (MONGODB_URI to use an existing server; else FerretDB is started)
+ *   npm run bench:search          (MONGODB_URI to use an existing server; else SecantusDB is started as the tests do)
  */
 import { performance } from 'node:perf_hooks';
-import { SEARCH_DOC_PARTITIONS } from '../src/constants.js';
-import { docPartition } from '../src/domain/search.js';
 import { connectStore, db, disconnectStore } from '../src/store/db.js';
-import {
-  BulkLoader,
-  docsCollectionName,
-  dropIndex,
-  IndexBuilder,
-  searchTerms,
-} from '../src/store/search-index.js';
+import { BulkLoader, dropIndex, IndexBuilder, searchTerms } from '../src/store/search-index.js';
 import { startServices, type RunningServices } from '../test/support/services.js';
 import { bar, note, num, round, summary, table, withDatabase } from './util.js';
 
@@ -90,30 +82,11 @@ async function main() {
     note(`seeded ${built.docs} documents, ${built.terms} terms in ${round(seedSeconds)} s`);
 
     // 2. Raw figures.
-    const flat = db().collection<{ _id: number }>('bench_flat');
-    await flat.drop().catch(() => undefined);
-    const flatBar = bar('flat collection', DOCS);
-    for (let i = 1; i <= DOCS; i += 2000) {
-      const batch = [];
-      for (let j = i; j < Math.min(i + 2000, DOCS + 1); j++) batch.push({ _id: j });
-      await flat.insertMany(batch, { ordered: false });
-      flatBar.update(Math.min(i + 1999, DOCS));
-    }
-    flatBar.stop();
     note('raw lookups');
+    const documents = db().collection<{ _id: number }>('search_documents');
     const flatLookups: number[] = [];
     for (const id of [DOCS >> 1, DOCS >> 2, DOCS - 1])
-      flatLookups.push((await timed(() => flat.findOne({ _id: id })))[1]);
-    const partition = db().collection<{ _id: number }>(
-      docsCollectionName(docPartition(DOCS >> 1, SEARCH_DOC_PARTITIONS)),
-    );
-    const partitionLookups: number[] = [];
-    for (const id of [
-      DOCS >> 1,
-      (DOCS >> 1) + SEARCH_DOC_PARTITIONS,
-      (DOCS >> 1) - SEARCH_DOC_PARTITIONS,
-    ])
-      partitionLookups.push((await timed(() => partition.findOne({ _id: id })))[1]);
+      flatLookups.push((await timed(() => documents.findOne({ _id: id })))[1]);
 
     // 3. Queries: rare (high ids), middling and common (low ids) terms.
     const qrnd = prng(99);
@@ -150,7 +123,6 @@ async function main() {
     const s = summary(latencies);
     const sim = summary(similar);
     const flatS = summary(flatLookups);
-    const partS = summary(partitionLookups);
     process.stdout.write(
       `${table([
         ['measure', 'result'],
@@ -160,10 +132,6 @@ async function main() {
         ['search, 20 queries of 2-4 terms: p50 / p95', `${s.p50} / ${s.p95} ms`],
         ['similar-incidents lookup, 12 terms: p50 / p95', `${sim.p50} / ${sim.p95} ms`],
         [`raw: findOne by _id on a ${DOCS}-doc collection (median of 3)`, `${flatS.p50} ms`],
-        [
-          `raw: findOne by _id on one index partition (~${Math.round(DOCS / SEARCH_DOC_PARTITIONS)} docs)`,
-          `${partS.p50} ms`,
-        ],
       ])}\n`,
     );
     process.stdout.write(
@@ -174,7 +142,6 @@ async function main() {
         searchMs: s,
         similarMs: sim,
         rawFlatFindByIdMs: flatS.p50,
-        rawPartitionFindByIdMs: partS.p50,
         meanResults: round(resultCounts.reduce((a, b) => a + b, 0) / resultCounts.length),
       })}\n`,
     );

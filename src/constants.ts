@@ -41,17 +41,13 @@ export const TIMELINE_BODY_MAX_CHARS = 200_000;
 
 /** How often each worker process looks for manager digests that are due. */
 export const DIGEST_TICK_MS = 5 * 60_000;
-/**
- * Search index layout (src/store/search-index.ts): postings are spread over this many
- * collections by term hash, records over SEARCH_DOC_PARTITIONS by id, so a lookup scans a
- * small slice of the index even on a server without indexes (FerretDB scans ~250 record
- * documents per lookup at a million incidents). Changing either needs
- * `incidesk search --reindex`.
- */
-export const SEARCH_TERM_PARTITIONS = 4096;
-export const SEARCH_DOC_PARTITIONS = 4096;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
+/**
+ * A query reads at most this many chunks of a term, its highest-impact ones: a term in
+ * hundreds of thousands of documents costs what one in 20,000 does.
+ */
+export const SEARCH_MAX_CHUNKS_PER_TERM = 10;
 /** Terms of an incident's subject and first message used to find similar ones. */
 export const SIMILAR_QUERY_TERMS = 12;
 /** How many similar resolved incidents and known errors an assignment mail lists. */

@@ -1,5 +1,5 @@
 /**
- * Manager digests: who gets which, when they are due, gathering the projection, rendering,
+ * Manager digests: who gets which, when they are due, gathering the facts, rendering,
  * and queueing the mail exactly once per recipient and period.
  */
 import type { AppContext } from '../context.js';
@@ -23,6 +23,7 @@ import { DigestLog } from '../store/models.js';
 import { enqueueOutbox, type NewOutboxMessage } from '../store/outbox.js';
 import {
   factsBetween,
+  forgetChangedDays,
   hourlyCounts,
   openIncidents,
   overdueReviewActions,
@@ -78,7 +79,7 @@ export const digestOutboxId = (agent: string, w: PeriodWindow) =>
 
 export interface BuiltDigest {
   model: DigestModel;
-  /** Fact documents the digest read (the measure of its cost on a server without indexes). */
+  /** Facts the digest read (current and previous period). */
   factsRead: number;
   /** When each read finished, ms after the reads started (they run in parallel). */
   reads: Record<string, number>;
@@ -87,9 +88,11 @@ export interface BuiltDigest {
   timings: Record<string, number>;
 }
 
-/** Reads the projection for one window (shared by recipients with the same window). */
+/** Reads what one window's digests need (shared by recipients with the same window). */
 export async function loadDigestInputs(w: PeriodWindow, now: Date) {
   const t0 = performance.now();
+  // Cached days that changed incidents have facts on are recomputed by the reads below.
+  await forgetChangedDays();
   const previous = previousWindow(w);
   const trendWindows = trailingWindows(w, TREND_BUCKETS[w.period]);
   const reads: Record<string, number> = {};

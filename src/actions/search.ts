@@ -131,30 +131,32 @@ export async function rebuildIndex(progress?: {
   tick(): void;
 }): Promise<{ docs: number; terms: number }> {
   await dropIndex();
-  const total = (await Incident.countDocuments()) + (await KnownError.countDocuments());
+  // Estimated: only for the progress bar, and exact counts read whole collections.
+  const total =
+    (await Incident.estimatedDocumentCount()) + (await KnownError.estimatedDocumentCount());
   progress?.start(total);
-  // One pass over the timeline's messages, grouped per incident (a scan per incident would
-  // cost the whole timeline collection each time on a server without indexes).
-  const bodies = new Map<number, string[]>();
+  // Incidents in number order next to their messages in the same order (the timeline's
+  // { incidentNumber, at } index): one streaming pass over each, whatever their size. The
+  // order of an incident's messages does not change its term weights (frequencies add up).
   const messages = TimelineEntry.find(
     { type: 'message' },
-    { incidentNumber: 1, type: 1, direction: 1, automatic: 1, event: 1, text: 1, at: 1 },
+    { incidentNumber: 1, type: 1, direction: 1, automatic: 1, event: 1, text: 1 },
   )
-    .sort({ at: 1, _id: 1 })
+    .sort({ incidentNumber: 1, at: 1 })
     .lean<TimelineDoc[]>()
     .cursor();
-  for await (const e of messages) {
-    if (!searchableMessage(e)) continue;
-    const list = bodies.get(e.incidentNumber);
-    if (list) list.push(e.text ?? '');
-    else bodies.set(e.incidentNumber, [e.text ?? '']);
-  }
+  let next: TimelineDoc | null = await messages.next();
   const builder = new IndexBuilder(new BulkLoader());
   for await (const incident of Incident.find().sort({ _id: 1 }).lean<IncidentDoc[]>().cursor()) {
-    const doc = incidentIndexable(incident, bodies.get(incident.number) ?? []);
+    const bodies: string[] = [];
+    for (; next && next.incidentNumber <= incident.number; next = await messages.next())
+      if (next.incidentNumber === incident.number && searchableMessage(next))
+        bodies.push(next.text ?? '');
+    const doc = incidentIndexable(incident, bodies);
     await builder.addDocument(incident.number, doc.record, termWeights(doc.fields));
     progress?.tick();
   }
+  await messages.close();
   for await (const ke of KnownError.find().sort({ _id: 1 }).lean<KnownErrorDoc[]>().cursor()) {
     const doc = knownErrorIndexable(ke);
     await builder.addDocument(knownErrorDocId(ke._id), doc.record, termWeights(doc.fields));

@@ -1,6 +1,5 @@
-/** `incidesk digest …`: preview or send a manager digest, rebuild the reporting projection. */
+/** `incidesk digest …`: preview or send a manager digest, drop the digest caches. */
 import { writeFileSync } from 'node:fs';
-import cliProgress from 'cli-progress';
 import { Command, CommanderError, Option } from 'commander';
 import {
   buildDigest,
@@ -17,7 +16,7 @@ import {
   type DigestPeriod,
 } from '../domain/digest-schedule.js';
 import { loadPlan } from '../plan/load.js';
-import { rebuildProjection } from '../store/reporting.js';
+import { dropReportCaches } from '../store/reporting.js';
 import { EXIT } from './exit-codes.js';
 import { withAppContext } from './app-context.js';
 import { NotFoundError, print, withStore } from './shared.js';
@@ -63,7 +62,7 @@ const periodOption = () =>
     .default('daily' as DigestPeriod);
 
 export function registerDigestCommands(program: Command): void {
-  const digest = program.command('digest').description('manager digests and their projection');
+  const digest = program.command('digest').description('manager digests');
 
   digest
     .command('preview')
@@ -108,26 +107,11 @@ export function registerDigestCommands(program: Command): void {
 
   digest
     .command('rebuild-projection')
-    .description('recompute the reporting projection (facts, open set) from the incidents')
+    .description(
+      'drop the cached days digests keep; they are recomputed from the incidents when next read',
+    )
     .action(async () => {
-      const bar = new cliProgress.SingleBar(
-        {
-          format: 'incidents {bar} {value}/{total} {percentage}% | {duration_formatted}',
-          stream: process.stderr,
-          noTTYOutput: true,
-          notTTYSchedule: 5000,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      let started = false;
-      const counts = await withStore(() =>
-        rebuildProjection(new Date(), (done, total) => {
-          if (!started) bar.start(total, 0);
-          started = true;
-          bar.update(done);
-        }),
-      );
-      if (started) bar.stop();
-      print(`projected ${counts.incidents} incidents: ${counts.facts} facts, ${counts.open} open`);
+      const days = await withStore(() => dropReportCaches());
+      print(`dropped ${days} cached days; digests read the incidents and cache settled days again`);
     });
 }

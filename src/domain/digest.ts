@@ -1,5 +1,5 @@
 /**
- * What a manager digest says, computed from the reporting projection alone (facts of the
+ * What a manager digest says, computed from facts alone (src/domain/reporting.ts: facts of the
  * period and the one before, the open set, per-hour counts for the trend, review actions).
  * Pure: src/actions/digest.ts gathers the inputs, src/mail/digest.ts renders the result.
  */

@@ -1,14 +1,11 @@
 /**
- * The reporting projection: what the digests read instead of the incidents collection.
+ * What digests are made of, derived from incident documents alone (pure functions;
+ * src/store/reporting.ts reads the incidents and caches settled days).
  *
- * - facts: one document per (incident, event), in a collection per UTC day of the event, with
- *   a deterministic _id (`<number>-opened`, `-acknowledged`, `-resolved`, `-breached-response`,
- *   `-breached-resolution`) and a snapshot of the fields a digest groups by. Writing them is
- *   an idempotent replace, never a counter (concurrent $inc is not atomic on every server).
- * - open entries: one per open incident, deleted when it is resolved, closed or merged.
- *
- * Both are derived from the incident document alone, so the projection can be rebuilt at any
- * time from the incidents. Pure functions; src/store/reporting.ts writes them.
+ * - facts: one per (incident, event): opened, acknowledged, resolved, breached-response,
+ *   breached-resolution, dated by the event, with a deterministic _id (`<number>-opened`, …)
+ *   and the incident's current priority, group, category and customer domain;
+ * - open entries: one per open incident, with its running clocks' due dates.
  */
 
 export const FACT_KINDS = [
@@ -28,7 +25,7 @@ export interface ClockLike {
   breachedAt?: Date | null;
 }
 
-/** The incident fields the projection reads (a subset of IncidentDoc). */
+/** The incident fields facts and open entries are made from (a subset of IncidentDoc). */
 export interface IncidentLike {
   number: number;
   subject: string;
@@ -95,28 +92,6 @@ function metTarget(c: ClockLike | null | undefined): boolean | undefined {
 function dueOf(c: ClockLike | null | undefined): Date | null {
   if (!c?.runningSince || c.stoppedAt) return null;
   return new Date(c.runningSince.getTime() + Math.max(0, c.targetMs - c.consumedMs));
-}
-
-/** The incident fields the projection is made from: a change to anything else skips it. */
-const PROJECTED = new Set([
-  'status',
-  'subject',
-  'customer',
-  'priority',
-  'group',
-  'category',
-  'assignee',
-  'firstRespondedAt',
-  'resolvedAt',
-  'closedAt',
-  'mergedInto',
-  'sla',
-  'createdAt',
-]);
-
-/** Whether an update (`$set` keys, dotted paths allowed) can change the projection. */
-export function touchesProjection(changes: object): boolean {
-  return Object.keys(changes).some((k) => PROJECTED.has(k.split('.')[0]!));
 }
 
 export const OPEN_STATUSES = ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer'];
@@ -186,9 +161,13 @@ export function openEntryOf(i: IncidentLike): OpenEntry | null {
   };
 }
 
-/** A fact collection per UTC day: `facts_20261123`. */
-export const factCollection = (at: Date) =>
-  `facts_${at.toISOString().slice(0, 10).replace(/-/g, '')}`;
+/** The UTC day (yyyymmdd) of an instant. */
+export const utcDay = (at: Date) => at.toISOString().slice(0, 10).replace(/-/g, '');
+
+/** The UTC days an incident's facts fall on (the cached days a change to it affects). */
+export function factDays(i: IncidentLike): string[] {
+  return [...new Set(factsOf(i).map((f) => utcDay(f.at)))];
+}
 
 /** The UTC days (yyyymmdd) that overlap [start, end). */
 export function utcDaysBetween(start: Date, end: Date): string[] {
@@ -229,9 +208,8 @@ export function summariseDay(day: string, facts: readonly Fact[], computedAt: Da
 }
 
 /**
- * A settled day's facts packed into one document, column by column (FerretDB stores no
- * nested arrays): on a server that scans every document a query touches, one document of a
- * few hundred kilobytes costs a small fraction of reading thousands of small ones.
+ * A settled day's facts packed into one document, column by column: a month of facts is
+ * then a few dozen documents to read, not tens of thousands.
  */
 export interface PackedFacts {
   kind: number[];

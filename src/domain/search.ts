@@ -3,8 +3,8 @@
  * (BM25's saturated term frequency, with subject and cause fields counting more), the idf of
  * a term, ranking, and the compact binary form of a postings list.
  *
- * The index itself (src/store/search-index.ts) is ours, not the server's: no `$text`, no
- * regular-expression scans, nothing a MongoDB-protocol test server might lack.
+ * The index itself (src/store/search-index.ts) is ours, not the server's: `$text` differs
+ * between MongoDB editions and stand-ins, and regular-expression scans read every document.
  */
 
 /** Words too common to tell documents apart (English, plus the usual mail pleasantries). */
@@ -129,7 +129,11 @@ export interface TermPostings {
   term: string;
   ids: ArrayLike<number>;
   weights: ArrayLike<number>;
+  /** How many documents hold the term, when `ids` are only its highest-impact postings. */
+  docFreq?: number;
 }
+
+const docFreqOf = (p: TermPostings) => p.docFreq ?? p.ids.length;
 
 export interface Hit {
   id: number;
@@ -146,7 +150,7 @@ export interface Hit {
 export function rank(postings: readonly TermPostings[], totalDocs: number, limit: number): Hit[] {
   const hits = new Map<number, Hit>();
   for (const p of postings) {
-    const termIdf = idf(p.ids.length, totalDocs);
+    const termIdf = idf(docFreqOf(p), totalDocs);
     for (let i = 0; i < p.ids.length; i++) {
       const id = p.ids[i] as number;
       const hit = hits.get(id);
@@ -168,7 +172,7 @@ export function compareHits(a: Hit, b: Hit): number {
 
 /** The best score a document could get for these query terms: the scale for "similar enough". */
 export function idealScore(postings: readonly TermPostings[], totalDocs: number): number {
-  return postings.reduce((sum, p) => sum + idf(p.ids.length, totalDocs) * (K1 + 1), 0);
+  return postings.reduce((sum, p) => sum + idf(docFreqOf(p), totalDocs) * (K1 + 1), 0);
 }
 
 /**
@@ -183,6 +187,23 @@ export function similarityQuery(fields: SearchFields, maxTerms: number): string[
 export function queryTerms(query: string): string[] {
   return [...new Set(tokenize(query))];
 }
+
+/**
+ * Postings are stored by impact: a term's chunks are numbered tier × TIER_CHUNKS + sequence,
+ * the tier growing with the weight, so reading a term's chunks from the highest number down
+ * reads its heaviest postings first. A query reads only the first few chunks of a term: for
+ * a term in most documents that skips postings whose idf × weight adds next to nothing.
+ */
+export const IMPACT_TIERS = 16;
+export const TIER_CHUNKS = 1_000_000;
+
+/** The impact tier of a weight (weights lie in (0, k1 + 1)). */
+export function impactTier(weight: number): number {
+  return Math.min(IMPACT_TIERS - 1, Math.max(0, Math.floor((weight / (K1 + 1)) * IMPACT_TIERS)));
+}
+
+export const chunkNumber = (tier: number, sequence: number) => tier * TIER_CHUNKS + sequence;
+export const tierOfChunk = (k: number) => Math.floor(k / TIER_CHUNKS);
 
 /** Postings are stored packed: int32 id + float32 weight per document, little-endian. */
 const POSTING_BYTES = 8;
@@ -206,23 +227,6 @@ export function decodePostings(buf: Uint8Array): { ids: number[]; weights: numbe
   }
   return { ids, weights };
 }
-
-/** FNV-1a, 32 bit: a stable, well-spread hash for choosing a term's partition. */
-export function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
-
-/** Which of `partitions` collections holds a term's postings. */
-export const termPartition = (term: string, partitions: number) => fnv1a(term) % partitions;
-
-/** Which of `partitions` collections holds a document's index record. */
-export const docPartition = (id: number, partitions: number) =>
-  ((id % partitions) + partitions) % partitions;
 
 /** Known errors share the id space with incidents as negative numbers: KE-0007 is -7. */
 export const knownErrorDocId = (keNumber: number) => -keNumber;

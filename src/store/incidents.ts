@@ -12,8 +12,6 @@ import {
   type IncidentStatus,
   type TimelineDoc,
 } from './models.js';
-import { touchesProjection } from '../domain/reporting.js';
-import { projectIncident } from './reporting.js';
 
 async function nextIncidentNumber(): Promise<number> {
   for (;;) {
@@ -79,7 +77,6 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
         actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
         why: `message ${input.openedBy}`,
       });
-      await projectIncident(doc); // the reporting projection (digests)
       return doc;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
@@ -225,9 +222,6 @@ export async function updateIncident(
     const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
     const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
     if (added.length) after.participants = [...before.participants, ...added];
-    // The reporting projection (digests), in the order of the changes, unless nothing it is
-    // made from changed.
-    if (touchesProjection(changes)) await projectIncident(after);
     return { before, after, added };
   });
   if (!written) return null;

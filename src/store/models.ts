@@ -150,6 +150,14 @@ incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
 incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
 incidentSchema.index({ group: 1, assignee: 1, status: 1 });
 incidentSchema.index({ parent: 1 }, { sparse: true });
+// Digests and reports: range queries per kind of event (src/store/reporting.ts), and the
+// incidents changed since the digest caches were last checked.
+incidentSchema.index({ createdAt: 1 });
+incidentSchema.index({ firstRespondedAt: 1 }, { sparse: true });
+incidentSchema.index({ resolvedAt: 1 }, { sparse: true });
+incidentSchema.index({ 'sla.firstResponse.breachedAt': 1 }, { sparse: true });
+incidentSchema.index({ 'sla.resolution.breachedAt': 1 }, { sparse: true });
+incidentSchema.index({ updatedAt: 1 });
 
 /**
  * The incident's history: messages in and out, and events (decisions, deliveries, failures).
@@ -404,34 +412,7 @@ export const MaintenanceRun = mongoose.model(
   'maintenance_runs',
 );
 // ---------------------------------------------------------------------------------------------
-// Reporting projection (digests): see src/domain/reporting.ts. The facts themselves live in one
-// collection per UTC day (`facts_yyyymmdd`, index { at: 1 }) and the day summaries in one per
-// UTC month (`fact_days_yyyymm`), both created by src/store/reporting.ts.
-
-/** One document per open incident: the digest's open, at-risk and oldest lists. */
-const openIncidentSchema = new Schema(
-  {
-    _id: Number,
-    number: { type: Number, required: true },
-    subject: String,
-    status: String,
-    createdAt: Date,
-    priority: String,
-    group: String,
-    category: String,
-    customer: String,
-    assignee: String,
-    responseDueAt: Date,
-    resolutionDueAt: Date,
-    breached: Boolean,
-  },
-  opts,
-);
-openIncidentSchema.index({ priority: 1, resolutionDueAt: 1 });
-openIncidentSchema.index({ group: 1, createdAt: 1 });
-openIncidentSchema.index({ createdAt: 1 });
-
-export const OpenIncident = mongoose.model('OpenIncident', openIncidentSchema, 'open_incidents');
+// Digests (src/store/reporting.ts reads the incidents and caches settled days with the driver).
 
 /** Digests already queued (_id: their outbox id): a tick skips them without computing. Small. */
 const digestLogSchema = new Schema({ _id: String, queuedAt: Date }, opts);
@@ -455,7 +436,6 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   ArchivedTimelineEntry,
   LegalHold,
   MaintenanceRun,
-  OpenIncident,
   DigestLog,
 ];
 
@@ -518,9 +498,7 @@ export const AuditHead = mongoose.model('AuditHead', auditHeadSchema, 'audit_hea
 export const PlanVersion = mongoose.model('PlanVersion', planVersionSchema, 'plan_versions');
 ALL_MODELS.push(AuditEntryModel, AuditHead, PlanVersion);
 // ---------------------------------------------------------------------------------------------
-// Known errors (search/report/known-errors work). The full-text index lives in collections of
-// its own (search_terms_XX, search_docs_XX, search_meta), written with the driver by
-// src/store/search-index.ts, not through models: there are hundreds of partitions.
+// Known errors (search/report/known-errors work).
 
 /** A known error: an underlying cause with its workaround and permanent fix. */
 const knownErrorSchema = new Schema(
@@ -541,4 +519,51 @@ knownErrorSchema.index({ status: 1 });
 
 export const KnownError = mongoose.model('KnownError', knownErrorSchema, 'known_errors');
 ALL_MODELS.push(KnownError);
+
+// ---------------------------------------------------------------------------------------------
+// The full-text index (src/store/search-index.ts reads and writes it with the driver; these
+// models declare the collections and their indexes).
+
+/**
+ * One chunk of a term's postings list: `_id` "term#k", at most SEARCH_CHUNK_POSTINGS postings
+ * packed as int32 id + float32 weight (src/domain/search.ts), so a common term is a few
+ * documents of bounded size rather than one per posting.
+ */
+const searchPostingSchema = new Schema(
+  { _id: String, t: String, k: Number, n: Number, p: Buffer },
+  opts,
+);
+searchPostingSchema.index({ t: 1, k: 1 }, { unique: true });
+export const SearchPosting = mongoose.model(
+  'SearchPosting',
+  searchPostingSchema,
+  'search_postings',
+);
+
+/**
+ * One per indexed incident (_id: its number) or known error (_id: minus its number): what a
+ * hit shows, and the terms it put in the index (three parallel arrays: term, weight, chunk
+ * holding the posting) so an update removes exactly its stale postings.
+ */
+const searchDocumentSchema = new Schema(
+  {
+    _id: Number,
+    kind: String,
+    ref: String,
+    title: String,
+    status: String,
+    at: Date,
+    resolution: { cause: String, fix: String, workaround: String },
+    terms: [String],
+    weights: [Number],
+    chunks: [Number],
+  },
+  opts,
+);
+export const SearchDocument = mongoose.model(
+  'SearchDocument',
+  searchDocumentSchema,
+  'search_documents',
+);
+ALL_MODELS.push(SearchPosting, SearchDocument);
 export type KnownErrorDoc = InferSchemaType<typeof knownErrorSchema> & { _id: number };

@@ -1,15 +1,27 @@
 /**
- * Writes and reads the reporting projection (src/domain/reporting.ts explains its shape).
- * Every read a digest makes touches a small collection: the fact collections of the days it
- * covers, the open set, the per-day summaries and the review actions, never `incidents`.
+ * What the digests read, from the incidents collection itself through its indexes
+ * (src/domain/reporting.ts derives the facts from an incident document).
+ *
+ * - The facts of one UTC day: five indexed range queries, one per kind of event (createdAt,
+ *   firstRespondedAt, resolvedAt and the two breach instants).
+ * - Open incidents: the { status, createdAt } index.
+ * - A settled day (over SETTLE_MS past its end) is cached the first time a digest needs it:
+ *   its facts in `report_day_facts`, its per-hour counts in `report_day_counts`. A monthly
+ *   digest covers two months of facts and a year of trend; reading a year of incidents for
+ *   every digest would cost seconds even with indexes, reading 365 small count documents
+ *   does not.
+ * - The caches follow the incidents without any hook in the write path: every read first
+ *   looks up the incidents changed since the last look (the { updatedAt } index; mongoose
+ *   stamps it on every update) and drops the cached days their facts fall on.
+ *
+ * Nothing here is a source of truth: `dropReportCaches` (the `digest rebuild-projection`
+ * command) empties the caches and they are recomputed from the incidents when next needed.
  */
-import type { AnyBulkWriteOperation } from 'mongodb';
 import type { HourCount, ReviewActionLike } from '../domain/digest.js';
 import {
-  countFact,
-  emptySummary,
-  factCollection,
+  factDays,
   factsOf,
+  OPEN_STATUSES,
   openEntryOf,
   packFacts,
   summariseDay,
@@ -22,25 +34,59 @@ import {
   type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
-import { withDocumentLock } from './locks.js';
-import { Incident, OpenIncident } from './models.js';
+import { Incident, type IncidentStatus } from './models.js';
 
-/** A day summary is final once the day is this far behind (late writers have finished). */
+/** A day is cached once it is this far behind (late writers to it have finished). */
 const SETTLE_MS = 15 * 60_000;
+/**
+ * How far back the change check looks before its last run: a write whose `updatedAt` was
+ * stamped just before that run may have become visible just after it, and a day cached from
+ * reads made just before a change may be stored just after a check. Both take far less.
+ */
+const CHANGE_MARGIN_MS = 5 * 60_000;
 const DAY_MS = 86_400_000;
 
-/** Fact collections whose index this process has already asked for. */
-const indexed = new Set<string>();
+/** The incident fields the facts and the open list are made from (see IncidentLike). */
+const FACT_FIELDS = {
+  number: 1,
+  subject: 1,
+  status: 1,
+  createdAt: 1,
+  customer: 1,
+  priority: 1,
+  group: 1,
+  category: 1,
+  assignee: 1,
+  firstRespondedAt: 1,
+  resolvedAt: 1,
+  closedAt: 1,
+  mergedInto: 1,
+  sla: 1,
+} as const;
 
-async function factsCollection(name: string) {
-  const coll = db().collection<Fact>(name);
-  if (!indexed.has(name)) {
-    // What a real MongoDB uses for the digest's range query; FerretDB accepts and ignores it.
-    await coll.createIndex({ at: 1 });
-    indexed.add(name);
-  }
-  return coll;
+/** The indexed instants a fact can be dated by (each has an index on `incidents`). */
+const EVENT_FIELDS = [
+  'createdAt',
+  'firstRespondedAt',
+  'resolvedAt',
+  'sla.firstResponse.breachedAt',
+  'sla.resolution.breachedAt',
+] as const;
+
+interface DayFacts {
+  _id: string;
+  facts: PackedFacts;
+  computedAt: Date;
 }
+
+const factsCache = () => db().collection<DayFacts>('report_day_facts');
+const countsCache = () => db().collection<DaySummary>('report_day_counts');
+const cacheState = () => db().collection<{ _id: string; checkedAt: Date }>('report_state');
+
+const dayStart = (day: string) =>
+  new Date(Date.UTC(+day.slice(0, 4), +day.slice(4, 6) - 1, +day.slice(6, 8)));
+const settled = (day: string, now: Date) =>
+  now.getTime() >= dayStart(day).getTime() + DAY_MS + SETTLE_MS;
 
 async function upsert(run: () => Promise<unknown>): Promise<void> {
   try {
@@ -52,80 +98,101 @@ async function upsert(run: () => Promise<unknown>): Promise<void> {
   }
 }
 
-/**
- * Bring the projection in line with one incident's current state. Called by openIncident
- * and updateIncident; every write is an idempotent replace or delete by a deterministic _id.
- */
-export async function projectIncident(incident: IncidentLike): Promise<void> {
-  const today = utcDaysBetween(new Date(), new Date(Date.now() + 1))[0]!;
-  for (const fact of factsOf(incident)) {
-    const name = factCollection(fact.at);
-    const coll = await factsCollection(name);
-    const write = () => upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
-    const day = name.slice('facts_'.length);
-    if (day < today) {
-      // A fact of an earlier day changed: that day's pack and summary (if any) are out of
-      // date. Under the day's lock, so a reader packing the day meanwhile cannot keep the
-      // old facts.
-      await withDocumentLock(`facts:${day}`, async () => {
-        await write();
-        await packCollection(day).deleteMany({});
-        await summaryCollection(day).deleteOne({ _id: day });
-      });
-    } else await write();
+/** The facts dated within [start, end), read from the incidents (no cache). */
+async function factsFromIncidents(start: Date, end: Date): Promise<Fact[]> {
+  const found = await Promise.all(
+    EVENT_FIELDS.map((field) =>
+      Incident.find({ [field]: { $gte: start, $lt: end } }, FACT_FIELDS).lean<IncidentLike[]>(),
+    ),
+  );
+  const incidents = new Map<number, IncidentLike>();
+  for (const list of found) for (const i of list) incidents.set(i.number, i);
+  return [...incidents.values()].flatMap((i) =>
+    factsOf(i).filter((f) => f.at >= start && f.at < end),
+  );
+}
+
+/** Days being computed by this process: parallel reads of one day share the work. */
+const computing = new Map<string, Promise<Fact[]>>();
+
+/** One day's facts: from the cache when settled and cached, else from the incidents. */
+async function factsOfDay(day: string, now: Date, cached?: DayFacts): Promise<Fact[]> {
+  if (cached) return unpackFacts(cached.facts);
+  let pending = computing.get(day);
+  if (!pending) {
+    pending = (async () => {
+      const from = dayStart(day);
+      const facts = await factsFromIncidents(from, new Date(from.getTime() + DAY_MS));
+      if (settled(day, now)) {
+        const computedAt = now;
+        await upsert(() =>
+          factsCache().replaceOne(
+            { _id: day },
+            { facts: packFacts(facts), computedAt },
+            { upsert: true },
+          ),
+        );
+        await upsert(() =>
+          countsCache().replaceOne({ _id: day }, summariseDay(day, facts, computedAt), {
+            upsert: true,
+          }),
+        );
+      }
+      return facts;
+    })().finally(() => computing.delete(day));
+    computing.set(day, pending);
   }
-  const entry = openEntryOf(incident);
-  if (entry)
-    await upsert(() => OpenIncident.replaceOne({ _id: entry._id }, entry, { upsert: true }).exec());
-  else await OpenIncident.deleteOne({ _id: incident.number });
+  return pending;
 }
-
-interface FactPack {
-  _id: string;
-  facts: PackedFacts;
-  packedAt: Date;
-}
-
-/** One collection per day holding at most one document: reading it scans just that one. */
-const packCollection = (day: string) => db().collection<FactPack>(`packs_${day}`);
 
 /**
- * The facts with `at` in [start, end), from the days that overlap it: a settled day from its
- * pack (made from its facts by the first reader, dropped by any later write to the day), the
- * others from their fact collections.
+ * Drop the cached days that incidents changed since the last check have facts on. Runs
+ * before every digest read; costs one indexed query over the incidents changed since.
  */
+export async function forgetChangedDays(): Promise<void> {
+  const startedAt = new Date();
+  const state = await cacheState().findOne({ _id: 'changes' });
+  if (!state) {
+    // Never checked (a new database, or caches of unknown age): start from nothing.
+    await dropReportCaches();
+  } else {
+    const since = new Date(state.checkedAt.getTime() - CHANGE_MARGIN_MS);
+    const changed = await Incident.find({ updatedAt: { $gte: since } }, FACT_FIELDS).lean<
+      IncidentLike[]
+    >();
+    const days = [...new Set(changed.flatMap(factDays))];
+    if (days.length) {
+      await factsCache().deleteMany({ _id: { $in: days } });
+      await countsCache().deleteMany({ _id: { $in: days } });
+    }
+  }
+  await cacheState().updateOne(
+    { _id: 'changes' },
+    { $max: { checkedAt: startedAt } },
+    { upsert: true },
+  );
+}
+
+/** The facts with `at` in [start, end). */
 export async function factsBetween(start: Date, end: Date, now: Date): Promise<Fact[]> {
   const days = utcDaysBetween(start, end);
-  const parts = await Promise.all(
-    days.map(async (day) => {
-      const settled = now.getTime() >= dayStart(day).getTime() + DAY_MS + SETTLE_MS;
-      let facts: Fact[] | undefined;
-      if (settled) {
-        const pack = await packCollection(day).findOne({ _id: day });
-        if (pack) facts = unpackFacts(pack.facts);
-      }
-      if (!facts && settled) {
-        // Read and pack under the day's lock: a late write to the day either lands before
-        // (and is packed) or after (and drops the pack).
-        facts = await withDocumentLock(`facts:${day}`, async () => {
-          const read = await readFacts(day);
-          const pack = { _id: day, facts: packFacts(read), packedAt: now };
-          await upsert(() => packCollection(day).replaceOne({ _id: day }, pack, { upsert: true }));
-          return read;
-        });
-      }
-      facts ??= await readFacts(day);
-      return facts.filter((f) => f.at >= start && f.at < end);
-    }),
+  const cached = new Map(
+    (
+      await factsCache()
+        .find({ _id: { $in: days.filter((d) => settled(d, now)) } })
+        .toArray()
+    ).map((c) => [c._id, c]),
   );
-  return parts.flat();
+  const parts = await Promise.all(days.map((day) => factsOfDay(day, now, cached.get(day))));
+  return parts.flat().filter((f) => f.at >= start && f.at < end);
 }
 
-const readFacts = async (day: string) =>
-  (await db().collection<Fact>(`facts_${day}`).find().toArray()) as Fact[];
-
 export async function openIncidents(): Promise<OpenEntry[]> {
-  return OpenIncident.find().lean<OpenEntry[]>();
+  const rows = await Incident.find(
+    { status: { $in: OPEN_STATUSES as IncidentStatus[] } },
+    FACT_FIELDS,
+  ).lean<IncidentLike[]>();
+  return rows.flatMap((i) => openEntryOf(i) ?? []);
 }
 
 /**
@@ -140,50 +207,24 @@ export async function overdueReviewActions(end: Date): Promise<ReviewActionLike[
   return (rows as unknown as ReviewActionLike[]).filter((a) => !a.doneAt);
 }
 
-const dayStart = (day: string) =>
-  new Date(Date.UTC(+day.slice(0, 4), +day.slice(4, 6) - 1, +day.slice(6, 8)));
-
-/**
- * Day summaries live in one small collection per UTC month (`fact_days_yyyymm`, at most 31
- * documents): a server without indexes then scans only the months a chart covers.
- */
-const summaryCollection = (day: string) =>
-  db().collection<DaySummary>(`fact_days_${day.slice(0, 6)}`);
-
-/**
- * Opened/resolved per UTC hour and group over [start, end): from the stored day summaries,
- * computing (and, once the day is settled, storing) any that are missing or were computed
- * while the day was still going on.
- */
+/** Opened/resolved per UTC hour and group over [start, end). */
 export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<HourCount[]> {
   const days = utcDaysBetween(start, end);
-  const months = [...new Set(days.map((d) => d.slice(0, 6)))];
   const stored = new Map(
-    (await Promise.all(months.map((m) => summaryCollection(`${m}01`).find().toArray())))
-      .flat()
-      .map((d) => [d._id, d as DaySummary]),
+    (
+      await countsCache()
+        .find({ _id: { $in: days.filter((d) => settled(d, now)) } })
+        .toArray()
+    ).map((d) => [d._id, d]),
   );
-  const out: HourCount[] = [];
-  for (const day of days) {
-    const settledAt = new Date(dayStart(day).getTime() + DAY_MS + SETTLE_MS);
-    let summary = stored.get(day);
-    if (!summary || summary.computedAt < settledAt) {
-      const from = dayStart(day);
-      const facts = await factsBetween(from, new Date(from.getTime() + DAY_MS), now);
-      summary = summariseDay(day, facts, now);
-      if (now >= settledAt) {
-        const s = summary;
-        await upsert(() => summaryCollection(day).replaceOne({ _id: day }, s, { upsert: true }));
-      }
-    }
-    out.push(...hoursOf(summary).filter((h) => h.hour >= start && h.hour < end));
-  }
-  return out;
+  const summaries = await Promise.all(
+    days.map(async (day) => stored.get(day) ?? summariseDay(day, await factsOfDay(day, now), now)),
+  );
+  return summaries.flatMap((s) => hoursOf(s).filter((h) => h.hour >= start && h.hour < end));
 }
 
 function hoursOf(s: DaySummary): HourCount[] {
   const base = dayStart(s._id).getTime();
-  // An empty map is not stored at all (mongoose minimises it away).
   const opened = s.opened ?? {};
   const resolved = s.resolved ?? {};
   const groups = new Set([...Object.keys(opened), ...Object.keys(resolved)]);
@@ -197,119 +238,23 @@ function hoursOf(s: DaySummary): HourCount[] {
   return out;
 }
 
-/**
- * Projects many incidents at once with bulk inserts: the rebuild command, and the benchmark's
- * seeding. Assumes the projection collections start empty (the rebuild drops them first).
- */
-export class BulkProjection {
-  private facts = new Map<string, Fact[]>();
-  private buffered = 0;
-  private open: OpenEntry[] = [];
-  private summaries = new Map<string, DaySummary>();
-  readonly counts = { incidents: 0, facts: 0, open: 0 };
-
-  constructor(private readonly flushAt = 20_000) {}
-
-  async add(incidents: readonly IncidentLike[]): Promise<void> {
-    for (const i of incidents) {
-      this.counts.incidents++;
-      for (const f of factsOf(i)) {
-        const name = factCollection(f.at);
-        let list = this.facts.get(name);
-        if (!list) this.facts.set(name, (list = []));
-        list.push(f);
-        this.buffered++;
-        const day = name.slice('facts_'.length);
-        let s = this.summaries.get(day);
-        if (!s) this.summaries.set(day, (s = emptySummary(day, new Date(0))));
-        countFact(s, f);
-      }
-      const entry = openEntryOf(i);
-      if (entry) this.open.push(entry);
+/** Fill the caches of the settled days in [start, end) (the benchmark's warm-up). */
+export async function warmReportCaches(start: Date, end: Date, now: Date): Promise<number> {
+  await forgetChangedDays();
+  let n = 0;
+  for (const day of utcDaysBetween(start, end))
+    if (settled(day, now)) {
+      await factsBetween(dayStart(day), new Date(dayStart(day).getTime() + DAY_MS), now);
+      n++;
     }
-    if (this.buffered >= this.flushAt) await this.flush();
-  }
-
-  async flush(): Promise<void> {
-    for (const [name, list] of this.facts) {
-      const coll = await factsCollection(name);
-      for (let i = 0; i < list.length; i += 2000) {
-        await insertIgnoringDuplicates(coll, list.slice(i, i + 2000));
-      }
-      this.counts.facts += list.length;
-    }
-    this.facts.clear();
-    this.buffered = 0;
-    for (let i = 0; i < this.open.length; i += 2000)
-      await insertIgnoringDuplicates(OpenIncident.collection, this.open.slice(i, i + 2000));
-    this.counts.open += this.open.length;
-    this.open = [];
-  }
-
-  /** Flushes what is left and stores the summaries of every settled day. */
-  async finish(now: Date): Promise<void> {
-    await this.flush();
-    const byMonth = new Map<string, AnyBulkWriteOperation<DaySummary>[]>();
-    for (const [day, s] of this.summaries) {
-      if (now.getTime() < dayStart(day).getTime() + DAY_MS + SETTLE_MS) continue;
-      s.computedAt = now;
-      const ops = byMonth.get(day.slice(0, 6)) ?? [];
-      ops.push({ replaceOne: { filter: { _id: day }, replacement: s, upsert: true } });
-      byMonth.set(day.slice(0, 6), ops);
-    }
-    for (const [month, ops] of byMonth)
-      await summaryCollection(`${month}01`).bulkWrite(ops, { ordered: false });
-    this.summaries.clear();
-  }
+  return n;
 }
 
-async function insertIgnoringDuplicates(
-  coll: { insertMany(docs: never[], o: { ordered: boolean }): Promise<unknown> },
-  docs: readonly unknown[],
-) {
-  try {
-    await coll.insertMany(docs as never[], { ordered: false });
-  } catch (err) {
-    // Re-running over the same incidents: what is already there is already right.
-    if (!isDuplicateKey(err)) throw err;
-  }
-}
-
-/** Drops every projection collection: the fact collections, the open set, the day summaries. */
-export async function dropProjection(): Promise<void> {
-  const names = (await db().listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
-  for (const name of names)
-    if (/^(facts_\d{8}|packs_\d{8}|fact_days_\d{6})$/.test(name) || name === 'open_incidents')
-      await db().collection(name).drop();
-  indexed.clear();
-  await OpenIncident.createIndexes();
-}
-
-/**
- * Recompute the whole projection from the incidents (after an upgrade, or if it is ever in
- * doubt). Run it with the workers stopped: an incident changed meanwhile is re-projected by its
- * next change anyway. `onProgress` gets (done, total).
- */
-export async function rebuildProjection(
-  now: Date,
-  onProgress: (done: number, total: number) => void = () => undefined,
-): Promise<BulkProjection['counts']> {
-  const total = await Incident.estimatedDocumentCount();
-  await dropProjection();
-  const bulk = new BulkProjection();
-  let batch: IncidentLike[] = [];
-  let done = 0;
-  for await (const doc of Incident.find().lean<IncidentLike[]>().cursor({ batchSize: 2000 })) {
-    batch.push(doc as IncidentLike);
-    if (batch.length === 2000) {
-      await bulk.add(batch);
-      done += batch.length;
-      batch = [];
-      onProgress(done, total);
-    }
-  }
-  await bulk.add(batch);
-  onProgress(done + batch.length, total);
-  await bulk.finish(now);
-  return bulk.counts;
+/** Empty the caches; returns how many days were cached. */
+export async function dropReportCaches(): Promise<number> {
+  const n = await countsCache().countDocuments();
+  await factsCache().deleteMany({});
+  await countsCache().deleteMany({});
+  await cacheState().deleteMany({});
+  return n;
 }

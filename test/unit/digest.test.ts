@@ -6,12 +6,11 @@ import {
   trailingWindows,
 } from '../../src/domain/digest-schedule.js';
 import {
-  factCollection,
+  factDays,
   factsOf,
   openEntryOf,
   packFacts,
   summariseDay,
-  touchesProjection,
   unpackFacts,
   utcDaysBetween,
   type IncidentLike,
@@ -43,7 +42,7 @@ function incident(n: number, over: Partial<IncidentLike>): IncidentLike {
   };
 }
 
-describe('projection', () => {
+describe('facts and open entries', () => {
   it('a resolved incident has opened, acknowledged and resolved facts with durations', () => {
     const i = incident(7, {
       status: 'resolved',
@@ -61,7 +60,7 @@ describe('projection', () => {
     expect(facts[1]).toMatchObject({ durationMs: 0.5 * H, met: true, customer: 'acme.test' });
     expect(facts[2]).toMatchObject({ durationMs: 4 * H, met: false });
     expect(openEntryOf(i)).toBeNull();
-    expect(factCollection(at(5))).toBe('facts_20261123');
+    expect(factDays(i)).toEqual(['20261123']);
   });
 
   it('an open incident has an open entry with its running clocks due dates', () => {
@@ -94,13 +93,6 @@ describe('projection', () => {
       ...factsOf(incident(8, { priority: null, group: null, category: null })),
     ];
     expect(unpackFacts(packFacts(facts))).toEqual(facts);
-  });
-
-  it('only updates of fields it is made from touch the projection', () => {
-    expect(touchesProjection({ slaCheckAt: null })).toBe(false);
-    expect(touchesProjection({ assignNotified: true, lastCustomerMessageId: 'x' })).toBe(false);
-    expect(touchesProjection({ 'sla.notifiedLevel': 2 })).toBe(true); // conservative: all of sla
-    expect(touchesProjection({ status: 'resolved', resolvedAt: at(2) })).toBe(true);
   });
 
   it('UTC days overlapping a local day, and hourly summaries', () => {

@@ -2,15 +2,17 @@ import { describe, expect, it } from 'vitest';
 import {
   compareHits,
   decodePostings,
-  docPartition,
   encodePostings,
   idf,
+  impactTier,
+  IMPACT_TIERS,
+  chunkNumber,
+  tierOfChunk,
   knownErrorDocId,
   queryTerms,
   rank,
   similarityQuery,
   stem,
-  termPartition,
   termWeights,
   tokenize,
 } from '../../src/domain/search.js';
@@ -137,7 +139,7 @@ describe('queries', () => {
   });
 });
 
-describe('postings encoding and partitions', () => {
+describe('postings encoding', () => {
   it('round-trips ids (incl. negative) and float32 weights', () => {
     const ids = [1, 2_000_000, knownErrorDocId(7)];
     const weights = [0.5, 1.25, Math.fround(0.1)];
@@ -145,14 +147,18 @@ describe('postings encoding and partitions', () => {
     expect(buf.length).toBe(24);
     expect(decodePostings(new Uint8Array(buf))).toEqual({ ids, weights });
   });
-  it('partitions are stable and in range', () => {
-    expect(termPartition('vpn', 256)).toBe(termPartition('vpn', 256));
-    for (const t of ['a', 'vpn', 'certificat', 'ошибка']) {
-      const p = termPartition(t, 256);
-      expect(p).toBeGreaterThanOrEqual(0);
-      expect(p).toBeLessThan(256);
-    }
-    expect(docPartition(-7, 256)).toBe(249);
-    expect(docPartition(513, 256)).toBe(1);
+});
+
+describe('impact tiers', () => {
+  it('heavier weights land in higher tiers, and chunk numbers keep the tier', () => {
+    expect(impactTier(0.01)).toBe(0);
+    expect(impactTier(2.2)).toBe(IMPACT_TIERS - 1);
+    expect(impactTier(1.5)).toBeGreaterThan(impactTier(0.5));
+    expect(tierOfChunk(chunkNumber(7, 123))).toBe(7);
+    expect(chunkNumber(8, 0)).toBeGreaterThan(chunkNumber(7, 999));
+  });
+  it('a term known to be common keeps its idf when only its top postings are read', () => {
+    const partial = { term: 'x', ids: [1], weights: [1], docFreq: 900 };
+    expect(rank([partial], 1000, 1)[0]!.score).toBeCloseTo(idf(900, 1000), 10);
   });
 });
