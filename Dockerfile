@@ -1,8 +1,10 @@
 # incidesk image: built with `docker compose build` (see docker-compose.yml).
-FROM node:20-slim AS build
+FROM node:20-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
+
+FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
@@ -19,3 +21,17 @@ RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/incidesk && chmod +x /app/dis
 USER node
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
 CMD ["start"]
+
+# The development mail server of the quick start (scripts/devmail.ts): the Dovecot the tests
+# run plus a relay into it. Not for production: any address logs in with "secret".
+FROM deps AS devmail
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends dovecot-imapd dovecot-lmtpd \
+  && rm -rf /var/lib/apt/lists/*
+COPY tsconfig.json ./
+COPY src ./src
+COPY test/support ./test/support
+COPY scripts ./scripts
+ENV DEVMAIL_LISTEN=0.0.0.0 DEVMAIL_IMAP_PORT=143 DEVMAIL_SMTP_PORT=25 DEVMAIL_LMTP_PORT=24
+EXPOSE 143 25
+CMD ["node", "--import", "tsx", "scripts/devmail.ts"]

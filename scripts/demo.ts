@@ -1,15 +1,14 @@
 /**
  * `npm run demo`: incidesk on this machine without Docker. Starts the same private Dovecot,
- * Redis and MongoDB-protocol server the tests use, plus a small mail relay that delivers what
- * incidesk sends into local Dovecot mailboxes (plus-addresses to their base mailbox, as a real
- * mail server does), runs incidesk on the example plan, mails it two sample complaints, and
+ * Redis and MongoDB-protocol server the tests use, with the relay of scripts/devmail.ts that
+ * delivers what incidesk sends into local Dovecot mailboxes (plus-addresses to their base
+ * mailbox, as a real mail server does), runs incidesk on the example plan, mails it two sample complaints, and
  * says where to look. Ctrl-C stops everything and removes its data.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -18,6 +17,7 @@ import { loadPlan } from '../src/plan/load.js';
 import { listIncidents } from '../src/store/incidents.js';
 import { Outbox } from '../src/store/models.js';
 import { freePort, PROJECT_ROOT, startServices } from '../test/support/services.js';
+import { startRelay } from './devmail.js';
 
 const SUPPORT = 'support@example.test';
 const DEMO_DIR = path.join(PROJECT_ROOT, '.demo');
@@ -36,38 +36,6 @@ const SAMPLES = [
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Deliver over LMTP into Dovecot: the last hop of any real mail server. */
-function lmtpTransport(port: number) {
-  return nodemailer.createTransport({ lmtp: true, host: '127.0.0.1', port } as never);
-}
-
-/** An SMTP relay for incidesk's outgoing mail: each recipient gets it in their local mailbox. */
-async function startRelay(lmtpPort: number): Promise<{ port: number; close(): Promise<void> }> {
-  const lmtp = lmtpTransport(lmtpPort);
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        const envelope = {
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-        };
-        lmtp.sendMail({ envelope, raw: Buffer.concat(chunks) }).then(() => callback(), callback);
-      });
-    },
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** The example plan with an operator token made for this demo, so the CLI can be tried. */
 function demoPlan(token: string): string {
@@ -138,7 +106,11 @@ async function main(): Promise<void> {
   say(
     `incidesk is running (log: ${path.relative(process.cwd(), logFile)}); mailing two complaints …`,
   );
-  const lmtp = lmtpTransport(services.lmtpPort);
+  const lmtp = nodemailer.createTransport({
+    lmtp: true,
+    host: '127.0.0.1',
+    port: services.lmtpPort,
+  } as never);
   for (const sample of SAMPLES)
     await lmtp.sendMail({ ...sample, to: SUPPORT, envelope: { from: sample.from, to: SUPPORT } });
 

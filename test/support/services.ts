@@ -450,6 +450,7 @@ function dovecotConfig(
   lmtpPort: number,
   asRoot: boolean,
   owner: MailOwner,
+  listen: string,
 ): string {
   const extra = asRoot
     ? `first_valid_uid = ${owner.uid}`
@@ -467,7 +468,7 @@ service imap-login {
 state_dir = ${d}/state
 log_path = ${d}/dovecot.log
 protocols = imap lmtp
-listen = ${HOST}
+listen = ${listen}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -506,7 +507,7 @@ namespace inbox {
 }
 service imap-login {
   inet_listener imap {
-    address = ${HOST}
+    address = ${listen}
     port = ${imapPort}
   }
   inet_listener imaps {
@@ -515,7 +516,7 @@ service imap-login {
 }
 service lmtp {
   inet_listener lmtp {
-    address = ${HOST}
+    address = ${listen}
     port = ${lmtpPort}
   }
 }
@@ -528,9 +529,17 @@ protocol lmtp {
 `;
 }
 
+/** Where a mail server listens when not on free loopback ports (the Docker quick start). */
+export interface MailListen {
+  address: string;
+  imapPort: number;
+  lmtpPort: number;
+}
+
 async function startDovecot(
   tmp: string,
   started: Stoppable[],
+  fixed?: MailListen,
 ): Promise<
   Pick<TestServices, 'imapHost' | 'imapPort' | 'lmtpPort' | 'dovecotPassword' | 'dovecotDir'>
 > {
@@ -540,9 +549,10 @@ async function startDovecot(
     throw new Error('dovecot not found (PATH, /usr/sbin); run scripts/install-test-services.sh');
   const asRoot = process.getuid?.() === 0;
 
-  return onFreePort('dovecot', async (imapPort, attempt) => {
-    let lmtpPort = await freePort();
+  const start = async (imapPort: number, attempt: number) => {
+    let lmtpPort = fixed?.lmtpPort ?? (await freePort());
     while (lmtpPort === imapPort) lmtpPort = await freePort();
+    const listen = fixed?.address ?? HOST;
     const d = path.join(tmp, `dovecot-${attempt}`);
     await mkdir(path.join(d, 'run'), { recursive: true });
     await mkdir(path.join(d, 'state'), { recursive: true });
@@ -550,7 +560,7 @@ async function startDovecot(
     const owner = mailOwner(asRoot);
     if (asRoot) chownSync(path.join(d, 'mail'), owner.uid, owner.gid);
     const conf = path.join(d, 'dovecot.conf');
-    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot, owner));
+    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot, owner, listen));
     const logFile = path.join(d, 'dovecot.log');
 
     // The master daemonizes: wait for the launcher to exit. Its output goes to a file, not a
@@ -593,8 +603,37 @@ async function startDovecot(
     log(
       `dovecot imap ${HOST}:${imapPort} lmtp ${HOST}:${lmtpPort} (${bin}, pid ${pid}, ${asRoot ? 'root' : 'rootless'})`,
     );
-    return { imapHost: HOST, imapPort, lmtpPort, dovecotPassword: DOVECOT_PASSWORD, dovecotDir: d };
-  });
+    return {
+      imapHost: HOST,
+      imapPort,
+      lmtpPort,
+      dovecotPassword: DOVECOT_PASSWORD,
+      dovecotDir: d,
+    } as const;
+  };
+  return fixed ? start(fixed.imapPort, 1) : onFreePort('dovecot', start);
+}
+
+/**
+ * Only the mail server (Dovecot: IMAP + LMTP), for `scripts/devmail.ts`: the development mail
+ * server of the demo and the Docker quick start, configured exactly as in the tests.
+ */
+export async function startMailServer(
+  listen?: MailListen,
+): Promise<{ imapPort: number; lmtpPort: number; password: string; stop(): Promise<void> }> {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'incidesk-mail-'));
+  chmodSync(tmp, 0o755);
+  const started: Stoppable[] = [];
+  const dovecot = await startDovecot(tmp, started, listen);
+  return {
+    imapPort: dovecot.imapPort,
+    lmtpPort: dovecot.lmtpPort,
+    password: dovecot.dovecotPassword,
+    async stop() {
+      await Promise.allSettled(started.map(stopOne));
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
