@@ -1,13 +1,17 @@
 /**
- * `npm run demo` as a new user meets it: it comes up on its own services, its two sample
- * complaints become acknowledged incidents in real local mailboxes, a customer's reply to the
- * acknowledgement joins its incident (plus-address delivery), and Ctrl-C stops everything.
+ * `npm run demo` as a new user meets it, and the loop through its development mail server
+ * (scripts/devmail.ts, also the Docker quick start's): the sample complaints become
+ * acknowledged incidents in real local mailboxes, the customer's reply to the
+ * acknowledgement's Reply-To joins its incident (plus-address delivery), the agent's answer
+ * reaches the customer's mailbox, and Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runIncidesk } from '../support/process.js';
 import { PROJECT_ROOT } from '../support/services.js';
@@ -25,11 +29,13 @@ async function inbox(port: number, user: string) {
   await client.connect();
   try {
     await client.mailboxOpen('INBOX');
-    const mails: { subject: string; replyTo: string }[] = [];
-    for await (const m of client.fetch('1:*', { envelope: true }))
+    const mails: { subject: string; replyTo: string; text: string }[] = [];
+    if ((client.mailbox as { exists: number }).exists === 0) return mails;
+    for await (const m of client.fetch('1:*', { envelope: true, source: true }))
       mails.push({
         subject: m.envelope?.subject ?? '',
         replyTo: m.envelope?.replyTo?.[0]?.address ?? '',
+        text: m.source?.toString('utf8') ?? '',
       });
     return mails;
   } finally {
