@@ -151,6 +151,44 @@ describe('a new team configures and checks incidesk', () => {
     expect(code).toBe(0);
   }, 90_000);
 
+  it('a running service names a refused IMAP sign-in once, in the log and in status', async () => {
+    const proc = spawnIncidesk(['start'], {
+      ...env,
+      IMAP_PASS: 'not-the-password',
+      LOG_LEVEL: 'info',
+    });
+    let out = '';
+    proc.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/IMAP sign-in refused/.test(out) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      const status = await runIncidesk(['status'], env);
+      expect(status.code).toBe(69);
+      expect(status.stdout).toMatch(/^sign-in:\s+IMAP \S+ REFUSED: Authentication failed\./m);
+      expect(status.stdout).toMatch(/imap: \S+ sign-in refused since /);
+      // Retried on a slow schedule, not in a tight loop: one attempt in all this time.
+      const refusals = out.split('\n').filter((l) => l.includes('IMAP sign-in refused'));
+      expect(refusals).toHaveLength(1);
+      expect(JSON.parse(refusals[0]!)).toMatchObject({
+        err: 'Authentication failed.',
+        retryInMs: 300_000,
+      });
+    } finally {
+      expect(await proc.kill('SIGTERM')).toBe(0);
+    }
+    // Fixed and restarted: the record goes once the mailbox opens.
+    const fixed = spawnIncidesk(['start'], { ...env, LOG_LEVEL: 'info' });
+    let fixedOut = '';
+    fixed.child.stdout!.on('data', (c: Buffer) => (fixedOut += c.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!/mailbox open/.test(fixedOut) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    await fixed.kill('SIGTERM');
+    expect((await runIncidesk(['status'], env)).stdout).not.toMatch(/sign-in/);
+  }, 180_000);
+
   it('accepts 1, INC-1 and INC-000001 for the same incident', async () => {
     for (const id of ['1', 'INC-1', 'INC-000001', 'inc-01']) {
       const r = await runIncidesk(['incidents', 'show', id, '--json'], env);
