@@ -154,6 +154,7 @@ export async function startApp(
           reconnects: intake.status.reconnects,
           stored: intake.status.stored,
           lastError: intake.status.lastError,
+          lease: intake.status.lease,
         })
       : undefined,
   });

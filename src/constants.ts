@@ -8,6 +8,14 @@ export const IMAP_SYNC_BATCH_SIZE = 200;
 export const IMAP_RECONNECT_MIN_MS = 500;
 export const IMAP_RECONNECT_MAX_MS = 60_000;
 /**
+ * The intake lease (src/store/mailbox-lease.ts): held for LEASE_TTL_MS past each renewal,
+ * renewed every LEASE_RENEW_MS; a standby process asks every LEASE_STANDBY_POLL_MS. A dead
+ * holder is replaced within TTL + poll (about 7 s), well inside the 10 s target.
+ */
+export const LEASE_TTL_MS = 6_000;
+export const LEASE_RENEW_MS = 2_000;
+export const LEASE_STANDBY_POLL_MS = 1_000;
+/**
  * After the server refuses our IMAP or SMTP credentials, try again this much later: a wrong
  * password does not fix itself in seconds, and a tight loop can get the account locked.
  */

@@ -18,6 +18,8 @@ export interface MailboxHealth {
   lastSyncAt: Date | null;
   lastUid: number;
   resets: number;
+  /** The process that runs this mailbox's intake (its lease), if any has yet. */
+  lease?: { holder: string; fence: number; expiresAt: Date };
 }
 
 /** The intake of this very process (absent in a workers-only process and in the CLI). */
@@ -29,6 +31,8 @@ export interface IntakeHealth {
   reconnects: number;
   stored: number;
   lastError?: string;
+  /** `standby`: another process holds the mailbox's lease and runs its intake. */
+  lease: 'held' | 'standby';
 }
 
 /** A mail server that refuses incidesk's credentials (src/store/sign-in.ts). */
@@ -87,7 +91,7 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
     );
   const staleAfter = intakeStaleAfterSeconds(s.pollSeconds);
   let intake: boolean | null = null;
-  if (s.intake) {
+  if (s.intake?.lease === 'held') {
     const age = ageSeconds(s.at, s.intake.lastHeartbeatAt);
     if (!s.intake.connected)
       reasons.push(
@@ -97,7 +101,8 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
     else if (age > staleAfter)
       reasons.push(`intake: no successful sync for ${Math.round(age)} s (limit ${staleAfter} s)`);
     intake = s.intake.connected && age !== null && age <= staleAfter;
-  } else if (judgeMailboxes && s.mailboxes) {
+  } else if ((judgeMailboxes || s.intake) && s.mailboxes) {
+    // Judged by the checkpoints: from the CLI, and by a standby process (is the mailbox served?).
     const newest = s.mailboxes
       .map((m) => ageSeconds(s.at, m.lastSyncAt))
       .filter((a): a is number => a !== null)
@@ -185,6 +190,12 @@ export function healthMetrics(s: HealthSnapshot, verdict: Verdict): MetricFamily
         samples: [{ value: ageSeconds(s.at, i.lastHeartbeatAt) ?? -1 }],
       },
       {
+        name: 'incidesk_intake_lease_held',
+        help: "Whether this process holds its mailbox's lease and runs the intake (0: standing by).",
+        type: 'gauge',
+        samples: [{ value: up(i.lease === 'held') }],
+      },
+      {
         name: 'incidesk_intake_reconnects_total',
         help: 'IMAP reconnections since this process started.',
         type: 'counter',
@@ -256,7 +267,9 @@ export function statusText(s: HealthSnapshot, verdict: Verdict): string {
     `store:    ${s.store.ok ? 'up' : `DOWN (${s.store.error})`}`,
     `redis:    ${s.redis.ok ? 'up' : `DOWN (${s.redis.error})`}`,
   ];
-  if (s.intake) {
+  if (s.intake?.lease === 'standby')
+    out.push('intake:   standing by (another process holds the lease)');
+  else if (s.intake) {
     out.push(
       `intake:   ${s.intake.connected ? 'connected' : 'DISCONNECTED'}${s.intake.idling ? ', idling' : ''}, last sync ${fmtAge(ageSeconds(s.at, s.intake.lastHeartbeatAt))}, ${s.intake.reconnects} reconnects`,
     );
@@ -267,7 +280,7 @@ export function statusText(s: HealthSnapshot, verdict: Verdict): string {
     if (s.mailboxes.length === 0) out.push('mailboxes: none synced yet');
     for (const m of s.mailboxes)
       out.push(
-        `mailbox:  ${m.key}  last sync ${fmtAge(ageSeconds(s.at, m.lastSyncAt))}, last UID ${m.lastUid}${m.resets ? `, ${m.resets} UIDVALIDITY reset(s)` : ''}`,
+        `mailbox:  ${m.key}  last sync ${fmtAge(ageSeconds(s.at, m.lastSyncAt))}, last UID ${m.lastUid}${m.resets ? `, ${m.resets} UIDVALIDITY reset(s)` : ''}${m.lease ? `; intake ${m.lease.holder} (fence ${m.lease.fence}${new Date(m.lease.expiresAt) < s.at ? ', lease EXPIRED' : ''})` : ''}`,
       );
   }
   if (s.queues) {

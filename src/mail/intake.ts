@@ -4,6 +4,8 @@
  * enqueues `ingest`. Only then does the checkpoint move and the message get flagged \Seen, so
  * a crash at any point means "fetch again", which the content-hash store turns into a no-op.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow, type FetchMessageObject } from 'imapflow';
 import {
@@ -12,10 +14,20 @@ import {
   IMAP_RECONNECT_MAX_MS,
   IMAP_RECONNECT_MIN_MS,
   IMAP_SYNC_BATCH_SIZE,
+  LEASE_RENEW_MS,
+  LEASE_STANDBY_POLL_MS,
+  LEASE_TTL_MS,
 } from '../constants.js';
 import type { AppContext } from '../context.js';
 import { jobIds } from '../queues.js';
-import { advanceCheckpoint, checkpointFor, touchCheckpoint } from '../store/mailbox-state.js';
+import { acquireLease, releaseLease } from '../store/mailbox-lease.js';
+import {
+  advanceCheckpoint,
+  checkpointFor,
+  FencedOffError,
+  fenceCheckpoint,
+  touchCheckpoint,
+} from '../store/mailbox-state.js';
 import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
 import { clearSignInRefused, recordSignInRefused } from '../store/sign-in.js';
 import { isAuthFailure, serverWords } from '../ops/connections.js';
@@ -31,6 +43,9 @@ export interface IntakeStatus {
   lastError?: string;
   reconnects: number;
   stored: number;
+  /** `held`: this process runs the mailbox's intake; `standby`: another one does. */
+  lease: 'held' | 'standby';
+  fence?: number;
 }
 
 export class ImapIntake {
@@ -42,7 +57,10 @@ export class ImapIntake {
   private syncAgain = false;
   private readonly log: AppContext['log'];
   private readonly key: string;
-  readonly status: IntakeStatus = { connected: false, reconnects: 0, stored: 0 };
+  readonly status: IntakeStatus = { connected: false, reconnects: 0, stored: 0, lease: 'standby' };
+  /** Who we are to the other processes that may run this mailbox's intake. */
+  private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  private fence = 0;
   private running?: Promise<void>;
 
   constructor(private readonly ctx: AppContext) {
@@ -79,19 +97,29 @@ export class ImapIntake {
   private async run(): Promise<void> {
     let delay = IMAP_RECONNECT_MIN_MS;
     while (!this.stopped) {
+      if (!(await this.holdLease())) break;
       const began = Date.now();
       let refused = false;
+      const renewal = setInterval(() => void this.renewLease(), LEASE_RENEW_MS);
       try {
+        await fenceCheckpoint(this.key, this.fence);
         await this.session();
       } catch (err) {
+        if (err instanceof FencedOffError) {
+          this.leaseLost();
+          continue;
+        }
         this.status.lastError = serverWords(err);
         refused = isAuthFailure(err);
         if (this.stopped) break;
         if (refused) await this.signInRefused(serverWords(err));
         else this.log.warn({ err: serverWords(err) }, 'IMAP session ended');
+      } finally {
+        clearInterval(renewal);
       }
       this.status.connected = false;
       if (this.stopped) break;
+      if (this.status.lease === 'standby') continue; // lost it: stand by again at once
       if (Date.now() - began > IMAP_RECONNECT_MAX_MS) delay = IMAP_RECONNECT_MIN_MS;
       // A refused password does not fix itself in seconds; hammering can lock the account.
       const wait = refused ? AUTH_RETRY_MS : delay / 2 + Math.random() * (delay / 2);
@@ -100,6 +128,47 @@ export class ImapIntake {
       delay = Math.min(delay * 2, IMAP_RECONNECT_MAX_MS);
       this.status.reconnects++;
     }
+    await releaseLease(this.key, this.holder).catch(() => undefined);
+  }
+
+  /** Wait until this process holds the mailbox's lease; false when stopped first. */
+  private async holdLease(): Promise<boolean> {
+    let said = false;
+    while (!this.stopped) {
+      const lease = await acquireLease(this.key, this.holder, LEASE_TTL_MS, new Date()).catch(
+        (err: Error) => {
+          this.log.warn({ err: err.message }, 'could not ask for the mailbox lease');
+          return null;
+        },
+      );
+      if (lease) {
+        this.fence = lease.fence;
+        Object.assign(this.status, { lease: 'held', fence: lease.fence });
+        this.log.info({ fence: lease.fence, holder: this.holder }, 'holding the mailbox lease');
+        return true;
+      }
+      if (!said) this.log.info('another process runs this mailbox: standing by');
+      said = true;
+      await sleep(LEASE_STANDBY_POLL_MS, undefined, { signal: this.stopping.signal }).catch(
+        () => undefined,
+      );
+    }
+    return false;
+  }
+
+  /** Keep the lease; a lost one (expired while we were stalled, taken over) ends the session. */
+  private async renewLease(): Promise<void> {
+    const lease = await acquireLease(this.key, this.holder, LEASE_TTL_MS, new Date()).catch(
+      () => undefined, // a store hiccup: the next renewal tries again before the lease runs out
+    );
+    if (lease === null || (lease && lease.fence !== this.fence)) this.leaseLost();
+  }
+
+  private leaseLost(): void {
+    if (this.status.lease === 'standby') return;
+    this.status.lease = 'standby';
+    this.log.warn({ fence: this.fence }, 'mailbox lease lost to another process: standing by');
+    this.client?.close();
   }
 
   /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
@@ -163,6 +232,7 @@ export class ImapIntake {
       } while (this.syncAgain && !this.stopped);
     })()
       .catch((err: Error) => {
+        if (err instanceof FencedOffError) return this.leaseLost();
         this.status.lastError = err.message;
         this.log.error({ err: err.message }, 'sync failed; closing the connection to start over');
         this.client?.close();
@@ -174,7 +244,7 @@ export class ImapIntake {
     const client = this.client;
     if (!client?.mailbox || this.stopped) return;
     const uidValidity = client.mailbox.uidValidity.toString();
-    const checkpoint = await checkpointFor(this.key, uidValidity);
+    const checkpoint = await checkpointFor(this.key, uidValidity, this.fence);
     if (checkpoint.reset)
       this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
     let lastUid = checkpoint.lastUid;
@@ -191,7 +261,7 @@ export class ImapIntake {
       await this.takeBatch(client, uidValidity, batch);
       if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
-      await advanceCheckpoint(this.key, uidValidity, lastUid);
+      await advanceCheckpoint(this.key, uidValidity, lastUid, this.fence);
       // A long backlog is progress too: health must not call a busy intake dead.
       this.status.lastHeartbeatAt = new Date();
       await client.messageFlagsAdd(
@@ -201,7 +271,7 @@ export class ImapIntake {
       );
       if (pending.length <= IMAP_SYNC_BATCH_SIZE) break;
     }
-    await touchCheckpoint(this.key);
+    await touchCheckpoint(this.key, this.fence);
     this.status.lastSyncAt = new Date();
     this.status.lastHeartbeatAt = this.status.lastSyncAt;
   }

@@ -2,6 +2,7 @@
  * Store reads for health and metrics. The counts scan whole collections on a server without
  * indexes (FerretDB), so src/ops/health.ts caches them; the ping is always live.
  */
+import { listLeases } from './mailbox-lease.js';
 import mongoose from 'mongoose';
 import { Incident, MailboxState, Outbox, RawMessage } from './models.js';
 
@@ -12,13 +13,20 @@ export async function pingStore(): Promise<void> {
 }
 
 export async function mailboxCheckpoints() {
-  const rows = await MailboxState.find().lean();
-  return rows.map((r) => ({
-    key: String(r._id),
-    lastSyncAt: r.lastSyncAt ?? null,
-    lastUid: r.lastUid,
-    resets: r.resets ?? 0,
-  }));
+  const [rows, leases] = await Promise.all([MailboxState.find().lean(), listLeases()]);
+  const leaseOf = new Map(leases.map((l) => [l.key, l]));
+  return rows.map((r) => {
+    const lease = leaseOf.get(String(r._id));
+    return {
+      key: String(r._id),
+      lastSyncAt: r.lastSyncAt ?? null,
+      lastUid: r.lastUid,
+      resets: r.resets ?? 0,
+      ...(lease && {
+        lease: { holder: lease.holder, fence: lease.fence, expiresAt: lease.expiresAt },
+      }),
+    };
+  });
 }
 
 async function countBy(model: typeof RawMessage | typeof Outbox): Promise<Record<string, number>> {

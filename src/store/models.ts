@@ -19,6 +19,7 @@ const mailboxStateSchema = new Schema(
     lastUid: { type: Number, required: true, default: 0 },
     lastSyncAt: Date,
     resets: { type: Number, default: 0 }, // how many UIDVALIDITY changes were seen
+    fence: Number, // the fencing number of the intake that last wrote it (mailbox-lease.ts)
   },
   opts,
 );
@@ -270,6 +271,16 @@ export const Address = mongoose.model('Address', addressSchema, 'addresses');
 export const GroupState = mongoose.model('GroupState', groupStateSchema, 'group_state');
 
 /**
+ * Which process runs the intake of a mailbox (`_id` as in mailbox_state). `fence` grows by one
+ * with every new holder and guards the checkpoint's writes.
+ */
+const mailboxLeaseSchema = new Schema(
+  { _id: String, holder: String, fence: Number, expiresAt: Date },
+  opts,
+);
+export const MailboxLease = mongoose.model('MailboxLease', mailboxLeaseSchema, 'mailbox_leases');
+
+/**
  * A mail server that refused our credentials, one document per service and account while it
  * lasts (`_id` like `imap support@mail.example.com`): what `status` and `/healthz` report.
  */
@@ -429,6 +440,7 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   Address,
   GroupState,
   SignInProblem,
+  MailboxLease,
   ReviewAction,
   IncidentLink,
   RecentIncident,

@@ -24,6 +24,7 @@ function snapshot(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
       lastHeartbeatAt: ago(10),
       reconnects: 1,
       stored: 42,
+      lease: 'held',
     },
     mailboxes: [{ key: 'support@example.test/INBOX', lastSyncAt: ago(10), lastUid: 42, resets: 0 }],
     signIn: [],
@@ -64,6 +65,31 @@ describe('assessHealth', () => {
     });
   });
 
+  it('judges a standby intake by the mailbox checkpoints, which the lease holder keeps fresh', () => {
+    const standby = {
+      connected: false,
+      idling: false,
+      lastHeartbeatAt: null,
+      reconnects: 0,
+      stored: 0,
+      lease: 'standby' as const,
+    };
+    expect(assessHealth(snapshot({ intake: standby }))).toMatchObject({
+      healthy: true,
+      checks: { intake: true },
+    });
+    const stale = assessHealth(
+      snapshot({
+        intake: standby,
+        mailboxes: [
+          { key: 'support@example.test/INBOX', lastSyncAt: ago(3600), lastUid: 42, resets: 0 },
+        ],
+      }),
+    );
+    expect(stale.healthy).toBe(false);
+    expect(stale.reasons).toEqual(['intake: last mailbox sync 3600 s ago (limit 240 s)']);
+  });
+
   it('lists every reason at once', () => {
     const v = assessHealth(
       snapshot({
@@ -76,6 +102,7 @@ describe('assessHealth', () => {
           reconnects: 3,
           stored: 0,
           lastError: 'ECONNRESET',
+          lease: 'held',
         },
       }),
     );
