@@ -33,7 +33,7 @@ export async function withAppContext<T>(
 ): Promise<T> {
   const config = loadConfig();
   const plan = await loadPlan(config.planPath);
-  await connectStore(config.mongoUri, config.redisUrl);
+  await connectStore(config.mongoUri);
   // Unlike a worker, a one-shot command must fail rather than wait forever for Redis.
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 10_000 });
   const queues = openQueues(redis, config.queuePrefix);

@@ -20,8 +20,7 @@ export class CliError extends Error {
 
 /** Runs `fn` with the store connected, and always disconnects. */
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
-  const { mongoUri, redisUrl } = loadStoreConfig();
-  await connectStore(mongoUri, redisUrl);
+  await connectStore(loadStoreConfig().mongoUri);
   try {
     return await fn();
   } finally {

@@ -1,9 +1,8 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudit } from './audit.js';
-import { isDuplicateKey } from './db.js';
-import { withIncidentLock } from './locks.js';
+import { nextSequence } from './counters.js';
+import { afterCommit, atomically, isDuplicateKey } from './db.js';
 import {
-  Counter,
   GroupState,
   Incident,
   RawMessage,
@@ -14,22 +13,6 @@ import {
 } from './models.js';
 import { touchesProjection } from '../domain/reporting.js';
 import { projectIncident } from './reporting.js';
-
-async function nextIncidentNumber(): Promise<number> {
-  for (;;) {
-    try {
-      const doc = await Counter.findOneAndUpdate(
-        { _id: 'incident' },
-        { $inc: { seq: 1 } },
-        { upsert: true, returnDocument: 'after' },
-      ).lean();
-      return doc!.seq;
-    } catch (err) {
-      // Two first-ever upserts can race to insert the counter; the loser just goes again.
-      if (!isDuplicateKey(err)) throw err;
-    }
-  }
-}
 
 export interface NewIncident {
   openedBy: string;
@@ -46,21 +29,14 @@ export interface NewIncident {
  * Open the incident a raw message starts, exactly once.
  *
  * The number is reserved on the raw message before the incident is inserted, so a retry
- * after a crash reuses it (no duplicate, no gap). The insert on `_id: number` is what makes
- * a number taken: the counter only proposes one, because not every MongoDB-protocol server
- * applies concurrent `$inc`s atomically (FerretDB on SQLite loses some). A proposal that is
- * already taken by another message's incident is simply replaced by the next one.
+ * after a crash reuses it. The reservation is a compare-and-set: two runs of one message at
+ * once (a stalled job taken over) agree on the first number reserved, and the unique index
+ * on `openedBy` stops a second incident for one message whatever happens.
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
-  let number =
-    (await RawMessage.findById(input.openedBy, { openingIncident: 1 }).lean())?.openingIncident ??
-    undefined;
-  for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
-    if (number === undefined) {
-      number = await nextIncidentNumber();
-      await RawMessage.updateOne({ _id: input.openedBy }, { $set: { openingIncident: number } });
-    }
-    try {
+  const number = await reserveNumber(input.openedBy);
+  try {
+    const doc = await atomically(async () => {
       const created = await Incident.create({
         _id: number,
         number,
@@ -74,28 +50,38 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
         linkedTo: input.linkedTo,
         lastMessageAt: input.at,
       });
-      const doc = created.toObject() as IncidentDoc;
-      await auditIncident(doc.number, 'incident-opened', null, doc, {
+      const opened = created.toObject() as IncidentDoc;
+      await auditIncident(opened.number, 'incident-opened', null, opened, {
         actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
         why: `message ${input.openedBy}`,
       });
-      await projectIncident(doc); // the reporting projection (digests)
-      return doc;
-    } catch (err) {
-      if (!isDuplicateKey(err)) throw err;
-      const holder = await findIncident(number);
-      if (holder?.openedBy === input.openedBy) return holder; // a retry of our own insert
-      // Our message already opened an incident under another number (a concurrent run).
-      const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
-      if (ours) return ours;
-      number = undefined; // taken by another message: propose the next number
-    }
+      return opened;
+    });
+    await projectIncident(doc); // the reporting projection (digests)
+    return doc;
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    // A retry of an insert that happened: the message's incident is there already.
+    const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
+    if (ours) return ours;
+    throw err;
   }
-  throw new Error(`could not allocate an incident number after ${MAX_NUMBER_ATTEMPTS} attempts`);
 }
 
-/** Proposals per new incident before giving up (the job is then retried with backoff). */
-const MAX_NUMBER_ATTEMPTS = 50;
+/** The incident number reserved for a message's incident: the one reserved before, or a new one. */
+async function reserveNumber(rawId: string): Promise<number> {
+  const reserved = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
+  if (typeof reserved?.openingIncident === 'number') return reserved.openingIncident;
+  const number = await nextSequence('incident');
+  const won = await RawMessage.updateOne(
+    { _id: rawId, openingIncident: null },
+    { $set: { openingIncident: number } },
+  );
+  if (won.modifiedCount === 1) return number;
+  // Another run of this message reserved first (the number drawn here stays unused).
+  const theirs = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
+  return theirs?.openingIncident ?? number;
+}
 
 export async function findIncident(number: number): Promise<IncidentDoc | null> {
   return Incident.findById(number).lean<IncidentDoc>();
@@ -157,17 +143,18 @@ export async function recordMessage(
   entry: NewTimelineEntry,
   participant?: string,
 ) {
-  const inserted = await appendTimeline(incidentNumber, entry);
-  await withIncidentLock(incidentNumber, () =>
-    Incident.updateOne(
+  // Together, so that the count goes up exactly once per entry even across a crash.
+  await atomically(async () => {
+    const inserted = await appendTimeline(incidentNumber, entry);
+    await Incident.updateOne(
       { _id: incidentNumber },
       {
         $max: { lastMessageAt: entry.at },
         ...(inserted ? { $inc: { messageCount: 1 } } : {}),
         ...(participant ? { $addToSet: { participants: participant } } : {}),
       },
-    ),
-  );
+    );
+  });
 }
 
 export async function hasTimelineEntry(id: string): Promise<boolean> {
@@ -215,9 +202,9 @@ export async function updateIncident(
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)
     update.$addToSet = { participants: { $each: options.addParticipants } };
-  const written = await withIncidentLock(number, async () => {
-    // The document before the change, for the audit trail; the one after is computed from it
-    // rather than read again (every read is a scan on FerretDB).
+  // The change and its audit entry commit together. The document before the change comes
+  // back from the update itself (for the audit trail); the one after is computed from it.
+  const written = await atomically(async () => {
     const before = await Incident.findOneAndUpdate(filter, update, {
       returnDocument: 'before',
     }).lean<IncidentDoc>();
@@ -225,25 +212,20 @@ export async function updateIncident(
     const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
     const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
     if (added.length) after.participants = [...before.participants, ...added];
-    // The reporting projection (digests), in the order of the changes, unless nothing it is
-    // made from changed.
-    if (touchesProjection(changes)) await projectIncident(after);
-    return { before, after, added };
+    await auditIncident(
+      number,
+      'incident-changed',
+      before,
+      after,
+      {},
+      { ...changes, ...(added.length ? { participants: after.participants } : {}) },
+    );
+    return after;
   });
-  if (!written) return null;
-  const { before, after, added } = written;
-  await auditIncident(
-    number,
-    'incident-changed',
-    before,
-    after,
-    {},
-    {
-      ...changes,
-      ...(added.length ? { participants: after.participants } : {}),
-    },
-  );
-  return after;
+  // The reporting projection (digests), once the change is committed, unless nothing it is
+  // made from changed.
+  if (written && touchesProjection(changes)) await afterCommit(() => projectIncident(written));
+  return written;
 }
 
 /** One audit entry per incident change: who, why (from the caller's context), changed fields. */

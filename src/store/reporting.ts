@@ -22,7 +22,6 @@ import {
   type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
-import { withDocumentLock } from './locks.js';
 import { Incident, OpenIncident } from './models.js';
 
 /** A day summary is final once the day is this far behind (late writers have finished). */
@@ -63,16 +62,19 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
     const coll = await factsCollection(name);
     const write = () => upsert(() => coll.replaceOne({ _id: fact._id }, fact, { upsert: true }));
     const day = name.slice('facts_'.length);
+    await write();
     if (day < today) {
       // A fact of an earlier day changed: that day's pack and summary (if any) are out of
-      // date. Under the day's lock, so a reader packing the day meanwhile cannot keep the
-      // old facts.
-      await withDocumentLock(`facts:${day}`, async () => {
-        await write();
-        await packCollection(day).deleteMany({});
-        await summaryCollection(day).deleteOne({ _id: day });
-      });
-    } else await write();
+      // date. The day's write count goes up after the write, so a pack a reader made from
+      // facts read before it carries a lower count and is never used (see factsBetween).
+      await packCollection(day).updateOne(
+        { _id: WRITES },
+        { $inc: { writes: 1 } },
+        { upsert: true },
+      );
+      await packCollection(day).deleteOne({ _id: day });
+      await summaryCollection(day).deleteOne({ _id: day });
+    }
   }
   const entry = openEntryOf(incident);
   if (entry)
@@ -82,9 +84,14 @@ export async function projectIncident(incident: IncidentLike): Promise<void> {
 
 interface FactPack {
   _id: string;
-  facts: PackedFacts;
-  packedAt: Date;
+  facts?: PackedFacts;
+  packedAt?: Date;
+  /** On the pack: the day's write count when its facts were read; on WRITES: the count. */
+  writes?: number;
 }
+
+/** The `_id` of the document counting late writes to a day (next to the day's pack). */
+const WRITES = 'writes';
 
 /** One collection per day holding at most one document: reading it scans just that one. */
 const packCollection = (day: string) => db().collection<FactPack>(`packs_${day}`);
@@ -101,18 +108,21 @@ export async function factsBetween(start: Date, end: Date, now: Date): Promise<F
       const settled = now.getTime() >= dayStart(day).getTime() + DAY_MS + SETTLE_MS;
       let facts: Fact[] | undefined;
       if (settled) {
-        const pack = await packCollection(day).findOne({ _id: day });
-        if (pack) facts = unpackFacts(pack.facts);
-      }
-      if (!facts && settled) {
-        // Read and pack under the day's lock: a late write to the day either lands before
-        // (and is packed) or after (and drops the pack).
-        facts = await withDocumentLock(`facts:${day}`, async () => {
+        // The pack and the day's write count, in one read of a collection of two documents.
+        const docs = await packCollection(day).find().toArray();
+        const writes = docs.find((d) => d._id === WRITES)?.writes ?? 0;
+        const pack = docs.find((d) => d._id === day);
+        if (pack?.facts && (pack.writes ?? 0) === writes) facts = unpackFacts(pack.facts);
+        else {
+          // Facts read after the count: a late write to the day either lands before (and is
+          // packed) or counts after (and the pack is not used).
           const read = await readFacts(day);
-          const pack = { _id: day, facts: packFacts(read), packedAt: now };
-          await upsert(() => packCollection(day).replaceOne({ _id: day }, pack, { upsert: true }));
-          return read;
-        });
+          const packed = { _id: day, facts: packFacts(read), packedAt: now, writes };
+          await upsert(() =>
+            packCollection(day).replaceOne({ _id: day }, packed, { upsert: true }),
+          );
+          facts = read;
+        }
       }
       facts ??= await readFacts(day);
       return facts.filter((f) => f.at >= start && f.at < end);
