@@ -14,7 +14,7 @@
  *   npm run bench:digest      (node --expose-gc --import tsx bench/digest.ts)
  *
  * Environment: BENCH_DIGEST_N (1000000), BENCH_DIGEST_YEARS (3), BENCH_MONGO_URI (an external MongoDB-protocol server;
- * default: start FerretDB as the tests do).
+ * default: start SecantusDB as the tests do).
  */
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';

@@ -9,7 +9,7 @@
  *   3. 20 queries (2–4 terms, rare to common) through the real search path: p50/p95; plus
  *      "similar incidents" style 12-term queries.
  *
- *   npm run bench:search          (MONGODB_URI to use an existing server; else FerretDB is started)
+ *   npm run bench:search          (MONGODB_URI to use an existing server; else SecantusDB is started)
  */
 import { performance } from 'node:perf_hooks';
 import { SEARCH_DOC_PARTITIONS } from '../src/constants.js';

@@ -34,9 +34,8 @@ export const TIMELINE_BODY_MAX_CHARS = 200_000;
 export const DIGEST_TICK_MS = 5 * 60_000;
 /**
  * Search index layout (src/store/search-index.ts): postings are spread over this many
- * collections by term hash, records over SEARCH_DOC_PARTITIONS by id, so a lookup scans a
- * small slice of the index even on a server without indexes (FerretDB scans ~250 record
- * documents per lookup at a million incidents). Changing either needs
+ * collections by term hash, records over SEARCH_DOC_PARTITIONS by id, so every collection
+ * and every document of the index stays small. Changing either needs
  * `incidesk search --reindex`.
  */
 export const SEARCH_TERM_PARTITIONS = 4096;

@@ -131,7 +131,11 @@ export async function moveStatus(
   return { ok: true, done: `status ${step.to}` };
 }
 
-/** Clock update only while the incident is still in the status the decision was made on. */
+/**
+ * Clock update only while the incident is still in the status the decision was made on: the
+ * clocks are computed from the incident as it is now, and the status is the update's guard,
+ * so a transition that raced another one is refused, never applied twice.
+ */
 async function updateClocksGuarded(
   ctx: AppContext,
   incident: IncidentDoc,
@@ -140,7 +144,7 @@ async function updateClocksGuarded(
 ) {
   const current = await findIncident(incident.number);
   if (!current || current.status !== incident.status) return null;
-  return updateClocks(ctx, current, change, extra);
+  return updateClocks(ctx, current, change, extra, [incident.status]);
 }
 
 /** The first reply from our side stops the first-response clock. */
