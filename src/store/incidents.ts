@@ -34,38 +34,52 @@ export interface NewIncident {
  * on `openedBy` stops a second incident for one message whatever happens.
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
-  const number = await reserveNumber(input.openedBy);
-  try {
-    const doc = await atomically(async () => {
-      const created = await Incident.create({
-        _id: number,
-        number,
-        openedBy: input.openedBy,
-        subject: input.subject,
-        customer: input.customer,
-        participants: [input.customer.address],
-        automatic: input.automatic,
-        planFingerprint: input.planFingerprint,
-        lastCustomerMessageId: input.lastCustomerMessageId,
-        linkedTo: input.linkedTo,
-        lastMessageAt: input.at,
-      });
-      const opened = created.toObject() as IncidentDoc;
-      await auditIncident(opened.number, 'incident-opened', null, opened, {
-        actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
-        why: `message ${input.openedBy}`,
-      });
-      return opened;
-    });
-    await projectIncident(doc); // the reporting projection (digests)
-    return doc;
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    // A retry of an insert that happened: the message's incident is there already.
-    const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
-    if (ours) return ours;
-    throw err;
+  for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
+    const number = await reserveNumber(input.openedBy);
+    try {
+      const doc = await atomically(() => insertIncident(number, input));
+      await projectIncident(doc); // the reporting projection (digests)
+      return doc;
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+      // A retry of an insert that happened: the message's incident is there already.
+      const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
+      if (ours) return ours;
+      // The number belongs to an incident the counter never counted (data imported or
+      // restored without its counter): give the reservation up and draw the next one.
+      await RawMessage.updateOne(
+        { _id: input.openedBy, openingIncident: number },
+        { $unset: { openingIncident: 1 } },
+      );
+    }
   }
+  throw new Error(`could not allocate an incident number after ${MAX_NUMBER_ATTEMPTS} attempts`);
+}
+
+/** Numbers drawn per new incident before giving up (the job is then retried with backoff). */
+const MAX_NUMBER_ATTEMPTS = 50;
+
+/** The incident and its audit entry, committed together. */
+async function insertIncident(number: number, input: NewIncident): Promise<IncidentDoc> {
+  const created = await Incident.create({
+    _id: number,
+    number,
+    openedBy: input.openedBy,
+    subject: input.subject,
+    customer: input.customer,
+    participants: [input.customer.address],
+    automatic: input.automatic,
+    planFingerprint: input.planFingerprint,
+    lastCustomerMessageId: input.lastCustomerMessageId,
+    linkedTo: input.linkedTo,
+    lastMessageAt: input.at,
+  });
+  const opened = created.toObject() as IncidentDoc;
+  await auditIncident(opened.number, 'incident-opened', null, opened, {
+    actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
+    why: `message ${input.openedBy}`,
+  });
+  return opened;
 }
 
 /** The incident number reserved for a message's incident: the one reserved before, or a new one. */
