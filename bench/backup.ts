@@ -3,7 +3,7 @@
  * the database, restore, and check every collection's count and content hash against the
  * manifest (restore's own re-check), printing the time of each phase.
  *
- *   npm run bench:backup                      # own FerretDB/Redis/Dovecot, 100k incidents
+ *   npm run bench:backup                      # own SecantusDB/Redis/Dovecot, 100k incidents
  *   BACKUP_BENCH_INCIDENTS=20000 MONGODB_URI=mongodb://… npm run bench:backup
  */
 import { mkdtemp, rm } from 'node:fs/promises';

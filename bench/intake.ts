@@ -2,7 +2,7 @@
  * End-to-end benchmark of the intake pipeline on real services:
  *
  *   IMAP APPEND (Dovecot) → intake (IDLE, FETCH, GridFS) → BullMQ ingest → MongoDB protocol
- *   (FerretDB unless MONGODB_URI is set) → BullMQ notify → SMTP (an smtp-server sink here)
+ *   (SecantusDB unless MONGODB_URI is set) → BullMQ notify → SMTP (an smtp-server sink here)
  *
  * Phases, each against a fresh incidesk app (own database, mailbox and queue prefix, three
  * warm-up messages first):

@@ -1,6 +1,6 @@
 /**
  * CPU time per process, read from /proc, for the processes this benchmark runs: its own process
- * and every descendant (FerretDB, Redis), plus the daemonized Dovecot master and its children.
+ * and every descendant (SecantusDB, Redis), plus the daemonized Dovecot master and its children.
  * Diagnostic only: on a platform without /proc every figure is simply absent.
  */
 import { readdirSync, readFileSync } from 'node:fs';

@@ -20,7 +20,7 @@ import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
-import { recordPlanVersion, resetAuditHead, withActor } from './store/audit.js';
+import { recordPlanVersion, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
@@ -60,8 +60,7 @@ export async function startApp(
   options: StartOptions = {},
 ): Promise<RunningApp> {
   const role = options.role ?? 'all';
-  await connectStore(config.mongoUri, config.redisUrl);
-  resetAuditHead();
+  await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redisUrl);

@@ -214,12 +214,10 @@ function loadSubset<T extends z.ZodTypeAny>(env: NodeJS.ProcessEnv, subset: T): 
   return parsed.data as z.infer<T>;
 }
 
-/** What commands on the database alone need: the store, and Redis for its write locks. */
-export function loadStoreConfig(
-  env: NodeJS.ProcessEnv = process.env,
-): Pick<Config, 'mongoUri' | 'redisUrl'> {
-  const v = loadSubset(env, schema.pick({ MONGODB_URI: true, REDIS_URL: true }));
-  return { mongoUri: v.MONGODB_URI, redisUrl: v.REDIS_URL };
+/** What commands on the database alone need: the store only. */
+export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Config, 'mongoUri'> {
+  const v = loadSubset(env, schema.pick({ MONGODB_URI: true }));
+  return { mongoUri: v.MONGODB_URI };
 }
 
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */

@@ -18,6 +18,7 @@ import {
   hasTimelineEntry,
   updateIncident,
 } from '../store/incidents.js';
+import { atomically } from '../store/db.js';
 import { linkIncidentToKnownError } from '../store/known-errors.js';
 import { childrenOf, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
@@ -130,7 +131,11 @@ export async function moveStatus(
   return { ok: true, done: `status ${step.to}` };
 }
 
-/** Clock update only while the incident is still in the status the decision was made on. */
+/**
+ * Clock update only while the incident is still in the status the decision was made on: the
+ * clocks are computed from the incident as it is now, and the status is the update's guard,
+ * so a transition that raced another one is refused, never applied twice.
+ */
 async function updateClocksGuarded(
   ctx: AppContext,
   incident: IncidentDoc,
@@ -139,7 +144,7 @@ async function updateClocksGuarded(
 ) {
   const current = await findIncident(incident.number);
   if (!current || current.status !== incident.status) return null;
-  return updateClocks(ctx, current, change, extra);
+  return updateClocks(ctx, current, change, extra, [incident.status]);
 }
 
 /** The first reply from our side stops the first-response clock. */
@@ -280,6 +285,22 @@ export async function mergeIncident(
     return refused(
       `${formatIncidentId(into)} is grouped under this incident; merge it into this one instead`,
     );
+  // All of it or none: the duplicate closed, the survivor's people, the handed-over reports
+  // and both timeline entries commit together (on a standalone server, where there are no
+  // transactions, a merge cut off half-way is finished by running it again).
+  const refusal = await atomically(() => mergeSteps(ctx, incident, into, target, actor));
+  if (refusal) return refusal;
+  return { ok: true, done: `merged into ${formatIncidentId(into)}` };
+}
+
+/** The writes of a merge; a refusal when the incident can no longer be merged. */
+async function mergeSteps(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  into: number,
+  target: IncidentDoc,
+  actor: Actor,
+): Promise<ChangeResult | null> {
   const now = ctx.now();
   // Closed and pointing at the target, but the survivor's timeline does not say so yet: a
   // merge cut off half-way; finishing it keeps the duplicate's messages visible there.
@@ -308,7 +329,7 @@ export async function mergeIncident(
       detail: { incident: formatIncidentId(other), number: other, by: actor.by },
     });
   }
-  return { ok: true, done: `merged into ${formatIncidentId(into)}` };
+  return null;
 }
 
 /** Record that a known error explains this incident; the agent learns its workaround. */

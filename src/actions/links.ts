@@ -14,6 +14,7 @@ import {
 } from '../domain/similarity.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
+import { atomically } from '../store/db.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import {
@@ -65,21 +66,25 @@ export async function handOverChildren(
   actor: Actor,
 ): Promise<number> {
   let moved = 0;
-  for (const n of await childrenOf(from)) {
-    let child = await findIncident(n);
-    if (child?.parent === from)
-      child =
-        (await updateIncident(
-          n,
-          { parent: to },
-          { onlyIf: OPEN_STATUSES, where: { parent: from } },
-        )) ?? (await findIncident(n)); // the guard failed: see where it is now
-    if (child?.parent !== to) continue; // closed meanwhile: stays where it was
-    await recordGrouping(ctx, n, to, actor);
-    await unlinkChild(from, n);
-    moved++;
-  }
+  for (const n of await childrenOf(from))
+    if (await atomically(() => handOverChild(ctx, n, from, to, actor))) moved++;
   return moved;
+}
+
+/** One report's move, all of it or none: its parent, both links and the timeline entries. */
+async function handOverChild(ctx: AppContext, n: number, from: number, to: number, actor: Actor) {
+  let child = await findIncident(n);
+  if (child?.parent === from)
+    child =
+      (await updateIncident(
+        n,
+        { parent: to },
+        { onlyIf: OPEN_STATUSES, where: { parent: from } },
+      )) ?? (await findIncident(n)); // the guard failed: see where it is now
+  if (child?.parent !== to) return false; // closed meanwhile: stays where it was
+  await recordGrouping(ctx, n, to, actor);
+  await unlinkChild(from, n);
+  return true;
 }
 
 /** The link and both timeline entries of a grouping; repeated on a retry, they are idempotent. */

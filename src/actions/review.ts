@@ -20,7 +20,7 @@ import {
   markActionItemDone,
   markReminded,
   openActionItemsDueBy,
-  refreshLessons,
+  recordLesson,
 } from '../store/review.js';
 import { queueMail } from './mail.js';
 import { refused, type Actor, type ChangeResult } from './outcome.js';
@@ -47,15 +47,12 @@ export async function addLesson(
   text: string,
   actor: Actor,
 ): Promise<ChangeResult> {
-  await appendTimeline(incident.number, {
-    _id: `lesson-${incident.number}-${actor.cause}`,
-    at: ctx.now(),
-    type: 'event',
-    event: 'lesson',
+  await recordLesson(incident.number, {
+    id: `lesson-${incident.number}-${actor.cause}`,
     text,
-    detail: { by: actor.by },
+    by: actor.by,
+    at: ctx.now(),
   });
-  await refreshLessons(incident.number);
   return { ok: true, done: 'lesson recorded' };
 }
 

@@ -115,6 +115,8 @@ export async function updateClocks(
   incident: IncidentDoc,
   change: { firstResponse?: ClockChange; resolution?: ClockChange; retarget?: Priority },
   extra: Record<string, unknown> = {},
+  /** Apply only while the incident is still in one of these statuses (null when it is not). */
+  onlyIf?: readonly IncidentDoc['status'][],
 ): Promise<IncidentDoc | null> {
   const now = ctx.now();
   const cal = calendarOf(ctx, incident);
@@ -136,7 +138,7 @@ export async function updateClocks(
     clocks,
     now,
   ).nextCheckAt;
-  const updated = await updateIncident(incident.number, set);
+  const updated = await updateIncident(incident.number, set, onlyIf ? { onlyIf } : {});
   if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
   return updated;
 }

@@ -34,7 +34,7 @@ export async function withAppContext<T>(
 ): Promise<T> {
   const config = loadConfig();
   const plan = await loadPlan(config.planPath);
-  await connectForCommand(config.mongoUri, config.redisUrl);
+  await connectForCommand(config.mongoUri);
   // Unlike a worker, a one-shot command must fail rather than wait forever for Redis.
   const redis = await connectCliRedis(config.redisUrl).catch(async (err: unknown) => {
     await disconnectStore();

@@ -31,9 +31,9 @@ export function unavailable(service: 'MongoDB' | 'Redis', url: string, err: unkn
 }
 
 /** Connect the store for a one-shot command: a MongoDB that is down is named within seconds. */
-export async function connectForCommand(mongoUri: string, redisUrl?: string): Promise<void> {
+export async function connectForCommand(mongoUri: string): Promise<void> {
   try {
-    await connectStore(mongoUri, redisUrl, { timeoutMs: CLI_CONNECT_TIMEOUT_MS });
+    await connectStore(mongoUri, { timeoutMs: CLI_CONNECT_TIMEOUT_MS });
   } catch (err) {
     await disconnectStore().catch(() => undefined);
     throw unavailable('MongoDB', mongoUri, err);
@@ -42,8 +42,7 @@ export async function connectForCommand(mongoUri: string, redisUrl?: string): Pr
 
 /** Runs `fn` with the store connected, and always disconnects. */
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
-  const { mongoUri, redisUrl } = loadStoreConfig();
-  await connectForCommand(mongoUri, redisUrl);
+  await connectForCommand(loadStoreConfig().mongoUri);
   try {
     return await fn();
   } finally {

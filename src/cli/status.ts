@@ -20,7 +20,7 @@ export function registerStatusCommands(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       const config = loadOpsConfig();
       // A dependency that is down is part of the answer, not a reason to fail the command.
-      await connectStore(config.mongoUri, undefined, { timeoutMs: CLI_CONNECT_TIMEOUT_MS }).catch(
+      await connectStore(config.mongoUri, { timeoutMs: CLI_CONNECT_TIMEOUT_MS }).catch(
         () => undefined,
       );
       const redis = cliRedis(config.redisUrl);

@@ -204,8 +204,8 @@ export function getPath(doc: Record<string, unknown>, path: string): unknown {
 
 /**
  * A document with a `$set` (dotted paths allowed) applied, without touching the input: what
- * the store holds after the update, computed instead of read back (every read is a scan on
- * FerretDB).
+ * the store holds after the update, computed from the document the update returned as it
+ * was before, so one round trip gives both (the audit trail needs both).
  */
 export function applySet<T extends Record<string, unknown>>(
   doc: T,

@@ -1,10 +1,10 @@
 /**
  * Archive collections and legal holds. Moving an incident is copy-then-delete on the same
- * `_id` (inserts that already happened are ignored), so a move killed half-way is finished
- * by simply running it again: nothing is lost, and no incident ends up in both places.
+ * `_id`, in a transaction where the server has them; without, a move killed half-way is
+ * finished by simply running it again: nothing is lost, and no incident ends up in both places.
  */
 import type mongoose from 'mongoose';
-import { db, isDuplicateKey } from './db.js';
+import { atomically, currentSession, db } from './db.js';
 import {
   ArchivedIncident,
   ArchivedTimelineEntry,
@@ -20,25 +20,6 @@ type Doc = Record<string, unknown> & { _id: Id };
 const coll = (name: string) => db().collection<Doc>(name);
 export const ARCHIVE_BATCH = 2000;
 
-/** insertMany that treats "already there" as done: the idempotent half of every move. */
-export async function insertIgnoringDuplicates(collection: string, docs: Doc[]): Promise<number> {
-  if (!docs.length) return 0;
-  try {
-    const r = await coll(collection).insertMany(docs, { ordered: false });
-    return r.insertedCount;
-  } catch (err) {
-    const e = err as { writeErrors?: unknown[]; insertedCount?: number; code?: number };
-    const errors = Array.isArray(e.writeErrors)
-      ? e.writeErrors
-      : e.writeErrors
-        ? [e.writeErrors]
-        : [err];
-    if (errors.every((w) => isDuplicateKey(w) || (w as { code?: number }).code === 11000))
-      return e.insertedCount ?? 0;
-    throw err;
-  }
-}
-
 export async function deleteByIds(collection: string, ids: Id[]): Promise<number> {
   let deleted = 0;
   for (let i = 0; i < ids.length; i += ARCHIVE_BATCH) {
@@ -50,59 +31,68 @@ export async function deleteByIds(collection: string, ids: Id[]): Promise<number
   return deleted;
 }
 
+/** Incidents per transaction: small enough to stay far inside a transaction's time limit. */
+const MOVE_BATCH = 100;
+
 /**
- * Move whole incidents with their timelines from one pair of collections to the other:
- * 1. copy the incidents, 2. copy the timeline entries, 3. delete those entries, 4. delete
- * the incidents. Until step 4 the source incident still exists, so a rerun selects it again.
+ * Move whole incidents with their timelines from one pair of collections to the other, a
+ * batch of incidents per transaction: copy the incidents and their timeline entries, then
+ * delete them from where they were. On a standalone server, without transactions, the steps
+ * run in that order and a rerun repeats them (copies replace what an earlier run copied):
+ * until the last step the source incident exists, so a rerun selects it again.
  */
 export async function moveIncidents(
   numbers: readonly number[],
   direction: 'archive' | 'restore',
   now: Date,
 ): Promise<{ incidents: number; timeline: number }> {
+  const moved = { incidents: 0, timeline: 0 };
+  for (let i = 0; i < numbers.length; i += MOVE_BATCH) {
+    const batch = numbers.slice(i, i + MOVE_BATCH);
+    const done = await atomically(() => moveBatch(batch, direction, now));
+    moved.incidents += done.incidents;
+    moved.timeline += done.timeline;
+  }
+  return moved;
+}
+
+async function moveBatch(batch: number[], direction: 'archive' | 'restore', now: Date) {
   const [fromInc, toInc, fromTl, toTl] =
     direction === 'archive'
       ? ['incidents', 'archive_incidents', 'timeline', 'archive_timeline']
       : ['archive_incidents', 'incidents', 'archive_timeline', 'timeline'];
-  const stamp = (doc: Doc): Doc => {
-    if (direction === 'archive') return { ...doc, archivedAt: now };
-    const rest = { ...doc };
-    delete rest.archivedAt;
-    return rest;
-  };
-  const wanted = new Set(numbers);
-  for (let i = 0; i < numbers.length; i += ARCHIVE_BATCH) {
-    const batch = numbers.slice(i, i + ARCHIVE_BATCH);
-    const docs = await coll(fromInc)
-      .find({ _id: { $in: batch } })
-      .toArray();
-    await insertIgnoringDuplicates(
-      toInc,
-      docs.map((d) => {
-        const copy = stamp(d);
-        if (direction === 'restore') copy.restoredFromArchiveAt = now;
-        return copy;
-      }),
-    );
-  }
-  // One pass over the timeline (every filter but _id is a scan on FerretDB anyway).
-  const moved: Id[] = [];
-  let pending: Doc[] = [];
-  const flush = async () => {
-    await insertIgnoringDuplicates(toTl, pending);
-    pending = [];
-  };
-  for await (const entry of coll(fromTl).find({}, { batchSize: 1000 })) {
-    if (!wanted.has(entry.incidentNumber as number)) continue;
-    pending.push(stamp(entry));
-    moved.push(entry._id);
-    if (pending.length >= ARCHIVE_BATCH) await flush();
-  }
-  await flush();
-  // Deletes only after the cursor is done: never modify a collection under an open scan.
-  await deleteByIds(fromTl, moved);
-  const incidents = await deleteByIds(fromInc, [...numbers]);
-  return { incidents, timeline: moved.length };
+  const session = currentSession();
+  const archiving = direction === 'archive';
+  const stamp = (doc: Doc): Doc => (archiving ? { ...doc, archivedAt: now } : stampless(doc));
+  const incidents = await coll(fromInc)
+    .find({ _id: { $in: batch } }, { session })
+    .toArray();
+  await copy(
+    toInc,
+    incidents.map((d) => (archiving ? stamp(d) : { ...stamp(d), restoredFromArchiveAt: now })),
+  );
+  const entries = await coll(fromTl)
+    .find({ incidentNumber: { $in: batch } }, { session })
+    .toArray();
+  await copy(toTl, entries.map(stamp));
+  await coll(fromTl).deleteMany({ _id: { $in: entries.map((e) => e._id) } }, { session });
+  const gone = await coll(fromInc).deleteMany({ _id: { $in: batch } }, { session });
+  return { incidents: gone.deletedCount, timeline: entries.length };
+}
+
+function stampless(doc: Doc): Doc {
+  const rest = { ...doc };
+  delete rest.archivedAt;
+  return rest;
+}
+
+/** Write copies by `_id`, replacing any an interrupted earlier run left (never a duplicate). */
+async function copy(collection: string, docs: Doc[]): Promise<void> {
+  if (!docs.length) return;
+  await coll(collection).bulkWrite(
+    docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })),
+    { ordered: false, session: currentSession() },
+  );
 }
 
 export async function findArchivedIncident(

@@ -1,11 +1,9 @@
 /**
  * Appending to and reading the audit chain, and who the current actor is.
  *
- * One chain for all processes: an entry is inserted with `_id = seq`, and a duplicate key
- * means another writer took that seq first, so we read its hash and try the next seq. Every
- * lookup on FerretDB is a scan of the collection, so the head is remembered in-process (and
- * hinted in the one-document `audit_head`), and a writer only reads the log when it lost a
- * race (then exactly the entry it lost to).
+ * One chain for all processes, kept in the database only: an entry is inserted with
+ * `_id = seq` after the highest one, so two writers can never both take a seq, and the
+ * one-document `audit_head` records how far the chain reached.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
@@ -15,7 +13,7 @@ import {
   type AuditEntry,
   type Json,
 } from '../domain/audit.js';
-import { isDuplicateKey } from './db.js';
+import { atomically, currentSession, isDuplicateKey } from './db.js';
 import { AuditEntryModel, AuditHead, PlanVersion } from './models.js';
 
 export interface AuditContext {
@@ -40,36 +38,23 @@ export function currentActor(): AuditContext {
   return current.getStore() ?? processDefault;
 }
 
-let head: { seq: number; hash: string } | null | undefined; // undefined: not looked up yet
-let tail: Promise<unknown> = Promise.resolve();
-
-/** Forget the remembered head (a test switching databases, or after a restore). */
-export function resetAuditHead(): void {
-  head = undefined;
-}
-
-async function loadHead(): Promise<{ seq: number; hash: string } | null> {
-  const hint = await AuditHead.findById('head').lean();
-  if (hint) return { seq: hint.seq, hash: hint.hash };
-  // No hint (first entry ever, or the hint was lost): one scan for the highest seq.
+/** The highest entry: the end of the `_id` index, one short read whatever the chain's length. */
+async function lastEntry(): Promise<{ seq: number; hash: string } | null> {
   const last = await AuditEntryModel.collection
-    .find({}, { projection: { seq: 1, hash: 1 } })
+    .find({}, { projection: { seq: 1, hash: 1 }, session: currentSession() })
     .sort({ _id: -1 })
     .limit(1)
     .next();
   return last ? { seq: last.seq as number, hash: last.hash as string } : null;
 }
 
-async function entryAt(seq: number): Promise<{ seq: number; hash: string } | null> {
-  const doc = await AuditEntryModel.collection.findOne(
-    { _id: seq as never },
-    { projection: { seq: 1, hash: 1 } },
-  );
-  return doc ? { seq: doc.seq as number, hash: doc.hash as string } : null;
-}
-
-/** Appends within this process run one at a time: they would only race each other. */
-export function appendAudit(
+/**
+ * Append an entry to the chain. Inside a transaction (see `atomically`) it commits together
+ * with the change it records; two transactions appending at once both write the next seq and
+ * the head, the server reports a write conflict to one of them, and that one reruns whole. On
+ * a standalone server the unique `_id` decides: the loser of a seq reads on from it.
+ */
+export async function appendAudit(
   body: Omit<AuditBody, 'at' | 'actor' | 'why'> &
     Partial<Pick<AuditBody, 'actor' | 'why'>> & { at?: Date },
 ): Promise<AuditEntry> {
@@ -80,47 +65,41 @@ export function appendAudit(
     actor: body.actor ?? ctx.actor,
     why: body.why ?? ctx.why,
   };
-  const run = tail.then(() => insertNext(full));
-  tail = run.catch(() => undefined);
-  return run;
-}
-
-async function insertNext(body: AuditBody): Promise<AuditEntry> {
-  if (head === undefined) head = await loadHead();
+  let prev = await lastEntry();
   for (;;) {
-    const entry = chainEntry(head, body);
+    const entry = chainEntry(prev, full);
     try {
-      await AuditEntryModel.collection.insertOne({ _id: entry.seq, ...entry } as never);
+      await AuditEntryModel.collection.insertOne({ _id: entry.seq, ...entry } as never, {
+        session: currentSession(),
+      });
     } catch (err) {
+      // Only outside a transaction: inside one, a racing append is a write conflict.
       if (!isDuplicateKey(err)) throw err;
-      // Another process wrote this seq. Jump to its hint when that is further on (one small
-      // read instead of one scan per entry it wrote), else continue from the entry we lost to.
-      const hint = await AuditHead.findById('head').lean();
-      const theirs =
-        hint && hint.seq >= entry.seq
-          ? { seq: hint.seq, hash: hint.hash }
-          : await entryAt(entry.seq);
-      if (!theirs) throw err; // cannot happen: a duplicate key means it exists
-      head = theirs;
+      prev = await lastEntry();
       continue;
     }
-    head = { seq: entry.seq, hash: entry.hash };
-    await moveHint(head);
+    await moveHead(entry);
     return entry;
   }
 }
 
-/** Best effort and only forward; a stale hint costs a probe, never a fork. */
-async function moveHint(to: { seq: number; hash: string }): Promise<void> {
-  try {
-    await AuditHead.updateOne(
-      { _id: 'head', seq: { $lt: to.seq } },
-      { $set: { seq: to.seq, hash: to.hash } },
-      { upsert: true },
-    );
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err; // a newer hint exists: fine
-  }
+/**
+ * Record the head (for `audit verify` to notice entries cut off the end), only forward: a
+ * slower writer outside a transaction never moves it back.
+ */
+async function moveHead(to: { seq: number; hash: string }): Promise<void> {
+  const moved = await AuditHead.updateOne(
+    { _id: 'head', seq: { $lt: to.seq } },
+    { $set: { seq: to.seq, hash: to.hash } },
+  );
+  if (moved.matchedCount > 0) return;
+  // No head yet (the first entry ever). An upsert on `_id` alone never fails on a duplicate
+  // key, so it is safe inside a transaction too.
+  await AuditHead.updateOne(
+    { _id: 'head' },
+    { $setOnInsert: { seq: to.seq, hash: to.hash } },
+    { upsert: true },
+  );
 }
 
 /** The chain in seq order (optionally a seq range), streamed: one scan, whatever its length. */
@@ -139,7 +118,7 @@ export async function auditSeqRange(
   fromIso: string,
   toIso: string,
 ): Promise<{ first: number; last: number } | null> {
-  // Two sorted finds rather than a $group: FerretDB implements neither $min nor $max there.
+  // Two sorted finds on the `_id` index: each stops at the first entry in range.
   const inRange = { at: { $gte: fromIso, $lt: toIso } };
   const edge = (dir: 1 | -1) =>
     AuditEntryModel.collection
@@ -151,7 +130,7 @@ export async function auditSeqRange(
   return first && last ? { first: first.seq as number, last: last.seq as number } : null;
 }
 
-/** The head as last recorded by a writer (see moveHint). */
+/** The head as last recorded by a writer (see moveHead). */
 export async function auditHint(): Promise<{ seq: number; hash: string } | null> {
   const hint = await AuditHead.findById('head').lean();
   return hint ? { seq: hint.seq, hash: hint.hash } : null;
@@ -168,33 +147,38 @@ export async function recordPlanVersion(plan: {
   text: string;
 }): Promise<boolean> {
   for (;;) {
-    const last = await PlanVersion.findOne({}, { fingerprint: 1 }).sort({ _id: -1 }).lean();
-    if (last?.fingerprint === plan.fingerprint) return false;
-    const n = (last?._id ?? 0) + 1;
     try {
-      await PlanVersion.create({
-        _id: n,
-        fingerprint: plan.fingerprint,
-        version: plan.version,
-        text: plan.text,
-        recordedAt: new Date(),
-      });
+      return await atomically(() => recordIfChanged(plan));
     } catch (err) {
-      if (isDuplicateKey(err)) continue; // another process recorded a version meanwhile
-      throw err;
+      // Outside a transaction: another process recorded a version meanwhile; look again.
+      if (!isDuplicateKey(err)) throw err;
     }
-    await appendAudit({
-      action: 'plan-changed',
-      subject: { type: 'plan', id: String(n) },
-      changes: [
-        {
-          field: 'fingerprint',
-          before: (last?.fingerprint ?? null) as Json,
-          after: plan.fingerprint,
-        },
-      ],
-      detail: { version: plan.version, planVersion: n },
-    });
-    return true;
   }
+}
+
+/** The version and its audit entry, committed together. */
+async function recordIfChanged(plan: { fingerprint: string; version: number; text: string }) {
+  const last = await PlanVersion.findOne({}, { fingerprint: 1 }).sort({ _id: -1 }).lean();
+  if (last?.fingerprint === plan.fingerprint) return false;
+  const n = (last?._id ?? 0) + 1;
+  await PlanVersion.create({
+    _id: n,
+    fingerprint: plan.fingerprint,
+    version: plan.version,
+    text: plan.text,
+    recordedAt: new Date(),
+  });
+  await appendAudit({
+    action: 'plan-changed',
+    subject: { type: 'plan', id: String(n) },
+    changes: [
+      {
+        field: 'fingerprint',
+        before: (last?.fingerprint ?? null) as Json,
+        after: plan.fingerprint,
+      },
+    ],
+    detail: { version: plan.version, planVersion: n },
+  });
+  return true;
 }

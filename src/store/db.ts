@@ -1,26 +1,36 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import mongoose from 'mongoose';
-import { closeLocks, useRedisLocks } from './locks.js';
 import { ALL_MODELS } from './models.js';
 
-/**
- * Connect the process-wide mongoose connection and make sure every index exists. Writes to
- * an incident are serialised through Redis at `redisUrl` (see locks.ts).
- */
+/** Whether the connected server runs multi-document transactions (a replica set or mongos). */
+let transactions = false;
+
+/** Connect the process-wide mongoose connection and make sure every index exists. */
 export async function connectStore(
   uri: string,
-  redisUrl?: string,
   { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
 ): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
-  useRedisLocks(redisUrl);
+  // Every model operation inside `atomically` joins its transaction without passing a session.
+  mongoose.set('transactionAsyncLocalStorage', true);
   await mongoose.connect(uri, { serverSelectionTimeoutMS: timeoutMs });
+  transactions = await serverHasTransactions();
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();
   return mongoose;
 }
 
+/** A standalone server has no transactions; a replica set member (setName) or mongos has. */
+async function serverHasTransactions(): Promise<boolean> {
+  const hello = await db().admin().command({ hello: 1 });
+  return typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+}
+
+export function hasTransactions(): boolean {
+  return transactions;
+}
+
 export async function disconnectStore(): Promise<void> {
-  await closeLocks();
   await mongoose.disconnect();
 }
 
@@ -28,6 +38,27 @@ export function db() {
   const handle = mongoose.connection.db;
   if (!handle) throw new Error('store is not connected');
   return handle;
+}
+
+/** The session of the transaction this code runs in, for driver calls (models join by themselves). */
+export function currentSession(): mongoose.ClientSession | undefined {
+  const als = (
+    mongoose as {
+      transactionAsyncLocalStorage?: AsyncLocalStorage<{ session?: mongoose.ClientSession }>;
+    }
+  ).transactionAsyncLocalStorage;
+  return als?.getStore()?.session;
+}
+
+/**
+ * Run `fn` as one transaction, so its writes commit together or not at all; nested calls join
+ * the outer one. A transient conflict (another transaction wrote the same document) reruns
+ * `fn` from the start. On a standalone server there are no transactions: `fn` runs as it
+ * stands, so it must be safe to repeat after a crash (every caller's writes are idempotent).
+ */
+export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
+  if (!transactions || currentSession()) return fn();
+  return mongoose.connection.transaction(fn);
 }
 
 export function isDuplicateKey(err: unknown): boolean {

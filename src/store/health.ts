@@ -1,6 +1,6 @@
 /**
- * Store reads for health and metrics. The counts scan whole collections on a server without
- * indexes (FerretDB), so src/ops/health.ts caches them; the ping is always live.
+ * Store reads for health and metrics. The counts read whole collections (or their indexes),
+ * so src/ops/health.ts caches them; the ping is always live.
  */
 import { listLeases } from './mailbox-lease.js';
 import mongoose from 'mongoose';

@@ -1,9 +1,8 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudit } from './audit.js';
-import { isDuplicateKey } from './db.js';
-import { withIncidentLock } from './locks.js';
+import { nextSequence } from './counters.js';
+import { atomically, isDuplicateKey } from './db.js';
 import {
-  Counter,
   GroupState,
   Incident,
   RawMessage,
@@ -12,22 +11,6 @@ import {
   type IncidentStatus,
   type TimelineDoc,
 } from './models.js';
-
-async function nextIncidentNumber(): Promise<number> {
-  for (;;) {
-    try {
-      const doc = await Counter.findOneAndUpdate(
-        { _id: 'incident' },
-        { $inc: { seq: 1 } },
-        { upsert: true, returnDocument: 'after' },
-      ).lean();
-      return doc!.seq;
-    } catch (err) {
-      // Two first-ever upserts can race to insert the counter; the loser just goes again.
-      if (!isDuplicateKey(err)) throw err;
-    }
-  }
-}
 
 export interface NewIncident {
   openedBy: string;
@@ -44,55 +27,71 @@ export interface NewIncident {
  * Open the incident a raw message starts, exactly once.
  *
  * The number is reserved on the raw message before the incident is inserted, so a retry
- * after a crash reuses it (no duplicate, no gap). The insert on `_id: number` is what makes
- * a number taken: the counter only proposes one, because not every MongoDB-protocol server
- * applies concurrent `$inc`s atomically (FerretDB on SQLite loses some). A proposal that is
- * already taken by another message's incident is simply replaced by the next one.
+ * after a crash reuses it. The reservation is a compare-and-set: two runs of one message at
+ * once (a stalled job taken over) agree on the first number reserved, and the unique index
+ * on `openedBy` stops a second incident for one message whatever happens.
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
-  let number =
-    (await RawMessage.findById(input.openedBy, { openingIncident: 1 }).lean())?.openingIncident ??
-    undefined;
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
-    if (number === undefined) {
-      number = await nextIncidentNumber();
-      await RawMessage.updateOne({ _id: input.openedBy }, { $set: { openingIncident: number } });
-    }
+    const number = await reserveNumber(input.openedBy);
     try {
-      const created = await Incident.create({
-        _id: number,
-        number,
-        openedBy: input.openedBy,
-        subject: input.subject,
-        customer: input.customer,
-        participants: [input.customer.address],
-        automatic: input.automatic,
-        planFingerprint: input.planFingerprint,
-        lastCustomerMessageId: input.lastCustomerMessageId,
-        linkedTo: input.linkedTo,
-        lastMessageAt: input.at,
-      });
-      const doc = created.toObject() as IncidentDoc;
-      await auditIncident(doc.number, 'incident-opened', null, doc, {
-        actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
-        why: `message ${input.openedBy}`,
-      });
-      return doc;
+      return await atomically(() => insertIncident(number, input));
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
-      const holder = await findIncident(number);
-      if (holder?.openedBy === input.openedBy) return holder; // a retry of our own insert
-      // Our message already opened an incident under another number (a concurrent run).
+      // A retry of an insert that happened: the message's incident is there already.
       const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
       if (ours) return ours;
-      number = undefined; // taken by another message: propose the next number
+      // The number belongs to an incident the counter never counted (data imported or
+      // restored without its counter): give the reservation up and draw the next one.
+      await RawMessage.updateOne(
+        { _id: input.openedBy, openingIncident: number },
+        { $unset: { openingIncident: 1 } },
+      );
     }
   }
   throw new Error(`could not allocate an incident number after ${MAX_NUMBER_ATTEMPTS} attempts`);
 }
 
-/** Proposals per new incident before giving up (the job is then retried with backoff). */
+/** Numbers drawn per new incident before giving up (the job is then retried with backoff). */
 const MAX_NUMBER_ATTEMPTS = 50;
+
+/** The incident and its audit entry, committed together. */
+async function insertIncident(number: number, input: NewIncident): Promise<IncidentDoc> {
+  const created = await Incident.create({
+    _id: number,
+    number,
+    openedBy: input.openedBy,
+    subject: input.subject,
+    customer: input.customer,
+    participants: [input.customer.address],
+    automatic: input.automatic,
+    planFingerprint: input.planFingerprint,
+    lastCustomerMessageId: input.lastCustomerMessageId,
+    linkedTo: input.linkedTo,
+    lastMessageAt: input.at,
+  });
+  const opened = created.toObject() as IncidentDoc;
+  await auditIncident(opened.number, 'incident-opened', null, opened, {
+    actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
+    why: `message ${input.openedBy}`,
+  });
+  return opened;
+}
+
+/** The incident number reserved for a message's incident: the one reserved before, or a new one. */
+async function reserveNumber(rawId: string): Promise<number> {
+  const reserved = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
+  if (typeof reserved?.openingIncident === 'number') return reserved.openingIncident;
+  const number = await nextSequence('incident');
+  const won = await RawMessage.updateOne(
+    { _id: rawId, openingIncident: null },
+    { $set: { openingIncident: number } },
+  );
+  if (won.modifiedCount === 1) return number;
+  // Another run of this message reserved first (the number drawn here stays unused).
+  const theirs = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
+  return theirs?.openingIncident ?? number;
+}
 
 export async function findIncident(number: number): Promise<IncidentDoc | null> {
   return Incident.findById(number).lean<IncidentDoc>();
@@ -154,17 +153,18 @@ export async function recordMessage(
   entry: NewTimelineEntry,
   participant?: string,
 ) {
-  const inserted = await appendTimeline(incidentNumber, entry);
-  await withIncidentLock(incidentNumber, () =>
-    Incident.updateOne(
+  // Together, so that the count goes up exactly once per entry even across a crash.
+  await atomically(async () => {
+    const inserted = await appendTimeline(incidentNumber, entry);
+    await Incident.updateOne(
       { _id: incidentNumber },
       {
         $max: { lastMessageAt: entry.at },
         ...(inserted ? { $inc: { messageCount: 1 } } : {}),
         ...(participant ? { $addToSet: { participants: participant } } : {}),
       },
-    ),
-  );
+    );
+  });
 }
 
 export async function hasTimelineEntry(id: string): Promise<boolean> {
@@ -212,9 +212,9 @@ export async function updateIncident(
   const update: Record<string, unknown> = { $set: changes };
   if (options.addParticipants?.length)
     update.$addToSet = { participants: { $each: options.addParticipants } };
-  const written = await withIncidentLock(number, async () => {
-    // The document before the change, for the audit trail; the one after is computed from it
-    // rather than read again (every read is a scan on FerretDB).
+  // The change and its audit entry commit together. The document before the change comes
+  // back from the update itself (for the audit trail); the one after is computed from it.
+  const written = await atomically(async () => {
     const before = await Incident.findOneAndUpdate(filter, update, {
       returnDocument: 'before',
     }).lean<IncidentDoc>();
@@ -222,22 +222,17 @@ export async function updateIncident(
     const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
     const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
     if (added.length) after.participants = [...before.participants, ...added];
-    return { before, after, added };
+    await auditIncident(
+      number,
+      'incident-changed',
+      before,
+      after,
+      {},
+      { ...changes, ...(added.length ? { participants: after.participants } : {}) },
+    );
+    return after;
   });
-  if (!written) return null;
-  const { before, after, added } = written;
-  await auditIncident(
-    number,
-    'incident-changed',
-    before,
-    after,
-    {},
-    {
-      ...changes,
-      ...(added.length ? { participants: after.participants } : {}),
-    },
-  );
-  return after;
+  return written;
 }
 
 /** One audit entry per incident change: who, why (from the caller's context), changed fields. */

@@ -20,7 +20,6 @@ import {
 } from '../domain/retention.js';
 import { deleteByIds, heldNumbers, moveIncidents } from './archive.js';
 import { db } from './db.js';
-import { withDocumentLock } from './locks.js';
 import { MaintenanceRun } from './models.js';
 
 const BLOB_BUCKET = 'blobs';
@@ -279,21 +278,17 @@ async function maintain(
   if (orphanFileIds.length && !dryRun)
     await coll(`${BLOB_BUCKET}.chunks`).deleteMany({ files_id: { $in: orphanFileIds } });
 
-  // 7. Acknowledgement history older than the rate-limit window.
+  // 7. Acknowledgement history older than the rate-limit window: a conditional `$pull`, so
+  // an acknowledgement recorded meanwhile stays.
   const cutoff = new Date(now.getTime() - ACK_WINDOW_MS);
   for await (const a of scan('addresses', { recentAcks: 1 })) {
     const acks = (a.recentAcks as Date[] | undefined) ?? [];
     if (expiredAcks(acks, now) === 0) continue;
     counts.trimmedAckAddresses++;
-    // A read-modify-write guarded by the array it read, under the address's lock: if an
-    // acknowledgement was recorded meanwhile the filter misses and the trim waits for the
-    // next run (FerretDB ignores `$pull` conditions).
     if (!dryRun)
-      await withDocumentLock(`address:${String(a._id)}`, () =>
-        coll('addresses').updateOne({ _id: a._id, recentAcks: acks } as never, {
-          $set: { recentAcks: acks.filter((d) => new Date(d) >= cutoff) },
-        }),
-      );
+      await coll('addresses').updateOne({ _id: a._id }, {
+        $pull: { recentAcks: { $lt: cutoff } },
+      } as never);
   }
 }
 

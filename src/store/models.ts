@@ -322,9 +322,8 @@ export type ReviewActionDoc = InferSchemaType<typeof reviewActionSchema> & { _id
 
 /**
  * Outage grouping: one document per child under a parent. The truth for "which reports does
- * resolving this parent resolve": a deterministic-id insert per link is safe under concurrent
- * grouping, where `$addToSet` on the parent's `children` loses updates on some servers
- * (FerretDB). Small: only grouped incidents appear here.
+ * resolving this parent resolve", found by the `parent` index; the parent's `children` is a
+ * copy written in the same transaction. Small: only grouped incidents appear here.
  */
 const incidentLinkSchema = new Schema(
   {
@@ -485,9 +484,12 @@ export type OutboxDoc = InferSchemaType<typeof outboxSchema> & { _id: string };
  * hashed (plain JSON, `at` an ISO string); see src/domain/audit.ts.
  */
 const auditEntrySchema = new Schema({ _id: Number }, { ...opts, strict: false });
-auditEntrySchema.index({ at: 1 }); // exports by date range (FerretDB scans anyway)
+auditEntrySchema.index({ at: 1 }); // exports by date range
 
-/** Where the chain ends, as last seen: a hint that saves a scan; writers probe forward from it. */
+/**
+ * Where the chain ends, moved forward with every append (in its transaction): `audit verify`
+ * compares it with the last entry to notice entries cut off the end.
+ */
 const auditHeadSchema = new Schema(
   { _id: String, seq: { type: Number, required: true }, hash: { type: String, required: true } },
   opts,

@@ -1,5 +1,4 @@
 import { isDuplicateKey } from './db.js';
-import { withDocumentLock } from './locks.js';
 import { Address, Outbox, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -55,12 +54,10 @@ export async function acknowledgementHistory(sender: string, now: Date) {
 
 /** Remember an acknowledgement for the rate limit; the list keeps only the latest ones. */
 export async function recordAcknowledgement(sender: string, at: Date) {
-  await withDocumentLock(`address:${sender}`, () =>
-    Address.updateOne(
-      { _id: sender },
-      { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
-      { upsert: true },
-    ),
+  await Address.updateOne(
+    { _id: sender },
+    { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
+    { upsert: true },
   );
 }
 
@@ -70,11 +67,9 @@ export async function isUndeliverable(address: string): Promise<boolean> {
 }
 
 export async function markUndeliverable(address: string, reason: string) {
-  await withDocumentLock(`address:${address}`, () =>
-    Address.updateOne(
-      { _id: address },
-      { $set: { undeliverable: true, reason, updatedAt: new Date() } },
-      { upsert: true },
-    ),
+  await Address.updateOne(
+    { _id: address },
+    { $set: { undeliverable: true, reason, updatedAt: new Date() } },
+    { upsert: true },
   );
 }

@@ -1,6 +1,6 @@
 /** Store access for post-incident reviews, duplicates and outage grouping. */
-import { isDuplicateKey } from './db.js';
-import { withIncidentLock } from './locks.js';
+import { appendTimeline } from './incidents.js';
+import { atomically, isDuplicateKey } from './db.js';
 import {
   Incident,
   IncidentLink,
@@ -19,35 +19,44 @@ export const OPEN_STATUSES = [
   'pending-customer',
 ] as const;
 
-/** The lessons recorded on an incident's timeline (the truth; `review.lessons` is a copy). */
-async function lessonsOnTimeline(number: number) {
-  const rows = await TimelineEntry.find({ incidentNumber: number, event: 'lesson' })
-    .sort({ at: 1, _id: 1 })
-    .lean<TimelineDoc[]>();
-  return rows.map((e) => ({
-    id: e._id,
-    text: e.text ?? '',
-    by: (e.detail as { by?: string } | undefined)?.by ?? '',
-    at: e.at,
-  }));
+export interface Lesson {
+  /** The lesson's timeline entry, whose `_id` makes a retried add a no-op. */
+  id: string;
+  text: string;
+  by: string;
+  at: Date;
 }
 
 /**
- * Copy an incident's lessons from its timeline into `review.lessons`. Each lesson is a
- * timeline insert on a deterministic id (safe when retried or concurrent); concurrent array
- * updates on one document are not atomic on every server, so the copy is rewritten until it
- * matches what the timeline holds after the write.
+ * Record a lesson on the timeline (the truth) and copy it into `review.lessons`, together.
+ * The copy is a guarded `$push`, kept in timeline order, so a retry or a concurrent lesson
+ * never loses or doubles one.
  */
-export async function refreshLessons(number: number): Promise<void> {
-  let lessons = await lessonsOnTimeline(number);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    await withIncidentLock(number, () =>
-      Incident.updateOne({ _id: number }, { $set: { 'review.lessons': lessons } }),
+export async function recordLesson(number: number, lesson: Lesson): Promise<void> {
+  await atomically(async () => {
+    const inserted = await appendTimeline(number, {
+      _id: lesson.id,
+      at: lesson.at,
+      type: 'event',
+      event: 'lesson',
+      text: lesson.text,
+      detail: { by: lesson.by },
+    });
+    // A retry copies what the first run stored (its time), in case it stopped in between.
+    const stored = inserted ? lesson : await storedLesson(lesson.id);
+    if (!stored) return;
+    await Incident.updateOne(
+      { _id: number, 'review.lessons.id': { $ne: stored.id } },
+      { $push: { 'review.lessons': { $each: [stored], $sort: { at: 1, id: 1 } } } },
     );
-    const again = await lessonsOnTimeline(number);
-    if (again.map((l) => l.id).join() === lessons.map((l) => l.id).join()) return;
-    lessons = again;
-  }
+  });
+}
+
+async function storedLesson(id: string): Promise<Lesson | null> {
+  const e = await TimelineEntry.findById(id).lean<TimelineDoc>();
+  if (!e) return null;
+  const by = (e.detail as { by?: string } | undefined)?.by ?? '';
+  return { id: e._id, text: e.text ?? '', by, at: e.at };
 }
 
 export async function actionItemsOf(incidentNumber: number): Promise<ReviewActionDoc[]> {
@@ -137,42 +146,33 @@ export async function forgetTriagedBefore(before: Date): Promise<number> {
   return (await RecentIncident.deleteMany({ at: { $lt: before } })).deletedCount;
 }
 
-/** Record `child` under `parent` (insert-or-ignore), then refresh the parent's `children`. */
+/** Record `child` under `parent`: the link and the parent's `children`, together. */
 export async function linkChild(parent: number, child: number, at: Date, by: string) {
-  try {
-    await IncidentLink.create({ _id: `${parent}-${child}`, parent, child, at, by });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
-  await refreshChildren(parent);
+  await atomically(async () => {
+    // Insert-or-keep without a duplicate-key error, which would abort a transaction.
+    await IncidentLink.updateOne(
+      { _id: `${parent}-${child}` },
+      { $setOnInsert: { parent, child, at, by } },
+      { upsert: true },
+    );
+    await Incident.updateOne(
+      { _id: parent, children: { $ne: child } },
+      { $push: { children: { $each: [child], $sort: 1 } } },
+    );
+  });
 }
 
 /** Take `child` off `parent` (the link and the parent's `children`), e.g. to move it. */
 export async function unlinkChild(parent: number, child: number) {
-  await IncidentLink.deleteOne({ _id: `${parent}-${child}` });
-  await refreshChildren(parent);
+  await atomically(async () => {
+    await IncidentLink.deleteOne({ _id: `${parent}-${child}` });
+    await Incident.updateOne({ _id: parent }, { $pull: { children: child } });
+  });
 }
 
 export async function childrenOf(parent: number): Promise<number[]> {
   const rows = await IncidentLink.find({ parent }, { child: 1 }).sort({ child: 1 }).lean();
   return rows.map((r) => r.child);
-}
-
-/**
- * Copy the links into the parent's `children`. Concurrent groupings may overwrite each
- * other's copy, so each writer checks the links again after writing and repeats until what
- * it wrote is current: the last writer always leaves the complete list.
- */
-async function refreshChildren(parent: number) {
-  let children = await childrenOf(parent);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    await withIncidentLock(parent, () =>
-      Incident.updateOne({ _id: parent }, { $set: { children } }),
-    );
-    const again = await childrenOf(parent);
-    if (again.join() === children.join()) return;
-    children = again;
-  }
 }
 
 /** Whether `target`'s timeline records that `merged` was merged into it. */

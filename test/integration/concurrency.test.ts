@@ -1,10 +1,15 @@
 /**
- * Several processes writing to one incident at the same time, on the real database server.
- * FerretDB applies each update as read, change, write back; without the per-incident lock
- * (src/store/locks.ts) some of these updates are lost and more than one claim succeeds.
+ * Several processes writing to one incident at the same time, on the real database server,
+ * with no lock of any kind: every update is one atomic operation with its guard in the
+ * filter, and the change and its audit entry commit together. Were an update a read, a
+ * change and a write back, the writers (dozens of updates in flight at once) would overwrite
+ * each other's participants, more than one claim could pass its guard, and the audit chain
+ * would fork.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
+import { auditCursor } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { findIncident, openIncident } from '../../src/store/incidents.js';
 import { testEnv } from '../support/harness.js';
@@ -12,10 +17,10 @@ import { PROJECT_ROOT } from '../support/services.js';
 
 describe('concurrent writers on one incident', () => {
   const { env } = testEnv({ port: 25 }); // no mail is sent: only the store is used
-  beforeAll(() => connectStore(env.MONGODB_URI!, env.REDIS_URL));
+  beforeAll(() => connectStore(env.MONGODB_URI!));
   afterAll(() => disconnectStore());
 
-  it('lose no update, and exactly one conditional claim succeeds', async () => {
+  it('lose no update, exactly one guarded claim succeeds, and the audit chain stays one chain', async () => {
     const incident = await openIncident({
       openedBy: 'raw-concurrency',
       subject: 'Shared',
@@ -34,10 +39,10 @@ describe('concurrent writers on one incident', () => {
             'tsx',
             'test/support/incident-writer.ts',
             env.MONGODB_URI!,
-            env.REDIS_URL!,
             String(incident.number),
             name,
             String(PER),
+            String(WRITERS),
           ],
           { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
         );
@@ -54,5 +59,16 @@ describe('concurrent writers on one incident', () => {
     const after = (await findIncident(incident.number))!;
     expect(after.participants).toHaveLength(1 + WRITERS * PER);
     expect(after.assignee).toBe(names[outcomes.indexOf('claimed')]);
-  });
+    expect(after.status).toBe('assigned');
+
+    // One audit entry per change that happened (each added participant, the one claim), in
+    // one unbroken hash chain although four processes appended at once.
+    const entries: AuditEntry[] = [];
+    for await (const e of auditCursor()) entries.push(e);
+    expect(verifyChain(entries)).toBeNull();
+    const mine = entries.filter(
+      (e) => e.subject.id === String(incident.number) && e.action === 'incident-changed',
+    );
+    expect(mine).toHaveLength(WRITERS * PER + 1);
+  }, 120_000);
 });

@@ -99,7 +99,7 @@ describe('crash safety', () => {
         async () =>
           (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES &&
           (await Outbox.countDocuments({ kind: 'assignment', state: 'sent' })) === MESSAGES,
-        // Generous: FerretDB is shared with every other test file running in parallel.
+        // Generous: the database server is shared with every other test file running in parallel.
         900_000,
       ).catch(async (err: Error) => {
         throw new Error(`${err.message}; outbox and incidents: ${await outboxState()}`);

@@ -84,14 +84,46 @@ describe('npm run demo', () => {
       });
       relay.close();
       const envFile = '.demo/demo.env';
+      let assignee = '';
       for (let i = 0; ; i++) {
         const shown = await runIncidesk(
           ['--env-file', envFile, 'incidents', 'show', '1', '--json'],
           {},
         );
-        const timeline = JSON.parse(shown.stdout).timeline as { text?: string }[];
+        const { incident, timeline } = JSON.parse(shown.stdout) as {
+          incident: { assignee: string };
+          timeline: { text?: string }[];
+        };
+        assignee = incident.assignee;
         if (timeline.some((e) => e.text?.includes('Any news on the refund?'))) break;
         if (i > 60) throw new Error('the reply never joined INC-000001');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+
+      // The agent answers from their own mailbox; the answer reaches the customer's.
+      const plan = parseYaml(readFileSync(`${PROJECT_ROOT}/plan.example.yaml`, 'utf8')) as {
+        agents: { id: string; email: string }[];
+      };
+      const agent = plan.agents.find((a) => a.id === assignee)!.email;
+      const assignment = (await inbox(imapPort, agent)).find((m) =>
+        m.subject.startsWith('[INC-000001]'),
+      )!;
+      const agentRelay = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: smtpPort,
+        ignoreTLS: true,
+      });
+      await agentRelay.sendMail({
+        from: agent,
+        to: assignment.replyTo,
+        subject: `Re: ${assignment.subject}`,
+        text: 'We refunded the second charge today.',
+      });
+      agentRelay.close();
+      for (let i = 0; ; i++) {
+        const mails = await inbox(imapPort, 'ann@example.com');
+        if (mails.some((m) => m.text.includes('We refunded the second charge today.'))) break;
+        if (i > 60) throw new Error("the agent's answer never reached the customer");
         await new Promise((r) => setTimeout(r, 500));
       }
     } finally {

@@ -194,7 +194,7 @@ export async function imapSession(mailboxUser: string): Promise<ImapFlow> {
 export async function waitUntil<T>(
   what: string,
   probe: () => Promise<T | undefined | null | false>,
-  timeoutMs = 120_000, // generous: the whole suite shares one FerretDB, and the crash test loads it
+  timeoutMs = 120_000, // generous: the whole suite shares one database server, and the crash test loads it
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -1,0 +1,19 @@
+/** Named sequences (incident numbers, known error numbers): one `$inc` each, atomic on the server. */
+import { isDuplicateKey } from './db.js';
+import { Counter } from './models.js';
+
+export async function nextSequence(name: string): Promise<number> {
+  for (;;) {
+    try {
+      const doc = await Counter.findOneAndUpdate(
+        { _id: name },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      ).lean();
+      return doc!.seq;
+    } catch (err) {
+      // Two first-ever upserts can race to insert the counter; the loser just goes again.
+      if (!isDuplicateKey(err)) throw err;
+    }
+  }
+}
