@@ -7,7 +7,7 @@ import {
   parseKnownErrorId,
   type KnownErrorStatus,
 } from '../domain/known-errors.js';
-import { formatIncidentId, parseIncidentId } from '../domain/tokens.js';
+import { formatIncidentId, parseIncidentArgument } from '../domain/tokens.js';
 import { appendTimeline, findIncident } from '../store/incidents.js';
 import {
   createKnownError,
@@ -30,7 +30,7 @@ function keNumber(id: string): number {
 }
 
 function incidentNumber(id: string): number {
-  const n = parseIncidentId(id);
+  const n = parseIncidentArgument(id);
   if (n === null)
     throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
   return n;

@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { startApp, type Role } from '../app.js';
 import { ConfigError, loadConfig, loadEnvFile, redactedConfig } from '../config.js';
-import { parseIncidentId } from '../domain/tokens.js';
+import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { findIncident, listIncidents } from '../store/incidents.js';
@@ -114,7 +114,7 @@ incidents
   .description('one incident with its whole timeline: 1, INC-1 or INC-000001')
   .option('--json', 'machine-readable output')
   .action(async (id: string, opts: { json?: boolean }) => {
-    const number = parseIncidentId(id);
+    const number = parseIncidentArgument(id);
     if (number === null)
       throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
     const found = await withStore(async () => {

@@ -6,7 +6,7 @@
 import { userInfo } from 'node:os';
 import { CommanderError, type Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { formatIncidentId, parseIncidentId } from '../domain/tokens.js';
+import { formatIncidentId, parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan } from '../plan/load.js';
 import {
@@ -25,7 +25,7 @@ import { NotFoundError, print, withStore } from './shared.js';
 const say = (s: string): void => void print(s);
 
 function incidentNumber(id: string): number {
-  const n = parseIncidentId(id);
+  const n = parseIncidentArgument(id);
   if (n === null)
     throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
   return n;

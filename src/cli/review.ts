@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { ChangeResult } from '../actions/outcome.js';
 import { addActionItem, addLesson, closeProblems, completeActionItem } from '../actions/review.js';
 import { parseDueDate, utcDay } from '../domain/review.js';
-import { formatIncidentId, parseIncidentId } from '../domain/tokens.js';
+import { formatIncidentId, parseIncidentArgument } from '../domain/tokens.js';
 import { findIncident } from '../store/incidents.js';
 import type { IncidentDoc, ReviewActionDoc } from '../store/models.js';
 import { actionItemsOf, openActionItemsDueBy } from '../store/review.js';
@@ -17,7 +17,7 @@ import { print, withStore } from './shared.js';
 
 /** The incident an id names, or a failure with the right exit code. */
 export async function incidentArg(id: string): Promise<IncidentDoc> {
-  const number = parseIncidentId(id);
+  const number = parseIncidentArgument(id);
   if (number === null) throw new CliFailure(EXIT.usage, `not an incident id: ${id}`);
   const incident = await findIncident(number);
   if (!incident) throw new CliFailure(EXIT.notFound, `no incident ${id}`);

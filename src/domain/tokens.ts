@@ -62,10 +62,19 @@ function toNumber(digits: string): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-/** "INC-000123", "inc-123", "123" → 123; anything else → null. */
+/** "INC-000123", "inc-123" → 123; anything else → null. */
 export function parseIncidentId(s: string): number | null {
-  const m = /^(?:INC-)?(\d+)$/i.exec(s.trim());
+  const m = /^INC-(\d+)$/i.exec(s.trim());
   return m ? toNumber(m[1] as string) : null;
+}
+
+/**
+ * What a person types on the command line: also a bare number ("123"). Not for mail, where a
+ * bare number in `#merge 42` is more likely a typo than an incident.
+ */
+export function parseIncidentArgument(s: string): number | null {
+  const digits = /^\d+$/.exec(s.trim());
+  return digits ? toNumber(digits[0]) : parseIncidentId(s);
 }
 
 /** `<INC-000123.${uniquePart}.${token}@${domain}>`; uniquePart must match [a-z0-9-]+. */

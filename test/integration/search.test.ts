@@ -363,7 +363,11 @@ describe('search, reports and known errors', () => {
     );
 
     expect((await cli(['report', '--from', 'yesterday', '--to', '2026-10-12'])).code).toBe(64);
-    expect((await cli(['report', '--to', '2026-10-12'])).code).toBe(64);
+    // Without --from, the seven days up to and including --to (without either: up to today).
+    const week = JSON.parse(
+      (await cli(['report', '--to', '2026-10-12', '--format', 'json'])).stdout,
+    );
+    expect([week.from, week.to]).toEqual(['2026-10-06T00:00:00.000Z', '2026-10-13T00:00:00.000Z']);
     expect((await cli([...args, '--format', 'pdf'])).code).toBe(64);
     expect((await cli(['report', '--from', '2026-10-12', '--to', '2026-10-01'])).code).toBe(64);
   });

@@ -6,6 +6,7 @@ import {
   incidentFromRecipients,
   incidentToken,
   outboundMessageId,
+  parseIncidentArgument,
   parseIncidentId,
   plusAddress,
   subjectIncident,
@@ -67,8 +68,6 @@ describe('formatIncidentId / parseIncidentId', () => {
     ['inc-123', 123],
     ['Inc-0000001', 1],
     ['  INC-1234567 ', 1234567],
-    ['1', 1],
-    ['000042', 42],
   ])('parses %s', (s, n) => {
     expect(parseIncidentId(s)).toBe(n);
   });
@@ -82,9 +81,7 @@ describe('formatIncidentId / parseIncidentId', () => {
     '[INC-000123]',
     '',
     'INC--1',
-    '-1',
-    '1.5',
-    'INC 1',
+    '42',
     'INC-' + '9'.repeat(20),
   ])('rejects %j', (s) => {
     expect(parseIncidentId(s)).toBeNull();
@@ -93,6 +90,18 @@ describe('formatIncidentId / parseIncidentId', () => {
   it('round-trips', () => {
     for (const n of [0, 7, 123456, 10_000_000])
       expect(parseIncidentId(formatIncidentId(n))).toBe(n);
+  });
+
+  it('takes a bare number too on the command line, and nothing else new', () => {
+    for (const [s, n] of [
+      ['1', 1],
+      [' 000042 ', 42],
+      ['INC-1', 1],
+      ['inc-000001', 1],
+    ] as const)
+      expect(parseIncidentArgument(s)).toBe(n);
+    for (const s of ['-1', '1.5', 'INC 1', '', '9'.repeat(20)])
+      expect(parseIncidentArgument(s)).toBeNull();
   });
 });
 
