@@ -3,7 +3,7 @@
  * and queueing the mail exactly once per recipient and period.
  */
 import type { AppContext } from '../context.js';
-import { renderBarChart } from '../domain/chart.js';
+import { renderChartSvg } from '../domain/chart.js';
 import { computeDigest, type DigestModel } from '../domain/digest.js';
 import {
   duePeriods,
@@ -13,8 +13,8 @@ import {
   type DigestSchedule,
   type PeriodWindow,
 } from '../domain/digest-schedule.js';
-import { encodePng } from '../domain/png.js';
 import { plusAddress, formatIncidentId } from '../domain/tokens.js';
+import { rasteriseSvg } from '../mail/chart.js';
 import { renderDigest, trendLabel, type RenderedDigest } from '../mail/digest.js';
 import type { Plan, PlanAgent } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
@@ -31,7 +31,9 @@ import {
 
 /** Buckets in the trend chart, per period. */
 export const TREND_BUCKETS: Record<DigestPeriod, number> = { daily: 14, weekly: 12, monthly: 12 };
+/** The chart's CSS size; the PNG is CHART_SCALE times larger, sharp on high-resolution screens. */
 export const CHART_SIZE = { width: 560, height: 200 };
+export const CHART_SCALE = 2;
 const CHART_CID = 'trend@incidesk';
 
 export interface DigestRecipient {
@@ -88,6 +90,13 @@ export interface BuiltDigest {
   timings: Record<string, number>;
 }
 
+export interface BuildOptions {
+  /** The chart as a data: URI in the HTML (to open in a browser) instead of a cid: reference. */
+  inlineChart?: boolean;
+  /** A "so far" preview of a period still in progress (marked in the subject). */
+  preview?: boolean;
+}
+
 /** Reads what one window's digests need (shared by recipients with the same window). */
 export async function loadDigestInputs(w: PeriodWindow, now: Date) {
   const t0 = performance.now();
@@ -126,6 +135,7 @@ export function buildDigest(
   recipient: DigestRecipient,
   inputs: DigestInputs,
   now: Date,
+  options: BuildOptions = {},
 ): BuiltDigest {
   const t0 = performance.now();
   const groups = recipient.groups;
@@ -138,15 +148,16 @@ export function buildDigest(
   const t1 = performance.now();
   const chart = model.empty
     ? null
-    : encodePng(
-        renderBarChart({
+    : rasteriseSvg(
+        renderChartSvg({
           ...CHART_SIZE,
           labels: model.trend.windows.map(trendLabel),
           series: [
-            { name: 'new', color: [52, 101, 164], values: model.trend.opened },
-            { name: 'resolved', color: [78, 154, 6], values: model.trend.resolved },
+            { name: 'new', color: '#3465a4', values: model.trend.opened },
+            { name: 'resolved', color: '#4e9a06', values: model.trend.resolved },
           ],
         }),
+        CHART_SCALE,
       );
   const rendered = renderDigest(
     model,
@@ -155,7 +166,12 @@ export function buildDigest(
       recipientName: recipient.agent.name,
       linkFor: (n) =>
         `mailto:${plusAddress(ctx.config.supportAddress, ctx.config.secret, n)}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
-      chartCid: chart ? CHART_CID : undefined,
+      chartSize: CHART_SIZE,
+      ...(chart &&
+        (options.inlineChart
+          ? { chartDataUri: `data:image/png;base64,${chart.toString('base64')}` }
+          : { chartCid: CHART_CID })),
+      preview: options.preview,
     },
     now,
   );
