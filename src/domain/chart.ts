@@ -44,14 +44,9 @@ export function niceScale(
 ): { step: number; top: number; ticks: number[] } {
   const m = Math.max(0, Math.ceil(max));
   if (m === 0) return { step: 1, top: 1, ticks: [0, 1] };
-  let step = 1;
-  for (let k = 1; ; k *= 10) {
-    const s = [1, 2, 5].map((f) => f * k).find((c) => c * maxTicks >= m);
-    if (s !== undefined) {
-      step = s;
-      break;
-    }
-  }
+  let k = 1;
+  while (5 * k * maxTicks < m) k *= 10;
+  const step = [k, 2 * k, 5 * k].find((c) => c * maxTicks >= m)!;
   const top = Math.ceil(m / step) * step;
   const ticks: number[] = [];
   for (let v = 0; v <= top; v += step) ticks.push(v);
