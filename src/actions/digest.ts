@@ -3,10 +3,13 @@
  * and queueing the mail exactly once per recipient and period.
  */
 import type { AppContext } from '../context.js';
+import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { renderChartSvg } from '../domain/chart.js';
 import { computeDigest, type DigestModel } from '../domain/digest.js';
 import {
   duePeriods,
+  periodContaining,
+  periodOfDate,
   previousWindow,
   trailingWindows,
   type DigestPeriod,
@@ -19,7 +22,7 @@ import { renderDigest, trendLabel, type RenderedDigest } from '../mail/digest.js
 import type { Plan, PlanAgent } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import { isDuplicateKey } from '../store/db.js';
-import { DigestLog } from '../store/models.js';
+import { DigestLog, Incident, PlanVersion } from '../store/models.js';
 import { enqueueOutbox, type NewOutboxMessage } from '../store/outbox.js';
 import {
   factsBetween,
@@ -76,8 +79,49 @@ export function digestRecipients(plan: Pick<Plan, 'agents' | 'groups' | 'digests
   return out;
 }
 
+/** The scheduled digest's outbox id: one per recipient, kind of period and period. */
 export const digestOutboxId = (agent: string, w: PeriodWindow) =>
   `digest-${agent}-${w.period}-${w.key}`;
+
+const localStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+
+/**
+ * A "so far" preview's outbox id: never the scheduled one (a preview does not consume the
+ * period's digest), one per instant it was asked for.
+ */
+export const digestPreviewOutboxId = (agent: string, w: PeriodWindow, at: Date) =>
+  `digest-preview-${agent}-${w.period}-${w.key}-${localStamp(at)}`;
+
+/** A forced resend of a period already sent: its own id, so the outbox sends it again. */
+export const digestResendOutboxId = (agent: string, w: PeriodWindow, at: Date) =>
+  `${digestOutboxId(agent, w)}-resend-${localStamp(at)}`;
+
+/**
+ * Before this, there is nothing to report on: the earliest of the first recorded plan version
+ * (the installation) and the earliest incident (data imported from before it). Null: neither.
+ */
+export async function digestEpoch(): Promise<Date | null> {
+  const [plan, incident] = await Promise.all([
+    PlanVersion.findOne({}, { recordedAt: 1 }).sort({ _id: 1 }).lean<{ recordedAt: Date }>(),
+    Incident.findOne({ createdAt: { $ne: null } }, { createdAt: 1 })
+      .sort({ createdAt: 1 })
+      .lean<{ createdAt: Date }>(),
+  ]);
+  const times = [plan?.recordedAt, incident?.createdAt].filter((d): d is Date => !!d);
+  return times.length ? new Date(Math.min(...times.map((d) => d.getTime()))) : null;
+}
+
+/** The key (yyyymmdd) of the last digest of this kind queued for an agent, if any. */
+async function lastSentKey(agent: string, period: DigestPeriod): Promise<string | undefined> {
+  const prefix = `digest-${agent}-${period}-`;
+  const last = await DigestLog.findOne(
+    { _id: { $regex: `^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d{8}` } },
+    { _id: 1 },
+  )
+    .sort({ _id: -1 })
+    .lean<{ _id: string }>();
+  return last?._id.slice(prefix.length, prefix.length + 8);
+}
 
 export interface BuiltDigest {
   model: DigestModel;
@@ -144,7 +188,14 @@ export function buildDigest(
         .filter((a) => a.groups.some((g) => groups.includes(g)))
         .flatMap((a) => [a.id, a.email])
     : undefined;
-  const model = computeDigest({ ...inputs, now, groups, owners });
+  const calendars = new Map<string, BusinessCalendar>();
+  const calendarOf = (group: string | null) => {
+    const id = ctx.plan.groups.find((g) => g.id === group)?.calendar ?? 'always';
+    let cal = calendars.get(id);
+    if (!cal) calendars.set(id, (cal = calendarFor(ctx.plan, id)));
+    return cal;
+  };
+  const model = computeDigest({ ...inputs, now, groups, owners, calendarOf });
   const t1 = performance.now();
   const chart = model.empty
     ? null
@@ -214,22 +265,62 @@ function outboxMessage(
   } as NewOutboxMessage;
 }
 
-/** Queue a built digest for sending, once per outbox id. Returns false if it was already sent. */
+/**
+ * Queue a built digest for sending, once per outbox id. Returns false if it was already sent.
+ * `log: false` (previews, forced resends) leaves the digest log alone: only a period's own
+ * digest marks it as done for the schedule.
+ */
 export async function queueDigest(
   ctx: AppContext,
   id: string,
   to: string,
   d: BuiltDigest,
+  { log = true }: { log?: boolean } = {},
 ): Promise<boolean> {
   const message = await enqueueOutbox(outboxMessage(ctx, id, to, d));
   if (message.state === 'pending')
     await ctx.queues.notify.add('digest', { outboxId: id }, { jobId: jobIds.notify(id) });
-  try {
-    await DigestLog.create({ _id: id, queuedAt: ctx.now() });
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-  }
+  if (log)
+    try {
+      await DigestLog.create({ _id: id, queuedAt: ctx.now() });
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
   return message.state === 'pending';
+}
+
+export type ExplicitDigest =
+  | { kind: 'preview'; id: string; window: PeriodWindow }
+  | { kind: 'period'; id: string; window: PeriodWindow; resend: boolean };
+
+/**
+ * What `digest send` sends. With a date: that closed period's digest under its scheduled id
+ * (so the schedule will not send it again), or with `force` a resend under an id of its own;
+ * a period not over yet is a RangeError. Without a date: a "so far" preview of the running
+ * period, under a preview id the schedule never looks at.
+ */
+export async function planExplicitDigest(
+  agent: string,
+  spec: { period: DigestPeriod; date: string | null },
+  zone: string,
+  now: Date,
+  force = false,
+): Promise<ExplicitDigest> {
+  if (spec.date === null) {
+    const window = periodContaining(spec.period, now, zone);
+    return { kind: 'preview', id: digestPreviewOutboxId(agent, window, now), window };
+  }
+  const window = periodOfDate(spec.period, spec.date, zone);
+  if (window.end > now)
+    throw new RangeError(
+      `the ${spec.period} period of ${spec.date} is not over yet (${zone}); without a date, send a preview of it so far`,
+    );
+  const id = digestOutboxId(agent, window);
+  if (!force) return { kind: 'period', id, window, resend: false };
+  const sent = await DigestLog.exists({ _id: id });
+  return sent
+    ? { kind: 'period', id: digestResendOutboxId(agent, window, now), window, resend: true }
+    : { kind: 'period', id, window, resend: false };
 }
 
 /**
@@ -239,13 +330,23 @@ export async function queueDigest(
 export async function produceDueDigests(ctx: AppContext): Promise<string[]> {
   const now = ctx.now();
   const log = ctx.log.child({ component: 'digest' });
-  const due = digestRecipients(ctx.plan).flatMap((recipient) =>
-    duePeriods(now, recipient.schedule).map((window) => ({
-      recipient,
-      window,
-      id: digestOutboxId(recipient.agent.id, window),
-    })),
-  );
+  const notBefore = await digestEpoch();
+  const due = (
+    await Promise.all(
+      digestRecipients(ctx.plan).map(async (recipient) => {
+        const lastSent: Partial<Record<DigestPeriod, string>> = {};
+        for (const period of recipient.schedule.periods) {
+          const key = await lastSentKey(recipient.agent.id, period);
+          if (key !== undefined) lastSent[period] = key;
+        }
+        return duePeriods(now, recipient.schedule, { notBefore, lastSent }).map((window) => ({
+          recipient,
+          window,
+          id: digestOutboxId(recipient.agent.id, window),
+        }));
+      }),
+    )
+  ).flat();
   if (due.length === 0) return [];
   const done = new Set(
     (await DigestLog.find({ _id: { $in: due.map((d) => d.id) } }, { _id: 1 }).lean()).map(

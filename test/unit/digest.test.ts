@@ -225,6 +225,31 @@ describe('digest computation', () => {
     expect(computeDigest(input({ now: at(0) })).atRisk).toEqual([]); // due in 32 h
   });
 
+  it("at risk: due times are in the owning group's business hours", () => {
+    // Incident 3 (group net) has a 30 h response clock started Monday 02:00 UTC; "now" is
+    // Tuesday 07:00. With all time counting it is due Tuesday 08:00, in an hour; in office
+    // hours (09-17 UTC, Mon-Fri) it is not.
+    const office = {
+      timezone: 'UTC',
+      hours: Object.fromEntries(
+        (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((d) => [d, ['09:00-17:00']]),
+      ),
+      holidays: [],
+    };
+    const wall = computeDigest(input());
+    expect(wall.atRisk[0]!.dueAt).toEqual(at(32));
+    const biz = computeDigest(
+      input({ calendarOf: (g) => (g === 'net' ? office : { ...office, hours: '24x7' }) }),
+    );
+    // 30 business hours from Monday 02:00: Mon 8 h, Tue 8 h, Wed 8 h, Thu 6 h → Thu 15:00,
+    // more than a day away: not at risk any more.
+    expect(biz.atRisk).toEqual([]);
+    const soon = computeDigest(
+      input({ now: at(24 * 3 + 7), calendarOf: () => office }), // Thursday 07:00
+    );
+    expect(soon.atRisk.map((r) => [r.number, r.dueAt])).toEqual([[3, at(24 * 3 + 15)]]);
+  });
+
   it('a group manager sees only their groups', () => {
     const m = computeDigest(input({ groups: ['net'] }));
     expect(m.totals).toEqual({ new: 1, resolved: 0, open: 1, acknowledged: 0 });
