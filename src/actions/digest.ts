@@ -83,18 +83,19 @@ export function digestRecipients(plan: Pick<Plan, 'agents' | 'groups' | 'digests
 export const digestOutboxId = (agent: string, w: PeriodWindow) =>
   `digest-${agent}-${w.period}-${w.key}`;
 
-const localStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+/** 2026-11-24T20:00:00.000Z → 20261124T200000Z */
+const utcStamp = (at: Date) => at.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
 
 /**
  * A "so far" preview's outbox id: never the scheduled one (a preview does not consume the
  * period's digest), one per instant it was asked for.
  */
 export const digestPreviewOutboxId = (agent: string, w: PeriodWindow, at: Date) =>
-  `digest-preview-${agent}-${w.period}-${w.key}-${localStamp(at)}`;
+  `digest-preview-${agent}-${w.period}-${w.key}-${utcStamp(at)}`;
 
 /** A forced resend of a period already sent: its own id, so the outbox sends it again. */
 export const digestResendOutboxId = (agent: string, w: PeriodWindow, at: Date) =>
-  `${digestOutboxId(agent, w)}-resend-${localStamp(at)}`;
+  `${digestOutboxId(agent, w)}-resend-${utcStamp(at)}`;
 
 /**
  * Before this, there is nothing to report on: the earliest of the first recorded plan version
