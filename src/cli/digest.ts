@@ -95,6 +95,7 @@ export function registerDigestCommands(program: Command): void {
       const built = await withStore(async () =>
         buildDigest({ config, plan }, recipient, await loadDigestInputs(window, now), now, {
           inlineChart: true,
+          preview: window.end > now, // a period still running: say "so far"
         }),
       );
       if (opts.html) writeFileSync(opts.html, built.rendered.html);
