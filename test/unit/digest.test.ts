@@ -296,6 +296,57 @@ describe('digest computation', () => {
     expect(r.text).toContain('Time to resolve: mean 5h 0m (-50% vs previous)');
   });
 
+  it('aligns headings like their columns, keeps ids and dates on one line', () => {
+    const r = renderDigest(
+      computeDigest(input()),
+      { organisation: 'Example', recipientName: 'Ada', linkFor: (n) => `mailto:s+${n}@x.test` },
+      now,
+    );
+    // HTML: every heading has the alignment of its column; numbers right, text left.
+    const tables = [
+      ...r.html.matchAll(
+        /<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">\s*<tr>(<th[\s\S]*?)<\/tr>\s*([\s\S]*?)<\/table>/g,
+      ),
+    ];
+    expect(tables.length).toBeGreaterThanOrEqual(5);
+    for (const [, head, body] of tables) {
+      const heads = [...head!.matchAll(/<th align="(\w+)"/g)].map((m) => m[1]);
+      const firstRow = /<tr>([\s\S]*?)<\/tr>/.exec(body!)![1]!;
+      const cells = [...firstRow.matchAll(/<td align="(\w+)"/g)].map((m) => m[1]);
+      expect(cells).toEqual(heads);
+    }
+    expect(r.html).toMatch(/<th align="right"[^>]*text-align:right[^>]*>resolved<\/th>/);
+    expect(r.html).toMatch(
+      /white-space:nowrap[^>]*><a href="mailto:s\+3@x.test"[^>]*>INC-000003<\/a>/,
+    );
+    expect(r.html).toMatch(/white-space:nowrap">Tue 24 Nov 08:00<\/td>/);
+    // Text: the heading row's right edges line up with the numbers'.
+    const lines = r.text.split('\n');
+    const at = lines.indexOf('By priority');
+    const [heading, p1] = [lines[at + 1]!, lines[at + 2]!];
+    expect(heading.length).toBe(p1.length);
+    expect(heading.endsWith('open')).toBe(true);
+    expect(p1).toMatch(/^ {2}P1 +\d+ +\d+ +\d+$/);
+  });
+
+  it('a preview says so in the subject and shows the chart inline', () => {
+    const r = renderDigest(
+      computeDigest(input()),
+      {
+        organisation: 'Example',
+        recipientName: 'Ada',
+        linkFor: String,
+        chartDataUri: 'data:image/png;base64,AAAA',
+        preview: true,
+      },
+      at(20),
+    );
+    expect(r.subject).toBe('[Preview, so far] Daily digest: Mon 23 Nov 2026');
+    expect(r.text).toContain('Mon 23 Nov 2026 so far, as of Mon 23 Nov 20:00 (UTC)');
+    expect(r.html).toContain('src="data:image/png;base64,AAAA"');
+    expect(r.html).not.toContain('cid:');
+  });
+
   it('mean and median', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
