@@ -331,7 +331,8 @@ export async function planExplicitDigest(
 export async function produceDueDigests(ctx: AppContext): Promise<string[]> {
   const now = ctx.now();
   const log = ctx.log.child({ component: 'digest' });
-  const notBefore = await digestEpoch();
+  // Nothing recorded at all (no plan version, no incident): nothing has happened yet.
+  const notBefore = (await digestEpoch()) ?? now;
   const due = (
     await Promise.all(
       digestRecipients(ctx.plan).map(async (recipient) => {

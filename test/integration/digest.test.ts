@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildDigest,
   digestRecipients,
+  digestEpoch,
   loadDigestInputs,
   produceDueDigests,
   type BuiltDigest,
@@ -531,6 +532,11 @@ describe('manager digests', () => {
     'an explicit send and the scheduled run over a day boundary deliver each period once; a preview consumes nothing',
     { timeout: 240_000 },
     async () => {
+      // No digest covers a period before this: the earliest incident (the plan was recorded
+      // when the app started, on the wall clock, after the seeded history).
+      expect(await digestEpoch()).toEqual(
+        new Date(Math.min(...incidents.map((i) => i.createdAt!.getTime()))),
+      );
       const before = smtp.messages.length;
       const at = ['--at', '2026-11-24T20:00:00Z']; // Tuesday evening, Tuesday still running
       const send = (...args: string[]) =>
