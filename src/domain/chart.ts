@@ -1,14 +1,13 @@
 /**
- * A tiny raster bar chart (grouped bars, axes, grid, legend, a 3×5 bitmap font) for the
- * digest's trend image. Pure: spec in, RGB raster out; png.ts encodes it.
+ * The digest's trend chart as SVG: grouped bars, a y axis with round steps and grid lines,
+ * x labels, a legend. Pure: spec in, SVG text out; src/mail/chart.ts rasterises it with resvg
+ * and a real font. Sizes are CSS pixels; the raster is made at a multiple of them.
  */
-import type { Raster } from './png.js';
-
-export type Rgb = readonly [number, number, number];
 
 export interface ChartSeries {
   name: string;
-  color: Rgb;
+  /** A CSS colour (#rrggbb). */
+  color: string;
   values: readonly number[];
 }
 
@@ -17,186 +16,161 @@ export interface ChartSpec {
   height: number;
   labels: readonly string[];
   series: readonly ChartSeries[];
+  /** Font family the SVG names (the rasteriser must have it). */
+  fontFamily?: string;
 }
 
-export const COLORS = {
-  background: [255, 255, 255] as Rgb,
-  axis: [68, 68, 68] as Rgb,
-  grid: [228, 228, 228] as Rgb,
-  text: [51, 51, 51] as Rgb,
+export const CHART_COLORS = {
+  background: '#ffffff',
+  axis: '#555555',
+  grid: '#e4e4e4',
+  text: '#333333',
 };
 
-/** 3×5 glyphs, rows top to bottom, '#' set. */
-const GLYPHS: Record<string, string> = {
-  '0': '### #.# #.# #.# ###',
-  '1': '.#. ##. .#. .#. ###',
-  '2': '### ..# ### #.. ###',
-  '3': '### ..# ### ..# ###',
-  '4': '#.# #.# ### ..# ..#',
-  '5': '### #.. ### ..# ###',
-  '6': '### #.. ### #.# ###',
-  '7': '### ..# ..# ..# ..#',
-  '8': '### #.# ### #.# ###',
-  '9': '### #.# ### ..# ###',
-  '-': '... ... ### ... ...',
-  '/': '..# ..# .#. #.. #..',
-  ':': '... .#. ... .#. ...',
-  '.': '... ... ... ... .#.',
-  ' ': '... ... ... ... ...',
-  n: '... ##. #.# #.# #.#',
-  e: '... ### ### #.. ###',
-  w: '... #.# #.# ### #.#',
-  r: '... #.# ##. #.. #..',
-  s: '... .## #.. ..# ##.',
-  o: '... ### #.# #.# ###',
-  l: '#.. #.. #.. #.. .##',
-  v: '... #.# #.# #.# .#.',
-  d: '..# ..# ### #.# ###',
-  k: '#.. #.# ##. #.# #.#',
-};
+export const CHART_FONT = 'DejaVu Sans';
+const FONT_SIZE = 11;
+/** DejaVu Sans advance widths are at most ~0.7 em for digits and lower case; a safe estimate. */
+const CHAR_EM = 0.64;
 
-const FONT_SCALE = 2;
-/** Width of one character cell in pixels (glyph plus spacing). */
-export const CHAR_ADVANCE = 4 * FONT_SCALE;
-const GLYPH_HEIGHT = 5 * FONT_SCALE;
+export const textWidth = (s: string, size = FONT_SIZE) => Math.ceil(s.length * size * CHAR_EM);
 
-export function textWidth(s: string): number {
-  return s.length === 0 ? 0 : s.length * CHAR_ADVANCE - FONT_SCALE;
+/**
+ * Round axis steps: the smallest step of 1, 2 or 5 × 10^k (and at least 1: counts are whole)
+ * that covers `max` in at most `maxTicks` steps. `top` is the axis end, `ticks` its labels.
+ */
+export function niceScale(
+  max: number,
+  maxTicks = 5,
+): { step: number; top: number; ticks: number[] } {
+  const m = Math.max(0, Math.ceil(max));
+  if (m === 0) return { step: 1, top: 1, ticks: [0, 1] };
+  let k = 1;
+  while (5 * k * maxTicks < m) k *= 10;
+  const step = [k, 2 * k, 5 * k].find((c) => c * maxTicks >= m)!;
+  const top = Math.ceil(m / step) * step;
+  const ticks: number[] = [];
+  for (let v = 0; v <= top; v += step) ticks.push(v);
+  return { step, top, ticks };
 }
 
-class Canvas implements Raster {
-  readonly rgb: Uint8Array;
-  constructor(
-    readonly width: number,
-    readonly height: number,
-    bg: Rgb,
-  ) {
-    this.rgb = new Uint8Array(width * height * 3);
-    for (let i = 0; i < width * height; i++) this.rgb.set(bg, i * 3);
-  }
-  rect(x: number, y: number, w: number, h: number, c: Rgb) {
-    const x0 = Math.max(0, Math.round(x));
-    const y0 = Math.max(0, Math.round(y));
-    const x1 = Math.min(this.width, Math.round(x + w));
-    const y1 = Math.min(this.height, Math.round(y + h));
-    for (let yy = y0; yy < y1; yy++)
-      for (let xx = x0; xx < x1; xx++) this.rgb.set(c, (yy * this.width + xx) * 3);
-  }
-  text(s: string, x: number, y: number, c: Rgb) {
-    [...s].forEach((ch, i) => {
-      const rows = (GLYPHS[ch] ?? GLYPHS[ch.toLowerCase()] ?? GLYPHS[' ']!).split(' ');
-      rows.forEach((row, ry) =>
-        [...row].forEach((bit, rx) => {
-          if (bit === '#')
-            this.rect(
-              x + i * CHAR_ADVANCE + rx * FONT_SCALE,
-              y + ry * FONT_SCALE,
-              FONT_SCALE,
-              FONT_SCALE,
-              c,
-            );
-        }),
-      );
-    });
-  }
-}
-
-/** Round steps that keep most grid lines on round numbers. */
-const NICE = [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10];
-
-/** The smallest whole "nice" number (NICE × 10^k) that is at least `n` (and at least 1). */
-export function niceMax(n: number): number {
-  if (n <= 1) return 1;
-  const p = 10 ** Math.floor(Math.log10(n));
-  for (const m of NICE) if (Number.isInteger(m * p) && m * p >= n) return m * p;
-  return 10 * p;
-}
-
-/** Compact numbers for axis labels: 950, 1.2k, 35k. */
+/** 1234 → "1234", 12345 → "12k", 1.5M → "1.5M": y labels stay narrow. */
 export function shortNumber(n: number): string {
-  if (n < 1000) return String(n);
-  const k = n / 1000;
-  return `${k < 10 ? Math.round(k * 10) / 10 : Math.round(k)}k`;
+  if (n >= 1_000_000) return `${+(n / 1_000_000).toFixed(1)}M`;
+  if (n >= 10_000) return `${Math.round(n / 1000)}k`;
+  return String(n);
 }
 
 export interface Bar {
   series: number;
   index: number;
+  value: number;
   x: number;
   y: number;
-  w: number;
-  h: number;
+  width: number;
+  height: number;
 }
 
 export interface ChartLayout {
-  plot: { x: number; y: number; w: number; h: number };
-  max: number;
+  plot: { left: number; top: number; right: number; bottom: number };
+  scale: ReturnType<typeof niceScale>;
   bars: Bar[];
+  /** Centre x of each label's group of bars. */
+  labelX: number[];
+  /** Every `labelEvery`-th label is drawn (all of them when they fit). */
+  labelEvery: number;
 }
-
-const MARGIN = { left: 44, right: 12, top: 26, bottom: 22 };
 
 /** Where everything goes; exported so tests can look at the pixels of a given bar. */
 export function chartLayout(spec: ChartSpec): ChartLayout {
+  const n = spec.labels.length;
+  const max = Math.max(0, ...spec.series.flatMap((s) => s.values));
+  const scale = niceScale(max);
+  const yLabelWidth = Math.max(...scale.ticks.map((t) => textWidth(shortNumber(t))));
   const plot = {
-    x: MARGIN.left,
-    y: MARGIN.top,
-    w: spec.width - MARGIN.left - MARGIN.right,
-    h: spec.height - MARGIN.top - MARGIN.bottom,
+    left: 10 + yLabelWidth + 6,
+    top: 30,
+    right: spec.width - 16,
+    bottom: spec.height - 24,
   };
-  const max = niceMax(Math.max(0, ...spec.series.flatMap((s) => s.values)));
-  const slot = plot.w / Math.max(1, spec.labels.length);
-  const groupW = slot * 0.7;
-  const barW = Math.max(1, Math.floor(groupW / Math.max(1, spec.series.length)));
+  const slot = n ? (plot.right - plot.left) / n : 0;
+  const groupWidth = slot * 0.7;
+  const barWidth = spec.series.length ? groupWidth / spec.series.length : 0;
   const bars: Bar[] = [];
-  spec.series.forEach((s, si) =>
-    s.values.forEach((v, i) => {
-      const h = Math.round((plot.h * v) / max);
+  const labelX: number[] = [];
+  const h = plot.bottom - plot.top;
+  for (let i = 0; i < n; i++) {
+    const x0 = plot.left + slot * i + (slot - groupWidth) / 2;
+    labelX.push(plot.left + slot * (i + 0.5));
+    spec.series.forEach((s, si) => {
+      const value = s.values[i] ?? 0;
+      const height = (value / scale.top) * h;
       bars.push({
         series: si,
         index: i,
-        x: Math.round(plot.x + i * slot + (slot - groupW) / 2 + si * barW),
-        y: plot.y + plot.h - h,
-        w: barW,
-        h,
+        value,
+        x: x0 + si * barWidth,
+        y: plot.bottom - height,
+        width: barWidth,
+        height,
       });
-    }),
-  );
-  return { plot, max, bars };
+    });
+  }
+  const widest = Math.max(0, ...spec.labels.map((l) => textWidth(l)));
+  const labelEvery = slot > 0 ? Math.max(1, Math.ceil((widest + 6) / slot)) : 1;
+  return { plot, scale, bars, labelX, labelEvery };
 }
 
-export function renderBarChart(spec: ChartSpec): Raster {
-  const c = new Canvas(spec.width, spec.height, COLORS.background);
-  const { plot, max, bars } = chartLayout(spec);
-  // Grid and y labels at 0, ¼, ½, ¾ and the top.
-  for (let t = 0; t <= 4; t++) {
-    const y = Math.round(plot.y + plot.h - (plot.h * t) / 4);
-    if (t > 0) c.rect(plot.x, y, plot.w, 1, COLORS.grid);
-    const value = (max * t) / 4;
-    if (Number.isInteger(value)) {
-      const label = shortNumber(value);
-      c.text(label, plot.x - 6 - textWidth(label), y - GLYPH_HEIGHT / 2, COLORS.text);
-    }
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+/** The chart as a standalone SVG document. */
+export function renderChartSvg(spec: ChartSpec): string {
+  const { plot, scale, bars, labelX, labelEvery } = chartLayout(spec);
+  const font = esc(spec.fontFamily ?? CHART_FONT);
+  const h = plot.bottom - plot.top;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${spec.width}" height="${spec.height}" viewBox="0 0 ${spec.width} ${spec.height}" font-family="${font}" font-size="${FONT_SIZE}">`,
+    `<rect width="100%" height="100%" fill="${CHART_COLORS.background}"/>`,
+  );
+  for (const t of scale.ticks) {
+    const y = r1(plot.bottom - (t / scale.top) * h);
+    if (t > 0)
+      out.push(
+        `<line x1="${plot.left}" y1="${y}" x2="${plot.right}" y2="${y}" stroke="${CHART_COLORS.grid}" stroke-width="1"/>`,
+      );
+    out.push(
+      `<text x="${plot.left - 6}" y="${r1(y + 4)}" text-anchor="end" fill="${CHART_COLORS.text}">${shortNumber(t)}</text>`,
+    );
   }
-  for (const b of bars) c.rect(b.x, b.y, b.w, b.h, spec.series[b.series]!.color);
-  // Axes over the bars' feet.
-  c.rect(plot.x, plot.y, 1, plot.h + 1, COLORS.axis);
-  c.rect(plot.x, plot.y + plot.h, plot.w, 1, COLORS.axis);
-  // X labels, thinned so they never overlap.
-  const slot = plot.w / Math.max(1, spec.labels.length);
-  const widest = Math.max(0, ...spec.labels.map(textWidth));
-  const every = Math.max(1, Math.ceil((widest + CHAR_ADVANCE) / slot));
-  spec.labels.forEach((label, i) => {
-    if ((spec.labels.length - 1 - i) % every !== 0) return; // always label the newest
-    const cx = plot.x + i * slot + slot / 2;
-    c.text(label, Math.round(cx - textWidth(label) / 2), plot.y + plot.h + 6, COLORS.text);
+  for (const b of bars)
+    if (b.height > 0)
+      out.push(
+        `<rect x="${r1(b.x)}" y="${r1(b.y)}" width="${r1(b.width)}" height="${r1(b.height)}" fill="${esc(spec.series[b.series]!.color)}"/>`,
+      );
+  out.push(
+    `<line x1="${plot.left}" y1="${plot.bottom}" x2="${plot.right}" y2="${plot.bottom}" stroke="${CHART_COLORS.axis}" stroke-width="1"/>`,
+    `<line x1="${plot.left}" y1="${plot.top}" x2="${plot.left}" y2="${plot.bottom}" stroke="${CHART_COLORS.axis}" stroke-width="1"/>`,
+  );
+  // Label the most recent bucket always: count the skipping from the right.
+  const n = spec.labels.length;
+  spec.labels.forEach((l, i) => {
+    if ((n - 1 - i) % labelEvery) return;
+    out.push(
+      `<text x="${r1(labelX[i]!)}" y="${plot.bottom + 16}" text-anchor="middle" fill="${CHART_COLORS.text}">${esc(l)}</text>`,
+    );
   });
-  // Legend, top left.
-  let lx = plot.x;
-  for (const s of spec.series) {
-    c.rect(lx, 8, 10, 10, s.color);
-    c.text(s.name, lx + 14, 8, COLORS.text);
-    lx += 14 + textWidth(s.name) + 16;
+  // Legend, top right.
+  let x = plot.right;
+  for (const s of [...spec.series].reverse()) {
+    const w = textWidth(s.name);
+    x -= w;
+    out.push(`<text x="${x}" y="18" fill="${CHART_COLORS.text}">${esc(s.name)}</text>`);
+    x -= 14;
+    out.push(`<rect x="${x}" y="9" width="10" height="10" fill="${esc(s.color)}"/>`);
+    x -= 14;
   }
-  return c;
+  out.push('</svg>');
+  return out.join('\n');
 }

@@ -4,8 +4,9 @@
  * Pure: src/actions/digest.ts gathers the inputs, src/mail/digest.ts renders the result.
  */
 import { PRIORITIES } from '../plan/schema.js';
+import { addBusinessTime, type BusinessCalendar } from './business-time.js';
 import type { PeriodWindow } from './digest-schedule.js';
-import { NO_GROUP, type Fact, type OpenEntry } from './reporting.js';
+import { NO_GROUP, type Fact, type OpenEntry, type RunningClock } from './reporting.js';
 
 export interface ReviewActionLike {
   _id: string;
@@ -44,6 +45,11 @@ export interface DigestInput {
   owners?: readonly string[];
   /** How many rows the lists keep. */
   listSize?: number;
+  /**
+   * The business calendar of an incident's group: at-risk due times are when its clocks
+   * reach their targets in that calendar. Absent: all time counts (24×7).
+   */
+  calendarOf?: (group: string | null) => BusinessCalendar;
 }
 
 export interface Breakdown {
@@ -190,12 +196,21 @@ export function computeDigest(input: DigestInput): DigestModel {
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a._id.localeCompare(b._id));
 
   const horizon = input.now.getTime() + DAY_MS;
+  // The wall-clock due time is the earliest a clock can be due; business hours only delay it.
+  const due = (o: OpenEntry, wall: Date | null, c: RunningClock | null | undefined) => {
+    if (!wall || !c || !input.calendarOf || wall.getTime() >= horizon) return wall;
+    return addBusinessTime(
+      input.calendarOf(o.group),
+      c.runningSince,
+      Math.max(0, c.targetMs - c.consumedMs),
+    );
+  };
   const atRisk = open
     .flatMap((o) => {
       if (o.breached) return [];
       const clocks = [
-        { clock: 'response' as const, dueAt: o.responseDueAt },
-        { clock: 'resolution' as const, dueAt: o.resolutionDueAt },
+        { clock: 'response' as const, dueAt: due(o, o.responseDueAt, o.responseClock) },
+        { clock: 'resolution' as const, dueAt: due(o, o.resolutionDueAt, o.resolutionClock) },
       ].filter((c): c is { clock: 'response' | 'resolution'; dueAt: Date } => c.dueAt !== null);
       const first = clocks.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime())[0];
       return first && first.dueAt.getTime() < horizon ? [{ ...o, ...first }] : [];

@@ -77,7 +77,20 @@ export interface OpenEntry {
    */
   responseDueAt: Date | null;
   resolutionDueAt: Date | null;
+  /**
+   * The running clocks themselves (null when paused, stopped or absent), so a digest can
+   * place the due time in the owning group's business hours.
+   */
+  responseClock?: RunningClock | null;
+  resolutionClock?: RunningClock | null;
   breached: boolean;
+}
+
+/** A running SLA clock: business time used before `runningSince`, and its target. */
+export interface RunningClock {
+  runningSince: Date;
+  targetMs: number;
+  consumedMs: number;
 }
 
 export const customerOf = (address: string) =>
@@ -87,6 +100,11 @@ export const customerOf = (address: string) =>
 function metTarget(c: ClockLike | null | undefined): boolean | undefined {
   if (!c) return undefined;
   return !c.breachedAt && c.consumedMs < c.targetMs;
+}
+
+function runningOf(c: ClockLike | null | undefined): RunningClock | null {
+  if (!c?.runningSince || c.stoppedAt) return null;
+  return { runningSince: c.runningSince, targetMs: c.targetMs, consumedMs: c.consumedMs };
 }
 
 function dueOf(c: ClockLike | null | undefined): Date | null {
@@ -157,6 +175,8 @@ export function openEntryOf(i: IncidentLike): OpenEntry | null {
     assignee: i.assignee ?? null,
     responseDueAt: i.firstRespondedAt ? null : dueOf(i.sla?.firstResponse),
     resolutionDueAt: dueOf(i.sla?.resolution),
+    responseClock: i.firstRespondedAt ? null : runningOf(i.sla?.firstResponse),
+    resolutionClock: runningOf(i.sla?.resolution),
     breached: Boolean(i.sla?.firstResponse?.breachedAt || i.sla?.resolution?.breachedAt),
   };
 }

@@ -1,8 +1,10 @@
 /**
  * Handlebars templates from templates/: `<name>.text.hbs` (plain text, not HTML-escaped) and
- * `<name>.html.hbs` (escaped). Compiled once per process.
+ * `<name>.html.hbs` (escaped). Partials live in templates/partials/ with the same suffixes and
+ * are used by their base name (`{{> digest-table}}`): `.html.hbs` ones in HTML templates,
+ * `.text.hbs` ones in text templates. Compiled once per process.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 
@@ -18,8 +20,22 @@ function templateDir(): string {
 const cache = new Map<string, Handlebars.TemplateDelegate>();
 const text = Handlebars.create();
 const html = Handlebars.create();
+let partialsLoaded = false;
+
+function registerPartials(): void {
+  if (partialsLoaded) return;
+  partialsLoaded = true;
+  const dir = `${templateDir()}partials/`;
+  if (!existsSync(dir)) return;
+  for (const file of readdirSync(dir)) {
+    const m = /^(.+)\.(html|text)\.hbs$/.exec(file);
+    if (!m) continue;
+    (m[2] === 'html' ? html : text).registerPartial(m[1]!, readFileSync(dir + file, 'utf8'));
+  }
+}
 
 function compiled(file: string, escape: boolean): Handlebars.TemplateDelegate {
+  registerPartials();
   let tpl = cache.get(file);
   if (!tpl) {
     const source = readFileSync(templateDir() + file, 'utf8');

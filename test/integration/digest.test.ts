@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildDigest,
   digestRecipients,
+  digestEpoch,
   loadDigestInputs,
+  produceDueDigests,
   type BuiltDigest,
   type DigestRecipient,
 } from '../../src/actions/digest.js';
@@ -492,7 +494,19 @@ describe('manager digests', () => {
       expect(preview.code).toBe(0);
       expect(preview.stdout).toContain('Subject: Daily digest: Mon 23 Nov 2026');
       expect(preview.stdout).toContain(before.rendered.text.split('\n')[2]!);
-      expect(readFileSync(htmlFile, 'utf8')).toBe(before.rendered.html);
+      // The preview page shows the chart inline (a browser cannot follow cid:); mail keeps cid:.
+      const page = readFileSync(htmlFile, 'utf8');
+      expect(page).toContain('src="data:image/png;base64,');
+      expect(page).not.toContain('cid:');
+      const inline = buildDigest(
+        app!.ctx,
+        recipient('mia'),
+        await loadDigestInputs(before.model.window, NOW),
+        NOW,
+        { inlineChart: true },
+      );
+      expect(page).toBe(inline.rendered.html);
+      expect(before.rendered.html).toContain('src="cid:');
       expect(readFileSync(pngFile).equals(before.chart!)).toBe(true);
 
       const rebuilt = await runIncidesk(['digest', 'rebuild-projection'], t.env);
@@ -511,6 +525,73 @@ describe('manager digests', () => {
         await build(recipient('mia'), before.model.window),
         expected(changed, MIA_DAILY, null, actions),
       );
+    },
+  );
+
+  it(
+    'an explicit send and the scheduled run over a day boundary deliver each period once; a preview consumes nothing',
+    { timeout: 240_000 },
+    async () => {
+      // No digest covers a period before this: the earliest incident (the plan was recorded
+      // when the app started, on the wall clock, after the seeded history).
+      expect(await digestEpoch()).toEqual(
+        new Date(Math.min(...incidents.map((i) => i.createdAt!.getTime()))),
+      );
+      const before = smtp.messages.length;
+      const at = ['--at', '2026-11-24T20:00:00Z']; // Tuesday evening, Tuesday still running
+      const send = (...args: string[]) =>
+        runIncidesk(['digest', 'send', '--manager', 'mia', ...args, ...at], t.env);
+
+      // A preview of Tuesday so far: its own outbox id, marked in the subject.
+      const preview = await send();
+      expect(preview.stderr).toBe('');
+      expect(preview.stdout).toMatch(/^queued digest-preview-mia-daily-20261124-20261124T200000Z/);
+      // Sunday is closed and was never sent (the first tick sends only the latest period).
+      const sunday = await send('--period', 'daily:2026-11-22');
+      expect(sunday.stdout.trim()).toBe('queued digest-mia-daily-20261122');
+      const again = await send('--period', 'daily:2026-11-22');
+      expect(again.stdout).toMatch(/^digest-mia-daily-20261122 was already sent/);
+      // Tuesday is not over: no digest of it under its scheduled id.
+      const early = await send('--period', 'daily:2026-11-24');
+      expect(early.code).toBe(64);
+      expect(early.stderr).toMatch(/not over yet/);
+
+      // Wednesday 08:00 UTC: the schedule sends Tuesday's digests, once however often it runs.
+      const wednesday = { ...app!.ctx, now: () => new Date('2026-11-25T08:00:00Z') };
+      expect((await produceDueDigests(wednesday)).sort()).toEqual([
+        'digest-lou-daily-20261124',
+        'digest-mia-daily-20261124',
+        'digest-oz-daily-20261124',
+      ]);
+      expect(await produceDueDigests(wednesday)).toEqual([]);
+
+      await smtp.waitFor(before + 5, 120_000);
+      await new Promise((r) => setTimeout(r, 3000)); // anything extra would have arrived by now
+      const fresh = smtp.messages.slice(before);
+      expect(fresh).toHaveLength(5);
+      const toMia = (ms: typeof fresh) =>
+        ms
+          .filter((m) => m.envelopeTo.includes('mia@example.test'))
+          .map((m) => m.parsed.subject)
+          .sort();
+      expect(toMia(fresh)).toEqual([
+        'Daily digest: Sun 22 Nov 2026',
+        'Daily digest: Tue 24 Nov 2026',
+        '[Preview, so far] Daily digest: Tue 24 Nov 2026',
+      ]);
+      const previewMail = fresh.find((m) => m.parsed.subject!.startsWith('[Preview'))!;
+      expect(previewMail.parsed.text).toContain('so far, as of Tue 24 Nov 21:00');
+      // Over the whole run, each of Mia's days exactly once.
+      expect(toMia(smtp.messages).filter((x) => x!.startsWith('Daily digest:'))).toEqual([
+        'Daily digest: Mon 23 Nov 2026',
+        'Daily digest: Sun 22 Nov 2026',
+        'Daily digest: Tue 24 Nov 2026',
+      ]);
+
+      // --force sends a period already sent again, under an id of its own.
+      const forced = await send('--period', 'daily:2026-11-23', '--force');
+      expect(forced.stdout).toMatch(/^queued digest-mia-daily-20261123-resend-20261124T200000Z/);
+      await smtp.waitFor(before + 6, 60_000);
     },
   );
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   duePeriods,
+  parsePeriodSpec,
   periodContaining,
+  periodOfDate,
   previousWindow,
   sendTime,
   trailingWindows,
@@ -89,5 +91,53 @@ describe('digest periods', () => {
     const w = periodContaining('daily', d('2026-03-07T12:00:00Z'), 'America/New_York');
     // 8 March 2026 02:00 does not exist in New York: sent at 03:00 EDT = 07:00Z.
     expect(sendTime(w, 2).toISOString()).toBe('2026-03-08T07:00:00.000Z');
+  });
+
+  it('only closed periods; after the last one sent, every missed one is caught up', () => {
+    const s = { hour: 7, timezone: 'UTC', periods: ['daily'] as const };
+    const now = d('2026-11-27T08:00:00Z'); // Friday: Thursday's is due
+    const keys = (opts: Parameters<typeof duePeriods>[2]) =>
+      duePeriods(now, s, opts).map((w) => w.key);
+    expect(keys({})).toEqual(['20261126']);
+    for (const w of duePeriods(now, s, { lastSent: { daily: '20261101' } }))
+      expect(w.end <= now).toBe(true);
+    // Down from Tuesday morning to Friday: Tuesday's, Wednesday's and Thursday's all go out.
+    expect(keys({ lastSent: { daily: '20261123' } })).toEqual(['20261124', '20261125', '20261126']);
+    expect(keys({ lastSent: { daily: '20261126' } })).toEqual([]);
+    // A week's outage sends at most maxCatchUp.
+    expect(keys({ lastSent: { daily: '20261101' }, maxCatchUp: 2 })).toEqual([
+      '20261125',
+      '20261126',
+    ]);
+  });
+
+  it('nothing for periods that ended before the installation or first incident', () => {
+    const s = { hour: 7, timezone: 'UTC', periods: ['daily', 'weekly'] as const };
+    const now = d('2026-11-27T08:00:00Z');
+    // Installed on Thursday at noon: Thursday's daily is due, last week's weekly is not.
+    expect(duePeriods(now, s, { notBefore: d('2026-11-26T12:00:00Z') }).map((w) => w.key)).toEqual([
+      '20261126',
+    ]);
+    expect(duePeriods(now, s, { notBefore: d('2026-11-27T00:00:00Z') })).toEqual([]);
+    expect(
+      duePeriods(now, s, {
+        notBefore: d('2026-11-25T00:00:00Z'),
+        lastSent: { daily: '20261101' },
+      }).map((w) => w.key),
+    ).toEqual(['20261125', '20261126']);
+  });
+
+  it('period specs and the period of a local date', () => {
+    expect(parsePeriodSpec('daily')).toEqual({ period: 'daily', date: null });
+    expect(parsePeriodSpec('weekly:2026-11-18')).toEqual({ period: 'weekly', date: '2026-11-18' });
+    expect(() => parsePeriodSpec('hourly')).toThrow(RangeError);
+    expect(() => parsePeriodSpec('daily:2026-13-01')).toThrow(RangeError);
+    expect(periodOfDate('weekly', '2026-11-18', 'Europe/Berlin')).toMatchObject({
+      key: '20261116',
+      start: d('2026-11-15T23:00:00Z'),
+    });
+    // The day the clocks go back in Berlin is 25 hours long and still that day.
+    const w = periodOfDate('daily', '2026-10-25', 'Europe/Berlin');
+    expect([w.key, (w.end.getTime() - w.start.getTime()) / 3600_000]).toEqual(['20261025', 25]);
   });
 });

@@ -225,6 +225,31 @@ describe('digest computation', () => {
     expect(computeDigest(input({ now: at(0) })).atRisk).toEqual([]); // due in 32 h
   });
 
+  it("at risk: due times are in the owning group's business hours", () => {
+    // Incident 3 (group net) has a 30 h response clock started Monday 02:00 UTC; "now" is
+    // Tuesday 07:00. With all time counting it is due Tuesday 08:00, in an hour; in office
+    // hours (09-17 UTC, Mon-Fri) it is not.
+    const office = {
+      timezone: 'UTC',
+      hours: Object.fromEntries(
+        (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((d) => [d, ['09:00-17:00']]),
+      ),
+      holidays: [],
+    };
+    const wall = computeDigest(input());
+    expect(wall.atRisk[0]!.dueAt).toEqual(at(32));
+    const biz = computeDigest(
+      input({ calendarOf: (g) => (g === 'net' ? office : { ...office, hours: '24x7' }) }),
+    );
+    // 30 business hours from Monday 02:00: Mon 8 h, Tue 8 h, Wed 8 h, Thu 6 h → Thu 15:00,
+    // more than a day away: not at risk any more.
+    expect(biz.atRisk).toEqual([]);
+    const soon = computeDigest(
+      input({ now: at(24 * 3 + 7), calendarOf: () => office }), // Thursday 07:00
+    );
+    expect(soon.atRisk.map((r) => [r.number, r.dueAt])).toEqual([[3, at(24 * 3 + 15)]]);
+  });
+
   it('a group manager sees only their groups', () => {
     const m = computeDigest(input({ groups: ['net'] }));
     expect(m.totals).toEqual({ new: 1, resolved: 0, open: 1, acknowledged: 0 });
@@ -269,6 +294,57 @@ describe('digest computation', () => {
     expect(r.text).toContain('New 4   Resolved 2   Open now 3');
     expect(r.text).toContain('first response met 50% (1/2)');
     expect(r.text).toContain('Time to resolve: mean 5h 0m (-50% vs previous)');
+  });
+
+  it('aligns headings like their columns, keeps ids and dates on one line', () => {
+    const r = renderDigest(
+      computeDigest(input()),
+      { organisation: 'Example', recipientName: 'Ada', linkFor: (n) => `mailto:s+${n}@x.test` },
+      now,
+    );
+    // HTML: every heading has the alignment of its column; numbers right, text left.
+    const tables = [
+      ...r.html.matchAll(
+        /<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0">\s*<tr>(<th[\s\S]*?)<\/tr>\s*([\s\S]*?)<\/table>/g,
+      ),
+    ];
+    expect(tables.length).toBeGreaterThanOrEqual(5);
+    for (const [, head, body] of tables) {
+      const heads = [...head!.matchAll(/<th align="(\w+)"/g)].map((m) => m[1]);
+      const firstRow = /<tr>([\s\S]*?)<\/tr>/.exec(body!)![1]!;
+      const cells = [...firstRow.matchAll(/<td align="(\w+)"/g)].map((m) => m[1]);
+      expect(cells).toEqual(heads);
+    }
+    expect(r.html).toMatch(/<th align="right"[^>]*text-align:right[^>]*>resolved<\/th>/);
+    expect(r.html).toMatch(
+      /white-space:nowrap[^>]*><a href="mailto:s\+3@x.test"[^>]*>INC-000003<\/a>/,
+    );
+    expect(r.html).toMatch(/white-space:nowrap">Tue 24 Nov 08:00<\/td>/);
+    // Text: the heading row's right edges line up with the numbers'.
+    const lines = r.text.split('\n');
+    const at = lines.indexOf('By priority');
+    const [heading, p1] = [lines[at + 1]!, lines[at + 2]!];
+    expect(heading.length).toBe(p1.length);
+    expect(heading.endsWith('open')).toBe(true);
+    expect(p1).toMatch(/^ {2}P1 +\d+ +\d+ +\d+$/);
+  });
+
+  it('a preview says so in the subject and shows the chart inline', () => {
+    const r = renderDigest(
+      computeDigest(input()),
+      {
+        organisation: 'Example',
+        recipientName: 'Ada',
+        linkFor: String,
+        chartDataUri: 'data:image/png;base64,AAAA',
+        preview: true,
+      },
+      at(20),
+    );
+    expect(r.subject).toBe('[Preview, so far] Daily digest: Mon 23 Nov 2026');
+    expect(r.text).toContain('Mon 23 Nov 2026 so far, as of Mon 23 Nov 20:00 (UTC)');
+    expect(r.html).toContain('src="data:image/png;base64,AAAA"');
+    expect(r.html).not.toContain('cid:');
   });
 
   it('mean and median', () => {
