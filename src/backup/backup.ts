@@ -34,10 +34,10 @@ export const CONSISTENCY =
   'its bytes. Writes are idempotent on deterministic _ids, so after a restore the recovery ' +
   'sweep of `incidesk start` re-runs whatever was unfinished.';
 
-/** The database is not empty: a restore would mix two histories (exit 73). */
 /** How many of the non-empty collections a refused restore names. */
-const NOT_EMPTY_NAMES_SHOWN = 5;
+const NOT_EMPTY_NAMES_SHOWN = 40;
 
+/** The database is not empty: a restore would mix two histories (exit 73). */
 export class NotEmptyError extends Error {
   override readonly name = 'NotEmptyError';
   constructor(readonly collections: string[]) {

@@ -133,9 +133,13 @@ describe('backup and restore drill', () => {
     const photo = await db.collection('attachments').findOne({ filename: 'photo.bin' });
     expect(blobsBefore.get(String(photo!.blobId))).toBe(sha256(pdf));
 
-    const run = await runIncidesk(['backup', '--out', archive], t.env);
+    const run = await runIncidesk(['backup', '--out', archive, '--verbose'], t.env);
     expect(run.stderr).toContain('"final":true'); // structured progress when not on a TTY
     expect(run.code).toBe(0);
+    // One summary line, then (--verbose) a line per collection.
+    expect(run.stdout.split('\n')[0]).toMatch(
+      /^backup .*: \d+ collections, \d+ documents, .*sha256 [0-9a-f]{64}/,
+    );
     expect(run.stdout).toMatch(/raw_messages\s+3 /);
     const sidecar = await readFile(`${archive}.sha256`, 'utf8');
     expect(sidecar.split(' ')[0]).toBe(sha256(await readFile(archive)));

@@ -62,7 +62,7 @@ describe('dead letters, health and metrics', () => {
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toEqual({
       status: 'ok',
-      checks: { store: true, redis: true, intake: true },
+      checks: { store: true, redis: true, intake: true, signIn: true },
       reasons: [],
     });
     const metrics = await get(httpPort, '/metrics');
@@ -180,7 +180,7 @@ describe('dead letters, health and metrics', () => {
       const body = JSON.parse(health.body);
       expect(body).toMatchObject({
         status: 'unavailable',
-        checks: { store: true, redis: true, intake: false },
+        checks: { store: true, redis: true, intake: false, signIn: true },
       });
       expect(body.reasons[0]).toMatch(/^intake: not connected to IMAP/);
       expect((await get(port, '/metrics')).body).toContain('incidesk_healthy 0\n');
