@@ -5,7 +5,13 @@ import {
   incidentFromMessageIds,
   incidentFromRecipients,
   incidentToken,
+  issuedToken,
+  legacyMessageId,
+  legacyPlusAddress,
   outboundMessageId,
+  tokenEvidence,
+  tokensFromMessageIds,
+  tokensFromRecipients,
   parseIncidentId,
   plusAddress,
   subjectIncident,
@@ -96,19 +102,19 @@ describe('formatIncidentId / parseIncidentId', () => {
   });
 });
 
-describe('outboundMessageId / incidentFromMessageIds', () => {
-  const id = outboundMessageId(SECRET, 123, 'ack-3f2a', 'incidesk.example.test');
+describe('legacy Message-IDs / incidentFromMessageIds', () => {
+  const id = legacyMessageId(SECRET, 123, 'ack-3f2a', 'incidesk.example.test');
 
   it('has the documented shape', () => {
     expect(id).toBe(`<INC-000123.ack-3f2a.${incidentToken(SECRET, 123)}@incidesk.example.test>`);
   });
 
   it.each(['', 'Ack', 'a_b', 'a.b', 'a b', 'a@b', 'a>b', 'ü'])('rejects uniquePart %j', (u) => {
-    expect(() => outboundMessageId(SECRET, 1, u, 'example.test')).toThrow(TypeError);
+    expect(() => legacyMessageId(SECRET, 1, u, 'example.test')).toThrow(TypeError);
   });
 
   it.each(['', 'a b.test', 'x@y.test', 'x>y', '.example.test'])('rejects domain %j', (d) => {
-    expect(() => outboundMessageId(SECRET, 1, 'u', d)).toThrow(TypeError);
+    expect(() => legacyMessageId(SECRET, 1, 'u', d)).toThrow(TypeError);
   });
 
   it('recovers the incident with or without angle brackets and in any case', () => {
@@ -119,7 +125,7 @@ describe('outboundMessageId / incidentFromMessageIds', () => {
   });
 
   it('skips foreign ids and returns the first valid one', () => {
-    const other = outboundMessageId(SECRET, 77, 'n1', 'incidesk.example.test');
+    const other = legacyMessageId(SECRET, 77, 'n1', 'incidesk.example.test');
     expect(incidentFromMessageIds(SECRET, ['<CAF=abc@mail.gmail.com>', other, id])).toBe(77);
   });
 
@@ -157,17 +163,17 @@ describe('outboundMessageId / incidentFromMessageIds', () => {
   });
 });
 
-describe('plusAddress / incidentFromRecipients', () => {
+describe('legacy plus-addresses / incidentFromRecipients', () => {
   const support = 'support@example.test';
-  const plus = plusAddress(support, SECRET, 123);
+  const plus = legacyPlusAddress(support, SECRET, 123);
 
   it('has the documented shape', () => {
     expect(plus).toBe(`support+INC-000123.${incidentToken(SECRET, 123)}@example.test`);
-    expect(plusAddress('<support@example.test>', SECRET, 123)).toBe(plus);
+    expect(legacyPlusAddress('<support@example.test>', SECRET, 123)).toBe(plus);
   });
 
   it('rejects a support address without a domain', () => {
-    expect(() => plusAddress('support', SECRET, 1)).toThrow(TypeError);
+    expect(() => legacyPlusAddress('support', SECRET, 1)).toThrow(TypeError);
   });
 
   it('finds the incident among recipients, case-insensitively, with display names', () => {
