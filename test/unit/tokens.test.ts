@@ -16,6 +16,7 @@ import {
   plusAddress,
   subjectIncident,
   tagSubject,
+  type TokenRecipient,
 } from '../../src/domain/tokens.js';
 
 const SECRET = 's3cret';
