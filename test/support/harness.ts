@@ -45,12 +45,15 @@ export const testResolver: DnsResolver = async (name, rrtype) => {
 
 /** Signs a raw message as example.test's outgoing server would (relaxed/relaxed). */
 export async function dkimSignRaw(raw: string | Buffer): Promise<Buffer> {
+  // mailauth signs with `signatureData` (its typings describe only the older flat form).
   const result = await dkimSign(raw, {
     canonicalization: 'relaxed/relaxed',
-    signingDomain: DKIM_DOMAIN,
-    selector: DKIM_SELECTOR,
-    privateKey: DKIM_PRIVATE_KEY,
-  });
+    signatureData: [
+      { signingDomain: DKIM_DOMAIN, selector: DKIM_SELECTOR, privateKey: DKIM_PRIVATE_KEY },
+    ],
+  } as unknown as Parameters<typeof dkimSign>[1]);
+  if (!result.signatures.includes('DKIM-Signature'))
+    throw new Error('DKIM signing produced no signature');
   if (result.errors.length > 0) throw new Error(`DKIM signing failed: ${String(result.errors)}`);
   return Buffer.concat([Buffer.from(result.signatures), Buffer.from(raw)]);
 }
