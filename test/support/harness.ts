@@ -220,12 +220,13 @@ export async function deliver(
       from: (message as { from?: string }).from ?? 'sender@example.com',
       to: mailboxUser,
     };
-    if (!('raw' in message) && !message.unsigned && fromDomain(message.from) === DKIM_DOMAIN) {
-      const { unsigned: _unsigned, ...options } = message;
-      const built = await new MailComposer({ ...options, envelope }).compile().build();
+    const plain: SendMailOptions & { unsigned?: boolean } = { ...message };
+    const unsigned = plain.unsigned === true;
+    delete plain.unsigned;
+    if (!('raw' in plain) && !unsigned && fromDomain(plain.from) === DKIM_DOMAIN) {
+      const built = await new MailComposer({ ...plain, envelope }).compile().build();
       return await transport.sendMail({ raw: await dkimSignRaw(built), envelope });
     }
-    const { unsigned: _unsigned, ...plain } = message as SendMailOptions & { unsigned?: boolean };
     return await transport.sendMail({ ...plain, envelope });
   } finally {
     transport.close();
