@@ -15,6 +15,7 @@ import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
 import { createMailer } from './mail/outbound.js';
+import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
 import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
@@ -46,6 +47,8 @@ export interface RunningApp {
 export interface StartOptions {
   role?: Role;
   now?: () => Date;
+  /** DNS for sender authentication; default: the system's, cached, with a short timeout. */
+  resolver?: DnsResolver;
 }
 
 export function redisConnection(url: string): Redis {
@@ -73,7 +76,13 @@ export async function startApp(
     mailer,
     log,
     now: options.now ?? (() => new Date()),
+    resolver: options.resolver ?? cachingResolver(),
   };
+  if (plan.access.agentMail === 'token-only')
+    log.warn(
+      { component: 'access', agentMail: 'token-only' },
+      'access.agentMail is token-only: mail claiming to be from an agent is not authenticated; anyone who can read an agent’s mail from incidesk can act as that agent (see docs/security.md)',
+    );
 
   const workers: Worker[] = [];
   if (role !== 'intake') {

@@ -63,3 +63,12 @@ export const SIMILAR_MAX_INCIDENTS = 3;
 export const SIMILAR_MAX_KNOWN_ERRORS = 2;
 /** A hit counts as similar from this fraction of the best possible score, on ≥ 2 shared terms. */
 export const SIMILAR_MIN_SCORE_RATIO = 0.12;
+
+/** Sender authentication (DKIM/DMARC) DNS look-ups: each query's timeout and tries. */
+export const DNS_TIMEOUT_MS = 2_000;
+export const DNS_TRIES = 2;
+/** How long answers (and "no such record") are kept; errors are never cached. */
+export const DNS_CACHE_MS = 10 * 60_000;
+export const DNS_CACHE_MAX_ENTRIES = 5_000;
+/** An agent whose mail is refused is told at most once per incident in this window. */
+export const REFUSAL_NOTICE_WINDOW_MS = 60 * 60_000;

@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Mailer } from './mail/outbound.js';
+import type { DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
 import type { Queues } from './queues.js';
 
@@ -13,4 +14,9 @@ export interface AppContext {
   log: Logger;
   /** The clock, injectable so tests can move time instead of sleeping. */
   now: () => Date;
+  /**
+   * DNS for sender authentication (DKIM keys, DMARC records). Start-up sets a caching resolver
+   * with a short timeout; tests inject one that serves their own records.
+   */
+  resolver?: DnsResolver;
 }

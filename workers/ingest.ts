@@ -15,13 +15,22 @@ import { assessInbound } from '../src/domain/inbound.js';
 import { NO_REPLY_ADDRESS, type SenderChoice } from '../src/domain/sender.js';
 import { stripQuoted } from '../src/domain/quotes.js';
 import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
-import { formatIncidentId, incidentFromMessageIds, subjectIncident } from '../src/domain/tokens.js';
+import {
+  formatIncidentId,
+  incidentFromMessageIds,
+  subjectIncident,
+  tokenEvidence,
+  type PresentedToken,
+} from '../src/domain/tokens.js';
+import { authenticates, mayActAsAgent, type CommandPermission } from '../src/domain/agent-mail.js';
+import { cachingResolver, senderVerdict } from '../src/mail/sender-auth.js';
 import { parseCommands } from '../src/domain/commands.js';
 import { agentByEmail } from '../src/plan/load.js';
 import {
   customerOutcome,
   handleAgentReply,
   handleCustomerReply,
+  refuseUnverifiedAgentMail,
   refuseUntokenedCommands,
 } from '../src/actions/replies.js';
 import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
@@ -135,6 +144,20 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     const incident = thread.incident;
     const agent = agentByEmail(ctx.plan, sender);
     const customerOutcomeNow = agent || automatic ? 'append' : customerOutcome(ctx, incident);
+    // Mail from an agent's address that carries one of our tokens may act for that agent only
+    // when it is shown to be theirs (src/domain/agent-mail.ts); decided before it is recorded,
+    // so the timeline says which messages were not.
+    const evidence = agent
+      ? tokenEvidence(ctx.config.secret, thread.tokenIncident, thread.tokens, sender)
+      : 'none';
+    const permission =
+      agent && evidence !== 'none'
+        ? await agentPermission(ctx, raw, parsed, choice, evidence)
+        : null;
+    if (permission && !permission.allowed)
+      Object.assign(entry, {
+        unverified: { reason: permission.reason, explanation: permission.explanation },
+      });
     if (customerOutcomeNow !== 'new-linked') {
       await recordMessage(incident.number, entry, agent || !choice ? undefined : sender);
       await recordIntakeNotes(rawId, incident.number, at, parsed, choice);
@@ -143,9 +166,16 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       const reply = { rawId, messageId: parsed.messageId, text: entry.text, attachmentIds };
       if (agent) {
         const commands = parseCommands(entry.text);
-        // Commands count only with the incident's signed token: a forged From is not enough.
-        if (thread.via === 'message-token' || thread.via === 'plus-address') {
+        // Commands count only with the incident's signed token, and only from the agent
+        // (authenticated, or holding the token issued to them): a forged From is not enough.
+        if (permission?.allowed) {
           await handleAgentReply(ctx, incident, agent, reply, commands);
+        } else if (permission) {
+          await refuseUnverifiedAgentMail(ctx, incident, agent, rawId, permission, commands);
+          log.warn(
+            { incident: incident.number, agent: agent.id, reason: permission.reason },
+            'agent mail not acted on: sender not verified',
+          );
         } else if (commands.commands.length + commands.errors.length > 0) {
           await refuseUntokenedCommands(
             ctx,
@@ -301,7 +331,41 @@ type Thread =
       kind: 'existing';
       via: Extract<ThreadDecision, { kind: 'existing' }>['via'];
       incident: IncidentDoc;
+      /** The incident the tokens name (before following merges) and the tokens presented. */
+      tokenIncident: number;
+      tokens: PresentedToken[];
     };
+
+/** Sender authentication per the plan, then the decision whether the agent may act. */
+async function agentPermission(
+  ctx: AppContext,
+  raw: RawMessageDoc,
+  parsed: ParsedMessage,
+  choice: SenderChoice | null,
+  evidence: Exclude<ReturnType<typeof tokenEvidence>, 'none'>,
+): Promise<CommandPermission> {
+  const { agentMail: mode, authservId } = ctx.plan.access;
+  let authentication = null;
+  if (authenticates(mode)) {
+    const address = choice?.address ?? '';
+    authentication =
+      choice?.source === 'from' && choice.index === 0
+        ? await senderVerdict({
+            mode,
+            authservId,
+            fromDomain: address.slice(address.lastIndexOf('@') + 1),
+            headers: parsed.headers,
+            open: () => openRaw(raw),
+            resolver: (ctx.resolver ??= cachingResolver()),
+            mta: ctx.config.supportAddress.slice(ctx.config.supportAddress.lastIndexOf('@') + 1),
+          })
+        : {
+            status: 'fail' as const,
+            detail: 'the agent’s address is not the message’s (first) From',
+          };
+  }
+  return mayActAsAgent({ mode, evidence, authentication });
+}
 
 async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string): Promise<Thread> {
   const tagged = subjectIncident(parsed.subject);
@@ -346,7 +410,14 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   let incident = await findIncident(decision.incidentNumber);
   for (let hops = 0; incident?.mergedInto && hops < 10; hops++)
     incident = await findIncident(incident.mergedInto);
-  if (incident) return { kind: 'existing', via: decision.via, incident };
+  if (incident)
+    return {
+      kind: 'existing',
+      via: decision.via,
+      incident,
+      tokenIncident: decision.incidentNumber,
+      tokens: decision.tokens,
+    };
   return (await isArchived(decision.incidentNumber))
     ? { kind: 'archived', number: decision.incidentNumber }
     : { kind: 'new' };

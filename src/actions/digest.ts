@@ -217,7 +217,7 @@ export function buildDigest(
       organisation: ctx.plan.organisation,
       recipientName: recipient.agent.name,
       linkFor: (n) =>
-        `mailto:${plusAddress(ctx.config.supportAddress, ctx.config.secret, n)}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
+        `mailto:${plusAddress(ctx.config.supportAddress, ctx.config.secret, n, { address: recipient.agent.email, role: 'agent' })}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
       chartSize: CHART_SIZE,
       ...(chart &&
         (options.inlineChart

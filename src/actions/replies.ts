@@ -4,6 +4,8 @@
  */
 import type { AppContext } from '../context.js';
 import { mayRunCommand, roleOnIncident, type CommandAction } from '../domain/access.js';
+import type { CommandPermission } from '../domain/agent-mail.js';
+import { REFUSAL_NOTICE_WINDOW_MS } from '../constants.js';
 import { priorityFor } from '../domain/classify.js';
 import { parseCommands, type Command } from '../domain/commands.js';
 import { customerMessageOutcome, type LifecycleAction } from '../domain/lifecycle.js';
@@ -16,6 +18,7 @@ import {
   appendTimeline,
   findIncident,
   getTimelineEntry,
+  timelineOf,
   updateIncident,
 } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
@@ -420,5 +423,83 @@ async function customerReply(
     },
     attachmentIds: reply.attachmentIds,
     autoSubmitted: 'auto-generated',
+  });
+}
+
+/**
+ * Mail from an agent's address that could not be shown to be theirs (a forged From, a token
+ * issued to someone else, a failed or temporarily impossible DKIM/DMARC check): nothing runs
+ * and nothing reaches the customer (the message stays on the timeline, marked unverified).
+ * Each command is audited as refused with the reason code; the agent's own address, the one
+ * in the plan, is told what was refused and why, at most once per incident per hour, so a
+ * forger cannot use us to flood them.
+ */
+export async function refuseUnverifiedAgentMail(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  agent: PlanAgent,
+  rawId: string,
+  refusal: Extract<CommandPermission, { allowed: false }>,
+  parsed: { commands: Command[]; errors: string[]; body: string },
+): Promise<void> {
+  const cause = `message ${rawId}`;
+  const refused = [
+    ...parsed.commands.map(describe),
+    ...(parsed.errors.length > 0 ? [`${parsed.errors.length} unreadable command(s)`] : []),
+    ...(parsed.body.trim() ? ['reply to the customer'] : []),
+  ];
+  for (const what of refused.length > 0 ? refused : ['message']) {
+    await appendAudit({
+      action: 'command-refused',
+      subject: { type: 'incident', id: String(incident.number) },
+      actor: { kind: 'agent', id: agent.email },
+      why: cause,
+      changes: [],
+      detail: {
+        command: what,
+        reason: refusal.reason,
+        explanation: refusal.explanation,
+        sender: 'unverified',
+      },
+    });
+  }
+
+  const now = ctx.now();
+  const since = new Date(now.getTime() - REFUSAL_NOTICE_WINDOW_MS);
+  const recent = (await timelineOf(incident.number)).some(
+    (e) =>
+      e.event === 'refusal-notified' &&
+      (e.detail as { agent?: string } | undefined)?.agent === agent.id &&
+      e.at >= since &&
+      e.rawId !== rawId,
+  );
+  if (recent) return;
+  const window = Math.floor(now.getTime() / REFUSAL_NOTICE_WINDOW_MS);
+  await appendTimeline(incident.number, {
+    _id: `refusal-notified-${rawId}`,
+    at: now,
+    type: 'event',
+    event: 'refusal-notified',
+    rawId,
+    detail: { agent: agent.id, reason: refusal.reason },
+  });
+  await queueMail(ctx, {
+    id: `refused-${incident.number}-${agent.id}-${window}`,
+    kind: 'command-result',
+    incident,
+    to: agent.email,
+    subject: `Not done: ${incident.subject}`,
+    template: 'command-result',
+    data: {
+      name: agent.name,
+      results: [
+        `refused: a message from your address was not acted on (${refused.join(', ') || 'no commands'}): ${refusal.explanation}`,
+        'nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
+      ],
+      status: incident.status,
+      assignee: incident.assignee ?? 'nobody',
+      priority: incident.priority ?? '-',
+    },
+    autoSubmitted: 'auto-replied',
   });
 }

@@ -86,6 +86,7 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
       const tags = [
         outbound && e.event ? e.event : '',
         e.automatic ? `automatic: ${e.automatic}` : '',
+        e.unverified?.reason ? `unverified sender: ${e.unverified.reason}` : '',
       ]
         .filter(Boolean)
         .join(', ');

@@ -1,11 +1,21 @@
 import { normalizeAddress } from './address.js';
-import { incidentFromMessageIds, incidentFromRecipients, subjectIncident } from './tokens.js';
+import {
+  subjectIncident,
+  tokensFromMessageIds,
+  tokensFromRecipients,
+  type PresentedToken,
+} from './tokens.js';
 
 export type ThreadDecision =
   | {
       kind: 'existing';
       incidentNumber: number;
       via: 'message-token' | 'known-message-id' | 'plus-address' | 'subject-token';
+      /**
+       * Every valid token of ours the message presents for this incident (Message-IDs and
+       * plus-addresses): what decides whether an agent's commands may run.
+       */
+      tokens: PresentedToken[];
     }
   | { kind: 'new' };
 
@@ -39,10 +49,21 @@ export function decideThread(input: {
   knownReferenceParties?: readonly string[];
   subjectIncidentParticipants?: readonly string[];
 }): ThreadDecision {
-  const fromToken = incidentFromMessageIds(input.secret, input.references);
-  if (fromToken !== null) {
-    return { kind: 'existing', incidentNumber: fromToken, via: 'message-token' };
-  }
+  const presented = [
+    ...tokensFromMessageIds(input.secret, input.references),
+    ...tokensFromRecipients(input.supportAddress, input.secret, input.recipients),
+  ];
+  const existing = (
+    incidentNumber: number,
+    via: Extract<ThreadDecision, { kind: 'existing' }>['via'],
+  ): ThreadDecision => ({
+    kind: 'existing',
+    incidentNumber,
+    via,
+    tokens: presented.filter((t) => t.incidentNumber === incidentNumber),
+  });
+  const fromToken = presented.find((t) => t.source === 'message-id')?.incidentNumber ?? null;
+  if (fromToken !== null) return existing(fromToken, 'message-token');
 
   const sender = normalizeAddress(input.sender);
   const among = (people: readonly string[]) =>
@@ -52,18 +73,16 @@ export function decideThread(input: {
     input.knownReference !== null &&
     (input.knownReferenceParties === undefined || among(input.knownReferenceParties))
   ) {
-    return { kind: 'existing', incidentNumber: input.knownReference, via: 'known-message-id' };
+    return existing(input.knownReference, 'known-message-id');
   }
 
-  const fromPlus = incidentFromRecipients(input.supportAddress, input.secret, input.recipients);
-  if (fromPlus !== null) {
-    return { kind: 'existing', incidentNumber: fromPlus, via: 'plus-address' };
-  }
+  const fromPlus = presented.find((t) => t.source === 'plus-address')?.incidentNumber ?? null;
+  if (fromPlus !== null) return existing(fromPlus, 'plus-address');
 
   const tagged = subjectIncident(input.subject);
   if (tagged !== null && input.subjectIncidentParticipants) {
     if (among(input.subjectIncidentParticipants)) {
-      return { kind: 'existing', incidentNumber: tagged, via: 'subject-token' };
+      return existing(tagged, 'subject-token');
     }
   }
 

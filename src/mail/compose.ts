@@ -1,5 +1,12 @@
 /** Builds outbound messages with the headers that make replies thread back to the incident. */
-import { formatIncidentId, outboundMessageId, plusAddress, tagSubject } from '../domain/tokens.js';
+import {
+  formatIncidentId,
+  outboundMessageId,
+  plusAddress,
+  tagSubject,
+  type TokenRecipient,
+} from '../domain/tokens.js';
+import { agentByEmail } from '../plan/load.js';
 import type { AppContext } from '../context.js';
 import type { IncidentDoc } from '../store/models.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
@@ -27,15 +34,23 @@ export interface MailSpec {
   attachmentIds?: readonly string[];
 }
 
+/** Whom a token is issued to: a plan agent's address as agent, anyone else as customer. */
+export function tokenRecipient(plan: AppContext['plan'], to: string): TokenRecipient {
+  return { address: to, role: agentByEmail(plan, to) ? 'agent' : 'customer' };
+}
+
 /**
  * Every message we send carries the incident's signed token twice: in its Message-ID and in
  * the plus-addressed Reply-To. Whatever a mail client keeps when replying, the reply threads.
+ * The token is issued to this message's recipient (src/domain/tokens.ts): it threads anyone's
+ * reply, but authorises commands only when the recipient, an agent, writes back.
  */
 export function composeMail(
   ctx: Pick<AppContext, 'config' | 'plan'>,
   spec: MailSpec,
 ): NewOutboxMessage {
   const { config, plan } = ctx;
+  const recipient = tokenRecipient(plan, spec.to);
   const incidentId = formatIncidentId(spec.incident.number);
   const body = render(spec.template, {
     incidentId,
@@ -68,13 +83,14 @@ export function composeMail(
       spec.incident.number,
       uniquePart,
       domainOf(config.supportAddress),
+      recipient,
     ),
     inReplyTo: spec.inReplyTo,
     references: [
       ...(spec.references ?? []),
       ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : []),
     ],
-    replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number),
+    replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number, recipient),
     subject: tagSubject(spec.subject, spec.incident.number),
     text: body.text,
     html: body.html,

@@ -8,6 +8,7 @@ import { DEFAULT_RETENTION } from '../domain/retention.js';
 /** A retention period in whole days. */
 const days = z.number().int().min(1);
 import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
+import { AGENT_MAIL_MODES } from '../domain/agent-mail.js';
 
 /**
  * sha256 of operator tokens that earlier releases printed in their examples
@@ -332,6 +333,16 @@ export const planSchema = z
         administrators: z.array(id).default([]),
         /** Lead-level email commands every agent of the group may use too. */
         agentsMay: z.array(z.enum(COMMAND_ACTIONS)).default([]),
+        /**
+         * How mail claiming to be from an agent is proven genuine before its commands run
+         * (src/domain/agent-mail.ts, docs/security.md). token-only is weaker and warned about.
+         */
+        agentMail: z.enum(AGENT_MAIL_MODES).default('dmarc'),
+        /** trusted-relay: the authserv-id your receiving MTA stamps Authentication-Results with. */
+        authservId: z
+          .string()
+          .regex(/^[^\s;()"]+$/, 'an authserv-id: a host name or token, no spaces')
+          .optional(),
         operators: z
           .array(
             z
@@ -348,7 +359,7 @@ export const planSchema = z
           .default([]),
       })
       .strict()
-      .default({ administrators: [], agentsMay: [], operators: [] }),
+      .default({ administrators: [], agentsMay: [], agentMail: 'dmarc', operators: [] }),
   })
   .strict()
   .superRefine((plan, ctx) => {
@@ -389,6 +400,11 @@ export const planSchema = z
     plan.access.administrators.forEach((a, i) => {
       if (!agentIds.has(a)) issue(['access', 'administrators', i], `unknown agent "${a}"`);
     });
+    if (plan.access.agentMail === 'trusted-relay' && !plan.access.authservId)
+      issue(
+        ['access', 'authservId'],
+        'agentMail: trusted-relay needs the authserv-id your receiving MTA stamps',
+      );
     for (const d of dup(plan.access.operators.map((o) => o.name)))
       issue(['access', 'operators'], `duplicate operator name "${d}"`);
     for (const d of dup(plan.access.operators.map((o) => o.tokenSha256)))

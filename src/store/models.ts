@@ -184,6 +184,11 @@ const timelineSchema = new Schema(
     html: String,
     attachmentIds: [String],
     automatic: String,
+    /**
+     * Set on a message from an agent's address that could not be shown to be theirs (see
+     * src/domain/agent-mail.ts): kept, never acted on or relayed. `reason` is the refusal code.
+     */
+    unverified: { reason: String, explanation: String },
     event: String,
     detail: Schema.Types.Mixed,
   },

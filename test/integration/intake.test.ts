@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { incidentToken } from '../../src/domain/tokens.js';
+import { issuedToken } from '../../src/domain/tokens.js';
 import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
@@ -41,7 +41,8 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     });
     expect(raw.incidentNumber).toBe(1);
 
-    const token = incidentToken(SECRET, 1);
+    // Issued to the customer: it threads their replies, and authorises nothing.
+    const token = issuedToken(SECRET, 1, { address: 'carla@example.com', role: 'customer' });
     expect(ack!.envelopeTo).toEqual(['carla@example.com']);
     expect(ack!.parsed.subject).toBe('[INC-000001] Re: Invoice portal returns 500');
     expect(ack!.parsed.messageId).toMatch(

@@ -31,6 +31,7 @@ groups:
   - { id: network, name: Network, lead: nora }
 agents:
   - { id: alice, name: Alice, email: alice@example.test, groups: [desk] }
+  - { id: bob, name: Bob Chen, email: bob@example.test, groups: [desk], away: true }
   - { id: lena, name: Lena Lead, email: lena@example.test, groups: [desk], away: true }
   - { id: max, name: Max Manager, email: max@example.test, groups: [desk], away: true }
   - { id: nina, name: Nina, email: nina@example.test, groups: [network] }
@@ -55,7 +56,9 @@ const auditEntries = async () =>
 
 describe('access control and the audit trail', () => {
   const h = useTestApp({ plan: PLAN });
-  const token1 = () => plusAddress(SUPPORT, SECRET, 1);
+  // What the customer's acknowledgement carries: anyone may hold it.
+  const token1 = () =>
+    plusAddress(SUPPORT, SECRET, 1, { address: 'cora@customer.example', role: 'customer' });
 
   const mailTo = (address: string, match: (m: CapturedMail) => boolean = () => true) =>
     waitUntil(`mail to ${address}`, async () =>
@@ -92,6 +95,68 @@ describe('access control and the audit trail', () => {
       return i?.assignee === 'alice' && i.status === 'assigned' ? i : null;
     });
     await mailTo('alice@example.test', (m) => m.parsed.subject?.includes('assigned') === true);
+  });
+
+  it('ignores a customer who forges an agent’s From on the acknowledgement’s Reply-To', async () => {
+    const ack = await mailTo(
+      'cora@customer.example',
+      (m) => m.parsed.subject?.includes('INC-000001') === true,
+    );
+    const replyTo = ack.parsed.replyTo!.value[0]!.address!;
+    const forge = (text: string, n: number) =>
+      deliver(h.t.mailboxUser, {
+        from: 'Bob Chen <bob@example.test>',
+        to: replyTo,
+        subject: 'Re: [INC-000001] Printer on fire',
+        text,
+        messageId: `<forged-${n}@customer.example>`,
+        unsigned: true, // the customer has no key for example.test
+      });
+    await forge('#assign nina\n\nHello Cora, Bob here: please send me the alarm code.', 1);
+    const refused = await refusedFor('bob@example.test', 2);
+    expect(refused.map((e) => [e.detail?.command, e.detail?.reason]).sort()).toEqual([
+      ['#assign', 'unauthenticated-sender'],
+      ['reply to the customer', 'unauthenticated-sender'],
+    ]);
+    const notice = await mailTo(
+      'bob@example.test',
+      (m) => m.parsed.text?.includes('was not acted on') === true,
+    );
+    expect(notice.parsed.subject).toMatch(/^\[INC-000001\] Not done:/);
+    expect(notice.parsed.text).toMatch(
+      /#assign.*the sender could not be verified \(dmarc: dmarc=fail/s,
+    );
+
+    // Kept on the timeline, marked; nothing changed; nothing relayed to the customer.
+    const entry = await waitUntil('the forged message on the timeline', async () =>
+      (await timelineOf(1)).find((e) => e.from === 'bob@example.test' && e.type === 'message'),
+    );
+    expect(entry.unverified).toMatchObject({ reason: 'unauthenticated-sender' });
+    expect(await findIncident(1)).toMatchObject({ assignee: 'alice', group: 'desk' });
+    expect(
+      (await auditEntries()).filter(
+        (e) => e.action === 'incident-changed' && e.actor.id === 'bob@example.test',
+      ),
+    ).toEqual([]);
+
+    // Again within the hour: refused and audited again, but Bob is not told twice.
+    await forge('#priority P1', 2);
+    await refusedFor('bob@example.test', 3);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(
+      h.smtp.messages.filter(
+        (m) =>
+          m.envelopeTo.includes('bob@example.test') &&
+          m.parsed.text?.includes('was not acted on') === true,
+      ),
+    ).toHaveLength(1);
+    expect(h.smtp.messages.some((m) => m.parsed.text?.includes('Bob here'))).toBe(false);
+    expect(
+      h.smtp.messages.filter(
+        (m) =>
+          m.envelopeTo.includes('cora@customer.example') && m.header('x-incidesk-kind') === 'reply',
+      ),
+    ).toEqual([]);
   });
 
   it('refuses and records forged or out-of-role commands, and changes nothing', async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { transferIncident } from '../../src/actions/changes.js';
-import { incidentToken } from '../../src/domain/tokens.js';
+import { issuedToken, plusAddress } from '../../src/domain/tokens.js';
 import { jobIds } from '../../src/queues.js';
 import { findArchivedIncident, moveIncidents } from '../../src/store/archive.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
@@ -122,7 +122,8 @@ describe('triage, assignment and agents working by email', () => {
     });
     expect(incident.triage?.rules).toEqual(['outage', 'vpn', 'gold']);
     const [notice] = await mailTo('nina@example.test');
-    const token = incidentToken(SECRET, 1);
+    // Issued to Nina as an agent: her replies carrying it are hers to make.
+    const token = issuedToken(SECRET, 1, { address: 'nina@example.test', role: 'agent' });
     expect(notice!.parsed.subject).toBe(
       '[INC-000001] P1 assigned to you: VPN down for the whole office',
     );
@@ -276,7 +277,7 @@ describe('triage, assignment and agents working by email', () => {
     // A stranger who learned the reply address: the text is kept, nothing is executed.
     await deliver(h.t.mailboxUser, {
       from: 'mallory@example.org',
-      to: `support+INC-000001.${incidentToken(SECRET, 1)}@example.test`,
+      to: plusAddress(SUPPORT, SECRET, 1, { address: 'cora@bigcorp.example', role: 'customer' }),
       subject: 'Re: [INC-000001] VPN down',
       text: '#resolve cause: none; fix: none\n#assign alice',
     });

@@ -2,7 +2,7 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { ImapFlow } from 'imapflow';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -18,6 +19,44 @@ import type { Plan } from '../../src/plan/schema.js';
 import { PROJECT_ROOT, uniqueName } from './services.js';
 import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js';
 import { startApp, type RunningApp } from '../../src/app.js';
+import { dkimSign } from 'mailauth';
+import type { DnsResolver } from '../../src/mail/sender-auth.js';
+
+/**
+ * The test's own DNS: example.test (agents and support) publishes a DKIM key (selector
+ * `test`) and DMARC p=reject; every other name does not exist. Injected into the app, so
+ * sender authentication runs for real without the network.
+ */
+const dkimKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+export const DKIM_DOMAIN = 'example.test';
+export const DKIM_SELECTOR = 'test';
+export const DKIM_PRIVATE_KEY = String(
+  dkimKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+);
+export const testDnsRecords: Record<string, string> = {
+  [`${DKIM_SELECTOR}._domainkey.${DKIM_DOMAIN}`]: `v=DKIM1; k=rsa; p=${dkimKeys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`,
+  [`_dmarc.${DKIM_DOMAIN}`]: 'v=DMARC1; p=reject',
+};
+export const testResolver: DnsResolver = async (name, rrtype) => {
+  const txt = rrtype === 'TXT' ? testDnsRecords[name.toLowerCase()] : undefined;
+  if (txt) return [[txt]];
+  throw Object.assign(new Error(`queryTxt ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+};
+
+/** Signs a raw message as example.test's outgoing server would (relaxed/relaxed). */
+export async function dkimSignRaw(raw: string | Buffer): Promise<Buffer> {
+  // mailauth signs with `signatureData` (its typings describe only the older flat form).
+  const result = await dkimSign(raw, {
+    canonicalization: 'relaxed/relaxed',
+    signatureData: [
+      { signingDomain: DKIM_DOMAIN, selector: DKIM_SELECTOR, privateKey: DKIM_PRIVATE_KEY },
+    ],
+  } as unknown as Parameters<typeof dkimSign>[1]);
+  if (!result.signatures.includes('DKIM-Signature'))
+    throw new Error('DKIM signing produced no signature');
+  if (result.errors.length > 0) throw new Error(`DKIM signing failed: ${String(result.errors)}`);
+  return Buffer.concat([Buffer.from(result.signatures), Buffer.from(raw)]);
+}
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const SUPPORT = 'support@example.test';
@@ -155,10 +194,20 @@ export const testLogger = () =>
     ? createLogger(process.env.TEST_LOG_LEVEL)
     : createLogger('info', logRing);
 
-/** Deliver a message into the test mailbox over LMTP, as the mail server would. */
+const fromDomain = (from: SendMailOptions['from']) => {
+  const text =
+    typeof from === 'string' ? from : from && !Array.isArray(from) ? (from.address ?? '') : '';
+  return /@([^\s<>@]+?)>?\s*$/.exec(text)?.[1]?.toLowerCase() ?? '';
+};
+
+/**
+ * Deliver a message into the test mailbox over LMTP, as the mail server would. Mail From
+ * example.test (agents) is DKIM-signed like a real domain's outgoing mail, unless `unsigned`
+ * (a forger, who has no key); raw messages are delivered exactly as given.
+ */
 export async function deliver(
   mailboxUser: string,
-  message: SendMailOptions | { raw: string | Buffer; from?: string },
+  message: (SendMailOptions & { unsigned?: boolean }) | { raw: string | Buffer; from?: string },
 ) {
   const services = inject('services');
   const transport = nodemailer.createTransport({
@@ -171,7 +220,14 @@ export async function deliver(
       from: (message as { from?: string }).from ?? 'sender@example.com',
       to: mailboxUser,
     };
-    return await transport.sendMail({ ...message, envelope });
+    const plain: SendMailOptions & { unsigned?: boolean } = { ...message };
+    const unsigned = plain.unsigned === true;
+    delete plain.unsigned;
+    if (!('raw' in plain) && !unsigned && fromDomain(plain.from) === DKIM_DOMAIN) {
+      const built = await new MailComposer({ ...plain, envelope }).compile().build();
+      return await transport.sendMail({ raw: await dkimSignRaw(built), envelope });
+    }
+    return await transport.sendMail({ ...plain, envelope });
   } finally {
     transport.close();
   }
@@ -220,7 +276,12 @@ export interface TestApp {
  * filled in by the time the tests run.
  */
 export function useTestApp(
-  options: { plan?: string; env?: Record<string, string>; now?: () => Date } = {},
+  options: {
+    plan?: string;
+    env?: Record<string, string>;
+    now?: () => Date;
+    resolver?: DnsResolver;
+  } = {},
 ): TestApp {
   const handle = {} as TestApp;
   beforeAll(async () => {
@@ -228,6 +289,7 @@ export function useTestApp(
     handle.t = testEnv(handle.smtp, options.env);
     handle.app = await startApp(handle.t.config, testPlan(options.plan), testLogger(), {
       now: options.now,
+      resolver: options.resolver ?? testResolver,
     });
   });
   afterAll(async () => {

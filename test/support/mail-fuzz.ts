@@ -350,3 +350,114 @@ export async function outgoingProblems(raw: Buffer, expectedTo: string): Promise
   }
   return problems;
 }
+
+/** What a forged agent-mail case may draw on: the real secret's tokens, as parties hold them. */
+export interface ForgeryWorld {
+  secret: string;
+  support: string;
+  /** Incident number → its customer's address. */
+  incidents: ReadonlyMap<number, string>;
+  agents: readonly string[];
+  /** The authserv-id the app trusts (trusted-relay), or any id a forger might guess. */
+  authservIds: readonly string[];
+}
+
+export const FORGED_COMMANDS = [
+  '#note forged note',
+  '#priority P1',
+  '#assign {agent}',
+  '#status closed',
+  '#resolve cause: forged; fix: forged',
+  '#transfer desk',
+  '#escalate forged',
+];
+
+/**
+ * Mail that claims to be from an agent and carries real tokens, but the wrong ones or with
+ * forged proof: a customer's token under an agent's From, a token of incident A on incident B,
+ * an agent's token used by another agent, legacy tokens, Authentication-Results headers
+ * claiming dmarc=pass (above or below any other), a DKIM-Signature that is not valid. None may
+ * run a command or reach a customer.
+ */
+export function forgedAgentCase(
+  rng: Rng,
+  index: number,
+  world: ForgeryWorld,
+  tokens: {
+    plusAddress: (n: number, to: { address: string; role: 'agent' | 'customer' }) => string;
+    messageId: (n: number, to: { address: string; role: 'agent' | 'customer' }) => string;
+    legacyPlusAddress: (n: number) => string;
+  },
+): FuzzCase {
+  const numbers = [...world.incidents.keys()];
+  const agent = rng.pick(world.agents);
+  const other = rng.pick(world.agents.filter((a) => a !== agent).concat(agent));
+  const a = rng.pick(numbers);
+  const b = rng.pick(numbers.filter((n) => n !== a).concat(a));
+  const customerOf = (n: number) => world.incidents.get(n)!;
+  const mutations: string[] = [];
+  const swap = rng.pick(['customer-token', 'other-incident', 'other-agent', 'legacy', 'mixed']);
+  mutations.push(`swap:${swap}`);
+  let to = world.support;
+  const refs: string[] = [];
+  let subjectIncident = a;
+  switch (swap) {
+    case 'customer-token':
+      to = tokens.plusAddress(a, { address: customerOf(a), role: 'customer' });
+      refs.push(tokens.messageId(a, { address: customerOf(a), role: 'customer' }));
+      break;
+    case 'other-incident': {
+      // Incident A's agent token, relabelled for incident B: does not verify.
+      const t = tokens.plusAddress(a, { address: agent, role: 'agent' });
+      to = t.replace(/INC-\d+/, `INC-${String(b).padStart(6, '0')}`);
+      subjectIncident = b;
+      break;
+    }
+    case 'other-agent':
+      to = tokens.plusAddress(a, { address: other, role: 'agent' });
+      break;
+    case 'legacy':
+      to = tokens.legacyPlusAddress(a);
+      break;
+    case 'mixed':
+      to = tokens.plusAddress(a, { address: agent, role: 'customer' });
+      refs.push(tokens.messageId(b, { address: agent, role: 'agent' }));
+      subjectIncident = b;
+      break;
+  }
+  const head: string[] = [];
+  const ar = (id: string) =>
+    `Authentication-Results: ${id}; dkim=pass header.d=${agent.split('@')[1]}; dmarc=pass header.from=${agent.split('@')[1]}`;
+  if (rng.chance(0.6)) {
+    const id = rng.pick(world.authservIds);
+    mutations.push(`forged-ar:${id}`);
+    head.push(ar(id));
+    if (rng.chance(0.5)) head.push(ar(rng.pick(world.authservIds)));
+  }
+  if (rng.chance(0.4)) {
+    mutations.push('forged-dkim');
+    head.push(
+      `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=${agent.split('@')[1]}; s=test; h=from:to:subject; bh=${b64('forged')}; b=${b64(`forged ${index}`)}`,
+    );
+  }
+  const commands = Array.from({ length: rng.int(1, 3) }, () =>
+    rng.pick(FORGED_COMMANDS).replace('{agent}', other.split('@')[0]!),
+  );
+  const text = `${commands.join('\r\n')}\r\n\r\nForged reply ${index} for the customer.`;
+  head.push(
+    `From: Agent <${agent}>`,
+    `To: ${to}`,
+    `Subject: Re: [INC-${String(subjectIncident).padStart(6, '0')}] forged ${index}`,
+    `Message-ID: <forged-${index}-${Date.now()}@evil.example>`,
+    ...(refs.length ? [`References: ${refs.join(' ')}`, `In-Reply-To: ${refs[0]}`] : []),
+    'Date: Mon, 23 Nov 2026 10:00:00 +0000',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+  );
+  return {
+    index,
+    raw: Buffer.from(`${head.join('\r\n')}\r\n\r\n${text}\r\n`, 'utf8'),
+    envelopeFrom: agent,
+    mutations,
+  };
+}

@@ -28,7 +28,9 @@ const config = loadConfig({
   INCIDESK_SECRET: 'fuzz-secret-0123456789',
   INCIDESK_PLAN: 'plan.yaml',
 });
-const ctx = { config, plan: { organisation: 'Example Corp' } } as Parameters<typeof composeMail>[0];
+const ctx = { config, plan: { organisation: 'Example Corp', agents: [] } } as unknown as Parameters<
+  typeof composeMail
+>[0];
 const renderer = nodemailer.createTransport({
   streamTransport: true,
   buffer: true,

@@ -113,7 +113,26 @@ access:
     expect(parsePlan('version: 1\norganisation: X\n').access).toEqual({
       administrators: [],
       agentsMay: [],
+      agentMail: 'dmarc',
       operators: [],
     });
+  });
+
+  it('checks agentMail: a known mode, and trusted-relay names its authserv-id', () => {
+    const issues = (access: string) => {
+      const text = `version: 1\norganisation: X\naccess: ${access}\n`;
+      try {
+        parsePlan(text);
+        return '';
+      } catch {
+        return problems(text).join('\n');
+      }
+    };
+    expect(issues('{ agentMail: spf }')).toMatch(/access\.agentMail/);
+    expect(issues('{ agentMail: trusted-relay }')).toMatch(
+      /access\.authservId: agentMail: trusted-relay needs the authserv-id/,
+    );
+    expect(issues('{ agentMail: trusted-relay, authservId: mx.example.com }')).toBe('');
+    expect(issues('{ agentMail: token-only }')).toBe('');
   });
 });

@@ -5,12 +5,19 @@ import {
   incidentFromMessageIds,
   incidentFromRecipients,
   incidentToken,
+  issuedToken,
+  legacyMessageId,
+  legacyPlusAddress,
   outboundMessageId,
   parseIncidentArgument,
+  tokenEvidence,
+  tokensFromMessageIds,
+  tokensFromRecipients,
   parseIncidentId,
   plusAddress,
   subjectIncident,
   tagSubject,
+  type TokenRecipient,
 } from '../../src/domain/tokens.js';
 
 const SECRET = 's3cret';
@@ -105,19 +112,19 @@ describe('formatIncidentId / parseIncidentId', () => {
   });
 });
 
-describe('outboundMessageId / incidentFromMessageIds', () => {
-  const id = outboundMessageId(SECRET, 123, 'ack-3f2a', 'incidesk.example.test');
+describe('legacy Message-IDs / incidentFromMessageIds', () => {
+  const id = legacyMessageId(SECRET, 123, 'ack-3f2a', 'incidesk.example.test');
 
   it('has the documented shape', () => {
     expect(id).toBe(`<INC-000123.ack-3f2a.${incidentToken(SECRET, 123)}@incidesk.example.test>`);
   });
 
   it.each(['', 'Ack', 'a_b', 'a.b', 'a b', 'a@b', 'a>b', 'ü'])('rejects uniquePart %j', (u) => {
-    expect(() => outboundMessageId(SECRET, 1, u, 'example.test')).toThrow(TypeError);
+    expect(() => legacyMessageId(SECRET, 1, u, 'example.test')).toThrow(TypeError);
   });
 
   it.each(['', 'a b.test', 'x@y.test', 'x>y', '.example.test'])('rejects domain %j', (d) => {
-    expect(() => outboundMessageId(SECRET, 1, 'u', d)).toThrow(TypeError);
+    expect(() => legacyMessageId(SECRET, 1, 'u', d)).toThrow(TypeError);
   });
 
   it('recovers the incident with or without angle brackets and in any case', () => {
@@ -128,7 +135,7 @@ describe('outboundMessageId / incidentFromMessageIds', () => {
   });
 
   it('skips foreign ids and returns the first valid one', () => {
-    const other = outboundMessageId(SECRET, 77, 'n1', 'incidesk.example.test');
+    const other = legacyMessageId(SECRET, 77, 'n1', 'incidesk.example.test');
     expect(incidentFromMessageIds(SECRET, ['<CAF=abc@mail.gmail.com>', other, id])).toBe(77);
   });
 
@@ -166,17 +173,17 @@ describe('outboundMessageId / incidentFromMessageIds', () => {
   });
 });
 
-describe('plusAddress / incidentFromRecipients', () => {
+describe('legacy plus-addresses / incidentFromRecipients', () => {
   const support = 'support@example.test';
-  const plus = plusAddress(support, SECRET, 123);
+  const plus = legacyPlusAddress(support, SECRET, 123);
 
   it('has the documented shape', () => {
     expect(plus).toBe(`support+INC-000123.${incidentToken(SECRET, 123)}@example.test`);
-    expect(plusAddress('<support@example.test>', SECRET, 123)).toBe(plus);
+    expect(legacyPlusAddress('<support@example.test>', SECRET, 123)).toBe(plus);
   });
 
   it('rejects a support address without a domain', () => {
-    expect(() => plusAddress('support', SECRET, 1)).toThrow(TypeError);
+    expect(() => legacyPlusAddress('support', SECRET, 1)).toThrow(TypeError);
   });
 
   it('finds the incident among recipients, case-insensitively, with display names', () => {
@@ -281,5 +288,80 @@ describe('tagSubject', () => {
 
   it('result is found again by subjectIncident', () => {
     expect(subjectIncident(tagSubject('Re: hello [INC-000999]', 5))).toBe(5);
+  });
+});
+
+describe('issued tokens (bound to their recipient)', () => {
+  const support = 'support@example.test';
+  const cora = { address: 'Cora <Cora@Customer.example>', role: 'customer' } as const;
+  const bob = { address: 'bob@example.test', role: 'agent' } as const;
+
+  it('are 19 chars with a role letter, and fit a plus-address local part', () => {
+    const t = issuedToken(SECRET, 123, cora);
+    expect(t).toMatch(/^c[a-z2-7]{18}$/);
+    expect(issuedToken(SECRET, 123, bob)).toMatch(/^a[a-z2-7]{18}$/);
+    const local = plusAddress(support, SECRET, 999_999_999, bob).split('@')[0]!;
+    expect(local.length).toBeLessThanOrEqual(64);
+  });
+
+  it('differ by recipient, role, incident and secret; the address is normalised', () => {
+    const t = issuedToken(SECRET, 123, cora);
+    expect(issuedToken(SECRET, 123, { address: 'cora@customer.example', role: 'customer' })).toBe(
+      t,
+    );
+    expect(issuedToken(SECRET, 123, { address: 'cora@customer.example', role: 'agent' })).not.toBe(
+      t,
+    );
+    expect(issuedToken(SECRET, 123, bob)).not.toBe(t);
+    expect(issuedToken(SECRET, 124, cora)).not.toBe(t);
+    expect(issuedToken(OTHER, 123, cora)).not.toBe(t);
+  });
+
+  it('thread for anyone holding them, in Message-IDs and plus-addresses', () => {
+    const id = outboundMessageId(SECRET, 123, 'ack-1', 'example.test', cora);
+    expect(incidentFromMessageIds(SECRET, [id])).toBe(123);
+    expect(incidentFromRecipients(support, SECRET, [plusAddress(support, SECRET, 123, cora)])).toBe(
+      123,
+    );
+    expect(incidentFromMessageIds(SECRET, [id.replace('INC-000123', 'INC-000124')])).toBeNull();
+  });
+
+  it('authorise only the agent address they were issued to', () => {
+    const presented = (r: TokenRecipient, n = 123) => [
+      ...tokensFromMessageIds(SECRET, [outboundMessageId(SECRET, n, 'x', 'example.test', r)]),
+      ...tokensFromRecipients(support, SECRET, [plusAddress(support, SECRET, n, r)]),
+    ];
+    expect(tokenEvidence(SECRET, 123, presented(bob), 'Bob <BOB@example.test>')).toBe(
+      'issued-to-sender',
+    );
+    // The customer's token, presented with a forged agent From.
+    expect(tokenEvidence(SECRET, 123, presented(cora), 'bob@example.test')).toBe('issued-to-other');
+    // Bob's address, but a customer-role token for it.
+    const asCustomer = { address: 'bob@example.test', role: 'customer' } as const;
+    expect(tokenEvidence(SECRET, 123, presented(asCustomer), 'bob@example.test')).toBe(
+      'issued-to-other',
+    );
+    // Another incident's token says nothing about incident 123.
+    expect(tokenEvidence(SECRET, 123, presented(bob, 7), 'bob@example.test')).toBe('none');
+    const legacy = tokensFromRecipients(support, SECRET, [legacyPlusAddress(support, SECRET, 123)]);
+    expect(legacy).toHaveLength(1);
+    expect(tokenEvidence(SECRET, 123, legacy, 'bob@example.test')).toBe('legacy');
+    // Any one genuine token among others is enough.
+    expect(
+      tokenEvidence(
+        SECRET,
+        123,
+        [...legacy, ...presented(cora), ...presented(bob)],
+        'bob@example.test',
+      ),
+    ).toBe('issued-to-sender');
+  });
+
+  it('refuse a tampered thread part', () => {
+    const t = issuedToken(SECRET, 123, bob);
+    const forged = `${t[0]}${tamper(t.slice(1), 2)}`;
+    expect(
+      tokensFromRecipients(support, SECRET, [`support+INC-000123.${forged}@example.test`]),
+    ).toEqual([]);
   });
 });
