@@ -37,13 +37,18 @@ const SAMPLES = [
 const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The example plan with an operator token made for this demo, so the CLI can be tried. */
+/**
+ * The example plan with an operator token made for this demo, so the CLI can be tried, and
+ * agent mail trusted on its recipient-bound token (there is no DKIM on this machine).
+ */
 function demoPlan(token: string): string {
   const plan = parseYaml(readFileSync(path.join(PROJECT_ROOT, 'plan.example.yaml'), 'utf8')) as {
-    access: { operators: unknown[] };
+    access: { operators: unknown[]; agentMail?: string };
   };
   const tokenSha256 = createHash('sha256').update(token).digest('hex');
   plan.access.operators = [{ name: 'demo', role: 'administrator', tokenSha256 }];
+  // The local mail server signs nothing, so agents are known by the tokens issued to them.
+  plan.access.agentMail = 'token-only';
   const file = path.join(DEMO_DIR, 'plan.yaml');
   writeFileSync(file, stringifyYaml(plan));
   return file;

@@ -61,7 +61,7 @@ describe('SLA escalation survives a killed process and a wiped Redis', () => {
         const i = await findIncident(1);
         return i?.status === 'assigned' ? i : null;
       },
-      30_000,
+      120_000, // includes the child process starting up, slow when the suite loads both cores
     );
     expect(assigned.slaCheckAt).toBeTruthy();
 
