@@ -300,22 +300,7 @@ async function agentReply(
     results.push('sent your reply to the customer');
   }
   if (results.length === 0) return;
-  await queueMail(ctx, {
-    id: `commands-${reply.rawId}`,
-    kind: 'command-result',
-    incident: current,
-    to: agent.email,
-    subject: `${results.every((r) => /^(refused|not understood)/.test(r)) ? 'Not done' : 'Done'}: ${current.subject}`,
-    template: 'command-result',
-    data: {
-      name: agent.name,
-      results,
-      status: current.status,
-      assignee: current.assignee ?? 'nobody',
-      priority: current.priority ?? '-',
-    },
-    autoSubmitted: 'auto-replied',
-  });
+  await queueCommandResult(ctx, `commands-${reply.rawId}`, current, agent, results);
 }
 
 /** An agent wrote without the incident's token: nothing is executed, and they are told why. */
@@ -333,18 +318,33 @@ export async function refuseUntokenedCommands(
     `${count} command(s)`,
     'no incident token: not a reply to incidesk’s own mail',
   );
+  await queueCommandResult(ctx, `commands-${rawId}`, incident, agent, [
+    `refused: ${count} command(s) ignored: commands are only accepted in a reply to incidesk's own mail about ${formatIncidentId(incident.number)} (it carries the incident's token)`,
+  ]);
+}
+
+/**
+ * The mail that tells an agent what became of their message: "Done" when anything was, else
+ * "Not done", with one line per command and the incident's state after them.
+ */
+async function queueCommandResult(
+  ctx: AppContext,
+  id: string,
+  incident: IncidentDoc,
+  agent: PlanAgent,
+  results: string[],
+) {
+  const nothingDone = results.every((r) => /^(refused|not understood)/.test(r));
   await queueMail(ctx, {
-    id: `commands-${rawId}`,
+    id,
     kind: 'command-result',
     incident,
     to: agent.email,
-    subject: `Not done: ${incident.subject}`,
+    subject: `${nothingDone ? 'Not done' : 'Done'}: ${incident.subject}`,
     template: 'command-result',
     data: {
       name: agent.name,
-      results: [
-        `refused: ${count} command(s) ignored: commands are only accepted in a reply to incidesk's own mail about ${formatIncidentId(incident.number)} (it carries the incident's token)`,
-      ],
+      results,
       status: incident.status,
       assignee: incident.assignee ?? 'nobody',
       priority: incident.priority ?? '-',
@@ -483,23 +483,14 @@ export async function refuseUnverifiedAgentMail(
     rawId,
     detail: { agent: agent.id, reason: refusal.reason },
   });
-  await queueMail(ctx, {
-    id: `refused-${incident.number}-${agent.id}-${window}`,
-    kind: 'command-result',
+  await queueCommandResult(
+    ctx,
+    `refused-${incident.number}-${agent.id}-${window}`,
     incident,
-    to: agent.email,
-    subject: `Not done: ${incident.subject}`,
-    template: 'command-result',
-    data: {
-      name: agent.name,
-      results: [
-        `refused: a message from your address was not acted on (${refused.join(', ') || 'no commands'}): ${refusal.explanation}`,
-        'nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
-      ],
-      status: incident.status,
-      assignee: incident.assignee ?? 'nobody',
-      priority: incident.priority ?? '-',
-    },
-    autoSubmitted: 'auto-replied',
-  });
+    agent,
+    [
+      `refused: a message from your address was not acted on (${refused.join(', ') || 'no commands'}): ${refusal.explanation}`,
+      'nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
+    ],
+  );
 }

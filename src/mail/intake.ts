@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import type { FetchMessageObject, ImapFlow } from 'imapflow';
+import { imapClient } from './imap.js';
 import {
   AUTH_RETRY_MS,
   IMAP_BATCH_FETCH_MAX_BYTES,
@@ -174,12 +175,7 @@ export class ImapIntake {
   /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
   private async session(): Promise<void> {
     const { imap } = this.ctx.config;
-    const client = new ImapFlow({
-      host: imap.host,
-      port: imap.port,
-      secure: imap.secure,
-      auth: { user: imap.user, pass: imap.pass },
-      logger: false,
+    const client = imapClient(imap, {
       autoIdleDelay: AUTO_IDLE_DELAY_MS,
       maxIdleTime: imap.pollSeconds * 1000,
       missingIdleCommand: 'STATUS',

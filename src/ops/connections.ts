@@ -3,12 +3,12 @@
  * running service will, and say for each one what its server answered. Nothing is written and
  * no mail is sent.
  */
-import { ImapFlow } from 'imapflow';
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
+import { imapClient } from '../mail/imap.js';
 import { CLI_CONNECT_TIMEOUT_MS, CONNECT_CHECK_TIMEOUT_MS } from '../constants.js';
 
 /** `auth`: the server refused our credentials; `config`: it answered, but not as configured. */
@@ -121,12 +121,7 @@ async function checkRedis(url: string): Promise<string> {
 }
 
 async function checkImap(imap: Config['imap']): Promise<string> {
-  const client = new ImapFlow({
-    host: imap.host,
-    port: imap.port,
-    secure: imap.secure,
-    auth: { user: imap.user, pass: imap.pass },
-    logger: false,
+  const client = imapClient(imap, {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });

@@ -72,63 +72,58 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 describe('a 25 MiB attachment', () => {
   const h = useTestApp();
 
-  it(
-    'is stored byte-exact as one attachment of a new incident, the raw message in full',
-    { timeout: 600_000 },
-    async () => {
-      const data = payload(HUGE_BYTES);
-      const message = messageWith(data, {
-        from: 'big.sender@example.com',
-        subject: 'Database dump for the import problem',
-        messageId: '<huge-1@example.com>',
-        filename: 'db-dump.bin',
-      });
-      expect(message.length).toBeGreaterThan(35_000_000);
-      await deliver(h.t.mailboxUser, { raw: message, from: 'big.sender@example.com' });
+  it('is stored byte-exact as one attachment of a new incident, the raw message in full', async () => {
+    const data = payload(HUGE_BYTES);
+    const message = messageWith(data, {
+      from: 'big.sender@example.com',
+      subject: 'Database dump for the import problem',
+      messageId: '<huge-1@example.com>',
+      filename: 'db-dump.bin',
+    });
+    expect(message.length).toBeGreaterThan(35_000_000);
+    await deliver(h.t.mailboxUser, { raw: message, from: 'big.sender@example.com' });
 
-      // The raw message is marked ingested last, after the incident and its acknowledgement.
-      const raw = await waitUntil(
-        'the huge message ingested',
-        () => RawMessage.findOne({ state: { $ne: 'stored' } }).lean(),
-        // 35 MB through GridFS on the Python test server while three other test files load
-        // both cores: about a minute alone, several inside the full suite.
-        480_000,
-      );
-      const incident = (await Incident.findOne({ openedBy: raw._id }).lean())!;
-      expect(incident).toMatchObject({ customer: { address: 'big.sender@example.com' } });
-      expect(incident.subject).toBe('Database dump for the import problem');
-      expect(raw).toMatchObject({
-        state: 'ingested',
-        headersOnly: false,
-        incidentNumber: incident.number,
-      });
-      // Dovecot prepends its trace headers (Return-Path, Delivered-To, Received): a few hundred bytes.
-      expect(raw.size - message.length).toBeGreaterThan(0);
-      expect(raw.size - message.length).toBeLessThan(2_000);
-      const stored = await readRaw(raw);
-      expect(stored.length).toBe(raw.size);
-      expect(sha256(stored)).toBe(raw._id);
-      expect(stored.subarray(stored.length - message.length).equals(message)).toBe(true);
+    // The raw message is marked ingested last, after the incident and its acknowledgement.
+    const raw = await waitUntil(
+      'the huge message ingested',
+      () => RawMessage.findOne({ state: { $ne: 'stored' } }).lean(),
+      // 35 MB through GridFS on the Python test server while three other test files load
+      // both cores: about a minute alone, several inside the full suite.
+      480_000,
+    );
+    const incident = (await Incident.findOne({ openedBy: raw._id }).lean())!;
+    expect(incident).toMatchObject({ customer: { address: 'big.sender@example.com' } });
+    expect(incident.subject).toBe('Database dump for the import problem');
+    expect(raw).toMatchObject({
+      state: 'ingested',
+      headersOnly: false,
+      incidentNumber: incident.number,
+    });
+    // Dovecot prepends its trace headers (Return-Path, Delivered-To, Received): a few hundred bytes.
+    expect(raw.size - message.length).toBeGreaterThan(0);
+    expect(raw.size - message.length).toBeLessThan(2_000);
+    const stored = await readRaw(raw);
+    expect(stored.length).toBe(raw.size);
+    expect(sha256(stored)).toBe(raw._id);
+    expect(stored.subarray(stored.length - message.length).equals(message)).toBe(true);
 
-      const entry = (await timelineOf(incident.number)).find((e) => e._id === `msg-${raw._id}`)!;
-      expect(entry.fullText).toContain('The database dump you asked for is attached.');
-      expect(entry.attachmentIds).toHaveLength(1);
-      const attachment = (await Attachment.findById(entry.attachmentIds![0]).lean())!;
-      expect(attachment).toMatchObject({
-        filename: 'db-dump.bin',
-        contentType: 'application/octet-stream',
-        size: HUGE_BYTES,
-        sha256: sha256(data),
-        incidentNumber: incident.number,
-      });
-      const bytes = await readBlob(attachment.blobId);
-      expect(bytes.length).toBe(HUGE_BYTES);
-      expect(bytes.equals(data)).toBe(true);
+    const entry = (await timelineOf(incident.number)).find((e) => e._id === `msg-${raw._id}`)!;
+    expect(entry.fullText).toContain('The database dump you asked for is attached.');
+    expect(entry.attachmentIds).toHaveLength(1);
+    const attachment = (await Attachment.findById(entry.attachmentIds![0]).lean())!;
+    expect(attachment).toMatchObject({
+      filename: 'db-dump.bin',
+      contentType: 'application/octet-stream',
+      size: HUGE_BYTES,
+      sha256: sha256(data),
+      incidentNumber: incident.number,
+    });
+    const bytes = await readBlob(attachment.blobId);
+    expect(bytes.length).toBe(HUGE_BYTES);
+    expect(bytes.equals(data)).toBe(true);
 
-      expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
-      const [ack] = await h.smtp.waitFor(1);
-      expect(ack!.envelopeTo).toEqual(['big.sender@example.com']);
-    },
-    240_000,
-  );
+    expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
+    const [ack] = await h.smtp.waitFor(1);
+    expect(ack!.envelopeTo).toEqual(['big.sender@example.com']);
+  }, 600_000);
 });
