@@ -23,14 +23,14 @@ export async function acquireLease(
   const renewed = await MailboxLease.findOneAndUpdate(
     { _id: key, holder },
     { $set: { expiresAt } },
-    { new: true },
+    { returnDocument: 'after' },
   ).lean();
   if (renewed) return { fence: renewed.fence ?? 0, expiresAt };
   try {
     const taken = await MailboxLease.findOneAndUpdate(
       { _id: key, expiresAt: { $lte: now } },
       { $set: { holder, expiresAt }, $inc: { fence: 1 } },
-      { new: true, upsert: true },
+      { returnDocument: 'after', upsert: true },
     ).lean();
     return taken ? { fence: taken.fence ?? 0, expiresAt } : null;
   } catch (err) {

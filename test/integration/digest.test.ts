@@ -453,7 +453,8 @@ describe('manager digests', () => {
     const html = parsed.html as string;
     expect(html).toContain(`src="cid:${cid}"`);
     expect(html).not.toMatch(/<script|<link|<style/i);
-    expect(html).toMatch(/href="mailto:support\+INC-\d{6}\.[a-z2-7]{10}@example\.test/);
+    // The token is the manager's own (role letter a: an agent of the plan), not a customer's.
+    expect(html).toMatch(/href="mailto:support\+INC-\d{6}\.a[a-z2-7]{18}@example\.test/);
     expect(html).toContain('Problem');
     expect(html).not.toContain('<b>bold</b>'); // subjects are escaped
     const e = expected(incidents, MIA_DAILY, null, actions);
