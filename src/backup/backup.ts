@@ -44,8 +44,8 @@ export class NotEmptyError extends Error {
     const shown = collections.slice(0, NOT_EMPTY_NAMES_SHOWN).join(', ');
     const more = collections.length - NOT_EMPTY_NAMES_SHOWN;
     super(
-      `refusing to restore into a non-empty database: ${collections.length} collection(s) hold ` +
-        `documents (${shown}${more > 0 ? `, and ${more} more` : ''}); ` +
+      `refusing to restore into a non-empty database (${collections.length} collection(s) hold ` +
+        `documents: ${shown}${more > 0 ? `, and ${more} more` : ''}); ` +
         'restore into a new database or drop this one first',
     );
   }

@@ -41,6 +41,9 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
       // A retry of an insert that happened: the message's incident is there already.
       const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
       if (ours) return ours;
+      // Another unique key of the transaction collided (two audit appends took the same
+      // sequence number at once): nothing was written, so the same number is tried again.
+      if (!(await Incident.exists({ _id: number }))) continue;
       // The number belongs to an incident the counter never counted (data imported or
       // restored without its counter): give the reservation up and draw the next one.
       await RawMessage.updateOne(

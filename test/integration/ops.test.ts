@@ -167,6 +167,9 @@ describe('dead letters, health and metrics', () => {
     const deadImap = await freePort();
     const proc = spawnIncidesk(['start', '--only', 'intake'], {
       ...h.t.env,
+      // Its own mailbox: the test's app holds the lease of the other one, and a process
+      // standing by is judged by that mailbox's fresh checkpoint.
+      IMAP_USER: `unreachable-${h.t.mailboxUser}`,
       IMAP_PORT: String(deadImap),
       INCIDESK_HTTP_PORT: String(port),
     });

@@ -21,10 +21,10 @@ agents:
   - { id: lou, name: Lou Lead, email: lou@example.test, groups: [desk], away: true }
 routing: { default: desk }
 sla:
-  P1: { firstResponse: 4s, resolution: 1h }
-  P2: { firstResponse: 4s, resolution: 1h }
-  P3: { firstResponse: 4s, resolution: 1h }
-  P4: { firstResponse: 4s, resolution: 1h }
+  P1: { firstResponse: 30s, resolution: 1h }
+  P2: { firstResponse: 30s, resolution: 1h }
+  P3: { firstResponse: 30s, resolution: 1h }
+  P4: { firstResponse: 30s, resolution: 1h }
 escalation: { chain: [lead], repeatAfter: 1h }
 `;
 
@@ -73,7 +73,10 @@ describe('SLA escalation survives a killed process and a wiped Redis', () => {
     await redis.del(...keys);
     redis.disconnect();
 
-    await new Promise((r) => setTimeout(r, 4500)); // the first-response target passes while down
+    // The first-response target (30 s: room for a slow start when the suite loads both cores)
+    // passes while nothing runs.
+    const due = new Date(assigned.createdAt).getTime() + 30_000;
+    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now()) + 1000));
     expect((await findIncident(1))!.sla?.escalationLevel ?? 0).toBe(0);
 
     proc = spawnIncidesk(['start'], t.env, log);
