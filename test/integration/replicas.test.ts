@@ -58,7 +58,7 @@ describe('several replicas on one mailbox', () => {
 
   it(
     'runs one intake, fails over within 10 s, fences a stalled holder off, and loses and duplicates nothing',
-    { timeout: 1_200_000 },
+    { timeout: 1_800_000 },
     async () => {
       for (let i = 0; i < REPLICAS; i++) start();
       const first = await waitUntil('a lease holder', holderOf, 120_000);
@@ -103,7 +103,7 @@ describe('several replicas on one mailbox', () => {
       await waitUntil(
         '100 incidents',
         async () => (await Incident.countDocuments()) >= 100,
-        300_000,
+        600_000,
       );
       const fenceBefore = (await lease())!.fence!;
       const killedAt = Date.now();
@@ -124,7 +124,7 @@ describe('several replicas on one mailbox', () => {
       await waitUntil(
         '200 incidents',
         async () => (await Incident.countDocuments()) >= 200,
-        300_000,
+        600_000,
       );
       second.proc.child.kill('SIGSTOP');
       const third = await waitUntil(
