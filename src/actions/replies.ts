@@ -325,7 +325,7 @@ export async function refuseUntokenedCommands(
 
 /**
  * The mail that tells an agent what became of their message: "Done" when anything was, else
- * "Not done", with one line per command and the incident's state after them.
+ * "Not done" (or as the caller says), one line per command, the incident's state after them.
  */
 async function queueCommandResult(
   ctx: AppContext,
@@ -333,8 +333,8 @@ async function queueCommandResult(
   incident: IncidentDoc,
   agent: PlanAgent,
   results: string[],
+  nothingDone = results.every((r) => /^(refused|not understood)/.test(r)),
 ) {
-  const nothingDone = results.every((r) => /^(refused|not understood)/.test(r));
   await queueMail(ctx, {
     id,
     kind: 'command-result',
@@ -492,5 +492,6 @@ export async function refuseUnverifiedAgentMail(
       `refused: a message from your address was not acted on (${refused.join(', ') || 'no commands'}): ${refusal.explanation}`,
       'nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
     ],
+    true,
   );
 }
