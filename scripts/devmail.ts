@@ -12,7 +12,7 @@
 import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { freePort, startMailServer } from '../test/support/services.js';
+import { startMailServer } from '../test/support/services.js';
 
 export interface Relay {
   port: number;
@@ -47,8 +47,9 @@ export async function startRelay(
     },
   });
   server.on('error', () => undefined); // a client that hangs up mid-session is its own business
-  const port = listen.port || (await freePort());
-  await new Promise<void>((resolve) => server.listen(port, listen.address, resolve));
+  // Port 0: the system picks a free one at bind time (no race with other processes).
+  await new Promise<void>((resolve) => server.listen(listen.port, listen.address, resolve));
+  const { port } = server.server.address() as { port: number };
   return {
     port,
     close: () =>
