@@ -12,6 +12,7 @@ import { Incident, Outbox, RawMessage, TimelineEntry } from '../../src/store/mod
 import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
+import { replicaScenario } from './replicas.scenario.js';
 
 const MESSAGES = 200;
 const PLAN = `version: 1
@@ -146,3 +147,7 @@ describe('crash safety', () => {
     },
   );
 });
+
+// In this file, after the crash test: both kill processes during a burst, and together they
+// would only wait on the one test server.
+replicaScenario();

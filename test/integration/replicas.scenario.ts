@@ -1,0 +1,176 @@
+/**
+ * Three `incidesk start` processes on one mailbox: exactly one runs the intake (the lease),
+ * a SIGKILLed holder is replaced within 10 s, a stalled (SIGSTOP) holder that wakes up cannot
+ * move the checkpoint, and during a burst every message becomes one incident with one
+ * acknowledgement while the checkpoint never moves backwards. Run from crash.test.ts, so the
+ * two heaviest kill tests never load the one test server at the same time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStore, disconnectStore } from '../../src/store/db.js';
+import { Incident, MailboxLease, MailboxState, Outbox } from '../../src/store/models.js';
+import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
+import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
+
+const MESSAGES = 150;
+const REPLICAS = 3;
+const customer = (i: number) => `replica-customer${String(i).padStart(3, '0')}@example.com`;
+
+interface Replica {
+  proc: IncideskProcess;
+  log: string;
+}
+
+export function replicaScenario(): void {
+  describe('several replicas on one mailbox', () => {
+    let smtp: SmtpCapture;
+    let t: TestEnv;
+    const replicas: Replica[] = [];
+
+    beforeAll(async () => {
+      smtp = await startSmtpCapture();
+      t = testEnv(smtp, {
+        INCIDESK_CONCURRENCY: '4',
+        LOG_LEVEL: 'info',
+        INCIDESK_SLA_SWEEP_SECONDS: '2',
+      });
+      await connectStore(t.env.MONGODB_URI!);
+    });
+    afterAll(async () => {
+      for (const r of replicas) {
+        r.proc.child.kill('SIGCONT');
+        await r.proc.kill('SIGKILL');
+      }
+      await disconnectStore();
+      await smtp?.close();
+    });
+
+    const start = (): Replica => {
+      const replica: Replica = { proc: spawnIncidesk(['start'], t.env), log: '' };
+      replica.proc.child.stdout!.on('data', (c: Buffer) => (replica.log += c.toString()));
+      replica.proc.child.stderr!.on('data', (c: Buffer) => (replica.log += c.toString()));
+      replicas.push(replica);
+      return replica;
+    };
+    const lease = () => MailboxLease.findById(`${t.mailboxUser}/INBOX`).lean();
+    const holderOf = async () => {
+      const l = await lease();
+      return replicas.find((r) => l && l.holder?.split(':')[1] === String(r.proc.child.pid));
+    };
+
+    it(
+      'runs one intake, fails over within 10 s, fences a stalled holder off, and loses and duplicates nothing',
+      { timeout: 1_800_000 },
+      async () => {
+        for (let i = 0; i < REPLICAS; i++) start();
+        const first = await waitUntil('a lease holder', holderOf, 120_000);
+        const pids = (pattern: RegExp) =>
+          replicas.filter((r) => pattern.test(r.log)).map((r) => r.proc.child.pid);
+        // A process logs "incidesk started" a moment before its intake first asks for the lease.
+        await waitUntil(
+          'the holder with its mailbox open, the others standing by',
+          async () => /mailbox open/.test(first.log) && pids(/standing by/).length === REPLICAS - 1,
+        );
+        // Exactly one process opened the mailbox; the others stand by.
+        expect(pids(/mailbox open/)).toEqual([first.proc.child.pid]);
+        expect(pids(/standing by/)).toHaveLength(REPLICAS - 1);
+
+        // The checkpoint, sampled all along, never moves backwards.
+        const uids: number[] = [];
+        let sampling = true;
+        const sampler = (async () => {
+          while (sampling) {
+            const state = await MailboxState.findById(`${t.mailboxUser}/INBOX`).lean();
+            if (state) uids.push(state.lastUid);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        })();
+
+        let next = 0;
+        const burst = Promise.all(
+          Array.from({ length: 10 }, async () => {
+            while (next < MESSAGES) {
+              const i = next++;
+              await deliver(t.mailboxUser, {
+                from: customer(i),
+                to: SUPPORT,
+                subject: `Replica problem ${i}`,
+                text: `Customer ${i} reports a problem.`,
+                messageId: `<replica-${i}@example.com>`,
+              });
+            }
+          }),
+        );
+
+        // Kill the holder mid-burst; another takes the lease within 10 s.
+        await waitUntil(
+          '50 incidents',
+          async () => (await Incident.countDocuments()) >= 50,
+          600_000,
+        );
+        const fenceBefore = (await lease())!.fence!;
+        const killedAt = Date.now();
+        await first.proc.kill('SIGKILL');
+        const second = await waitUntil(
+          'a new holder',
+          async () => {
+            const h = await holderOf();
+            return h && h !== first ? h : undefined;
+          },
+          60_000,
+        );
+        expect(Date.now() - killedAt).toBeLessThanOrEqual(10_000);
+        expect((await lease())!.fence).toBe(fenceBefore + 1);
+
+        // Stall the new holder past its lease: a third process takes over; the stalled one, woken
+        // up, finds itself fenced off and stands by.
+        await waitUntil(
+          '100 incidents',
+          async () => (await Incident.countDocuments()) >= 100,
+          600_000,
+        );
+        second.proc.child.kill('SIGSTOP');
+        const third = await waitUntil(
+          'a third holder',
+          async () => {
+            const h = await holderOf();
+            return h && h !== second ? h : undefined;
+          },
+          60_000,
+        );
+        await burst;
+        second.proc.child.kill('SIGCONT');
+        await waitUntil('the woken holder to stand by', async () =>
+          /lease lost to another process/.test(second.log),
+        );
+        const fenceNow = (await lease())!.fence!;
+        expect(fenceNow).toBe(fenceBefore + 2);
+        expect(third).not.toBe(first);
+
+        await waitUntil(
+          'every message acknowledged',
+          async () => (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) === MESSAGES,
+          600_000,
+        );
+        sampling = false;
+        await sampler;
+        const checkpoint = (await MailboxState.findById(`${t.mailboxUser}/INBOX`).lean())!;
+        expect(checkpoint.fence).toBe(fenceNow); // the stalled holder never wrote after waking
+        expect(checkpoint.lastUid).toBe(MESSAGES);
+        for (let i = 1; i < uids.length; i++) expect(uids[i]!).toBeGreaterThanOrEqual(uids[i - 1]!);
+
+        // One incident per message, one acknowledgement per customer.
+        expect(await Incident.countDocuments()).toBe(MESSAGES);
+        const subjects = await Incident.distinct('subject');
+        expect(subjects).toHaveLength(MESSAGES);
+        await new Promise((r) => setTimeout(r, 2000)); // a duplicate would arrive by now
+        const acks = smtp.messages.filter((m) => m.envelopeTo[0]!.startsWith('replica-customer'));
+        const perCustomer = new Map<string, number>();
+        for (const m of acks)
+          perCustomer.set(m.envelopeTo[0]!, (perCustomer.get(m.envelopeTo[0]!) ?? 0) + 1);
+        expect(perCustomer.size).toBe(MESSAGES);
+        expect([...perCustomer.values()].every((n) => n === 1)).toBe(true);
+      },
+    );
+  });
+}
