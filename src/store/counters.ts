@@ -10,7 +10,9 @@ export async function nextSequence(name: string): Promise<number> {
         { $inc: { seq: 1 } },
         { upsert: true, returnDocument: 'after' },
       ).lean();
-      return doc!.seq;
+      // MongoDB always returns the document of an upsert asked for 'after'.
+      if (!doc) throw new Error(`sequence ${name}: the server returned no counter document`);
+      return doc.seq;
     } catch (err) {
       // Two first-ever upserts can race to insert the counter; the loser just goes again.
       if (!isDuplicateKey(err)) throw err;
