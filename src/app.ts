@@ -6,6 +6,7 @@ import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import {
+  AUDIT_SEAL_EVERY_MS,
   DIGEST_TICK_MS,
   JOB_LOCK_MS,
   JOB_MAX_STALLED_COUNT,
@@ -21,7 +22,7 @@ import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
-import { recordPlanVersion, withActor } from './store/audit.js';
+import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyGaveUp, notifyProcessor } from '../workers/notify.js';
@@ -147,6 +148,10 @@ export async function startApp(
   const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
   if (digestTimer) void digestTick();
 
+  const sealer = startAuditSealer(AUDIT_SEAL_EVERY_MS, (err) =>
+    log.warn({ component: 'audit', err: err.message }, 'could not seal audit entries'),
+  );
+
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
 
@@ -180,6 +185,7 @@ export async function startApp(
       clearInterval(digestTimer);
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
+      await sealer.stop();
       await queues.close();
       mailer.close();
       redis.disconnect();

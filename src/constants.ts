@@ -49,6 +49,9 @@ export const TIMELINE_BODY_MAX_CHARS = 200_000;
 
 /** How often each worker process looks for manager digests that are due. */
 export const DIGEST_TICK_MS = 5 * 60_000;
+
+/** How often each process links recorded audit entries into the chain (see sealAudit). */
+export const AUDIT_SEAL_EVERY_MS = 500;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
 /**

@@ -13,7 +13,7 @@ import {
   type AuditEntry,
   type ChainBreak,
 } from '../domain/audit.js';
-import { auditCursor, auditHint, auditSeqRange } from '../store/audit.js';
+import { auditCursor, auditHint, auditSeqRange, sealAudit } from '../store/audit.js';
 import { EXIT } from './exit-codes.js';
 import { CliError, print, withStore } from './shared.js';
 
@@ -30,6 +30,7 @@ const describeBreak = (b: ChainBreak) =>
 
 async function verifyStore(): Promise<string> {
   return withStore(async () => {
+    await sealAudit(); // what was recorded up to now, whether a service is running or not
     const v = new ChainVerifier();
     for await (const entry of auditCursor()) {
       const broken = v.next(entry);
@@ -99,6 +100,7 @@ export function registerAuditCommands(program: Command): void {
       await withStore(async () => {
         // The seq run of the range, exported whole, so the slice is one unbroken chain even
         // when processes' clocks interleave a little.
+        await sealAudit();
         const range = await auditSeqRange(fromIso, toIso);
         if (opts.format === 'csv') print(CSV_HEADER);
         if (!range) return;

@@ -2,6 +2,7 @@
 import { loadStoreConfig } from '../config.js';
 import { CLI_CONNECT_TIMEOUT_MS } from '../constants.js';
 import { withoutPassword } from '../ops/connections.js';
+import { sealAudit } from '../store/audit.js';
 import { connectStore, disconnectStore } from '../store/db.js';
 import { EXIT } from './exit-codes.js';
 
@@ -44,7 +45,10 @@ export async function connectForCommand(mongoUri: string): Promise<void> {
 export async function withStore<T>(fn: () => Promise<T>): Promise<T> {
   await connectForCommand(loadStoreConfig().mongoUri);
   try {
-    return await fn();
+    const result = await fn();
+    // What this command changed is in the chain before it exits, service running or not.
+    await sealAudit();
+    return result;
   } finally {
     await disconnectStore();
   }

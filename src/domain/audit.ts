@@ -38,6 +38,8 @@ export interface AuditBody {
    */
   changes: FieldChange[];
   detail?: { [key: string]: Json };
+  /** The id it was recorded under before it was sealed (entries sealed since pending existed). */
+  entryId?: string;
 }
 
 export interface FieldChange {

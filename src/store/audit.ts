@@ -1,20 +1,22 @@
 /**
  * Appending to and reading the audit chain, and who the current actor is.
  *
- * One chain for all processes, kept in the database only: an entry is inserted with
- * `_id = seq` after the highest one, so two writers can never both take a seq, and the
+ * One chain for all processes, kept in the database only. Writers record entries as pending
+ * (`appendAudit`); a sealer links them into the chain (`sealAudit`), each inserted with
+ * `_id = seq` after the highest one, so two sealers can never both take a seq, and the
  * one-document `audit_head` records how far the chain reached.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   chainEntry,
+  toJson,
   type AuditActor,
   type AuditBody,
   type AuditEntry,
   type Json,
 } from '../domain/audit.js';
 import { atomically, currentSession, isDuplicateKey } from './db.js';
-import { AuditEntryModel, AuditHead, PlanVersion } from './models.js';
+import { AuditEntryModel, AuditHead, AuditPending, PlanVersion } from './models.js';
 
 export interface AuditContext {
   actor: AuditActor;
@@ -49,15 +51,15 @@ async function lastEntry(): Promise<{ seq: number; hash: string } | null> {
 }
 
 /**
- * Append an entry to the chain. Inside a transaction (see `atomically`) it commits together
- * with the change it records; two transactions appending at once both write the next seq and
- * the head, the server reports a write conflict to one of them, and that one reruns whole. On
- * a standalone server the unique `_id` decides: the loser of a seq reads on from it.
+ * Record an entry. Inside a transaction (see `atomically`) it commits together with the change
+ * it records. It goes to `audit_pending` under its own id, so writers never wait for or
+ * contend over the chain's next seq; `sealAudit` links entries into the chain a batch at a
+ * time, within a second (or at the end of a CLI command).
  */
 export async function appendAudit(
   body: Omit<AuditBody, 'at' | 'actor' | 'why'> &
     Partial<Pick<AuditBody, 'actor' | 'why'>> & { at?: Date },
-): Promise<AuditEntry> {
+): Promise<void> {
   const ctx = currentActor();
   const full: AuditBody = {
     ...body,
@@ -65,22 +67,81 @@ export async function appendAudit(
     actor: body.actor ?? ctx.actor,
     why: body.why ?? ctx.why,
   };
-  let prev = await lastEntry();
+  await AuditPending.collection.insertOne(toJson(full) as never, { session: currentSession() });
+}
+
+/** Pending entries linked into the chain per round (one insertMany, one deleteMany). */
+const SEAL_BATCH = 500;
+
+/**
+ * Link every pending entry into the chain, oldest first; returns how many. Safe in any number
+ * of processes at once and across a kill at any point: seqs are unique `_id`s and each entry's
+ * `entryId` is unique, so a second sealer fails on a duplicate key and reads on, and an entry
+ * sealed by a run that died before clearing it from `audit_pending` is cleared, not sealed
+ * again.
+ */
+export async function sealAudit(): Promise<number> {
+  let sealed = 0;
   for (;;) {
-    const entry = chainEntry(prev, full);
-    try {
-      await AuditEntryModel.collection.insertOne({ _id: entry.seq, ...entry } as never, {
-        session: currentSession(),
+    const pending = await AuditPending.collection
+      .find({})
+      .sort({ _id: 1 })
+      .limit(SEAL_BATCH)
+      .toArray();
+    if (pending.length === 0) return sealed;
+    const ids = pending.map((p) => p._id);
+    const already = await AuditEntryModel.collection
+      .find({ entryId: { $in: ids.map(String) } }, { projection: { entryId: 1 } })
+      .toArray();
+    if (already.length > 0) {
+      const done = new Set(already.map((e) => e.entryId as string));
+      await AuditPending.collection.deleteMany({
+        _id: { $in: ids.filter((id) => done.has(String(id))) },
       });
-    } catch (err) {
-      // Only outside a transaction: inside one, a racing append is a write conflict.
-      if (!isDuplicateKey(err)) throw err;
-      prev = await lastEntry();
       continue;
     }
-    await moveHead(entry);
-    return entry;
+    let prev = await lastEntry();
+    const entries = pending.map(({ _id, ...body }) => {
+      prev = chainEntry(prev, { ...(body as unknown as AuditBody), entryId: String(_id) });
+      return prev as AuditEntry;
+    });
+    try {
+      await atomically(async () => {
+        const session = currentSession();
+        await AuditEntryModel.collection.insertMany(
+          entries.map((e) => ({ _id: e.seq, ...e }) as never),
+          { ordered: true, session },
+        );
+        await AuditPending.collection.deleteMany({ _id: { $in: ids } }, { session });
+        await moveHead(entries.at(-1)!);
+      });
+      sealed += entries.length;
+    } catch (err) {
+      // Another sealer took these seqs or entries first: read on from where it got to.
+      if (!isDuplicateKey(err)) throw err;
+    }
   }
+}
+
+/**
+ * Seal pending entries every `everyMs` until stopped (and once more on stop), so the chain
+ * stays current whichever process wrote them.
+ */
+export function startAuditSealer(everyMs: number, onError: (err: Error) => void) {
+  let running: Promise<unknown> | null = null;
+  const tick = () => {
+    running ??= sealAudit()
+      .catch(onError)
+      .finally(() => (running = null));
+  };
+  const timer = setInterval(tick, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await sealAudit().catch(onError);
+    },
+  };
 }
 
 /**

@@ -490,6 +490,14 @@ export type OutboxDoc = InferSchemaType<typeof outboxSchema> & { _id: string };
  */
 const auditEntrySchema = new Schema({ _id: Number }, { ...opts, strict: false });
 auditEntrySchema.index({ at: 1 }); // exports by date range
+// One seal per recorded entry, however many sealers run or die half-way (see sealAudit).
+auditEntrySchema.index({ entryId: 1 }, { unique: true, sparse: true });
+
+/**
+ * Entries recorded but not yet linked into the chain: inserted beside the change they record,
+ * under their own ObjectId, so concurrent writers never contend for a seq.
+ */
+const auditPendingSchema = new Schema({}, { ...opts, strict: false });
 
 /**
  * Where the chain ends, moved forward with every append (in its transaction): `audit verify`
@@ -514,8 +522,9 @@ const planVersionSchema = new Schema(
 
 export const AuditEntryModel = mongoose.model('AuditEntry', auditEntrySchema, 'audit_log');
 export const AuditHead = mongoose.model('AuditHead', auditHeadSchema, 'audit_head');
+export const AuditPending = mongoose.model('AuditPending', auditPendingSchema, 'audit_pending');
 export const PlanVersion = mongoose.model('PlanVersion', planVersionSchema, 'plan_versions');
-ALL_MODELS.push(AuditEntryModel, AuditHead, PlanVersion);
+ALL_MODELS.push(AuditEntryModel, AuditHead, AuditPending, PlanVersion);
 // ---------------------------------------------------------------------------------------------
 // Known errors (search/report/known-errors work).
 

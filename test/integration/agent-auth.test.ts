@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { legacyPlusAddress, plusAddress, type TokenRole } from '../../src/domain/tokens.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { sealAudit } from '../../src/store/audit.js';
 import { AuditEntryModel } from '../../src/store/models.js';
 import {
   deliver,
@@ -51,10 +52,12 @@ interface Refusal {
   actor: { id: string };
   detail?: { command?: string; reason?: string };
 }
-const refusals = async () =>
-  (await AuditEntryModel.collection
+const refusals = async () => {
+  await sealAudit(); // entries are linked into the chain a moment after they are recorded
+  return (await AuditEntryModel.collection
     .find({ action: 'command-refused' })
     .toArray()) as unknown as Refusal[];
+};
 
 async function openIncident(h: TestApp) {
   await deliver(h.t.mailboxUser, {

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
-import { auditCursor } from '../../src/store/audit.js';
+import { auditCursor, sealAudit } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { findIncident, openIncident } from '../../src/store/incidents.js';
 import { testEnv } from '../support/harness.js';
@@ -64,6 +64,7 @@ describe('concurrent writers on one incident', () => {
     // One audit entry per change that happened (each added participant, the one claim), in
     // one unbroken hash chain although four processes appended at once.
     const entries: AuditEntry[] = [];
+    await sealAudit(); // each writer sealed at its end too, all at once; this picks up the rest
     for await (const e of auditCursor()) entries.push(e);
     expect(verifyChain(entries)).toBeNull();
     const mine = entries.filter(

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { legacyPlusAddress, outboundMessageId, plusAddress } from '../../src/domain/tokens.js';
 import { findIncident } from '../../src/store/incidents.js';
+import { sealAudit } from '../../src/store/audit.js';
 import { AuditEntryModel, Outbox, RawMessage } from '../../src/store/models.js';
 import { deliver, SECRET, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 import {
@@ -155,6 +156,7 @@ for (const mode of ['dmarc', 'trusted-relay'] as const) {
         );
         expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(0);
         // No change made on an agent's behalf; nothing relayed to a customer as an agent's words.
+        await sealAudit(); // entries are linked into the chain a moment after they are recorded
         const byAgents = await AuditEntryModel.collection
           .find({ 'actor.kind': 'agent', action: { $ne: 'command-refused' } })
           .toArray();

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { plusAddress } from '../../src/domain/tokens.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { Types } from 'mongoose';
+import { sealAudit } from '../../src/store/audit.js';
 import { AuditEntryModel } from '../../src/store/models.js';
 import {
   ADMIN_TOKEN,
@@ -48,11 +50,14 @@ interface StoredEntry {
   detail?: { command?: string; reason?: string };
   subject: { type: string; id: string };
 }
-const auditEntries = async () =>
-  (await AuditEntryModel.collection
+// Sealed first: entries are recorded as pending and linked into the chain a moment later.
+const auditEntries = async () => {
+  await sealAudit();
+  return (await AuditEntryModel.collection
     .find({})
     .sort({ _id: 1 })
     .toArray()) as unknown as StoredEntry[];
+};
 
 describe('access control and the audit trail', () => {
   const h = useTestApp({ plan: PLAN });
@@ -421,6 +426,29 @@ describe('access control and the audit trail', () => {
     const ok = await cli(['audit', 'verify']);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`intact: ${start + 3 * PER} entries`);
+  });
+
+  it('a sealer that died before clearing what it sealed leaves no duplicate', async () => {
+    const { AuditPending } = await import('../../src/store/models.js');
+    // Recorded as appendAudit records it; the running app's sealer may seal it at any moment.
+    const recorded = {
+      _id: new Types.ObjectId(),
+      at: new Date().toISOString(),
+      action: 'test-append',
+      subject: { type: 'incident', id: '0' },
+      actor: { kind: 'worker', id: 'half-sealed' },
+      why: 'sealed, then the sealer was killed',
+      changes: [],
+    };
+    await AuditPending.collection.insertOne(recorded as never);
+    await sealAudit();
+    expect(await AuditPending.collection.countDocuments()).toBe(0);
+    // As if the sealer died between linking the entry and clearing it from audit_pending.
+    await AuditPending.collection.insertOne(recorded as never);
+    const entries = await auditEntries();
+    expect(await AuditPending.collection.countDocuments()).toBe(0);
+    expect(entries.filter((e) => e.actor.id === 'half-sealed')).toHaveLength(1);
+    expect((await cli(['audit', 'verify'])).code).toBe(0);
   });
 
   it('prints no secret value even at LOG_LEVEL=debug', async () => {

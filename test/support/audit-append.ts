@@ -1,9 +1,9 @@
 /**
  * A separate process that appends to the audit chain: `tsx test/support/audit-append.ts
- * <mongoUri> <name> <count>`. Several at once show that appends from different processes
- * form one chain.
+ * <mongoUri> <name> <count>`. Several at once show that appends from different processes,
+ * sealed by all of them at once, form one chain.
  */
-import { appendAudit } from '../../src/store/audit.js';
+import { appendAudit, sealAudit } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 
 const [uri, name, count] = process.argv.slice(2);
@@ -17,4 +17,6 @@ for (let i = 0; i < Number(count); i++) {
     changes: [],
   });
 }
+// Every process seals too, at the same moment as the others: the sealers must not fork it.
+await sealAudit();
 await disconnectStore();

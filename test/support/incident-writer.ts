@@ -6,6 +6,7 @@
  * it is new and nobody has it) and prints `claimed` or `lost`. No lock anywhere: what keeps
  * the updates and makes one claim win is the server applying each update atomically.
  */
+import { sealAudit } from '../../src/store/audit.js';
 import { connectStore, db, disconnectStore } from '../../src/store/db.js';
 import { updateIncident } from '../../src/store/incidents.js';
 
@@ -25,6 +26,7 @@ const claimed = await updateIncident(
   { onlyIf: ['new'], where: { assignee: null } },
 );
 process.stdout.write(claimed ? 'claimed\n' : 'lost\n');
+await sealAudit(); // all writers seal at once: the sealers must not fork the chain
 await disconnectStore();
 
 /** Count this process in, then wait until every writer has arrived. */
