@@ -290,7 +290,7 @@ async function throughputPhase(s: TestServices, t: AppUnderTest, run: string) {
       ? performance.now()
       : Math.max(...msgs.map((m) => t.acks.get(m.messageId)!.at));
     const cpu1 = cpuSnapshot(roots(s));
-    const dbProfile = profile.stop(12);
+    const dbProfile = profile.stop(40);
     const done = acked();
     const incidents = (await Incident.countDocuments()) - incidentsBefore;
     const misdirected = misdirectedAcks(t, msgs);

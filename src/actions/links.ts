@@ -22,6 +22,7 @@ import {
   forgetTriagedBefore,
   linkChild,
   OPEN_STATUSES,
+  openAmong,
   unlinkChild,
   recentlyTriaged,
   rememberTriaged,
@@ -105,7 +106,7 @@ async function recordGrouping(ctx: AppContext, child: number, parent: number, ac
   }
 }
 
-/** At most this many similar incidents have their status checked per triage (each a lookup). */
+/** At most this many similar incidents have their status checked per triage (one query). */
 const MAX_CANDIDATES = 25;
 
 /** Of the recent incidents similar enough to `me`, those still open (newest first). */
@@ -113,12 +114,9 @@ async function openSimilar(me: SimilarityCandidate, recent: RecentEntry[], thres
   const similar = recent
     .filter((r) => r.number !== me.number && subjectSimilarity(me.subject, r.subject) >= threshold)
     .slice(0, MAX_CANDIDATES);
-  const open: RecentEntry[] = [];
-  for (const r of similar) {
-    const i = await findIncident(r.number);
-    if (i && (OPEN_STATUSES as readonly string[]).includes(i.status)) open.push(r);
-  }
-  return open;
+  if (similar.length === 0) return [];
+  const open = new Set(await openAmong(similar.map((r) => r.number)));
+  return similar.filter((r) => open.has(r.number));
 }
 
 /**

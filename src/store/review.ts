@@ -19,6 +19,15 @@ export const OPEN_STATUSES = [
   'pending-customer',
 ] as const;
 
+/** Which of these incidents are still open: one query on `_id`. */
+export async function openAmong(numbers: number[]): Promise<number[]> {
+  const rows = await Incident.find(
+    { _id: { $in: numbers }, status: { $in: OPEN_STATUSES } },
+    { _id: 1 },
+  ).lean<{ _id: number }[]>();
+  return rows.map((r) => r._id);
+}
+
 export interface Lesson {
   /** The lesson's timeline entry, whose `_id` makes a retried add a no-op. */
   id: string;

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
-import { Incident, Outbox, RawMessage, TimelineEntry } from '../../src/store/models.js';
+import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
+import { auditCursor } from '../../src/store/audit.js';
+import {
+  AuditPending,
+  Incident,
+  Outbox,
+  RawMessage,
+  TimelineEntry,
+} from '../../src/store/models.js';
 import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
@@ -121,6 +129,16 @@ describe('crash safety', () => {
       expect(await TimelineEntry.countDocuments({ type: 'message', direction: 'inbound' })).toBe(
         MESSAGES,
       );
+
+      // The audit trail: sealed on the clean stop, one unbroken chain across both kills, and
+      // one 'incident-opened' entry per incident (recorded in the incident's own transaction).
+      expect(await AuditPending.countDocuments()).toBe(0);
+      const chain: AuditEntry[] = [];
+      for await (const e of auditCursor()) chain.push(e);
+      expect(verifyChain(chain)).toBeNull();
+      const opened = chain.filter((e) => e.action === 'incident-opened');
+      expect(new Set(opened.map((e) => e.subject.id)).size).toBe(MESSAGES);
+      expect(opened).toHaveLength(MESSAGES);
 
       // Every customer acknowledged by exactly one message (one Message-ID). SMTP itself is
       // at-least-once: a kill between the server's 250 and our "sent" record resends the same
