@@ -50,11 +50,10 @@ import {
 } from '../src/store/incidents.js';
 import type { IncidentDoc, RawMessageDoc } from '../src/store/models.js';
 import {
-  acknowledgementHistory,
   recordAcknowledgement,
   enqueueOutbox,
   getOutbox,
-  isUndeliverable,
+  senderStanding,
   markUndeliverable,
 } from '../src/store/outbox.js';
 import { getRaw, markIngested, openRaw, quarantineRaw } from '../src/store/raw-messages.js';
@@ -201,6 +200,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 
   const incident = await openIncident({
     openedBy: rawId,
+    reserved: raw.openingIncident ?? null,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name: customerName(parsed, choice) },
     automatic: automatic?.kind,
@@ -208,23 +208,25 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     lastCustomerMessageId: parsed.messageId,
     linkedTo,
     at,
+    timeline: [
+      entry,
+      {
+        _id: `opened-${rawId}`,
+        at,
+        type: 'event',
+        event: 'opened',
+        detail: {
+          by: sender,
+          senderSource: choice?.source ?? null,
+          automatic: automatic?.reason,
+          plan: ctx.plan.fingerprint,
+          linkedTo,
+        },
+      },
+    ],
   });
-  await recordMessage(incident.number, entry, sender);
   await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
   await linkAttachments(attachmentIds, incident.number);
-  await appendTimeline(incident.number, {
-    _id: `opened-${rawId}`,
-    at,
-    type: 'event',
-    event: 'opened',
-    detail: {
-      by: sender,
-      senderSource: choice?.source ?? null,
-      automatic: automatic?.reason,
-      plan: ctx.plan.fingerprint,
-      linkedTo,
-    },
-  });
   await recordIntakeNotes(rawId, incident.number, at, parsed, choice);
   if (linkedTo && thread.kind === 'existing') {
     await appendTimeline(linkedTo, {
@@ -239,12 +241,10 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
   let ack = await getOutbox(ackIdFor(rawId));
   if (!ack) {
-    const history = await acknowledgementHistory(sender, at);
     const decision = ackDecision({
       // Nobody to answer is treated like a robot: recorded, never acknowledged.
       automatic: automatic !== null || choice === null,
-      undeliverable: await isUndeliverable(sender),
-      ...history,
+      ...(await senderStanding(sender, at)),
       limits: ctx.plan.acknowledgements,
     });
     if (decision.send) {

@@ -14,6 +14,13 @@ import {
 
 export interface NewIncident {
   openedBy: string;
+  /**
+   * The raw message's reservation as the caller read it: a number, or null for none (saves
+   * a read; a concurrent run is still caught by the compare-and-set).
+   */
+  reserved?: number | null;
+  /** Its first timeline entries (the message, the opening), written with the incident. */
+  timeline?: NewTimelineEntry[];
   subject: string;
   customer: { address: string; name?: string };
   automatic?: string;
@@ -29,20 +36,24 @@ export interface NewIncident {
  * The number is reserved on the raw message before the incident is inserted, so a retry
  * after a crash reuses it. The reservation is a compare-and-set: two runs of one message at
  * once (a stalled job taken over) agree on the first number reserved, and the unique index
- * on `openedBy` stops a second incident for one message whatever happens.
+ * on `openedBy` stops a second incident for one message whatever happens. The incident is
+ * born complete: its first timeline entries and audit entry commit with it, and a retry after
+ * a crash on a server without transactions completes what is missing.
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
-    const number = await reserveNumber(input.openedBy);
+    const number = await reserveNumber(input.openedBy, attempt === 0 ? input.reserved : undefined);
     try {
       return await atomically(() => insertIncident(number, input));
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A retry of an insert that happened: the message's incident is there already.
       const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
-      if (ours) return ours;
-      // Another unique key of the transaction collided (two audit appends took the same
-      // sequence number at once): nothing was written, so the same number is tried again.
+      if (ours) {
+        for (const entry of input.timeline ?? []) await appendTimeline(ours.number, entry);
+        return ours;
+      }
+      // Another unique key collided: nothing was written, so the same number is tried again.
       if (!(await Incident.exists({ _id: number }))) continue;
       // The number belongs to an incident the counter never counted (data imported or
       // restored without its counter): give the reservation up and draw the next one.
@@ -58,8 +69,9 @@ export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
 /** Numbers drawn per new incident before giving up (the job is then retried with backoff). */
 const MAX_NUMBER_ATTEMPTS = 50;
 
-/** The incident and its audit entry, committed together. */
+/** The incident, its first timeline entries and its audit entry, committed together. */
 async function insertIncident(number: number, input: NewIncident): Promise<IncidentDoc> {
+  const timeline = input.timeline ?? [];
   const created = await Incident.create({
     _id: number,
     number,
@@ -72,7 +84,13 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     lastCustomerMessageId: input.lastCustomerMessageId,
     linkedTo: input.linkedTo,
     lastMessageAt: input.at,
+    messageCount: timeline.filter((e) => e.type === 'message').length,
   });
+  if (timeline.length > 0)
+    await TimelineEntry.insertMany(
+      timeline.map((e) => ({ ...e, incidentNumber: number })),
+      { ordered: true },
+    );
   const opened = created.toObject() as IncidentDoc;
   await auditIncident(opened.number, 'incident-opened', null, opened, {
     actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
@@ -82,9 +100,12 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
 }
 
 /** The incident number reserved for a message's incident: the one reserved before, or a new one. */
-async function reserveNumber(rawId: string): Promise<number> {
-  const reserved = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
-  if (typeof reserved?.openingIncident === 'number') return reserved.openingIncident;
+async function reserveNumber(rawId: string, known?: number | null): Promise<number> {
+  const reserved =
+    known === undefined
+      ? (await RawMessage.findById(rawId, { openingIncident: 1 }).lean())?.openingIncident
+      : known;
+  if (typeof reserved === 'number') return reserved;
   const number = await nextSequence('incident');
   const won = await RawMessage.updateOne(
     { _id: rawId, openingIncident: null },

@@ -44,11 +44,16 @@ export async function markOutboxFailed(id: string, error: string) {
  * kept on the address's own document (a primary-key read, no scan of the outbox). Only new
  * incidents are acknowledged, so there is never an earlier one to the same incident.
  */
-export async function acknowledgementHistory(sender: string, now: Date) {
-  const doc = await Address.findById(sender, { recentAcks: 1 }).lean<{ recentAcks?: Date[] }>();
+/** What the acknowledgement policy needs to know about a sender: one read of its record. */
+export async function senderStanding(sender: string, now: Date) {
+  const doc = await Address.findById(sender, { recentAcks: 1, undeliverable: 1 }).lean<{
+    recentAcks?: Date[];
+    undeliverable?: boolean;
+  }>();
   const hourAgo = now.getTime() - 3600_000;
   return {
     acksToSenderLastHour: (doc?.recentAcks ?? []).filter((d) => d.getTime() >= hourAgo).length,
+    undeliverable: doc?.undeliverable === true,
   };
 }
 
@@ -59,11 +64,6 @@ export async function recordAcknowledgement(sender: string, at: Date) {
     { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
     { upsert: true },
   );
-}
-
-export async function isUndeliverable(address: string): Promise<boolean> {
-  const doc = await Address.findById(address, { undeliverable: 1 }).lean();
-  return doc?.undeliverable === true;
 }
 
 export async function markUndeliverable(address: string, reason: string) {
