@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import LongestFirst from './test/support/sequencer.js';
 
 export default defineConfig({
   test: {
@@ -12,5 +13,6 @@ export default defineConfig({
     // Test files mostly wait (on mail, timers, child processes), so more of them than cores
     // run at once; the default (cores - 1) runs them one by one on a 2-core machine.
     maxWorkers: 4,
+    sequence: { sequencer: LongestFirst },
   },
 });
