@@ -211,13 +211,9 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
   if (!agent) return;
   const opening = await openingMessage(incident);
   const cal = calendarOf(ctx, incident);
+  // Dates: the template writes them in the agent's zone ({{time}}).
   const due = (clock?: { runningSince?: Date | null } | null) =>
-    clock && clock.runningSince
-      ? dueAt(clock as Parameters<typeof dueAt>[0], cal)
-          ?.toISOString()
-          .replace('T', ' ')
-          .slice(0, 16) + ' UTC'
-      : '-';
+    clock && clock.runningSince ? (dueAt(clock as Parameters<typeof dueAt>[0], cal) ?? null) : null;
   await queueMail(ctx, {
     id: `assignment-${incident.number}-${cause}`,
     kind: 'assignment',

@@ -206,6 +206,7 @@ export async function resolveIncident(
         fix: resolution.fix ?? '',
         workaround: resolution.workaround ?? '',
         reopenDays: ctx.plan.lifecycle.reopenWindowDays,
+        resolvedAt: ctx.now(),
       },
       inReplyTo: i.lastCustomerMessageId ?? undefined,
     });
