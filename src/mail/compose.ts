@@ -129,7 +129,7 @@ export const ackIdFor = (rawId: string) => `ack-${rawId}`;
 /** Acknowledgement of a new incident, answering the customer's message `rawId`. */
 export function composeAcknowledgement(
   ctx: Pick<AppContext, 'config' | 'plan'>,
-  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'locale' | 'createdAt'>,
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'locale' | 'lastMessageAt'>,
   inbound: Pick<ParsedMessage, 'messageId' | 'references'>,
   rawId: string,
 ): NewOutboxMessage {
@@ -143,7 +143,8 @@ export function composeAcknowledgement(
     data: {
       subject: incident.subject,
       customerName: incident.customer.name,
-      receivedAt: incident.createdAt ?? null,
+      // The opening message's arrival: lastMessageAt of a new incident.
+      receivedAt: incident.lastMessageAt ?? null,
     },
     inReplyTo: inbound.messageId,
     references: inbound.references,

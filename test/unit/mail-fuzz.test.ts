@@ -55,7 +55,7 @@ function answers(parsed: ParsedMessage, sender: string, n: number) {
     number: n,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name },
-    createdAt: new Date(0),
+    lastMessageAt: new Date(0),
   };
   const text = parsed.text.slice(0, 20_000);
   const data = {
