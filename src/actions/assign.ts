@@ -21,7 +21,7 @@ import { queueMail } from './mail.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
-import { similarTo, type Similar } from './search.js';
+import { queueIndex, similarTo, type Similar } from './search.js';
 
 /** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */
 async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
@@ -157,6 +157,7 @@ async function completeAssignment(
       plan: ctx.plan.fingerprint,
     },
   });
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `assigned-${cause}`);
   // A rerun (recovery found it unannounced) runs the announcement again if it completed.
   await requeue(
     ctx.queues.announce,
