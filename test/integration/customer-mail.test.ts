@@ -55,7 +55,7 @@ describe('localised HTML customer mail', () => {
     expect(ack.parsed.text).toContain('am Mo., 7. Dez. 2026, 14:30 MEZ');
     expect(ack.parsed.text).toContain('den Vorgang INC-000001 angelegt');
     expect(ack.parsed.html).toContain('<html lang="de">');
-    expect(ack.parsed.html).toContain('am Mo., 7. Dez. 2026, 14:30 MEZ');
+    expect(ack.parsed.html).toContain('>Mo., 7. Dez. 2026, 14:30 MEZ</span>');
     expect(ack.parsed.html).toContain('Mit freundlichen Grüßen');
     expect((await findIncident(1))?.locale).toBe('de');
   });
