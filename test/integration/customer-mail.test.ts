@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findIncident } from '../../src/store/incidents.js';
-import { deliver, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
+import { deliver, replyToMail, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 import type { CapturedMail } from '../support/smtp-capture.js';
 
 const PLAN = `
@@ -33,14 +33,7 @@ describe('localised HTML customer mail', () => {
     );
   const kind = (k: string) => (m: CapturedMail) => m.header('x-incidesk-kind') === k;
   const replyTo = (original: CapturedMail, from: string, text: string) =>
-    deliver(h.t.mailboxUser, {
-      from,
-      to: original.parsed.replyTo!.value[0]!.address!,
-      subject: `Re: ${original.parsed.subject}`,
-      inReplyTo: original.parsed.messageId,
-      references: [original.parsed.messageId!],
-      text,
-    });
+    replyToMail(h.t.mailboxUser, original, from, text);
 
   it('acknowledges a German message (Content-Language: de) in German, HTML and text, in local time', async () => {
     await deliver(h.t.mailboxUser, {
