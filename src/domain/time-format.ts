@@ -7,7 +7,7 @@
  * The Intl locale a mail locale writes dates in: plain `en` would be US order ("Dec 7"), so
  * English mail uses the day-month order of British English; any other tag is used as it is.
  */
-const INTL_LOCALES: Readonly<Record<string, string>> = { en: 'en-GB', de: 'de-DE' };
+const INTL_LOCALES: Readonly<Record<string, string>> = { en: 'en-GB' };
 
 const formats = new Map<string, Intl.DateTimeFormat>();
 
