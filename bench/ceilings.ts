@@ -311,6 +311,7 @@ export async function ceilingSmtp(
             number: 900_000 + i,
             subject: `Invoice portal returns 500 (#${i})`,
             customer: { address: `cm-${i}@customer.example`, name: 'Customer' },
+            lastMessageAt: new Date(),
           },
           { messageId: `<cm-${i}.${run}@customer.example>`, references: [] },
           `ceiling-smtp-${run}-${i}`,

@@ -11,7 +11,9 @@ import {
   parseDeliveryStatus,
   parseQmailBounce,
 } from '../src/domain/bounce.js';
+import { findCustomer } from '../src/domain/classify.js';
 import { assessInbound } from '../src/domain/inbound.js';
+import { chooseLocale, messageLanguages } from '../src/domain/locale.js';
 import { NO_REPLY_ADDRESS, type SenderChoice } from '../src/domain/sender.js';
 import { stripQuoted } from '../src/domain/quotes.js';
 import { decideThread, type ThreadDecision } from '../src/domain/threading.js';
@@ -36,6 +38,7 @@ import {
 import { TIMELINE_BODY_MAX_CHARS } from '../src/constants.js';
 import { ackIdFor, composeAcknowledgement } from '../src/mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../src/mail/parse.js';
+import { templateLocales } from '../src/mail/templates.js';
 import { queueIndex } from '../src/actions/search.js';
 import { jobIds, type IngestJob } from '../src/queues.js';
 import { isArchived } from '../src/store/archive.js';
@@ -207,6 +210,14 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     planFingerprint: ctx.plan.fingerprint,
     lastCustomerMessageId: parsed.messageId,
     linkedTo,
+    locale: chooseLocale(
+      {
+        customer: findCustomer(ctx.plan, sender)?.locale,
+        message: messageLanguages(parsed.headers),
+      },
+      templateLocales(),
+      ctx.plan.locale,
+    ),
     at,
     timeline: [
       entry,

@@ -6,7 +6,6 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { AUTH_RETRY_MS } from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
-import { queueIndex } from '../src/actions/search.js';
 import { PermanentDeliveryError, SmtpSignInError } from '../src/mail/outbound.js';
 import { clearSignInRefused, recordSignInRefused } from '../src/store/sign-in.js';
 import type { NotifyJob } from '../src/queues.js';
@@ -105,8 +104,6 @@ export async function notify(
     text: message.text,
     event: message.kind,
   });
-  if (message.kind === 'reply')
-    await queueIndex(ctx, { kind: 'incident', id: message.incidentNumber }, `out-${outboxId}`);
   log.info('sent');
   return 'sent';
 }

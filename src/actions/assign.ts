@@ -21,7 +21,7 @@ import { queueMail } from './mail.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
-import { similarTo, type Similar } from './search.js';
+import { queueIndex, similarTo, type Similar } from './search.js';
 
 /** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */
 async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
@@ -157,6 +157,7 @@ async function completeAssignment(
       plan: ctx.plan.fingerprint,
     },
   });
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `assigned-${cause}`);
   // A rerun (recovery found it unannounced) runs the announcement again if it completed.
   await requeue(
     ctx.queues.announce,
@@ -211,13 +212,9 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
   if (!agent) return;
   const opening = await openingMessage(incident);
   const cal = calendarOf(ctx, incident);
+  // Dates: the template writes them in the agent's zone ({{time}}).
   const due = (clock?: { runningSince?: Date | null } | null) =>
-    clock && clock.runningSince
-      ? dueAt(clock as Parameters<typeof dueAt>[0], cal)
-          ?.toISOString()
-          .replace('T', ' ')
-          .slice(0, 16) + ' UTC'
-      : '-';
+    clock && clock.runningSince ? (dueAt(clock as Parameters<typeof dueAt>[0], cal) ?? null) : null;
   await queueMail(ctx, {
     id: `assignment-${incident.number}-${cause}`,
     kind: 'assignment',

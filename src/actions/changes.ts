@@ -128,6 +128,7 @@ export async function moveStatus(
     event: action === 'reopen' ? 'reopened' : 'status-changed',
     detail: { from: incident.status, to: step.to, by: actor.by },
   });
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `status-${actor.cause}`);
   return { ok: true, done: `status ${step.to}` };
 }
 
@@ -206,6 +207,7 @@ export async function resolveIncident(
         fix: resolution.fix ?? '',
         workaround: resolution.workaround ?? '',
         reopenDays: ctx.plan.lifecycle.reopenWindowDays,
+        resolvedAt: ctx.now(),
       },
       inReplyTo: i.lastCustomerMessageId ?? undefined,
     });
@@ -329,6 +331,7 @@ async function mergeSteps(
       detail: { incident: formatIncidentId(other), number: other, by: actor.by },
     });
   }
+  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `merged-${actor.cause}`);
   return null;
 }
 

@@ -10,6 +10,7 @@ import {
   SIMILAR_MIN_SCORE_RATIO,
   SIMILAR_QUERY_TERMS,
 } from '../constants.js';
+import { parseCommands } from '../domain/commands.js';
 import { formatKnownErrorId } from '../domain/known-errors.js';
 import {
   knownErrorDocId,
@@ -40,13 +41,24 @@ import {
   type SearchResult,
 } from '../store/search-index.js';
 
-/** Which timeline messages are searchable: what people wrote, not our automatic mail. */
+/**
+ * Which timeline messages are searchable: what people wrote, customers and agents, not our
+ * automatic mail. An agent's answer is indexed from their own message: its relay to the
+ * customer repeats it inside our template's boilerplate.
+ */
 export function searchableMessage(
-  e: Pick<TimelineDoc, 'type' | 'direction' | 'automatic' | 'event'>,
+  e: Pick<TimelineDoc, 'type' | 'direction' | 'automatic'>,
 ): boolean {
-  if (e.type !== 'message') return false;
-  if (e.direction === 'inbound') return !e.automatic;
-  return e.event === 'reply'; // an agent's answer relayed to the customer
+  return e.type === 'message' && e.direction === 'inbound' && !e.automatic;
+}
+
+/**
+ * The text of a searchable message that is indexed as message text. An agent's command lines
+ * (`#resolve cause: …; fix: …`, `#note …`) are not: the resolution is indexed as its own
+ * fields, and commands never reach the customer either.
+ */
+export function messageText(e: Pick<TimelineDoc, 'text'>): string {
+  return parseCommands(e.text ?? '').body;
 }
 
 type Indexable = { fields: SearchFields; record: RecordBody };
@@ -102,7 +114,7 @@ export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob)
     id = job.id;
     const incident = await findIncident(job.id);
     if (incident) {
-      const bodies = (await timelineOf(job.id)).filter(searchableMessage).map((e) => e.text ?? '');
+      const bodies = (await timelineOf(job.id)).filter(searchableMessage).map(messageText);
       doc = incidentIndexable(incident, bodies);
     }
   } else {
@@ -140,7 +152,7 @@ export async function rebuildIndex(progress?: {
   // order of an incident's messages does not change its term weights (frequencies add up).
   const messages = TimelineEntry.find(
     { type: 'message' },
-    { incidentNumber: 1, type: 1, direction: 1, automatic: 1, event: 1, text: 1 },
+    { incidentNumber: 1, type: 1, direction: 1, automatic: 1, text: 1 },
   )
     .sort({ incidentNumber: 1, at: 1 })
     .lean<TimelineDoc[]>()
@@ -151,7 +163,7 @@ export async function rebuildIndex(progress?: {
     const bodies: string[] = [];
     for (; next && next.incidentNumber <= incident.number; next = await messages.next())
       if (next.incidentNumber === incident.number && searchableMessage(next))
-        bodies.push(next.text ?? '');
+        bodies.push(messageText(next));
     const doc = incidentIndexable(incident, bodies);
     await builder.addDocument(incident.number, doc.record, termWeights(doc.fields));
     progress?.tick();
@@ -164,6 +176,8 @@ export async function rebuildIndex(progress?: {
   }
   return builder.finish();
 }
+
+const SOLVED = ['resolved', 'closed'];
 
 /** `incidesk search`: incidents and known errors for a free-text query, best first. */
 export async function search(query: string, limit: number): Promise<SearchResult[]> {
@@ -187,10 +201,11 @@ export async function similarTo(incident: IncidentDoc, firstMessage: string): Pr
   const { results, ideal } = await searchTerms(terms, {
     limit: 4 * (SIMILAR_MAX_INCIDENTS + SIMILAR_MAX_KNOWN_ERRORS),
     candidates: 60,
+    // Incidents only while resolved or closed: a reopened one is not solved, whatever it says.
     accept: (r, hit) =>
       r._id !== incident.number &&
       hit.matched >= 2 &&
-      (r.kind === 'known-error' || Boolean(r.resolution?.cause)),
+      (r.kind === 'known-error' || (SOLVED.includes(r.status) && Boolean(r.resolution?.cause))),
   });
   const close = results.filter((r) => r.score >= ideal * SIMILAR_MIN_SCORE_RATIO);
   const res = (r: SearchResult) => r.record.resolution ?? {};

@@ -9,7 +9,9 @@ import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { parseDuration } from '../domain/duration.js';
 import { reviewSla, type ClockName, type SlaState } from '../domain/escalation.js';
 import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
+import { formatTime } from '../domain/time-format.js';
 import { formatIncidentId } from '../domain/tokens.js';
+import { readerOf } from '../mail/compose.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import type { EscalationStep, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
@@ -281,17 +283,19 @@ async function runEscalationStep(
 async function warnAssignee(ctx: AppContext, incident: IncidentDoc, clock: ClockName, due: Date) {
   const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
   if (!agent) return;
+  const reader = readerOf(ctx.plan, agent.email, incident);
+  const dueText = formatTime(due, reader.timeZone, reader.locale);
   await queueMail(ctx, {
     id: `sla-warning-${incident.number}-${clock}-${due.getTime()}`,
     kind: 'sla-warning',
     incident,
     to: agent.email,
-    subject: `SLA warning: ${formatIncidentId(incident.number)} ${clock === 'firstResponse' ? 'first response' : 'resolution'} due ${due.toISOString()}`,
+    subject: `SLA warning: ${formatIncidentId(incident.number)} ${clock === 'firstResponse' ? 'first response' : 'resolution'} due ${dueText}`,
     template: 'sla-warning',
     data: {
       name: agent.name,
       target: clock === 'firstResponse' ? 'first response' : 'resolution',
-      dueAt: due.toISOString().replace('T', ' ').slice(0, 16) + ' UTC',
+      dueAt: due,
       priority: incident.priority ?? '-',
     },
     autoSubmitted: 'auto-generated',

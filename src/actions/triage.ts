@@ -11,6 +11,7 @@ import {
   updateIncident,
 } from '../store/incidents.js';
 import { spotRelatedIncidents } from './links.js';
+import { queueIndex } from './search.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -78,6 +79,7 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       plan: incident.triage?.plan,
     },
   });
+  await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
   // Before assignment, so the agent's mail can name likely duplicates.
   await spotRelatedIncidents(ctx, incident);
   if (incident.group) {

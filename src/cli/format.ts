@@ -52,7 +52,7 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
   const out = [
     `${formatIncidentId(incident.number)}  ${incident.subject}`,
     `status:       ${incident.status}`,
-    `customer:     ${incident.customer.name ? `${incident.customer.name} <${incident.customer.address}>` : incident.customer.address}`,
+    `customer:     ${incident.customer.name ? `${incident.customer.name} <${incident.customer.address}>` : incident.customer.address}${incident.locale ? `   mail in: ${incident.locale}` : ''}`,
     `priority:     ${incident.priority ?? '-'} (impact ${incident.impact ?? '-'}, urgency ${incident.urgency ?? '-'}, category ${incident.category ?? '-'})`,
     `group:        ${incident.group ?? '-'}   assignee: ${incident.assignee ?? '-'}`,
     `participants: ${incident.participants.join(', ')}`,

@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, loadEnvFile, redactedConfig } from '../config.
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
+import { templateLocales, templateProblems } from '../mail/templates.js';
 import { findIncident, listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findArchivedIncident } from '../store/archive.js';
@@ -80,6 +81,15 @@ program
     print(
       `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
     );
+    const templates = templateProblems(
+      plan.locale,
+      plan.customers.flatMap((c) => (c.locale ? [c.locale] : [])),
+    );
+    for (const w of templates.warnings) print(`warning: ${w}`);
+    for (const e of templates.errors) print(`error: ${e}`);
+    if (templates.errors.length)
+      throw new CliError(EXIT.config, 'customer mail templates are incomplete');
+    print(`customer mail in ${templateLocales().join(', ')} (default ${plan.locale})`);
     if (!opts.connect) return;
     const results = await checkConnections(config);
     for (const r of results) print(connectionLine(r));

@@ -27,16 +27,17 @@ export const withIndexQueue = <T>(fn: (queue: Queue<IndexJob>) => Promise<T>): P
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 export function resultTable(results: readonly SearchResult[]): string {
-  const header = ['ID', 'SCORE', 'STATUS', 'TITLE', 'CAUSE / WORKAROUND'];
+  const header = ['ID', 'SCORE', 'STATUS', 'TITLE', 'CAUSE', 'FIX / WORKAROUND'];
   const rows = results.map((r) => {
     const res = r.record.resolution;
-    const why = [res?.cause, res?.workaround].filter(Boolean).join(' / ');
+    const remedy = [res?.fix, res?.workaround].filter(Boolean).join(' / ');
     return [
       r.record.ref,
       r.score.toFixed(2),
       r.record.status,
-      clip(r.record.title, 60),
-      clip(why, 60),
+      clip(r.record.title, 50),
+      clip(res?.cause ?? '', 40),
+      clip(remedy, 50),
     ];
   });
   return alignedTable(header, rows);

@@ -55,23 +55,31 @@ function asList<T>(v: T | readonly T[] | undefined): readonly T[] {
 }
 
 /**
- * The tier of a known customer: an address entry wins over a domain entry; a domain entry
+ * The plan's record of a customer: an address entry wins over a domain entry; a domain entry
  * covers its subdomains, the most specific domain winning.
  */
-export function customerTier(plan: Pick<Plan, 'customers'>, sender: string): string | undefined {
+export function findCustomer(
+  plan: Pick<Plan, 'customers'>,
+  sender: string,
+): Plan['customers'][number] | undefined {
   const address = bareAddress(sender);
   const byAddress = plan.customers.find(
     (c) => c.address !== undefined && c.address.toLowerCase() === address,
   );
-  if (byAddress) return byAddress.tier;
+  if (byAddress) return byAddress;
   const domain = domainOf(address);
   if (!domain) return undefined;
-  let best: { tier: string; length: number } | undefined;
+  let best: Plan['customers'][number] | undefined;
   for (const c of plan.customers) {
     if (c.domain === undefined || !domainMatches(domain, c.domain)) continue;
-    if (!best || c.domain.length > best.length) best = { tier: c.tier, length: c.domain.length };
+    if (!best?.domain || c.domain.length > best.domain.length) best = c;
   }
-  return best?.tier;
+  return best;
+}
+
+/** The tier of a known customer (see findCustomer). */
+export function customerTier(plan: Pick<Plan, 'customers'>, sender: string): string | undefined {
+  return findCustomer(plan, sender)?.tier;
 }
 
 /** Priority from impact (row) and urgency (column) of the plan's matrix. */

@@ -6,7 +6,7 @@ import {
   tagSubject,
   type TokenRecipient,
 } from '../domain/tokens.js';
-import { agentByEmail } from '../plan/load.js';
+import { agentByEmail, agentTimeZone, groupTimeZone } from '../plan/load.js';
 import type { AppContext } from '../context.js';
 import type { IncidentDoc } from '../store/models.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
@@ -21,7 +21,9 @@ export interface MailSpec {
   /** Deterministic outbox id: the same cause must always produce the same id. */
   id: string;
   kind: string;
-  incident: Pick<IncidentDoc, 'number' | 'subject'>;
+  /** With its group and locale when known: they set the customer's zone and language. */
+  incident: Pick<IncidentDoc, 'number' | 'subject'> &
+    Partial<Pick<IncidentDoc, 'group' | 'locale'>>;
   to: string;
   /** Subject before the [INC-n] tag is added. */
   subject: string;
@@ -39,6 +41,24 @@ export function tokenRecipient(plan: AppContext['plan'], to: string): TokenRecip
   return { address: to, role: agentByEmail(plan, to) ? 'agent' : 'customer' };
 }
 
+/** Staff mail (templates/*.hbs) is written in English. */
+const STAFF_LOCALE = 'en';
+
+/**
+ * How the recipient reads: an agent in English and their own zone; a customer in the
+ * incident's language and the zone of its group's calendar (the plan's before triage).
+ */
+export function readerOf(
+  plan: AppContext['plan'],
+  to: string,
+  incident: MailSpec['incident'],
+): { locale: string; timeZone: string } {
+  const agent = agentByEmail(plan, to);
+  return agent
+    ? { locale: STAFF_LOCALE, timeZone: agentTimeZone(plan, agent) }
+    : { locale: incident.locale ?? plan.locale, timeZone: groupTimeZone(plan, incident.group) };
+}
+
 /**
  * Every message we send carries the incident's signed token twice: in its Message-ID and in
  * the plus-addressed Reply-To. Whatever a mail client keeps when replying, the reply threads.
@@ -52,13 +72,18 @@ export function composeMail(
   const { config, plan } = ctx;
   const recipient = tokenRecipient(plan, spec.to);
   const incidentId = formatIncidentId(spec.incident.number);
-  const body = render(spec.template, {
-    incidentId,
-    incidentSubject: spec.incident.subject,
-    organisation: plan.organisation,
-    supportName: config.supportName,
-    ...spec.data,
-  });
+  const body = render(
+    spec.template,
+    {
+      incidentId,
+      incidentSubject: spec.incident.subject,
+      organisation: plan.organisation,
+      supportName: config.supportName,
+      ...readerOf(plan, spec.to, spec.incident),
+      ...spec.data,
+    },
+    plan.locale,
+  );
   const uniquePart = spec.id
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')
@@ -104,7 +129,7 @@ export const ackIdFor = (rawId: string) => `ack-${rawId}`;
 /** Acknowledgement of a new incident, answering the customer's message `rawId`. */
 export function composeAcknowledgement(
   ctx: Pick<AppContext, 'config' | 'plan'>,
-  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer'>,
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'locale' | 'lastMessageAt'>,
   inbound: Pick<ParsedMessage, 'messageId' | 'references'>,
   rawId: string,
 ): NewOutboxMessage {
@@ -115,7 +140,12 @@ export function composeAcknowledgement(
     to: incident.customer.address,
     subject: `Re: ${incident.subject}`,
     template: 'acknowledgement',
-    data: { subject: incident.subject, customerName: incident.customer.name },
+    data: {
+      subject: incident.subject,
+      customerName: incident.customer.name,
+      // The opening message's arrival: lastMessageAt of a new incident.
+      receivedAt: incident.lastMessageAt ?? null,
+    },
     inReplyTo: inbound.messageId,
     references: inbound.references,
     autoSubmitted: 'auto-replied',

@@ -70,3 +70,17 @@ export function findGroup(plan: Plan, id: string): PlanGroup | undefined {
 export function groupMembers(plan: Plan, group: string): PlanAgent[] {
   return plan.agents.filter((a) => a.groups.includes(group));
 }
+
+/**
+ * The zone a group's customers read times in: its calendar's. The built-in `always`
+ * calendar names no place, so it (and no group yet) means the plan's zone.
+ */
+export function groupTimeZone(plan: Plan, groupId: string | null | undefined): string {
+  const group = groupId ? findGroup(plan, groupId) : undefined;
+  return (group && plan.calendars[group.calendar]?.timezone) ?? plan.timezone;
+}
+
+/** The zone an agent reads times in: their own, else their first group's, else the plan's. */
+export function agentTimeZone(plan: Plan, agent: PlanAgent): string {
+  return agent.timezone ?? groupTimeZone(plan, agent.groups[0]);
+}

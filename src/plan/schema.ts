@@ -54,6 +54,10 @@ const level = z.enum(LEVELS);
 /** A similarity threshold: 0 (anything) exclusive to 1 (identical words). */
 const share = z.number().gt(0).max(1);
 const priority = z.enum(PRIORITIES);
+/** A mail locale: the name of a folder in templates/, such as `en` or `de` (or `de-AT`). */
+const locale = z
+  .string()
+  .regex(/^[a-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$/, 'a language tag like en, de or de-AT');
 const hhmmRange = z
   .string()
   .regex(/^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'a range like 09:00-17:30');
@@ -80,6 +84,8 @@ const agentSchema = z
     away: z.boolean().default(false),
     /** Most open incidents this agent takes before assignment passes them over. */
     maxOpen: z.number().int().positive().optional(),
+    /** The zone this agent reads times in; default: their first group's calendar's. */
+    timezone: z.string().min(1).optional(),
   })
   .strict();
 
@@ -177,6 +183,8 @@ export const planSchema = z
     version: z.number().int().positive(),
     organisation: z.string().min(1),
     timezone: z.string().min(1).default('UTC'),
+    /** The language of customer mail when nothing says which the customer reads. */
+    locale: locale.default('en'),
     acknowledgements: z
       .object({
         /** At most this many acknowledgements to one sender per rolling hour. */
@@ -200,6 +208,8 @@ export const planSchema = z
             address: email.optional(),
             name: z.string().optional(),
             tier: z.string().min(1),
+            /** The language this customer is written to in (templates/<locale>/). */
+            locale: locale.optional(),
           })
           .strict()
           .refine(
@@ -421,6 +431,10 @@ export const planSchema = z
         issue(['digests', 'recipients', i, 'agent'], `unknown agent "${r.agent}"`);
       if (r.timezone && !validTimeZone(r.timezone))
         issue(['digests', 'recipients', i, 'timezone'], `unknown time zone "${r.timezone}"`);
+    });
+    plan.agents.forEach((a, i) => {
+      if (a.timezone && !validTimeZone(a.timezone))
+        issue(['agents', i, 'timezone'], `unknown time zone "${a.timezone}"`);
     });
     for (const [name, cal] of Object.entries(plan.calendars)) {
       if (!validTimeZone(cal.timezone))

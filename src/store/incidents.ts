@@ -27,6 +27,8 @@ export interface NewIncident {
   planFingerprint?: string;
   lastCustomerMessageId?: string;
   linkedTo?: number;
+  /** The language customer mail about it is written in (src/domain/locale.ts). */
+  locale?: string;
   at: Date;
 }
 
@@ -83,6 +85,7 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     planFingerprint: input.planFingerprint,
     lastCustomerMessageId: input.lastCustomerMessageId,
     linkedTo: input.linkedTo,
+    locale: input.locale,
     lastMessageAt: input.at,
     messageCount: timeline.filter((e) => e.type === 'message').length,
   });

@@ -89,6 +89,8 @@ const incidentSchema = new Schema(
     /** Message-ID of the latest customer message, for threading our replies to it. */
     lastCustomerMessageId: String,
     planFingerprint: String,
+    /** The customer's language, chosen when the incident is opened: all their mail uses it. */
+    locale: String,
     // Triage
     category: String,
     impact: { type: String, enum: ['high', 'medium', 'low'] },

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { openIncident, recordMessage } from '../../src/store/incidents.js';
@@ -76,5 +79,33 @@ describe('incidesk CLI', () => {
     expect(badPlan.stderr).toMatch(/cannot read/);
     const ok = await runIncidesk(['check'], t.env);
     expect(ok.stdout).toMatch(/plan .* ok \(v1-/);
+    expect(ok.stdout).toContain('customer mail in de, en (default en)');
+  });
+
+  it('check names the customer mail templates a locale lacks', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incidesk-locales-'));
+    const plan = (extra: string) => {
+      const file = join(dir, `${extra.slice(0, 12).replace(/\W/g, '-')}.yaml`);
+      writeFileSync(file, `version: 1\norganisation: X\n${extra}\n`);
+      return file;
+    };
+    // A customer written to in French: warned, falls back to the default locale.
+    const french = await runIncidesk(['check'], {
+      ...t.env,
+      INCIDESK_PLAN: plan('customers: [{ domain: client.example, tier: x, locale: fr }]'),
+    });
+    expect(french.code).toBe(0);
+    expect(french.stdout).toContain(
+      'warning: templates/fr/ lacks acknowledgement, agent-reply, resolved: fr customers get those in en',
+    );
+    // French as the default: nothing to fall back to.
+    const frenchDefault = await runIncidesk(['check'], {
+      ...t.env,
+      INCIDESK_PLAN: plan('locale: fr'),
+    });
+    expect(frenchDefault.code).toBe(78);
+    expect(frenchDefault.stdout).toContain(
+      'error: templates/fr/ (the default locale) lacks acknowledgement, agent-reply, resolved',
+    );
   });
 });

@@ -540,7 +540,10 @@ describe('triage, assignment and agents working by email', () => {
       assignee,
       (m) => m.parsed.subject?.includes('SLA warning') === true,
     );
-    expect(warning!.parsed.subject).toContain('first response');
+    // In the agent's zone (the plan's: UTC here), written out; never an ISO timestamp.
+    expect(warning!.parsed.subject).toMatch(
+      /first response due (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} 2026, \d\d:\d\d UTC$/,
+    );
 
     advance(4 * MINUTE); // past 15 minutes: breach, first escalation step (the lead)
     await sweep();

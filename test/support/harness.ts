@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.js';
 import { parsePlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/schema.js';
 import { PROJECT_ROOT, uniqueName } from './services.js';
-import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from './smtp-capture.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { dkimSign } from 'mailauth';
 import type { DnsResolver } from '../../src/mail/sender-auth.js';
@@ -231,6 +231,26 @@ export async function deliver(
   } finally {
     transport.close();
   }
+}
+
+/**
+ * Answer one of our captured mails as a mail client does: to its Reply-To, `Re:` its subject,
+ * In-Reply-To and References its Message-ID.
+ */
+export async function replyToMail(
+  mailboxUser: string,
+  original: CapturedMail,
+  from: string,
+  text: string,
+) {
+  return deliver(mailboxUser, {
+    from,
+    to: original.parsed.replyTo!.value[0]!.address!,
+    subject: `Re: ${original.parsed.subject}`,
+    inReplyTo: original.parsed.messageId,
+    references: [original.parsed.messageId!],
+    text,
+  });
 }
 
 /** An IMAP session on the test mailbox, for arranging or inspecting server state. */

@@ -55,6 +55,7 @@ function answers(parsed: ParsedMessage, sender: string, n: number) {
     number: n,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name },
+    lastMessageAt: new Date(0),
   };
   const text = parsed.text.slice(0, 20_000);
   const data = {
@@ -77,6 +78,7 @@ function answers(parsed: ParsedMessage, sender: string, n: number) {
     fix: parsed.subject,
     workaround: parsed.html ?? text,
     reopenDays: 14,
+    resolvedAt: new Date(0),
   };
   const spec = (kind: string, template: string, to: string) =>
     composeMail(ctx, {

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { markdownToHtml } from '../../src/mail/markdown.js';
+import { render, templateLocales, templateProblems } from '../../src/mail/templates.js';
+
+const base = {
+  incidentId: 'INC-000042',
+  incidentSubject: 'VPN down',
+  organisation: 'Example Corp',
+  supportName: 'Example Support',
+  timeZone: 'Europe/Berlin',
+};
+const ack = {
+  ...base,
+  subject: 'VPN down',
+  customerName: 'Jana',
+  receivedAt: new Date('2026-12-07T13:30:00Z'),
+};
+
+describe('customer mail templates', () => {
+  it('ship complete in English and German', () => {
+    expect(templateLocales()).toEqual(['de', 'en']);
+    expect(templateProblems('en')).toEqual({ errors: [], warnings: [] });
+    expect(templateProblems('de')).toEqual({ errors: [], warnings: [] });
+  });
+
+  it('are rendered in the mail’s locale, with times in its zone and language', () => {
+    const de = render('acknowledgement', { ...ack, locale: 'de' });
+    expect(de.text).toContain('Guten Tag Jana,');
+    expect(de.text).toContain('am Mo., 7. Dez. 2026, 14:30 MEZ');
+    expect(de.html).toContain('<html lang="de">');
+    const en = render('acknowledgement', { ...ack, locale: 'en' });
+    expect(en.text).toContain('on Mon, 7 Dec 2026, 14:30 CET');
+  });
+
+  it('fall back to the default locale, times included, and the check names what is missing', () => {
+    const fr = render('acknowledgement', { ...ack, locale: 'fr' }, 'de');
+    expect(fr.text).toContain('Guten Tag Jana,');
+    expect(fr.text).toContain('Mo., 7. Dez. 2026');
+    expect(templateProblems('en', ['fr'])).toEqual({
+      errors: [],
+      warnings: [
+        'templates/fr/ lacks acknowledgement, agent-reply, resolved: fr customers get those in en',
+      ],
+    });
+    expect(templateProblems('fr').errors).toEqual([
+      'templates/fr/ (the default locale) lacks acknowledgement, agent-reply, resolved: customer mail cannot be written',
+    ]);
+  });
+
+  it('staff mail stays in templates/ and in English, in the agent’s zone', () => {
+    const warning = render('sla-warning', {
+      ...base,
+      locale: 'en',
+      timeZone: 'Europe/Berlin',
+      name: 'Bob',
+      target: 'first response',
+      dueAt: new Date('2026-12-06T21:16:57.326Z'),
+      priority: 'P2',
+    });
+    expect(warning.text).toContain('is due Sun, 6 Dec 2026, 22:16 CET.');
+    expect(warning.html).toBeUndefined();
+  });
+});
+
+describe('agent text as HTML', () => {
+  it('renders paragraphs, lists, links and emphasis', () => {
+    const html = markdownToHtml(
+      'Hello,\n\nplease:\n\n- restart the *client*\n- try again\n\n1. one\n2. two\n\nSee [status](https://status.example.test).',
+    );
+    expect(html).toContain('<ul>\n<li>restart the <em>client</em></li>');
+    expect(html).toContain('<ol>\n<li>one</li>');
+    expect(html).toContain('<a href="https://status.example.test">status</a>');
+  });
+
+  it('escapes HTML and refuses script links and remote images', () => {
+    const html = markdownToHtml(
+      '<script>alert(1)</script> <b onclick="x()">b</b>\n\n[x](javascript:alert(1)) ![t](https://track.example/p.png)',
+    );
+    expect(html).not.toMatch(/<script|<b |href="javascript|<img/);
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+  });
+
+  it('goes into the agent reply’s HTML part; the text part keeps the text', () => {
+    const reply = render('agent-reply', {
+      ...base,
+      locale: 'en',
+      agentName: 'Bob',
+      customerName: '',
+      body: '- a <i>b</i>',
+    });
+    expect(reply.html).toContain('<li>a &lt;i&gt;b&lt;/i&gt;</li>');
+    expect(reply.text).toContain('- a <i>b</i>');
+  });
+});
