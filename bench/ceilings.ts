@@ -25,7 +25,7 @@ import { storeRaw } from '../src/store/raw-messages.js';
 import { uniqueName, type TestServices } from '../test/support/services.js';
 import { ingest } from '../workers/ingest.js';
 import { startDbProfile, type DbProfile } from './db-profile.js';
-import { customerMessage } from './messages.js';
+import { customerMessage, customerReply } from './messages.js';
 import type { SmtpSink } from './smtp-sink.js';
 import { appendAll, bar, closeImap, imapClient, round, waitUntil, withDatabase } from './util.js';
 
@@ -36,6 +36,8 @@ export interface Ceiling {
   seconds: number;
   perSecond: number;
   dbProfile?: DbProfile;
+  /** The ingest ceiling's second pass: one follow-up per incident from its customer. */
+  replyProfile?: DbProfile;
   /** Failed attempts (retried at once), by error. */
   failures?: Record<string, number>;
 }
@@ -234,7 +236,35 @@ export async function ceilingIngest(
     const incidents = await Incident.countDocuments();
     if (incidents !== n)
       failures[`${n} new-incident messages made ${incidents} incidents`] = n - incidents;
+
+    // Then each customer follows up on their incident: the reply path's commands.
+    const numbers = await Promise.all(
+      rawIds.map(
+        async (id) =>
+          (await Incident.findOne({ openedBy: id }, { _id: 1 }).lean<{ _id: number }>())!._id,
+      ),
+    );
+    const replyIds = await Promise.all(
+      numbers.map(
+        async (number, i) =>
+          (
+            await storeRaw(customerReply(run, 'ci', i, number).raw, {
+              mailbox: 'INBOX',
+              uidValidity: '1',
+              uid: n + i + 1,
+            })
+          ).rawId,
+      ),
+    );
+    const replyProfile = startDbProfile();
+    await pool(n, config.concurrency, async (i) => {
+      const result = await ingest(ctx, replyIds[i]!);
+      if (result.outcome !== 'follow-up')
+        failures[`reply ingested as ${result.outcome}`] =
+          (failures[`reply ingested as ${result.outcome}`] ?? 0) + 1;
+    });
     return {
+      replyProfile: replyProfile.stop(12),
       ...ceiling(
         'ingest',
         `workers/ingest.ts ingest() alone, ${config.concurrency} in flight, database growing 0 → ${n} incidents`,

@@ -944,6 +944,15 @@ async function main(): Promise<number> {
           ingestCeiling.messages,
         ),
       );
+      if (ingestCeiling.replyProfile)
+        o.push(
+          '',
+          dbTable(
+            `ingest ceiling database commands for a customer's follow-up (${ingestCeiling.messages} msgs)`,
+            ingestCeiling.replyProfile,
+            ingestCeiling.messages,
+          ),
+        );
       o.push(
         failureLine(ingestCeiling.failures ?? {}).replace(
           'each retried by BullMQ after a backoff of 2 s, 4 s, 8 s, …',

@@ -41,6 +41,24 @@ export function customerMessage(run: string, phase: string, i: number): BenchMes
   return { messageId, from, raw: Buffer.from(raw) };
 }
 
+/** The same customer's follow-up to incident `incident`, threaded by its subject tag. */
+export function customerReply(
+  run: string,
+  phase: string,
+  i: number,
+  incident: number,
+): BenchMessage {
+  const first = customerMessage(run, phase, i);
+  const messageId = `<${phase}-${i}.reply.${run}@customer.example>`;
+  const tag = `INC-${String(incident).padStart(6, '0')}`;
+  const raw = first.raw
+    .toString()
+    .replace(/^Subject: (.*)$/m, `Subject: Re: [${tag}] $1`)
+    .replace(/^Message-ID: .*$/m, `Message-ID: ${messageId}`)
+    .replace(/\r\n\r\n/, `\r\nIn-Reply-To: ${first.messageId}\r\n\r\n`);
+  return { messageId, from: first.from, raw: Buffer.from(raw) };
+}
+
 /** A multipart message with one `attachmentBytes`-byte binary attachment, base64 in 76-char lines. */
 export function largeMessage(run: string, attachmentBytes: number): BenchMessage {
   const from = `large@customer-${run}.example`;
