@@ -14,6 +14,7 @@ import {
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
+import { tokenProviderFor } from './mail/oauth.js';
 import { createMailer } from './mail/outbound.js';
 import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
@@ -68,12 +69,14 @@ export async function startApp(
   if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
-  const mailer = createMailer(config);
+  const tokens = tokenProviderFor(config);
+  const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
     config,
     plan,
     queues,
     mailer,
+    tokens,
     log,
     now: options.now ?? (() => new Date()),
     resolver: options.resolver ?? cachingResolver(),

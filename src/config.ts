@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
 
 /** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
 const SECRET_VARS = [
@@ -14,6 +15,9 @@ const SECRET_VARS = [
   'SMTP_PASS',
   'INCIDESK_SECRET',
   'INCIDESK_TOKEN',
+  'OAUTH_CLIENT_SECRET',
+  'OAUTH_REFRESH_TOKEN',
+  'OAUTH_SERVICE_ACCOUNT',
 ] as const;
 
 /**
@@ -58,7 +62,8 @@ const schema = z.object({
   IMAP_PORT: port.default(993),
   IMAP_SECURE: bool.default(true),
   IMAP_USER: z.string().min(1),
-  IMAP_PASS: z.string().min(1),
+  /** Required unless OAUTH_PROVIDER signs in with OAuth2 instead. */
+  IMAP_PASS: z.string().min(1).optional(),
   IMAP_MAILBOX: z.string().min(1).default('INBOX'),
   IMAP_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SMTP_HOST: z.string().min(1),
@@ -66,6 +71,16 @@ const schema = z.object({
   SMTP_SECURE: bool.default(false),
   SMTP_USER: z.string().optional(),
   SMTP_PASS: z.string().optional(),
+  /** OAuth2 (XOAUTH2) sign-in to IMAP and SMTP instead of passwords; see docs/mailboxes.md. */
+  OAUTH_PROVIDER: z.enum(['microsoft', 'google', 'generic']).optional(),
+  OAUTH_TENANT: z.string().min(1).optional(),
+  OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  OAUTH_REFRESH_TOKEN: z.string().min(1).optional(),
+  /** The Google service account's key file (JSON), normally given as OAUTH_SERVICE_ACCOUNT_FILE. */
+  OAUTH_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  OAUTH_TOKEN_URL: z.string().min(1).optional(),
+  OAUTH_SCOPE: z.string().min(1).optional(),
   SUPPORT_ADDRESS: address,
   SUPPORT_NAME: z.string().min(1).default('Support'),
   INCIDESK_SECRET: z.string().min(16, 'must be at least 16 characters (it signs reply tokens)'),
@@ -116,7 +131,7 @@ function resolveSecretFiles(
   return out;
 }
 
-function toConfig(v: z.infer<typeof schema>) {
+function toConfig(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
@@ -136,6 +151,8 @@ function toConfig(v: z.infer<typeof schema>) {
       user: v.SMTP_USER,
       pass: v.SMTP_PASS,
     },
+    /** Set when IMAP and SMTP sign in with OAuth2 access tokens instead of passwords. */
+    oauth,
     supportAddress: v.SUPPORT_ADDRESS.toLowerCase(),
     supportName: v.SUPPORT_NAME,
     secret: v.INCIDESK_SECRET,
@@ -160,16 +177,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = issue.path.join('.');
       problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
     }
-  } else {
-    if (parsed.data.SMTP_USER && !parsed.data.SMTP_PASS)
-      problems.push('SMTP_PASS: is required when SMTP_USER is set');
-    for (const name of ['IMAP_PASS', 'SMTP_PASS', 'INCIDESK_SECRET'] as const) {
-      if (PLACEHOLDER.test(parsed.data[name] ?? ''))
+  }
+  // Listed even when other variables are wrong too: every problem at once.
+  if (!resolved.IMAP_PASS && !resolved.OAUTH_PROVIDER) problems.push('IMAP_PASS: is required');
+  let oauth: OAuthSettings | undefined;
+  if (parsed.success) {
+    const v = parsed.data;
+    if (v.OAUTH_PROVIDER) {
+      const resolved = resolveOAuth({
+        provider: v.OAUTH_PROVIDER,
+        user: v.IMAP_USER,
+        tenant: v.OAUTH_TENANT,
+        clientId: v.OAUTH_CLIENT_ID,
+        clientSecret: v.OAUTH_CLIENT_SECRET,
+        refreshToken: v.OAUTH_REFRESH_TOKEN,
+        serviceAccountJson: v.OAUTH_SERVICE_ACCOUNT,
+        tokenUrl: v.OAUTH_TOKEN_URL,
+        scope: v.OAUTH_SCOPE,
+      });
+      if ('settings' in resolved) oauth = resolved.settings;
+      else problems.push(...resolved.problems);
+    } else {
+      if (v.SMTP_USER && !v.SMTP_PASS)
+        problems.push('SMTP_PASS: is required when SMTP_USER is set');
+    }
+    for (const name of [
+      'IMAP_PASS',
+      'SMTP_PASS',
+      'INCIDESK_SECRET',
+      'OAUTH_CLIENT_SECRET',
+    ] as const) {
+      if (PLACEHOLDER.test(v[name] ?? ''))
         problems.push(`${name}: is still the example's placeholder; set a real value`);
     }
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  return toConfig(parsed.data);
+  return toConfig(parsed.data, oauth);
 }
 
 /** Secrets never reach logs: this is the view of the config that may be printed. */
@@ -181,6 +224,15 @@ export function redactedConfig(c: Config): Record<string, unknown> {
     redisUrl: c.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
     imap: { ...c.imap, pass: hide(c.imap.pass) },
     smtp: { ...c.smtp, pass: hide(c.smtp.pass) },
+    oauth: c.oauth && {
+      ...c.oauth,
+      clientSecret: hide(c.oauth.clientSecret),
+      refreshToken: hide(c.oauth.refreshToken),
+      serviceAccount: c.oauth.serviceAccount && {
+        clientEmail: c.oauth.serviceAccount.clientEmail,
+        privateKey: '***',
+      },
+    },
     secret: hide(c.secret),
   };
 }
@@ -197,6 +249,36 @@ export function loadOperatorAuth(env: NodeJS.ProcessEnv = process.env): {
   const resolved = resolveSecretFiles(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { planPath: resolved.INCIDESK_PLAN, token: resolved.INCIDESK_TOKEN?.trim() || undefined };
+}
+
+/** What `incidesk mailbox authorize` needs: the OAuth2 client, and where its endpoints are. */
+export function loadAuthorizeConfig(env: NodeJS.ProcessEnv = process.env): {
+  clientId: string;
+  clientSecret: string;
+  authUrl?: string;
+  tokenUrl?: string;
+  scope?: string;
+  loginHint?: string;
+} {
+  const v = loadSubset(
+    env,
+    z.object({
+      OAUTH_CLIENT_ID: z.string().min(1),
+      OAUTH_CLIENT_SECRET: z.string().min(1),
+      OAUTH_AUTH_URL: z.string().url().optional(),
+      OAUTH_TOKEN_URL: z.string().url().optional(),
+      OAUTH_SCOPE: z.string().min(1).optional(),
+      IMAP_USER: z.string().min(1).optional(),
+    }),
+  );
+  return {
+    clientId: v.OAUTH_CLIENT_ID,
+    clientSecret: v.OAUTH_CLIENT_SECRET,
+    authUrl: v.OAUTH_AUTH_URL,
+    tokenUrl: v.OAUTH_TOKEN_URL,
+    scope: v.OAUTH_SCOPE,
+    loginHint: v.IMAP_USER,
+  };
 }
 
 /** Parse only the named variables, listing every problem (as `loadConfig` does). */

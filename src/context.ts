@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { TokenProvider } from './mail/oauth.js';
 import type { Mailer } from './mail/outbound.js';
 import type { DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
@@ -11,6 +12,8 @@ export interface AppContext {
   plan: Plan;
   queues: Queues;
   mailer: Mailer;
+  /** Access tokens for the mailbox's IMAP and SMTP sign-in, when it uses OAuth2. */
+  tokens?: TokenProvider;
   log: Logger;
   /** The clock, injectable so tests can move time instead of sleeping. */
   now: () => Date;

@@ -23,7 +23,8 @@ import {
 } from '../src/store/outbox.js';
 
 export function notifyProcessor(ctx: AppContext) {
-  const account = `${ctx.config.smtp.user ?? '(no sign-in)'}@${ctx.config.smtp.host}`;
+  const user = ctx.config.smtp.user ?? (ctx.tokens ? ctx.config.imap.user : '(no sign-in)');
+  const account = `${user}@${ctx.config.smtp.host}`;
   // A refusal may be on record from an earlier run: the first good send clears it, once.
   let refusalOnRecord = true;
   return async (job: Job<NotifyJob>, token?: string) => {
@@ -39,7 +40,9 @@ export function notifyProcessor(ctx: AppContext) {
       // Our credentials, not the message, are at fault: wait without using up its attempts.
       ctx.log.error(
         { component: 'notify', err: err.message, retryInMs: AUTH_RETRY_MS },
-        'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
+        ctx.tokens
+          ? 'SMTP sign-in refused: check the OAUTH_ settings and that the app may send as this mailbox'
+          : 'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
       );
       await recordSignInRefused('smtp', account, err.message, ctx.now());
       refusalOnRecord = true;

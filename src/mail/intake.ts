@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
-import { imapClient } from './imap.js';
+import { imapAuth, imapClient } from './imap.js';
+import { OAuthRefusedError } from './oauth.js';
 import {
   AUTH_RETRY_MS,
   IMAP_BATCH_FETCH_MAX_BYTES,
@@ -63,6 +64,8 @@ export class ImapIntake {
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private fence = 0;
   private running?: Promise<void>;
+  /** The server refused our last access token: ask for a fresh one before calling it refused. */
+  private renewToken = false;
 
   constructor(private readonly ctx: AppContext) {
     this.log = ctx.log.child({ component: 'intake', mailbox: ctx.config.imap.mailbox });
@@ -113,6 +116,8 @@ export class ImapIntake {
         this.status.lastError = serverWords(err);
         refused = isAuthFailure(err);
         if (this.stopped) break;
+        // A cached token can be revoked before it expires: one fresh token before giving up.
+        if (refused && this.retryWithFreshToken(err)) continue;
         if (refused) await this.signInRefused(serverWords(err));
         else this.log.warn({ err: serverWords(err) }, 'IMAP session ended');
       } finally {
@@ -130,6 +135,14 @@ export class ImapIntake {
       this.status.reconnects++;
     }
     await releaseLease(this.key, this.holder).catch(() => undefined);
+  }
+
+  private retryWithFreshToken(err: unknown): boolean {
+    const fresh = this.renewToken || err instanceof OAuthRefusedError;
+    this.renewToken = !fresh && this.ctx.tokens !== undefined;
+    if (this.renewToken)
+      this.log.info('IMAP server refused the access token: asking for a new one');
+    return this.renewToken;
   }
 
   /** Wait until this process holds the mailbox's lease; false when stopped first. */
@@ -175,7 +188,8 @@ export class ImapIntake {
   /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
   private async session(): Promise<void> {
     const { imap } = this.ctx.config;
-    const client = imapClient(imap, {
+    const auth = await imapAuth(imap, this.ctx.tokens, this.renewToken);
+    const client = imapClient(imap, auth, {
       autoIdleDelay: AUTO_IDLE_DELAY_MS,
       maxIdleTime: imap.pollSeconds * 1000,
       missingIdleCommand: 'STATUS',
@@ -186,6 +200,7 @@ export class ImapIntake {
     client.on('exists', () => this.requestSync());
     await client.connect();
     await client.mailboxOpen(imap.mailbox);
+    this.renewToken = false;
     await clearSignInRefused('imap', this.account);
     this.status.connected = true;
     this.log.info({ idle: client.capabilities.has('IDLE') }, 'mailbox open');
@@ -208,7 +223,9 @@ export class ImapIntake {
   private async signInRefused(response: string): Promise<void> {
     this.log.error(
       { err: response, user: this.ctx.config.imap.user, retryInMs: AUTH_RETRY_MS },
-      'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
+      this.ctx.tokens
+        ? 'IMAP sign-in refused: check IMAP_USER and the OAUTH_ settings, and that the app may use this mailbox'
+        : 'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
     );
     await recordSignInRefused('imap', this.account, response, this.ctx.now()).catch((err: Error) =>
       this.log.warn({ err: err.message }, 'could not record the refused sign-in'),

@@ -4,9 +4,12 @@
  */
 import type { Readable } from 'node:stream';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import type { Config } from '../config.js';
 import type { OutboxDoc } from '../store/models.js';
 import { serverWords } from '../ops/connections.js';
+import type { TokenProvider } from './oauth.js';
 
 export class PermanentDeliveryError extends Error {
   override readonly name = 'PermanentDeliveryError';
@@ -35,12 +38,42 @@ export type Mailer = {
   close(): void;
 };
 
-export function createMailer(config: Config): Mailer {
-  const transport: Transporter = nodemailer.createTransport({
-    host: config.smtp.host,
-    port: config.smtp.port,
-    secure: config.smtp.secure,
-    auth: config.smtp.user ? { user: config.smtp.user, pass: config.smtp.pass } : undefined,
+/**
+ * How nodemailer signs in: with OAuth2 as the SMTP user (else the mailbox), the token coming
+ * from our provider through nodemailer's provisioning callback, which nodemailer calls again
+ * with `renew` when the server refuses a token; else with the password, if one is set.
+ */
+export function smtpTransport(
+  config: Pick<Config, 'smtp' | 'imap'>,
+  tokens: TokenProvider | undefined,
+  options: SMTPPool.Options | SMTPTransport.Options = {},
+): Transporter {
+  const { smtp } = config;
+  const auth: SMTPTransport.Options['auth'] = tokens
+    ? { type: 'OAuth2', user: smtp.user ?? config.imap.user }
+    : smtp.user
+      ? { user: smtp.user, pass: smtp.pass }
+      : undefined;
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    auth,
+    ...options,
+  });
+  if (tokens)
+    transport.set('oauth2_provision_cb', (_user, renew, callback) => {
+      tokens.token(renew).then(
+        // nodemailer reuses a token until this moment: our refresh time, not the expiry.
+        (t) => callback(null, t.accessToken, t.refreshAt.getTime()),
+        (err: Error) => callback(err),
+      );
+    });
+  return transport;
+}
+
+export function createMailer(config: Config, tokens?: TokenProvider): Mailer {
+  const transport = smtpTransport(config, tokens, {
     pool: true,
     maxConnections: 4,
     connectionTimeout: 15_000,

@@ -5,10 +5,11 @@
  */
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
-import nodemailer from 'nodemailer';
 import type { Config } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
-import { imapClient } from '../mail/imap.js';
+import { imapAuth, imapClient } from '../mail/imap.js';
+import { tokenProviderFor, type TokenProvider } from '../mail/oauth.js';
+import { smtpTransport } from '../mail/outbound.js';
 import { CLI_CONNECT_TIMEOUT_MS, CONNECT_CHECK_TIMEOUT_MS } from '../constants.js';
 
 /** `auth`: the server refused our credentials; `config`: it answered, but not as configured. */
@@ -120,8 +121,8 @@ async function checkRedis(url: string): Promise<string> {
   }
 }
 
-async function checkImap(imap: Config['imap']): Promise<string> {
-  const client = imapClient(imap, {
+async function checkImap(imap: Config['imap'], tokens?: TokenProvider): Promise<string> {
+  const client = imapClient(imap, await imapAuth(imap, tokens), {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });
@@ -130,7 +131,7 @@ async function checkImap(imap: Config['imap']): Promise<string> {
     await client.connect();
     try {
       const box = await client.mailboxOpen(imap.mailbox, { readOnly: true });
-      return `signed in as ${imap.user}; ${imap.mailbox} holds ${box.exists} messages; IDLE ${client.capabilities.has('IDLE') ? 'supported' : 'missing (polling)'}`;
+      return `signed in as ${imap.user}${tokens ? ' with OAuth2' : ''}; ${imap.mailbox} holds ${box.exists} messages; IDLE ${client.capabilities.has('IDLE') ? 'supported' : 'missing (polling)'}`;
     } catch (err) {
       throw Object.assign(new Error(`mailbox ${imap.mailbox}: ${serverWords(err)}`), {
         mailbox: true,
@@ -141,18 +142,15 @@ async function checkImap(imap: Config['imap']): Promise<string> {
   }
 }
 
-async function checkSmtp(config: Config): Promise<string> {
+async function checkSmtp(config: Config, tokens?: TokenProvider): Promise<string> {
   const { smtp } = config;
-  const transport = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    auth: smtp.user ? { user: smtp.user, pass: smtp.pass } : undefined,
+  const transport = smtpTransport(config, tokens, {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });
   try {
     await transport.verify();
+    if (tokens) return `signed in as ${smtp.user ?? config.imap.user} with OAuth2`;
     return smtp.user ? `signed in as ${smtp.user}` : 'accepts connections (no sign-in configured)';
   } finally {
     transport.close();
@@ -162,13 +160,15 @@ async function checkSmtp(config: Config): Promise<string> {
 /** Every service at once; each answer within CONNECT_CHECK_TIMEOUT_MS. */
 export function checkConnections(config: Config): Promise<ConnectionResult[]> {
   const { imap, smtp } = config;
+  // One provider for both, as in the running service: the second sign-in reuses the token.
+  const tokens = tokenProviderFor(config);
   return Promise.all([
     attempt('MongoDB', withoutPassword(config.mongoUri), () => checkMongo(config.mongoUri)),
     attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redisUrl)),
     attempt(
       'IMAP',
       `${imap.host}:${imap.port} as ${imap.user}`,
-      () => checkImap(imap),
+      () => checkImap(imap, tokens),
       (err) =>
         isAuthFailure(err)
           ? 'auth'
@@ -176,7 +176,7 @@ export function checkConnections(config: Config): Promise<ConnectionResult[]> {
             ? 'config'
             : 'unreachable',
     ),
-    attempt('SMTP', `${smtp.host}:${smtp.port}`, () => checkSmtp(config)),
+    attempt('SMTP', `${smtp.host}:${smtp.port}`, () => checkSmtp(config, tokens)),
   ]);
 }
 

@@ -33,6 +33,27 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('OAuth2 replaces the passwords; its secrets come from files and never show', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incidesk-oauth-config-'));
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, 'client-secret-value\n');
+    const c = loadConfig({
+      ...valid,
+      IMAP_PASS: '',
+      OAUTH_PROVIDER: 'microsoft',
+      OAUTH_TENANT: 'contoso.onmicrosoft.com',
+      OAUTH_CLIENT_ID: 'app-id',
+      OAUTH_CLIENT_SECRET_FILE: secret,
+    });
+    expect(c.oauth).toMatchObject({
+      user: 'support@example.test',
+      clientSecret: 'client-secret-value',
+    });
+    expect(JSON.stringify(redactedConfig(c))).not.toContain('client-secret-value');
+    expect(problems({ ...valid, IMAP_PASS: '' })).toEqual(['IMAP_PASS: is required']);
+    expect(problems({ ...valid, OAUTH_PROVIDER: 'google' })).toHaveLength(3);
+  });
+
   it('applies defaults and normalises', () => {
     const c = loadConfig(valid);
     expect(c.imap).toMatchObject({ port: 993, secure: true, mailbox: 'INBOX', pollSeconds: 60 });
