@@ -4,7 +4,7 @@
  */
 import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { checkMailboxGroups, type Config } from './config.js';
 import {
   DIGEST_TICK_MS,
   JOB_LOCK_MS,
@@ -14,7 +14,7 @@ import {
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
-import { tokenProviderFor } from './mail/oauth.js';
+import { tokenProviders } from './mail/oauth.js';
 import { createMailer } from './mail/outbound.js';
 import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
@@ -37,7 +37,10 @@ export type Role = 'all' | 'intake' | 'workers';
 
 export interface RunningApp {
   ctx: AppContext;
+  /** The first mailbox's intake (the only one with a single mailbox). */
   intake?: ImapIntake;
+  /** Every mailbox's intake, in the configuration's order. */
+  intakes: ImapIntake[];
   workers: Worker[];
   /** `GET /healthz` and `GET /metrics`, unless INCIDESK_HTTP_PORT is 0. */
   http?: HttpEndpoint;
@@ -64,12 +67,16 @@ export async function startApp(
   options: StartOptions = {},
 ): Promise<RunningApp> {
   const role = options.role ?? 'all';
+  checkMailboxGroups(
+    config,
+    plan.groups.map((g) => g.id),
+  );
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
-  const tokens = tokenProviderFor(config);
+  const tokens = tokenProviders(config);
   const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
     config,
@@ -150,8 +157,10 @@ export async function startApp(
   const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
   if (digestTimer) void digestTick();
 
-  const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
-  intake?.start();
+  // One intake per mailbox, each with its own lease, checkpoint and sign-in.
+  const intakes = role !== 'workers' ? config.mailboxes.map((box) => new ImapIntake(ctx, box)) : [];
+  for (const i of intakes) i.start();
+  const intake = intakes[0];
 
   const health = new HealthMonitor({
     redis,
@@ -175,13 +184,14 @@ export async function startApp(
   const app: RunningApp = {
     ctx,
     intake,
+    intakes,
     workers,
     health,
     async stop() {
       clearInterval(sweepTimer);
       await http?.close();
       clearInterval(digestTimer);
-      await intake?.stop();
+      await Promise.all(intakes.map((i) => i.stop()));
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();
       mailer.close();

@@ -12,8 +12,8 @@ export interface AppContext {
   plan: Plan;
   queues: Queues;
   mailer: Mailer;
-  /** Access tokens for the mailbox's IMAP and SMTP sign-in, when it uses OAuth2. */
-  tokens?: TokenProvider;
+  /** Access tokens for IMAP and SMTP sign-in, by support address, for mailboxes using OAuth2. */
+  tokens: ReadonlyMap<string, TokenProvider>;
   log: Logger;
   /** The clock, injectable so tests can move time instead of sleeping. */
   now: () => Date;

@@ -100,7 +100,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const verdict = assessInbound({
     headers: parsed.headers,
     contentType: parsed.contentType,
-    supportAddress: ctx.config.supportAddress,
+    supportAddress: ctx.config.mailboxes.map((m) => m.supportAddress),
     headerSection: parsed.headerSection,
     text: parsed.text,
   });
@@ -207,6 +207,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     planFingerprint: ctx.plan.fingerprint,
     lastCustomerMessageId: parsed.messageId,
     linkedTo,
+    mailbox: raw.source?.address ?? undefined,
     at,
   });
   await recordMessage(incident.number, entry, sender);
@@ -391,7 +392,7 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   const agents = agentByEmail(ctx.plan, sender) ? [sender] : [];
   const decision = decideThread({
     secret: ctx.config.secret,
-    supportAddress: ctx.config.supportAddress,
+    supportAddress: ctx.config.mailboxes.map((m) => m.supportAddress),
     references: parsed.references,
     recipients,
     subject: parsed.subject,

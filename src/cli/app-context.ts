@@ -8,7 +8,7 @@ import type { Actor } from '../actions/outcome.js';
 import { loadConfig } from '../config.js';
 import type { AppContext } from '../context.js';
 import { createLogger } from '../log.js';
-import { tokenProviderFor } from '../mail/oauth.js';
+import { tokenProviders } from '../mail/oauth.js';
 import { createMailer } from '../mail/outbound.js';
 import { findAgent } from '../plan/load.js';
 import { openQueues } from '../queues.js';
@@ -42,7 +42,7 @@ export async function withAppContext<T>(
     throw err;
   });
   const queues = openQueues(redis, config.queuePrefix);
-  const tokens = tokenProviderFor(config);
+  const tokens = tokenProviders(config);
   const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
     config,

@@ -2,7 +2,13 @@
 /** The `incidesk` command. */
 import { Command, CommanderError, Option } from 'commander';
 import { startApp, type Role } from '../app.js';
-import { ConfigError, loadConfig, loadEnvFile, redactedConfig } from '../config.js';
+import {
+  checkMailboxGroups,
+  ConfigError,
+  loadConfig,
+  loadEnvFile,
+  redactedConfig,
+} from '../config.js';
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
@@ -78,6 +84,10 @@ program
   .action(async (opts: { connect?: boolean }) => {
     const config = loadConfig();
     const plan = await loadPlan(config.planPath);
+    checkMailboxGroups(
+      config,
+      plan.groups.map((g) => g.id),
+    );
     print(
       `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
     );

@@ -7,6 +7,7 @@ import {
   type TokenRecipient,
 } from '../domain/tokens.js';
 import { agentByEmail } from '../plan/load.js';
+import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IncidentDoc } from '../store/models.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
@@ -21,7 +22,8 @@ export interface MailSpec {
   /** Deterministic outbox id: the same cause must always produce the same id. */
   id: string;
   kind: string;
-  incident: Pick<IncidentDoc, 'number' | 'subject'>;
+  /** Its `mailbox` decides the address the mail goes out from. */
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'mailbox'>;
   to: string;
   /** Subject before the [INC-n] tag is added. */
   subject: string;
@@ -50,13 +52,15 @@ export function composeMail(
   spec: MailSpec,
 ): NewOutboxMessage {
   const { config, plan } = ctx;
+  // Always from the address the customer wrote to: that is where replies must come back.
+  const box = mailboxFor(config, spec.incident.mailbox);
   const recipient = tokenRecipient(plan, spec.to);
   const incidentId = formatIncidentId(spec.incident.number);
   const body = render(spec.template, {
     incidentId,
     incidentSubject: spec.incident.subject,
     organisation: plan.organisation,
-    supportName: config.supportName,
+    supportName: box.supportName,
     ...spec.data,
   });
   const uniquePart = spec.id
@@ -78,11 +82,12 @@ export function composeMail(
     kind: spec.kind,
     incidentNumber: spec.incident.number,
     to: spec.to,
+    from: box.supportAddress,
     messageId: outboundMessageId(
       config.secret,
       spec.incident.number,
       uniquePart,
-      domainOf(config.supportAddress),
+      domainOf(box.supportAddress),
       recipient,
     ),
     inReplyTo: spec.inReplyTo,
@@ -90,7 +95,7 @@ export function composeMail(
       ...(spec.references ?? []),
       ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : []),
     ],
-    replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number, recipient),
+    replyTo: plusAddress(box.supportAddress, config.secret, spec.incident.number, recipient),
     subject: tagSubject(spec.subject, spec.incident.number),
     text: body.text,
     html: body.html,
@@ -104,7 +109,7 @@ export const ackIdFor = (rawId: string) => `ack-${rawId}`;
 /** Acknowledgement of a new incident, answering the customer's message `rawId`. */
 export function composeAcknowledgement(
   ctx: Pick<AppContext, 'config' | 'plan'>,
-  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer'>,
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'mailbox'>,
   inbound: Pick<ParsedMessage, 'messageId' | 'references'>,
   rawId: string,
 ): NewOutboxMessage {

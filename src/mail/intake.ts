@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
 import { imapAuth, imapClient } from './imap.js';
-import { OAuthRefusedError } from './oauth.js';
+import { OAuthRefusedError, type TokenProvider } from './oauth.js';
+import type { MailboxConfig } from '../config.js';
 import {
   AUTH_RETRY_MS,
   IMAP_BATCH_FETCH_MAX_BYTES,
@@ -67,9 +68,19 @@ export class ImapIntake {
   /** The server refused our last access token: ask for a fresh one before calling it refused. */
   private renewToken = false;
 
-  constructor(private readonly ctx: AppContext) {
-    this.log = ctx.log.child({ component: 'intake', mailbox: ctx.config.imap.mailbox });
-    this.key = `${ctx.config.imap.user}/${ctx.config.imap.mailbox}`;
+  /** One support mailbox's intake; `tokens` when it signs in with OAuth2. */
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly box: MailboxConfig = ctx.config.mailboxes[0]!,
+    private readonly tokens: TokenProvider | undefined = ctx.tokens.get(box.supportAddress),
+  ) {
+    this.log = ctx.log.child({
+      component: 'intake',
+      address: box.supportAddress,
+      mailbox: box.imap.mailbox,
+    });
+    // Each mailbox has its own lease and checkpoint.
+    this.key = `${box.imap.user}/${box.imap.mailbox}`;
   }
 
   start(): void {
@@ -139,7 +150,7 @@ export class ImapIntake {
 
   private retryWithFreshToken(err: unknown): boolean {
     const fresh = this.renewToken || err instanceof OAuthRefusedError;
-    this.renewToken = !fresh && this.ctx.tokens !== undefined;
+    this.renewToken = !fresh && this.tokens !== undefined;
     if (this.renewToken)
       this.log.info('IMAP server refused the access token: asking for a new one');
     return this.renewToken;
@@ -187,8 +198,8 @@ export class ImapIntake {
 
   /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
   private async session(): Promise<void> {
-    const { imap } = this.ctx.config;
-    const auth = await imapAuth(imap, this.ctx.tokens, this.renewToken);
+    const { imap } = this.box;
+    const auth = await imapAuth(imap, this.tokens, this.renewToken);
     const client = imapClient(imap, auth, {
       autoIdleDelay: AUTO_IDLE_DELAY_MS,
       maxIdleTime: imap.pollSeconds * 1000,
@@ -216,14 +227,14 @@ export class ImapIntake {
   }
 
   private get account(): string {
-    return `${this.ctx.config.imap.user}@${this.ctx.config.imap.host}`;
+    return `${this.box.imap.user}@${this.box.imap.host}`;
   }
 
   /** Said once per attempt, loudly, with the server's own words; `status` and /healthz show it. */
   private async signInRefused(response: string): Promise<void> {
     this.log.error(
-      { err: response, user: this.ctx.config.imap.user, retryInMs: AUTH_RETRY_MS },
-      this.ctx.tokens
+      { err: response, user: this.box.imap.user, retryInMs: AUTH_RETRY_MS },
+      this.tokens
         ? 'IMAP sign-in refused: check IMAP_USER and the OAUTH_ settings, and that the app may use this mailbox'
         : 'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
     );
@@ -291,8 +302,14 @@ export class ImapIntake {
 
   /** Store every message of the batch, then enqueue those not yet ingested, in one round trip. */
   private async takeBatch(client: ImapFlow, uidValidity: string, batch: FetchMessageObject[]) {
-    const { maxMessageBytes, imap } = this.ctx.config;
-    const source = (uid: number) => ({ mailbox: imap.mailbox, uidValidity, uid });
+    const { maxMessageBytes } = this.ctx.config;
+    const { imap, supportAddress } = this.box;
+    const source = (uid: number) => ({
+      address: supportAddress,
+      mailbox: imap.mailbox,
+      uidValidity,
+      uid,
+    });
     const small = batch
       .filter((m) => (m.size ?? 0) <= IMAP_BATCH_FETCH_MAX_BYTES)
       .map((m) => m.uid);

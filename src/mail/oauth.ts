@@ -85,7 +85,13 @@ export async function postTokenRequest(
   throw new OAuthUnavailableError(`${where}: ${answer.reason}`);
 }
 
-/** The configuration's token provider, when it signs in with OAuth2. */
-export function tokenProviderFor(config: { oauth?: OAuthSettings }): TokenProvider | undefined {
-  return config.oauth ? new TokenProvider(config.oauth) : undefined;
+/** A token provider for each mailbox that signs in with OAuth2, by its support address. */
+export function tokenProviders(config: {
+  mailboxes: readonly { supportAddress: string; oauth?: OAuthSettings }[];
+}): Map<string, TokenProvider> {
+  return new Map(
+    config.mailboxes.flatMap((m) =>
+      m.oauth ? [[m.supportAddress, new TokenProvider(m.oauth)] as const] : [],
+    ),
+  );
 }

@@ -5,11 +5,11 @@
  */
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
-import type { Config } from '../config.js';
+import type { Config, MailboxConfig } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
 import { imapAuth, imapClient } from '../mail/imap.js';
-import { tokenProviderFor, type TokenProvider } from '../mail/oauth.js';
-import { smtpTransport } from '../mail/outbound.js';
+import { tokenProviders, type TokenProvider } from '../mail/oauth.js';
+import { smtpTransport, smtpUser } from '../mail/outbound.js';
 import { CLI_CONNECT_TIMEOUT_MS, CONNECT_CHECK_TIMEOUT_MS } from '../constants.js';
 
 /** `auth`: the server refused our credentials; `config`: it answered, but not as configured. */
@@ -142,16 +142,16 @@ async function checkImap(imap: Config['imap'], tokens?: TokenProvider): Promise<
   }
 }
 
-async function checkSmtp(config: Config, tokens?: TokenProvider): Promise<string> {
-  const { smtp } = config;
-  const transport = smtpTransport(config, tokens, {
+async function checkSmtp(box: MailboxConfig, tokens?: TokenProvider): Promise<string> {
+  const transport = smtpTransport(box, tokens, {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });
   try {
     await transport.verify();
-    if (tokens) return `signed in as ${smtp.user ?? config.imap.user} with OAuth2`;
-    return smtp.user ? `signed in as ${smtp.user}` : 'accepts connections (no sign-in configured)';
+    const user = smtpUser(box, tokens);
+    if (!user) return 'accepts connections (no sign-in configured)';
+    return `signed in as ${user}${tokens ? ' with OAuth2' : ''}`;
   } finally {
     transport.close();
   }
@@ -159,24 +159,32 @@ async function checkSmtp(config: Config, tokens?: TokenProvider): Promise<string
 
 /** Every service at once; each answer within CONNECT_CHECK_TIMEOUT_MS. */
 export function checkConnections(config: Config): Promise<ConnectionResult[]> {
-  const { imap, smtp } = config;
-  // One provider for both, as in the running service: the second sign-in reuses the token.
-  const tokens = tokenProviderFor(config);
+  // One provider per mailbox for both, as in the running service: SMTP reuses IMAP's token.
+  const tokens = tokenProviders(config);
+  const several = config.mailboxes.length > 1;
   return Promise.all([
     attempt('MongoDB', withoutPassword(config.mongoUri), () => checkMongo(config.mongoUri)),
     attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redisUrl)),
-    attempt(
-      'IMAP',
-      `${imap.host}:${imap.port} as ${imap.user}`,
-      () => checkImap(imap, tokens),
-      (err) =>
-        isAuthFailure(err)
-          ? 'auth'
-          : (err as { mailbox?: boolean }).mailbox
-            ? 'config'
-            : 'unreachable',
-    ),
-    attempt('SMTP', `${smtp.host}:${smtp.port}`, () => checkSmtp(config, tokens)),
+    ...config.mailboxes.flatMap((box) => {
+      const { imap, smtp, supportAddress } = box;
+      const boxTokens = tokens.get(supportAddress);
+      // With several mailboxes, each line says whose it is.
+      const whose = several ? ` for ${supportAddress}` : '';
+      return [
+        attempt(
+          'IMAP',
+          `${imap.host}:${imap.port} as ${imap.user}${whose}`,
+          () => checkImap(imap, boxTokens),
+          (err) =>
+            isAuthFailure(err)
+              ? 'auth'
+              : (err as { mailbox?: boolean }).mailbox
+                ? 'config'
+                : 'unreachable',
+        ),
+        attempt('SMTP', `${smtp.host}:${smtp.port}${whose}`, () => checkSmtp(box, boxTokens)),
+      ];
+    }),
   ]);
 }
 

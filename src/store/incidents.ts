@@ -20,6 +20,8 @@ export interface NewIncident {
   planFingerprint?: string;
   lastCustomerMessageId?: string;
   linkedTo?: number;
+  /** The support address it came in by; its mail goes out from there. */
+  mailbox?: string;
   at: Date;
 }
 
@@ -71,6 +73,7 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     planFingerprint: input.planFingerprint,
     lastCustomerMessageId: input.lastCustomerMessageId,
     linkedTo: input.linkedTo,
+    mailbox: input.mailbox,
     lastMessageAt: input.at,
   });
   const opened = created.toObject() as IncidentDoc;
