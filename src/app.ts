@@ -18,6 +18,7 @@ import { tokenProviders } from './mail/oauth.js';
 import { createMailer } from './mail/outbound.js';
 import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
+import { combineIntakes } from './domain/health.js';
 import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
@@ -54,6 +55,18 @@ export interface StartOptions {
   /** DNS for sender authentication; default: the system's, cached, with a short timeout. */
   resolver?: DnsResolver;
 }
+
+/** What one mailbox's intake tells the health check. */
+const intakeHealth = (i: ImapIntake) => ({
+  address: i.address,
+  connected: i.status.connected,
+  idling: i.idling,
+  lastHeartbeatAt: i.status.lastHeartbeatAt ?? null,
+  reconnects: i.status.reconnects,
+  stored: i.status.stored,
+  lastError: i.status.lastError,
+  lease: i.status.lease,
+});
 
 export function redisConnection(url: string): Redis {
   // BullMQ workers block on Redis; they need unlimited retries per request.
@@ -167,15 +180,7 @@ export async function startApp(
     queues,
     pollSeconds: config.imap.pollSeconds,
     intake: intake
-      ? () => ({
-          connected: intake.status.connected,
-          idling: intake.idling,
-          lastHeartbeatAt: intake.status.lastHeartbeatAt ?? null,
-          reconnects: intake.status.reconnects,
-          stored: intake.status.stored,
-          lastError: intake.status.lastError,
-          lease: intake.status.lease,
-        })
+      ? () => combineIntakes([intakeHealth(intake), ...intakes.slice(1).map(intakeHealth)])
       : undefined,
   });
   log.info({ role, plan: plan.fingerprint, workers: workers.length }, 'incidesk started');

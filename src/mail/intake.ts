@@ -98,6 +98,11 @@ export class ImapIntake {
     await this.running;
   }
 
+  /** The support address whose mailbox this intake serves. */
+  get address(): string {
+    return this.box.supportAddress;
+  }
+
   /** Whether the connection is in IDLE right now (imapflow tracks it). */
   get idling(): boolean {
     return this.client?.idling ?? false;

@@ -19,7 +19,7 @@ import {
   type TestEnv,
 } from '../support/harness.js';
 import { runIncidesk, spawnIncidesk } from '../support/process.js';
-import { uniqueName } from '../support/services.js';
+import { freePort, uniqueName } from '../support/services.js';
 import { startSmtpCapture } from '../support/smtp-capture.js';
 
 const PLAN = `
@@ -163,7 +163,12 @@ describe('several mailboxes', () => {
       ),
     );
 
-    const proc = spawnIncidesk(['start'], { ...t.env, LOG_LEVEL: 'info' });
+    const httpPort = await freePort();
+    const proc = spawnIncidesk(['start'], {
+      ...t.env,
+      LOG_LEVEL: 'info',
+      INCIDESK_HTTP_PORT: String(httpPort),
+    });
     let out = '';
     proc.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
     proc.child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -194,6 +199,14 @@ describe('several mailboxes', () => {
           'm',
         ),
       );
+      // /healthz: unhealthy, and it says which mailbox.
+      const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      expect(health.status).toBe(503);
+      const body = await health.text();
+      expect(body).toContain(
+        `intake: not connected to IMAP (${address.billing}: Authentication failed.)`,
+      );
+      expect(body).toContain(`imap: ${address.billing}@127.0.0.1 sign-in refused since`);
       expect(status.stdout).not.toMatch(new RegExp(`sign-in:.*${address.support}`));
       expect(status.stdout).not.toMatch(new RegExp(`sign-in:.*${address.security}`));
     } finally {
