@@ -196,6 +196,7 @@ export async function ceilingIngest(
     plan,
     queues,
     mailer,
+    tokens: new Map(),
     log: createLogger('silent'),
     now: () => new Date(),
   };

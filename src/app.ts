@@ -4,7 +4,7 @@
  */
 import { Worker, type Processor } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import { checkMailboxGroups, type Config } from './config.js';
 import {
   AUDIT_SEAL_EVERY_MS,
   DIGEST_TICK_MS,
@@ -15,9 +15,11 @@ import {
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
+import { tokenProviders } from './mail/oauth.js';
 import { createMailer } from './mail/outbound.js';
 import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
+import { combineIntakes } from './domain/health.js';
 import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
@@ -37,7 +39,10 @@ export type Role = 'all' | 'intake' | 'workers';
 
 export interface RunningApp {
   ctx: AppContext;
+  /** The first mailbox's intake (the only one with a single mailbox). */
   intake?: ImapIntake;
+  /** Every mailbox's intake, in the configuration's order. */
+  intakes: ImapIntake[];
   workers: Worker[];
   /** `GET /healthz` and `GET /metrics`, unless INCIDESK_HTTP_PORT is 0. */
   http?: HttpEndpoint;
@@ -52,6 +57,18 @@ export interface StartOptions {
   resolver?: DnsResolver;
 }
 
+/** What one mailbox's intake tells the health check. */
+const intakeHealth = (i: ImapIntake) => ({
+  address: i.address,
+  connected: i.status.connected,
+  idling: i.idling,
+  lastHeartbeatAt: i.status.lastHeartbeatAt ?? null,
+  reconnects: i.status.reconnects,
+  stored: i.status.stored,
+  lastError: i.status.lastError,
+  lease: i.status.lease,
+});
+
 export function redisConnection(url: string): Redis {
   // BullMQ workers block on Redis; they need unlimited retries per request.
   return new Redis(url, { maxRetriesPerRequest: null });
@@ -64,17 +81,23 @@ export async function startApp(
   options: StartOptions = {},
 ): Promise<RunningApp> {
   const role = options.role ?? 'all';
+  checkMailboxGroups(
+    config,
+    plan.groups.map((g) => g.id),
+  );
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
-  const mailer = createMailer(config);
+  const tokens = tokenProviders(config);
+  const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
     config,
     plan,
     queues,
     mailer,
+    tokens,
     log,
     now: options.now ?? (() => new Date()),
     resolver: options.resolver ?? cachingResolver(),
@@ -152,23 +175,17 @@ export async function startApp(
     log.warn({ component: 'audit', err: err.message }, 'could not seal audit entries'),
   );
 
-  const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
-  intake?.start();
+  // One intake per mailbox, each with its own lease, checkpoint and sign-in.
+  const intakes = role !== 'workers' ? config.mailboxes.map((box) => new ImapIntake(ctx, box)) : [];
+  for (const i of intakes) i.start();
+  const intake = intakes[0];
 
   const health = new HealthMonitor({
     redis,
     queues,
     pollSeconds: config.imap.pollSeconds,
     intake: intake
-      ? () => ({
-          connected: intake.status.connected,
-          idling: intake.idling,
-          lastHeartbeatAt: intake.status.lastHeartbeatAt ?? null,
-          reconnects: intake.status.reconnects,
-          stored: intake.status.stored,
-          lastError: intake.status.lastError,
-          lease: intake.status.lease,
-        })
+      ? () => combineIntakes([intakeHealth(intake), ...intakes.slice(1).map(intakeHealth)])
       : undefined,
   });
   log.info({ role, plan: plan.fingerprint, workers: workers.length }, 'incidesk started');
@@ -177,13 +194,14 @@ export async function startApp(
   const app: RunningApp = {
     ctx,
     intake,
+    intakes,
     workers,
     health,
     async stop() {
       clearInterval(sweepTimer);
       await http?.close();
       clearInterval(digestTimer);
-      await intake?.stop();
+      await Promise.all(intakes.map((i) => i.stop()));
       await Promise.all(workers.map((w) => w.close()));
       await sealer.stop();
       await queues.close();

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
 
 /** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
 const SECRET_VARS = [
@@ -14,6 +15,9 @@ const SECRET_VARS = [
   'SMTP_PASS',
   'INCIDESK_SECRET',
   'INCIDESK_TOKEN',
+  'OAUTH_CLIENT_SECRET',
+  'OAUTH_REFRESH_TOKEN',
+  'OAUTH_SERVICE_ACCOUNT',
 ] as const;
 
 /**
@@ -58,7 +62,8 @@ const schema = z.object({
   IMAP_PORT: port.default(993),
   IMAP_SECURE: bool.default(true),
   IMAP_USER: z.string().min(1),
-  IMAP_PASS: z.string().min(1),
+  /** Required unless OAUTH_PROVIDER signs in with OAuth2 instead. */
+  IMAP_PASS: z.string().min(1).optional(),
   IMAP_MAILBOX: z.string().min(1).default('INBOX'),
   IMAP_POLL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   SMTP_HOST: z.string().min(1),
@@ -66,6 +71,16 @@ const schema = z.object({
   SMTP_SECURE: bool.default(false),
   SMTP_USER: z.string().optional(),
   SMTP_PASS: z.string().optional(),
+  /** OAuth2 (XOAUTH2) sign-in to IMAP and SMTP instead of passwords; see docs/mailboxes.md. */
+  OAUTH_PROVIDER: z.enum(['microsoft', 'google', 'generic']).optional(),
+  OAUTH_TENANT: z.string().min(1).optional(),
+  OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  OAUTH_REFRESH_TOKEN: z.string().min(1).optional(),
+  /** The Google service account's key file (JSON), normally given as OAUTH_SERVICE_ACCOUNT_FILE. */
+  OAUTH_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  OAUTH_TOKEN_URL: z.string().min(1).optional(),
+  OAUTH_SCOPE: z.string().min(1).optional(),
   SUPPORT_ADDRESS: address,
   SUPPORT_NAME: z.string().min(1).default('Support'),
   INCIDESK_SECRET: z.string().min(16, 'must be at least 16 characters (it signs reply tokens)'),
@@ -83,7 +98,10 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type Config = ReturnType<typeof toConfig>;
+export type Config = ReturnType<typeof toConfig> & {
+  /** Every support mailbox, the first being the one of IMAP_*, SMTP_* and SUPPORT_*. */
+  mailboxes: MailboxConfig[];
+};
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -116,7 +134,36 @@ function resolveSecretFiles(
   return out;
 }
 
-function toConfig(v: z.infer<typeof schema>) {
+/**
+ * One support mailbox: where its mail comes in, how incidesk signs in, and who it is in the
+ * mail it sends (From, and the plus-addressed Reply-To that threads replies back).
+ */
+export interface MailboxConfig {
+  /** `default` for the one the IMAP_*, SMTP_* and SUPPORT_* variables describe. */
+  name: string;
+  imap: Config['imap'];
+  smtp: Config['smtp'];
+  oauth?: OAuthSettings;
+  supportAddress: string;
+  supportName: string;
+  /** Where its incidents go when no routing rule of the plan picks a group. */
+  group?: string;
+  /** Its incidents' category when no classification rule gives one. */
+  category?: string;
+}
+
+function mailboxOf(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
+  const c = toConfig(v, oauth);
+  return {
+    imap: c.imap,
+    smtp: c.smtp,
+    oauth: c.oauth,
+    supportAddress: c.supportAddress,
+    supportName: c.supportName,
+  };
+}
+
+function toConfig(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
@@ -136,6 +183,8 @@ function toConfig(v: z.infer<typeof schema>) {
       user: v.SMTP_USER,
       pass: v.SMTP_PASS,
     },
+    /** Set when IMAP and SMTP sign in with OAuth2 access tokens instead of passwords. */
+    oauth,
     supportAddress: v.SUPPORT_ADDRESS.toLowerCase(),
     supportName: v.SUPPORT_NAME,
     secret: v.INCIDESK_SECRET,
@@ -151,36 +200,142 @@ function toConfig(v: z.infer<typeof schema>) {
   };
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
-  const resolved = resolveSecretFiles(env, problems);
+/** Validate one set of variables: the whole configuration, or one more mailbox's (below). */
+function parseVariables(resolved: Record<string, string | undefined>, problems: string[]) {
   const parsed = schema.safeParse(resolved);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const name = issue.path.join('.');
       problems.push(`${name}: ${resolved[name] === undefined ? 'is required' : issue.message}`);
     }
-  } else {
-    if (parsed.data.SMTP_USER && !parsed.data.SMTP_PASS)
-      problems.push('SMTP_PASS: is required when SMTP_USER is set');
-    for (const name of ['IMAP_PASS', 'SMTP_PASS', 'INCIDESK_SECRET'] as const) {
-      if (PLACEHOLDER.test(parsed.data[name] ?? ''))
-        problems.push(`${name}: is still the example's placeholder; set a real value`);
-    }
   }
-  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
-  return toConfig(parsed.data);
+  // Listed even when other variables are wrong too: every problem at once.
+  if (!resolved.IMAP_PASS && !resolved.OAUTH_PROVIDER) problems.push('IMAP_PASS: is required');
+  if (!parsed.success) return undefined;
+  const v = parsed.data;
+  let oauth: OAuthSettings | undefined;
+  if (v.OAUTH_PROVIDER) {
+    const resolvedOAuth = resolveOAuth({
+      provider: v.OAUTH_PROVIDER,
+      user: v.IMAP_USER,
+      tenant: v.OAUTH_TENANT,
+      clientId: v.OAUTH_CLIENT_ID,
+      clientSecret: v.OAUTH_CLIENT_SECRET,
+      refreshToken: v.OAUTH_REFRESH_TOKEN,
+      serviceAccountJson: v.OAUTH_SERVICE_ACCOUNT,
+      tokenUrl: v.OAUTH_TOKEN_URL,
+      scope: v.OAUTH_SCOPE,
+    });
+    if ('settings' in resolvedOAuth) oauth = resolvedOAuth.settings;
+    else problems.push(...resolvedOAuth.problems);
+  } else if (v.SMTP_USER && !v.SMTP_PASS) {
+    problems.push('SMTP_PASS: is required when SMTP_USER is set');
+  }
+  for (const name of [
+    'IMAP_PASS',
+    'SMTP_PASS',
+    'INCIDESK_SECRET',
+    'OAUTH_CLIENT_SECRET',
+  ] as const) {
+    if (PLACEHOLDER.test(v[name] ?? ''))
+      problems.push(`${name}: is still the example's placeholder; set a real value`);
+  }
+  return { v, oauth };
+}
+
+/**
+ * Variables each further mailbox must name for itself (`MAILBOX_<NAME>_IMAP_USER`, …): who it
+ * is and how it signs in. Everything else (servers, ports, the OAuth2 app) it shares with the
+ * first mailbox unless it sets its own `MAILBOX_<NAME>_<VARIABLE>`.
+ */
+const OWN_MAILBOX_VARS = [
+  'IMAP_USER',
+  'IMAP_PASS',
+  'SUPPORT_ADDRESS',
+  'OAUTH_REFRESH_TOKEN',
+  'GROUP',
+  'CATEGORY',
+];
+
+/** The environment as one further mailbox sees it: its own `MAILBOX_<NAME>_*` over the shared one. */
+function mailboxVariables(env: NodeJS.ProcessEnv, name: string): NodeJS.ProcessEnv {
+  const prefix = `MAILBOX_${name.toUpperCase().replace(/-/g, '_')}_`;
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const v of OWN_MAILBOX_VARS) {
+    delete out[v];
+    delete out[`${v}_FILE`];
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(prefix)) continue;
+    const variable = key.slice(prefix.length);
+    // Its own value replaces the shared one in either form (a password, or a password file).
+    delete out[variable.replace(/_FILE$/, '')];
+    delete out[`${variable.replace(/_FILE$/, '')}_FILE`];
+    out[variable] = value;
+  }
+  return out;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const first = parseVariables(resolveSecretFiles(env, problems), problems);
+  const names = (env.INCIDESK_MAILBOXES ?? '').split(/[\s,]+/).filter(Boolean);
+  const more: MailboxConfig[] = [];
+  for (const name of names) {
+    if (!/^[A-Za-z0-9-]+$/.test(name)) {
+      problems.push(`INCIDESK_MAILBOXES: ${JSON.stringify(name)}: letters, digits and - only`);
+      continue;
+    }
+    const own: string[] = [];
+    const prefix = `MAILBOX_${name.toUpperCase().replace(/-/g, '_')}_`;
+    const scoped = mailboxVariables(env, name);
+    const parsed = parseVariables(resolveSecretFiles(scoped, own), own);
+    problems.push(...own.map((p) => `${prefix}${p}`));
+    if (parsed)
+      more.push({
+        ...mailboxOf(parsed.v, parsed.oauth),
+        name,
+        group: scoped.GROUP,
+        category: scoped.CATEGORY,
+      });
+  }
+  if (!first || problems.length > 0) throw new ConfigError(problems);
+  const config = toConfig(first.v, first.oauth);
+  const mailboxes = [{ ...mailboxOf(first.v, first.oauth), name: 'default' }, ...more];
+  const seen = new Set<string>();
+  for (const m of mailboxes) {
+    if (seen.has(m.supportAddress))
+      problems.push(
+        `MAILBOX_${m.name.toUpperCase()}_SUPPORT_ADDRESS: ${m.supportAddress} is already another mailbox's`,
+      );
+    seen.add(m.supportAddress);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { ...config, mailboxes };
 }
 
 /** Secrets never reach logs: this is the view of the config that may be printed. */
 export function redactedConfig(c: Config): Record<string, unknown> {
   const hide = (s: string | undefined) => (s ? '***' : undefined);
+  const mailbox = (m: Pick<MailboxConfig, 'imap' | 'smtp' | 'oauth'>) => ({
+    imap: { ...m.imap, pass: hide(m.imap.pass) },
+    smtp: { ...m.smtp, pass: hide(m.smtp.pass) },
+    oauth: m.oauth && {
+      ...m.oauth,
+      clientSecret: hide(m.oauth.clientSecret),
+      refreshToken: hide(m.oauth.refreshToken),
+      serviceAccount: m.oauth.serviceAccount && {
+        clientEmail: m.oauth.serviceAccount.clientEmail,
+        privateKey: '***',
+      },
+    },
+  });
   return {
     ...c,
     mongoUri: c.mongoUri.replace(/\/\/[^@/]*@/, '//***@'),
     redisUrl: c.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
-    imap: { ...c.imap, pass: hide(c.imap.pass) },
-    smtp: { ...c.smtp, pass: hide(c.smtp.pass) },
+    ...mailbox(c),
+    mailboxes: c.mailboxes.map((m) => ({ ...m, ...mailbox(m) })),
     secret: hide(c.secret),
   };
 }
@@ -197,6 +352,36 @@ export function loadOperatorAuth(env: NodeJS.ProcessEnv = process.env): {
   const resolved = resolveSecretFiles(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { planPath: resolved.INCIDESK_PLAN, token: resolved.INCIDESK_TOKEN?.trim() || undefined };
+}
+
+/** What `incidesk mailbox authorize` needs: the OAuth2 client, and where its endpoints are. */
+export function loadAuthorizeConfig(env: NodeJS.ProcessEnv = process.env): {
+  clientId: string;
+  clientSecret: string;
+  authUrl?: string;
+  tokenUrl?: string;
+  scope?: string;
+  loginHint?: string;
+} {
+  const v = loadSubset(
+    env,
+    z.object({
+      OAUTH_CLIENT_ID: z.string().min(1),
+      OAUTH_CLIENT_SECRET: z.string().min(1),
+      OAUTH_AUTH_URL: z.string().url().optional(),
+      OAUTH_TOKEN_URL: z.string().url().optional(),
+      OAUTH_SCOPE: z.string().min(1).optional(),
+      IMAP_USER: z.string().min(1).optional(),
+    }),
+  );
+  return {
+    clientId: v.OAUTH_CLIENT_ID,
+    clientSecret: v.OAUTH_CLIENT_SECRET,
+    authUrl: v.OAUTH_AUTH_URL,
+    tokenUrl: v.OAUTH_TOKEN_URL,
+    scope: v.OAUTH_SCOPE,
+    loginHint: v.IMAP_USER,
+  };
 }
 
 /** Parse only the named variables, listing every problem (as `loadConfig` does). */
@@ -241,4 +426,27 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     imap: { pollSeconds: v.IMAP_POLL_SECONDS },
   };
+}
+
+/**
+ * The mailbox with this support address: the one an incident came in by. Mail of incidents
+ * from before there were several mailboxes, or of a mailbox since removed, goes out from the
+ * first one.
+ */
+export function mailboxFor(
+  config: Pick<Config, 'mailboxes'>,
+  address?: string | null,
+): MailboxConfig {
+  return config.mailboxes.find((m) => m.supportAddress === address) ?? config.mailboxes[0]!;
+}
+
+/** A mailbox's group must be one of the plan's: a typo would leave its incidents unassigned. */
+export function checkMailboxGroups(config: Pick<Config, 'mailboxes'>, groups: readonly string[]) {
+  const problems = config.mailboxes
+    .filter((m) => m.group !== undefined && !groups.includes(m.group))
+    .map(
+      (m) =>
+        `MAILBOX_${m.name.toUpperCase().replace(/-/g, '_')}_GROUP: ${m.group} is not a group of the plan (${groups.join(', ') || 'none'})`,
+    );
+  if (problems.length > 0) throw new ConfigError(problems);
 }

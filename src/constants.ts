@@ -20,6 +20,8 @@ export const LEASE_STANDBY_POLL_MS = 1_000;
  * password does not fix itself in seconds, and a tight loop can get the account locked.
  */
 export const AUTH_RETRY_MS = 5 * 60_000;
+/** How long the OAuth2 token endpoint may take to answer before the sign-in counts as failed. */
+export const OAUTH_TOKEN_TIMEOUT_MS = 10_000;
 /** `incidesk check --connect` and one-shot commands: how long a service may take to answer. */
 export const CONNECT_CHECK_TIMEOUT_MS = 5_000;
 /** One-shot commands give up on an unreachable MongoDB or Redis after this long. */

@@ -1,5 +1,6 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import type { TokenProvider } from './mail/oauth.js';
 import type { Mailer } from './mail/outbound.js';
 import type { DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
@@ -11,6 +12,8 @@ export interface AppContext {
   plan: Plan;
   queues: Queues;
   mailer: Mailer;
+  /** Access tokens for IMAP and SMTP sign-in, by support address, for mailboxes using OAuth2. */
+  tokens: ReadonlyMap<string, TokenProvider>;
   log: Logger;
   /** The clock, injectable so tests can move time instead of sleeping. */
   now: () => Date;

@@ -3,9 +3,10 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 /**
- * Keys whose values are never printed, at the top level and one or two levels down (pino's
- * wildcards match exactly one level): passwords, the token secret, operator tokens, auth
- * headers and connection strings (which can carry credentials).
+ * Keys whose values are never printed, at the top level and up to five levels down (pino's
+ * wildcards match exactly one level; a mailbox's OAuth2 key sits at
+ * config.mailboxes[i].oauth.serviceAccount.privateKey): passwords, the token secret, operator
+ * tokens, OAuth2 secrets, auth headers and connection strings (which can carry credentials).
  */
 const SECRET_KEYS = [
   'pass',
@@ -18,11 +19,12 @@ const SECRET_KEYS = [
   'mongoUri',
   'redisUrl',
   'INCIDESK_TOKEN',
+  'clientSecret',
+  'refreshToken',
+  'privateKey',
 ];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [
-  k,
-  `*.${k}`,
-  `*.*.${k}`,
+  ...[0, 1, 2, 3, 4, 5].map((depth) => `${'*.'.repeat(depth)}${k}`),
   `headers.${k}`,
   `*.headers.${k}`,
 ]);

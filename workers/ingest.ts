@@ -102,7 +102,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const verdict = assessInbound({
     headers: parsed.headers,
     contentType: parsed.contentType,
-    supportAddress: ctx.config.supportAddress,
+    supportAddress: ctx.config.mailboxes.map((m) => m.supportAddress),
     headerSection: parsed.headerSection,
     text: parsed.text,
   });
@@ -218,6 +218,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       templateLocales(),
       ctx.plan.locale,
     ),
+    mailbox: raw.source?.address ?? undefined,
     at,
     timeline: [
       entry,
@@ -402,7 +403,7 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   const agents = agentByEmail(ctx.plan, sender) ? [sender] : [];
   const decision = decideThread({
     secret: ctx.config.secret,
-    supportAddress: ctx.config.supportAddress,
+    supportAddress: ctx.config.mailboxes.map((m) => m.supportAddress),
     references: parsed.references,
     recipients,
     subject: parsed.subject,

@@ -6,7 +6,8 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { AUTH_RETRY_MS } from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
-import { PermanentDeliveryError, SmtpSignInError } from '../src/mail/outbound.js';
+import { mailboxFor } from '../src/config.js';
+import { PermanentDeliveryError, SmtpSignInError, smtpAccount } from '../src/mail/outbound.js';
 import { clearSignInRefused, recordSignInRefused } from '../src/store/sign-in.js';
 import type { NotifyJob } from '../src/queues.js';
 import { attachmentsOf } from '../src/store/attachments.js';
@@ -22,26 +23,27 @@ import {
 } from '../src/store/outbox.js';
 
 export function notifyProcessor(ctx: AppContext) {
-  const account = `${ctx.config.smtp.user ?? '(no sign-in)'}@${ctx.config.smtp.host}`;
-  // A refusal may be on record from an earlier run: the first good send clears it, once.
-  let refusalOnRecord = true;
+  // A refusal may be on record from an earlier run: each account's first good send clears it.
+  const clear = new Set<string>();
+  const signedIn = async (account: string) => {
+    if (clear.has(account)) return;
+    await clearSignInRefused('smtp', account);
+    clear.add(account);
+  };
   return async (job: Job<NotifyJob>, token?: string) => {
     try {
-      const result = await notify(ctx, job.data.outboxId);
-      if (result === 'sent' && refusalOnRecord) {
-        await clearSignInRefused('smtp', account);
-        refusalOnRecord = false;
-      }
-      return result;
+      return await notify(ctx, job.data.outboxId, signedIn);
     } catch (err) {
       if (!(err instanceof SmtpSignInError) || !token) throw err;
       // Our credentials, not the message, are at fault: wait without using up its attempts.
       ctx.log.error(
-        { component: 'notify', err: err.message, retryInMs: AUTH_RETRY_MS },
-        'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
+        { component: 'notify', account: err.account, err: err.message, retryInMs: AUTH_RETRY_MS },
+        err.oauth
+          ? 'SMTP sign-in refused: check the OAUTH_ settings and that the app may send as this mailbox'
+          : 'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
       );
-      await recordSignInRefused('smtp', account, err.message, ctx.now());
-      refusalOnRecord = true;
+      await recordSignInRefused('smtp', err.account, err.message, ctx.now());
+      clear.delete(err.account);
       await job.moveToDelayed(Date.now() + AUTH_RETRY_MS, token);
       throw new DelayedError();
     }
@@ -51,6 +53,8 @@ export function notifyProcessor(ctx: AppContext) {
 export async function notify(
   ctx: AppContext,
   outboxId: string,
+  /** Told the SMTP account that just sent, so a refusal on record can be cleared. */
+  signedIn?: (account: string) => Promise<void>,
 ): Promise<'sent' | 'already-sent' | 'failed'> {
   const message = await getOutbox(outboxId);
   if (!message) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
@@ -87,7 +91,9 @@ export async function notify(
     throw err;
   }
   const at = ctx.now();
+  const box = mailboxFor(ctx.config, message.from);
   await markOutboxSent(outboxId, at);
+  await signedIn?.(smtpAccount(box));
   if (message.incidentNumber === 0) {
     log.info('sent'); // a digest: about no single incident, so no timeline
     return 'sent';
@@ -98,7 +104,7 @@ export async function notify(
     type: 'message',
     direction: 'outbound',
     messageId: message.messageId,
-    from: ctx.config.supportAddress,
+    from: box.supportAddress,
     to: [message.to],
     subject: message.subject,
     text: message.text,

@@ -1,6 +1,7 @@
 /** Classification and routing of a new incident, then SLA clocks and assignment. */
 import type { AppContext } from '../context.js';
 import { classify, customerTier } from '../domain/classify.js';
+import { mailboxFor } from '../config.js';
 import { route } from '../domain/routing.js';
 import { jobIds } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
@@ -27,7 +28,13 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
     const senderDomain = sender.slice(sender.lastIndexOf('@') + 1);
     const tier = customerTier(ctx.plan, sender);
     const attachments = await attachmentsOf(opening?.attachmentIds ?? []);
-    const c = classify(ctx.plan.classification, ctx.plan.matrix, {
+    // The mailbox it came in by: its category when no rule names one, its group always.
+    const box = mailboxFor(ctx.config, incident.mailbox);
+    const { classification } = ctx.plan;
+    const rules = box.category
+      ? { ...classification, defaults: { ...classification.defaults, category: box.category } }
+      : classification;
+    const c = classify(rules, ctx.plan.matrix, {
       subject: incident.subject,
       body: opening?.text ?? '',
       sender,
@@ -35,9 +42,16 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       tier,
       attachmentNames: attachments.map((a) => a.filename ?? ''),
     });
-    const routed = ctx.plan.routing
-      ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain })
-      : null;
+    const routed = box.group
+      ? { group: box.group, rule: `mailbox ${box.supportAddress}` }
+      : ctx.plan.routing
+        ? route(ctx.plan.routing, {
+            category: c.category,
+            priority: c.priority,
+            tier,
+            senderDomain,
+          })
+        : null;
     const now = ctx.now();
     const decided = await updateIncident(
       number,

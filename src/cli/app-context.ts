@@ -8,6 +8,7 @@ import type { Actor } from '../actions/outcome.js';
 import { loadConfig } from '../config.js';
 import type { AppContext } from '../context.js';
 import { createLogger } from '../log.js';
+import { tokenProviders } from '../mail/oauth.js';
 import { createMailer } from '../mail/outbound.js';
 import { findAgent } from '../plan/load.js';
 import { openQueues } from '../queues.js';
@@ -41,12 +42,14 @@ export async function withAppContext<T>(
     throw err;
   });
   const queues = openQueues(redis, config.queuePrefix);
-  const mailer = createMailer(config);
+  const tokens = tokenProviders(config);
+  const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
     config,
     plan,
     queues,
     mailer,
+    tokens,
     // Logs go to stderr: stdout is the command's output.
     log: createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr),
     now,

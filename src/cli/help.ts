@@ -6,7 +6,11 @@ import { commandPath } from './auth.js';
 export const ENVIRONMENT_HELP = `
 Configuration comes from the environment, then ./.env (or --env-file PATH) for what is unset.
   stores     MONGODB_URI, REDIS_URL
-  mailbox    IMAP_HOST, IMAP_PORT, IMAP_SECURE, IMAP_USER, IMAP_PASS, IMAP_MAILBOX
+  mailbox    IMAP_HOST, IMAP_PORT, IMAP_SECURE, IMAP_USER, IMAP_PASS, IMAP_MAILBOX;
+             more mailboxes: INCIDESK_MAILBOXES and MAILBOX_<NAME>_* (docs/mailboxes.md)
+  OAuth2     OAUTH_PROVIDER (microsoft, google, generic) instead of passwords, with
+             OAUTH_TENANT, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_REFRESH_TOKEN,
+             OAUTH_SERVICE_ACCOUNT_FILE, OAUTH_TOKEN_URL, OAUTH_SCOPE (docs/mailboxes.md)
   sending    SMTP_HOST, SMTP_PORT, SMTP_SECURE, SMTP_USER, SMTP_PASS
   identity   SUPPORT_ADDRESS, SUPPORT_NAME, INCIDESK_SECRET, INCIDESK_PLAN
   operator   INCIDESK_TOKEN: a token listed (as sha256) in the plan's access.operators;

@@ -2,7 +2,13 @@
 /** The `incidesk` command. */
 import { Command, CommanderError, Option } from 'commander';
 import { startApp, type Role } from '../app.js';
-import { ConfigError, loadConfig, loadEnvFile, redactedConfig } from '../config.js';
+import {
+  checkMailboxGroups,
+  ConfigError,
+  loadConfig,
+  loadEnvFile,
+  redactedConfig,
+} from '../config.js';
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
@@ -24,6 +30,7 @@ import { registerStatusCommands } from './status.js';
 import { registerAuditCommands } from './audit.js';
 import { requireOperator } from './auth.js';
 import { registerOperatorCommands } from './operator.js';
+import { registerMailboxCommands } from './mailbox.js';
 import { CliError, NotFoundError, print, withStore } from './shared.js';
 import { registerSearchCommands } from './search.js';
 import { registerReportCommands } from './report.js';
@@ -78,6 +85,10 @@ program
   .action(async (opts: { connect?: boolean }) => {
     const config = loadConfig();
     const plan = await loadPlan(config.planPath);
+    checkMailboxGroups(
+      config,
+      plan.groups.map((g) => g.id),
+    );
     print(
       `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
     );
@@ -146,6 +157,7 @@ registerReviewCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);
+registerMailboxCommands(program);
 registerBackupCommands(program);
 registerMaintenanceCommands(program);
 registerAuditCommands(program);

@@ -172,6 +172,7 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   check: null,
   help: null,
   'operator token': null,
+  'mailbox authorize': null, // touches no store: it turns a consent into a refresh token
   'incidents list': 'agent',
   'incidents show': 'agent',
   'incidents merge': 'lead', // as by email: merging needs a lead

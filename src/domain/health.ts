@@ -35,6 +35,34 @@ export interface IntakeHealth {
   lease: 'held' | 'standby';
 }
 
+/**
+ * The intakes of one process, one per mailbox, as one: it is healthy only when every mailbox
+ * it holds is. Connected when all are, as fresh as the stalest, and the first broken one's
+ * error named after its address, so that `/healthz` and `status` say which mailbox is down.
+ */
+export function combineIntakes(
+  intakes: readonly [IntakeHealth & { address: string }, ...(IntakeHealth & { address: string })[]],
+): IntakeHealth {
+  const held = intakes.filter((i) => i.lease === 'held');
+  if (held.length === 0) return { ...intakes[0], lease: 'standby' };
+  const broken = held.find((i) => !i.connected);
+  const heartbeats = held.map((i) => i.lastHeartbeatAt);
+  return {
+    connected: !broken,
+    idling: held.every((i) => i.idling),
+    lastHeartbeatAt: heartbeats.includes(null)
+      ? null
+      : new Date(Math.min(...heartbeats.map((d) => d!.getTime()))),
+    reconnects: intakes.reduce((n, i) => n + i.reconnects, 0),
+    stored: intakes.reduce((n, i) => n + i.stored, 0),
+    lastError:
+      intakes.length === 1
+        ? intakes[0].lastError
+        : broken && `${broken.address}: ${broken.lastError ?? 'not connected'}`,
+    lease: 'held',
+  };
+}
+
 /** A mail server that refuses incidesk's credentials (src/store/sign-in.ts). */
 export interface SignInHealth {
   service: 'imap' | 'smtp';

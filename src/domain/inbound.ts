@@ -22,7 +22,8 @@ export type InboundVerdict =
 export interface InboundFacts {
   headers: HeaderBag;
   contentType?: string;
-  supportAddress: string;
+  /** Every support mailbox's address. */
+  supportAddress: string | readonly string[];
   /** How the raw header section ends; 'truncated' when it breaks off mid-line. */
   headerSection?: HeaderSectionEnd;
   /** The decoded text body (plain-text bounces are only recognisable by it). */
@@ -67,7 +68,7 @@ export function assessInbound(m: InboundFacts): InboundVerdict {
   // No usable sender anywhere is no reason to lose what a customer wrote: the message opens
   // an incident with no reply address (and is never acknowledged).
   const sender = chooseSender(m.headers);
-  if (sender && sender.address === normalizeAddress(m.supportAddress)) {
+  if (sender && [m.supportAddress].flat().some((a) => normalizeAddress(a) === sender.address)) {
     // Our own mail coming back (a forwarding loop or a copy to ourselves): record, never answer.
     return { kind: 'own-mail', reason: 'sent from the support address itself' };
   }

@@ -35,7 +35,8 @@ export type ThreadDecision =
  */
 export function decideThread(input: {
   secret: string;
-  supportAddress: string;
+  /** Every support mailbox's address: a reply may come back by any of them. */
+  supportAddress: string | readonly string[];
   references: readonly string[];
   recipients: readonly string[];
   subject: string;
@@ -51,7 +52,9 @@ export function decideThread(input: {
 }): ThreadDecision {
   const presented = [
     ...tokensFromMessageIds(input.secret, input.references),
-    ...tokensFromRecipients(input.supportAddress, input.secret, input.recipients),
+    ...[input.supportAddress]
+      .flat()
+      .flatMap((address) => tokensFromRecipients(address, input.secret, input.recipients)),
   ];
   const existing = (
     incidentNumber: number,

@@ -7,6 +7,7 @@ import {
   type TokenRecipient,
 } from '../domain/tokens.js';
 import { agentByEmail, agentTimeZone, groupTimeZone } from '../plan/load.js';
+import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
 import type { IncidentDoc } from '../store/models.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
@@ -21,9 +22,10 @@ export interface MailSpec {
   /** Deterministic outbox id: the same cause must always produce the same id. */
   id: string;
   kind: string;
-  /** With its group and locale when known: they set the customer's zone and language. */
+  /** With its group and locale when known: they set the customer's zone and language; its
+   * `mailbox` decides the address the mail goes out from. */
   incident: Pick<IncidentDoc, 'number' | 'subject'> &
-    Partial<Pick<IncidentDoc, 'group' | 'locale'>>;
+    Partial<Pick<IncidentDoc, 'group' | 'locale' | 'mailbox'>>;
   to: string;
   /** Subject before the [INC-n] tag is added. */
   subject: string;
@@ -70,6 +72,8 @@ export function composeMail(
   spec: MailSpec,
 ): NewOutboxMessage {
   const { config, plan } = ctx;
+  // Always from the address the customer wrote to: that is where replies must come back.
+  const box = mailboxFor(config, spec.incident.mailbox);
   const recipient = tokenRecipient(plan, spec.to);
   const incidentId = formatIncidentId(spec.incident.number);
   const body = render(
@@ -78,7 +82,7 @@ export function composeMail(
       incidentId,
       incidentSubject: spec.incident.subject,
       organisation: plan.organisation,
-      supportName: config.supportName,
+      supportName: box.supportName,
       ...readerOf(plan, spec.to, spec.incident),
       ...spec.data,
     },
@@ -103,11 +107,12 @@ export function composeMail(
     kind: spec.kind,
     incidentNumber: spec.incident.number,
     to: spec.to,
+    from: box.supportAddress,
     messageId: outboundMessageId(
       config.secret,
       spec.incident.number,
       uniquePart,
-      domainOf(config.supportAddress),
+      domainOf(box.supportAddress),
       recipient,
     ),
     inReplyTo: spec.inReplyTo,
@@ -115,7 +120,7 @@ export function composeMail(
       ...(spec.references ?? []),
       ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : []),
     ],
-    replyTo: plusAddress(config.supportAddress, config.secret, spec.incident.number, recipient),
+    replyTo: plusAddress(box.supportAddress, config.secret, spec.incident.number, recipient),
     subject: tagSubject(spec.subject, spec.incident.number),
     text: body.text,
     html: body.html,
@@ -129,7 +134,10 @@ export const ackIdFor = (rawId: string) => `ack-${rawId}`;
 /** Acknowledgement of a new incident, answering the customer's message `rawId`. */
 export function composeAcknowledgement(
   ctx: Pick<AppContext, 'config' | 'plan'>,
-  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'locale' | 'lastMessageAt'>,
+  incident: Pick<
+    IncidentDoc,
+    'number' | 'subject' | 'customer' | 'locale' | 'lastMessageAt' | 'mailbox'
+  >,
   inbound: Pick<ParsedMessage, 'messageId' | 'references'>,
   rawId: string,
 ): NewOutboxMessage {

@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FetchMessageObject, ImapFlow } from 'imapflow';
-import { imapClient } from './imap.js';
+import { imapAuth, imapClient } from './imap.js';
+import { OAuthRefusedError, type TokenProvider } from './oauth.js';
+import type { MailboxConfig } from '../config.js';
 import {
   AUTH_RETRY_MS,
   IMAP_BATCH_FETCH_MAX_BYTES,
@@ -63,10 +65,22 @@ export class ImapIntake {
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private fence = 0;
   private running?: Promise<void>;
+  /** The server refused our last access token: ask for a fresh one before calling it refused. */
+  private renewToken = false;
 
-  constructor(private readonly ctx: AppContext) {
-    this.log = ctx.log.child({ component: 'intake', mailbox: ctx.config.imap.mailbox });
-    this.key = `${ctx.config.imap.user}/${ctx.config.imap.mailbox}`;
+  /** One support mailbox's intake; `tokens` when it signs in with OAuth2. */
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly box: MailboxConfig = ctx.config.mailboxes[0]!,
+    private readonly tokens: TokenProvider | undefined = ctx.tokens.get(box.supportAddress),
+  ) {
+    this.log = ctx.log.child({
+      component: 'intake',
+      address: box.supportAddress,
+      mailbox: box.imap.mailbox,
+    });
+    // Each mailbox has its own lease and checkpoint.
+    this.key = `${box.imap.user}/${box.imap.mailbox}`;
   }
 
   start(): void {
@@ -82,6 +96,11 @@ export class ImapIntake {
       await client.logout().catch(() => client.close());
     }
     await this.running;
+  }
+
+  /** The support address whose mailbox this intake serves. */
+  get address(): string {
+    return this.box.supportAddress;
   }
 
   /** Whether the connection is in IDLE right now (imapflow tracks it). */
@@ -113,6 +132,8 @@ export class ImapIntake {
         this.status.lastError = serverWords(err);
         refused = isAuthFailure(err);
         if (this.stopped) break;
+        // A cached token can be revoked before it expires: one fresh token before giving up.
+        if (refused && this.retryWithFreshToken(err)) continue;
         if (refused) await this.signInRefused(serverWords(err));
         else this.log.warn({ err: serverWords(err) }, 'IMAP session ended');
       } finally {
@@ -130,6 +151,14 @@ export class ImapIntake {
       this.status.reconnects++;
     }
     await releaseLease(this.key, this.holder).catch(() => undefined);
+  }
+
+  private retryWithFreshToken(err: unknown): boolean {
+    const fresh = this.renewToken || err instanceof OAuthRefusedError;
+    this.renewToken = !fresh && this.tokens !== undefined;
+    if (this.renewToken)
+      this.log.info('IMAP server refused the access token: asking for a new one');
+    return this.renewToken;
   }
 
   /** Wait until this process holds the mailbox's lease; false when stopped first. */
@@ -174,8 +203,9 @@ export class ImapIntake {
 
   /** One connection's life: open the mailbox, sync, then sync on every EXISTS and poll tick. */
   private async session(): Promise<void> {
-    const { imap } = this.ctx.config;
-    const client = imapClient(imap, {
+    const { imap } = this.box;
+    const auth = await imapAuth(imap, this.tokens, this.renewToken);
+    const client = imapClient(imap, auth, {
       autoIdleDelay: AUTO_IDLE_DELAY_MS,
       maxIdleTime: imap.pollSeconds * 1000,
       missingIdleCommand: 'STATUS',
@@ -186,6 +216,7 @@ export class ImapIntake {
     client.on('exists', () => this.requestSync());
     await client.connect();
     await client.mailboxOpen(imap.mailbox);
+    this.renewToken = false;
     await clearSignInRefused('imap', this.account);
     this.status.connected = true;
     this.log.info({ idle: client.capabilities.has('IDLE') }, 'mailbox open');
@@ -201,14 +232,16 @@ export class ImapIntake {
   }
 
   private get account(): string {
-    return `${this.ctx.config.imap.user}@${this.ctx.config.imap.host}`;
+    return `${this.box.imap.user}@${this.box.imap.host}`;
   }
 
   /** Said once per attempt, loudly, with the server's own words; `status` and /healthz show it. */
   private async signInRefused(response: string): Promise<void> {
     this.log.error(
-      { err: response, user: this.ctx.config.imap.user, retryInMs: AUTH_RETRY_MS },
-      'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
+      { err: response, user: this.box.imap.user, retryInMs: AUTH_RETRY_MS },
+      this.tokens
+        ? 'IMAP sign-in refused: check IMAP_USER and the OAUTH_ settings, and that the app may use this mailbox'
+        : 'IMAP sign-in refused: check IMAP_USER and IMAP_PASS',
     );
     await recordSignInRefused('imap', this.account, response, this.ctx.now()).catch((err: Error) =>
       this.log.warn({ err: err.message }, 'could not record the refused sign-in'),
@@ -274,8 +307,14 @@ export class ImapIntake {
 
   /** Store every message of the batch, then enqueue those not yet ingested, in one round trip. */
   private async takeBatch(client: ImapFlow, uidValidity: string, batch: FetchMessageObject[]) {
-    const { maxMessageBytes, imap } = this.ctx.config;
-    const source = (uid: number) => ({ mailbox: imap.mailbox, uidValidity, uid });
+    const { maxMessageBytes } = this.ctx.config;
+    const { imap, supportAddress } = this.box;
+    const source = (uid: number) => ({
+      address: supportAddress,
+      mailbox: imap.mailbox,
+      uidValidity,
+      uid,
+    });
     const small = batch
       .filter((m) => (m.size ?? 0) <= IMAP_BATCH_FETCH_MAX_BYTES)
       .map((m) => m.uid);

@@ -5,10 +5,11 @@
  */
 import { Redis } from 'ioredis';
 import mongoose from 'mongoose';
-import nodemailer from 'nodemailer';
-import type { Config } from '../config.js';
+import type { Config, MailboxConfig } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
-import { imapClient } from '../mail/imap.js';
+import { imapAuth, imapClient } from '../mail/imap.js';
+import { tokenProviders, type TokenProvider } from '../mail/oauth.js';
+import { smtpTransport, smtpUser } from '../mail/outbound.js';
 import { CLI_CONNECT_TIMEOUT_MS, CONNECT_CHECK_TIMEOUT_MS } from '../constants.js';
 
 /** `auth`: the server refused our credentials; `config`: it answered, but not as configured. */
@@ -120,8 +121,8 @@ async function checkRedis(url: string): Promise<string> {
   }
 }
 
-async function checkImap(imap: Config['imap']): Promise<string> {
-  const client = imapClient(imap, {
+async function checkImap(imap: Config['imap'], tokens?: TokenProvider): Promise<string> {
+  const client = imapClient(imap, await imapAuth(imap, tokens), {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });
@@ -130,7 +131,7 @@ async function checkImap(imap: Config['imap']): Promise<string> {
     await client.connect();
     try {
       const box = await client.mailboxOpen(imap.mailbox, { readOnly: true });
-      return `signed in as ${imap.user}; ${imap.mailbox} holds ${box.exists} messages; IDLE ${client.capabilities.has('IDLE') ? 'supported' : 'missing (polling)'}`;
+      return `signed in as ${imap.user}${tokens ? ' with OAuth2' : ''}; ${imap.mailbox} holds ${box.exists} messages; IDLE ${client.capabilities.has('IDLE') ? 'supported' : 'missing (polling)'}`;
     } catch (err) {
       throw Object.assign(new Error(`mailbox ${imap.mailbox}: ${serverWords(err)}`), {
         mailbox: true,
@@ -141,19 +142,16 @@ async function checkImap(imap: Config['imap']): Promise<string> {
   }
 }
 
-async function checkSmtp(config: Config): Promise<string> {
-  const { smtp } = config;
-  const transport = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.secure,
-    auth: smtp.user ? { user: smtp.user, pass: smtp.pass } : undefined,
+async function checkSmtp(box: MailboxConfig, tokens?: TokenProvider): Promise<string> {
+  const transport = smtpTransport(box, tokens, {
     connectionTimeout: CONNECT_CHECK_TIMEOUT_MS,
     greetingTimeout: CONNECT_CHECK_TIMEOUT_MS,
   });
   try {
     await transport.verify();
-    return smtp.user ? `signed in as ${smtp.user}` : 'accepts connections (no sign-in configured)';
+    const user = smtpUser(box, tokens);
+    if (!user) return 'accepts connections (no sign-in configured)';
+    return `signed in as ${user}${tokens ? ' with OAuth2' : ''}`;
   } finally {
     transport.close();
   }
@@ -161,22 +159,32 @@ async function checkSmtp(config: Config): Promise<string> {
 
 /** Every service at once; each answer within CONNECT_CHECK_TIMEOUT_MS. */
 export function checkConnections(config: Config): Promise<ConnectionResult[]> {
-  const { imap, smtp } = config;
+  // One provider per mailbox for both, as in the running service: SMTP reuses IMAP's token.
+  const tokens = tokenProviders(config);
+  const several = config.mailboxes.length > 1;
   return Promise.all([
     attempt('MongoDB', withoutPassword(config.mongoUri), () => checkMongo(config.mongoUri)),
     attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redisUrl)),
-    attempt(
-      'IMAP',
-      `${imap.host}:${imap.port} as ${imap.user}`,
-      () => checkImap(imap),
-      (err) =>
-        isAuthFailure(err)
-          ? 'auth'
-          : (err as { mailbox?: boolean }).mailbox
-            ? 'config'
-            : 'unreachable',
-    ),
-    attempt('SMTP', `${smtp.host}:${smtp.port}`, () => checkSmtp(config)),
+    ...config.mailboxes.flatMap((box) => {
+      const { imap, smtp, supportAddress } = box;
+      const boxTokens = tokens.get(supportAddress);
+      // With several mailboxes, each line says whose it is.
+      const whose = several ? ` for ${supportAddress}` : '';
+      return [
+        attempt(
+          'IMAP',
+          `${imap.host}:${imap.port} as ${imap.user}${whose}`,
+          () => checkImap(imap, boxTokens),
+          (err) =>
+            isAuthFailure(err)
+              ? 'auth'
+              : (err as { mailbox?: boolean }).mailbox
+                ? 'config'
+                : 'unreachable',
+        ),
+        attempt('SMTP', `${smtp.host}:${smtp.port}${whose}`, () => checkSmtp(box, boxTokens)),
+      ];
+    }),
   ]);
 }
 

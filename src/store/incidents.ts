@@ -29,6 +29,8 @@ export interface NewIncident {
   linkedTo?: number;
   /** The language customer mail about it is written in (src/domain/locale.ts). */
   locale?: string;
+  /** The support address it came in by; its mail goes out from there. */
+  mailbox?: string;
   at: Date;
 }
 
@@ -86,6 +88,7 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     lastCustomerMessageId: input.lastCustomerMessageId,
     linkedTo: input.linkedTo,
     locale: input.locale,
+    mailbox: input.mailbox,
     lastMessageAt: input.at,
     messageCount: timeline.filter((e) => e.type === 'message').length,
   });

@@ -42,7 +42,7 @@ const rawMessageSchema = new Schema(
     incidentNumber: Number,
     /** The number reserved for the incident this message opens, before the incident exists. */
     openingIncident: Number,
-    source: { mailbox: String, uidValidity: String, uid: Number },
+    source: { address: String, mailbox: String, uidValidity: String, uid: Number },
     receivedAt: { type: Date, required: true },
     processedAt: Date,
   },
@@ -81,6 +81,8 @@ const incidentSchema = new Schema(
     status: { type: String, enum: INCIDENT_STATUSES, required: true, default: 'new' },
     subject: { type: String, required: true },
     customer: { address: { type: String, required: true }, name: String, tier: String },
+    /** The support address the customer wrote to: every mail about it goes out from there. */
+    mailbox: String,
     participants: { type: [String], default: [] },
     /** Set when the opening message was automatic (monitoring alert, list mail): no ack. */
     automatic: String,
@@ -227,6 +229,8 @@ const outboxSchema = new Schema(
     /** 0 for mail about no single incident (digests): nothing goes on a timeline. */
     incidentNumber: { type: Number, required: true },
     to: { type: String, required: true },
+    /** The support address it is sent from (absent before several mailboxes: the first). */
+    from: String,
     messageId: { type: String, required: true },
     inReplyTo: String,
     references: [String],

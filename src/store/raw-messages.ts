@@ -6,6 +6,8 @@ import { isDuplicateKey } from './db.js';
 import { RawMessage, type RawMessageDoc, type RawState } from './models.js';
 
 export interface RawSource {
+  /** The support address whose mailbox it came in by: its incident answers from there. */
+  address?: string;
   mailbox: string;
   uidValidity: string;
   uid: number;

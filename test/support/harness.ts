@@ -208,12 +208,14 @@ const fromDomain = (from: SendMailOptions['from']) => {
 export async function deliver(
   mailboxUser: string,
   message: (SendMailOptions & { unsigned?: boolean }) | { raw: string | Buffer; from?: string },
+  /** Another Dovecot's LMTP port (a test's own mail server); default the shared one's. */
+  lmtpPort?: number,
 ) {
   const services = inject('services');
   const transport = nodemailer.createTransport({
     lmtp: true,
     host: services.imapHost,
-    port: services.lmtpPort,
+    port: lmtpPort ?? services.lmtpPort,
   } as never);
   try {
     const envelope = {

@@ -19,14 +19,16 @@ export function spawnIncidesk(
   env: Record<string, string>,
   logFile?: string,
   cwd = PROJECT_ROOT,
+  input?: string,
 ): IncideskProcess {
   // Absolute paths, so that a test may run it from another directory (its own ./.env).
   const main = `${PROJECT_ROOT}/src/cli/main.ts`;
   const child = spawn(process.execPath, ['--import', TSX_LOADER, main, ...args], {
     cwd,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (input !== undefined) child.stdin!.end(input);
   if (logFile) {
     const out = createWriteStream(logFile, { flags: 'a' });
     child.stdout!.pipe(out);
@@ -49,9 +51,10 @@ export function spawnIncidesk(
 export async function runIncidesk(
   args: string[],
   env: Record<string, string>,
-  options: { cwd?: string } = {},
+  /** `input`: what is typed on its standard input. */
+  options: { cwd?: string; input?: string } = {},
 ) {
-  const proc = spawnIncidesk(args, env, undefined, options.cwd);
+  const proc = spawnIncidesk(args, env, undefined, options.cwd, options.input);
   let stdout = '';
   let stderr = '';
   proc.child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));

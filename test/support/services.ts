@@ -444,6 +444,46 @@ function mailOwner(asRoot: boolean): MailOwner {
   };
 }
 
+/** How Dovecot checks a sign-in: by default any user with the password "secret". */
+export interface DovecotAuth {
+  /**
+   * Sign-in with OAuth2 (SASL XOAUTH2) only: Dovecot's oauth2 passdb asks this RFC 7662
+   * introspection endpoint whether a token is active and whose mailbox it opens.
+   */
+  oauth2IntrospectionUrl?: string;
+}
+
+function passdbConfig(d: string, auth: DovecotAuth): { mechanisms: string; passdb: string } {
+  if (auth.oauth2IntrospectionUrl)
+    return {
+      mechanisms: 'xoauth2',
+      passdb: `# Only XOAUTH2: a token the introspection endpoint calls active, for this user.
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = ${d}/dovecot-oauth2.conf.ext
+}`,
+    };
+  return {
+    mechanisms: 'plain login',
+    passdb: `# Any user name logs in with the password "${DOVECOT_PASSWORD}"; each user has its own mailbox.
+passdb {
+  driver = static
+  args = password=${DOVECOT_PASSWORD}
+}`,
+  };
+}
+
+function dovecotOAuth2Config(introspectionUrl: string): string {
+  return `introspection_mode = post
+introspection_url = ${introspectionUrl}
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+`;
+}
+
 function dovecotConfig(
   d: string,
   imapPort: number,
@@ -451,7 +491,9 @@ function dovecotConfig(
   asRoot: boolean,
   owner: MailOwner,
   listen: string,
+  auth: DovecotAuth = {},
 ): string {
+  const { mechanisms, passdb } = passdbConfig(d, auth);
   const extra = asRoot
     ? `first_valid_uid = ${owner.uid}`
     : `default_internal_user = ${owner.user}
@@ -471,16 +513,12 @@ protocols = imap lmtp
 listen = ${listen}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = ${mechanisms}
 mail_location = maildir:~/Maildir
 # support+INC-000001.token@… is delivered to support@…, as incidesk's Reply-To addresses need.
 recipient_delimiter = +
 ${extra}
-# Any user name logs in with the password "${DOVECOT_PASSWORD}"; each user has its own mailbox.
-passdb {
-  driver = static
-  args = password=${DOVECOT_PASSWORD}
-}
+${passdb}
 userdb {
   driver = static
   args = uid=${owner.uid} gid=${owner.gid} home=${d}/mail/%d/%n allow_all_users=yes
@@ -540,6 +578,7 @@ async function startDovecot(
   tmp: string,
   started: Stoppable[],
   fixed?: MailListen,
+  auth: DovecotAuth = {},
 ): Promise<
   Pick<TestServices, 'imapHost' | 'imapPort' | 'lmtpPort' | 'dovecotPassword' | 'dovecotDir'>
 > {
@@ -560,7 +599,12 @@ async function startDovecot(
     const owner = mailOwner(asRoot);
     if (asRoot) chownSync(path.join(d, 'mail'), owner.uid, owner.gid);
     const conf = path.join(d, 'dovecot.conf');
-    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot, owner, listen));
+    await writeFile(conf, dovecotConfig(d, imapPort, lmtpPort, asRoot, owner, listen, auth));
+    if (auth.oauth2IntrospectionUrl)
+      await writeFile(
+        path.join(d, 'dovecot-oauth2.conf.ext'),
+        dovecotOAuth2Config(auth.oauth2IntrospectionUrl),
+      );
     const logFile = path.join(d, 'dovecot.log');
 
     // The master daemonizes: wait for the launcher to exit. Its output goes to a file, not a
@@ -616,15 +660,17 @@ async function startDovecot(
 
 /**
  * Only the mail server (Dovecot: IMAP + LMTP), for `scripts/devmail.ts`: the development mail
- * server of the demo and the Docker quick start, configured exactly as in the tests.
+ * server of the demo and the Docker quick start, configured exactly as in the tests; and for
+ * tests that need a Dovecot of their own, such as one that signs in with OAuth2 (`auth`).
  */
 export async function startMailServer(
   listen?: MailListen,
+  auth: DovecotAuth = {},
 ): Promise<{ imapPort: number; lmtpPort: number; password: string; stop(): Promise<void> }> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'incidesk-mail-'));
   chmodSync(tmp, 0o755);
   const started: Stoppable[] = [];
-  const dovecot = await startDovecot(tmp, started, listen);
+  const dovecot = await startDovecot(tmp, started, listen, auth);
   return {
     imapPort: dovecot.imapPort,
     lmtpPort: dovecot.lmtpPort,

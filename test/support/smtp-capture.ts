@@ -23,17 +23,33 @@ export interface SmtpCapture {
   close(): Promise<void>;
 }
 
-/** With `credentials`, the server demands a sign-in and refuses any other (535). */
+/**
+ * With `credentials`, the server demands a sign-in and refuses any other (535). With
+ * `oauth2IntrospectionUrl`, it demands XOAUTH2 and asks that RFC 7662 endpoint whether the
+ * token is active for the user signing in, as Dovecot's oauth2 passdb does.
+ */
 export async function startSmtpCapture(
-  options: { credentials?: { user: string; pass: string } } = {},
+  options: { credentials?: { user: string; pass: string }; oauth2IntrospectionUrl?: string } = {},
 ): Promise<SmtpCapture> {
   const messages: CapturedMail[] = [];
   let failure: number | null = null;
-  const { credentials } = options;
+  const { credentials, oauth2IntrospectionUrl } = options;
   const server = new SMTPServer({
-    authOptional: !credentials,
+    authOptional: !credentials && !oauth2IntrospectionUrl,
     allowInsecureAuth: true,
+    authMethods: oauth2IntrospectionUrl ? ['XOAUTH2'] : ['PLAIN', 'LOGIN'],
     onAuth(auth, _session, callback) {
+      if (oauth2IntrospectionUrl) {
+        void tokenOpens(oauth2IntrospectionUrl, auth.accessToken ?? '', auth.username ?? '').then(
+          (ok) =>
+            ok
+              ? callback(null, { user: auth.username })
+              : // RFC 7628's JSON challenge; smtp-server then answers 535.
+                callback(null, { data: { status: '401', schemes: 'bearer', scope: 'smtp' } }),
+          (err: Error) => callback(err),
+        );
+        return;
+      }
       if (
         !credentials ||
         (auth.username === credentials.user && auth.password === credentials.pass)
@@ -94,4 +110,14 @@ export async function startSmtpCapture(
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+async function tokenOpens(introspectionUrl: string, token: string, user: string): Promise<boolean> {
+  const res = await fetch(introspectionUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }),
+  });
+  const answer = (await res.json()) as { active?: boolean; username?: string };
+  return answer.active === true && answer.username === user;
 }

@@ -33,6 +33,73 @@ function problems(env: Record<string, string>): string[] {
 }
 
 describe('loadConfig', () => {
+  it('several mailboxes: each names its own login and address, and shares the rest', () => {
+    const c = loadConfig({
+      ...valid,
+      INCIDESK_MAILBOXES: 'security, billing-eu',
+      MAILBOX_SECURITY_IMAP_USER: 'security@example.test',
+      MAILBOX_SECURITY_IMAP_PASS: 'security-password',
+      MAILBOX_SECURITY_SUPPORT_ADDRESS: 'Security@Example.test',
+      MAILBOX_SECURITY_GROUP: 'security',
+      MAILBOX_BILLING_EU_IMAP_USER: 'billing@example.test',
+      MAILBOX_BILLING_EU_IMAP_PASS: 'billing-password',
+      MAILBOX_BILLING_EU_IMAP_HOST: 'imap.eu.example.test',
+      MAILBOX_BILLING_EU_SUPPORT_ADDRESS: 'billing@example.test',
+      MAILBOX_BILLING_EU_CATEGORY: 'billing',
+    });
+    expect(
+      c.mailboxes.map((m) => [m.name, m.supportAddress, m.imap.host, m.group, m.category]),
+    ).toEqual([
+      ['default', 'support@example.test', 'imap.example.test', undefined, undefined],
+      ['security', 'security@example.test', 'imap.example.test', 'security', undefined],
+      ['billing-eu', 'billing@example.test', 'imap.eu.example.test', undefined, 'billing'],
+    ]);
+    expect(c.mailboxes[1]!.imap).toMatchObject({
+      user: 'security@example.test',
+      pass: 'security-password',
+    });
+    // The first mailbox is the single-mailbox configuration, unchanged.
+    expect(c.imap).toEqual(c.mailboxes[0]!.imap);
+  });
+
+  it('a further mailbox must name its own login and address; problems carry its prefix', () => {
+    expect(problems({ ...valid, INCIDESK_MAILBOXES: 'security' })).toEqual([
+      'MAILBOX_SECURITY_IMAP_USER: is required',
+      'MAILBOX_SECURITY_SUPPORT_ADDRESS: is required',
+      'MAILBOX_SECURITY_IMAP_PASS: is required',
+    ]);
+    expect(
+      problems({
+        ...valid,
+        INCIDESK_MAILBOXES: 'again',
+        MAILBOX_AGAIN_IMAP_USER: 'x',
+        MAILBOX_AGAIN_IMAP_PASS: 'y',
+        MAILBOX_AGAIN_SUPPORT_ADDRESS: 'support@example.test',
+      }),
+    ).toEqual(["MAILBOX_AGAIN_SUPPORT_ADDRESS: support@example.test is already another mailbox's"]);
+  });
+
+  it('OAuth2 replaces the passwords; its secrets come from files and never show', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incidesk-oauth-config-'));
+    const secret = join(dir, 'secret');
+    writeFileSync(secret, 'client-secret-value\n');
+    const c = loadConfig({
+      ...valid,
+      IMAP_PASS: '',
+      OAUTH_PROVIDER: 'microsoft',
+      OAUTH_TENANT: 'contoso.onmicrosoft.com',
+      OAUTH_CLIENT_ID: 'app-id',
+      OAUTH_CLIENT_SECRET_FILE: secret,
+    });
+    expect(c.oauth).toMatchObject({
+      user: 'support@example.test',
+      clientSecret: 'client-secret-value',
+    });
+    expect(JSON.stringify(redactedConfig(c))).not.toContain('client-secret-value');
+    expect(problems({ ...valid, IMAP_PASS: '' })).toEqual(['IMAP_PASS: is required']);
+    expect(problems({ ...valid, OAUTH_PROVIDER: 'google' })).toHaveLength(3);
+  });
+
   it('applies defaults and normalises', () => {
     const c = loadConfig(valid);
     expect(c.imap).toMatchObject({ port: 993, secure: true, mailbox: 'INBOX', pollSeconds: 60 });

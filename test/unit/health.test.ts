@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   assessHealth,
+  combineIntakes,
   healthMetrics,
   intakeStaleAfterSeconds,
   statusText,
   type HealthSnapshot,
+  type IntakeHealth,
 } from '../../src/domain/health.js';
 import { exposition } from '../../src/domain/prometheus.js';
 
@@ -207,5 +209,47 @@ describe('statusText', () => {
     const text = statusText(s, assessHealth(s));
     expect(text).toMatch(/^health: {3}UNHEALTHY\n {2}- redis: ECONNREFUSED\n/);
     expect(text).toContain('redis:    DOWN (ECONNREFUSED)');
+  });
+});
+
+describe('combineIntakes', () => {
+  const intake = (address: string, over: Partial<IntakeHealth> = {}) => ({
+    address,
+    connected: true,
+    idling: true,
+    lastHeartbeatAt: at,
+    reconnects: 1,
+    stored: 2,
+    lease: 'held' as const,
+    ...over,
+  });
+
+  it('one mailbox: its own status, unchanged', () => {
+    const one = intake('support@example.test', { lastError: 'x' });
+    expect(combineIntakes([one])).toEqual({ ...one, address: undefined });
+  });
+
+  it('several: healthy only when all are, as fresh as the stalest, the broken one named', () => {
+    const older = new Date(at.getTime() - 60_000);
+    const combined = combineIntakes([
+      intake('support@example.test'),
+      intake('security@example.test', { lastHeartbeatAt: older }),
+      intake('billing@example.test', { connected: false, lastError: 'Authentication failed.' }),
+    ]);
+    expect(combined).toEqual({
+      connected: false,
+      idling: true,
+      lastHeartbeatAt: older,
+      reconnects: 3,
+      stored: 6,
+      lastError: 'billing@example.test: Authentication failed.',
+      lease: 'held',
+    });
+    expect(
+      combineIntakes([
+        intake('a@example.test', { lease: 'standby' }),
+        intake('b@example.test', { lease: 'standby' }),
+      ]).lease,
+    ).toBe('standby');
   });
 });

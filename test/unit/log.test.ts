@@ -20,6 +20,9 @@ const SECRETS = {
   INCIDESK_SECRET: 'token-secret-SECRET-3',
   MONGODB_URI: 'mongodb://user:db-pass-SECRET-4@db.example/incidesk',
   REDIS_URL: 'redis://:redis-pass-SECRET-5@redis.example:6379',
+  MAILBOX_SECURITY_IMAP_PASS: 'second-mailbox-SECRET-6',
+  OAUTH_CLIENT_SECRET: 'oauth-client-SECRET-7',
+  OAUTH_REFRESH_TOKEN: 'oauth-refresh-SECRET-8',
 };
 
 describe('secrets never reach the logs', () => {
@@ -32,14 +35,32 @@ describe('secrets never reach the logs', () => {
       SMTP_USER: 'relay',
       SUPPORT_ADDRESS: 'support@example.test',
       INCIDESK_PLAN: 'plan.yaml',
+      // A second mailbox signing in with OAuth2 (generic, refresh token): its secrets too.
+      INCIDESK_MAILBOXES: 'security',
+      MAILBOX_SECURITY_IMAP_USER: 'security',
+      MAILBOX_SECURITY_SUPPORT_ADDRESS: 'security@example.test',
+      MAILBOX_SECURITY_OAUTH_PROVIDER: 'generic',
+      MAILBOX_SECURITY_OAUTH_TOKEN_URL: 'https://idp.example/token',
+      MAILBOX_SECURITY_OAUTH_CLIENT_ID: 'incidesk',
+      MAILBOX_SECURITY_OAUTH_REFRESH_TOKEN: SECRETS.OAUTH_REFRESH_TOKEN,
     });
+    expect(config.mailboxes[1]?.oauth?.refreshToken).toBe(SECRETS.OAUTH_REFRESH_TOKEN);
     const { lines, log } = capture();
     log.debug({ config: redactedConfig(config) }, 'configuration');
     log.debug({ config }, 'even the raw configuration, by mistake');
     const out = lines.join('');
     expect(out).toContain('imap.example');
     for (const value of Object.values(SECRETS)) expect(out).not.toContain(value);
-    for (const s of ['SECRET-1', 'SECRET-2', 'SECRET-3', 'SECRET-4', 'SECRET-5'])
+    for (const s of [
+      'SECRET-1',
+      'SECRET-2',
+      'SECRET-3',
+      'SECRET-4',
+      'SECRET-5',
+      'SECRET-6',
+      'SECRET-7',
+      'SECRET-8',
+    ])
       expect(out).not.toContain(s);
   });
 

@@ -1,0 +1,217 @@
+/**
+ * Several support mailboxes in one incidesk, on the real Dovecot: mail to each becomes an
+ * incident in that mailbox's group, acknowledged from its own address; replies thread back by
+ * each address's plus-address tokens; and a mailbox whose password is wrong leaves the other
+ * two working, with `status` and `check --connect` naming the broken one.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startApp } from '../../src/app.js';
+import { countIncidents, findIncident, timelineOf } from '../../src/store/incidents.js';
+import {
+  deliver,
+  testEnv,
+  testLogger,
+  testPlan,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
+import { runIncidesk, spawnIncidesk } from '../support/process.js';
+import { freePort, uniqueName } from '../support/services.js';
+import { startSmtpCapture } from '../support/smtp-capture.js';
+
+const PLAN = `
+groups:
+  - { id: helpdesk, name: Help Desk }
+  - { id: security, name: Security }
+  - { id: billing, name: Billing }
+agents:
+  - { id: hana, name: Hana, email: hana@example.test, groups: [helpdesk] }
+  - { id: sam, name: Sam, email: sam@example.test, groups: [security] }
+  - { id: bea, name: Bea, email: bea@example.test, groups: [billing] }
+routing:
+  rules: []
+  default: helpdesk
+`;
+
+/** Three Dovecot users as three support mailboxes; `billingPass` breaks the third one. */
+function threeMailboxes(smtpPort: number, billingPass = 'secret') {
+  const address = {
+    support: `${uniqueName('support')}@example.test`,
+    security: `${uniqueName('security')}@example.test`,
+    billing: `${uniqueName('billing')}@example.test`,
+  };
+  const t: TestEnv = testEnv(
+    { port: smtpPort },
+    {
+      IMAP_USER: address.support,
+      SUPPORT_ADDRESS: address.support,
+      SUPPORT_NAME: 'Example Support',
+      INCIDESK_MAILBOXES: 'security, billing',
+      MAILBOX_SECURITY_IMAP_USER: address.security,
+      MAILBOX_SECURITY_IMAP_PASS: 'secret',
+      MAILBOX_SECURITY_SUPPORT_ADDRESS: address.security,
+      MAILBOX_SECURITY_SUPPORT_NAME: 'Example Security',
+      MAILBOX_SECURITY_GROUP: 'security',
+      MAILBOX_BILLING_IMAP_USER: address.billing,
+      MAILBOX_BILLING_IMAP_PASS: billingPass,
+      MAILBOX_BILLING_SUPPORT_ADDRESS: address.billing,
+      MAILBOX_BILLING_SUPPORT_NAME: 'Example Billing',
+      MAILBOX_BILLING_GROUP: 'billing',
+      MAILBOX_BILLING_CATEGORY: 'billing',
+      INCIDESK_PLAN: planFile(),
+    },
+  );
+  return { address, t };
+}
+
+/** The plan as a file, as a spawned incidesk reads it. */
+const planDir = mkdtempSync(join(tmpdir(), 'incidesk-mailboxes-'));
+const planPath = join(planDir, 'plan.yaml');
+writeFileSync(planPath, `version: 1\norganisation: Example Corp\n${PLAN}`);
+const planFile = () => planPath;
+
+describe('several mailboxes', () => {
+  it('mail to each becomes an incident in its group, answered from its own address, and replies thread back', async () => {
+    const smtp = await startSmtpCapture();
+    const { address, t } = threeMailboxes(smtp.port);
+    expect(t.config.mailboxes.map((m) => [m.name, m.supportAddress, m.group])).toEqual([
+      ['default', address.support, undefined],
+      ['security', address.security, 'security'],
+      ['billing', address.billing, 'billing'],
+    ]);
+    const app = await startApp(t.config, testPlan(PLAN), testLogger());
+    try {
+      const boxes = ['support', 'security', 'billing'] as const;
+      for (const box of boxes)
+        await deliver(address[box], {
+          from: `${box}-customer@example.com`,
+          to: address[box],
+          subject: `Question for ${box}`,
+          text: 'Please help.',
+        });
+      const acks = await waitUntil('three acknowledgements', async () => {
+        const found = smtp.messages.filter((m) => m.header('x-incidesk-kind') === 'ack');
+        return found.length === 3 && found;
+      });
+      const names = {
+        support: 'Example Support',
+        security: 'Example Security',
+        billing: 'Example Billing',
+      };
+      for (const box of boxes) {
+        const ack = acks.find((m) => m.envelopeTo[0] === `${box}-customer@example.com`)!;
+        // From, envelope sender and Reply-To are the address the customer wrote to.
+        expect(ack.envelopeFrom).toBe(address[box]);
+        expect(ack.parsed.from?.value).toEqual([{ name: names[box], address: address[box] }]);
+        const local = address[box].split('@')[0]!;
+        expect(ack.parsed.replyTo?.value[0]?.address).toMatch(
+          new RegExp(`^${local}\\+INC-\\d{6}\\.[a-z0-9]+@example\\.test$`),
+        );
+        expect(ack.parsed.messageId).toMatch(/@example\.test>$/);
+      }
+      const incidents = await waitUntil('three triaged incidents', async () => {
+        const all = await Promise.all([1, 2, 3].map((n) => findIncident(n)));
+        return all.every((i) => i?.group) && all;
+      });
+      const byMailbox = Object.fromEntries(incidents.map((i) => [i!.mailbox, i!]));
+      expect(byMailbox[address.support]!.group).toBe('helpdesk');
+      expect(byMailbox[address.security]!.group).toBe('security');
+      expect(byMailbox[address.billing]!.group).toBe('billing');
+      expect(byMailbox[address.billing]!.category).toBe('billing');
+      expect(byMailbox[address.support]!.category).toBe('general');
+
+      // Each customer replies to the Reply-To alone: no In-Reply-To, no subject tag.
+      for (const box of boxes) {
+        const ack = acks.find((m) => m.envelopeTo[0] === `${box}-customer@example.com`)!;
+        const replyTo = ack.parsed.replyTo!.value[0]!.address!;
+        await deliver(replyTo, {
+          from: `${box}-customer@example.com`,
+          to: replyTo,
+          subject: 'more details',
+          text: `Here is more for ${box}.`,
+        });
+      }
+      for (const box of boxes) {
+        const incident = byMailbox[address[box]]!;
+        await waitUntil(`the ${box} reply on its incident`, async () =>
+          (await timelineOf(incident.number)).some(
+            (e) => e.direction === 'inbound' && e.text?.includes(`Here is more for ${box}.`),
+          ),
+        );
+      }
+      expect(await countIncidents()).toBe(3);
+    } finally {
+      await app.stop();
+      await smtp.close();
+    }
+  }, 180_000);
+
+  it('a mailbox that refuses its password leaves the other two working, and status names it', async () => {
+    const smtp = await startSmtpCapture();
+    const { address, t } = threeMailboxes(smtp.port, 'not-the-password');
+    const check = await runIncidesk(['check', '--connect'], t.env);
+    expect(check.code).toBe(77);
+    expect(check.stdout).toMatch(new RegExp(`^IMAP\\s+ok .* for ${address.support}:`, 'm'));
+    expect(check.stdout).toMatch(new RegExp(`^IMAP\\s+ok .* for ${address.security}:`, 'm'));
+    expect(check.stdout).toMatch(
+      new RegExp(
+        `^IMAP\\s+SIGN-IN REFUSED .* as ${address.billing} for ${address.billing}: Authentication failed`,
+        'm',
+      ),
+    );
+
+    const httpPort = await freePort();
+    const proc = spawnIncidesk(['start'], {
+      ...t.env,
+      LOG_LEVEL: 'info',
+      INCIDESK_HTTP_PORT: String(httpPort),
+    });
+    let out = '';
+    proc.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    proc.child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      for (const box of ['support', 'security'] as const)
+        await deliver(address[box], {
+          from: `${box}-customer@example.com`,
+          to: address[box],
+          subject: `Still working for ${box}?`,
+          text: 'Hello.',
+        });
+      const acks = await waitUntil('two acknowledgements', async () => {
+        const found = smtp.messages.filter((m) => m.header('x-incidesk-kind') === 'ack');
+        return found.length === 2 && found;
+      });
+      expect(acks.map((m) => m.envelopeFrom).sort()).toEqual(
+        [address.security, address.support].sort(),
+      );
+      await waitUntil(
+        'the refusal in the log',
+        async () => /IMAP sign-in refused/.test(out),
+        60_000,
+      );
+      const status = await runIncidesk(['status'], t.env);
+      expect(status.stdout).toMatch(
+        new RegExp(
+          `^sign-in:\\s+IMAP ${address.billing}@127\\.0\\.0\\.1 REFUSED: Authentication failed`,
+          'm',
+        ),
+      );
+      // /healthz: unhealthy, and it says which mailbox.
+      const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      expect(health.status).toBe(503);
+      const body = await health.text();
+      expect(body).toContain(
+        `intake: not connected to IMAP (${address.billing}: Authentication failed.)`,
+      );
+      expect(body).toContain(`imap: ${address.billing}@127.0.0.1 sign-in refused since`);
+      expect(status.stdout).not.toMatch(new RegExp(`sign-in:.*${address.support}`));
+      expect(status.stdout).not.toMatch(new RegExp(`sign-in:.*${address.security}`));
+    } finally {
+      expect(await proc.kill('SIGTERM')).toBe(0);
+      await smtp.close();
+    }
+  }, 180_000);
+});
