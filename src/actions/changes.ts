@@ -199,7 +199,8 @@ export async function resolveIncident(
       kind: 'resolved',
       incident: i,
       to: i.customer.address,
-      subject: `Resolved: ${i.subject}`,
+      audience: 'customer',
+      subjectPrefix: 'Resolved',
       template: 'resolved',
       data: {
         customerName: i.customer.name ?? '',

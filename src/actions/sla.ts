@@ -258,10 +258,7 @@ async function runEscalationStep(
     kind: 'escalation',
     incident,
     to: agent.email,
-    subject: `Escalation (${step}): ${incident.priority ?? ''} ${incident.subject}`.replace(
-      /\s+/g,
-      ' ',
-    ),
+    audience: 'staff',
     template: 'escalation',
     data: {
       name: agent.name,
@@ -286,7 +283,7 @@ async function warnAssignee(ctx: AppContext, incident: IncidentDoc, clock: Clock
     kind: 'sla-warning',
     incident,
     to: agent.email,
-    subject: `SLA warning: ${formatIncidentId(incident.number)} ${clock === 'firstResponse' ? 'first response' : 'resolution'} due ${due.toISOString()}`,
+    audience: 'staff',
     template: 'sla-warning',
     data: {
       name: agent.name,

@@ -174,6 +174,7 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'operator token': null,
   'incidents list': 'agent',
   'incidents show': 'agent',
+  'attachments get': 'agent',
   'incidents merge': 'lead', // as by email: merging needs a lead
   'incidents group': 'agent',
   'review show': 'agent',
