@@ -10,6 +10,7 @@ import { priorityFor } from '../domain/classify.js';
 import { commandOutcome, parseCommands, type Command } from '../domain/commands.js';
 import { customerMessageOutcome, type LifecycleAction } from '../domain/lifecycle.js';
 import type { Status } from '../domain/lifecycle.js';
+import { NO_REPLY_ADDRESS } from '../domain/sender.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { Level, PlanAgent } from '../plan/schema.js';
 import { appendAudit, withActor } from '../store/audit.js';
@@ -193,7 +194,7 @@ async function run(
         );
         if (!current) return changedMeanwhile();
       }
-      await escalate(
+      const { skipped } = await escalate(
         ctx,
         current,
         step,
@@ -202,7 +203,7 @@ async function run(
       );
       return {
         ok: true,
-        done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step})`,
+        done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step}${skipped ? `; ${skipped}` : ''})`,
       };
     }
     case 'merge':
@@ -274,6 +275,14 @@ async function agentReply(
       why,
     );
     results.push(`refused: your reply was not sent to the customer: ${why}`);
+    body = '';
+  }
+  if (body && current.customer.address === NO_REPLY_ADDRESS) {
+    // The customer's mail had no usable address: nothing can reach them, and the agent must
+    // not believe it did. Their text stays on the timeline.
+    results.push(
+      'refused: your reply could NOT be delivered: the customer’s message had no usable reply address (your text is kept on the incident)',
+    );
     body = '';
   }
   if (body) {
@@ -431,7 +440,10 @@ async function customerReply(
       from: reply.from,
       body: reply.text,
       status: current.status,
-      reopened: incident.status !== current.status && current.status === 'in-progress',
+      // Waiting for the customer and they answered: work resumes. Resolved or closed: reopened.
+      resumed: incident.status === 'pending-customer' && current.status === 'in-progress',
+      reopened:
+        ['resolved', 'closed'].includes(incident.status) && current.status === 'in-progress',
       files: files.files,
     },
     attachmentIds: files.attachmentIds,

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Incident, RawMessage } from '../../src/store/models.js';
 import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
 import { type CapturedMail } from '../support/smtp-capture.js';
@@ -15,12 +16,19 @@ import { type CapturedMail } from '../support/smtp-capture.js';
 const PLAN = `
 groups:
   - { id: desk, name: Service Desk, lead: lena, assignment: round-robin }
+  - { id: ops, name: Operations, lead: otto, manager: mia }
 agents:
   - { id: alice, name: Alice, email: alice@example.test, groups: [desk] }
   - { id: lena, name: Lena Lead, email: lena@example.test, groups: [desk], away: true }
+  - { id: otto, name: Otto Lead, email: otto@example.test, groups: [ops] }
+  - { id: mia, name: Mia Manager, email: mia@example.test, groups: [ops], away: true }
 classification:
   defaults: { category: general, impact: medium, urgency: medium }
+  rules:
+    - { name: ops, when: { subject: '\\bserver\\b' }, set: { category: ops } }
 routing:
+  rules:
+    - { name: ops, when: { category: ops }, group: ops }
   default: desk
 attachments:
   toAgentsMaxMB: 1
@@ -131,10 +139,10 @@ describe('agent mail: threads and subjects', () => {
     expect(assignment.parsed.attachments.map((a) => a.filename)).toEqual(['bank statement.png']);
     expect(assignment.parsed.attachments[0]!.content.equals(statement)).toBe(true);
     expect(assignment.parsed.text).toContain(
-      "Attached, the customer's files:\n  #1 bank statement.png (image/png, 40.0 KB)",
+      'Attached to this mail:\n  #1 bank statement.png (image/png, 40.0 KB)',
     );
     expect(assignment.parsed.text).toContain(
-      'Too large to attach here (fetch with `incidesk attachments get INC-000003 2 -o DIR`):\n  #2 ../scan.bin (application/octet-stream, 1.5 MB)',
+      'Too large to attach here:\n  #2 ../scan.bin (application/octet-stream, 1.5 MB)\nFetch with: incidesk attachments get INC-000003 2 -o DIR',
     );
 
     // The listed file, byte for byte, under a safe name; then all of them.
@@ -193,5 +201,85 @@ describe('agent mail: threads and subjects', () => {
     for (const m of h.smtp.messages.filter((m) => m.envelopeTo.includes('dave@example.net')))
       for (const bytes of carolsBytes)
         expect(m.raw.includes(bytes.subarray(0, 64).toString('base64'))).toBe(false);
+  });
+
+  it('passes over a lead who is the assignee when escalating, and says so', async () => {
+    await deliver(h.t.mailboxUser, {
+      from: 'erin@example.com',
+      to: SUPPORT,
+      subject: 'Server unreachable',
+      text: 'Our server does not answer.',
+    });
+    const incident = await waitUntil('assigned to otto', async () =>
+      Incident.findOne({ subject: 'Server unreachable', assignee: 'otto' }).lean(),
+    );
+    const id = `INC-${String(incident.number).padStart(6, '0')}`;
+    const assignment = await mailTo('otto@example.test', id, 'assignment');
+    await replyTo(assignment, 'otto@example.test', '#escalate need a second opinion');
+    const result = await mailTo('otto@example.test', id, 'command-result');
+    expect(result.parsed.text).toContain(
+      'done: #escalate: escalated (level 1: lead; the lead (otto) is the assignee: told the manager)',
+    );
+    const toMia = await mailTo('mia@example.test', id, 'escalation');
+    expect(toMia.parsed.text).toContain('escalated to you as manager');
+    expect(mailsTo('otto@example.test', id).filter((m) => kind(m) === 'escalation')).toEqual([]);
+  });
+
+  it('keeps an out-of-office reply that threads to nothing without opening an incident', async () => {
+    const before = await Incident.countDocuments();
+    await deliver(h.t.mailboxUser, {
+      from: 'away@example.com',
+      to: SUPPORT,
+      subject: 'Out of office: back on Monday',
+      headers: { 'Auto-Submitted': 'auto-replied' },
+      text: 'I am out of the office until Monday.',
+    });
+    const kept = await waitUntil('the auto-reply kept', async () =>
+      RawMessage.findOne({ kind: 'auto-reply' }).lean(),
+    );
+    expect(kept).toMatchObject({ state: 'ingested' });
+    expect(kept.incidentNumber).toBeUndefined();
+    // A later message is processed after it: by then the auto-reply had its chance to open one.
+    await deliver(h.t.mailboxUser, {
+      from: 'fred@example.com',
+      to: SUPPORT,
+      subject: 'Printer jammed',
+      text: 'Paper stuck.',
+    });
+    await waitUntil('the next message opened an incident', async () =>
+      Incident.findOne({ subject: 'Printer jammed' }).lean(),
+    );
+    expect(await Incident.countDocuments()).toBe(before + 1);
+    expect(await Incident.findOne({ subject: /Out of office/ }).lean()).toBeNull();
+  });
+
+  it('tells an agent that a reply to a customer without a reply address was NOT delivered', async () => {
+    const raw = [
+      'From: "Nobody" <>',
+      `To: ${SUPPORT}`,
+      'Subject: Scanner offline',
+      'Message-ID: <no-sender-1@example.org>',
+      'Date: Mon, 07 Dec 2026 09:00:00 +0000',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'The scanner is offline again.',
+      '',
+    ].join('\r\n');
+    await deliver(h.t.mailboxUser, { raw, from: '' });
+    const incident = await waitUntil('assigned to alice', async () =>
+      Incident.findOne({ subject: 'Scanner offline', assignee: 'alice' }).lean(),
+    );
+    const id = `INC-${String(incident.number).padStart(6, '0')}`;
+    const assignment = await mailTo(ALICE, id, 'assignment');
+    await replyTo(assignment, ALICE, 'We restarted the scanner.');
+    const result = await mailTo(ALICE, id, 'command-result');
+    expect(result.parsed.text).toContain('Not done: your reply about');
+    expect(result.parsed.text).toContain('your reply could NOT be delivered');
+    expect(result.parsed.text).not.toContain('sent your reply');
+    expect(
+      h.smtp.messages.filter(
+        (m) => kind(m) === 'reply' && m.parsed.headers.get('x-incidesk-incident') === id,
+      ),
+    ).toEqual([]);
   });
 });

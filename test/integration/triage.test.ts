@@ -203,6 +203,9 @@ describe('triage, assignment and agents working by email', () => {
     expect(resumed.sla?.resolution?.runningSince).toBeTruthy();
     const [forwarded] = await mailTo('nina@example.test', kindIs('customer-reply'));
     expect(forwarded!.parsed.text).toContain('TLS handshake failed');
+    // Waiting for the customer is not a closure: the incident resumes, it is not reopened.
+    expect(forwarded!.parsed.text).toContain('(the customer answered: work resumes');
+    expect(forwarded!.parsed.text).not.toContain('reopened');
   });
 
   it('transfers between groups and reassigns by command', async () => {

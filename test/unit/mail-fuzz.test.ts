@@ -80,6 +80,7 @@ function answers(
     resolutionDue: '-',
     status: 'in-progress',
     reopened: true,
+    resumed: false,
     fix: parsed.subject,
     workaround: parsed.html ?? text,
     reopenDays: 14,
