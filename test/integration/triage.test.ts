@@ -9,7 +9,14 @@ import { jobIds } from '../../src/queues.js';
 import { findArchivedIncident, moveIncidents } from '../../src/store/archive.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
-import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import {
+  deliver,
+  deliverReply,
+  SECRET,
+  SUPPORT,
+  waitUntil,
+  useTestApp,
+} from '../support/harness.js';
 import { type CapturedMail } from '../support/smtp-capture.js';
 
 export const TRIAGE_PLAN = `
@@ -90,16 +97,7 @@ describe('triage, assignment and agents working by email', () => {
     from: string,
     text: string,
     attachments: { filename: string; content: Buffer }[] = [],
-  ) =>
-    deliver(h.t.mailboxUser, {
-      attachments,
-      from,
-      to: original.parsed.replyTo!.value[0]!.address!,
-      subject: `Re: ${original.parsed.subject}`,
-      inReplyTo: original.parsed.messageId,
-      references: [original.parsed.messageId!],
-      text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
-    });
+  ) => deliverReply(h.t.mailboxUser, original, from, text, attachments);
   const sweep = async () => {
     const job = await h.app.ctx.queues.sla.add('sweep', { incident: 0 });
     await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));

@@ -2,7 +2,7 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log.js';
 import { parsePlan } from '../../src/plan/load.js';
 import type { Plan } from '../../src/plan/schema.js';
 import { PROJECT_ROOT, uniqueName } from './services.js';
-import { startSmtpCapture, type SmtpCapture } from './smtp-capture.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from './smtp-capture.js';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { dkimSign } from 'mailauth';
 import type { DnsResolver } from '../../src/mail/sender-auth.js';
@@ -231,6 +231,32 @@ export async function deliver(
   } finally {
     transport.close();
   }
+}
+
+/**
+ * Deliver `from`'s reply to a mail incidesk sent, as a mail client writes it: to its Reply-To,
+ * subject "Re: …", In-Reply-To/References naming it, the original quoted below the text.
+ * Returns the reply's Message-ID.
+ */
+export async function deliverReply(
+  mailboxUser: string,
+  original: CapturedMail,
+  from: string,
+  text: string,
+  attachments: { filename: string; content: Buffer; contentType?: string }[] = [],
+) {
+  const messageId = `<reply-${randomUUID()}@example.test>`;
+  await deliver(mailboxUser, {
+    attachments,
+    from,
+    messageId,
+    to: original.parsed.replyTo!.value[0]!.address!,
+    subject: `Re: ${original.parsed.subject}`,
+    inReplyTo: original.parsed.messageId,
+    references: [original.parsed.messageId!],
+    text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
+  });
+  return messageId;
 }
 
 /** An IMAP session on the test mailbox, for arranging or inspecting server state. */
