@@ -170,7 +170,10 @@ describe('triage, assignment and agents working by email', () => {
     ]);
     const [result] = await mailTo('nina@example.test', kindIs('command-result'));
     expect(result!.parsed.text).toContain('Done: your reply about INC-000001');
-    expect(result!.parsed.text).toMatch(/done: #priority: priority P2/);
+    // The matrix gives P1 for this incident's impact and urgency: P2 was set directly.
+    expect(result!.parsed.text).toContain(
+      'done: #priority: priority P2, set directly: it overrides the matrix, which gives P1 for impact high, urgency high',
+    );
     expect(result!.parsed.text).toMatch(/done: #note/);
     const incident = await incidentWhere(
       1,
