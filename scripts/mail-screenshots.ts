@@ -44,7 +44,8 @@ const mails = {
     kind: 'reply',
     incident: incident('en', 'service-desk'),
     to: 'jana@customer.example',
-    subject: 'Re: VPN keeps disconnecting',
+    audience: 'customer',
+    subjectPrefix: 'Re',
     template: 'agent-reply',
     data: {
       customerName: 'Jana Schulz',
@@ -69,7 +70,8 @@ const mails = {
     kind: 'resolved',
     incident: incident('de', 'service-desk'),
     to: 'jana@customer.example',
-    subject: 'Resolved: VPN-Verbindung bricht ständig ab',
+    audience: 'customer',
+    subjectPrefix: 'Resolved',
     template: 'resolved',
     data: {
       customerName: 'Jana Schulz',

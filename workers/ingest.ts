@@ -63,6 +63,7 @@ import { getRaw, markIngested, openRaw, quarantineRaw } from '../src/store/raw-m
 
 export type IngestResult =
   | { outcome: 'skipped'; state: string }
+  | { outcome: 'kept'; kind: string }
   | { outcome: 'quarantined'; reason: string }
   | { outcome: 'new-incident' | 'follow-up' | 'bounce'; incident: number };
 
@@ -199,6 +200,14 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     }
     // Long after closure: a new incident, linked to the old one.
     linkedTo = incident.number;
+  }
+
+  // An out-of-office or other auto-reply about nothing we know asks nothing of anyone: it is
+  // kept and marked (raw_messages, kind auto-reply) but opens no incident and starts no clock.
+  if (automatic?.kind === 'auto-reply') {
+    await markIngested(rawId, undefined, automatic.kind);
+    log.info({ reason: automatic.reason }, 'auto-reply threads to no incident: kept, no incident');
+    return { outcome: 'kept', kind: automatic.kind };
   }
 
   const incident = await openIncident({

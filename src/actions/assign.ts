@@ -17,6 +17,7 @@ import {
   updateIncident,
 } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
+import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
@@ -193,7 +194,7 @@ async function tellLeadNobodyIsAvailable(
     kind: 'unassigned',
     incident,
     to: lead.email,
-    subject: `Nobody available in ${group.name}: ${incident.subject}`,
+    audience: 'staff',
     template: 'unassigned',
     data: {
       name: lead.name,
@@ -211,6 +212,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
   const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
   if (!agent) return;
   const opening = await openingMessage(incident);
+  const files = await filesForStaffMail(ctx, incident.number, opening?.attachmentIds ?? []);
   const cal = calendarOf(ctx, incident);
   // Dates: the template writes them in the agent's zone ({{time}}).
   const due = (clock?: { runningSince?: Date | null } | null) =>
@@ -220,7 +222,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
     kind: 'assignment',
     incident,
     to: agent.email,
-    subject: `${incident.priority ?? ''} assigned to you: ${incident.subject}`.trim(),
+    audience: 'staff',
     template: 'assignment',
     data: {
       name: agent.name,
@@ -237,7 +239,9 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       message: opening?.text ?? '',
       duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
       ...(await similarSection(ctx, incident, opening?.text ?? '')),
+      files: files.files,
     },
+    attachmentIds: files.attachmentIds,
     autoSubmitted: 'auto-generated',
   });
 }

@@ -4,7 +4,7 @@
  * timeline with who and why, and tells whoever needs to know.
  */
 import type { AppContext } from '../context.js';
-import { priorityFor } from '../domain/classify.js';
+import { priorityConfirmation, priorityFor } from '../domain/classify.js';
 import { resolutionProblems, transition, type LifecycleAction } from '../domain/lifecycle.js';
 import { mergeReviewProblem, reportersToNotify } from '../domain/links.js';
 import { formatKnownErrorId } from '../domain/known-errors.js';
@@ -89,7 +89,7 @@ export async function reprioritise(
     event: 'reprioritised',
     detail: { from: incident.priority, to: priority, impact, urgency, by: actor.by },
   });
-  return { ok: true, done: `priority ${priority} (impact ${impact}, urgency ${urgency})` };
+  return { ok: true, done: priorityConfirmation(ctx.plan.matrix, priority, impact, urgency) };
 }
 
 /**
@@ -200,7 +200,8 @@ export async function resolveIncident(
       kind: 'resolved',
       incident: i,
       to: i.customer.address,
-      subject: `Resolved: ${i.subject}`,
+      audience: 'customer',
+      subjectPrefix: 'Resolved',
       template: 'resolved',
       data: {
         customerName: i.customer.name ?? '',

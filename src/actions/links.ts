@@ -180,7 +180,7 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
     kind: 'possible-outage',
     incident,
     to: lead.email,
-    subject: `Possible outage: ${cluster.length} similar reports (${incident.subject})`,
+    audience: 'staff',
     template: 'possible-outage',
     data: {
       name: lead.name,

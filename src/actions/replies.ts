@@ -7,9 +7,10 @@ import { mayRunCommand, roleOnIncident, type CommandAction } from '../domain/acc
 import type { CommandPermission } from '../domain/agent-mail.js';
 import { REFUSAL_NOTICE_WINDOW_MS } from '../constants.js';
 import { priorityFor } from '../domain/classify.js';
-import { parseCommands, type Command } from '../domain/commands.js';
+import { commandOutcome, parseCommands, type Command } from '../domain/commands.js';
 import { customerMessageOutcome, type LifecycleAction } from '../domain/lifecycle.js';
 import type { Status } from '../domain/lifecycle.js';
+import { NO_REPLY_ADDRESS } from '../domain/sender.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { Level, PlanAgent } from '../plan/schema.js';
 import { appendAudit, withActor } from '../store/audit.js';
@@ -34,6 +35,7 @@ import {
   transferIncident,
 } from './changes.js';
 import { groupUnder } from './links.js';
+import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, retryIfRaced, type ChangeResult } from './outcome.js';
 import { addActionItem, addLesson, completeActionItem } from './review.js';
@@ -192,7 +194,7 @@ async function run(
         );
         if (!current) return changedMeanwhile();
       }
-      await escalate(
+      const { skipped } = await escalate(
         ctx,
         current,
         step,
@@ -201,7 +203,7 @@ async function run(
       );
       return {
         ok: true,
-        done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step})`,
+        done: `escalated (level ${level}: ${typeof step === 'object' ? `transfer to ${step.transfer}` : step}${skipped ? `; ${skipped}` : ''})`,
       };
     }
     case 'merge':
@@ -275,13 +277,22 @@ async function agentReply(
     results.push(`refused: your reply was not sent to the customer: ${why}`);
     body = '';
   }
+  if (body && current.customer.address === NO_REPLY_ADDRESS) {
+    // The customer's mail had no usable address: nothing can reach them, and the agent must
+    // not believe it did. Their text stays on the timeline.
+    results.push(
+      'refused: your reply could NOT be delivered: the customer’s message had no usable reply address (your text is kept on the incident)',
+    );
+    body = '';
+  }
   if (body) {
     await queueMail(ctx, {
       id: `reply-${reply.rawId}`,
       kind: 'reply',
       incident: current,
       to: current.customer.address,
-      subject: `Re: ${current.subject}`,
+      audience: 'customer',
+      subjectPrefix: 'Re',
       template: 'agent-reply',
       data: { body, agentName: agent.name, customerName: current.customer.name ?? '' },
       inReplyTo: current.lastCustomerMessageId ?? undefined,
@@ -300,7 +311,14 @@ async function agentReply(
     results.push('sent your reply to the customer');
   }
   if (results.length === 0) return;
-  await queueCommandResult(ctx, `commands-${reply.rawId}`, current, agent, results);
+  await queueCommandResult(
+    ctx,
+    `commands-${reply.rawId}`,
+    current,
+    agent,
+    results,
+    reply.messageId,
+  );
 }
 
 /** An agent wrote without the incident's token: nothing is executed, and they are told why. */
@@ -324,8 +342,8 @@ export async function refuseUntokenedCommands(
 }
 
 /**
- * The mail that tells an agent what became of their message: "Done" when anything was, else
- * "Not done" (or as the caller says), one line per command, the incident's state after them.
+ * The mail that tells an agent what became of their message, as a reply to it: "Done" only
+ * when everything was, one line per command, the incident's state after them.
  */
 async function queueCommandResult(
   ctx: AppContext,
@@ -333,22 +351,24 @@ async function queueCommandResult(
   incident: IncidentDoc,
   agent: PlanAgent,
   results: string[],
-  nothingDone = results.every((r) => /^(refused|not understood)/.test(r)),
+  commandMail?: string,
 ) {
   await queueMail(ctx, {
     id,
     kind: 'command-result',
     incident,
     to: agent.email,
-    subject: `${nothingDone ? 'Not done' : 'Done'}: ${incident.subject}`,
+    audience: 'staff',
     template: 'command-result',
     data: {
       name: agent.name,
+      outcome: commandOutcome(results.map((r) => !/^(refused|not understood)/.test(r))),
       results,
       status: incident.status,
       assignee: incident.assignee ?? 'nobody',
       priority: incident.priority ?? '-',
     },
+    inReplyTo: commandMail,
     autoSubmitted: 'auto-replied',
   });
 }
@@ -407,21 +427,26 @@ async function customerReply(
   const current = (await findIncident(incident.number)) ?? incident;
   const agent = current.assignee ? findAgent(ctx.plan, current.assignee) : undefined;
   if (!agent) return;
+  const files = await filesForStaffMail(ctx, incident.number, reply.attachmentIds);
   await queueMail(ctx, {
     id: `customer-reply-${reply.rawId}`,
     kind: 'customer-reply',
     incident: current,
     to: agent.email,
-    subject: `Customer replied: ${current.subject}`,
+    audience: 'staff',
     template: 'customer-reply',
     data: {
       name: agent.name,
       from: reply.from,
       body: reply.text,
       status: current.status,
-      reopened: incident.status !== current.status && current.status === 'in-progress',
+      // Waiting for the customer and they answered: work resumes. Resolved or closed: reopened.
+      resumed: incident.status === 'pending-customer' && current.status === 'in-progress',
+      reopened:
+        ['resolved', 'closed'].includes(incident.status) && current.status === 'in-progress',
+      files: files.files,
     },
-    attachmentIds: reply.attachmentIds,
+    attachmentIds: files.attachmentIds,
     autoSubmitted: 'auto-generated',
   });
 }
@@ -490,8 +515,7 @@ export async function refuseUnverifiedAgentMail(
     agent,
     [
       `refused: a message from your address was not acted on (${refused.join(', ') || 'no commands'}): ${refusal.explanation}`,
-      'nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
+      'refused: nothing was changed and nothing was sent to the customer; if you did not write it, someone used your address',
     ],
-    true,
   );
 }

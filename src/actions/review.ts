@@ -162,7 +162,7 @@ export async function sendReviewReminders(ctx: AppContext): Promise<number> {
       kind: 'review-reminder',
       incident,
       to: item.owner,
-      subject: `${kind === 'overdue' ? 'Overdue' : 'Due soon'}: action ${item._id} (${incident.subject})`,
+      audience: 'staff',
       template: 'review-reminder',
       data: {
         actionId: item._id,

@@ -7,11 +7,14 @@
 import type { AppContext } from '../context.js';
 import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { parseDuration } from '../domain/duration.js';
-import { reviewSla, type ClockName, type SlaState } from '../domain/escalation.js';
+import {
+  escalationRecipient,
+  reviewSla,
+  type ClockName,
+  type SlaState,
+} from '../domain/escalation.js';
 import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
-import { formatTime } from '../domain/time-format.js';
 import { formatIncidentId } from '../domain/tokens.js';
-import { readerOf } from '../mail/compose.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import type { EscalationStep, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
@@ -213,9 +216,10 @@ export async function escalate(
   step: EscalationStep,
   level: number,
   reason: string,
-) {
-  await runEscalationStep(ctx, incident, step, level, reason);
+): Promise<{ skipped?: string }> {
+  const done = await runEscalationStep(ctx, incident, step, level, reason);
   await updateIncident(incident.number, { 'sla.notifiedLevel': level });
+  return done;
 }
 
 async function runEscalationStep(
@@ -224,7 +228,7 @@ async function runEscalationStep(
   step: EscalationStep,
   level: number,
   reason: string,
-) {
+): Promise<{ skipped?: string }> {
   const now = ctx.now();
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   const id = `escalated-${incident.number}-${level}`;
@@ -243,31 +247,35 @@ async function runEscalationStep(
         cause: `escalate-${level}`,
       }),
     );
-    return;
+    return {};
   }
-  const agentId = step === 'lead' ? group?.lead : group?.manager;
-  const agent = agentId ? findAgent(ctx.plan, agentId) : undefined;
+  const recipient = escalationRecipient(step, group, incident.assignee);
+  const agent = recipient.to ? findAgent(ctx.plan, recipient.to) : undefined;
   await appendTimeline(incident.number, {
     _id: id,
     at: now,
     type: 'event',
     event: 'escalated',
-    detail: { level, step, to: agent?.id ?? null, reason, plan: ctx.plan.fingerprint },
+    detail: {
+      level,
+      step,
+      to: agent?.id ?? null,
+      reason,
+      plan: ctx.plan.fingerprint,
+      ...(recipient.skipped ? { skipped: recipient.skipped } : {}),
+    },
   });
-  if (!agent) return;
+  if (!agent) return { skipped: recipient.skipped };
   await queueMail(ctx, {
     id: `escalation-${incident.number}-${level}`,
     kind: 'escalation',
     incident,
     to: agent.email,
-    subject: `Escalation (${step}): ${incident.priority ?? ''} ${incident.subject}`.replace(
-      /\s+/g,
-      ' ',
-    ),
+    audience: 'staff',
     template: 'escalation',
     data: {
       name: agent.name,
-      role: step,
+      role: recipient.role,
       reason,
       level,
       priority: incident.priority ?? '-',
@@ -278,19 +286,18 @@ async function runEscalationStep(
     },
     autoSubmitted: 'auto-generated',
   });
+  return { skipped: recipient.skipped };
 }
 
 async function warnAssignee(ctx: AppContext, incident: IncidentDoc, clock: ClockName, due: Date) {
   const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
   if (!agent) return;
-  const reader = readerOf(ctx.plan, agent.email, incident);
-  const dueText = formatTime(due, reader.timeZone, reader.locale);
   await queueMail(ctx, {
     id: `sla-warning-${incident.number}-${clock}-${due.getTime()}`,
     kind: 'sla-warning',
     incident,
     to: agent.email,
-    subject: `SLA warning: ${formatIncidentId(incident.number)} ${clock === 'firstResponse' ? 'first response' : 'resolution'} due ${dueText}`,
+    audience: 'staff',
     template: 'sla-warning',
     data: {
       name: agent.name,

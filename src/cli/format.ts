@@ -1,4 +1,5 @@
 /** Human-readable renderings for the CLI (JSON output is the documents themselves). */
+import { describeAttachment, type AttachmentInfo } from '../domain/attachments.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { IncidentDoc, TimelineDoc } from '../store/models.js';
 
@@ -48,7 +49,12 @@ export function incidentTable(rows: readonly IncidentDoc[]): string {
   return alignedTable(header, lines);
 }
 
-export function incidentDetail(incident: IncidentDoc, timeline: readonly TimelineDoc[]): string {
+export function incidentDetail(
+  incident: IncidentDoc,
+  timeline: readonly TimelineDoc[],
+  attachments: readonly AttachmentInfo[] = [],
+): string {
+  const byId = new Map(attachments.map((a) => [a.id, a]));
   const out = [
     `${formatIncidentId(incident.number)}  ${incident.subject}`,
     `status:       ${incident.status}`,
@@ -97,7 +103,12 @@ export function incidentDetail(incident: IncidentDoc, timeline: readonly Timelin
       const body = (e.text ?? '').replace(/\s+$/, '');
       if (body) out.push(...body.split(/\r?\n/).map((l) => `      ${l}`));
       else out.push('      (no new text)');
-      if (e.attachmentIds?.length) out.push(`      [${e.attachmentIds.length} attachment(s)]`);
+      for (const id of e.attachmentIds ?? []) {
+        const a = byId.get(id);
+        out.push(
+          `      attachment ${a ? describeAttachment(a) : `${id} (missing from the store)`}`,
+        );
+      }
     } else {
       out.push(
         `  ${time(e.at)}  • ${e.event}${e.detail ? ` ${JSON.stringify(e.detail)}` : ''}${from}`,

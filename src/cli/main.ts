@@ -13,10 +13,12 @@ import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
 import { templateLocales, templateProblems } from '../mail/templates.js';
-import { findIncident, listIncidents } from '../store/incidents.js';
+import { listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
-import { findArchivedIncident } from '../store/archive.js';
+import { findIncidentRecord } from '../store/archive.js';
+import { numberedAttachments } from '../store/attachments.js';
 import { checkConnections, connectionExitCode, connectionLine } from '../ops/connections.js';
+import { registerAttachmentCommands } from './attachments.js';
 import { registerBackupCommands } from './backup.js';
 import { registerDigestCommands } from './digest.js';
 import { EXIT } from './exit-codes.js';
@@ -24,7 +26,6 @@ import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
-import { timelineWithMerged } from '../store/review.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
 import { registerAuditCommands } from './audit.js';
@@ -139,20 +140,19 @@ incidents
     if (number === null)
       throw new CommanderError(EXIT.usage, 'incidesk.badId', `not an incident id: ${id}`);
     const found = await withStore(async () => {
-      const incident = await findIncident(number);
-      // Merged duplicates' messages stay visible under the incident they were merged into.
-      if (incident) return { incident, timeline: await timelineWithMerged(number) };
-      return findArchivedIncident(number); // archived by `maintenance run`: still findable
+      const record = await findIncidentRecord(number);
+      return record && { ...record, attachments: await numberedAttachments(record.timeline) };
     });
     if (!found) throw new NotFoundError(`no incident ${id}`);
-    const archivedAt = (found.incident as { archivedAt?: Date }).archivedAt;
+    const archivedAt = found.incident.archivedAt;
     print(
       opts.json
         ? JSON.stringify(found, null, 2)
-        : `${incidentDetail(found.incident, found.timeline)}${archivedAt ? `\n(archived ${archivedAt.toISOString()}; \`incidesk archive restore ${id}\` brings it back)` : ''}`,
+        : `${incidentDetail(found.incident, found.timeline, found.attachments)}${archivedAt ? `\n(archived ${archivedAt.toISOString()}; \`incidesk archive restore ${id}\` brings it back)` : ''}`,
     );
   });
 
+registerAttachmentCommands(program);
 registerReviewCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);

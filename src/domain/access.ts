@@ -175,6 +175,7 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'mailbox authorize': null, // touches no store: it turns a consent into a refresh token
   'incidents list': 'agent',
   'incidents show': 'agent',
+  'attachments get': 'agent',
   'incidents merge': 'lead', // as by email: merging needs a lead
   'incidents group': 'agent',
   'review show': 'agent',

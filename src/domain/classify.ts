@@ -90,6 +90,22 @@ export function priorityFor(matrix: Matrix, impact: Level, urgency: Level): Prio
   return p;
 }
 
+/**
+ * How a priority change is confirmed to the agent: the impact/urgency pair the matrix maps to
+ * it, or, when the priority was set directly against the matrix, that it overrides it.
+ */
+export function priorityConfirmation(
+  matrix: Matrix,
+  priority: Priority,
+  impact: Level,
+  urgency: Level,
+): string {
+  const byMatrix = priorityFor(matrix, impact, urgency);
+  return byMatrix === priority
+    ? `priority ${priority} (impact ${impact}, urgency ${urgency})`
+    : `priority ${priority}, set directly: it overrides the matrix, which gives ${byMatrix} for impact ${impact}, urgency ${urgency}`;
+}
+
 interface CompiledWhen {
   subject?: RegExp;
   body?: RegExp;

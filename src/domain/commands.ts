@@ -20,7 +20,7 @@
  * (never sent to the customer).
  */
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
-import { statusForCommand, type Status } from './lifecycle.js';
+import { COMMAND_STATUSES, statusForCommand, type Status } from './lifecycle.js';
 import { parseDueDate } from './review.js';
 import { parseKnownErrorId } from './known-errors.js';
 import { parseIncidentId } from './tokens.js';
@@ -168,7 +168,9 @@ function parseCommand(word: string, rest: string): Parsed {
       if (!rest.trim()) return { error: 'a status is missing' };
       const status = statusForCommand(rest);
       if (!status) {
-        return { error: `unknown status "${rest.trim()}" (use open, pending, resolved or closed)` };
+        return {
+          error: `unknown status "${rest.trim()}" (use ${COMMAND_STATUSES.join(', ')}; to resolve, #resolve cause: …; fix: …)`,
+        };
       }
       return { command: { kind: 'status', status } };
     }
@@ -266,4 +268,15 @@ export function parseCommands(text: string): ParsedCommands {
   }
   const body = i < lines.length ? text.slice((lines[i] as Line).start) : '';
   return { commands, errors, body };
+}
+
+export type CommandOutcome = 'Done' | 'Partly done' | 'Not done';
+
+/**
+ * What an agent's message achieved as a whole, from whether each of its parts (commands,
+ * the reply to the customer) was done: "Done" only when every part was.
+ */
+export function commandOutcome(done: readonly boolean[]): CommandOutcome {
+  if (done.length > 0 && done.every(Boolean)) return 'Done';
+  return done.some(Boolean) ? 'Partly done' : 'Not done';
 }

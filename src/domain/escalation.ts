@@ -80,3 +80,29 @@ export function reviewSla(
     : null;
   return { actions, nextCheckAt };
 }
+
+/**
+ * Whom a "lead" or "manager" escalation step tells. Escalating to the person who already
+ * has the incident achieves nothing: a lead who is the assignee is passed over for the
+ * group's manager; with nobody else above, nobody is told, and `skipped` says why.
+ */
+export function escalationRecipient(
+  step: 'lead' | 'manager',
+  group: { lead?: string | null; manager?: string | null } | undefined,
+  assignee: string | null | undefined,
+): { to: string | null; role: 'lead' | 'manager'; skipped?: string } {
+  const named = step === 'lead' ? group?.lead : group?.manager;
+  if (!named || named !== assignee) return { to: named ?? null, role: step };
+  const above = step === 'lead' ? group?.manager : undefined;
+  if (above && above !== assignee)
+    return {
+      to: above,
+      role: 'manager',
+      skipped: `the ${step} (${named}) is the assignee: told the manager`,
+    };
+  return {
+    to: null,
+    role: step,
+    skipped: `the ${step} (${named}) is the assignee and nobody is above them: nobody else was told`,
+  };
+}

@@ -84,6 +84,12 @@ const COMMAND_WORDS: Record<string, Status> = {
   closed: 'closed',
 };
 
+/**
+ * The statuses `#status` can set, as the cheat sheet in the assignment mail and docs/agents.md
+ * list them (resolving takes `#resolve`, with cause and fix).
+ */
+export const COMMAND_STATUSES = ['pending', 'in-progress', 'closed'] as const;
+
 /** The status an email command word names (`#status pending`), or null. */
 export function statusForCommand(s: string): Status | null {
   const word = s

@@ -316,26 +316,3 @@ export function subjectIncident(subject: string): number | null {
   const m = SUBJECT_TAG.exec(subject);
   return m ? toNumber(m[1] as string) : null;
 }
-
-/**
- * Ensures the subject carries exactly one `[INC-000123]` tag for incident n.
- * An existing tag for n (any case or zero padding) is kept in place and
- * canonicalised, duplicates removed; otherwise the tag is prefixed. "Re:" and
- * the like are kept as they are. Empty subjects become "(no subject)".
- */
-export function tagSubject(subject: string, n: number): string {
-  const tag = formatIncidentId(n);
-  const placeholder = '\u0000';
-  let placed = false;
-  const replaced = subject.replace(/\[INC-(\d+)\]/gi, (whole, digits: string) => {
-    if (toNumber(digits) !== n) return whole;
-    if (placed) return '';
-    placed = true;
-    return placeholder;
-  });
-  const collapsed = replaced.replace(/\s+/g, ' ').trim();
-  const rest = collapsed.replace(placeholder, '').trim();
-  if (!rest) return `[${tag}] (no subject)`;
-  if (!placed) return `[${tag}] ${collapsed}`;
-  return collapsed.replace(placeholder, `[${tag}]`);
-}

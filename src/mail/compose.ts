@@ -1,9 +1,9 @@
 /** Builds outbound messages with the headers that make replies thread back to the incident. */
+import { cleanSubject, subjectLine } from '../domain/subject.js';
 import {
   formatIncidentId,
   outboundMessageId,
   plusAddress,
-  tagSubject,
   type TokenRecipient,
 } from '../domain/tokens.js';
 import { agentByEmail, agentTimeZone, groupTimeZone } from '../plan/load.js';
@@ -18,7 +18,16 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1);
 }
 
-export interface MailSpec {
+/**
+ * Whom a mail is for. The subject is always `[INC-n] ` + the incident's cleaned subject
+ * (src/domain/subject.ts): customer mail adds a prefix (`Re`, `Resolved`); staff mail (to
+ * agents, leads, managers) has none, so one person's mail about an incident shares one subject,
+ * and is threaded to the first mail that person got about it (see threadUnder).
+ */
+export type Audience =
+  { audience: 'customer'; subjectPrefix: 'Re' | 'Resolved' } | { audience: 'staff' };
+
+export type MailSpec = Audience & {
   /** Deterministic outbox id: the same cause must always produce the same id. */
   id: string;
   kind: string;
@@ -27,8 +36,6 @@ export interface MailSpec {
   incident: Pick<IncidentDoc, 'number' | 'subject'> &
     Partial<Pick<IncidentDoc, 'group' | 'locale' | 'mailbox'>>;
   to: string;
-  /** Subject before the [INC-n] tag is added. */
-  subject: string;
   template: string;
   data: Record<string, unknown>;
   inReplyTo?: string;
@@ -36,7 +43,7 @@ export interface MailSpec {
   /** RFC 3834 Auto-Submitted value for mail no person wrote. */
   autoSubmitted?: 'auto-replied' | 'auto-generated';
   attachmentIds?: readonly string[];
-}
+};
 
 /** Whom a token is issued to: a plan agent's address as agent, anyone else as customer. */
 export function tokenRecipient(plan: AppContext['plan'], to: string): TokenRecipient {
@@ -80,7 +87,7 @@ export function composeMail(
     spec.template,
     {
       incidentId,
-      incidentSubject: spec.incident.subject,
+      incidentSubject: cleanSubject(spec.incident.subject) || '(no subject)',
       organisation: plan.organisation,
       supportName: box.supportName,
       ...readerOf(plan, spec.to, spec.incident),
@@ -121,12 +128,32 @@ export function composeMail(
       ...(spec.inReplyTo && !spec.references?.includes(spec.inReplyTo) ? [spec.inReplyTo] : []),
     ],
     replyTo: plusAddress(box.supportAddress, config.secret, spec.incident.number, recipient),
-    subject: tagSubject(spec.subject, spec.incident.number),
+    subject: subjectLine(
+      spec.incident.number,
+      spec.incident.subject,
+      spec.audience === 'customer' ? spec.subjectPrefix : undefined,
+    ),
     text: body.text,
     html: body.html,
     headers,
     attachmentIds: [...(spec.attachmentIds ?? [])],
   };
+}
+
+/**
+ * Staff mail joins the thread of the first mail its recipient got about the incident
+ * (`first`): In-Reply-To names what it answers (the agent's own command mail, if given), else
+ * that first mail; References start with the first mail. The first mail itself is left alone.
+ */
+export function threadUnder(message: NewOutboxMessage, first: string): NewOutboxMessage {
+  if (first === message.messageId) return message;
+  const inReplyTo = message.inReplyTo ?? first;
+  const references = [
+    first,
+    ...(message.references ?? []).filter((r) => r !== first && r !== inReplyTo),
+    ...(inReplyTo !== first ? [inReplyTo] : []),
+  ];
+  return { ...message, inReplyTo, references };
 }
 
 export const ackIdFor = (rawId: string) => `ack-${rawId}`;
@@ -146,7 +173,8 @@ export function composeAcknowledgement(
     kind: 'ack',
     incident,
     to: incident.customer.address,
-    subject: `Re: ${incident.subject}`,
+    audience: 'customer',
+    subjectPrefix: 'Re',
     template: 'acknowledgement',
     data: {
       subject: incident.subject,

@@ -277,6 +277,16 @@ export const planSchema = z
       })
       .strict()
       .default({ recipients: [] }),
+    attachments: z
+      .object({
+        /**
+         * Customer files ride along with the mail that tells agents about a message, up to
+         * this total per mail (MB); larger ones are listed, for `incidesk attachments get`.
+         */
+        toAgentsMaxMB: z.number().min(0).max(100).default(10),
+      })
+      .strict()
+      .default({ toAgentsMaxMB: 10 }),
     lifecycle: z
       .object({
         /** A customer writing this long after closure gets a new incident linked to the old one. */

@@ -5,6 +5,8 @@
  */
 import type mongoose from 'mongoose';
 import { atomically, currentSession, db } from './db.js';
+import { findIncident } from './incidents.js';
+import { timelineWithMerged } from './review.js';
 import {
   ArchivedIncident,
   ArchivedTimelineEntry,
@@ -93,6 +95,18 @@ async function copy(collection: string, docs: Doc[]): Promise<void> {
     docs.map((d) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } })),
     { ordered: false, session: currentSession() },
   );
+}
+
+/**
+ * An incident with its whole timeline (merged duplicates' messages included), live or
+ * archived by `maintenance run`: what `incidents show` and `attachments get` read.
+ */
+export async function findIncidentRecord(
+  number: number,
+): Promise<{ incident: IncidentDoc & { archivedAt?: Date }; timeline: TimelineDoc[] } | null> {
+  const incident = await findIncident(number);
+  if (incident) return { incident, timeline: await timelineWithMerged(number) };
+  return findArchivedIncident(number);
 }
 
 export async function findArchivedIncident(

@@ -55,3 +55,20 @@ export async function attachmentsOf(ids: readonly string[]) {
   const found = await Promise.all(ids.map((_id) => Attachment.findById(_id).lean()));
   return found.filter((a) => a !== null);
 }
+
+/**
+ * Every file an incident received, numbered from 1 in the order of its timeline's messages:
+ * the numbers `incidents show`, agents' mail and `incidesk attachments get` share.
+ */
+export async function numberedAttachments(
+  timeline: readonly { type?: string | null; attachmentIds?: readonly string[] | null }[],
+) {
+  const ids = [
+    ...new Set(timeline.filter((e) => e.type === 'message').flatMap((e) => e.attachmentIds ?? [])),
+  ];
+  const byId = new Map((await attachmentsOf(ids)).map((a) => [a._id, a]));
+  return ids.flatMap((id, i) => {
+    const a = byId.get(id);
+    return a ? [{ ...a, id, n: i + 1 }] : [];
+  });
+}

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { findIncident } from '../../src/store/incidents.js';
-import { deliver, replyToMail, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
+import { deliver, deliverReply, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 import type { CapturedMail } from '../support/smtp-capture.js';
 
 const PLAN = `
@@ -33,7 +33,7 @@ describe('localised HTML customer mail', () => {
     );
   const kind = (k: string) => (m: CapturedMail) => m.header('x-incidesk-kind') === k;
   const replyTo = (original: CapturedMail, from: string, text: string) =>
-    replyToMail(h.t.mailboxUser, original, from, text);
+    deliverReply(h.t.mailboxUser, original, from, text);
 
   it('acknowledges a German message (Content-Language: de) in German, HTML and text, in local time', async () => {
     await deliver(h.t.mailboxUser, {

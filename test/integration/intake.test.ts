@@ -108,7 +108,8 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     expect(second.customer.address).toBe('mallory@example.org');
     expect((await findIncident(1))!.participants).not.toContain('mallory@example.org');
     const acks = await h.smtp.waitFor(2);
-    expect(acks[1]!.parsed.subject).toBe('[INC-000002] Re: [INC-000001] please add me');
+    // Only the new incident's own tag, and one Re: (the other incident's tag is dropped).
+    expect(acks[1]!.parsed.subject).toBe('[INC-000002] Re: please add me');
   });
 
   it('records automatic mail without acknowledging it', async () => {

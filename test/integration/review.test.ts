@@ -57,6 +57,7 @@ describe('post-incident review, duplicates and outages', () => {
       return found.length >= count ? found : null;
     });
   const subjectHas = (s: string) => (m: CapturedMail) => m.parsed.subject?.includes(s) === true;
+  const textHas = (s: string) => (m: CapturedMail) => m.parsed.text?.includes(s) === true;
   const replyTo = (original: CapturedMail, from: string, text: string) =>
     deliver(h.t.mailboxUser, {
       from,
@@ -76,7 +77,7 @@ describe('post-incident review, duplicates and outages', () => {
       OLGA,
       (m) =>
         m.parsed.subject?.startsWith(`[INC-${String(incident.number).padStart(6, '0')}]`) ===
-          true && m.parsed.subject.includes('assigned to you'),
+          true && m.parsed.headers.get('x-incidesk-kind') === 'assignment',
     );
     return { incident, notice: notice! };
   };
@@ -86,7 +87,7 @@ describe('post-incident review, duplicates and outages', () => {
       OLGA,
       (m) =>
         m.header('x-incidesk-incident') === `INC-${String(number).padStart(6, '0')}` &&
-        /^\[INC-\d+\] (Done|Not done):/.test(m.parsed.subject ?? ''),
+        m.header('x-incidesk-kind') === 'command-result',
       count,
     );
   const sweep = async () => {
@@ -156,8 +157,8 @@ describe('post-incident review, duplicates and outages', () => {
   });
 
   it('reminds the owner of an overdue action item once per day', async () => {
-    const overdue = subjectHas(`Overdue: action ${p1}-1`);
-    const dueSoon = subjectHas(`Due soon: action ${p1}-1`);
+    const overdue = textHas(`is overdue:\n\n  Action:    ${p1}-1`);
+    const dueSoon = textHas(`is due soon:\n\n  Action:    ${p1}-1`);
     await sweep(); // 2026-11-23: not due for two days
     now = new Date('2026-11-25T09:00:00Z'); // within a day of the due date
     await sweep();
@@ -223,7 +224,10 @@ describe('post-incident review, duplicates and outages', () => {
     const c2 = await report('cat@three.example', 'Website down?');
     const c3 = await report('bob@two.example', 'Our website is down');
     // Three customers within the hour: the lead hears of a possible outage, once.
-    const [suggestion] = await mailTo('lena@example.test', subjectHas('Possible outage'));
+    const [suggestion] = await mailTo(
+      'lena@example.test',
+      (m: CapturedMail) => m.parsed.headers.get('x-incidesk-kind') === 'possible-outage',
+    );
     expect(suggestion!.parsed.text).toContain(
       `#parent INC-${String(parent.incident.number).padStart(6, '0')}`,
     );

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { search } from '../../src/actions/search.js';
 import { termWeights } from '../../src/domain/search.js';
 import { indexSnapshot } from '../../src/store/search-index.js';
-import { deliver, replyToMail, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
+import { deliver, deliverReply, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 import type { CapturedMail } from '../support/smtp-capture.js';
 
 const PLAN = `
@@ -39,7 +39,7 @@ describe('search follows status changes and indexes the resolution as fields', (
         m.parsed.subject?.includes(subject) === true,
     );
   const replyTo = (original: CapturedMail, text: string) =>
-    replyToMail(h.t.mailboxUser, original, 'anna@example.test', text);
+    deliverReply(h.t.mailboxUser, original, 'anna@example.test', text);
   const statusInSearch = (query: string, ref: string, status: string) =>
     waitUntil(`${ref} ${status} in search`, async () => {
       const hit = (await search(query, 10)).find((r) => r.record.ref === ref);

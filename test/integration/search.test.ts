@@ -407,9 +407,11 @@ describe('search, reports and known errors', () => {
       references: [notice.parsed.messageId!],
       text: '#known-error KE-0001\n#known-error KE-0099\n',
     });
-    const result = await mailTo('alice@example.test', (m) =>
-      /^\[INC-\d+\] Done:/.test(m.parsed.subject ?? ''),
+    const result = await mailTo(
+      'alice@example.test',
+      (m) => m.parsed.headers.get('x-incidesk-kind') === 'command-result',
     );
+    expect(result.parsed.text).toContain('Partly done: your reply');
     expect(result.parsed.text).toContain('done: #known-error: linked to KE-0001');
     expect(result.parsed.text).toContain('refused: #known-error: no known error KE-0099');
     expect((await findKnownError(1))?.incidents).toEqual([number]);

@@ -84,7 +84,7 @@ describe('SLA escalation survives a killed process and a wiped Redis', () => {
     const escalation = await waitUntil('escalation mail to the lead', async () =>
       smtp.messages.find((m) => m.envelopeTo.includes('lou@example.test')),
     );
-    expect(escalation.parsed.subject).toContain('Escalation (lead)');
+    expect(escalation.parsed.text).toContain('escalated to you as lead');
     const events = (await timelineOf(1)).map((e) => e.event);
     expect(events.filter((e) => e === 'sla-breached')).toHaveLength(1);
     expect(events.filter((e) => e === 'escalated')).toHaveLength(1);

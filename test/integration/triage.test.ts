@@ -9,7 +9,14 @@ import { jobIds } from '../../src/queues.js';
 import { findArchivedIncident, moveIncidents } from '../../src/store/archive.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident } from '../../src/store/models.js';
-import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import {
+  deliver,
+  deliverReply,
+  SECRET,
+  SUPPORT,
+  waitUntil,
+  useTestApp,
+} from '../support/harness.js';
 import { type CapturedMail } from '../support/smtp-capture.js';
 
 export const TRIAGE_PLAN = `
@@ -68,6 +75,8 @@ describe('triage, assignment and agents working by email', () => {
   let now = new Date('2026-11-23T10:00:00Z');
   const advance = (ms: number) => (now = new Date(now.getTime() + ms));
 
+  const kindIs = (kind: string) => (m: CapturedMail) =>
+    m.parsed.headers.get('x-incidesk-kind') === kind;
   const mailTo = (address: string, match: (m: CapturedMail) => boolean = () => true, count = 1) =>
     waitUntil(`${count} mail(s) to ${address}`, async () => {
       const found = h.smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
@@ -88,16 +97,7 @@ describe('triage, assignment and agents working by email', () => {
     from: string,
     text: string,
     attachments: { filename: string; content: Buffer }[] = [],
-  ) =>
-    deliver(h.t.mailboxUser, {
-      attachments,
-      from,
-      to: original.parsed.replyTo!.value[0]!.address!,
-      subject: `Re: ${original.parsed.subject}`,
-      inReplyTo: original.parsed.messageId,
-      references: [original.parsed.messageId!],
-      text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
-    });
+  ) => deliverReply(h.t.mailboxUser, original, from, text, attachments);
   const sweep = async () => {
     const job = await h.app.ctx.queues.sla.add('sweep', { incident: 0 });
     await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
@@ -124,9 +124,8 @@ describe('triage, assignment and agents working by email', () => {
     const [notice] = await mailTo('nina@example.test');
     // Issued to Nina as an agent: her replies carrying it are hers to make.
     const token = issuedToken(SECRET, 1, { address: 'nina@example.test', role: 'agent' });
-    expect(notice!.parsed.subject).toBe(
-      '[INC-000001] P1 assigned to you: VPN down for the whole office',
-    );
+    expect(notice!.parsed.subject).toBe('[INC-000001] VPN down for the whole office');
+    expect(notice!.parsed.text).toContain('INC-000001 is assigned to you.');
     expect(notice!.parsed.replyTo?.value[0]?.address).toBe(
       `support+INC-000001.${token}@example.test`,
     );
@@ -169,11 +168,12 @@ describe('triage, assignment and agents working by email', () => {
     expect(toCustomer!.parsed.attachments.map((a) => [a.filename, a.content.toString()])).toEqual([
       ['vpn-setup.pdf', '%PDF-1.4 instructions'],
     ]);
-    const [result] = await mailTo(
-      'nina@example.test',
-      (m) => m.parsed.subject?.includes('Done:') === true,
+    const [result] = await mailTo('nina@example.test', kindIs('command-result'));
+    expect(result!.parsed.text).toContain('Done: your reply about INC-000001');
+    // The matrix gives P1 for this incident's impact and urgency: P2 was set directly.
+    expect(result!.parsed.text).toContain(
+      'done: #priority: priority P2, set directly: it overrides the matrix, which gives P1 for impact high, urgency high',
     );
-    expect(result!.parsed.text).toMatch(/done: #priority: priority P2/);
     expect(result!.parsed.text).toMatch(/done: #note/);
     const incident = await incidentWhere(
       1,
@@ -202,11 +202,11 @@ describe('triage, assignment and agents working by email', () => {
     );
     const resumed = await incidentWhere(1, 'in progress again', (i) => i.status === 'in-progress');
     expect(resumed.sla?.resolution?.runningSince).toBeTruthy();
-    const [forwarded] = await mailTo(
-      'nina@example.test',
-      (m) => m.parsed.subject?.includes('Customer replied') === true,
-    );
+    const [forwarded] = await mailTo('nina@example.test', kindIs('customer-reply'));
     expect(forwarded!.parsed.text).toContain('TLS handshake failed');
+    // Waiting for the customer is not a closure: the incident resumes, it is not reopened.
+    expect(forwarded!.parsed.text).toContain('(the customer answered: work resumes');
+    expect(forwarded!.parsed.text).not.toContain('reopened');
   });
 
   it('transfers between groups and reassigns by command', async () => {
@@ -217,25 +217,16 @@ describe('triage, assignment and agents working by email', () => {
       'in service desk, assigned to alice',
       (i) => i.group === 'service-desk' && i.assignee === 'alice',
     );
-    const [toAlice] = await mailTo(
-      'alice@example.test',
-      (m) => m.parsed.subject?.includes('assigned to you') === true,
-    );
+    const [toAlice] = await mailTo('alice@example.test', kindIs('assignment'));
     await replyTo(toAlice!, 'alice@example.test', '#assign anton');
     await incidentWhere(1, 'assigned to anton', (i) => i.assignee === 'anton');
-    await mailTo(
-      'anton@example.test',
-      (m) => m.parsed.subject?.includes('assigned to you') === true,
-    );
+    await mailTo('anton@example.test', kindIs('assignment'));
     const events = (await timelineOf(1)).map((e) => e.event);
     expect(events).toEqual(expect.arrayContaining(['transferred', 'assigned']));
   });
 
   it('requires a cause and a fix to resolve, tells the customer, and reopens when they write back', async () => {
-    const [toAnton] = await mailTo(
-      'anton@example.test',
-      (m) => m.parsed.subject?.includes('assigned to you') === true,
-    );
+    const [toAnton] = await mailTo('anton@example.test', kindIs('assignment'));
     await replyTo(toAnton!, 'anton@example.test', '#resolve cause: expired certificate');
     const [refusal] = await mailTo(
       'anton@example.test',
@@ -293,7 +284,7 @@ describe('triage, assignment and agents working by email', () => {
     });
     const [refused] = await mailTo(
       'alice@example.test',
-      (m) => m.parsed.subject?.startsWith('[INC-000001] Not done') === true,
+      (m) => m.parsed.text?.includes('Not done: your reply about INC-000001') === true,
     );
     expect(refused!.parsed.text).toMatch(/only accepted in a reply/);
     const after = await findIncident(1);
@@ -362,7 +353,7 @@ describe('triage, assignment and agents working by email', () => {
       'lena@example.test',
       (m) => m.parsed.subject?.includes('Question about reports') === true,
     );
-    expect(toLead!.parsed.subject).toContain('Escalation (lead)');
+    expect(toLead!.parsed.text).toContain('escalated to you as lead');
     expect(toLead!.parsed.text).toContain('the customer is the CFO');
     expect((await findIncident(incident.number))!.sla?.escalationLevel).toBe(1);
   });
@@ -427,7 +418,7 @@ describe('triage, assignment and agents working by email', () => {
     );
     const [notice] = await mailTo(
       'lou@example.test',
-      (m) => m.parsed.subject?.includes('Nobody available in Legal') === true,
+      (m) => m.parsed.text?.includes('routed to Legal, but nobody there') === true,
     );
     expect(notice!.parsed.text).toMatch(/all away or at capacity/);
     expect((await findIncident(incident.number))!.status).toBe('triaged');
@@ -456,7 +447,9 @@ describe('triage, assignment and agents working by email', () => {
     await invoice('quinn@example.com', 'Invoice missing');
     await mailTo(
       'max@example.test',
-      (m) => m.parsed.subject?.includes('Nobody available in Billing: Invoice missing') === true,
+      (m) =>
+        m.parsed.subject?.endsWith('] Invoice missing') === true &&
+        m.parsed.text?.includes('routed to Billing, but nobody there') === true,
     );
     const waiting = (await Incident.findOne({ subject: 'Invoice missing' }).lean())!;
     expect(waiting).toMatchObject({ status: 'triaged', group: 'billing' });
@@ -482,9 +475,7 @@ describe('triage, assignment and agents working by email', () => {
 
     const [toBill] = await mailTo(
       'bill@example.test',
-      (m) =>
-        m.parsed.subject?.includes('assigned to you') === true &&
-        m.parsed.subject.includes('Invoice wrong'),
+      (m) => kindIs('assignment')(m) && m.parsed.subject?.includes('Invoice wrong') === true,
     );
     await replyTo(
       toBill!,
@@ -496,9 +487,7 @@ describe('triage, assignment and agents working by email', () => {
     await assignedTo('Invoice missing', 'bill');
     await mailTo(
       'bill@example.test',
-      (m) =>
-        m.parsed.subject?.includes('assigned to you') === true &&
-        m.parsed.subject.includes('Invoice missing'),
+      (m) => kindIs('assignment')(m) && m.parsed.subject?.includes('Invoice missing') === true,
     );
   });
 
@@ -536,13 +525,11 @@ describe('triage, assignment and agents working by email', () => {
     const assignee = `${incident.assignee}@example.test`;
     advance(12 * MINUTE); // 80% of the 15-minute first-response target
     await sweep();
-    const [warning] = await mailTo(
-      assignee,
-      (m) => m.parsed.subject?.includes('SLA warning') === true,
-    );
+    const [warning] = await mailTo(assignee, kindIs('sla-warning'));
+    expect(warning!.parsed.text).toContain('The first response target of');
     // In the agent's zone (the plan's: UTC here), written out; never an ISO timestamp.
-    expect(warning!.parsed.subject).toMatch(
-      /first response due (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} 2026, \d\d:\d\d UTC$/,
+    expect(warning!.parsed.text).toMatch(
+      /(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} [A-Z][a-z]{2} 2026, \d\d:\d\d UTC/,
     );
 
     advance(4 * MINUTE); // past 15 minutes: breach, first escalation step (the lead)
@@ -551,8 +538,8 @@ describe('triage, assignment and agents working by email', () => {
       'nora@example.test',
       // Other incidents of this file escalate under the same clock: match this one's subject.
       (m) =>
-        m.parsed.subject?.includes('Escalation (lead)') === true &&
-        m.parsed.subject.includes('Website down'),
+        m.parsed.text?.includes('escalated to you as lead') === true &&
+        m.parsed.subject?.includes('Website down') === true,
     );
     advance(10 * MINUTE); // still breached after repeatAfter: the manager
     await sweep();
@@ -560,8 +547,8 @@ describe('triage, assignment and agents working by email', () => {
       'max@example.test',
       // Other incidents of this file escalate under the same clock: match this one's subject.
       (m) =>
-        m.parsed.subject?.includes('Escalation (manager)') === true &&
-        m.parsed.subject.includes('Website down'),
+        m.parsed.text?.includes('escalated to you as manager') === true &&
+        m.parsed.subject?.includes('Website down') === true,
     );
     advance(10 * MINUTE); // then a transfer to the service desk
     await sweep();

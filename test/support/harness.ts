@@ -2,7 +2,7 @@
  * An incidesk configuration pointed at the test run's real services, each test file in its
  * own database, queue prefix and IMAP mailbox, plus helpers to deliver mail and wait.
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -236,23 +236,29 @@ export async function deliver(
 }
 
 /**
- * Answer one of our captured mails as a mail client does: to its Reply-To, `Re:` its subject,
- * In-Reply-To and References its Message-ID.
+ * Deliver `from`'s reply to a mail incidesk sent, as a mail client writes it: to its Reply-To,
+ * subject "Re: …", In-Reply-To/References naming it, the original quoted below the text.
+ * Returns the reply's Message-ID.
  */
-export async function replyToMail(
+export async function deliverReply(
   mailboxUser: string,
   original: CapturedMail,
   from: string,
   text: string,
+  attachments: { filename: string; content: Buffer; contentType?: string }[] = [],
 ) {
-  return deliver(mailboxUser, {
+  const messageId = `<reply-${randomUUID()}@example.test>`;
+  await deliver(mailboxUser, {
+    attachments,
     from,
+    messageId,
     to: original.parsed.replyTo!.value[0]!.address!,
     subject: `Re: ${original.parsed.subject}`,
     inReplyTo: original.parsed.messageId,
     references: [original.parsed.messageId!],
-    text,
+    text: `${text}\n\nOn Mon, 23 Nov 2026 at 10:05, Support <${SUPPORT}> wrote:\n> ${original.parsed.text?.split('\n').join('\n> ')}`,
   });
+  return messageId;
 }
 
 /** An IMAP session on the test mailbox, for arranging or inspecting server state. */

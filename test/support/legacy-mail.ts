@@ -310,11 +310,12 @@ export function legacyCorpus(): LegacyFixture[] {
       { sender: 'wang.fang@example.cn', source: 'from' },
     ),
     senderCase(
-      'no From, valid Reply-To, auto-replied',
+      'no From, valid Reply-To, auto-generated',
       ['Reply-To: away@example.com'],
       'away@example.com',
       { sender: 'away@example.com', source: 'reply-to', automatic: true },
-      ['Auto-Submitted: auto-replied'],
+      // Automatic, but not an auto-reply (which opens no incident unless it threads to one).
+      ['Auto-Submitted: auto-generated'],
     ),
     senderCase('empty From address and null envelope sender', [wo], '', {
       sender: null,

@@ -4,6 +4,7 @@ import type { ClassificationRules, Matrix } from '../../src/plan/schema.js';
 import {
   classify,
   customerTier,
+  priorityConfirmation,
   priorityFor,
   type IncidentFacts,
 } from '../../src/domain/classify.js';
@@ -316,5 +317,23 @@ describe('classify conditions', () => {
     expect(classify(rs, matrix, facts({ subject: 'a' })).fired).toEqual(['r']);
     expect(classify(rs, matrix, facts({ subject: 'b' })).fired).toEqual([]);
     expect(classify(rs, matrix, facts({ subject: 'a' })).fired).toEqual(['r']);
+  });
+});
+
+describe('priorityConfirmation', () => {
+  const matrix = parsePlan('version: 1\norganisation: X\n', 't').matrix;
+
+  it('names the impact/urgency pair when the matrix maps it to the priority', () => {
+    expect(priorityConfirmation(matrix, 'P2', 'medium', 'high')).toBe(
+      'priority P2 (impact medium, urgency high)',
+    );
+  });
+
+  it('says a priority set against the matrix was set directly, and what the matrix gives', () => {
+    // The case: #priority P2 on an incident of high impact and high urgency.
+    expect(priorityFor(matrix, 'high', 'high')).toBe('P1');
+    expect(priorityConfirmation(matrix, 'P2', 'high', 'high')).toBe(
+      'priority P2, set directly: it overrides the matrix, which gives P1 for impact high, urgency high',
+    );
   });
 });

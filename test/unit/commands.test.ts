@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
-import { parseCommands, type Command } from '../../src/domain/commands.js';
+import { commandOutcome, parseCommands, type Command } from '../../src/domain/commands.js';
+import { COMMAND_STATUSES, statusForCommand } from '../../src/domain/lifecycle.js';
 
 const one = (line: string): Command | undefined => {
   const r = parseCommands(line);
@@ -302,5 +304,33 @@ describe('parseCommands: #known-error', () => {
     const r = parseCommands('#known-error KE-0003\nHello, this is known.');
     expect(r.commands).toEqual([{ kind: 'known-error', id: 3 }]);
     expect(r.body).toBe('Hello, this is known.');
+  });
+});
+
+describe('#status suggestions', () => {
+  it('suggest exactly the statuses the cheat sheet lists', () => {
+    const error = errorOf('#status flying');
+    expect(error).toBe(
+      'line 1 "#status flying": unknown status "flying" (use pending, in-progress, closed; to resolve, #resolve cause: …; fix: …)',
+    );
+    // The cheat sheet in the assignment mail lists the same three.
+    const sheet = readFileSync(
+      new URL('../../templates/assignment.text.hbs', import.meta.url),
+      'utf8',
+    );
+    expect(sheet).toContain(`#status ${COMMAND_STATUSES.join('|')}`);
+    for (const s of COMMAND_STATUSES) expect(statusForCommand(s)).not.toBeNull();
+  });
+});
+
+describe('commandOutcome', () => {
+  it('says Done only when every part was done', () => {
+    expect(commandOutcome([true])).toBe('Done');
+    expect(commandOutcome([true, true, true])).toBe('Done');
+    expect(commandOutcome([true, false])).toBe('Partly done');
+    expect(commandOutcome([false, true, true])).toBe('Partly done');
+    expect(commandOutcome([false])).toBe('Not done');
+    expect(commandOutcome([false, false])).toBe('Not done');
+    expect(commandOutcome([])).toBe('Not done');
   });
 });

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ALWAYS } from '../../src/domain/business-time.js';
-import { reviewSla, type SlaState, type TrackedClock } from '../../src/domain/escalation.js';
+import {
+  escalationRecipient,
+  reviewSla,
+  type SlaState,
+  type TrackedClock,
+} from '../../src/domain/escalation.js';
 import { startClock, stopClock } from '../../src/domain/sla.js';
 
 const M = 60_000;
@@ -83,5 +88,37 @@ describe('reviewSla', () => {
       escalationLevel: 0,
     };
     expect(reviewSla(s, ALWAYS, policy, at(1)).nextCheckAt).toEqual(at(6));
+  });
+});
+
+describe('escalationRecipient', () => {
+  const group = { lead: 'lena', manager: 'max' };
+
+  it('tells the step’s person when they are not the assignee', () => {
+    expect(escalationRecipient('lead', group, 'alice')).toEqual({ to: 'lena', role: 'lead' });
+    expect(escalationRecipient('manager', group, 'alice')).toEqual({ to: 'max', role: 'manager' });
+    expect(escalationRecipient('lead', group, null)).toEqual({ to: 'lena', role: 'lead' });
+  });
+
+  it('passes over a lead who is the assignee, to the manager', () => {
+    expect(escalationRecipient('lead', group, 'lena')).toEqual({
+      to: 'max',
+      role: 'manager',
+      skipped: 'the lead (lena) is the assignee: told the manager',
+    });
+  });
+
+  it('tells nobody, and says so, when nobody else is above the assignee', () => {
+    expect(escalationRecipient('lead', { lead: 'lena' }, 'lena')).toEqual({
+      to: null,
+      role: 'lead',
+      skipped: 'the lead (lena) is the assignee and nobody is above them: nobody else was told',
+    });
+    expect(escalationRecipient('lead', { lead: 'max', manager: 'max' }, 'max').to).toBeNull();
+    expect(escalationRecipient('manager', group, 'max').to).toBeNull();
+  });
+
+  it('tells nobody when the group names nobody for the step', () => {
+    expect(escalationRecipient('lead', undefined, 'alice')).toEqual({ to: null, role: 'lead' });
   });
 });

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { describeAttachment } from '../../src/domain/attachments.js';
 import { assessInbound } from '../../src/domain/inbound.js';
 import { composeAcknowledgement, composeMail } from '../../src/mail/compose.js';
 import { mailOptions } from '../../src/mail/outbound.js';
@@ -49,7 +50,12 @@ async function render(m: ReturnType<typeof composeMail>, attachments: Attachment
 }
 
 /** Everything we send that can carry text the customer (or an agent quoting them) wrote. */
-function answers(parsed: ParsedMessage, sender: string, n: number) {
+function answers(
+  parsed: ParsedMessage,
+  sender: string,
+  n: number,
+  attachments: readonly AttachmentInfo[],
+) {
   const name = parsed.from[0]?.name;
   const incident = {
     number: n,
@@ -75,10 +81,19 @@ function answers(parsed: ParsedMessage, sender: string, n: number) {
     resolutionDue: '-',
     status: 'in-progress',
     reopened: true,
+    resumed: false,
     fix: parsed.subject,
     workaround: parsed.html ?? text,
     reopenDays: 14,
     resolvedAt: new Date(0),
+    // Hostile attachment names go through the same lists agents see.
+    files: {
+      attached: attachments.map((a) =>
+        describeAttachment({ id: `a${a.index}`, n: a.index + 1, ...a, size: 1000 }),
+      ),
+      listed: [],
+      fetch: `incidesk attachments get INC-${n} N -o DIR`,
+    },
   };
   const spec = (kind: string, template: string, to: string) =>
     composeMail(ctx, {
@@ -86,7 +101,8 @@ function answers(parsed: ParsedMessage, sender: string, n: number) {
       kind,
       incident,
       to,
-      subject: `Re: ${incident.subject}`,
+      audience: 'customer',
+      subjectPrefix: 'Re',
       template,
       data,
       inReplyTo: parsed.messageId,
@@ -152,7 +168,7 @@ describe('fuzzing the parse and compose path with generated hostile mail', () =>
       outcomes.incident++;
       // No usable sender: an incident with no reply address, to which nothing is ever sent.
       if (!verdict.sender) continue;
-      for (const a of answers(parsed, verdict.sender.address, i + 1)) {
+      for (const a of answers(parsed, verdict.sender.address, i + 1, attachments)) {
         const raw = await render(a.mail, a.relay ? attachments : []);
         rendered++;
         const problems = await outgoingProblems(raw, a.to);

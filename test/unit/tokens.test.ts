@@ -16,7 +16,6 @@ import {
   parseIncidentId,
   plusAddress,
   subjectIncident,
-  tagSubject,
   type TokenRecipient,
 } from '../../src/domain/tokens.js';
 
@@ -243,51 +242,6 @@ describe('subjectIncident', () => {
     'Printer on fire',
   ])('requires brackets and digits: %j', (s) => {
     expect(subjectIncident(s)).toBeNull();
-  });
-});
-
-describe('tagSubject', () => {
-  it('prefixes the tag', () => {
-    expect(tagSubject('Printer on fire', 123)).toBe('[INC-000123] Printer on fire');
-  });
-
-  it('keeps Re: and the like as they are', () => {
-    expect(tagSubject('Re: Printer on fire', 123)).toBe('[INC-000123] Re: Printer on fire');
-  });
-
-  it('does not double-tag', () => {
-    expect(tagSubject('[INC-000123] Printer on fire', 123)).toBe('[INC-000123] Printer on fire');
-    expect(tagSubject('Re: [INC-000123] Printer on fire', 123)).toBe(
-      'Re: [INC-000123] Printer on fire',
-    );
-    const once = tagSubject('Printer on fire', 123);
-    expect(tagSubject(once, 123)).toBe(once);
-  });
-
-  it('canonicalises an existing tag in place and removes duplicates', () => {
-    expect(tagSubject('Re: [inc-123] Printer on fire [INC-000123]', 123)).toBe(
-      'Re: [INC-000123] Printer on fire',
-    );
-  });
-
-  it('keeps tags of other incidents but adds its own in front', () => {
-    expect(tagSubject('[INC-000999] Printer on fire', 123)).toBe(
-      '[INC-000123] [INC-000999] Printer on fire',
-    );
-  });
-
-  it('collapses empty subjects', () => {
-    expect(tagSubject('', 123)).toBe('[INC-000123] (no subject)');
-    expect(tagSubject('   \t ', 123)).toBe('[INC-000123] (no subject)');
-    expect(tagSubject('[INC-000123]', 123)).toBe('[INC-000123] (no subject)');
-  });
-
-  it('collapses whitespace and trims', () => {
-    expect(tagSubject('  Printer \t on\r\n fire  ', 7)).toBe('[INC-000007] Printer on fire');
-  });
-
-  it('result is found again by subjectIncident', () => {
-    expect(subjectIncident(tagSubject('Re: hello [INC-000999]', 5))).toBe(5);
   });
 });
 
