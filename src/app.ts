@@ -3,7 +3,7 @@
  * `incidesk start` runs everything; `--only intake|workers` splits the roles across processes.
  */
 import { Worker, type Processor } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.js';
 import {
   DIGEST_TICK_MS,
@@ -51,9 +51,10 @@ export interface StartOptions {
   resolver?: DnsResolver;
 }
 
-export function redisConnection(url: string): Redis {
+/** The process's Redis connection, from the options REDIS_URL stands for (src/domain/redis-url.ts). */
+export function redisConnection(options: RedisOptions): Redis {
   // BullMQ workers block on Redis; they need unlimited retries per request.
-  return new Redis(url, { maxRetriesPerRequest: null });
+  return new Redis({ ...options, maxRetriesPerRequest: null });
 }
 
 export async function startApp(
@@ -66,7 +67,7 @@ export async function startApp(
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
-  const redis = redisConnection(config.redisUrl);
+  const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);
   const mailer = createMailer(config);
   const ctx: AppContext = {

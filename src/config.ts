@@ -5,11 +5,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { parseRedisUrl, RedisUrlError } from './domain/redis-url.js';
 
 /** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
 const SECRET_VARS = [
   'MONGODB_URI',
   'REDIS_URL',
+  'REDIS_TLS_CA',
   'IMAP_PASS',
   'SMTP_PASS',
   'INCIDESK_SECRET',
@@ -53,7 +55,16 @@ const schema = z.object({
   MONGODB_URI: z
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  REDIS_URL: z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  }),
+  /** PEM of the CA that signed the Redis server's (and sentinels') TLS certificate. */
+  REDIS_TLS_CA: z.string().optional(),
   IMAP_HOST: z.string().min(1),
   IMAP_PORT: port.default(993),
   IMAP_SECURE: bool.default(true),
@@ -120,6 +131,7 @@ function toConfig(v: z.infer<typeof schema>) {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
+    redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     imap: {
       host: v.IMAP_HOST,
       port: v.IMAP_PORT,
@@ -179,6 +191,11 @@ export function redactedConfig(c: Config): Record<string, unknown> {
     ...c,
     mongoUri: c.mongoUri.replace(/\/\/[^@/]*@/, '//***@'),
     redisUrl: c.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    redis: {
+      ...c.redis,
+      password: hide(c.redis.password),
+      sentinelPassword: hide(c.redis.sentinelPassword),
+    },
     imap: { ...c.imap, pass: hide(c.imap.pass) },
     smtp: { ...c.smtp, pass: hide(c.smtp.pass) },
     secret: hide(c.secret),
@@ -221,7 +238,7 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
 }
 
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
-export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'queuePrefix'> & {
+export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'redis' | 'queuePrefix'> & {
   imap: Pick<Config['imap'], 'pollSeconds'>;
 };
 
@@ -231,6 +248,7 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
     schema.pick({
       MONGODB_URI: true,
       REDIS_URL: true,
+      REDIS_TLS_CA: true,
       INCIDESK_QUEUE_PREFIX: true,
       IMAP_POLL_SECONDS: true,
     }),
@@ -238,6 +256,7 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
+    redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     imap: { pollSeconds: v.IMAP_POLL_SECONDS },
   };

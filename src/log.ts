@@ -17,6 +17,7 @@ const SECRET_KEYS = [
   'cookie',
   'mongoUri',
   'redisUrl',
+  'sentinelPassword',
   'INCIDESK_TOKEN',
 ];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [
