@@ -31,6 +31,8 @@ import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
 import { digestProcessor } from '../workers/digest.js';
 import { indexProcessor } from '../workers/index.js';
+import { maintenanceProcessor } from '../workers/maintenance.js';
+import { maintenanceDayDue } from './domain/retention.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -116,6 +118,9 @@ export async function startApp(
     // Index writes are read-modify-write: one job at a time across all processes.
     worker(QUEUES.index, indexProcessor(ctx), 1);
     await queues.index.setGlobalConcurrency(1);
+    // Maintenance scans whole collections: never two runs at once, whichever process asks.
+    worker(QUEUES.maintenance, maintenanceProcessor(ctx), 1);
+    await queues.maintenance.setGlobalConcurrency(1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
@@ -139,14 +144,25 @@ export async function startApp(
   const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
   if (sweepTimer) void sweep();
   // Digests the same way: a tick per window finds what is due; the outbox id makes it once.
-  const digestTick = () =>
-    queues.digest
-      .add('tick', {}, { jobId: jobIds.digestTick(ctx.now(), DIGEST_TICK_MS) })
+  // The tick also asks for the day's maintenance run (when built in), whose job id is the day.
+  const maintenanceHour = config.maintenanceHourUtc;
+  const scheduleTick = () => {
+    const now = ctx.now();
+    void queues.digest
+      .add('tick', {}, { jobId: jobIds.digestTick(now, DIGEST_TICK_MS) })
       .catch((err: Error) =>
         log.warn({ component: 'digest', err: err.message }, 'could not enqueue the digest tick'),
       );
-  const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
-  if (digestTimer) void digestTick();
+    const day = maintenanceHour === undefined ? null : maintenanceDayDue(now, maintenanceHour);
+    if (day)
+      void queues.maintenance
+        .add('run', {}, { jobId: jobIds.maintenance(day) })
+        .catch((err: Error) =>
+          log.warn({ component: 'maintenance', err: err.message }, 'could not enqueue maintenance'),
+        );
+  };
+  const scheduleTimer = role !== 'intake' ? setInterval(scheduleTick, DIGEST_TICK_MS) : undefined;
+  if (scheduleTimer) scheduleTick();
 
   const intake = role !== 'workers' ? new ImapIntake(ctx) : undefined;
   intake?.start();
@@ -178,7 +194,7 @@ export async function startApp(
     async stop() {
       clearInterval(sweepTimer);
       await http?.close();
-      clearInterval(digestTimer);
+      clearInterval(scheduleTimer);
       await intake?.stop();
       await Promise.all(workers.map((w) => w.close()));
       await queues.close();

@@ -88,6 +88,8 @@ const schema = z.object({
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
   INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** The built-in daily maintenance run starts at this UTC hour; unset: none (cron runs it). */
+  INCIDESK_MAINTENANCE_HOUR: z.coerce.number().int().min(0).max(23).optional(),
   /** Health and metrics endpoint; 0 turns it off. 9464 is the usual Prometheus exporter port. */
   INCIDESK_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   INCIDESK_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -157,6 +159,8 @@ function toConfig(v: z.infer<typeof schema>) {
     concurrency: v.INCIDESK_CONCURRENCY,
     /** How often every incident with a due SLA check is reviewed, timers or not. */
     slaSweepSeconds: v.INCIDESK_SLA_SWEEP_SECONDS,
+    /** UTC hour of the built-in daily `maintenance run`; undefined when cron runs it instead. */
+    maintenanceHourUtc: v.INCIDESK_MAINTENANCE_HOUR,
     /** `GET /healthz` and `GET /metrics`; port 0 means no HTTP server. */
     http: { port: v.INCIDESK_HTTP_PORT, host: v.INCIDESK_HTTP_HOST },
     logLevel: v.LOG_LEVEL,
