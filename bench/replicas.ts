@@ -62,8 +62,13 @@ const SATURATED = 0.85;
 
 interface Counters {
   dbOps: number;
+  /** serverStatus opcounters by kind: insert, query, update, delete, getmore, command. */
+  dbOpsByKind: Record<string, number>;
   redisCommands: number;
 }
+
+const perSecond = (a: Record<string, number>, b: Record<string, number>, seconds: number) =>
+  Object.fromEntries(Object.keys(b).map((k) => [k, round((b[k]! - (a[k] ?? 0)) / seconds, 1)]));
 
 async function counters(s: TestServices): Promise<Counters> {
   const client = new mongoose.mongo.MongoClient(s.mongoUri);
@@ -77,6 +82,7 @@ async function counters(s: TestServices): Promise<Counters> {
     const processed = /total_commands_processed:(\d+)/.exec(info)?.[1];
     return {
       dbOps: Object.values(ops).reduce((a, b) => a + Number(b), 0),
+      dbOpsByKind: Object.fromEntries(Object.entries(ops).map(([k, v]) => [k, Number(v)])),
       redisCommands: Number(processed ?? NaN),
     };
   } finally {
@@ -187,6 +193,8 @@ async function runWithWorkers(s: TestServices, sink: SmtpSink, run: string, work
       messagesPerSecond: round(done / seconds, 1),
       dbOpsPerSecond: Math.round(dbOps / seconds),
       idleDbOpsPerSecond,
+      idleDbOpsPerSecondByKind: perSecond(idle0.dbOpsByKind, idle1.dbOpsByKind, IDLE_MS / 1000),
+      dbOpsPerSecondByKind: perSecond(before.dbOpsByKind, after.dbOpsByKind, seconds),
       dbOpsPerMessage: round(dbOps / Math.max(done, 1), 1),
       redisCommandsPerSecond: Math.round(redisCommands / seconds),
       redisCommandsPerMessage: round(redisCommands / Math.max(done, 1), 1),

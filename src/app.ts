@@ -71,6 +71,12 @@ export async function startApp(
   if (planText) await recordPlanVersion({ ...plan, text: planText });
   const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);
+  // Redis errors while a connection is down (a Sentinel fail-over in progress) go to the log;
+  // without a listener BullMQ prints them to stderr as bare stacks.
+  for (const name of Object.values(QUEUES))
+    queues[name].on('error', (err: Error) =>
+      log.warn({ component: 'queue', queue: name, err: err.message }, 'queue connection error'),
+    );
   const mailer = createMailer(config);
   const ctx: AppContext = {
     config,
