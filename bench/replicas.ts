@@ -29,17 +29,17 @@ import mongoose from 'mongoose';
 import { parseRedisUrl } from '../src/domain/redis-url.js';
 import { spawnIncidesk, type IncideskProcess } from '../test/support/process.js';
 import {
-  PROJECT_ROOT,
   startServices,
   uniqueName,
   type RunningServices,
   type TestServices,
 } from '../test/support/services.js';
-import { customerMessage, SUPPORT } from './messages.js';
+import { customerMessage } from './messages.js';
 import { cpuBetween, cpuSnapshot } from './procstat.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import {
   appendAll,
+  benchAppEnv,
   closeImap,
   imapClient,
   note,
@@ -48,7 +48,6 @@ import {
   round,
   table,
   waitUntil,
-  withDatabase,
 } from './util.js';
 
 const N = num('BENCH_REPLICAS_N', 300);
@@ -111,24 +110,9 @@ function dovecotPid(s: TestServices): number {
 async function runWithWorkers(s: TestServices, sink: SmtpSink, run: string, workers: number) {
   const label = `w${workers}`;
   const mailboxUser = `${uniqueName(`support-${label}`)}@example.test`;
-  const env: Record<string, string> = {
-    MONGODB_URI: withDatabase(s.mongoUri, `bench_replicas_${run}_${label}`),
-    REDIS_URL: s.redisUrl,
-    IMAP_HOST: s.imapHost,
-    IMAP_PORT: String(s.imapPort),
-    IMAP_SECURE: 'false',
-    IMAP_USER: mailboxUser,
-    IMAP_PASS: s.dovecotPassword,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(sink.port),
-    SMTP_SECURE: 'false',
-    SUPPORT_ADDRESS: SUPPORT,
-    SUPPORT_NAME: 'Example Support',
-    INCIDESK_SECRET: `bench-secret-${run}-0123456789`,
-    INCIDESK_PLAN: path.join(PROJECT_ROOT, 'plan.example.yaml'),
-    INCIDESK_QUEUE_PREFIX: uniqueName('q'),
-    INCIDESK_HTTP_PORT: '0',
-    LOG_LEVEL: 'warn',
+  const env = {
+    ...benchAppEnv(s, sink.port, run, `bench_replicas_${run}_${label}`, mailboxUser),
+    LOG_LEVEL: 'warn', // the processes' warnings go to stderr with the progress
   };
   const acks = new Set<string>();
   sink.onAccept = (a) => {
