@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { Worker } from 'bullmq';
 import { redisConnection } from '../src/app.js';
+import { parseRedisUrl } from '../src/domain/redis-url.js';
 import type { Config } from '../src/config.js';
 import {
   IMAP_SYNC_BATCH_SIZE,
@@ -188,7 +189,7 @@ export async function ceilingIngest(
   await connectStore(
     withDatabase(s.mongoUri, `bench_ceiling_ingest_${run}`, { monitorCommands: 'true' }),
   );
-  const redis = redisConnection(s.redisUrl);
+  const redis = redisConnection(parseRedisUrl(s.redisUrl));
   const queues = openQueues(redis, uniqueName('q')); // its notify jobs land here; nothing consumes them
   const mailer = createMailer(config); // never used: ingest only enqueues
   const ctx: AppContext = {
@@ -288,7 +289,7 @@ export async function ceilingQueue(
   concurrency: number,
   n: number,
 ): Promise<Ceiling> {
-  const redis = redisConnection(s.redisUrl);
+  const redis = redisConnection(parseRedisUrl(s.redisUrl));
   const prefix = uniqueName('q');
   const queues = openQueues(redis, prefix);
   let completed = 0;

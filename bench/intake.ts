@@ -51,11 +51,12 @@ import {
   type Ceiling,
 } from './ceilings.js';
 import { startDbProfile, type DbProfile } from './db-profile.js';
-import { customerMessage, SUPPORT, type BenchMessage } from './messages.js';
+import { customerMessage, type BenchMessage } from './messages.js';
 import { cpuBetween, cpuSnapshot } from './procstat.js';
 import { startSmtpSink, type Accepted, type SmtpSink } from './smtp-sink.js';
 import {
   appendAll,
+  benchAppEnv,
   bar,
   closeImap,
   forceGc,
@@ -69,7 +70,6 @@ import {
   summary,
   table,
   waitUntil,
-  withDatabase,
 } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -121,26 +121,10 @@ async function startAppUnderTest(
   label: string,
 ): Promise<AppUnderTest> {
   const mailboxUser = `${uniqueName(`support-${label}`)}@example.test`;
-  const env: Record<string, string> = {
-    // monitorCommands: the driver's command events feed the per-command DB profile (bench/db-profile.ts)
-    MONGODB_URI: withDatabase(s.mongoUri, `bench_${run}_${label}`, { monitorCommands: 'true' }),
-    REDIS_URL: s.redisUrl,
-    IMAP_HOST: s.imapHost,
-    IMAP_PORT: String(s.imapPort),
-    IMAP_SECURE: 'false',
-    IMAP_USER: mailboxUser,
-    IMAP_PASS: s.dovecotPassword,
-    SMTP_HOST: '127.0.0.1',
-    SMTP_PORT: String(sink.port),
-    SMTP_SECURE: 'false',
-    SUPPORT_ADDRESS: SUPPORT,
-    SUPPORT_NAME: 'Example Support',
-    INCIDESK_SECRET: `bench-secret-${run}-0123456789`,
-    INCIDESK_PLAN: path.join(PROJECT_ROOT, 'plan.example.yaml'),
-    INCIDESK_QUEUE_PREFIX: uniqueName('q'),
-    INCIDESK_HTTP_PORT: '0', // no health endpoint: it could collide with a running incidesk
-    LOG_LEVEL: 'silent',
-  };
+  // monitorCommands: the driver's command events feed the per-command DB profile (bench/db-profile.ts)
+  const env = benchAppEnv(s, sink.port, run, `bench_${run}_${label}`, mailboxUser, {
+    monitorCommands: 'true',
+  });
   const config = loadConfig(env);
   const plan = await loadPlan(config.planPath);
   const acks = new Map<string, Accepted>();

@@ -4,8 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker as Thread } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { ImapFlow } from 'imapflow';
-import type { TestServices } from '../test/support/services.js';
-import type { BenchMessage } from './messages.js';
+import path from 'node:path';
+import { PROJECT_ROOT, uniqueName, type TestServices } from '../test/support/services.js';
+import { SUPPORT, type BenchMessage } from './messages.js';
 
 export const MB = 1024 * 1024;
 
@@ -107,6 +108,40 @@ export function withDatabase(
   url.pathname = `/${dbName}`;
   for (const [k, v] of Object.entries(options)) url.searchParams.set(k, v);
   return url.toString();
+}
+
+/**
+ * The environment of an incidesk under benchmark: the run's services, its own database
+ * (`dbName`), mailbox and queue prefix, the example plan, no HTTP endpoint (it could collide
+ * with a running incidesk).
+ */
+export function benchAppEnv(
+  s: TestServices,
+  smtpPort: number,
+  run: string,
+  dbName: string,
+  mailboxUser: string,
+  mongoOptions: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    MONGODB_URI: withDatabase(s.mongoUri, dbName, mongoOptions),
+    REDIS_URL: s.redisUrl,
+    IMAP_HOST: s.imapHost,
+    IMAP_PORT: String(s.imapPort),
+    IMAP_SECURE: 'false',
+    IMAP_USER: mailboxUser,
+    IMAP_PASS: s.dovecotPassword,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtpPort),
+    SMTP_SECURE: 'false',
+    SUPPORT_ADDRESS: SUPPORT,
+    SUPPORT_NAME: 'Example Support',
+    INCIDESK_SECRET: `bench-secret-${run}-0123456789`,
+    INCIDESK_PLAN: path.join(PROJECT_ROOT, 'plan.example.yaml'),
+    INCIDESK_QUEUE_PREFIX: uniqueName('q'),
+    INCIDESK_HTTP_PORT: '0',
+    LOG_LEVEL: 'silent',
+  };
 }
 
 export async function imapClient(s: TestServices, user: string): Promise<ImapFlow> {

@@ -3,7 +3,7 @@
  * `incidesk start` runs everything; `--only intake|workers` splits the roles across processes.
  */
 import { Worker, type Processor } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { checkMailboxGroups, type Config } from './config.js';
 import {
   AUDIT_SEAL_EVERY_MS,
@@ -34,6 +34,8 @@ import { slaProcessor, SWEEP_JOB } from '../workers/sla.js';
 import { triageProcessor } from '../workers/triage.js';
 import { digestProcessor } from '../workers/digest.js';
 import { indexProcessor } from '../workers/index.js';
+import { maintenanceProcessor } from '../workers/maintenance.js';
+import { maintenanceDayDue } from './domain/retention.js';
 
 export type Role = 'all' | 'intake' | 'workers';
 
@@ -69,9 +71,10 @@ const intakeHealth = (i: ImapIntake) => ({
   lease: i.status.lease,
 });
 
-export function redisConnection(url: string): Redis {
+/** The process's Redis connection, from the options REDIS_URL stands for (src/domain/redis-url.ts). */
+export function redisConnection(options: RedisOptions): Redis {
   // BullMQ workers block on Redis; they need unlimited retries per request.
-  return new Redis(url, { maxRetriesPerRequest: null });
+  return new Redis({ ...options, maxRetriesPerRequest: null });
 }
 
 export async function startApp(
@@ -88,8 +91,14 @@ export async function startApp(
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
-  const redis = redisConnection(config.redisUrl);
+  const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);
+  // Redis errors while a connection is down (a Sentinel fail-over in progress) go to the log;
+  // without a listener BullMQ prints them to stderr as bare stacks.
+  for (const name of Object.values(QUEUES))
+    queues[name].on('error', (err: Error) =>
+      log.warn({ component: 'queue', queue: name, err: err.message }, 'queue connection error'),
+    );
   const tokens = tokenProviders(config);
   const mailer = createMailer(config, tokens);
   const ctx: AppContext = {
@@ -139,6 +148,9 @@ export async function startApp(
     // Index writes are read-modify-write: one job at a time across all processes.
     worker(QUEUES.index, indexProcessor(ctx), 1);
     await queues.index.setGlobalConcurrency(1);
+    // Maintenance scans whole collections: never two runs at once, whichever process asks.
+    worker(QUEUES.maintenance, maintenanceProcessor(ctx), 1);
+    await queues.maintenance.setGlobalConcurrency(1);
     const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
@@ -162,14 +174,25 @@ export async function startApp(
   const sweepTimer = role !== 'intake' ? setInterval(sweep, sweepEveryMs) : undefined;
   if (sweepTimer) void sweep();
   // Digests the same way: a tick per window finds what is due; the outbox id makes it once.
-  const digestTick = () =>
-    queues.digest
-      .add('tick', {}, { jobId: jobIds.digestTick(ctx.now(), DIGEST_TICK_MS) })
+  // The tick also asks for the day's maintenance run (when built in), whose job id is the day.
+  const maintenanceHour = config.maintenanceHourUtc;
+  const scheduleTick = () => {
+    const now = ctx.now();
+    void queues.digest
+      .add('tick', {}, { jobId: jobIds.digestTick(now, DIGEST_TICK_MS) })
       .catch((err: Error) =>
         log.warn({ component: 'digest', err: err.message }, 'could not enqueue the digest tick'),
       );
-  const digestTimer = role !== 'intake' ? setInterval(digestTick, DIGEST_TICK_MS) : undefined;
-  if (digestTimer) void digestTick();
+    const day = maintenanceHour === undefined ? null : maintenanceDayDue(now, maintenanceHour);
+    if (day)
+      void queues.maintenance
+        .add('run', {}, { jobId: jobIds.maintenance(day) })
+        .catch((err: Error) =>
+          log.warn({ component: 'maintenance', err: err.message }, 'could not enqueue maintenance'),
+        );
+  };
+  const scheduleTimer = role !== 'intake' ? setInterval(scheduleTick, DIGEST_TICK_MS) : undefined;
+  if (scheduleTimer) scheduleTick();
 
   const sealer = startAuditSealer(AUDIT_SEAL_EVERY_MS, (err) =>
     log.warn({ component: 'audit', err: err.message }, 'could not seal audit entries'),
@@ -200,7 +223,7 @@ export async function startApp(
     async stop() {
       clearInterval(sweepTimer);
       await http?.close();
-      clearInterval(digestTimer);
+      clearInterval(scheduleTimer);
       await Promise.all(intakes.map((i) => i.stop()));
       await Promise.all(workers.map((w) => w.close()));
       await sealer.stop();

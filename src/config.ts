@@ -6,11 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
+import { parseRedisUrl, RedisUrlError } from './domain/redis-url.js';
 
 /** Variables that may instead be given as a path in `<NAME>_FILE` (Docker/Kubernetes secrets). */
 const SECRET_VARS = [
   'MONGODB_URI',
   'REDIS_URL',
+  'REDIS_TLS_CA',
   'IMAP_PASS',
   'SMTP_PASS',
   'INCIDESK_SECRET',
@@ -57,7 +59,16 @@ const schema = z.object({
   MONGODB_URI: z
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  REDIS_URL: z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  }),
+  /** PEM of the CA that signed the Redis server's (and sentinels') TLS certificate. */
+  REDIS_TLS_CA: z.string().optional(),
   IMAP_HOST: z.string().min(1),
   IMAP_PORT: port.default(993),
   IMAP_SECURE: bool.default(true),
@@ -92,6 +103,8 @@ const schema = z.object({
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
   INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** The built-in daily maintenance run starts at this UTC hour; unset: none (cron runs it). */
+  INCIDESK_MAINTENANCE_HOUR: z.coerce.number().int().min(0).max(23).optional(),
   /** Health and metrics endpoint; 0 turns it off. 9464 is the usual Prometheus exporter port. */
   INCIDESK_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   INCIDESK_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -167,6 +180,7 @@ function toConfig(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
+    redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     imap: {
       host: v.IMAP_HOST,
       port: v.IMAP_PORT,
@@ -194,6 +208,8 @@ function toConfig(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
     concurrency: v.INCIDESK_CONCURRENCY,
     /** How often every incident with a due SLA check is reviewed, timers or not. */
     slaSweepSeconds: v.INCIDESK_SLA_SWEEP_SECONDS,
+    /** UTC hour of the built-in daily `maintenance run`; undefined when cron runs it instead. */
+    maintenanceHourUtc: v.INCIDESK_MAINTENANCE_HOUR,
     /** `GET /healthz` and `GET /metrics`; port 0 means no HTTP server. */
     http: { port: v.INCIDESK_HTTP_PORT, host: v.INCIDESK_HTTP_HOST },
     logLevel: v.LOG_LEVEL,
@@ -334,6 +350,11 @@ export function redactedConfig(c: Config): Record<string, unknown> {
     ...c,
     mongoUri: c.mongoUri.replace(/\/\/[^@/]*@/, '//***@'),
     redisUrl: c.redisUrl.replace(/\/\/[^@/]*@/, '//***@'),
+    redis: {
+      ...c.redis,
+      password: hide(c.redis.password),
+      sentinelPassword: hide(c.redis.sentinelPassword),
+    },
     ...mailbox(c),
     mailboxes: c.mailboxes.map((m) => ({ ...m, ...mailbox(m) })),
     secret: hide(c.secret),
@@ -406,7 +427,7 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
 }
 
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
-export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'queuePrefix'> & {
+export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'redis' | 'queuePrefix'> & {
   imap: Pick<Config['imap'], 'pollSeconds'>;
 };
 
@@ -416,6 +437,7 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
     schema.pick({
       MONGODB_URI: true,
       REDIS_URL: true,
+      REDIS_TLS_CA: true,
       INCIDESK_QUEUE_PREFIX: true,
       IMAP_POLL_SECONDS: true,
     }),
@@ -423,6 +445,7 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
   return {
     mongoUri: v.MONGODB_URI,
     redisUrl: v.REDIS_URL,
+    redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     imap: { pollSeconds: v.IMAP_POLL_SECONDS },
   };

@@ -18,6 +18,7 @@ const SECRET_KEYS = [
   'cookie',
   'mongoUri',
   'redisUrl',
+  'sentinelPassword',
   'INCIDESK_TOKEN',
   'clientSecret',
   'refreshToken',

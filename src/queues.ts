@@ -14,6 +14,7 @@ export const QUEUES = {
   notify: 'notify',
   digest: 'digest',
   index: 'index',
+  maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -45,6 +46,9 @@ export interface SlaJob {
 /** Build and queue every manager digest that is due (the periodic tick). */
 export type DigestJob = Record<string, never>;
 
+/** The built-in nightly retention run; its job id names the UTC day. */
+export type MaintenanceJob = Record<string, never>;
+
 /** Bring the search index up to date for one incident or known error (see src/actions/search.ts). */
 export interface IndexJob {
   kind: 'incident' | 'known-error';
@@ -60,6 +64,7 @@ export interface Queues {
   notify: Queue<NotifyJob>;
   digest: Queue<DigestJob>;
   index: Queue<IndexJob>;
+  maintenance: Queue<MaintenanceJob>;
   close(): Promise<void>;
 }
 
@@ -81,6 +86,7 @@ export function openQueues(connection: ConnectionOptions, prefix: string): Queue
     notify: new Queue<NotifyJob>(QUEUES.notify, options),
     digest: new Queue<DigestJob>(QUEUES.digest, options),
     index: new Queue<IndexJob>(QUEUES.index, options),
+    maintenance: new Queue<MaintenanceJob>(QUEUES.maintenance, options),
   };
   return {
     ...queues,
@@ -122,6 +128,8 @@ export const jobIds = {
   notify: (outboxId: string) => `notify-${outboxId}`,
   /** One digest tick per window of DIGEST_TICK_MS, whichever process enqueues it. */
   digestTick: (at: Date, everyMs: number) => `digest-tick-${Math.floor(at.getTime() / everyMs)}`,
+  /** One built-in maintenance run per UTC day (`day` is YYYY-MM-DD). */
+  maintenance: (day: string) => `maintenance-${day}`,
   /** One run per change of the document's text (`cause` names the change). */
   index: (job: IndexJob, cause: string) =>
     `index-${job.kind}-${job.id}-${cause.replace(/[^A-Za-z0-9_-]/g, '_')}`,

@@ -37,7 +37,7 @@ export async function withAppContext<T>(
   const plan = await loadPlan(config.planPath);
   await connectForCommand(config.mongoUri);
   // Unlike a worker, a one-shot command must fail rather than wait forever for Redis.
-  const redis = await connectCliRedis(config.redisUrl).catch(async (err: unknown) => {
+  const redis = await connectCliRedis(config).catch(async (err: unknown) => {
     await disconnectStore();
     throw err;
   });

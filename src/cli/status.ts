@@ -23,7 +23,7 @@ export function registerStatusCommands(program: Command): void {
       await connectStore(config.mongoUri, { timeoutMs: CLI_CONNECT_TIMEOUT_MS }).catch(
         () => undefined,
       );
-      const redis = cliRedis(config.redisUrl);
+      const redis = cliRedis(config.redis);
       redis.on('error', () => undefined); // reported by the redis probe
       const redisUp = await redis.connect().then(
         () => true,

@@ -108,3 +108,12 @@ export const ACK_WINDOW_MS = HOUR_MS;
 export function expiredAcks(acks: readonly Date[], now: Date): number {
   return acks.filter((d) => now.getTime() - new Date(d).getTime() > ACK_WINDOW_MS).length;
 }
+
+/**
+ * The built-in nightly run (INCIDESK_MAINTENANCE_HOUR): the UTC day whose run is due at `now`,
+ * or null before the hour. Every process asks on every tick; the day is the job id, so the
+ * run happens once per day however many replicas ask.
+ */
+export function maintenanceDayDue(now: Date, hourUtc: number): string | null {
+  return now.getUTCHours() >= hourUtc ? now.toISOString().slice(0, 10) : null;
+}

@@ -3,7 +3,7 @@
  * running service will, and say for each one what its server answered. Nothing is written and
  * no mail is sent.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import mongoose from 'mongoose';
 import type { Config, MailboxConfig } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
@@ -26,9 +26,11 @@ export interface ConnectionResult {
 
 /** A URL as it may be printed: the password is never shown. */
 export function withoutPassword(url: string): string {
-  return url.replace(/\/\/([^@/:]*)(:[^@/]*)?@/, (_m, user: string, password?: string) =>
-    password ? `//${user}:***@` : `//${user}@`,
-  );
+  return url
+    .replace(/\/\/([^@/:]*)(:[^@/]*)?@/, (_m, user: string, password?: string) =>
+      password ? `//${user}:***@` : `//${user}@`,
+    )
+    .replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
 }
 
 /** An error from an IMAP or SMTP client, told apart by what the server said. */
@@ -99,8 +101,9 @@ async function checkMongo(uri: string): Promise<string> {
   }
 }
 
-async function checkRedis(url: string): Promise<string> {
-  const redis = new Redis(url, {
+async function checkRedis(options: RedisOptions): Promise<string> {
+  const redis = new Redis({
+    ...options,
     lazyConnect: true,
     connectTimeout: CLI_CONNECT_TIMEOUT_MS,
     maxRetriesPerRequest: 0,
@@ -164,7 +167,7 @@ export function checkConnections(config: Config): Promise<ConnectionResult[]> {
   const several = config.mailboxes.length > 1;
   return Promise.all([
     attempt('MongoDB', withoutPassword(config.mongoUri), () => checkMongo(config.mongoUri)),
-    attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redisUrl)),
+    attempt('Redis', withoutPassword(config.redisUrl), () => checkRedis(config.redis)),
     ...config.mailboxes.flatMap((box) => {
       const { imap, smtp, supportAddress } = box;
       const boxTokens = tokens.get(supportAddress);

@@ -13,7 +13,9 @@ export async function connectStore(
   mongoose.set('strictQuery', true);
   // Every model operation inside `atomically` joins its transaction without passing a session.
   mongoose.set('transactionAsyncLocalStorage', true);
-  await mongoose.connect(uri, { serverSelectionTimeoutMS: timeoutMs });
+  // Primary whatever MONGODB_URI says: each step reads what the step before it just wrote,
+  // and transactions refuse any other read preference. (Options here override the URI's.)
+  await mongoose.connect(uri, { serverSelectionTimeoutMS: timeoutMs, readPreference: 'primary' });
   transactions = await serverHasTransactions();
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();

@@ -192,11 +192,35 @@ describe('loadConfig', () => {
     expect(loadOpsConfig({ MONGODB_URI: valid.MONGODB_URI, REDIS_URL: valid.REDIS_URL })).toEqual({
       mongoUri: valid.MONGODB_URI,
       redisUrl: valid.REDIS_URL,
+      redis: { host: 'redis.internal', port: 6379 },
       queuePrefix: 'incidesk',
       imap: { pollSeconds: 60 },
     });
     expect(() => loadOpsConfig({ MONGODB_URI: valid.MONGODB_URI })).toThrow(
       /REDIS_URL: is required/,
+    );
+  });
+
+  it('REDIS_URL may name a Sentinel group, with its CA from a file; a bad URL says why', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'incidesk-config-'));
+    writeFileSync(join(dir, 'ca.pem'), 'PEM\n');
+    const c = loadConfig({
+      ...valid,
+      REDIS_URL: 'rediss+sentinel://:pw@s1,s2:26380/main/2',
+      REDIS_TLS_CA_FILE: join(dir, 'ca.pem'),
+    });
+    expect(c.redis).toMatchObject({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+      ],
+      name: 'main',
+      db: 2,
+      tls: { ca: 'PEM' },
+    });
+    expect(redactedConfig(c).redis).toMatchObject({ password: '***' });
+    expect(() => loadConfig({ ...valid, REDIS_URL: 'redis+sentinel://s1:26379' })).toThrow(
+      /REDIS_URL: names no master/,
     );
   });
 });

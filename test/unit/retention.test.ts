@@ -3,6 +3,7 @@ import {
   DEFAULT_RETENTION,
   expiredAcks,
   incidentVerdict,
+  maintenanceDayDue,
   orphanBlobVerdict,
   outboxVerdict,
   rawVerdict,
@@ -92,5 +93,16 @@ describe('retention decisions', () => {
     );
     expect(plan.retention.archiveClosedAfterDays).toBe(7);
     expect(plan.retention.purge).toEqual(DEFAULT_RETENTION.purge);
+  });
+});
+
+describe('maintenanceDayDue', () => {
+  it('names the UTC day once its hour has come, and nothing before', () => {
+    expect(maintenanceDayDue(new Date('2026-12-09T02:59:59Z'), 3)).toBeNull();
+    expect(maintenanceDayDue(new Date('2026-12-09T03:00:00Z'), 3)).toBe('2026-12-09');
+    expect(maintenanceDayDue(new Date('2026-12-09T23:59:59Z'), 3)).toBe('2026-12-09');
+    expect(maintenanceDayDue(new Date('2026-12-10T00:00:00Z'), 0)).toBe('2026-12-10');
+    // The day is UTC's: 01:30 in Athens on the 10th is still the 9th's run.
+    expect(maintenanceDayDue(new Date('2026-12-10T01:30:00+02:00'), 3)).toBe('2026-12-09');
   });
 });
