@@ -18,6 +18,7 @@ import {
 } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import { queueMail } from './mail.js';
+import { playbookSection } from './playbook.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
@@ -240,6 +241,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       message: opening?.text ?? '',
       duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
       ...(await similarSection(ctx, incident, opening?.text ?? '')),
+      ...(await playbookSection(incident)),
     },
     autoSubmitted: 'auto-generated',
   });

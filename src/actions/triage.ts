@@ -11,6 +11,7 @@ import {
   updateIncident,
 } from '../store/incidents.js';
 import { spotRelatedIncidents } from './links.js';
+import { attachPlaybookTo } from './playbook.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -78,7 +79,8 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       plan: incident.triage?.plan,
     },
   });
-  // Before assignment, so the agent's mail can name likely duplicates.
+  // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
+  await attachPlaybookTo(ctx, incident);
   await spotRelatedIncidents(ctx, incident);
   if (incident.group) {
     await ctx.queues.assign.add(

@@ -17,6 +17,7 @@ import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
+import { registerPlaybookCommands } from './playbook.js';
 import { timelineWithMerged } from '../store/review.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
@@ -133,6 +134,7 @@ incidents
   });
 
 registerReviewCommands(program);
+registerPlaybookCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);
