@@ -111,6 +111,13 @@ export async function playbookSection(incident: IncidentDoc) {
   };
 }
 
+/** "12 min", "3 h 5 min": how late a step is, for people. */
+function lateBy(ms: number): string {
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  const h = Math.floor(minutes / 60);
+  return h ? `${h} h${minutes % 60 ? ` ${minutes % 60} min` : ''}` : `${minutes} min`;
+}
+
 const formatUtc = (d: Date) => `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
 /**
@@ -176,7 +183,7 @@ function reminderMail(
       mandatory: step.mandatory,
       priority: incident.priority ?? '-',
       dueAt: formatUtc(dueAt),
-      lateBy: `${Math.round((now.getTime() - dueAt.getTime()) / 60_000)} min`,
+      lateBy: lateBy(now.getTime() - dueAt.getTime()),
     },
     autoSubmitted: 'auto-generated' as const,
   };

@@ -139,7 +139,9 @@ describe('playbooks', () => {
     await sweep();
     const [first] = await mailTo(OLGA, step1);
     expect(first!.parsed.text).toContain('#done 1');
-    expect(first!.parsed.text).toContain('mandatory: the incident cannot be resolved');
+    expect(first!.parsed.text).toContain(
+      'Mandatory: the incident cannot be resolved while this step is open',
+    );
     now = new Date('2026-11-23T11:05:00Z'); // step 2 overdue; step 1 still within its hour
     await sweep();
     await mailTo(LENA, step2); // owner: lead
