@@ -67,17 +67,7 @@ export function registerPlaybookCommands(program: Command): void {
     .description('mark a playbook step done, e.g. `playbook done INC-000042 2`')
     .requiredOption('--as <agent>', 'who is acting (agent id or email)')
     .action((id: string, step: string, opts: { as: string }) =>
-      reporting(async () => {
-        const n = stepArg(step);
-        await withAppContext(async (ctx) => {
-          const actor = cliActor(ctx, opts.as);
-          const incident = await incidentArg(id);
-          outcome(
-            'done',
-            await closePlaybookStep(ctx, incident, { step: n, state: 'done' }, actor),
-          );
-        });
-      }),
+      closeStep('done', id, step, opts.as, { state: 'done' }),
     );
 
   playbook
@@ -86,21 +76,24 @@ export function registerPlaybookCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why the step does not apply')
     .requiredOption('--as <agent>', 'who is acting (agent id or email)')
     .action((id: string, step: string, opts: { reason: string; as: string }) =>
-      reporting(async () => {
-        const n = stepArg(step);
-        await withAppContext(async (ctx) => {
-          const actor = cliActor(ctx, opts.as);
-          const incident = await incidentArg(id);
-          outcome(
-            'skip',
-            await closePlaybookStep(
-              ctx,
-              incident,
-              { step: n, state: 'skipped', reason: opts.reason },
-              actor,
-            ),
-          );
-        });
-      }),
+      closeStep('skip', id, step, opts.as, { state: 'skipped', reason: opts.reason }),
     );
+}
+
+/** `playbook done|skip`: the same action as the #done / #skip email commands. */
+function closeStep(
+  what: string,
+  id: string,
+  step: string,
+  as: string,
+  close: { state: 'done' | 'skipped'; reason?: string },
+) {
+  return reporting(async () => {
+    const n = stepArg(step);
+    await withAppContext(async (ctx) => {
+      const actor = cliActor(ctx, as);
+      const incident = await incidentArg(id);
+      outcome(what, await closePlaybookStep(ctx, incident, { step: n, ...close }, actor));
+    });
+  });
 }

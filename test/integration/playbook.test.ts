@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { AuditEntryModel, Incident, Outbox, PlaybookStep } from '../../src/store/models.js';
 import { deliver, operatorPlanFile, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import { mailExchange } from '../support/mail-exchange.js';
 import { runIncidesk } from '../support/process.js';
 import { type CapturedMail } from '../support/smtp-capture.js';
 
@@ -43,23 +44,7 @@ describe('playbooks', () => {
   let now = new Date('2026-11-23T10:00:00Z');
   const h = useTestApp({ plan: PLAN, env: { INCIDESK_SLA_SWEEP_SECONDS: '3600' }, now: () => now });
 
-  const mailsTo = (address: string, match: (m: CapturedMail) => boolean) =>
-    h.smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
-  const mailTo = (address: string, match: (m: CapturedMail) => boolean, count = 1) =>
-    waitUntil(`${count} mail(s) to ${address}`, async () => {
-      const found = mailsTo(address, match);
-      return found.length >= count ? found : null;
-    });
-  const subjectHas = (s: string) => (m: CapturedMail) => m.parsed.subject?.includes(s) === true;
-  const replyTo = (original: CapturedMail, from: string, text: string) =>
-    deliver(h.t.mailboxUser, {
-      from,
-      to: original.parsed.replyTo!.value[0]!.address!,
-      subject: `Re: ${original.parsed.subject}`,
-      inReplyTo: original.parsed.messageId,
-      references: [original.parsed.messageId!],
-      text: `${text}\n\nOn Mon, 23 Nov 2026, Support <${SUPPORT}> wrote:\n> earlier`,
-    });
+  const { mailsTo, mailTo, subjectHas, replyTo, sweep } = mailExchange(h);
   /** The result mail of Olga's n-th command reply on the incident. */
   const results = (id: string, count: number) =>
     mailTo(
@@ -69,11 +54,6 @@ describe('playbooks', () => {
         /^\[INC-\d+\] (Done|Not done):/.test(m.parsed.subject ?? ''),
       count,
     );
-  const sweep = async () => {
-    const job = await h.app.ctx.queues.sla.add('sweep', { incident: 0 });
-    await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
-    expect(await job.isFailed()).toBe(false);
-  };
   const planFile = join(tmpdir(), `incidesk-playbook-plan-${process.pid}.yaml`);
   writeFileSync(
     planFile,
