@@ -21,6 +21,7 @@ import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
+import { planReviewState, planReviewWarning } from './domain/plan-review.js';
 import { recordPlanVersion, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
@@ -66,6 +67,7 @@ export async function startApp(
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
+  warnOfPlanReview(plan, log, options.now?.() ?? new Date());
   const redis = redisConnection(config.redisUrl);
   const queues = openQueues(redis, config.queuePrefix);
   const mailer = createMailer(config);
@@ -200,4 +202,12 @@ export async function startApp(
     }
   }
   return app;
+}
+
+/** An overdue annual review (or none ever) is a warning at every start; one due soon is noted. */
+function warnOfPlanReview(plan: Plan, log: Logger, now: Date) {
+  const warning = planReviewWarning(plan, now);
+  if (!warning) return;
+  const { state } = planReviewState(plan, now);
+  log[state === 'due-soon' ? 'info' : 'warn']({ component: 'plan', review: state }, warning);
 }

@@ -18,6 +18,7 @@ import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
 import { registerPlaybookCommands } from './playbook.js';
+import { registerPlanCommands } from './plan.js';
 import { timelineWithMerged } from '../store/review.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
@@ -135,6 +136,7 @@ incidents
 
 registerReviewCommands(program);
 registerPlaybookCommands(program);
+registerPlanCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);

@@ -185,6 +185,8 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'review action': 'agent',
   'review done': 'agent',
   'playbook show': 'agent',
+  'plan review': 'manager', // reading it too: the review is the managers' business
+  'plan versions': 'manager',
   'playbook done': 'agent',
   'playbook skip': 'agent',
   status: 'agent',

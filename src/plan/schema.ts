@@ -29,6 +29,14 @@ const duration = z
   .string()
   .regex(durationPattern, 'a duration like 15m, 4h, 1h30m or 2d')
   .refine((s) => s.length > 0, 'a duration like 15m, 4h, 1h30m or 2d');
+/** A calendar day, YYYY-MM-DD. */
+const day = z.string().superRefine((s, ctx) => {
+  const t = Date.parse(`${s}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s))
+    ctx.addIssue({ code: 'custom', message: 'a date like 2027-03-01' });
+  else if (Number.isNaN(t) || !new Date(t).toISOString().startsWith(s))
+    ctx.addIssue({ code: 'custom', message: 'not a calendar date' });
+});
 const regex = z.string().superRefine((s, ctx) => {
   try {
     new RegExp(s, 'iu');
@@ -188,6 +196,10 @@ export const planSchema = z
     /** Bump on every edit; recorded with every decision the plan drives. */
     version: z.number().int().positive(),
     organisation: z.string().min(1),
+    /** The annual review (src/domain/plan-review.ts): `incidesk plan review --approve` sets these. */
+    reviewedAt: day.optional(),
+    reviewedBy: z.string().min(1).optional(),
+    nextReviewDue: day.optional(),
     timezone: z.string().min(1).default('UTC'),
     acknowledgements: z
       .object({
@@ -421,6 +433,8 @@ export const planSchema = z
         issue(['groups', i], `group "${g.id}" has no members`);
     });
     checkChain(plan.escalation.chain, ['escalation', 'chain']);
+    if (plan.reviewedAt && plan.nextReviewDue && plan.nextReviewDue <= plan.reviewedAt)
+      issue(['nextReviewDue'], `must come after reviewedAt (${plan.reviewedAt})`);
     for (const [category, steps] of Object.entries(plan.playbooks.categories))
       for (const p of phaseOrderProblems(steps)) issue(['playbooks', 'categories', category], p);
     plan.access.administrators.forEach((a, i) => {

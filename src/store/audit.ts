@@ -136,19 +136,26 @@ export async function auditHint(): Promise<{ seq: number; hash: string } | null>
   return hint ? { seq: hint.seq, hash: hint.hash } : null;
 }
 
+/** Who approved a plan version at its annual review, and what they noted. */
+export interface PlanApproval {
+  approvedBy: string;
+  approvedAt: Date;
+  note: string;
+}
+
 /**
  * Record the plan this process runs with, when it differs from the last one recorded: the
  * YAML text goes to `plan_versions` and the change to the audit log. Several processes
- * starting together record it once (the version's `_id` is the next number).
+ * starting together record it once (the version's `_id` is the next number). A version made
+ * by an annual review carries its approval, in the version and in the audit entry.
  */
-export async function recordPlanVersion(plan: {
-  fingerprint: string;
-  version: number;
-  text: string;
-}): Promise<boolean> {
+export async function recordPlanVersion(
+  plan: { fingerprint: string; version: number; text: string },
+  approval?: PlanApproval,
+): Promise<boolean> {
   for (;;) {
     try {
-      return await atomically(() => recordIfChanged(plan));
+      return await atomically(() => recordIfChanged(plan, approval));
     } catch (err) {
       // Outside a transaction: another process recorded a version meanwhile; look again.
       if (!isDuplicateKey(err)) throw err;
@@ -157,7 +164,10 @@ export async function recordPlanVersion(plan: {
 }
 
 /** The version and its audit entry, committed together. */
-async function recordIfChanged(plan: { fingerprint: string; version: number; text: string }) {
+async function recordIfChanged(
+  plan: { fingerprint: string; version: number; text: string },
+  approval?: PlanApproval,
+) {
   const last = await PlanVersion.findOne({}, { fingerprint: 1 }).sort({ _id: -1 }).lean();
   if (last?.fingerprint === plan.fingerprint) return false;
   const n = (last?._id ?? 0) + 1;
@@ -167,9 +177,10 @@ async function recordIfChanged(plan: { fingerprint: string; version: number; tex
     version: plan.version,
     text: plan.text,
     recordedAt: new Date(),
+    ...approval,
   });
   await appendAudit({
-    action: 'plan-changed',
+    action: approval ? 'plan-reviewed' : 'plan-changed',
     subject: { type: 'plan', id: String(n) },
     changes: [
       {
@@ -178,7 +189,27 @@ async function recordIfChanged(plan: { fingerprint: string; version: number; tex
         after: plan.fingerprint,
       },
     ],
-    detail: { version: plan.version, planVersion: n },
+    detail: {
+      version: plan.version,
+      planVersion: n,
+      ...(approval
+        ? {
+            approvedBy: approval.approvedBy,
+            approvedAt: approval.approvedAt.toISOString(),
+            note: approval.note,
+          }
+        : {}),
+    },
   });
   return true;
+}
+
+/** Every recorded plan version, oldest first, without its text. */
+export async function planVersions() {
+  return PlanVersion.find({}, { text: 0 }).sort({ _id: 1 }).lean();
+}
+
+/** The plan version recorded last: the one the service started with most recently. */
+export async function latestPlanVersion() {
+  return PlanVersion.findOne({}).sort({ _id: -1 }).lean();
 }

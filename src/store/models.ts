@@ -547,6 +547,10 @@ const planVersionSchema = new Schema(
     version: { type: Number, required: true },
     text: { type: String, required: true },
     recordedAt: { type: Date, required: true },
+    /** Set on a version made by `incidesk plan review --approve`: the annual review. */
+    approvedBy: String,
+    approvedAt: Date,
+    note: String,
   },
   opts,
 );
