@@ -19,6 +19,7 @@ import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
 import { registerPlaybookCommands } from './playbook.js';
 import { registerPlanCommands } from './plan.js';
+import { registerEvidenceCommands } from './evidence.js';
 import { timelineWithMerged } from '../store/review.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
@@ -137,6 +138,7 @@ incidents
 registerReviewCommands(program);
 registerPlaybookCommands(program);
 registerPlanCommands(program);
+registerEvidenceCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);

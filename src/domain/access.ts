@@ -187,6 +187,8 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'playbook show': 'agent',
   'plan review': 'manager', // reading it too: the review is the managers' business
   'plan versions': 'manager',
+  evidence: 'manager', // what an auditor gets: managers and administrators
+  'evidence verify': 'manager',
   'playbook done': 'agent',
   'playbook skip': 'agent',
   status: 'agent',

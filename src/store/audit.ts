@@ -7,7 +7,9 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  ChainVerifier,
   chainEntry,
+  type ChainBreak,
   type AuditActor,
   type AuditBody,
   type AuditEntry,
@@ -212,4 +214,34 @@ export async function planVersions() {
 /** The plan version recorded last: the one the service started with most recently. */
 export async function latestPlanVersion() {
   return PlanVersion.findOne({}).sort({ _id: -1 }).lean();
+}
+
+export type ChainCheck =
+  | { intact: true; entries: number; head: { seq: number; hash: string } | null }
+  | { intact: false; entries: number; broken: ChainBreak };
+
+/**
+ * The whole chain checked link by link, in one scan; entries cut off the end leave an intact
+ * but shorter chain, which the head hint (moved by every writer) reveals.
+ */
+export async function checkAuditChain(): Promise<ChainCheck> {
+  const v = new ChainVerifier();
+  for await (const entry of auditCursor()) {
+    const broken = v.next(entry);
+    if (broken) return { intact: false, entries: v.count, broken };
+  }
+  const hint = await auditHint();
+  const head = v.head;
+  if (hint && hint.seq > (head?.seq ?? 0))
+    return {
+      intact: false,
+      entries: v.count,
+      broken: {
+        seq: (head?.seq ?? 0) + 1,
+        problem: 'gap',
+        expected: `entries up to seq ${hint.seq}`,
+        found: `the chain ends at seq ${head?.seq ?? 0}`,
+      },
+    };
+  return { intact: true, entries: v.count, head: head ?? null };
 }
