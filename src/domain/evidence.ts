@@ -3,6 +3,7 @@
  * sha256 values and a short README, in a ZIP. Pure: the rows come from src/store/evidence.ts.
  */
 import { createHash } from 'node:crypto';
+import type { ReviewActionLike } from './digest.js';
 import { toCsv } from './report.js';
 import type { ZipFile } from './zip.js';
 
@@ -72,14 +73,7 @@ export interface EvidenceInput {
     by?: string | null;
     reason?: string | null;
   }[];
-  actions: {
-    _id: string;
-    incidentNumber: number;
-    owner: string;
-    text: string;
-    dueAt: Date;
-    doneAt?: Date | null;
-  }[];
+  actions: ReviewActionLike[];
   audit: Record<string, unknown>;
 }
 /** Who could do what under one plan version: operators, administrators, groups. */
