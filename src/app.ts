@@ -24,6 +24,7 @@ import { HealthMonitor } from './ops/health.js';
 import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
+import { planReviewState, planReviewWarning } from './domain/plan-review.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
@@ -91,6 +92,7 @@ export async function startApp(
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
   if (planText) await recordPlanVersion({ ...plan, text: planText });
+  warnOfPlanReview(plan, log, options.now?.() ?? new Date());
   const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);
   // Redis errors while a connection is down (a Sentinel fail-over in progress) go to the log;
@@ -247,4 +249,12 @@ export async function startApp(
     }
   }
   return app;
+}
+
+/** An overdue annual review (or none ever) is a warning at every start; one due soon is noted. */
+function warnOfPlanReview(plan: Plan, log: Logger, now: Date) {
+  const warning = planReviewWarning(plan, now);
+  if (!warning) return;
+  const { state } = planReviewState(plan, now);
+  log[state === 'due-soon' ? 'info' : 'warn']({ component: 'plan', review: state }, warning);
 }

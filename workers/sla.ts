@@ -1,11 +1,13 @@
 /**
  * sla: one incident's timer fired (review it), or the periodic sweep runs: review every
  * incident whose check is due, whether or not its timer survived, and re-enqueue any other
- * work whose job was lost, and remind owners of post-incident action items due soon or overdue.
+ * work whose job was lost, remind owners of post-incident action items due soon or overdue, and
+ * chase the owners of overdue playbook steps.
  */
 import type { Job } from 'bullmq';
 import { requeueUnfinished } from '../src/actions/recovery.js';
 import { pruneRecentIncidents } from '../src/actions/links.js';
+import { chasePlaybookSteps } from '../src/actions/playbook.js';
 import { sendReviewReminders } from '../src/actions/review.js';
 import { reviewIncidentSla, sweepSla } from '../src/actions/sla.js';
 import type { AppContext } from '../src/context.js';
@@ -20,6 +22,7 @@ export function slaProcessor(ctx: AppContext) {
         reviewed: await sweepSla(ctx),
         requeued: await requeueUnfinished(ctx),
         reminded: await sendReviewReminders(ctx),
+        chased: await chasePlaybookSteps(ctx),
         pruned: await pruneRecentIncidents(ctx),
       };
     await reviewIncidentSla(ctx, job.data.incident);

@@ -19,6 +19,7 @@ import {
 import type { IncidentDoc } from '../store/models.js';
 import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
+import { playbookSection } from './playbook.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
 import { calendarOf } from './sla.js';
@@ -240,6 +241,7 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
       ...(await similarSection(ctx, incident, opening?.text ?? '')),
       files: files.files,
+      ...(await playbookSection(incident)),
     },
     attachmentIds: files.attachmentIds,
     autoSubmitted: 'auto-generated',

@@ -25,6 +25,7 @@ import type { IncidentDoc } from '../store/models.js';
 import { handOverChildren } from './links.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, refused, type Actor, type ChangeResult } from './outcome.js';
+import { playbookGate } from './playbook.js';
 import { closeProblems } from './review.js';
 import { queueIndex } from './search.js';
 import { clockChanges, updateClocks } from './sla.js';
@@ -178,6 +179,9 @@ export async function resolveIncident(
   if (!retry) {
     const step = transition(incident.status, 'resolve');
     if (!step.ok) return refused(step.reason);
+    const open = await playbookGate(ctx, incident);
+    if (open.length)
+      return refused(`cannot resolve before the playbook is done: ${open.join('; ')}`);
     if (!(await applyResolution(ctx, incident, resolution, actor))) return changedMeanwhile();
   }
   const resolved: IncidentDoc[] = [incident];

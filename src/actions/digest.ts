@@ -6,6 +6,7 @@ import type { AppContext } from '../context.js';
 import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { renderChartSvg } from '../domain/chart.js';
 import { computeDigest, type DigestModel } from '../domain/digest.js';
+import { digestPlanReviewNotice } from '../domain/plan-review.js';
 import {
   duePeriods,
   periodContaining,
@@ -224,6 +225,7 @@ export function buildDigest(
           ? { chartDataUri: `data:image/png;base64,${chart.toString('base64')}` }
           : { chartCid: CHART_CID })),
       preview: options.preview,
+      planReview: digestPlanReviewNotice(ctx.plan, now),
     },
     now,
   );

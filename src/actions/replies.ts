@@ -38,6 +38,7 @@ import { groupUnder } from './links.js';
 import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, retryIfRaced, type ChangeResult } from './outcome.js';
+import { closePlaybookStep } from './playbook.js';
 import { addActionItem, addLesson, completeActionItem } from './review.js';
 import { escalate, escalationChain } from './sla.js';
 
@@ -106,6 +107,9 @@ function commandAction(
       return raisesToP1(axis({ impact: command.level })) ? 'priority-p1' : 'priority';
     case 'urgency':
       return raisesToP1(axis({ urgency: command.level })) ? 'priority-p1' : 'priority';
+    case 'done':
+    case 'skip':
+      return 'playbook-step';
     default:
       return command.kind;
   }
@@ -218,6 +222,15 @@ async function run(
       return completeActionItem(ctx, command.item, actor, number);
     case 'known-error':
       return linkKnownError(ctx, incident, command.id, actor);
+    case 'done':
+      return closePlaybookStep(ctx, incident, { step: command.step, state: 'done' }, actor);
+    case 'skip':
+      return closePlaybookStep(
+        ctx,
+        incident,
+        { step: command.step, state: 'skipped', reason: command.reason },
+        actor,
+      );
   }
 }
 

@@ -13,6 +13,7 @@ import {
 } from '../store/incidents.js';
 import { spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
+import { attachPlaybookTo } from './playbook.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -94,7 +95,8 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
     },
   });
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
-  // Before assignment, so the agent's mail can name likely duplicates.
+  // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
+  await attachPlaybookTo(ctx, incident);
   await spotRelatedIncidents(ctx, incident);
   if (incident.group) {
     await ctx.queues.assign.add(

@@ -13,11 +13,11 @@ import {
   type AuditEntry,
   type ChainBreak,
 } from '../domain/audit.js';
-import { auditCursor, auditHint, auditSeqRange, sealAudit } from '../store/audit.js';
+import { auditCursor, auditSeqRange, checkAuditChain, sealAudit } from '../store/audit.js';
 import { EXIT } from './exit-codes.js';
 import { CliError, print, withStore } from './shared.js';
 
-const describeBreak = (b: ChainBreak) =>
+export const describeBreak = (b: ChainBreak) =>
   `audit chain broken at seq ${b.seq}: ${
     {
       hash: 'the entry does not match its hash (it was changed)',
@@ -29,28 +29,10 @@ const describeBreak = (b: ChainBreak) =>
   }; expected ${b.expected}, found ${b.found}`;
 
 async function verifyStore(): Promise<string> {
-  return withStore(async () => {
-    await sealAudit(); // what was recorded up to now, whether a service is running or not
-    const v = new ChainVerifier();
-    for await (const entry of auditCursor()) {
-      const broken = v.next(entry);
-      if (broken) throw new CliError(EXIT.refused, describeBreak(broken));
-    }
-    // Entries cut off the end leave an intact but shorter chain; the head hint remembers more.
-    const hint = await auditHint();
-    const head = v.head;
-    if (hint && hint.seq > (head?.seq ?? 0))
-      throw new CliError(
-        EXIT.refused,
-        describeBreak({
-          seq: (head?.seq ?? 0) + 1,
-          problem: 'gap',
-          expected: `entries up to seq ${hint.seq}`,
-          found: `the chain ends at seq ${head?.seq ?? 0}`,
-        }),
-      );
-    return `audit chain intact: ${v.count} entries${head ? `, head seq ${head.seq} ${head.hash}` : ''}`;
-  });
+  const check = await withStore(checkAuditChain);
+  if (!check.intact) throw new CliError(EXIT.refused, describeBreak(check.broken));
+  const head = check.head;
+  return `audit chain intact: ${check.entries} entries${head ? `, head seq ${head.seq} ${head.hash}` : ''}`;
 }
 
 /** A JSON Lines export verifies on its own: its first entry's prevHash anchors the slice. */

@@ -26,6 +26,9 @@ import { registerMaintenanceCommands } from './maintenance.js';
 import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
+import { registerPlaybookCommands } from './playbook.js';
+import { registerPlanCommands } from './plan.js';
+import { registerEvidenceCommands } from './evidence.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerStatusCommands } from './status.js';
 import { registerAuditCommands } from './audit.js';
@@ -154,6 +157,9 @@ incidents
 
 registerAttachmentCommands(program);
 registerReviewCommands(program);
+registerPlaybookCommands(program);
+registerPlanCommands(program);
+registerEvidenceCommands(program);
 registerLinkCommands(program);
 registerDlqCommands(program);
 registerStatusCommands(program);

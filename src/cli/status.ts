@@ -9,6 +9,9 @@ import { CLI_CONNECT_TIMEOUT_MS } from '../constants.js';
 import { openQueues } from '../queues.js';
 import { cliRedis } from './queues.js';
 import { print } from './shared.js';
+import { planReviewState, planReviewWarning } from '../domain/plan-review.js';
+import { parsePlan } from '../plan/load.js';
+import { latestPlanVersion } from '../store/audit.js';
 
 export function registerStatusCommands(program: Command): void {
   program
@@ -35,10 +38,11 @@ export function registerStatusCommands(program: Command): void {
         const snapshot = await monitor.snapshot();
         // No intake runs in this process: judge it by the mailbox checkpoints it writes.
         const verdict = assessHealth(snapshot, true);
+        const planReview = await planInForceReview();
         print(
           opts.json
-            ? JSON.stringify({ ...verdict, ...snapshot }, null, 2)
-            : statusText(snapshot, verdict),
+            ? JSON.stringify({ ...verdict, ...snapshot, planReview }, null, 2)
+            : [statusText(snapshot, verdict), planReview?.line].filter(Boolean).join('\n'),
         );
         if (!verdict.healthy) process.exitCode = EXIT.unavailable;
       } finally {
@@ -47,4 +51,29 @@ export function registerStatusCommands(program: Command): void {
         await disconnectStore().catch(() => undefined);
       }
     });
+}
+
+/**
+ * The annual review of the plan the service last started with (the newest in
+ * `plan_versions`): a warning line when it is overdue, due within 30 days, or never set. Not
+ * a health failure: the desk works, the paperwork is late. Null without a store or a version.
+ */
+async function planInForceReview() {
+  const version = await latestPlanVersion().catch(() => null);
+  if (!version) return null;
+  let plan;
+  try {
+    plan = parsePlan(version.text, `plan version ${version._id}`);
+  } catch {
+    return null; // recorded by a release with other plan rules; `incidesk check` judges files
+  }
+  const now = new Date();
+  const warning = planReviewWarning(plan, now);
+  return {
+    ...planReviewState(plan, now),
+    fingerprint: plan.fingerprint,
+    reviewedAt: plan.reviewedAt ?? null,
+    reviewedBy: plan.reviewedBy ?? null,
+    line: warning ? `plan review: ${warning}` : `plan review: next due ${plan.nextReviewDue}`,
+  };
 }

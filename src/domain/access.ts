@@ -30,7 +30,8 @@ export type CommandAction =
   | 'lesson'
   | 'action'
   | 'action-done'
-  | 'known-error';
+  | 'known-error'
+  | 'playbook-step'; // #done / #skip: tick off a step of the incident's playbook
 
 export const COMMAND_ACTIONS = [
   'assign-self',
@@ -48,6 +49,7 @@ export const COMMAND_ACTIONS = [
   'action',
   'action-done',
   'known-error',
+  'playbook-step',
 ] as const satisfies readonly CommandAction[];
 
 /**
@@ -72,6 +74,7 @@ const COMMAND_MINIMUM: Record<CommandAction, Role> = {
   action: 'agent',
   'action-done': 'agent',
   'known-error': 'agent',
+  'playbook-step': 'agent',
 };
 
 export interface AccessPlan {
@@ -183,6 +186,13 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'review lesson': 'agent',
   'review action': 'agent',
   'review done': 'agent',
+  'playbook show': 'agent',
+  'plan review': 'manager', // reading it too: the review is the managers' business
+  'plan versions': 'manager',
+  evidence: 'manager', // what an auditor gets: managers and administrators
+  'evidence verify': 'manager',
+  'playbook done': 'agent',
+  'playbook skip': 'agent',
   status: 'agent',
   'dlq list': 'agent',
   search: 'agent',

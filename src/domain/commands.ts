@@ -12,6 +12,8 @@
  *   #action alice due 2026-12-01 add certificate expiry monitoring
  *   #action-done 42-1        (or just `#action-done 1` on incident 42)
  *   #known-error KE-0001     (link this incident to a known error)
+ *   #done 2                  (playbook step 2 is done)
+ *   #skip 3 no laptops involved  (playbook step 3 does not apply, and why)
  *
  * Blank lines before and between commands are fine; the first other line ends the commands
  * and starts the body sent to the customer. `#` followed by a space, a digit or other
@@ -21,6 +23,7 @@
  */
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
 import { COMMAND_STATUSES, statusForCommand, type Status } from './lifecycle.js';
+import { parseStepNumber } from './playbook.js';
 import { parseDueDate } from './review.js';
 import { parseKnownErrorId } from './known-errors.js';
 import { parseIncidentId } from './tokens.js';
@@ -40,7 +43,9 @@ export type Command =
   | { kind: 'lesson'; text: string }
   | { kind: 'action'; owner: string; due: Date; text: string }
   | { kind: 'action-done'; item: string }
-  | { kind: 'known-error'; id: number };
+  | { kind: 'known-error'; id: number }
+  | { kind: 'done'; step: number }
+  | { kind: 'skip'; step: number; reason: string };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -114,6 +119,8 @@ function parseResolve(rest: string): Parsed {
 }
 
 const ACTION_HELP = 'use "#action <owner email or agent id> due <YYYY-MM-DD> <what is to be done>"';
+
+const SKIP_HELP = 'use "#skip <step number> <why it does not apply>"';
 
 /** `#action alice due 2026-12-01 add expiry monitoring` */
 function parseAction(rest: string): Parsed {
@@ -193,6 +200,21 @@ function parseCommand(word: string, rest: string): Parsed {
       if (!/^(?:(?:inc-?)?\d+-)?\d+$/i.test(id))
         return { error: `"${id}" is not an action item id like 42-1` };
       return { command: { kind: 'action-done', item: id } };
+    }
+    case 'done': {
+      const s = rest.trim();
+      if (!s) return { error: 'a playbook step number is missing' };
+      const step = parseStepNumber(s);
+      if (step === null) return { error: `"${s}" is not a playbook step number like 2` };
+      return { command: { kind: 'done', step } };
+    }
+    case 'skip': {
+      const m = /^(\S+)\s+(.+)$/s.exec(rest.trim());
+      const step = m ? parseStepNumber(m[1] as string) : null;
+      if (!m || step === null) return { error: SKIP_HELP };
+      const reason = (m[2] as string).replace(/^reason\s*[:=]?\s*/i, '').trim();
+      if (!reason) return { error: SKIP_HELP };
+      return { command: { kind: 'skip', step, reason } };
     }
     case 'parent': {
       const w = words(rest);

@@ -1,4 +1,5 @@
-import { durationPattern } from '../plan/schema.js';
+/** Business time: "15m", "4h", "1h30m", "2d" (a day is 24 hours of business time), "30s". */
+export const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60 * SECOND_MS;

@@ -26,6 +26,8 @@ export interface RenderOptions {
   chartSize?: { width: number; height: number };
   /** A "so far" preview of a period still in progress: said in the subject and the text. */
   preview?: boolean;
+  /** The plan's annual review is due soon or overdue: said at the top (src/domain/plan-review.ts). */
+  planReview?: string | null;
 }
 
 export interface RenderedDigest {
@@ -163,6 +165,7 @@ export function digestView(m: DigestModel, o: RenderOptions, now: Date) {
     organisation: o.organisation,
     recipientName: o.recipientName,
     empty: m.empty,
+    planReview: o.planReview ?? null,
     emptyLine: `Nothing to report for ${label}${scope}${asOf}: no new, resolved, open or overdue items.`,
     heading: `${TITLE[m.window.period]} digest for ${o.recipientName}: ${label}${asOf} (${z})`,
     intro: `${label}${asOf} (${z}) for ${o.recipientName}`,

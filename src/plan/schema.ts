@@ -9,6 +9,8 @@ import { DEFAULT_RETENTION } from '../domain/retention.js';
 const days = z.number().int().min(1);
 import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
 import { AGENT_MAIL_MODES } from '../domain/agent-mail.js';
+import { durationPattern } from '../domain/duration.js';
+import { PHASES, phaseOrderProblems, STEP_OWNERS } from '../domain/playbook.js';
 
 /**
  * sha256 of operator tokens that earlier releases printed in their examples
@@ -23,12 +25,18 @@ const email = z
   .string()
   .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')
   .transform((s) => s.toLowerCase());
-/** Business time: "15m", "4h", "1h30m", "2d" (a day is 24 hours of business time), "30s". */
-export const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 const duration = z
   .string()
   .regex(durationPattern, 'a duration like 15m, 4h, 1h30m or 2d')
   .refine((s) => s.length > 0, 'a duration like 15m, 4h, 1h30m or 2d');
+/** A calendar day, YYYY-MM-DD. */
+const day = z.string().superRefine((s, ctx) => {
+  const t = Date.parse(`${s}T00:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s))
+    ctx.addIssue({ code: 'custom', message: 'a date like 2027-03-01' });
+  else if (Number.isNaN(t) || !new Date(t).toISOString().startsWith(s))
+    ctx.addIssue({ code: 'custom', message: 'not a calendar date' });
+});
 const regex = z.string().superRefine((s, ctx) => {
   try {
     new RegExp(s, 'iu');
@@ -175,6 +183,18 @@ const DEFAULT_SLA = {
   P4: { firstResponse: '1d', resolution: '10d' },
 } as const;
 
+const playbookStep = z
+  .object({
+    phase: z.enum(PHASES),
+    title: z.string().min(1),
+    owner: z.enum(STEP_OWNERS).default('assignee'),
+    /** Wall-clock time after the incident opened by which the step is due. */
+    deadline: duration.optional(),
+    /** P1/P2 (`requiredFor`) resolve only once the step is done or skipped with a reason. */
+    mandatory: z.boolean().default(false),
+  })
+  .strict();
+
 const slaTargets = z.object({ firstResponse: duration, resolution: duration }).strict();
 
 export const planSchema = z
@@ -182,6 +202,10 @@ export const planSchema = z
     /** Bump on every edit; recorded with every decision the plan drives. */
     version: z.number().int().positive(),
     organisation: z.string().min(1),
+    /** The annual review (src/domain/plan-review.ts): `incidesk plan review --approve` sets these. */
+    reviewedAt: day.optional(),
+    reviewedBy: z.string().min(1).optional(),
+    nextReviewDue: day.optional(),
     timezone: z.string().min(1).default('UTC'),
     /** The language of customer mail when nothing says which the customer reads. */
     locale: locale.default('en'),
@@ -321,6 +345,18 @@ export const planSchema = z
         duplicates: { within: '7d', similarity: 0.6 },
         outages: { within: '1h', similarity: 0.6, minCustomers: 3 },
       }),
+    /** Response strategies per incident category (src/actions/playbook.ts). */
+    playbooks: z
+      .object({
+        /** Incidents of these priorities resolve only when no mandatory step is open. */
+        requiredFor: z.array(priority).default(['P1', 'P2']),
+        /** Chase an overdue step's owner when it falls overdue, then again this often. */
+        remindEvery: duration.default('1h'),
+        /** Category → ordered steps (phases in order: containment … verification). */
+        categories: z.record(z.string().min(1), z.array(playbookStep).min(1)).default({}),
+      })
+      .strict()
+      .default({ requiredFor: ['P1', 'P2'], remindEvery: '1h', categories: {} }),
     /** What `incidesk maintenance run` archives and purges (src/domain/retention.ts). */
     retention: z
       .object({
@@ -417,6 +453,10 @@ export const planSchema = z
         issue(['groups', i], `group "${g.id}" has no members`);
     });
     checkChain(plan.escalation.chain, ['escalation', 'chain']);
+    if (plan.reviewedAt && plan.nextReviewDue && plan.nextReviewDue <= plan.reviewedAt)
+      issue(['nextReviewDue'], `must come after reviewedAt (${plan.reviewedAt})`);
+    for (const [category, steps] of Object.entries(plan.playbooks.categories))
+      for (const p of phaseOrderProblems(steps)) issue(['playbooks', 'categories', category], p);
     plan.access.administrators.forEach((a, i) => {
       if (!agentIds.has(a)) issue(['access', 'administrators', i], `unknown agent "${a}"`);
     });
@@ -492,3 +532,4 @@ export type ClassificationRules = Plan['classification'];
 export type RoutingRules = NonNullable<Plan['routing']>;
 export type EscalationStep = Plan['escalation']['chain'][number];
 export type Matrix = Plan['matrix'];
+export type Playbooks = Plan['playbooks'];

@@ -8,8 +8,10 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import {
+  ChainVerifier,
   chainEntry,
   toJson,
+  type ChainBreak,
   type AuditActor,
   type AuditBody,
   type AuditEntry,
@@ -197,19 +199,26 @@ export async function auditHint(): Promise<{ seq: number; hash: string } | null>
   return hint ? { seq: hint.seq, hash: hint.hash } : null;
 }
 
+/** Who approved a plan version at its annual review, and what they noted. */
+export interface PlanApproval {
+  approvedBy: string;
+  approvedAt: Date;
+  note: string;
+}
+
 /**
  * Record the plan this process runs with, when it differs from the last one recorded: the
  * YAML text goes to `plan_versions` and the change to the audit log. Several processes
- * starting together record it once (the version's `_id` is the next number).
+ * starting together record it once (the version's `_id` is the next number). A version made
+ * by an annual review carries its approval, in the version and in the audit entry.
  */
-export async function recordPlanVersion(plan: {
-  fingerprint: string;
-  version: number;
-  text: string;
-}): Promise<boolean> {
+export async function recordPlanVersion(
+  plan: { fingerprint: string; version: number; text: string },
+  approval?: PlanApproval,
+): Promise<boolean> {
   for (;;) {
     try {
-      return await atomically(() => recordIfChanged(plan));
+      return await atomically(() => recordIfChanged(plan, approval));
     } catch (err) {
       // Outside a transaction: another process recorded a version meanwhile; look again.
       if (!isDuplicateKey(err)) throw err;
@@ -218,7 +227,10 @@ export async function recordPlanVersion(plan: {
 }
 
 /** The version and its audit entry, committed together. */
-async function recordIfChanged(plan: { fingerprint: string; version: number; text: string }) {
+async function recordIfChanged(
+  plan: { fingerprint: string; version: number; text: string },
+  approval?: PlanApproval,
+) {
   const last = await PlanVersion.findOne({}, { fingerprint: 1 }).sort({ _id: -1 }).lean();
   if (last?.fingerprint === plan.fingerprint) return false;
   const n = (last?._id ?? 0) + 1;
@@ -228,9 +240,10 @@ async function recordIfChanged(plan: { fingerprint: string; version: number; tex
     version: plan.version,
     text: plan.text,
     recordedAt: new Date(),
+    ...approval,
   });
   await appendAudit({
-    action: 'plan-changed',
+    action: approval ? 'plan-reviewed' : 'plan-changed',
     subject: { type: 'plan', id: String(n) },
     changes: [
       {
@@ -239,7 +252,58 @@ async function recordIfChanged(plan: { fingerprint: string; version: number; tex
         after: plan.fingerprint,
       },
     ],
-    detail: { version: plan.version, planVersion: n },
+    detail: {
+      version: plan.version,
+      planVersion: n,
+      ...(approval
+        ? {
+            approvedBy: approval.approvedBy,
+            approvedAt: approval.approvedAt.toISOString(),
+            note: approval.note,
+          }
+        : {}),
+    },
   });
   return true;
+}
+
+/** Every recorded plan version, oldest first, without its text. */
+export async function planVersions() {
+  return PlanVersion.find({}, { text: 0 }).sort({ _id: 1 }).lean();
+}
+
+/** The plan version recorded last: the one the service started with most recently. */
+export async function latestPlanVersion() {
+  return PlanVersion.findOne({}).sort({ _id: -1 }).lean();
+}
+
+export type ChainCheck =
+  | { intact: true; entries: number; head: { seq: number; hash: string } | null }
+  | { intact: false; entries: number; broken: ChainBreak };
+
+/**
+ * The whole chain checked link by link, in one scan; entries cut off the end leave an intact
+ * but shorter chain, which the head hint (moved by every writer) reveals.
+ */
+export async function checkAuditChain(): Promise<ChainCheck> {
+  await sealAudit(); // what was recorded up to now, whether a service is running or not
+  const v = new ChainVerifier();
+  for await (const entry of auditCursor()) {
+    const broken = v.next(entry);
+    if (broken) return { intact: false, entries: v.count, broken };
+  }
+  const hint = await auditHint();
+  const head = v.head;
+  if (hint && hint.seq > (head?.seq ?? 0))
+    return {
+      intact: false,
+      entries: v.count,
+      broken: {
+        seq: (head?.seq ?? 0) + 1,
+        problem: 'gap',
+        expected: `entries up to seq ${hint.seq}`,
+        found: `the chain ends at seq ${head?.seq ?? 0}`,
+      },
+    };
+  return { intact: true, entries: v.count, head: head ?? null };
 }

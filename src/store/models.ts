@@ -341,6 +341,44 @@ reviewActionSchema.index({ doneAt: 1, dueAt: 1 });
 export const ReviewAction = mongoose.model('ReviewAction', reviewActionSchema, 'review_actions');
 export type ReviewActionDoc = InferSchemaType<typeof reviewActionSchema> & { _id: string };
 
+// --- Playbooks (src/store/playbook.ts) -----------------------------------------------------
+
+/**
+ * The playbook steps an incident got at triage, one document each, copied from the plan in
+ * force then (a later plan edit does not change an incident's steps):
+ * `{_id: "<incidentNumber>-<step>", incidentNumber, step, phase, title, owner (role), mandatory,
+ * dueAt?, state: open|done|skipped, by?, reason?, closedAt?, remindedSlot?, plan, createdAt}`.
+ */
+const playbookStepSchema = new Schema(
+  {
+    _id: String,
+    incidentNumber: { type: Number, required: true },
+    step: { type: Number, required: true },
+    category: { type: String, required: true },
+    phase: { type: String, required: true },
+    title: { type: String, required: true },
+    owner: { type: String, required: true },
+    mandatory: { type: Boolean, required: true },
+    dueAt: Date,
+    state: { type: String, enum: ['open', 'done', 'skipped'], required: true },
+    by: String,
+    reason: String,
+    closedAt: Date,
+    /** The last reminder sent (src/domain/playbook.ts stepReminderDue). */
+    remindedSlot: Number,
+    /** Set when the incident was found resolved with the step still open: chasing stops. */
+    chaseEnded: Date,
+    plan: String,
+    createdAt: { type: Date, required: true },
+  },
+  opts,
+);
+playbookStepSchema.index({ incidentNumber: 1, step: 1 });
+// The chase sweep: open, still chased steps by due date.
+playbookStepSchema.index({ state: 1, chaseEnded: 1, dueAt: 1 });
+export const PlaybookStep = mongoose.model('PlaybookStep', playbookStepSchema, 'playbook_steps');
+export type PlaybookStepDoc = InferSchemaType<typeof playbookStepSchema> & { _id: string };
+
 /**
  * Outage grouping: one document per child under a parent. The truth for "which reports does
  * resolving this parent resolve", found by the `parent` index; the parent's `children` is a
@@ -462,6 +500,7 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   SignInProblem,
   MailboxLease,
   ReviewAction,
+  PlaybookStep,
   IncidentLink,
   RecentIncident,
   ArchivedIncident,
@@ -532,6 +571,10 @@ const planVersionSchema = new Schema(
     version: { type: Number, required: true },
     text: { type: String, required: true },
     recordedAt: { type: Date, required: true },
+    /** Set on a version made by `incidesk plan review --approve`: the annual review. */
+    approvedBy: String,
+    approvedAt: Date,
+    note: String,
   },
   opts,
 );

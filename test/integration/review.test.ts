@@ -20,8 +20,8 @@ import {
 import { Incident, Outbox, RecentIncident, ReviewAction } from '../../src/store/models.js';
 import { timelineWithMerged } from '../../src/store/review.js';
 import { deliver, operatorPlanFile, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
+import { mailExchange } from '../support/mail-exchange.js';
 import { runIncidesk } from '../support/process.js';
-import { type CapturedMail } from '../support/smtp-capture.js';
 
 const PLAN = `
 groups:
@@ -49,24 +49,7 @@ describe('post-incident review, duplicates and outages', () => {
   const h = useTestApp({ plan: PLAN, env: { INCIDESK_SLA_SWEEP_SECONDS: '3600' }, now: () => now });
   const DAY = 86_400_000;
 
-  const mailsTo = (address: string, match: (m: CapturedMail) => boolean) =>
-    h.smtp.messages.filter((m) => m.envelopeTo.includes(address) && match(m));
-  const mailTo = (address: string, match: (m: CapturedMail) => boolean, count = 1) =>
-    waitUntil(`${count} mail(s) to ${address}`, async () => {
-      const found = mailsTo(address, match);
-      return found.length >= count ? found : null;
-    });
-  const subjectHas = (s: string) => (m: CapturedMail) => m.parsed.subject?.includes(s) === true;
-  const textHas = (s: string) => (m: CapturedMail) => m.parsed.text?.includes(s) === true;
-  const replyTo = (original: CapturedMail, from: string, text: string) =>
-    deliver(h.t.mailboxUser, {
-      from,
-      to: original.parsed.replyTo!.value[0]!.address!,
-      subject: `Re: ${original.parsed.subject}`,
-      inReplyTo: original.parsed.messageId,
-      references: [original.parsed.messageId!],
-      text: `${text}\n\nOn Mon, 23 Nov 2026, Support <${SUPPORT}> wrote:\n> earlier`,
-    });
+  const { mailsTo, mailTo, subjectHas, textHas, replyTo, sweep } = mailExchange(h);
   /** A customer's new incident, waited for until it is assigned; returns it and its notice. */
   const report = async (from: string, subject: string, text = 'Please help.') => {
     await deliver(h.t.mailboxUser, { from, to: SUPPORT, subject, text });
@@ -90,11 +73,6 @@ describe('post-incident review, duplicates and outages', () => {
         m.header('x-incidesk-kind') === 'command-result',
       count,
     );
-  const sweep = async () => {
-    const job = await h.app.ctx.queues.sla.add('sweep', { incident: 0 });
-    await waitUntil('sweep done', async () => (await job.isCompleted()) || (await job.isFailed()));
-    expect(await job.isFailed()).toBe(false);
-  };
   // The CLI loads its plan from a file: the same plan as the running app's.
   const planFile = join(tmpdir(), `incidesk-review-plan-${process.pid}.yaml`);
   writeFileSync(
@@ -226,7 +204,7 @@ describe('post-incident review, duplicates and outages', () => {
     // Three customers within the hour: the lead hears of a possible outage, once.
     const [suggestion] = await mailTo(
       'lena@example.test',
-      (m: CapturedMail) => m.parsed.headers.get('x-incidesk-kind') === 'possible-outage',
+      (m) => m.parsed.headers.get('x-incidesk-kind') === 'possible-outage',
     );
     expect(suggestion!.parsed.text).toContain(
       `#parent INC-${String(parent.incident.number).padStart(6, '0')}`,

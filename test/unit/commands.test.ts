@@ -334,3 +334,29 @@ describe('commandOutcome', () => {
     expect(commandOutcome([])).toBe('Not done');
   });
 });
+
+describe('parseCommands: playbook steps', () => {
+  it('#done <step> and #skip <step> <reason>', () => {
+    expect(one('#done 2')).toEqual({ kind: 'done', step: 2 });
+    expect(one('#DONE step 3')).toEqual({ kind: 'done', step: 3 });
+    expect(one('#skip 3 no laptop involved, the report came from a kiosk')).toEqual({
+      kind: 'skip',
+      step: 3,
+      reason: 'no laptop involved, the report came from a kiosk',
+    });
+    expect(one('#skip 4 reason: not applicable')).toEqual({
+      kind: 'skip',
+      step: 4,
+      reason: 'not applicable',
+    });
+  });
+
+  it('refuses a missing or bad step number, and a skip without a reason', () => {
+    expect(errorOf('#done')).toMatch(/a playbook step number is missing/);
+    expect(errorOf('#done two')).toMatch(/"two" is not a playbook step number/);
+    expect(errorOf('#done 2 3')).toMatch(/"2 3" is not a playbook step number/);
+    expect(errorOf('#skip 3')).toMatch(/use "#skip <step number> <why it does not apply>"/);
+    expect(errorOf('#skip 3 reason:')).toMatch(/use "#skip <step number>/);
+    expect(errorOf('#skip x because')).toMatch(/use "#skip <step number>/);
+  });
+});

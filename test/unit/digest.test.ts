@@ -274,6 +274,32 @@ describe('digest computation', () => {
     expect(r.text).toMatch(/^Nothing to report for Mon 23 Nov 2026/);
   });
 
+  it("warns at the top when the plan's annual review is due soon or overdue, even with nothing else to say", () => {
+    const m = computeDigest(
+      input({ facts: [], open: [], actions: [], trendHours: [], groups: null }),
+    );
+    const warning = "The response plan's annual review is overdue: it was due 2026-11-01.";
+    const r = renderDigest(
+      m,
+      { organisation: 'Example', recipientName: 'Ada', linkFor: String, planReview: warning },
+      now,
+    );
+    expect(r.text.split('\n').slice(0, 3)).toEqual([
+      `! ${warning}`,
+      '  Review the plan, then: incidesk plan review --approve --note "..."',
+      '',
+    ]);
+    expect(r.text).toContain('Nothing to report for Mon 23 Nov 2026');
+    expect(r.html).toContain('annual review is overdue: it was due 2026-11-01.');
+    const full = renderDigest(
+      computeDigest(input()),
+      { organisation: 'Example', recipientName: 'Ada', linkFor: String, planReview: warning },
+      now,
+    );
+    expect(full.text.startsWith(`! ${warning}`)).toBe(true);
+    expect(full.html).toContain('<strong>Plan review:</strong>');
+  });
+
   it('renders HTML with tables, incident links, the chart by cid and no script', () => {
     const m = computeDigest(input());
     const r = renderDigest(

@@ -80,6 +80,67 @@ calendars: { office: { timezone: Mars/Olympus, hours: { mon: ['9-5'] } } }
   });
 });
 
+describe('playbooks', () => {
+  const plan = (playbooks: string) => `version: 1\norganisation: X\nplaybooks:\n${playbooks}`;
+
+  it('defaults: no playbooks, P1/P2 gated, overdue steps chased hourly', () => {
+    expect(parsePlan('version: 1\norganisation: X\n').playbooks).toEqual({
+      requiredFor: ['P1', 'P2'],
+      remindEvery: '1h',
+      categories: {},
+    });
+  });
+
+  it('reads ordered steps with defaults for owner and mandatory', () => {
+    const p = parsePlan(
+      plan(`  categories:
+    security:
+      - { phase: containment, title: Isolate the host, deadline: 30m, mandatory: true }
+      - { phase: verification, title: Confirm, owner: lead }
+`),
+    );
+    expect(p.playbooks.categories.security).toEqual([
+      {
+        phase: 'containment',
+        title: 'Isolate the host',
+        owner: 'assignee',
+        deadline: '30m',
+        mandatory: true,
+      },
+      { phase: 'verification', title: 'Confirm', owner: 'lead', mandatory: false },
+    ]);
+  });
+
+  it('names bad phases, owners, deadlines, empty playbooks and phases out of order', () => {
+    const list = problems(
+      plan(`  categories:
+    security:
+      - { phase: recovery, title: Restore }
+      - { phase: containment, title: Isolate, deadline: soon }
+    outage:
+      - { phase: triage, title: Look, owner: ceo }
+    billing: []
+`),
+    );
+    expect(list).toContain(
+      'playbooks.categories.security.1.deadline: a duration like 15m, 4h, 1h30m or 2d',
+    );
+    expect(list.some((p) => p.startsWith('playbooks.categories.outage.0.phase'))).toBe(true);
+    expect(list.some((p) => p.startsWith('playbooks.categories.outage.0.owner'))).toBe(true);
+    expect(list.some((p) => p.startsWith('playbooks.categories.billing'))).toBe(true);
+    const order = problems(
+      plan(`  categories:
+    security:
+      - { phase: recovery, title: Restore }
+      - { phase: containment, title: Isolate }
+`),
+    );
+    expect(order).toEqual([
+      'playbooks.categories.security: step 2 (containment) comes after a recovery step',
+    ]);
+  });
+});
+
 describe('docs/configuration.md', () => {
   it('shows the shipped example plan verbatim', () => {
     const readme = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');

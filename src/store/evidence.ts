@@ -1,0 +1,81 @@
+/** What the evidence pack reads: the incidents of a period and what hangs off them. */
+import { parse as parseYaml } from 'yaml';
+import type { AccessSnapshot, EvidenceInput, IncidentRow } from '../domain/evidence.js';
+import { checkAuditChain } from './audit.js';
+import {
+  ArchivedIncident,
+  Incident,
+  PlanVersion,
+  PlaybookStep,
+  ReviewAction,
+  type PlaybookStepDoc,
+  type ReviewActionDoc,
+} from './models.js';
+
+type Gathered = Omit<EvidenceInput, 'createdAt' | 'createdBy'>;
+
+/**
+ * Every incident opened in [from, to), archived ones included, with their playbook steps and
+ * review action items; the plan versions in force in the period; the audit chain's check.
+ */
+export async function gatherEvidence(from: Date, to: Date): Promise<Gathered> {
+  const opened = { createdAt: { $gte: from, $lt: to } };
+  const [hot, archived] = await Promise.all([
+    Incident.find(opened).lean<IncidentRow[]>(),
+    ArchivedIncident.find(opened).lean<IncidentRow[]>(),
+  ]);
+  const incidents = [...hot, ...archived].sort((a, b) => a.number - b.number);
+  const numbers = incidents.map((i) => i.number);
+  const [steps, actions] = await Promise.all([
+    PlaybookStep.find({ incidentNumber: { $in: numbers } })
+      .sort({ incidentNumber: 1, step: 1 })
+      .lean<PlaybookStepDoc[]>(),
+    ReviewAction.find({ incidentNumber: { $in: numbers } })
+      .sort({ incidentNumber: 1, _id: 1 })
+      .lean<ReviewActionDoc[]>(),
+  ]);
+  return {
+    from,
+    to,
+    incidents,
+    steps,
+    actions,
+    planVersions: await planVersionsInForce(from, to),
+    audit: await checkAuditChain(),
+  };
+}
+
+/** The version in force when the period began, and every one recorded during it. */
+async function planVersionsInForce(from: Date, to: Date) {
+  const atStart = await PlanVersion.findOne({ recordedAt: { $lte: from } })
+    .sort({ _id: -1 })
+    .lean();
+  const during = await PlanVersion.find({ recordedAt: { $gt: from, $lt: to } })
+    .sort({ _id: 1 })
+    .lean();
+  return [...(atStart ? [atStart] : []), ...during].map((v) => ({
+    _id: v._id as number,
+    version: v.version,
+    fingerprint: v.fingerprint,
+    recordedAt: v.recordedAt,
+    approvedBy: v.approvedBy,
+    approvedAt: v.approvedAt,
+    note: v.note,
+    access: accessOf(v.text),
+  }));
+}
+
+/** Who could act under a plan's text (read as it was written, even if today's rules differ). */
+function accessOf(text: string): AccessSnapshot {
+  const plan = (parseYaml(text) ?? {}) as {
+    access?: { operators?: { name?: string; role?: string }[]; administrators?: string[] };
+    groups?: { id?: string; lead?: string; manager?: string }[];
+  };
+  return {
+    operators: (plan.access?.operators ?? []).map((o) => `${o.name}:${o.role}`).join('; '),
+    administrators: (plan.access?.administrators ?? []).join('; '),
+    groups: (plan.groups ?? [])
+      .map((g) => `${g.id} (lead ${g.lead ?? '-'}, manager ${g.manager ?? '-'})`)
+      .join('; '),
+  };
+}

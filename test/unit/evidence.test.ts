@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { evidenceFiles, verifyEvidence, type EvidenceInput } from '../../src/domain/evidence.js';
+
+const H = 3_600_000;
+const t0 = new Date('2026-10-01T00:00:00Z');
+const input: EvidenceInput = {
+  from: t0,
+  to: new Date('2027-01-01T00:00:00Z'),
+  createdAt: new Date('2027-01-02T09:00:00Z'),
+  createdBy: 'mia-ops',
+  planVersions: [
+    {
+      _id: 3,
+      version: 7,
+      fingerprint: 'v7-abc',
+      recordedAt: t0,
+      approvedBy: 'mia-ops',
+      approvedAt: t0,
+      note: 'annual review',
+      access: {
+        operators: 'ops:administrator',
+        administrators: 'mia',
+        groups: 'desk (lead al, manager mia)',
+      },
+    },
+  ],
+  incidents: [
+    {
+      number: 1,
+      createdAt: t0,
+      status: 'resolved',
+      priority: 'P1',
+      category: 'security',
+      sla: {
+        firstResponse: { targetMs: 15 * 60_000, runningSince: null, breachedAt: null },
+        resolution: {
+          targetMs: 4 * H,
+          runningSince: null,
+          breachedAt: new Date(t0.getTime() + 4 * H),
+        },
+        escalationLevel: 1,
+      },
+      review: { lessons: [{ id: 'lesson-1', text: 'alerts, please', by: 'olga', at: t0 }] },
+    },
+    { number: 2, createdAt: t0, status: 'new', sla: null },
+  ],
+  steps: [
+    {
+      incidentNumber: 1,
+      step: 1,
+      category: 'security',
+      phase: 'containment',
+      title: 'Isolate, then "image"',
+      owner: 'assignee',
+      mandatory: true,
+      state: 'skipped',
+      by: 'olga',
+      reason: 'no host',
+    },
+  ],
+  actions: [
+    { _id: '1-1', incidentNumber: 1, owner: 'olga@example.test', text: '=add alerts', dueAt: t0 },
+  ],
+  audit: { intact: true, entries: 12, head: { seq: 12, hash: 'f'.repeat(64) } },
+};
+
+describe('evidence pack', () => {
+  const files = evidenceFiles(input);
+  const text = (name: string) => files.find((f) => f.name === name)!.data.toString('utf8');
+
+  it('has a README, a manifest and one file per topic', () => {
+    expect(files.map((f) => f.name)).toEqual([
+      'README.txt',
+      'manifest.json',
+      'plan-versions.csv',
+      'access.csv',
+      'incidents.csv',
+      'sla.csv',
+      'playbook-steps.csv',
+      'reviews.csv',
+      'audit-verification.json',
+    ]);
+    expect(text('README.txt')).toMatch(/incidents\.csv\s+2 row\(s\)/);
+    expect(JSON.parse(text('manifest.json')).files[2]).toMatchObject({
+      name: 'incidents.csv',
+      rows: 2,
+    });
+  });
+
+  it('writes the register, compliance, steps and reviews as CSV a spreadsheet reads safely', () => {
+    expect(text('incidents.csv').split('\r\n')[1]).toBe(
+      '1,2026-10-01T00:00:00.000Z,,resolved,security,,,P1,,,1,,,',
+    );
+    expect(text('sla.csv').split('\r\n').slice(1, 3)).toEqual([
+      '1,P1,15,met,240,breached',
+      '2,,,,,',
+    ]);
+    expect(text('playbook-steps.csv')).toContain('"Isolate, then ""image"""');
+    expect(text('reviews.csv')).toContain("1,action,1-1,'=add alerts,olga@example.test");
+    expect(text('reviews.csv')).toContain('1,lesson,lesson-1,"alerts, please",olga');
+    expect(JSON.parse(text('audit-verification.json'))).toEqual(input.audit);
+  });
+
+  it('verifies as made; a changed, missing or added file is named', () => {
+    expect(verifyEvidence(files)).toEqual([]);
+    const changed = files.map((f) =>
+      f.name === 'sla.csv'
+        ? { ...f, data: Buffer.from(f.data.toString().replace('breached', 'met')) }
+        : f,
+    );
+    expect(verifyEvidence(changed)).toEqual([
+      'sla.csv: sha256 does not match the manifest (changed)',
+    ]);
+    expect(verifyEvidence(files.filter((f) => f.name !== 'reviews.csv'))).toEqual([
+      'reviews.csv: missing',
+    ]);
+    expect(verifyEvidence([...files, { name: 'extra.csv', data: Buffer.from('x') }])).toEqual([
+      'extra.csv: not in the manifest',
+    ]);
+    expect(verifyEvidence(files.filter((f) => f.name !== 'manifest.json'))).toEqual([
+      'no manifest.json',
+    ]);
+  });
+});
