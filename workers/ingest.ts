@@ -212,7 +212,6 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 
   const incident = await openIncident({
     openedBy: rawId,
-    reserved: raw.openingIncident ?? null,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name: customerName(parsed, choice) },
     automatic: automatic?.kind,

@@ -14,11 +14,6 @@ import {
 
 export interface NewIncident {
   openedBy: string;
-  /**
-   * The raw message's reservation as the caller read it: a number, or null for none (saves
-   * a read; a concurrent run is still caught by the compare-and-set).
-   */
-  reserved?: number | null;
   /** Its first timeline entries (the message, the opening), written with the incident. */
   timeline?: NewTimelineEntry[];
   subject: string;
@@ -46,7 +41,7 @@ export interface NewIncident {
  */
 export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
-    const number = await reserveNumber(input.openedBy, attempt === 0 ? input.reserved : undefined);
+    const number = await reserveNumber(input.openedBy);
     try {
       return await atomically(() => insertIncident(number, input));
     } catch (err) {
@@ -106,11 +101,11 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
 }
 
 /** The incident number reserved for a message's incident: the one reserved before, or a new one. */
-async function reserveNumber(rawId: string, known?: number | null): Promise<number> {
-  const reserved =
-    known === undefined
-      ? (await RawMessage.findById(rawId, { openingIncident: 1 }).lean())?.openingIncident
-      : known;
+async function reserveNumber(rawId: string): Promise<number> {
+  // Read now, not at the start of the job: a stalled job's second run then finds the first
+  // run's reservation instead of drawing (and wasting) a number of its own.
+  const reserved = (await RawMessage.findById(rawId, { openingIncident: 1 }).lean())
+    ?.openingIncident;
   if (typeof reserved === 'number') return reserved;
   const number = await nextSequence('incident');
   const won = await RawMessage.updateOne(
