@@ -63,6 +63,7 @@ export interface StartOptions {
 /** What one mailbox's intake tells the health check. */
 const intakeHealth = (i: ImapIntake) => ({
   address: i.address,
+  mailboxes: [i.key],
   connected: i.status.connected,
   idling: i.idling,
   lastHeartbeatAt: i.status.lastHeartbeatAt ?? null,

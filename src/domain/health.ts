@@ -33,6 +33,8 @@ export interface IntakeHealth {
   lastError?: string;
   /** `standby`: another process holds the mailbox's lease and runs its intake. */
   lease: 'held' | 'standby';
+  /** Checkpoint keys (`user/mailbox`) of the mailboxes it serves: a standby is judged by theirs. */
+  mailboxes?: readonly string[];
 }
 
 /**
@@ -44,7 +46,12 @@ export function combineIntakes(
   intakes: readonly [IntakeHealth & { address: string }, ...(IntakeHealth & { address: string })[]],
 ): IntakeHealth {
   const held = intakes.filter((i) => i.lease === 'held');
-  if (held.length === 0) return { ...intakes[0], lease: 'standby' };
+  if (held.length === 0)
+    return {
+      ...intakes[0],
+      lease: 'standby',
+      mailboxes: intakes.flatMap((i) => i.mailboxes ?? []),
+    };
   const broken = held.find((i) => !i.connected);
   const heartbeats = held.map((i) => i.lastHeartbeatAt);
   return {
@@ -54,6 +61,7 @@ export function combineIntakes(
       ? null
       : new Date(Math.min(...heartbeats.map((d) => d!.getTime()))),
     reconnects: intakes.reduce((n, i) => n + i.reconnects, 0),
+    mailboxes: intakes.flatMap((i) => i.mailboxes ?? []),
     stored: intakes.reduce((n, i) => n + i.stored, 0),
     lastError:
       intakes.length === 1
@@ -130,8 +138,11 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
       reasons.push(`intake: no successful sync for ${Math.round(age)} s (limit ${staleAfter} s)`);
     intake = s.intake.connected && age !== null && age <= staleAfter;
   } else if ((judgeMailboxes || s.intake) && s.mailboxes) {
-    // Judged by the checkpoints: from the CLI, and by a standby process (is the mailbox served?).
+    // Judged by the checkpoints: from the CLI, and by a standby process (is its mailbox served
+    // by another process? another mailbox's fresh checkpoint says nothing about that).
+    const own = s.intake?.mailboxes;
     const newest = s.mailboxes
+      .filter((m) => !own || own.includes(m.key))
       .map((m) => ageSeconds(s.at, m.lastSyncAt))
       .filter((a): a is number => a !== null)
       .sort((a, b) => a - b)[0];

@@ -59,7 +59,8 @@ export class ImapIntake {
   private syncing?: Promise<void>;
   private syncAgain = false;
   private readonly log: AppContext['log'];
-  private readonly key: string;
+  /** The mailbox's lease and checkpoint key, `user/mailbox`. */
+  readonly key: string;
   readonly status: IntakeStatus = { connected: false, reconnects: 0, stored: 0, lease: 'standby' };
   /** Who we are to the other processes that may run this mailbox's intake. */
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;

@@ -90,6 +90,12 @@ describe('assessHealth', () => {
     );
     expect(stale.healthy).toBe(false);
     expect(stale.reasons).toEqual(['intake: last mailbox sync 3600 s ago (limit 240 s)']);
+    // Only its own mailboxes count: another mailbox's fresh checkpoint says nothing of its own.
+    const elsewhere = assessHealth(
+      snapshot({ intake: { ...standby, mailboxes: ['billing@example.test/INBOX'] } }),
+    );
+    expect(elsewhere.healthy).toBe(false);
+    expect(elsewhere.reasons).toEqual(['intake: no mailbox has ever been synced']);
   });
 
   it('lists every reason at once', () => {
@@ -221,6 +227,7 @@ describe('combineIntakes', () => {
     reconnects: 1,
     stored: 2,
     lease: 'held' as const,
+    mailboxes: [`${address}/INBOX`],
     ...over,
   });
 
@@ -244,12 +251,20 @@ describe('combineIntakes', () => {
       stored: 6,
       lastError: 'billing@example.test: Authentication failed.',
       lease: 'held',
+      mailboxes: [
+        'support@example.test/INBOX',
+        'security@example.test/INBOX',
+        'billing@example.test/INBOX',
+      ],
     });
     expect(
       combineIntakes([
         intake('a@example.test', { lease: 'standby' }),
         intake('b@example.test', { lease: 'standby' }),
-      ]).lease,
-    ).toBe('standby');
+      ]),
+    ).toMatchObject({
+      lease: 'standby',
+      mailboxes: ['a@example.test/INBOX', 'b@example.test/INBOX'],
+    });
   });
 });
