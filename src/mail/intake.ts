@@ -216,6 +216,13 @@ export class ImapIntake {
     client.on('error', (err: Error) => this.log.warn({ err: err.message }, 'IMAP error'));
     client.on('exists', () => this.requestSync());
     await client.connect();
+    // Stopped while connecting: stop() may have found no client yet, or one not yet connected
+    // enough to log out, and would otherwise wait for this session forever.
+    if (this.stopped) {
+      await client.logout().catch(() => client.close());
+      this.client = undefined;
+      return;
+    }
     await client.mailboxOpen(imap.mailbox);
     this.renewToken = false;
     await clearSignInRefused('imap', this.account);

@@ -40,6 +40,13 @@ describe('intake resume', () => {
   });
   afterAll(async () => smtp?.close());
 
+  it('stops promptly when stopped while its session is still being set up', async () => {
+    const started = await startApp(testEnv(smtp).config, testPlan(), testLogger());
+    const stopped = started.stop().then(() => 'stopped');
+    const late = new Promise((resolve) => setTimeout(() => resolve('still running'), 30_000));
+    expect(await Promise.race([stopped, late])).toBe('stopped');
+  });
+
   it('reconnects after the IMAP connection is cut and takes in what arrived meanwhile', async () => {
     const proxy = await TcpProxy.start(inject('services').imapPort);
     const t: TestEnv = testEnv(smtp, { IMAP_PORT: String(proxy.port) });
