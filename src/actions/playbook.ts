@@ -106,7 +106,7 @@ export async function playbookSection(incident: IncidentDoc) {
       title: s.title,
       owner: s.owner,
       mandatory: s.mandatory,
-      due: s.dueAt ? formatUtc(s.dueAt) : '',
+      due: s.dueAt ?? null,
       state: s.state === 'open' ? '' : s.state,
     })),
   };
@@ -118,8 +118,6 @@ function lateBy(ms: number): string {
   const h = Math.floor(minutes / 60);
   return h ? `${h} h${minutes % 60 ? ` ${minutes % 60} min` : ''}` : `${minutes} min`;
 }
-
-const formatUtc = (d: Date) => `${d.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
 /**
  * Chase the owners of overdue steps: once when a step falls overdue, then every

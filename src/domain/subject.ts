@@ -33,3 +33,14 @@ export function subjectLine(n: number, subject: string, prefix?: string): string
   const clean = cleanSubject(subject) || '(no subject)';
   return `[${formatIncidentId(n)}] ${prefix ? `${prefix}: ` : ''}${clean}`;
 }
+
+export type SubjectPrefix = 'Re' | 'Resolved';
+
+/** The prefix in the customer's language, as their own mail client would write it. */
+const LOCAL_PREFIXES: Record<string, Record<SubjectPrefix, string>> = {
+  de: { Re: 'AW', Resolved: 'Gelöst' },
+};
+
+export function localPrefix(prefix: SubjectPrefix, locale: string | undefined): string {
+  return LOCAL_PREFIXES[locale?.split('-')[0] ?? '']?.[prefix] ?? prefix;
+}

@@ -1,5 +1,5 @@
 /** Builds outbound messages with the headers that make replies thread back to the incident. */
-import { cleanSubject, subjectLine } from '../domain/subject.js';
+import { cleanSubject, localPrefix, subjectLine, type SubjectPrefix } from '../domain/subject.js';
 import {
   formatIncidentId,
   outboundMessageId,
@@ -25,7 +25,7 @@ function domainOf(address: string): string {
  * and is threaded to the first mail that person got about it (see threadUnder).
  */
 export type Audience =
-  { audience: 'customer'; subjectPrefix: 'Re' | 'Resolved' } | { audience: 'staff' };
+  { audience: 'customer'; subjectPrefix: SubjectPrefix } | { audience: 'staff' };
 
 export type MailSpec = Audience & {
   /** Deterministic outbox id: the same cause must always produce the same id. */
@@ -131,7 +131,9 @@ export function composeMail(
     subject: subjectLine(
       spec.incident.number,
       spec.incident.subject,
-      spec.audience === 'customer' ? spec.subjectPrefix : undefined,
+      spec.audience === 'customer'
+        ? localPrefix(spec.subjectPrefix, spec.incident.locale ?? plan.locale)
+        : undefined,
     ),
     text: body.text,
     html: body.html,

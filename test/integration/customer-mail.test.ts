@@ -44,6 +44,7 @@ describe('localised HTML customer mail', () => {
       headers: { 'Content-Language': 'de-DE' },
     });
     const ack = await mailTo('jana@firma.example', kind('ack'));
+    expect(ack.parsed.subject).toBe('[INC-000001] AW: VPN-Verbindung bricht ab');
     expect(ack.parsed.text).toContain('Guten Tag Jana Schulz,');
     expect(ack.parsed.text).toContain('am Mo., 7. Dez. 2026, 14:30 MEZ');
     expect(ack.parsed.text).toContain('den Vorgang INC-000001 angelegt');
@@ -70,6 +71,7 @@ describe('localised HTML customer mail', () => {
     const max = await mailTo('max@it.kunde.example', kind('ack'));
     expect(max.parsed.text).toContain('Guten Tag,');
     const paul = await mailTo('paul@societe.example', kind('ack'));
+    expect(paul.parsed.subject).toMatch(/^\[INC-\d{6}\] Re: Imprimante en panne$/);
     expect(paul.parsed.text).toContain('Hello,');
     expect(paul.parsed.text).toContain('on Mon, 7 Dec 2026, 14:30 CET');
     expect(paul.parsed.html).toContain('<html lang="en">');
@@ -141,6 +143,7 @@ describe('localised HTML customer mail', () => {
       '#resolve cause: VPN-Gateway überlastet; fix: zweites Gateway in Betrieb genommen',
     );
     const resolved = await mailTo('jana@firma.example', kind('resolved'));
+    expect(resolved.parsed.subject).toMatch(/^\[INC-\d{6}\] Gelöst: /);
     expect(resolved.parsed.text).toContain(
       'wir haben den Vorgang INC-000001 am Mo., 7. Dez. 2026, 14:30 MEZ gelöst',
     );

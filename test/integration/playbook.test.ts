@@ -92,10 +92,10 @@ describe('playbooks', () => {
       'Playbook for security (tick steps off with #done <n> or #skip <n> <reason>):',
     );
     expect(text).toContain(
-      '  1. [containment] Isolate the affected laptop\n       owner assignee, due 2026-11-23 10:30 UTC, mandatory',
+      '  1. [containment] Isolate the affected laptop\n       owner assignee, due Mon, 23 Nov 2026, 10:30 UTC, mandatory',
     );
     expect(text).toContain(
-      "  2. [eradication] Reset the user's credentials\n       owner lead, due 2026-11-23 11:00 UTC, mandatory",
+      "  2. [eradication] Reset the user's credentials\n       owner lead, due Mon, 23 Nov 2026, 11:00 UTC, mandatory",
     );
     expect(text).toContain('  3. [recovery] Reimage the laptop\n       owner assignee\n');
     expect(text).toContain('#done <step>           #skip <step> <reason>');

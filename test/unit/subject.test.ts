@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanSubject, subjectLine } from '../../src/domain/subject.js';
+import { cleanSubject, localPrefix, subjectLine } from '../../src/domain/subject.js';
 import { subjectIncident } from '../../src/domain/tokens.js';
 
 describe('cleanSubject', () => {
@@ -64,5 +64,17 @@ describe('subjectLine', () => {
 
   it('yields a subject that threads back to the incident', () => {
     expect(subjectIncident(subjectLine(5, 'Re: hello [INC-000999]', 'Re'))).toBe(5);
+  });
+});
+
+describe('localPrefix', () => {
+  it('writes the prefix as a mail client in the customer’s language does', () => {
+    expect(localPrefix('Re', 'de')).toBe('AW');
+    expect(localPrefix('Resolved', 'de-AT')).toBe('Gelöst');
+    expect(localPrefix('Re', 'en')).toBe('Re');
+    expect(localPrefix('Resolved', 'fr')).toBe('Resolved');
+    expect(localPrefix('Re', undefined)).toBe('Re');
+    // What we write, we also strip when it comes back.
+    expect(cleanSubject(subjectLine(7, 'x', localPrefix('Re', 'de')))).toBe('x');
   });
 });
