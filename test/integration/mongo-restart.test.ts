@@ -21,7 +21,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
-import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
+import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
+import { auditCursor } from '../../src/store/audit.js';
+import { AuditPending, Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { QUEUES } from '../../src/queues.js';
 import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
@@ -212,6 +214,14 @@ describe('the database server killed and restarted during a burst', () => {
 
       expect(await proc.kill('SIGTERM')).toBe(0);
       proc = undefined;
+
+      // The audit trail came through too: sealed on the clean stop (a seal that failed while
+      // the server was down was tried again), unbroken, one opening entry per incident.
+      expect(await AuditPending.countDocuments()).toBe(0);
+      const chain: AuditEntry[] = [];
+      for await (const e of auditCursor()) chain.push(e);
+      expect(verifyChain(chain)).toBeNull();
+      expect(chain.filter((e) => e.action === 'incident-opened')).toHaveLength(MESSAGES);
       console.log(
         `[mongo-restart] killed at ${atKill}; down ${downForMs} ms; healthz healthy ` +
           `${healthyAfterMs} ms after the restart; ${resent} ack(s) re-sent with the same Message-ID`,
