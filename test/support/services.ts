@@ -320,42 +320,108 @@ async function startMongo(
     );
   return onFreePort('secantusdb', async (port, attempt) => {
     const dir = path.join(tmp, `secantus-${attempt}`);
-    await mkdir(path.join(dir, 'data'), { recursive: true });
-    const logFile = path.join(dir, 'secantus.log');
-    const child = spawnLogged(
-      'secantusdb',
-      secantus,
-      [
-        '--host',
-        HOST,
-        '--port',
-        String(port),
-        '--storage-path',
-        path.join(dir, 'data'),
-        '--cache-size',
-        '256M',
-        '--log-level',
-        'WARNING',
-      ],
-      logFile,
-      dir,
-    );
-    const entry: Stoppable = { name: 'secantusdb', child };
+    const entry = await spawnSecantus(secantus, dir, port);
     started.push(entry);
-    const mongoUri = `mongodb://${HOST}:${port}/`;
-    try {
-      await waitFor(
-        'secantusdb',
-        async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)),
-        { child, logFile },
-      );
-    } catch (err) {
-      await stopOne(entry);
-      throw err;
-    }
     log(`secantusdb ${HOST}:${port} (${rel(secantus)})`);
-    return { mongoUri, mongoBackend: 'secantusdb' as const };
+    return { mongoUri: `mongodb://${HOST}:${port}/`, mongoBackend: 'secantusdb' as const };
   });
+}
+
+/** Start SecantusDB on `port` with its storage in `dir/data` (kept as it is), and wait for it. */
+async function spawnSecantus(
+  secantus: string,
+  dir: string,
+  port: number,
+  extraArgs: string[] = [],
+): Promise<Stoppable> {
+  await mkdir(path.join(dir, 'data'), { recursive: true });
+  const logFile = path.join(dir, 'secantus.log');
+  const child = spawnLogged(
+    'secantusdb',
+    secantus,
+    [
+      ...['--host', HOST, '--port', String(port)],
+      ...['--storage-path', path.join(dir, 'data')],
+      ...['--cache-size', '256M', '--log-level', 'WARNING'],
+      ...extraArgs,
+    ],
+    logFile,
+    dir,
+  );
+  const entry: Stoppable = { name: 'secantusdb', child };
+  const mongoUri = `mongodb://${HOST}:${port}/`;
+  try {
+    await waitFor(
+      'secantusdb',
+      async () => (await tcpConnects(port)) && (await mongoPing(mongoUri)),
+      { child, logFile },
+    );
+  } catch (err) {
+    await stopOne(entry);
+    throw err;
+  }
+  return entry;
+}
+
+/** A SecantusDB of one test's own, to kill and restart (the shared one must stay up). */
+export interface PrivateMongo {
+  /** `mongodb://127.0.0.1:<port>/`, the same across restarts. */
+  uri: string;
+  port: number;
+  /** The directory holding its storage (`data/`) and its log (`secantus.log`). */
+  dir: string;
+  /** SIGKILL, and wait until the process is gone: no shutdown, no flush. */
+  kill(): Promise<void>;
+  /** Start it again on the same port and storage, and wait until it answers. */
+  restart(): Promise<void>;
+  /** Stop it (SIGTERM, then SIGKILL) and remove its directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a private SecantusDB in a fresh directory under `parent` (the OS temp dir by default),
+ * on a free port. Throws when SecantusDB is not installed.
+ *
+ * `syncOnCommit`: fsync its log on every commit, so that a SIGKILL loses no acknowledged
+ * write. Without it SecantusDB acknowledges before its log reaches the disk (mongod's
+ * `j: false`), and a kill loses the last commits; a real one-node replica set acknowledges
+ * the default `w: majority` only once journaled, so a test that kills the server wants this.
+ */
+export async function startPrivateMongo(
+  parent = os.tmpdir(),
+  { syncOnCommit = false }: { syncOnCommit?: boolean } = {},
+): Promise<PrivateMongo> {
+  const extraArgs = syncOnCommit ? ['--sync-on-commit'] : [];
+  const secantus = findSecantus();
+  if (!secantus)
+    throw new Error('SecantusDB is not installed (run scripts/install-test-services.sh)');
+  const dir = await mkdtemp(path.join(parent, 'incidesk-mongo-'));
+  let entry: Stoppable | undefined;
+  const port = await onFreePort('private secantusdb', async (p) => {
+    entry = await spawnSecantus(secantus, dir, p, extraArgs);
+    return p;
+  });
+  const kill = async () => {
+    const pid = entry && pidOf(entry);
+    if (pid === undefined) return;
+    signal(pid, 'SIGKILL');
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+  };
+  return {
+    uri: `mongodb://${HOST}:${port}/`,
+    port,
+    dir,
+    kill,
+    async restart() {
+      await kill();
+      entry = await spawnSecantus(secantus, dir, port, extraArgs);
+    },
+    async stop() {
+      if (entry) await stopOne(entry);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
