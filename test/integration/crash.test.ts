@@ -17,7 +17,7 @@ import {
   RawMessage,
   TimelineEntry,
 } from '../../src/store/models.js';
-import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
+import { deliverBurst, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
 import { replicaScenario } from './replicas.scenario.js';
@@ -64,21 +64,13 @@ describe('crash safety', () => {
       proc = start();
 
       // The burst: 10 deliveries in flight at a time, in the background.
-      let next = 0;
-      const burst = Promise.all(
-        Array.from({ length: 10 }, async () => {
-          while (next < MESSAGES) {
-            const i = next++;
-            await deliver(t.mailboxUser, {
-              from: customer(i),
-              to: SUPPORT,
-              subject: `Problem number ${i}`,
-              text: `Customer ${i} reports a problem.`,
-              messageId: `<burst-${i}@example.com>`,
-            });
-          }
-        }),
-      );
+      const burst = deliverBurst(t.mailboxUser, { from: 0, to: MESSAGES, parallel: 10 }, (i) => ({
+        from: customer(i),
+        to: SUPPORT,
+        subject: `Problem number ${i}`,
+        text: `Customer ${i} reports a problem.`,
+        messageId: `<burst-${i}@example.com>`,
+      }));
 
       const kills: string[] = [];
       for (const threshold of [40, 110]) {

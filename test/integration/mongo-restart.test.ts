@@ -25,7 +25,7 @@ import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
 import { auditCursor } from '../../src/store/audit.js';
 import { AuditPending, Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { QUEUES } from '../../src/queues.js';
-import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
+import { deliverBurst, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { freePort, startPrivateMongo, uniqueName, type PrivateMongo } from '../support/services.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
@@ -98,23 +98,14 @@ describe('the database server killed and restarted during a burst', () => {
 
       // The burst: messages 0-19 in the background (delivery goes to Dovecot, which the fault
       // does not touch), 20-34 while the store is down, 35-39 after it is back.
-      const send = async (from: number, to: number, parallel: number) => {
-        let next = from;
-        await Promise.all(
-          Array.from({ length: parallel }, async () => {
-            while (next < to) {
-              const i = next++;
-              await deliver(t.mailboxUser, {
-                from: customer(i),
-                to: SUPPORT,
-                subject: `Database restart ${i}`,
-                text: `Customer ${i} reports a problem.`,
-                messageId: `<dbrestart-${i}@example.com>`,
-              });
-            }
-          }),
-        );
-      };
+      const send = (from: number, to: number, parallel: number) =>
+        deliverBurst(t.mailboxUser, { from, to, parallel }, (i) => ({
+          from: customer(i),
+          to: SUPPORT,
+          subject: `Database restart ${i}`,
+          text: `Customer ${i} reports a problem.`,
+          messageId: `<dbrestart-${i}@example.com>`,
+        }));
       const burst = send(0, 20, 4);
 
       await waitUntil('work under way', async () => (await Incident.countDocuments()) >= 5);

@@ -16,7 +16,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { Incident, MailboxLease, MailboxState, Outbox } from '../../src/store/models.js';
-import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
+import {
+  deliver,
+  deliverBurst,
+  SUPPORT,
+  testEnv,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
 import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -117,15 +124,7 @@ export function replicaScenario(): void {
         await waitUntil('the first incident', async () => (await Incident.countDocuments()) >= 1);
         mark('first message in');
 
-        let next = 1;
-        const burst = Promise.all(
-          Array.from({ length: 10 }, async () => {
-            while (next < MESSAGES) {
-              const i = next++;
-              await deliver(t.mailboxUser, mail(i));
-            }
-          }),
-        );
+        const burst = deliverBurst(t.mailboxUser, { from: 1, to: MESSAGES, parallel: 10 }, mail);
 
         // Kill the holder mid-burst; another takes the lease within 10 s.
         const oneThird = Math.round(MESSAGES / 3);

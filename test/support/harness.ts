@@ -236,6 +236,23 @@ export async function deliver(
 }
 
 /**
+ * A burst of mail: messages `from` … `to - 1` (`mail(i)` each), `parallel` deliveries in flight
+ * at a time, as many senders writing at once.
+ */
+export async function deliverBurst(
+  mailboxUser: string,
+  range: { from: number; to: number; parallel: number },
+  mail: (i: number) => SendMailOptions,
+): Promise<void> {
+  let next = range.from;
+  await Promise.all(
+    Array.from({ length: range.parallel }, async () => {
+      while (next < range.to) await deliver(mailboxUser, mail(next++));
+    }),
+  );
+}
+
+/**
  * Deliver `from`'s reply to a mail incidesk sent, as a mail client writes it: to its Reply-To,
  * subject "Re: …", In-Reply-To/References naming it, the original quoted below the text.
  * Returns the reply's Message-ID.
