@@ -12,6 +12,7 @@ import {
   subjectSimilarity,
   type SimilarityCandidate,
 } from '../domain/similarity.js';
+import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { atomically } from '../store/db.js';
@@ -21,7 +22,6 @@ import {
   childrenOf,
   forgetTriagedBefore,
   linkChild,
-  OPEN_STATUSES,
   openAmong,
   unlinkChild,
   recentlyTriaged,

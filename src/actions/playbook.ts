@@ -4,6 +4,7 @@
  * resolve gate keeps a P1/P2 open while a mandatory step is. Email and CLI both come here.
  */
 import type { AppContext } from '../context.js';
+import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { parseDuration } from '../domain/duration.js';
 import {
   playbookFor,
@@ -26,7 +27,6 @@ import {
   stepId,
   stepsOf,
 } from '../store/playbook.js';
-import { OPEN_STATUSES } from '../store/review.js';
 import { queueMail } from './mail.js';
 import { refused, type Actor, type ChangeResult } from './outcome.js';
 

@@ -11,6 +11,15 @@ export const STATUSES = [
 ] as const;
 export type Status = (typeof STATUSES)[number];
 
+/** The statuses in which an incident is still being worked. */
+export const OPEN_STATUSES = [
+  'new',
+  'triaged',
+  'assigned',
+  'in-progress',
+  'pending-customer',
+] as const satisfies readonly Status[];
+
 export type LifecycleAction =
   | 'triage'
   | 'assign'

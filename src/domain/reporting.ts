@@ -7,6 +7,7 @@
  *   and the incident's current priority, group, category and customer domain;
  * - open entries: one per open incident, with its running clocks' due dates.
  */
+import { OPEN_STATUSES } from './lifecycle.js';
 
 export const FACT_KINDS = [
   'opened',
@@ -112,10 +113,8 @@ function dueOf(c: ClockLike | null | undefined): Date | null {
   return new Date(c.runningSince.getTime() + Math.max(0, c.targetMs - c.consumedMs));
 }
 
-export const OPEN_STATUSES = ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer'];
-
 export function isOpen(i: Pick<IncidentLike, 'status' | 'mergedInto'>): boolean {
-  return OPEN_STATUSES.includes(i.status) && !i.mergedInto;
+  return (OPEN_STATUSES as readonly string[]).includes(i.status) && !i.mergedInto;
 }
 
 /** Every fact the incident's current state implies. */

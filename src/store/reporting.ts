@@ -18,10 +18,10 @@
  * command) empties the caches and they are recomputed from the incidents when next needed.
  */
 import type { HourCount, ReviewActionLike } from '../domain/digest.js';
+import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import {
   factDays,
   factsOf,
-  OPEN_STATUSES,
   openEntryOf,
   packFacts,
   summariseDay,
@@ -34,7 +34,7 @@ import {
   type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
-import { Incident, type IncidentStatus } from './models.js';
+import { Incident } from './models.js';
 
 /** A day is cached once it is this far behind (late writers to it have finished). */
 const SETTLE_MS = 15 * 60_000;
@@ -188,10 +188,9 @@ export async function factsBetween(start: Date, end: Date, now: Date): Promise<F
 }
 
 export async function openIncidents(): Promise<OpenEntry[]> {
-  const rows = await Incident.find(
-    { status: { $in: OPEN_STATUSES as IncidentStatus[] } },
-    FACT_FIELDS,
-  ).lean<IncidentLike[]>();
+  const rows = await Incident.find({ status: { $in: OPEN_STATUSES } }, FACT_FIELDS).lean<
+    IncidentLike[]
+  >();
   return rows.flatMap((i) => openEntryOf(i) ?? []);
 }
 

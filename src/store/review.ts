@@ -1,4 +1,5 @@
 /** Store access for post-incident reviews, duplicates and outage grouping. */
+import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { appendTimeline } from './incidents.js';
 import { atomically, isDuplicateKey } from './db.js';
 import {
@@ -10,14 +11,6 @@ import {
   type ReviewActionDoc,
   type TimelineDoc,
 } from './models.js';
-
-export const OPEN_STATUSES = [
-  'new',
-  'triaged',
-  'assigned',
-  'in-progress',
-  'pending-customer',
-] as const;
 
 /** Which of these incidents are still open: one query on `_id`. */
 export async function openAmong(numbers: number[]): Promise<number[]> {
