@@ -16,6 +16,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json plan.example.yaml ./
+COPY scenarios ./scenarios
 COPY templates ./templates
 RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/incidesk && chmod +x /app/dist/src/cli/main.js
 USER node

@@ -1,6 +1,6 @@
 /** Putting an incident in an agent's hands, by the group's strategy or by name. */
 import type { AppContext } from '../context.js';
-import { chooseAssignee } from '../domain/assignment.js';
+import { candidatesOf, chooseAssignee } from '../domain/assignment.js';
 import { transition } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup, groupMembers } from '../plan/load.js';
@@ -86,13 +86,7 @@ export async function assignIncident(
     const loads = needLoads ? await openLoads(members.map((a) => a.id)) : new Map<string, number>();
     const choice = chooseAssignee({
       strategy: group.assignment,
-      candidates: members.map((a) => ({
-        id: a.id,
-        skills: a.skills,
-        away: a.away,
-        open: loads.get(a.id) ?? 0,
-        maxOpen: a.maxOpen,
-      })),
+      candidates: candidatesOf(members, (a) => loads.get(a) ?? 0),
       lastAssigned: await lastAssignedIn(group.id),
       requiredSkills: incident.skills ?? [],
     });

@@ -5,11 +5,15 @@
  * Redis flushed) delays an escalation by at most one sweep interval, never forever.
  */
 import type { AppContext } from '../context.js';
-import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
+import type { BusinessCalendar } from '../domain/business-time.js';
 import { parseDuration } from '../domain/duration.js';
 import {
   escalationRecipient,
+  groupCalendar,
+  groupEscalationChain,
+  retargetClock,
   reviewSla,
+  slaTargets,
   type ClockName,
   type SlaState,
 } from '../domain/escalation.js';
@@ -36,25 +40,17 @@ export function calendarOf(
   ctx: AppContext,
   incident: Pick<IncidentDoc, 'group'>,
 ): BusinessCalendar {
-  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
-  return calendarFor(ctx.plan, group?.calendar ?? 'always');
+  return groupCalendar(ctx.plan, incident.group);
 }
 
 export function escalationChain(
   ctx: AppContext,
   incident: Pick<IncidentDoc, 'group'>,
 ): readonly EscalationStep[] {
-  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
-  return group?.escalation ?? ctx.plan.escalation.chain;
+  return groupEscalationChain(ctx.plan, incident.group);
 }
 
-function targetsFor(ctx: AppContext, priority: Priority) {
-  const targets = ctx.plan.sla[priority];
-  return {
-    firstResponse: parseDuration(targets.firstResponse),
-    resolution: parseDuration(targets.resolution),
-  };
-}
+const targetsFor = (ctx: AppContext, priority: Priority) => slaTargets(ctx.plan, priority);
 
 function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaClockDoc>> {
   return {
@@ -133,7 +129,7 @@ export async function updateClocks(
     if (!clock) continue;
     const fn = change[name];
     if (fn) clock = { ...clock, ...fn(clock, cal, now) };
-    if (targets) clock = { ...clock, targetMs: targets[name], warnedAt: null, breachedAt: null };
+    if (targets) clock = retargetClock(clock, targets[name]);
     clocks[name] = clock;
     set[`sla.${name}`] = clock;
   }

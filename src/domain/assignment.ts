@@ -11,11 +11,32 @@ export interface Candidate {
 
 export type AssignmentChoice = { agent: string; reason: string } | { agent: null; reason: string };
 
-const NOBODY = 'no available agent in the group (all away or at capacity)';
+/**
+ * A group's members as assignment candidates: `open` from their open incidents now, `away`
+ * from the plan or from `alsoAway` (a drill's agents who do not answer).
+ */
+export function candidatesOf(
+  members: readonly { id: string; skills: readonly string[]; away: boolean; maxOpen?: number }[],
+  open: (agent: string) => number,
+  alsoAway: (agent: string) => boolean = () => false,
+): Candidate[] {
+  return members.map((a) => ({
+    id: a.id,
+    skills: a.skills,
+    away: a.away || alsoAway(a.id),
+    open: open(a.id),
+    maxOpen: a.maxOpen,
+  }));
+}
 
-function eligible(c: Candidate): boolean {
+/** Whether a candidate can take a new incident now. */
+export function isAvailable(c: Candidate): boolean {
   return !c.away && (c.maxOpen === undefined || c.open < c.maxOpen);
 }
+
+const NOBODY = 'no available agent in the group (all away or at capacity)';
+
+const eligible = isAvailable;
 
 /** The first candidate with the fewest open incidents. */
 function leastLoaded(cs: readonly Candidate[]): Candidate | undefined {

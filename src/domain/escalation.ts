@@ -2,8 +2,9 @@
  * What the SLA sweep should do about an incident now, and when to look again. Pure: the
  * caller loads the incident and the plan, and carries out the decision.
  */
-import type { EscalationStep } from '../plan/schema.js';
-import type { BusinessCalendar } from './business-time.js';
+import type { EscalationStep, Plan, Priority } from '../plan/schema.js';
+import { calendarFor, type BusinessCalendar } from './business-time.js';
+import { parseDuration } from './duration.js';
 import { dueAt, warnAt, type SlaClock } from './sla.js';
 
 export type ClockName = 'firstResponse' | 'resolution';
@@ -27,6 +28,40 @@ export interface SlaReview {
 }
 
 const CLOCKS: ClockName[] = ['firstResponse', 'resolution'];
+
+type GroupPlan = Pick<Plan, 'groups' | 'calendars' | 'escalation'>;
+const groupOf = (plan: Pick<Plan, 'groups'>, group: string | null | undefined) =>
+  group ? plan.groups.find((g) => g.id === group) : undefined;
+
+/** The business calendar an incident of `group` is timed in (no group: always open). */
+export function groupCalendar(plan: GroupPlan, group: string | null | undefined): BusinessCalendar {
+  return calendarFor(plan, groupOf(plan, group)?.calendar ?? 'always');
+}
+
+/** The escalation chain of `group`: its own, else the plan's. */
+export function groupEscalationChain(
+  plan: GroupPlan,
+  group: string | null | undefined,
+): readonly EscalationStep[] {
+  return groupOf(plan, group)?.escalation ?? plan.escalation.chain;
+}
+
+/** The SLA targets of a priority, in ms of business time. */
+export function slaTargets(plan: Pick<Plan, 'sla'>, priority: Priority) {
+  const targets = plan.sla[priority];
+  return {
+    firstResponse: parseDuration(targets.firstResponse),
+    resolution: parseDuration(targets.resolution),
+  };
+}
+
+/**
+ * A clock moved to a new priority's target: the business time it used is kept, and it may
+ * warn and breach again against the new target.
+ */
+export function retargetClock<C extends TrackedClock>(clock: C, targetMs: number): C {
+  return { ...clock, targetMs, warnedAt: null, breachedAt: null };
+}
 
 /**
  * Warnings and breaches for running clocks, then at most one escalation step: the first at a
