@@ -11,6 +11,7 @@ import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
 import { AGENT_MAIL_MODES } from '../domain/agent-mail.js';
 import { durationPattern } from '../domain/duration.js';
 import { PHASES, phaseOrderProblems, STEP_OWNERS } from '../domain/playbook.js';
+import { APPROVERS, AUDIENCES, EVENT_MOMENTS, RECIPIENT_ROLES } from '../domain/protocols.js';
 
 /**
  * sha256 of operator tokens that earlier releases printed in their examples
@@ -195,6 +196,46 @@ const playbookStep = z
   })
   .strict();
 
+/** Who a protocol message goes to: a role of the incident's group, an address, a list, or the reporters. */
+const protocolRecipient = z.union([
+  z.enum(RECIPIENT_ROLES),
+  z.literal('customers'),
+  z.object({ address: email }).strict(),
+  z.object({ list: id }).strict(),
+]);
+
+const protocolMessage = z
+  .object({
+    to: z.array(protocolRecipient).min(1),
+    /** internal: staff and named stakeholders; external: customers (the only audience they may be in). */
+    audience: z.enum(AUDIENCES),
+    /** templates/<locale>/<template>.{text,html}.hbs */
+    template: id,
+    /** The moments of the incident at which this message goes out. */
+    at: z.array(z.enum(EVENT_MOMENTS)).default([]),
+    /** Also every this long while the incident is open, counted from when it opened. */
+    every: duration.optional(),
+    /** Held until the incident's group lead (or manager) approves it with #approve. */
+    approval: z.enum(APPROVERS).optional(),
+  })
+  .strict()
+  .refine((m) => m.at.length > 0 || m.every, 'give `at` moments, `every`, or both');
+
+const protocolSchema = z
+  .object({
+    name: id,
+    /** Which incidents this protocol covers; a missing key matches any. */
+    when: z
+      .object({
+        priority: list(priority).optional(),
+        category: list(z.string().min(1)).optional(),
+      })
+      .strict()
+      .default({}),
+    messages: z.array(protocolMessage).min(1),
+  })
+  .strict();
+
 const slaTargets = z.object({ firstResponse: duration, resolution: duration }).strict();
 
 export const planSchema = z
@@ -357,6 +398,16 @@ export const planSchema = z
       })
       .strict()
       .default({ requiredFor: ['P1', 'P2'], remindEvery: '1h', categories: {} }),
+    /** Communication protocols: who is told what, when (src/domain/protocols.ts). */
+    communication: z
+      .object({
+        /** Named distribution lists: one message to all of a list's addresses. */
+        lists: z.record(id, z.array(email).min(1)).default({}),
+        /** Every protocol whose `when` matches an incident applies to it. */
+        protocols: z.array(protocolSchema).default([]),
+      })
+      .strict()
+      .default({ lists: {}, protocols: [] }),
     /** What `incidesk maintenance run` archives and purges (src/domain/retention.ts). */
     retention: z
       .object({
@@ -457,6 +508,23 @@ export const planSchema = z
       issue(['nextReviewDue'], `must come after reviewedAt (${plan.reviewedAt})`);
     for (const [category, steps] of Object.entries(plan.playbooks.categories))
       for (const p of phaseOrderProblems(steps)) issue(['playbooks', 'categories', category], p);
+    for (const d of dup(plan.communication.protocols.map((p) => p.name)))
+      issue(['communication', 'protocols'], `duplicate protocol name "${d}"`);
+    plan.communication.protocols.forEach((p, i) =>
+      p.messages.forEach((m, j) =>
+        m.to.forEach((r, k) => {
+          const path = ['communication', 'protocols', i, 'messages', j, 'to', k];
+          if (
+            typeof r === 'object' &&
+            'list' in r &&
+            !Object.hasOwn(plan.communication.lists, r.list)
+          )
+            issue(path, `unknown list "${r.list}"`);
+          if (r === 'customers' && m.audience !== 'external')
+            issue(path, 'customers receive only external messages (audience: external)');
+        }),
+      ),
+    );
     plan.access.administrators.forEach((a, i) => {
       if (!agentIds.has(a)) issue(['access', 'administrators', i], `unknown agent "${a}"`);
     });
@@ -533,3 +601,7 @@ export type RoutingRules = NonNullable<Plan['routing']>;
 export type EscalationStep = Plan['escalation']['chain'][number];
 export type Matrix = Plan['matrix'];
 export type Playbooks = Plan['playbooks'];
+export type Communication = Plan['communication'];
+export type Protocol = Communication['protocols'][number];
+export type ProtocolMessage = Protocol['messages'][number];
+export type ProtocolRecipient = ProtocolMessage['to'][number];
