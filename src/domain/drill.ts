@@ -28,6 +28,13 @@ import {
   stepReminderDue,
   type IncidentStep,
 } from './playbook.js';
+import {
+  protocolGaps,
+  protocolMessagesDue,
+  recipientAddresses,
+  type DueMessage,
+  type Moment,
+} from './protocols.js';
 import { route } from './routing.js';
 import { startClock, stopClock } from './sla.js';
 
@@ -63,7 +70,7 @@ export const FINDING_KINDS = [
   'nobody-available',
   'escalation-to-empty-group',
   'told-nobody',
-  'missing-template',
+  'protocol-gap',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 
@@ -104,6 +111,12 @@ interface SimStep extends IncidentStep {
 
 interface SimIncident {
   id: string;
+  /** Its place in the scenario, from 1: the number protocol message keys carry. */
+  number: number;
+  openedAt: Date;
+  priorityChanges: number;
+  /** Keys of the protocol messages it was sent (src/domain/protocols.ts): each goes once. */
+  told: Set<string>;
   def: ScenarioIncident;
   category: string;
   skills: string[];
@@ -128,9 +141,21 @@ const emailOf = (plan: Plan, agent: string | null | undefined) =>
   agent ? plan.agents.find((a) => a.id === agent)?.email : undefined;
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
-/** Gaps visible in the plan itself, whatever the scenario. */
-export function planGaps(plan: Plan, staffing: Staffing): Finding[] {
-  const findings: Finding[] = [];
+/**
+ * Gaps visible in the plan itself, whatever the scenario. `templates`: the template names of
+ * the plan's default locale, to check the protocols' templates against (unset: not checked).
+ */
+export function planGaps(
+  plan: Plan,
+  staffing: Staffing,
+  templates?: ReadonlySet<string>,
+): Finding[] {
+  const named = plan.communication.protocols.flatMap((p) => p.messages.map((m) => m.template));
+  const findings: Finding[] = protocolGaps(plan, templates ?? new Set(named)).map((text) => ({
+    kind: 'protocol-gap',
+    subject: text,
+    text,
+  }));
   const open = (a: string) => staffing.open[a] ?? 0;
   const nobodyAvailable = (g: string) => !candidatesOf(membersOf(plan, g), open).some(isAvailable);
   for (const g of plan.groups) {
@@ -178,11 +203,11 @@ export function runDrill(
   scenario: Scenario,
   staffing: Staffing,
   start: Date,
-  /** Templates that exist; a message naming another is a finding. Unset: not checked. */
+  /** The default locale's templates, for the protocols (see planGaps). */
   templates?: ReadonlySet<string>,
 ): DrillRun {
   const entries: DrillEntry[] = [];
-  const findings: Finding[] = planGaps(plan, staffing);
+  const findings: Finding[] = planGaps(plan, staffing, templates);
   const open = new Map(Object.entries(staffing.open));
   const lastAssigned = new Map(Object.entries(staffing.lastAssigned));
   const silent = new Set<string>();
@@ -197,12 +222,6 @@ export function runDrill(
       findings.push({ kind, subject, text });
   };
   const log = (s: { id: string }, event: string, text: string, message?: DrillMessage) => {
-    if (message && templates && !templates.has(message.template))
-      find(
-        'missing-template',
-        `template ${message.template}`,
-        `no template "${message.template}" for ${event}`,
-      );
     entries.push({ minute, incident: s.id, event, text, ...(message ? { message } : {}) });
   };
   const tell = (template: string, to: string[], recipients = to.length): DrillMessage => ({
@@ -284,6 +303,10 @@ export function runDrill(
     const t = slaTargets(plan, priority);
     const s: SimIncident = {
       id: def.id,
+      number: incidents.length + 1,
+      openedAt: now,
+      priorityChanges: 0,
+      told: new Set(),
       def,
       category,
       skills: c.skills,
@@ -352,6 +375,56 @@ export function runDrill(
       find('no-playbook', `category ${category}`, `category ${category} has no playbook (${s.id})`);
     }
     assign(s, 'triage');
+    inform(s, { kind: 'opened' });
+  }
+
+  /** What the plan's communication protocols owe at this moment: one entry per message. */
+  function inform(s: SimIncident, moment: Moment) {
+    const due = protocolMessagesDue(
+      plan.communication,
+      {
+        number: s.number,
+        priority: s.priority,
+        category: s.category,
+        status: s.resolvedAtMinute === null ? 'assigned' : 'resolved',
+        openedAt: s.openedAt,
+        reporters: [{ number: s.number, address: s.def.from.toLowerCase() }],
+      },
+      moment,
+      plan.locale,
+    ).filter((m) => !s.told.has(m.key));
+    const messages = new Map<string, DueMessage[]>();
+    for (const m of due) {
+      s.told.add(m.key);
+      const k = `${m.protocol}/${m.template}/${m.occurrence}`;
+      messages.set(k, [...(messages.get(k) ?? []), m]);
+    }
+    for (const recipients of messages.values()) {
+      const m = recipients[0]!;
+      const to: string[] = [];
+      const nobody: string[] = [];
+      for (const r of recipients) {
+        const addresses = recipientAddresses(r.recipient, s, plan);
+        if (addresses.length === 0 && r.recipient.kind === 'role') nobody.push(r.recipient.role);
+        to.push(...addresses.filter((a) => !to.includes(a)));
+      }
+      // The reporters beyond the first are not named by the scenario, only counted.
+      const others = recipients.some((r) => r.recipient.kind === 'customer')
+        ? s.def.reporters - 1
+        : 0;
+      log(
+        s,
+        'protocol',
+        `${m.protocol}: ${m.template} (${m.audience}, ${m.moment === 'interval' ? `update #${m.occurrence}` : m.moment})${m.approval ? `, held until the ${m.approval} approves it` : ''}${nobody.length ? `; nobody is the ${nobody.join(' or ')}` : ''}`,
+        to.length ? tell(m.template, to, to.length + others) : undefined,
+      );
+      for (const role of nobody)
+        find(
+          'told-nobody',
+          `protocol ${m.protocol} ${role}`,
+          `${s.id}: protocol ${m.protocol} tells the ${role}, and nobody was the ${role}`,
+        );
+    }
   }
 
   function act(e: ScenarioEvent) {
@@ -367,7 +440,10 @@ export function runDrill(
       for (const name of ['firstResponse', 'resolution'] as const)
         s.clocks[name] = retargetClock(s.clocks[name], t[name]);
       log(s, 'reprioritised', `${s.priority} → ${e.priority}: SLA targets follow`);
+      const from = s.priority;
       s.priority = e.priority;
+      s.priorityChanges += 1;
+      inform(s, { kind: 'priority-changed', from, occurrence: s.priorityChanges });
       return;
     }
     switch (e.do) {
@@ -411,6 +487,7 @@ export function runDrill(
           tell('resolved', [s.def.from], s.def.reporters),
         );
         release(s);
+        inform(s, { kind: 'resolved' });
         return;
       }
       case 'nobody-answers': {
@@ -545,6 +622,7 @@ export function runDrill(
     for (const s of incidents) {
       if (s.resolvedAtMinute !== null) continue;
       if (!s.assignee && s.waiting) assign(s, 'retry');
+      inform(s, { kind: 'interval', at: at(minute) });
       review(s);
       chase(s);
     }

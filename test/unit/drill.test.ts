@@ -188,13 +188,12 @@ events:
     expect(run.incidents[0]!.assignee).toBe('sam');
   });
 
-  it('names a category without a playbook and a template that does not exist', () => {
+  it('names a category without a playbook', () => {
     const run = runDrill(
       parsePlan(planText()),
       scenario('  - { at: 1m, do: respond }', "subject: 'printer jam'"),
       idle,
       T0,
-      new Set(['acknowledgement', 'escalation']),
     );
     expect(events(run, 'playbook')[0]!.text).toBe(
       'none: the plan has no playbook for category general',
@@ -205,10 +204,99 @@ events:
         subject: 'category general',
         text: 'category general has no playbook (a)',
       },
+    ]);
+  });
+});
+
+describe('runDrill: who is told what under the communication protocols', () => {
+  const withProtocols = planText(`
+communication:
+  lists: { board: [board@x.test] }
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [assignee, manager, { list: board }], audience: internal, template: brief, at: [opened, priority-changed, resolved], every: 1h }
+    - name: customers
+      when: { category: security }
+      messages:
+        - { to: [customers], audience: external, template: update, at: [resolved], approval: lead }
+`);
+
+  it('tells each recipient at opening, every interval, a priority change and resolution, once each', () => {
+    const sc = parseScenario(`
+name: t
+duration: 4h
+incidents:
+  - { id: a, from: u@c.test, subject: ransomware, reporters: 3 }
+events:
+  - { at: 1m, do: respond }
+  - { at: 1m, do: done, step: 1 }
+  - { at: 1m, do: done, step: 2 }
+  - { at: 90m, priority: P2 }
+  - { at: 100m, priority: P1 }
+  - { at: 150m, do: resolve }
+`);
+    const run = runDrill(parsePlan(withProtocols), sc, idle, T0, new Set(['brief', 'update']));
+    const told = events(run, 'protocol').map((e) => [
+      e.minute,
+      e.text,
+      e.message?.to,
+      e.message?.recipients,
+    ]);
+    expect(told).toEqual([
+      [0, 'major: brief (internal, opened)', ['lena@x.test', 'max@x.test', 'board@x.test'], 3],
+      [60, 'major: brief (internal, update #1)', ['lena@x.test', 'max@x.test', 'board@x.test'], 3],
+      // Lowered from P1: those told of the P1 hear of it (the old priority matched).
+      [
+        90,
+        'major: brief (internal, priority-changed)',
+        ['lena@x.test', 'max@x.test', 'board@x.test'],
+        3,
+      ],
+      [
+        100,
+        'major: brief (internal, priority-changed)',
+        ['lena@x.test', 'max@x.test', 'board@x.test'],
+        3,
+      ],
+      [120, 'major: brief (internal, update #2)', ['lena@x.test', 'max@x.test', 'board@x.test'], 3],
+      [150, 'major: brief (internal, resolved)', ['lena@x.test', 'max@x.test', 'board@x.test'], 3],
+      // Every reporter once, held for the lead.
+      [
+        150,
+        'customers: update (external, resolved), held until the lead approves it',
+        ['u@c.test'],
+        3,
+      ],
+    ]);
+    expect(run.findings).toEqual([]);
+  });
+
+  it('names a protocol template that does not exist and a role nobody held', () => {
+    const sc = parseScenario(`
+name: t
+duration: 30m
+incidents:
+  - { id: a, from: u@c.test, subject: ransomware }
+  - { id: b, at: 1m, from: v@c.test, subject: more ransomware }
+events:
+  - { at: 0m, do: nobody-answers }
+`);
+    const run = runDrill(parsePlan(withProtocols), sc, idle, T0, new Set(['brief']));
+    expect(events(run, 'protocol').find((e) => e.incident === 'b')?.text).toBe(
+      'major: brief (internal, opened); nobody is the assignee',
+    );
+    expect(run.findings.filter((f) => f.kind !== 'nobody-available')).toEqual([
       {
-        kind: 'missing-template',
-        subject: 'template assignment',
-        text: 'no template "assignment" for assigned',
+        kind: 'protocol-gap',
+        subject: 'protocol "customers": template "update" does not exist',
+        text: 'protocol "customers": template "update" does not exist',
+      },
+      {
+        kind: 'told-nobody',
+        subject: 'protocol major assignee',
+        text: 'b: protocol major tells the assignee, and nobody was the assignee',
       },
     ]);
   });
