@@ -1,5 +1,6 @@
 /** Human-readable renderings for the CLI (JSON output is the documents themselves). */
 import { describeAttachment, type AttachmentInfo } from '../domain/attachments.js';
+import type { DrillEntry, DrillIncidentOutcome, Finding } from '../domain/drill.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { IncidentDoc, TimelineDoc } from '../store/models.js';
 
@@ -117,4 +118,72 @@ export function incidentDetail(
     }
   }
   return out.join('\n');
+}
+
+/** A drill run as `incidesk drill` prints it: the timeline minute by minute, then the gaps. */
+export function drillReport(run: {
+  _id: string;
+  scenario: string;
+  plan: string;
+  start: Date;
+  minutes: number;
+  entries: readonly DrillEntry[];
+  findings: readonly Finding[];
+  incidents: readonly DrillIncidentOutcome[];
+  mailedTo?: string | null;
+}): string {
+  const start = new Date(run.start);
+  const clock = (m: number) => day(new Date(start.getTime() + m * 60_000)).slice(11);
+  const width = Math.max(0, ...run.entries.map((e) => e.incident.length));
+  const out = [
+    `drill ${run._id}: ${run.scenario}`,
+    `plan ${run.plan}; simulated from ${day(start)} UTC for ${run.minutes} minutes; no real mail, no real incident${run.mailedTo ? `; copies of the messages to ${run.mailedTo}` : ''}`,
+    '',
+  ];
+  for (const e of run.entries) {
+    out.push(
+      `${`+${e.minute}m`.padStart(6)} ${clock(e.minute)}  ${e.incident.padEnd(width)}  ${e.event.padEnd(15)} ${e.text}`,
+    );
+    const m = e.message;
+    if (m)
+      out.push(
+        `${' '.repeat(16 + width)}→ ${m.template} to ${m.to.join(', ')}${m.recipients > m.to.length ? ` and ${m.recipients - m.to.length} more` : ''}`,
+      );
+  }
+  out.push('', 'outcome:');
+  for (const i of run.incidents)
+    out.push(
+      `  ${i.incident.padEnd(width)}  ${i.category} ${i.priority}, group ${i.group ?? '-'}, assignee ${i.assignee ?? 'nobody'}, ${i.resolvedAtMinute === null ? 'NOT resolved' : `resolved at +${i.resolvedAtMinute}m`}; SLA breached: ${i.breaches.join(', ') || 'none'}; escalation level ${i.escalationLevel}`,
+    );
+  out.push(
+    '',
+    run.findings.length ? `findings (${run.findings.length}):` : 'findings: none',
+    ...run.findings.map((f) => `  - [${f.kind}] ${f.text}`),
+  );
+  return out.join('\n');
+}
+
+export function drillTable(
+  rows: readonly {
+    _id: string;
+    ranAt: Date;
+    scenario: string;
+    plan: string;
+    by?: string | null;
+    findings?: unknown;
+    mailedTo?: string | null;
+  }[],
+): string {
+  return alignedTable(
+    ['RUN', 'RAN', 'SCENARIO', 'PLAN', 'BY', 'FINDINGS', 'MAILED TO'],
+    rows.map((r) => [
+      r._id,
+      day(r.ranAt),
+      r.scenario,
+      r.plan,
+      r.by ?? '-',
+      String((r.findings as unknown[] | undefined)?.length ?? 0),
+      r.mailedTo ?? '-',
+    ]),
+  );
 }

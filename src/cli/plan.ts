@@ -21,7 +21,7 @@ import { CliFailure, reporting } from './app-context.js';
 import { EXIT } from './exit-codes.js';
 import { print, withStore } from './shared.js';
 
-function planPath(): string {
+export function planPath(): string {
   const path = loadOperatorAuth().planPath;
   if (!path) throw new CliFailure(EXIT.config, 'INCIDESK_PLAN: is required');
   return path;

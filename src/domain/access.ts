@@ -191,6 +191,9 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'plan versions': 'manager',
   evidence: 'manager', // what an auditor gets: managers and administrators
   'evidence verify': 'manager',
+  drill: 'lead', // exercises the plan; stores the run and may mail one mailbox
+  'drill list': 'agent',
+  'drill show': 'agent',
   'playbook done': 'agent',
   'playbook skip': 'agent',
   status: 'agent',

@@ -654,3 +654,35 @@ export const SearchDocument = mongoose.model(
 );
 ALL_MODELS.push(SearchPosting, SearchDocument);
 export type KnownErrorDoc = InferSchemaType<typeof knownErrorSchema> & { _id: number };
+
+// --- Table-top drills (src/domain/drill.ts, `incidesk drill`) -------------------------------
+
+/**
+ * One drill run: the scenario, the plan it ran against, the simulated timeline and the gaps
+ * it found. Evidence of testing the plan; nothing else reads or writes incidents for a drill.
+ */
+const drillRunSchema = new Schema(
+  {
+    _id: String,
+    scenario: { type: String, required: true },
+    scenarioFile: String,
+    scenarioSha256: String,
+    plan: { type: String, required: true },
+    /** When the simulated clock started; `ranAt` is when the drill was run. */
+    start: { type: Date, required: true },
+    ranAt: { type: Date, required: true },
+    by: String,
+    minutes: Number,
+    entries: Schema.Types.Mixed,
+    findings: Schema.Types.Mixed,
+    incidents: Schema.Types.Mixed,
+    /** `--mail-to`: the one mailbox the would-be messages went to, and how many were sent. */
+    mailedTo: String,
+    mailed: Number,
+  },
+  opts,
+);
+drillRunSchema.index({ ranAt: -1 });
+export const DrillRunModel = mongoose.model('DrillRun', drillRunSchema, 'drill_runs');
+export type DrillRunDoc = InferSchemaType<typeof drillRunSchema> & { _id: string };
+ALL_MODELS.push(DrillRunModel);
