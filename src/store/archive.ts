@@ -37,11 +37,31 @@ export async function deleteByIds(collection: string, ids: Id[]): Promise<number
 const MOVE_BATCH = 100;
 
 /**
- * Move whole incidents with their timelines from one pair of collections to the other, a
- * batch of incidents per transaction: copy the incidents and their timeline entries, then
- * delete them from where they were. On a standalone server, without transactions, the steps
- * run in that order and a rerun repeats them (copies replace what an earlier run copied):
- * until the last step the source incident exists, so a rerun selects it again.
+ * What moves with an incident, hot collection → archive collection, and how a batch's
+ * documents are found there. Staff threads carry the incident only in their `_id`
+ * (`<number>/<address>`): anchored prefixes, which the `_id` index answers.
+ */
+const MOVED_WITH_INCIDENT = [
+  { hot: 'timeline', archive: 'archive_timeline', of: byIncident },
+  { hot: 'playbook_steps', archive: 'archive_playbook_steps', of: byIncident },
+  {
+    hot: 'staff_threads',
+    archive: 'archive_staff_threads',
+    of: (batch: number[]) => ({ _id: { $in: batch.map((n) => new RegExp(`^${n}/`)) } }),
+  },
+] as const;
+
+function byIncident(batch: number[]) {
+  return { incidentNumber: { $in: batch } };
+}
+
+/**
+ * Move whole incidents with their timelines, playbook steps and staff threads from the hot
+ * collections to the archive or back, a batch of incidents per transaction: copy the
+ * incidents and what belongs to them, then delete them from where they were. On a standalone
+ * server, without transactions, the steps run in that order and a rerun repeats them (copies
+ * replace what an earlier run copied): until the last step the source incident exists, so a
+ * rerun selects it again.
  */
 export async function moveIncidents(
   numbers: readonly number[],
@@ -59,12 +79,11 @@ export async function moveIncidents(
 }
 
 async function moveBatch(batch: number[], direction: 'archive' | 'restore', now: Date) {
-  const [fromInc, toInc, fromTl, toTl] =
-    direction === 'archive'
-      ? ['incidents', 'archive_incidents', 'timeline', 'archive_timeline']
-      : ['archive_incidents', 'incidents', 'archive_timeline', 'timeline'];
-  const session = currentSession();
   const archiving = direction === 'archive';
+  const [fromInc, toInc] = archiving
+    ? ['incidents', 'archive_incidents']
+    : ['archive_incidents', 'incidents'];
+  const session = currentSession();
   const stamp = (doc: Doc): Doc => (archiving ? { ...doc, archivedAt: now } : stampless(doc));
   const incidents = await coll(fromInc)
     .find({ _id: { $in: batch } }, { session })
@@ -73,13 +92,16 @@ async function moveBatch(batch: number[], direction: 'archive' | 'restore', now:
     toInc,
     incidents.map((d) => (archiving ? stamp(d) : { ...stamp(d), restoredFromArchiveAt: now })),
   );
-  const entries = await coll(fromTl)
-    .find({ incidentNumber: { $in: batch } }, { session })
-    .toArray();
-  await copy(toTl, entries.map(stamp));
-  await coll(fromTl).deleteMany({ _id: { $in: entries.map((e) => e._id) } }, { session });
+  const counts: Record<string, number> = {};
+  for (const c of MOVED_WITH_INCIDENT) {
+    const [from, to] = archiving ? [c.hot, c.archive] : [c.archive, c.hot];
+    const docs = await coll(from).find(c.of(batch), { session }).toArray();
+    await copy(to, docs.map(stamp));
+    await coll(from).deleteMany({ _id: { $in: docs.map((d) => d._id) } }, { session });
+    counts[c.hot] = docs.length;
+  }
   const gone = await coll(fromInc).deleteMany({ _id: { $in: batch } }, { session });
-  return { incidents: gone.deletedCount, timeline: entries.length };
+  return { incidents: gone.deletedCount, timeline: counts.timeline ?? 0 };
 }
 
 function stampless(doc: Doc): Doc {
@@ -129,6 +151,8 @@ export async function findArchivedIncident(
 export const ARCHIVE_COLLECTIONS = {
   incidents: 'archive_incidents',
   timeline: 'archive_timeline',
+  playbookSteps: 'archive_playbook_steps',
+  staffThreads: 'archive_staff_threads',
 } as const;
 
 export async function isArchived(number: number): Promise<boolean> {

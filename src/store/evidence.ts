@@ -4,6 +4,7 @@ import type { AccessSnapshot, EvidenceInput, IncidentRow } from '../domain/evide
 import { checkAuditChain } from './audit.js';
 import {
   ArchivedIncident,
+  ArchivedPlaybookStep,
   Incident,
   PlanVersion,
   PlaybookStep,
@@ -26,14 +27,18 @@ export async function gatherEvidence(from: Date, to: Date): Promise<Gathered> {
   ]);
   const incidents = [...hot, ...archived].sort((a, b) => a.number - b.number);
   const numbers = incidents.map((i) => i.number);
-  const [steps, actions] = await Promise.all([
-    PlaybookStep.find({ incidentNumber: { $in: numbers } })
-      .sort({ incidentNumber: 1, step: 1 })
-      .lean<PlaybookStepDoc[]>(),
+  const ofThem = { incidentNumber: { $in: numbers } };
+  const [hotSteps, archivedSteps, actions] = await Promise.all([
+    PlaybookStep.find(ofThem).lean<PlaybookStepDoc[]>(),
+    // Archived incidents' steps went to the archive with them.
+    ArchivedPlaybookStep.find(ofThem).lean<PlaybookStepDoc[]>(),
     ReviewAction.find({ incidentNumber: { $in: numbers } })
       .sort({ incidentNumber: 1, _id: 1 })
       .lean<ReviewActionDoc[]>(),
   ]);
+  const steps = [...hotSteps, ...archivedSteps].sort(
+    (a, b) => a.incidentNumber - b.incidentNumber || a.step - b.step,
+  );
   return {
     from,
     to,

@@ -436,6 +436,16 @@ const archivedTimelineSchema = new Schema(
   { ...opts, strict: false },
 );
 archivedTimelineSchema.index({ incidentNumber: 1, at: 1 });
+/** An archived incident's playbook steps and staff threads: the same documents, `archivedAt` added. */
+const archivedPlaybookStepSchema = new Schema(
+  { _id: String, incidentNumber: Number, step: Number, archivedAt: Date },
+  { ...opts, strict: false },
+);
+archivedPlaybookStepSchema.index({ incidentNumber: 1, step: 1 });
+const archivedStaffThreadSchema = new Schema(
+  { _id: String, archivedAt: Date },
+  { ...opts, strict: false },
+);
 
 /** A legal hold: the incident, its raw messages and attachments are never archived or purged. */
 const legalHoldSchema = new Schema(
@@ -474,6 +484,16 @@ export const ArchivedTimelineEntry = mongoose.model(
   archivedTimelineSchema,
   'archive_timeline',
 );
+export const ArchivedPlaybookStep = mongoose.model(
+  'ArchivedPlaybookStep',
+  archivedPlaybookStepSchema,
+  'archive_playbook_steps',
+);
+export const ArchivedStaffThread = mongoose.model(
+  'ArchivedStaffThread',
+  archivedStaffThreadSchema,
+  'archive_staff_threads',
+);
 export const LegalHold = mongoose.model('LegalHold', legalHoldSchema, 'legal_holds');
 export const MaintenanceRun = mongoose.model(
   'MaintenanceRun',
@@ -505,6 +525,8 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   RecentIncident,
   ArchivedIncident,
   ArchivedTimelineEntry,
+  ArchivedPlaybookStep,
+  ArchivedStaffThread,
   LegalHold,
   MaintenanceRun,
   DigestLog,

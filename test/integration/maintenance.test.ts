@@ -107,6 +107,18 @@ describe('maintenance: retention, legal hold, archive', () => {
       entry(3, 0),
       entry(4, 0),
     ]);
+    // Playbook steps and staff threads go with their incident (3 is held, 4 is open).
+    await c('playbook_steps').insertMany(
+      [1, 2, 3, 4].map((n) => ({ _id: `${n}-1`, incidentNumber: n, step: 1, state: 'done' })),
+    );
+    await c('staff_threads').insertMany([
+      { _id: '1/dave@example.test', messageId: '<a@x>' },
+      { _id: '1/mia@example.test', messageId: '<b@x>' },
+      { _id: '2/dave@example.test', messageId: '<c@x>' },
+      { _id: '3/dave@example.test', messageId: '<d@x>' },
+      // Incident 11 is not 1: the prefix ends at the slash.
+      { _id: '11/dave@example.test', messageId: '<e@x>' },
+    ]);
     const rawBlob2 = await blob('raw message 2 bytes', 400);
     const attBlob2 = await blob('attachment 2 bytes', 400);
     const attBlob3 = await blob('attachment 3 bytes (held)', 400);
@@ -237,6 +249,19 @@ describe('maintenance: retention, legal hold, archive', () => {
     expect(await ids('archive_incidents')).toEqual([1, 2]);
     expect(await ids('timeline')).toEqual(['tl-3-0', 'tl-4-0']);
     expect(await ids('archive_timeline')).toEqual(['tl-1-0', 'tl-1-1', 'tl-2-0']);
+    expect(await ids('playbook_steps')).toEqual(['3-1', '4-1']);
+    expect(await ids('archive_playbook_steps')).toEqual(['1-1', '2-1']);
+    expect(await ids('staff_threads')).toEqual(['11/dave@example.test', '3/dave@example.test']);
+    expect(await ids('archive_staff_threads')).toEqual([
+      '1/dave@example.test',
+      '1/mia@example.test',
+      '2/dave@example.test',
+    ]);
+    expect((await c('archive_playbook_steps').findOne({ _id: '1-1' }))!).toMatchObject({
+      incidentNumber: 1,
+      state: 'done',
+      archivedAt: expect.any(Date),
+    });
     expect(await ids('raw_messages')).toEqual(['q-new', 'raw-3', 'raw-4']);
     expect(await ids('attachments')).toEqual(['raw-3-0']);
     expect(await ids('outbox')).toEqual(['ack-3', 'pending-4', 'reply-4']);
@@ -276,6 +301,16 @@ describe('maintenance: retention, legal hold, archive', () => {
     expect(await ids('incidents')).toEqual([1, 3, 4, 5]);
     expect(await ids('archive_incidents')).toEqual([2]);
     expect(await c('timeline').countDocuments({ incidentNumber: 1 })).toBe(2);
+    expect(await ids('playbook_steps')).toEqual(['1-1', '3-1', '4-1']);
+    expect(await c('playbook_steps').findOne({ _id: '1-1' })).not.toHaveProperty('archivedAt');
+    expect(await ids('archive_playbook_steps')).toEqual(['2-1']);
+    expect(await ids('staff_threads')).toEqual([
+      '1/dave@example.test',
+      '1/mia@example.test',
+      '11/dave@example.test',
+      '3/dave@example.test',
+    ]);
+    expect(await ids('archive_staff_threads')).toEqual(['2/dave@example.test']);
     expect((await runIncidesk(['archive', 'restore', 'INC-000042'], env)).code).toBe(66);
 
     expect((await runIncidesk(['hold', 'release', 'INC-000003'], env)).code).toBe(0);
