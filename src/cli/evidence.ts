@@ -43,7 +43,7 @@ export function registerEvidenceCommands(program: Command): void {
         await writeFile(tmp, zip);
         await rename(tmp, opts.output);
         print(
-          `evidence pack ${opts.output}: ${gathered.incidents.length} incident(s), ${gathered.steps.length} playbook step(s), ${gathered.planVersions.length} plan version(s); audit chain ${gathered.audit.intact ? 'intact' : 'BROKEN'}\nsha256 ${createHash('sha256').update(zip).digest('hex')} (keep it apart from the pack)`,
+          `evidence pack ${opts.output}: ${gathered.incidents.length} incident(s), ${gathered.steps.length} playbook step(s), ${gathered.drills.length} drill run(s), ${gathered.planVersions.length} plan version(s); audit chain ${gathered.audit.intact ? 'intact' : 'BROKEN'}\nsha256 ${createHash('sha256').update(zip).digest('hex')} (keep it apart from the pack)`,
         );
       }),
     );

@@ -74,7 +74,19 @@ export interface EvidenceInput {
     reason?: string | null;
   }[];
   actions: ReviewActionLike[];
+  /** Table-top drill runs made in the period (`incidesk drill`), with their findings. */
+  drills: DrillRunRecord[];
   audit: Record<string, unknown>;
+}
+/** A stored drill run as the pack shows it: the whole record, timeline included. */
+export interface DrillRunRecord {
+  _id: string;
+  scenario: string;
+  plan: string;
+  ranAt: Date;
+  by?: string | null;
+  findings?: unknown;
+  [key: string]: unknown;
 }
 /** Who could do what under one plan version: operators, administrators, groups. */
 export interface AccessSnapshot {
@@ -238,6 +250,12 @@ export function evidenceFiles(input: EvidenceInput): ZipFile[] {
       ]),
     ],
   );
+  topics.push({
+    name: 'drills.json',
+    what: 'table-top drills run in the period: scenario, plan version, who ran it, the simulated timeline and the gaps found',
+    rows: input.drills.length,
+    text: `${JSON.stringify(input.drills, null, 2)}\n`,
+  });
   topics.push({
     name: 'audit-verification.json',
     what: 'the audit chain checked link by link when the pack was made',

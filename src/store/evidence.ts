@@ -2,6 +2,7 @@
 import { parse as parseYaml } from 'yaml';
 import type { AccessSnapshot, EvidenceInput, IncidentRow } from '../domain/evidence.js';
 import { checkAuditChain } from './audit.js';
+import { drillRunsBetween } from './drills.js';
 import {
   ArchivedIncident,
   ArchivedPlaybookStep,
@@ -45,6 +46,7 @@ export async function gatherEvidence(from: Date, to: Date): Promise<Gathered> {
     incidents,
     steps,
     actions,
+    drills: await drillRunsBetween(from, to),
     planVersions: await planVersionsInForce(from, to),
     audit: await checkAuditChain(),
   };

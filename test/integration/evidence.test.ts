@@ -12,7 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unzipStored, zipStored } from '../../src/domain/zip.js';
 import { recordPlanVersion } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
-import { Incident, PlaybookStep } from '../../src/store/models.js';
+import {
+  ArchivedPlaybookStep,
+  DrillRunModel,
+  Incident,
+  PlaybookStep,
+} from '../../src/store/models.js';
 import { AGENT_TOKEN, testEnv, type TestEnv } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
@@ -81,7 +86,26 @@ describe('evidence pack', () => {
           createdAt: i.createdAt,
         })),
       );
-    await PlaybookStep.collection.insertMany(steps as never[]);
+    // Some incidents' steps were archived (maintenance moves them with their incident).
+    const archived = (s: { incidentNumber: number }) => s.incidentNumber % 5 === 0;
+    await PlaybookStep.collection.insertMany(steps.filter((s) => !archived(s)) as never[]);
+    await ArchivedPlaybookStep.collection.insertMany(steps.filter(archived) as never[]);
+    // Drill runs: one before the quarter, two in it (the first at its first instant), one after.
+    await DrillRunModel.collection.insertMany(
+      [FROM.getTime() - DAY, FROM.getTime(), FROM.getTime() + 40 * DAY, TO.getTime()].map(
+        (t, k) => ({
+          _id: `drill-${k}`,
+          scenario: `Scenario ${k}`,
+          plan: 'v1-test',
+          start: new Date(t),
+          ranAt: new Date(t),
+          by: 'test-admin',
+          findings: k === 2 ? [{ kind: 'no-playbook', subject: 'category x', text: 'x' }] : [],
+          entries: [],
+          incidents: [],
+        }),
+      ) as never[],
+    );
     await recordPlanVersion({
       fingerprint: 'v1-test',
       version: 1,
@@ -127,7 +151,11 @@ describe('evidence pack', () => {
     const numbers = (await Incident.find(inQuarter, { _id: 1 }).lean())
       .map((i) => i._id as number)
       .sort((a, b) => a - b);
-    const stepCount = await PlaybookStep.countDocuments({ incidentNumber: { $in: numbers } });
+    const ofThem = { incidentNumber: { $in: numbers } };
+    const stepCount =
+      (await PlaybookStep.countDocuments(ofThem)) +
+      (await ArchivedPlaybookStep.countDocuments(ofThem));
+    expect(await ArchivedPlaybookStep.countDocuments(ofThem)).toBeGreaterThan(0);
     expect(numbers.length).toBeGreaterThan(30); // the seed put most of 60 in the quarter
     expect(numbers.length).toBeLessThan(63);
     expect(numbers).toContain(61);
@@ -139,6 +167,12 @@ describe('evidence pack', () => {
     expect(register).toEqual(numbers);
     expect(files['sla.csv']!.length - 1).toBe(numbers.length);
     expect(files['playbook-steps.csv']!.length - 1).toBe(stepCount);
+    const drills = JSON.parse(files['drills.json']!.join('\n')) as {
+      _id: string;
+      findings: unknown[];
+    }[];
+    expect(drills.map((d) => d._id)).toEqual(['drill-1', 'drill-2']);
+    expect(drills[1]!.findings).toHaveLength(1);
     expect(files['plan-versions.csv']!.slice(1)).toEqual([expect.stringMatching(/^1,1,v1-test,/)]);
     expect(JSON.parse(files['audit-verification.json']!.join('\n'))).toMatchObject({
       intact: true,
@@ -150,7 +184,9 @@ describe('evidence pack', () => {
       to: TO.toISOString(),
       createdBy: 'test-admin',
     });
-    expect(made.stdout).toContain(`${numbers.length} incident(s), ${stepCount} playbook step(s)`);
+    expect(made.stdout).toContain(
+      `${numbers.length} incident(s), ${stepCount} playbook step(s), 2 drill run(s)`,
+    );
 
     const verified = await runIncidesk(['evidence', 'verify', pack], t.env);
     expect(verified.stdout).toContain('every file matches the manifest');

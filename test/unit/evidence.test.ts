@@ -61,6 +61,16 @@ const input: EvidenceInput = {
   actions: [
     { _id: '1-1', incidentNumber: 1, owner: 'olga@example.test', text: '=add alerts', dueAt: t0 },
   ],
+  drills: [
+    {
+      _id: 'drill-20261115T100000Z-a1b2c3',
+      scenario: 'Ransomware on a laptop',
+      plan: 'v7-abc',
+      ranAt: new Date('2026-11-15T10:00:00Z'),
+      by: 'mia-ops',
+      findings: [{ kind: 'no-playbook', subject: 'category network', text: 'no playbook' }],
+    },
+  ],
   audit: { intact: true, entries: 12, head: { seq: 12, hash: 'f'.repeat(64) } },
 };
 
@@ -78,8 +88,10 @@ describe('evidence pack', () => {
       'sla.csv',
       'playbook-steps.csv',
       'reviews.csv',
+      'drills.json',
       'audit-verification.json',
     ]);
+    expect(text('README.txt')).toMatch(/drills\.json\s+1 row\(s\) {2}table-top drills/);
     expect(text('README.txt')).toMatch(/incidents\.csv\s+2 row\(s\)/);
     expect(JSON.parse(text('manifest.json')).files[2]).toMatchObject({
       name: 'incidents.csv',
@@ -99,6 +111,9 @@ describe('evidence pack', () => {
     expect(text('reviews.csv')).toContain("1,action,1-1,'=add alerts,olga@example.test");
     expect(text('reviews.csv')).toContain('1,lesson,lesson-1,"alerts, please",olga');
     expect(JSON.parse(text('audit-verification.json'))).toEqual(input.audit);
+    expect(JSON.parse(text('drills.json'))).toEqual([
+      { ...input.drills[0], ranAt: '2026-11-15T10:00:00.000Z' },
+    ]);
   });
 
   it('verifies as made; a changed, missing or added file is named', () => {
