@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { z } from 'zod';
 import { planSchema, type Plan, type PlanAgent, type PlanGroup } from './schema.js';
 
 export class PlanError extends Error {
@@ -13,25 +14,39 @@ export class PlanError extends Error {
   }
 }
 
-/** Parse and validate plan text; `file` only names it in errors. */
-export function parsePlan(text: string, file = 'plan'): Plan {
+/**
+ * YAML text validated by `schema`: the value, or every problem with its place (a YAML syntax
+ * error with its line). Shared by the plan and the drill scenarios.
+ */
+export function validateYaml<S extends z.ZodTypeAny>(
+  schema: S,
+  text: string,
+): { ok: true; value: z.output<S> } | { ok: false; problems: string[] } {
   let raw: unknown;
   try {
     raw = parseYaml(text);
   } catch (err) {
     const where =
       err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
-    throw new PlanError(file, [`not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`]);
+    return {
+      ok: false,
+      problems: [`not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`],
+    };
   }
-  const parsed = planSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new PlanError(
-      file,
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
-    );
-  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, value: parsed.data as z.output<S> };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
+  };
+}
+
+/** Parse and validate plan text; `file` only names it in errors. */
+export function parsePlan(text: string, file = 'plan'): Plan {
+  const parsed = validateYaml(planSchema, text);
+  if (!parsed.ok) throw new PlanError(file, parsed.problems);
   const digest = createHash('sha256').update(text).digest('hex').slice(0, 12);
-  const plan = { ...parsed.data, fingerprint: `v${parsed.data.version}-${digest}` };
+  const plan = { ...parsed.value, fingerprint: `v${parsed.value.version}-${digest}` };
   sources.set(plan, text);
   return plan;
 }

@@ -3,10 +3,9 @@
  * would arrive and what people do, minute by minute. One YAML file, validated here with every
  * problem reported, like the plan. The simulation is src/domain/drill.ts.
  */
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { durationPattern, parseDuration } from '../domain/duration.js';
+import { validateYaml } from './load.js';
 import { LEVELS, PRIORITIES } from './schema.js';
 
 /** Minutes after the drill starts: "0m", "45m", "2h30m". */
@@ -126,31 +125,7 @@ export class ScenarioError extends Error {
 
 /** Parse and validate scenario text; `file` only names it in errors. */
 export function parseScenario(text: string, file = 'scenario'): Scenario {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    const where =
-      err instanceof YAMLParseError && err.linePos ? ` (line ${err.linePos[0].line})` : '';
-    throw new ScenarioError(file, [
-      `not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`,
-    ]);
-  }
-  const parsed = scenarioSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new ScenarioError(
-      file,
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
-    );
-  return parsed.data;
-}
-
-export async function loadScenario(file: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ScenarioError(file, [`cannot read: ${(err as Error).message}`]);
-  }
-  return parseScenario(text, file);
+  const parsed = validateYaml(scenarioSchema, text);
+  if (!parsed.ok) throw new ScenarioError(file, parsed.problems);
+  return parsed.value;
 }
