@@ -20,6 +20,8 @@ const SECRET_VARS = [
   'OAUTH_CLIENT_SECRET',
   'OAUTH_REFRESH_TOKEN',
   'OAUTH_SERVICE_ACCOUNT',
+  'OAUTH_CERTIFICATE',
+  'OAUTH_PRIVATE_KEY',
 ] as const;
 
 /**
@@ -90,6 +92,9 @@ const schema = z.object({
   OAUTH_REFRESH_TOKEN: z.string().min(1).optional(),
   /** The Google service account's key file (JSON), normally given as OAUTH_SERVICE_ACCOUNT_FILE. */
   OAUTH_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  /** Microsoft certificate credentials (PEM), normally given as OAUTH_CERTIFICATE_FILE and OAUTH_PRIVATE_KEY_FILE. */
+  OAUTH_CERTIFICATE: z.string().min(1).optional(),
+  OAUTH_PRIVATE_KEY: z.string().min(1).optional(),
   OAUTH_TOKEN_URL: z.string().min(1).optional(),
   OAUTH_SCOPE: z.string().min(1).optional(),
   SUPPORT_ADDRESS: address,
@@ -239,6 +244,8 @@ function parseVariables(resolved: Record<string, string | undefined>, problems: 
       clientSecret: v.OAUTH_CLIENT_SECRET,
       refreshToken: v.OAUTH_REFRESH_TOKEN,
       serviceAccountJson: v.OAUTH_SERVICE_ACCOUNT,
+      certificatePem: v.OAUTH_CERTIFICATE,
+      privateKeyPem: v.OAUTH_PRIVATE_KEY,
       tokenUrl: v.OAUTH_TOKEN_URL,
       scope: v.OAUTH_SCOPE,
     });
@@ -342,6 +349,10 @@ export function redactedConfig(c: Config): Record<string, unknown> {
       refreshToken: hide(m.oauth.refreshToken),
       serviceAccount: m.oauth.serviceAccount && {
         clientEmail: m.oauth.serviceAccount.clientEmail,
+        privateKey: '***',
+      },
+      clientCertificate: m.oauth.clientCertificate && {
+        ...m.oauth.clientCertificate,
         privateKey: '***',
       },
     },
