@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import type { MailboxIdentity } from './domain/health.js';
 import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
 import { parseRedisUrl, RedisUrlError } from './domain/redis-url.js';
 
@@ -440,6 +441,8 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
 export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'redis' | 'queuePrefix'> & {
   imap: Pick<Config['imap'], 'pollSeconds'>;
+  /** Who the mailboxes are, for `status`; empty where the IMAP variables are not set. */
+  mailboxes: MailboxIdentity[];
 };
 
 export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
@@ -459,7 +462,49 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
     redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     imap: { pollSeconds: v.IMAP_POLL_SECONDS },
+    mailboxes: mailboxIdentities(env),
   };
+}
+
+/** A mailbox's identity for health: its address, and the keys its intake records under. */
+export const mailboxIdentity = (m: {
+  name: string;
+  supportAddress: string;
+  imap: Pick<MailboxConfig['imap'], 'user' | 'host' | 'mailbox'>;
+}): MailboxIdentity => ({
+  name: m.name,
+  address: m.supportAddress,
+  account: `${m.imap.user}@${m.imap.host}`,
+  key: `${m.imap.user}/${m.imap.mailbox}`,
+});
+
+/**
+ * Who each configured mailbox is, from the variables that say so alone (no secrets), for
+ * `status` on a host that may not have the mail passwords. A mailbox whose variables are
+ * incomplete here is left out: `check` is where configuration is judged.
+ */
+function mailboxIdentities(env: NodeJS.ProcessEnv): MailboxIdentity[] {
+  const who = schema.pick({
+    IMAP_USER: true,
+    IMAP_HOST: true,
+    IMAP_MAILBOX: true,
+    SUPPORT_ADDRESS: true,
+  });
+  const names = (env.INCIDESK_MAILBOXES ?? '').split(/[\s,]+/).filter(Boolean);
+  return [
+    { name: 'default', vars: env },
+    ...names.map((name) => ({ name, vars: mailboxVariables(env, name) })),
+  ].flatMap(({ name, vars }) => {
+    const v = who.safeParse(vars);
+    if (!v.success) return [];
+    return [
+      mailboxIdentity({
+        name,
+        supportAddress: v.data.SUPPORT_ADDRESS.toLowerCase(),
+        imap: { user: v.data.IMAP_USER, host: v.data.IMAP_HOST, mailbox: v.data.IMAP_MAILBOX },
+      }),
+    ];
+  });
 }
 
 /**

@@ -199,10 +199,34 @@ describe('several mailboxes', () => {
           'm',
         ),
       );
-      // /healthz: unhealthy, and it says which mailbox.
+      // One row per mailbox: the broken one says so in its own row, the others are connected.
+      const row = (address: string) =>
+        status.stdout.split('\n').find((l) => l.startsWith(`mailbox:  ${address}  `));
+      expect(row(address.billing)).toMatch(
+        /^mailbox: {2}\S+ {2}AUTH REFUSED: Authentication failed.*; last checkpoint (never|\d+ s ago), backlog 0/,
+      );
+      for (const box of ['support', 'security'] as const)
+        expect(row(address[box])).toMatch(
+          /^mailbox: {2}\S+ {2}connected; last checkpoint \d+ s ago, backlog 0, last UID 1/,
+        );
+      // /healthz: unhealthy, and it says which mailbox, in its own row too.
       const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       expect(health.status).toBe(503);
       const body = await health.text();
+      const rows = (JSON.parse(body) as { mailboxes: { address: string; state: string }[] })
+        .mailboxes;
+      expect(rows.map((r) => [r.address, r.state])).toEqual([
+        [address.support, 'connected'],
+        [address.security, 'connected'],
+        [address.billing, 'auth refused'],
+      ]);
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      expect(metrics).toContain(
+        `incidesk_mailbox_up{address="${address.billing}",state="auth refused"} 0`,
+      );
+      expect(metrics).toContain(
+        `incidesk_mailbox_up{address="${address.security}",state="connected"} 1`,
+      );
       expect(body).toContain(
         `intake: not connected to IMAP (${address.billing}: Authentication failed.)`,
       );
