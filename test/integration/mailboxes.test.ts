@@ -8,13 +8,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { buildDigest, digestRecipients, loadDigestInputs } from '../../src/actions/digest.js';
 import { startApp } from '../../src/app.js';
+import { periodContaining } from '../../src/domain/digest-schedule.js';
 import { countIncidents, findIncident, timelineOf } from '../../src/store/incidents.js';
 import {
   deliver,
+  deliverReply,
   testEnv,
   testLogger,
   testPlan,
+  testResolver,
   waitUntil,
   type TestEnv,
 } from '../support/harness.js';
@@ -143,6 +147,94 @@ describe('several mailboxes', () => {
         );
       }
       expect(await countIncidents()).toBe(3);
+    } finally {
+      await app.stop();
+      await smtp.close();
+    }
+  }, 180_000);
+
+  it('everything about an incident goes out from the address the customer wrote to, and the digest links write to it', async () => {
+    const smtp = await startSmtpCapture();
+    const { address, t } = threeMailboxes(smtp.port);
+    const app = await startApp(t.config, testPlan(PLAN), testLogger(), {
+      resolver: testResolver,
+    });
+    const local = (a: string) => a.split('@')[0]!;
+    const mail = (to: string, kind: string) =>
+      waitUntil(`${kind} mail to ${to}`, async () =>
+        smtp.messages.find((m) => m.envelopeTo[0] === to && m.header('x-incidesk-kind') === kind),
+      );
+    try {
+      // INC-000001 by the security mailbox, INC-000002 by the first one.
+      await deliver(address.security, {
+        from: 'cara@example.com',
+        to: address.security,
+        subject: 'Leaked password',
+        text: 'I found our password on a forum.',
+      });
+      await mail('cara@example.com', 'ack');
+      await deliver(address.support, {
+        from: 'dan@example.com',
+        to: address.support,
+        subject: 'Printer jam',
+        text: 'It jams.',
+      });
+      await mail('dan@example.com', 'ack');
+      const assignment = await mail('sam@example.test', 'assignment');
+      await waitUntil('INC-000002 triaged', async () => (await findIncident(2))?.group);
+
+      // The managers' digest: each incident's link writes to its own mailbox's address.
+      const recipient = digestRecipients(
+        testPlan(
+          `${PLAN}digests:\n  recipients:\n    - { agent: hana, hour: 7, timezone: UTC, periods: [daily] }\n`,
+        ),
+      )[0]!;
+      const now = new Date();
+      const digest = buildDigest(
+        app.ctx,
+        recipient,
+        await loadDigestInputs(periodContaining('daily', now, 'UTC'), now),
+        now,
+      );
+      const links = [...digest.rendered.html.matchAll(/href="mailto:([^"?]+)\?/g)].map(
+        (m) => decodeURIComponent(m[1]!),
+      );
+      const link = (n: number) => links.find((l) => l.includes(`+INC-00000${n}.`));
+      expect(link(1)).toMatch(new RegExp(`^${local(address.security)}\\+INC-000001\\.`));
+      expect(link(2)).toMatch(new RegExp(`^${local(address.support)}\\+INC-000002\\.`));
+      // Writing to the link threads to the incident, through the security mailbox.
+      await deliver(address.security, {
+        from: 'hana@example.test',
+        to: link(1)!,
+        subject: '[INC-000001]',
+        text: 'Seen in the digest.',
+      });
+      await waitUntil('the manager’s mail on INC-000001', async () =>
+        (await timelineOf(1)).some((e) => e.text?.includes('Seen in the digest.')),
+      );
+
+      // Sam answers the customer, then resolves: the reply, the command result and the
+      // resolution all go out from the security address, as the acknowledgement did.
+      await deliverReply(address.security, assignment, 'sam@example.test', 'We are on it.');
+      const reply = await mail('cara@example.com', 'reply');
+      await deliverReply(
+        address.security,
+        assignment,
+        'sam@example.test',
+        '#resolve cause: password reuse; fix: rotated',
+      );
+      const resolved = await mail('cara@example.com', 'resolved');
+      const result = await mail('sam@example.test', 'command-result');
+      const sent = [await mail('cara@example.com', 'ack'), assignment, reply, result, resolved];
+      for (const m of sent) {
+        expect(m.envelopeFrom).toBe(address.security);
+        expect(m.parsed.from?.value[0]?.address).toBe(address.security);
+        expect(m.parsed.replyTo?.value[0]?.address).toMatch(
+          new RegExp(`^${local(address.security)}\\+INC-000001\\.`),
+        );
+      }
+      expect((await mail('dan@example.com', 'ack')).envelopeFrom).toBe(address.support);
+      expect(await countIncidents()).toBe(2);
     } finally {
       await app.stop();
       await smtp.close();
