@@ -2,10 +2,12 @@
  * The only reader of process.env. Validates everything once, into a typed object, and fails
  * listing every problem at once so an operator fixes a bad deployment in one pass.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import type { MailboxIdentity } from './domain/health.js';
+import { LANGUAGE_TAG } from './domain/locale.js';
 import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
 import { parseRedisUrl, RedisUrlError } from './domain/redis-url.js';
 
@@ -46,6 +48,8 @@ export function loadEnvFile(
   for (const [name, value] of Object.entries(parseEnv(text))) env[name] ??= value;
   return true;
 }
+
+const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory();
 
 /** Values from .env.example and the docs that must never run a real deployment. */
 const PLACEHOLDER = /^change-?me/i;
@@ -169,6 +173,10 @@ export interface MailboxConfig {
   group?: string;
   /** Its incidents' category when no classification rule gives one. */
   category?: string;
+  /** Its own template directory: each file there replaces templates/' file of the same path. */
+  templates?: string;
+  /** Its customers' locale when neither the plan's customer record nor their mail decides. */
+  locale?: string;
 }
 
 function mailboxOf(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
@@ -279,6 +287,8 @@ const OWN_MAILBOX_VARS = [
   'OAUTH_REFRESH_TOKEN',
   'GROUP',
   'CATEGORY',
+  'TEMPLATES',
+  'LOCALE',
 ];
 
 /** The environment as one further mailbox sees it: its own `MAILBOX_<NAME>_*` over the shared one. */
@@ -315,12 +325,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const scoped = mailboxVariables(env, name);
     const parsed = parseVariables(resolveSecretFiles(scoped, own), own);
     problems.push(...own.map((p) => `${prefix}${p}`));
+    const templates = scoped.TEMPLATES && resolvePath(scoped.TEMPLATES);
+    if (templates && !isDirectory(templates))
+      problems.push(`${prefix}TEMPLATES: ${templates} is not a directory`);
+    if (scoped.LOCALE && !LANGUAGE_TAG.test(scoped.LOCALE))
+      problems.push(
+        `${prefix}LOCALE: ${JSON.stringify(scoped.LOCALE)} is not a language tag (de, de-AT)`,
+      );
     if (parsed)
       more.push({
         ...mailboxOf(parsed.v, parsed.oauth),
         name,
         group: scoped.GROUP,
         category: scoped.CATEGORY,
+        templates,
+        locale: scoped.LOCALE,
       });
   }
   if (!first || problems.length > 0) throw new ConfigError(problems);

@@ -4,7 +4,7 @@
  * each address's plus-address tokens; and a mailbox whose password is wrong leaves the other
  * two working, with `status` and `check --connect` naming the broken one.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,11 @@ routing:
 `;
 
 /** Three Dovecot users as three support mailboxes; `billingPass` breaks the third one. */
-function threeMailboxes(smtpPort: number, billingPass = 'secret') {
+function threeMailboxes(
+  smtpPort: number,
+  billingPass = 'secret',
+  extra: Record<string, string> = {},
+) {
   const address = {
     support: `${uniqueName('support')}@example.test`,
     security: `${uniqueName('security')}@example.test`,
@@ -66,6 +70,7 @@ function threeMailboxes(smtpPort: number, billingPass = 'secret') {
       MAILBOX_BILLING_GROUP: 'billing',
       MAILBOX_BILLING_CATEGORY: 'billing',
       INCIDESK_PLAN: planFile(),
+      ...extra,
     },
   );
   return { address, t };
@@ -196,8 +201,8 @@ describe('several mailboxes', () => {
         await loadDigestInputs(periodContaining('daily', now, 'UTC'), now),
         now,
       );
-      const links = [...digest.rendered.html.matchAll(/href="mailto:([^"?]+)\?/g)].map(
-        (m) => decodeURIComponent(m[1]!),
+      const links = [...digest.rendered.html.matchAll(/href="mailto:([^"?]+)\?/g)].map((m) =>
+        decodeURIComponent(m[1]!),
       );
       const link = (n: number) => links.find((l) => l.includes(`+INC-00000${n}.`));
       expect(link(1)).toMatch(new RegExp(`^${local(address.security)}\\+INC-000001\\.`));
@@ -235,6 +240,70 @@ describe('several mailboxes', () => {
       }
       expect((await mail('dan@example.com', 'ack')).envelopeFrom).toBe(address.support);
       expect(await countIncidents()).toBe(2);
+    } finally {
+      await app.stop();
+      await smtp.close();
+    }
+  }, 180_000);
+
+  it('each mailbox answers in its own locale and with its own templates, falling back to the shipped ones', async () => {
+    // Billing's own acknowledgement (English, text part only): the HTML part stays the shipped one.
+    const own = join(planDir, 'billing-templates');
+    mkdirSync(join(own, 'en'), { recursive: true });
+    writeFileSync(
+      join(own, 'en', 'acknowledgement.text.hbs'),
+      'Dear {{customerName}},\n\nBilling has your message as {{incidentId}}. We answer invoices within two working days.\n\n{{supportName}}\n',
+    );
+    const smtp = await startSmtpCapture();
+    const { address, t } = threeMailboxes(smtp.port, 'secret', {
+      MAILBOX_SECURITY_LOCALE: 'de',
+      MAILBOX_BILLING_TEMPLATES: own,
+    });
+    expect(t.config.mailboxes.map((m) => [m.name, m.locale, m.templates])).toEqual([
+      ['default', undefined, undefined],
+      ['security', 'de', undefined],
+      ['billing', undefined, own],
+    ]);
+    const check = await runIncidesk(['check'], t.env);
+    expect(check.stdout).not.toMatch(/^(warning|error):/m);
+    expect(check.code).toBe(0);
+    const app = await startApp(t.config, testPlan(PLAN), testLogger());
+    const ackTo = (customer: string) =>
+      waitUntil(`the acknowledgement to ${customer}`, async () =>
+        smtp.messages.find(
+          (m) => m.envelopeTo[0] === customer && m.header('x-incidesk-kind') === 'ack',
+        ),
+      );
+    try {
+      const writes = (box: keyof typeof address, from: string, headers = {}) =>
+        deliver(address[box], {
+          from,
+          to: address[box],
+          subject: 'Hello',
+          text: 'Please help.',
+          headers,
+        });
+      await writes('security', 'Greta <greta@example.com>');
+      await writes('security', 'Emma <emma@example.com>', { 'Content-Language': 'en' });
+      await writes('billing', 'Bill <bill@example.com>');
+      await writes('support', 'Sue <sue@example.com>');
+
+      // The German mailbox: German when the mail does not say, the mail's language when it does.
+      const greta = await ackTo('greta@example.com');
+      expect(greta.parsed.text).toMatch(/^Guten Tag Greta,/);
+      expect(greta.parsed.subject).toMatch(/^\[INC-\d{6}\] AW: Hello$/);
+      expect(greta.envelopeFrom).toBe(address.security);
+      const emma = await ackTo('emma@example.com');
+      expect(emma.parsed.text).toMatch(/^Hello Emma,/);
+      // Billing's own text, the shipped HTML; the other mailboxes the shipped text.
+      const bill = await ackTo('bill@example.com');
+      expect(bill.parsed.text).toMatch(
+        /^Dear Bill,\n\nBilling has your message as INC-\d{6}\. We answer invoices within two working days\.\n\nExample Billing\n?$/,
+      );
+      expect(bill.parsed.html).toContain('Thank you for contacting Example Corp');
+      const sue = await ackTo('sue@example.com');
+      expect(sue.parsed.text).toMatch(/^Hello Sue,\n\nThank you for contacting Example Corp\./);
+      expect(sue.parsed.text).not.toContain('two working days');
     } finally {
       await app.stop();
       await smtp.close();
