@@ -94,7 +94,7 @@ export function composeMail(
       ...spec.data,
     },
     // A template its locale lacks comes in the mailbox's locale, else the plan's.
-    [box.locale ?? plan.locale, plan.locale],
+    box.locale ? [box.locale, plan.locale] : plan.locale,
     box.templates,
   );
   const uniquePart = spec.id
