@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildDigest, digestRecipients, loadDigestInputs } from '../../src/actions/digest.js';
-import { startApp } from '../../src/app.js';
+import { startApp, type RunningApp } from '../../src/app.js';
 import { periodContaining } from '../../src/domain/digest-schedule.js';
 import { countIncidents, findIncident, timelineOf } from '../../src/store/incidents.js';
 import {
@@ -24,7 +24,7 @@ import {
 } from '../support/harness.js';
 import { runIncidesk, spawnIncidesk } from '../support/process.js';
 import { freePort, uniqueName } from '../support/services.js';
-import { startSmtpCapture } from '../support/smtp-capture.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
 
 const PLAN = `
 groups:
@@ -82,17 +82,56 @@ const planPath = join(planDir, 'plan.yaml');
 writeFileSync(planPath, `version: 1\norganisation: Example Corp\n${PLAN}`);
 const planFile = () => planPath;
 
+/** A customer writes to one of the mailboxes (`headers`: say, Content-Language). */
+const writes = (
+  address: ReturnType<typeof threeMailboxes>['address'],
+  box: keyof ReturnType<typeof threeMailboxes>['address'],
+  from: string,
+  headers: Record<string, string> = {},
+) =>
+  deliver(address[box], {
+    from,
+    to: address[box],
+    subject: 'Hello',
+    text: 'Please help.',
+    headers,
+  });
+
+/** `body` with the three mailboxes served by one in-process app, stopped after it. */
+async function servingThree(
+  extra: Record<string, string>,
+  body: (h: {
+    address: ReturnType<typeof threeMailboxes>['address'];
+    t: TestEnv;
+    smtp: SmtpCapture;
+    app: RunningApp;
+    /** The first mail of this kind (X-Incidesk-Kind) to this address. */
+    mailTo: (to: string, kind: string) => Promise<CapturedMail>;
+  }) => Promise<void>,
+): Promise<void> {
+  const smtp = await startSmtpCapture();
+  const { address, t } = threeMailboxes(smtp.port, 'secret', extra);
+  const app = await startApp(t.config, testPlan(PLAN), testLogger(), { resolver: testResolver });
+  const mailTo = (to: string, kind: string) =>
+    waitUntil(`${kind} mail to ${to}`, async () =>
+      smtp.messages.find((m) => m.envelopeTo[0] === to && m.header('x-incidesk-kind') === kind),
+    );
+  try {
+    await body({ address, t, smtp, app, mailTo });
+  } finally {
+    await app.stop();
+    await smtp.close();
+  }
+}
+
 describe('several mailboxes', () => {
   it('mail to each becomes an incident in its group, answered from its own address, and replies thread back', async () => {
-    const smtp = await startSmtpCapture();
-    const { address, t } = threeMailboxes(smtp.port);
-    expect(t.config.mailboxes.map((m) => [m.name, m.supportAddress, m.group])).toEqual([
-      ['default', address.support, undefined],
-      ['security', address.security, 'security'],
-      ['billing', address.billing, 'billing'],
-    ]);
-    const app = await startApp(t.config, testPlan(PLAN), testLogger());
-    try {
+    await servingThree({}, async ({ address, t, smtp }) => {
+      expect(t.config.mailboxes.map((m) => [m.name, m.supportAddress, m.group])).toEqual([
+        ['default', address.support, undefined],
+        ['security', address.security, 'security'],
+        ['billing', address.billing, 'billing'],
+      ]);
       const boxes = ['support', 'security', 'billing'] as const;
       for (const box of boxes)
         await deliver(address[box], {
@@ -152,38 +191,16 @@ describe('several mailboxes', () => {
         );
       }
       expect(await countIncidents()).toBe(3);
-    } finally {
-      await app.stop();
-      await smtp.close();
-    }
+    });
   }, 180_000);
 
   it('everything about an incident goes out from the address the customer wrote to, and the digest links write to it', async () => {
-    const smtp = await startSmtpCapture();
-    const { address, t } = threeMailboxes(smtp.port);
-    const app = await startApp(t.config, testPlan(PLAN), testLogger(), {
-      resolver: testResolver,
-    });
-    const local = (a: string) => a.split('@')[0]!;
-    const mail = (to: string, kind: string) =>
-      waitUntil(`${kind} mail to ${to}`, async () =>
-        smtp.messages.find((m) => m.envelopeTo[0] === to && m.header('x-incidesk-kind') === kind),
-      );
-    try {
+    await servingThree({}, async ({ address, app, mailTo: mail }) => {
+      const local = (a: string) => a.split('@')[0]!;
       // INC-000001 by the security mailbox, INC-000002 by the first one.
-      await deliver(address.security, {
-        from: 'cara@example.com',
-        to: address.security,
-        subject: 'Leaked password',
-        text: 'I found our password on a forum.',
-      });
+      await writes(address, 'security', 'cara@example.com');
       await mail('cara@example.com', 'ack');
-      await deliver(address.support, {
-        from: 'dan@example.com',
-        to: address.support,
-        subject: 'Printer jam',
-        text: 'It jams.',
-      });
+      await writes(address, 'support', 'dan@example.com');
       await mail('dan@example.com', 'ack');
       const assignment = await mail('sam@example.test', 'assignment');
       await waitUntil('INC-000002 triaged', async () => (await findIncident(2))?.group);
@@ -240,10 +257,7 @@ describe('several mailboxes', () => {
       }
       expect((await mail('dan@example.com', 'ack')).envelopeFrom).toBe(address.support);
       expect(await countIncidents()).toBe(2);
-    } finally {
-      await app.stop();
-      await smtp.close();
-    }
+    });
   }, 180_000);
 
   it('each mailbox answers in its own locale and with its own templates, falling back to the shipped ones', async () => {
@@ -254,39 +268,21 @@ describe('several mailboxes', () => {
       join(own, 'en', 'acknowledgement.text.hbs'),
       'Dear {{customerName}},\n\nBilling has your message as {{incidentId}}. We answer invoices within two working days.\n\n{{supportName}}\n',
     );
-    const smtp = await startSmtpCapture();
-    const { address, t } = threeMailboxes(smtp.port, 'secret', {
-      MAILBOX_SECURITY_LOCALE: 'de',
-      MAILBOX_BILLING_TEMPLATES: own,
-    });
-    expect(t.config.mailboxes.map((m) => [m.name, m.locale, m.templates])).toEqual([
-      ['default', undefined, undefined],
-      ['security', 'de', undefined],
-      ['billing', undefined, own],
-    ]);
-    const check = await runIncidesk(['check'], t.env);
-    expect(check.stdout).not.toMatch(/^(warning|error):/m);
-    expect(check.code).toBe(0);
-    const app = await startApp(t.config, testPlan(PLAN), testLogger());
-    const ackTo = (customer: string) =>
-      waitUntil(`the acknowledgement to ${customer}`, async () =>
-        smtp.messages.find(
-          (m) => m.envelopeTo[0] === customer && m.header('x-incidesk-kind') === 'ack',
-        ),
-      );
-    try {
-      const writes = (box: keyof typeof address, from: string, headers = {}) =>
-        deliver(address[box], {
-          from,
-          to: address[box],
-          subject: 'Hello',
-          text: 'Please help.',
-          headers,
-        });
-      await writes('security', 'Greta <greta@example.com>');
-      await writes('security', 'Emma <emma@example.com>', { 'Content-Language': 'en' });
-      await writes('billing', 'Bill <bill@example.com>');
-      await writes('support', 'Sue <sue@example.com>');
+    const extra = { MAILBOX_SECURITY_LOCALE: 'de', MAILBOX_BILLING_TEMPLATES: own };
+    await servingThree(extra, async ({ address, t, mailTo }) => {
+      expect(t.config.mailboxes.map((m) => [m.name, m.locale, m.templates])).toEqual([
+        ['default', undefined, undefined],
+        ['security', 'de', undefined],
+        ['billing', undefined, own],
+      ]);
+      const check = await runIncidesk(['check'], t.env);
+      expect(check.stdout).not.toMatch(/^(warning|error):/m);
+      expect(check.code).toBe(0);
+      const ackTo = (customer: string) => mailTo(customer, 'ack');
+      await writes(address, 'security', 'Greta <greta@example.com>');
+      await writes(address, 'security', 'Emma <emma@example.com>', { 'Content-Language': 'en' });
+      await writes(address, 'billing', 'Bill <bill@example.com>');
+      await writes(address, 'support', 'Sue <sue@example.com>');
 
       // The German mailbox: German when the mail does not say, the mail's language when it does.
       const greta = await ackTo('greta@example.com');
@@ -304,10 +300,7 @@ describe('several mailboxes', () => {
       const sue = await ackTo('sue@example.com');
       expect(sue.parsed.text).toMatch(/^Hello Sue,\n\nThank you for contacting Example Corp\./);
       expect(sue.parsed.text).not.toContain('two working days');
-    } finally {
-      await app.stop();
-      await smtp.close();
-    }
+    });
   }, 180_000);
 
   it('a mailbox that refuses its password leaves the other two working, and status names it', async () => {

@@ -243,7 +243,7 @@ describe('OAuth2 sign-in to IMAP and SMTP', () => {
         `OAuth2 token endpoint ${oauth.url} refused the credentials for ${MAILBOX}: invalid_client: AADSTS700027: Client assertion failed signature validation.`,
       ),
     );
-  }, 60_000);
+  }, 120_000);
 
   it('a running service names a wrong client secret once: log, status and /healthz', async () => {
     const httpPort = await freePort();
