@@ -29,7 +29,7 @@ import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../suppor
 const PLAN = `
 groups:
   - { id: helpdesk, name: Help Desk }
-  - { id: security, name: Security }
+  - { id: security, name: Security, lead: sam, manager: hana }
   - { id: billing, name: Billing }
 agents:
   - { id: hana, name: Hana, email: hana@example.test, groups: [helpdesk] }
@@ -235,10 +235,14 @@ describe('several mailboxes', () => {
         (await timelineOf(1)).some((e) => e.text?.includes('Seen in the digest.')),
       );
 
-      // Sam answers the customer, then resolves: the reply, the command result and the
-      // resolution all go out from the security address, as the acknowledgement did.
+      // Sam answers the customer, escalates, then resolves: the reply, the escalation, the
+      // command results and the resolution all go out from the security address, as the
+      // acknowledgement did.
       await deliverReply(address.security, assignment, 'sam@example.test', 'We are on it.');
       const reply = await mail('cara@example.com', 'reply');
+      // An escalation (the chain's lead, then the manager: Hana, of another group).
+      await deliverReply(address.security, assignment, 'sam@example.test', '#escalate urgent');
+      const escalation = await mail('hana@example.test', 'escalation');
       await deliverReply(
         address.security,
         assignment,
@@ -247,7 +251,14 @@ describe('several mailboxes', () => {
       );
       const resolved = await mail('cara@example.com', 'resolved');
       const result = await mail('sam@example.test', 'command-result');
-      const sent = [await mail('cara@example.com', 'ack'), assignment, reply, result, resolved];
+      const sent = [
+        await mail('cara@example.com', 'ack'),
+        assignment,
+        reply,
+        escalation,
+        result,
+        resolved,
+      ];
       for (const m of sent) {
         expect(m.envelopeFrom).toBe(address.security);
         expect(m.parsed.from?.value[0]?.address).toBe(address.security);
