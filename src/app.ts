@@ -4,7 +4,7 @@
  */
 import { Worker, type Processor } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import { checkMailboxGroups, type Config } from './config.js';
+import { checkMailboxGroups, mailboxIdentity, type Config } from './config.js';
 import {
   AUDIT_SEAL_EVERY_MS,
   DIGEST_TICK_MS,
@@ -210,6 +210,7 @@ export async function startApp(
     redis,
     queues,
     pollSeconds: config.imap.pollSeconds,
+    mailboxes: config.mailboxes.map(mailboxIdentity),
     intake: intake
       ? () => combineIntakes([intakeHealth(intake), ...intakes.slice(1).map(intakeHealth)])
       : undefined,

@@ -2,9 +2,12 @@
  * The only reader of process.env. Validates everything once, into a typed object, and fails
  * listing every problem at once so an operator fixes a bad deployment in one pass.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import type { MailboxIdentity } from './domain/health.js';
+import { LANGUAGE_TAG } from './domain/locale.js';
 import { resolveOAuth, type OAuthSettings } from './domain/oauth.js';
 import { parseRedisUrl, RedisUrlError } from './domain/redis-url.js';
 
@@ -20,6 +23,8 @@ const SECRET_VARS = [
   'OAUTH_CLIENT_SECRET',
   'OAUTH_REFRESH_TOKEN',
   'OAUTH_SERVICE_ACCOUNT',
+  'OAUTH_CERTIFICATE',
+  'OAUTH_PRIVATE_KEY',
 ] as const;
 
 /**
@@ -43,6 +48,8 @@ export function loadEnvFile(
   for (const [name, value] of Object.entries(parseEnv(text))) env[name] ??= value;
   return true;
 }
+
+const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory();
 
 /** Values from .env.example and the docs that must never run a real deployment. */
 const PLACEHOLDER = /^change-?me/i;
@@ -90,6 +97,9 @@ const schema = z.object({
   OAUTH_REFRESH_TOKEN: z.string().min(1).optional(),
   /** The Google service account's key file (JSON), normally given as OAUTH_SERVICE_ACCOUNT_FILE. */
   OAUTH_SERVICE_ACCOUNT: z.string().min(1).optional(),
+  /** Microsoft certificate credentials (PEM), normally given as OAUTH_CERTIFICATE_FILE and OAUTH_PRIVATE_KEY_FILE. */
+  OAUTH_CERTIFICATE: z.string().min(1).optional(),
+  OAUTH_PRIVATE_KEY: z.string().min(1).optional(),
   OAUTH_TOKEN_URL: z.string().min(1).optional(),
   OAUTH_SCOPE: z.string().min(1).optional(),
   SUPPORT_ADDRESS: address,
@@ -163,6 +173,10 @@ export interface MailboxConfig {
   group?: string;
   /** Its incidents' category when no classification rule gives one. */
   category?: string;
+  /** Its own template directory: each file there replaces templates/' file of the same path. */
+  templates?: string;
+  /** Its customers' locale when neither the plan's customer record nor their mail decides. */
+  locale?: string;
 }
 
 function mailboxOf(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
@@ -239,6 +253,8 @@ function parseVariables(resolved: Record<string, string | undefined>, problems: 
       clientSecret: v.OAUTH_CLIENT_SECRET,
       refreshToken: v.OAUTH_REFRESH_TOKEN,
       serviceAccountJson: v.OAUTH_SERVICE_ACCOUNT,
+      certificatePem: v.OAUTH_CERTIFICATE,
+      privateKeyPem: v.OAUTH_PRIVATE_KEY,
       tokenUrl: v.OAUTH_TOKEN_URL,
       scope: v.OAUTH_SCOPE,
     });
@@ -271,6 +287,8 @@ const OWN_MAILBOX_VARS = [
   'OAUTH_REFRESH_TOKEN',
   'GROUP',
   'CATEGORY',
+  'TEMPLATES',
+  'LOCALE',
 ];
 
 /** The environment as one further mailbox sees it: its own `MAILBOX_<NAME>_*` over the shared one. */
@@ -307,12 +325,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const scoped = mailboxVariables(env, name);
     const parsed = parseVariables(resolveSecretFiles(scoped, own), own);
     problems.push(...own.map((p) => `${prefix}${p}`));
+    const templates = scoped.TEMPLATES && resolvePath(scoped.TEMPLATES);
+    if (templates && !isDirectory(templates))
+      problems.push(`${prefix}TEMPLATES: ${templates} is not a directory`);
+    if (scoped.LOCALE && !LANGUAGE_TAG.test(scoped.LOCALE))
+      problems.push(
+        `${prefix}LOCALE: ${JSON.stringify(scoped.LOCALE)} is not a language tag (de, de-AT)`,
+      );
     if (parsed)
       more.push({
         ...mailboxOf(parsed.v, parsed.oauth),
         name,
         group: scoped.GROUP,
         category: scoped.CATEGORY,
+        templates,
+        locale: scoped.LOCALE,
       });
   }
   if (!first || problems.length > 0) throw new ConfigError(problems);
@@ -342,6 +369,10 @@ export function redactedConfig(c: Config): Record<string, unknown> {
       refreshToken: hide(m.oauth.refreshToken),
       serviceAccount: m.oauth.serviceAccount && {
         clientEmail: m.oauth.serviceAccount.clientEmail,
+        privateKey: '***',
+      },
+      clientCertificate: m.oauth.clientCertificate && {
+        ...m.oauth.clientCertificate,
         privateKey: '***',
       },
     },
@@ -429,6 +460,8 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv = process.env): Pick<Conf
 /** What the operator commands (`dlq`, `status`) need: the store, the queues, and the poll interval. */
 export type OpsConfig = Pick<Config, 'mongoUri' | 'redisUrl' | 'redis' | 'queuePrefix'> & {
   imap: Pick<Config['imap'], 'pollSeconds'>;
+  /** Who the mailboxes are, for `status`; empty where the IMAP variables are not set. */
+  mailboxes: MailboxIdentity[];
 };
 
 export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
@@ -448,7 +481,49 @@ export function loadOpsConfig(env: NodeJS.ProcessEnv = process.env): OpsConfig {
     redis: parseRedisUrl(v.REDIS_URL, v.REDIS_TLS_CA),
     queuePrefix: v.INCIDESK_QUEUE_PREFIX,
     imap: { pollSeconds: v.IMAP_POLL_SECONDS },
+    mailboxes: mailboxIdentities(env),
   };
+}
+
+/** A mailbox's identity for health: its address, and the keys its intake records under. */
+export const mailboxIdentity = (m: {
+  name: string;
+  supportAddress: string;
+  imap: Pick<MailboxConfig['imap'], 'user' | 'host' | 'mailbox'>;
+}): MailboxIdentity => ({
+  name: m.name,
+  address: m.supportAddress,
+  account: `${m.imap.user}@${m.imap.host}`,
+  key: `${m.imap.user}/${m.imap.mailbox}`,
+});
+
+/**
+ * Who each configured mailbox is, from the variables that say so alone (no secrets), for
+ * `status` on a host that may not have the mail passwords. A mailbox whose variables are
+ * incomplete here is left out: `check` is where configuration is judged.
+ */
+function mailboxIdentities(env: NodeJS.ProcessEnv): MailboxIdentity[] {
+  const who = schema.pick({
+    IMAP_USER: true,
+    IMAP_HOST: true,
+    IMAP_MAILBOX: true,
+    SUPPORT_ADDRESS: true,
+  });
+  const names = (env.INCIDESK_MAILBOXES ?? '').split(/[\s,]+/).filter(Boolean);
+  return [
+    { name: 'default', vars: env },
+    ...names.map((name) => ({ name, vars: mailboxVariables(env, name) })),
+  ].flatMap(({ name, vars }) => {
+    const v = who.safeParse(vars);
+    if (!v.success) return [];
+    return [
+      mailboxIdentity({
+        name,
+        supportAddress: v.data.SUPPORT_ADDRESS.toLowerCase(),
+        imap: { user: v.data.IMAP_USER, host: v.data.IMAP_HOST, mailbox: v.data.IMAP_MAILBOX },
+      }),
+    ];
+  });
 }
 
 /**

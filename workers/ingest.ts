@@ -4,6 +4,7 @@
  * message's hash, so a run interrupted anywhere and repeated converges on the same result.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
+import { mailboxFor } from '../src/config.js';
 import type { AppContext } from '../src/context.js';
 import { ackDecision } from '../src/domain/ack-policy.js';
 import {
@@ -210,6 +211,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     return { outcome: 'kept', kind: automatic.kind };
   }
 
+  // The mailbox the customer wrote to: its default locale and templates.
+  const box = mailboxFor(ctx.config, raw.source?.address);
   const incident = await openIncident({
     openedBy: rawId,
     subject: parsed.subject.trim() || '(no subject)',
@@ -223,8 +226,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
         customer: findCustomer(ctx.plan, sender)?.locale,
         message: messageLanguages(parsed.headers),
       },
-      templateLocales(),
-      ctx.plan.locale,
+      templateLocales(box.templates),
+      box.locale ?? ctx.plan.locale,
     ),
     mailbox: raw.source?.address ?? undefined,
     at,

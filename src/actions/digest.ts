@@ -2,10 +2,11 @@
  * Manager digests: who gets which, when they are due, gathering the facts, rendering,
  * and queueing the mail exactly once per recipient and period.
  */
+import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
 import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { renderChartSvg } from '../domain/chart.js';
-import { computeDigest, type DigestModel } from '../domain/digest.js';
+import { computeDigest, isBreach, type DigestModel } from '../domain/digest.js';
 import { digestPlanReviewNotice } from '../domain/plan-review.js';
 import {
   duePeriods,
@@ -29,6 +30,7 @@ import {
   factsBetween,
   forgetChangedDays,
   hourlyCounts,
+  incidentMailboxes,
   openIncidents,
   overdueReviewActions,
 } from '../store/reporting.js';
@@ -162,9 +164,18 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
     timed('actionsMs', overdueReviewActions(w.end)),
     timed('trendMs', hourlyCounts(trendWindows[0]!.start, w.end, now)),
   ]);
+  // The incidents a digest can link to, and the mailbox each came in by: its link writes to
+  // that mailbox's address, as the incident's own mail does.
+  const linkable = new Set([
+    ...open.map((o) => o.number),
+    ...facts.filter(isBreach).map((f) => f.number),
+    ...actions.map((a) => a.incidentNumber),
+  ]);
+  const mailboxes = await timed('mailboxesMs', incidentMailboxes([...linkable]));
   return {
     reads,
     window: w,
+    mailboxes,
     previous,
     trendWindows,
     facts,
@@ -218,7 +229,7 @@ export function buildDigest(
       organisation: ctx.plan.organisation,
       recipientName: recipient.agent.name,
       linkFor: (n) =>
-        `mailto:${plusAddress(ctx.config.supportAddress, ctx.config.secret, n, { address: recipient.agent.email, role: 'agent' })}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
+        `mailto:${plusAddress(mailboxFor(ctx.config, inputs.mailboxes.get(n)).supportAddress, ctx.config.secret, n, { address: recipient.agent.email, role: 'agent' })}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
       chartSize: CHART_SIZE,
       ...(chart &&
         (options.inlineChart

@@ -12,7 +12,7 @@ import {
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
-import { templateLocales, templateProblems } from '../mail/templates.js';
+import { ownTemplateProblems, templateLocales, templateProblems } from '../mail/templates.js';
 import { listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findIncidentRecord } from '../store/archive.js';
@@ -97,9 +97,12 @@ program
     print(
       `configuration ok; plan ${config.planPath} ok (${plan.fingerprint}, ${plan.groups.length} groups, ${plan.agents.length} agents)`,
     );
-    const templates = templateProblems(
-      plan.locale,
-      plan.customers.flatMap((c) => (c.locale ? [c.locale] : [])),
+    const templates = templateProblems(plan.locale, [
+      ...plan.customers.flatMap((c) => (c.locale ? [c.locale] : [])),
+      ...config.mailboxes.flatMap((m) => (m.locale ? [m.locale] : [])),
+    ]);
+    templates.errors.push(
+      ...config.mailboxes.flatMap((m) => (m.templates ? ownTemplateProblems(m.templates) : [])),
     );
     for (const w of templates.warnings) print(`warning: ${w}`);
     for (const e of templates.errors) print(`error: ${e}`);

@@ -1,7 +1,7 @@
 /** `incidesk status`: the same verdict as `GET /healthz`, seen from outside the processes. */
 import type { Command } from 'commander';
 import { loadOpsConfig } from '../config.js';
-import { assessHealth, statusText } from '../domain/health.js';
+import { assessHealth, mailboxStatuses, statusText } from '../domain/health.js';
 import { HealthMonitor } from '../ops/health.js';
 import { connectStore, disconnectStore } from '../store/db.js';
 import { EXIT } from './exit-codes.js';
@@ -34,14 +34,23 @@ export function registerStatusCommands(program: Command): void {
       );
       const queues = redisUp ? openQueues(redis, config.queuePrefix) : undefined;
       try {
-        const monitor = new HealthMonitor({ redis, queues, pollSeconds: config.imap.pollSeconds });
+        const monitor = new HealthMonitor({
+          redis,
+          queues,
+          pollSeconds: config.imap.pollSeconds,
+          mailboxes: config.mailboxes,
+        });
         const snapshot = await monitor.snapshot();
         // No intake runs in this process: judge it by the mailbox checkpoints it writes.
         const verdict = assessHealth(snapshot, true);
         const planReview = await planInForceReview();
         print(
           opts.json
-            ? JSON.stringify({ ...verdict, ...snapshot, planReview }, null, 2)
+            ? JSON.stringify(
+                { ...verdict, ...snapshot, mailboxStatus: mailboxStatuses(snapshot), planReview },
+                null,
+                2,
+              )
             : [statusText(snapshot, verdict), planReview?.line].filter(Boolean).join('\n'),
         );
         if (!verdict.healthy) process.exitCode = EXIT.unavailable;

@@ -177,6 +177,9 @@ function breakdown(
   return [...rows.values()];
 }
 
+/** An SLA breach fact (first response or resolution): the digest lists these incidents. */
+export const isBreach = (f: Fact) => f.kind.startsWith('breached-');
+
 export function computeDigest(input: DigestInput): DigestModel {
   const n = input.listSize ?? 5;
   const inScope = (g: string | null) => input.groups === null || input.groups.includes(g ?? '');
@@ -187,7 +190,7 @@ export function computeDigest(input: DigestInput): DigestModel {
   const news = kind(cur, 'opened');
   const resolved = kind(cur, 'resolved');
   const acked = kind(cur, 'acknowledged');
-  const breaches = cur.filter((f) => f.kind.startsWith('breached-'));
+  const breaches = cur.filter(isBreach);
   const open = input.open.filter((o) => inScope(o.group));
   const owners = input.groups === null ? null : new Set(input.owners ?? []);
   const overdueActions = input.actions

@@ -22,6 +22,26 @@ export interface MailboxHealth {
   lease?: { holder: string; fence: number; expiresAt: Date };
 }
 
+/** Who a configured mailbox is: enough for its status row, no secrets. */
+export interface MailboxIdentity {
+  /** `default` for the first, else its name in INCIDESK_MAILBOXES. */
+  name: string;
+  /** Its support address: where customers write. */
+  address: string;
+  /** `user@host`, as refused sign-ins are recorded (src/store/sign-in.ts). */
+  account: string;
+  /** `user/mailbox`: its checkpoint and lease key. */
+  key: string;
+}
+
+/** One mailbox's intake in this process, as combineIntakes keeps it for the status rows. */
+export interface OwnIntake {
+  key: string;
+  connected: boolean;
+  lease: 'held' | 'standby';
+  lastError?: string;
+}
+
 /** The intake of this very process (absent in a workers-only process and in the CLI). */
 export interface IntakeHealth {
   connected: boolean;
@@ -35,6 +55,8 @@ export interface IntakeHealth {
   lease: 'held' | 'standby';
   /** Checkpoint keys (`user/mailbox`) of the mailboxes it serves: a standby is judged by theirs. */
   mailboxes?: readonly string[];
+  /** Each mailbox's own intake, for its status row. */
+  each?: readonly OwnIntake[];
 }
 
 /**
@@ -45,12 +67,21 @@ export interface IntakeHealth {
 export function combineIntakes(
   intakes: readonly [IntakeHealth & { address: string }, ...(IntakeHealth & { address: string })[]],
 ): IntakeHealth {
+  const each = intakes.flatMap((i) =>
+    (i.mailboxes ?? []).map((key) => ({
+      key,
+      connected: i.connected,
+      lease: i.lease,
+      ...(i.lastError !== undefined && { lastError: i.lastError }),
+    })),
+  );
   const held = intakes.filter((i) => i.lease === 'held');
   if (held.length === 0)
     return {
       ...intakes[0],
       lease: 'standby',
       mailboxes: intakes.flatMap((i) => i.mailboxes ?? []),
+      each,
     };
   const broken = held.find((i) => !i.connected);
   const heartbeats = held.map((i) => i.lastHeartbeatAt);
@@ -68,6 +99,7 @@ export function combineIntakes(
         ? intakes[0].lastError
         : broken && `${broken.address}: ${broken.lastError ?? 'not connected'}`,
     lease: 'held',
+    each,
   };
 }
 
@@ -86,7 +118,12 @@ export interface HealthSnapshot {
   /** How often the intake syncs at the least; liveness is judged against it. */
   pollSeconds: number;
   intake?: IntakeHealth;
+  /** The mailboxes the configuration names, in its order (empty: not known here). */
+  configured: readonly MailboxIdentity[];
+  /** Checkpoints in the store; null when the store could not be asked. */
   mailboxes: MailboxHealth[] | null;
+  /** Messages taken from each mailbox (by support address) and waiting for ingest; null: unknown. */
+  backlog: Record<string, number> | null;
   /** Sign-ins refused right now; null when the store could not be asked. */
   signIn: SignInHealth[] | null;
   queues: Record<string, Record<QueueState, number>> | null;
@@ -105,6 +142,56 @@ export const intakeStaleAfterSeconds = (pollSeconds: number) =>
 
 const ageSeconds = (at: Date, since: Date | null | undefined) =>
   since ? Math.max(0, (at.getTime() - new Date(since).getTime()) / 1000) : null;
+
+export type MailboxState = 'connected' | 'auth refused' | 'down' | 'unknown';
+
+/** One row of `status` (and of `/healthz`): a configured mailbox and how its intake is doing. */
+export interface MailboxStatus {
+  name: string;
+  address: string;
+  account: string;
+  key: string;
+  state: MailboxState;
+  /** Why it is not connected: the server's refusal, the intake's last error, a stale checkpoint. */
+  reason?: string;
+  lastCheckpointAt: Date | null;
+  lastUid: number | null;
+  backlog: number | null;
+}
+
+/**
+ * Each configured mailbox's state. A refused sign-in says so, in the server's words. Otherwise
+ * this process's own intake of the mailbox decides when it holds the lease; else (the CLI, a
+ * standby) the checkpoint does: connected while some process synced it recently.
+ */
+export function mailboxStatuses(s: HealthSnapshot): MailboxStatus[] {
+  const staleAfter = intakeStaleAfterSeconds(s.pollSeconds);
+  return s.configured.map((id) => {
+    const checkpoint = s.mailboxes?.find((m) => m.key === id.key);
+    const refused = s.signIn?.find((r) => r.service === 'imap' && r.account === id.account);
+    const own = s.intake?.each?.find((i) => i.key === id.key && i.lease === 'held');
+    const age = ageSeconds(s.at, checkpoint?.lastSyncAt);
+    const row = {
+      ...id,
+      lastCheckpointAt: checkpoint?.lastSyncAt ?? null,
+      lastUid: checkpoint?.lastUid ?? null,
+      backlog: s.backlog ? (s.backlog[id.address] ?? 0) : null,
+    };
+    if (refused) return { ...row, state: 'auth refused' as const, reason: refused.response };
+    if (own)
+      return own.connected
+        ? { ...row, state: 'connected' as const }
+        : { ...row, state: 'down' as const, reason: own.lastError ?? 'not connected' };
+    if (!s.mailboxes) return { ...row, state: 'unknown' as const, reason: 'the store is down' };
+    if (age !== null && age <= staleAfter) return { ...row, state: 'connected' as const };
+    return {
+      ...row,
+      state: 'down' as const,
+      reason:
+        age === null ? 'never synced' : `no sync for ${Math.round(age)} s (limit ${staleAfter} s)`,
+    };
+  });
+}
 
 export interface Verdict {
   healthy: boolean;
@@ -137,6 +224,12 @@ export function assessHealth(s: HealthSnapshot, judgeMailboxes = false): Verdict
     else if (age > staleAfter)
       reasons.push(`intake: no successful sync for ${Math.round(age)} s (limit ${staleAfter} s)`);
     intake = s.intake.connected && age !== null && age <= staleAfter;
+  } else if (judgeMailboxes && !s.intake && s.mailboxes && s.configured.length > 0) {
+    // From the CLI, knowing the configuration: every mailbox must be served, not just one.
+    const rows = mailboxStatuses(s);
+    for (const r of rows.filter((r) => r.state === 'down'))
+      reasons.push(`intake: ${r.address} down (${r.reason})`);
+    intake = rows.every((r) => r.state === 'connected');
   } else if ((judgeMailboxes || s.intake) && s.mailboxes) {
     // Judged by the checkpoints: from the CLI, and by a standby process (is its mailbox served
     // by another process? another mailbox's fresh checkpoint says nothing about that).
@@ -207,6 +300,27 @@ export function healthMetrics(s: HealthSnapshot, verdict: Verdict): MetricFamily
       },
     );
   }
+  const rows = mailboxStatuses(s);
+  if (rows.length > 0)
+    families.push(
+      {
+        name: 'incidesk_mailbox_up',
+        help: 'Whether the mailbox is served: its intake connected and syncing (0: down or sign-in refused).',
+        type: 'gauge',
+        samples: rows.map((r) => ({
+          labels: { address: r.address, state: r.state },
+          value: up(r.state === 'connected'),
+        })),
+      },
+      {
+        name: 'incidesk_mailbox_backlog',
+        help: 'Messages taken from the mailbox and waiting for ingest.',
+        type: 'gauge',
+        samples: rows
+          .filter((r) => r.backlog !== null)
+          .map((r) => ({ labels: { address: r.address }, value: r.backlog! })),
+      },
+    );
   if (s.intake) {
     const i = s.intake;
     families.push(
@@ -298,6 +412,15 @@ const fmtAge = (seconds: number | null) => {
   return `${(seconds / 3600).toFixed(1)} h ago`;
 };
 
+/** A checkpoint's UID, UIDVALIDITY resets and lease, for a status line. */
+function checkpointText(s: HealthSnapshot, m: MailboxHealth | undefined): string {
+  if (!m) return '';
+  const lease = m.lease
+    ? `; intake ${m.lease.holder} (fence ${m.lease.fence}${new Date(m.lease.expiresAt) < s.at ? ', lease EXPIRED' : ''})`
+    : '';
+  return `, last UID ${m.lastUid}${m.resets ? `, ${m.resets} UIDVALIDITY reset(s)` : ''}${lease}`;
+}
+
 /** The human-readable `incidesk status`. */
 export function statusText(s: HealthSnapshot, verdict: Verdict): string {
   const out = [
@@ -315,11 +438,24 @@ export function statusText(s: HealthSnapshot, verdict: Verdict): string {
   }
   for (const r of s.signIn ?? [])
     out.push(`sign-in:  ${r.service.toUpperCase()} ${r.account} REFUSED: ${r.response}`);
+  const rows = mailboxStatuses(s);
+  const named = new Set(rows.map((r) => r.key));
+  for (const r of rows) {
+    const state = r.state === 'connected' ? 'connected' : r.state.toUpperCase();
+    out.push(
+      `mailbox:  ${r.address}  ${state}${r.reason ? `: ${r.reason}` : ''}; last checkpoint ${fmtAge(ageSeconds(s.at, r.lastCheckpointAt))}, backlog ${r.backlog ?? '?'}${checkpointText(
+        s,
+        s.mailboxes?.find((m) => m.key === r.key),
+      )}`,
+    );
+  }
   if (s.mailboxes) {
-    if (s.mailboxes.length === 0) out.push('mailboxes: none synced yet');
-    for (const m of s.mailboxes)
+    if (s.mailboxes.length === 0 && rows.length === 0) out.push('mailboxes: none synced yet');
+    // Checkpoints of mailboxes not configured here (the CLI without the IMAP variables, a
+    // mailbox since removed): by their key.
+    for (const m of s.mailboxes.filter((m) => !named.has(m.key)))
       out.push(
-        `mailbox:  ${m.key}  last sync ${fmtAge(ageSeconds(s.at, m.lastSyncAt))}, last UID ${m.lastUid}${m.resets ? `, ${m.resets} UIDVALIDITY reset(s)` : ''}${m.lease ? `; intake ${m.lease.holder} (fence ${m.lease.fence}${new Date(m.lease.expiresAt) < s.at ? ', lease EXPIRED' : ''})` : ''}`,
+        `mailbox:  ${m.key}  last sync ${fmtAge(ageSeconds(s.at, m.lastSyncAt))}${checkpointText(s, m)}`,
       );
   }
   if (s.queues) {

@@ -1,12 +1,12 @@
 /**
  * The language a customer is written to in: their plan record's, else what their first
  * message says it is written in (Content-Language) or would like to read (Accept-Language),
- * else the plan's default. Chosen once, when the incident is opened.
+ * else the default: the locale of the mailbox it wrote to, else the plan's. Chosen once, when the incident is opened.
  */
 import { first, type HeaderBag } from './headers.js';
 
 /** A language tag as RFC 5646 writes them, loosely: `de`, `de-AT`, `zh-Hant-TW`. */
-const LANGUAGE_TAG = /^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$/i;
+export const LANGUAGE_TAG = /^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$/i;
 
 /**
  * The languages a message names, best first: Content-Language (in its order), then

@@ -3,7 +3,7 @@
  * request's form, the service-account JWT, reading the token endpoint's answer, and when a
  * token is due for refresh. `src/mail/oauth.ts` does the HTTP and the caching.
  */
-import { createSign } from 'node:crypto';
+import { createHash, createPrivateKey, createSign, randomUUID, X509Certificate } from 'node:crypto';
 
 export type OAuthProviderName = 'microsoft' | 'google' | 'generic';
 
@@ -11,6 +11,17 @@ export type OAuthProviderName = 'microsoft' | 'google' | 'generic';
 export interface ServiceAccount {
   clientEmail: string;
   privateKey: string;
+}
+
+/**
+ * A Microsoft 365 certificate credential: the private key signs the client assertion, and the
+ * certificate's thumbprints (base64url SHA-1 and SHA-256 of its DER form) tell Entra ID which
+ * of the app registration's uploaded certificates checks the signature.
+ */
+export interface ClientCertificate {
+  privateKey: string;
+  x5t: string;
+  x5tS256: string;
 }
 
 /** Everything needed to get an access token for one mailbox, resolved from configuration. */
@@ -24,6 +35,7 @@ export interface OAuthSettings {
   clientSecret?: string;
   refreshToken?: string;
   serviceAccount?: ServiceAccount;
+  clientCertificate?: ClientCertificate;
 }
 
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
@@ -33,6 +45,10 @@ export const MICROSOFT_SCOPE = 'https://outlook.office365.com/.default';
 export const microsoftTokenUrl = (tenant: string) =>
   `https://login.microsoftonline.com/${encodeURIComponent(tenant)}/oauth2/v2.0/token`;
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+/** RFC 7523 §2.2: the client authenticates with a signed JWT instead of a secret. */
+export const JWT_CLIENT_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** How long a client assertion is good for: it is made afresh for every token request. */
+const ASSERTION_LIFETIME_S = 600;
 
 /** What the operator wrote (OAUTH_* variables), before it is checked. */
 export interface OAuthInput {
@@ -44,6 +60,9 @@ export interface OAuthInput {
   refreshToken?: string;
   /** The service-account key file's JSON text. */
   serviceAccountJson?: string;
+  /** Microsoft: the certificate (PEM) uploaded to the app registration, and its private key. */
+  certificatePem?: string;
+  privateKeyPem?: string;
   tokenUrl?: string;
   scope?: string;
 }
@@ -57,13 +76,25 @@ export function resolveOAuth(
     if (!value) problems.push(`${name}: is required ${why}`);
   };
   let serviceAccount: ServiceAccount | undefined;
+  let clientCertificate: ClientCertificate | undefined;
   let tokenUrl = input.tokenUrl;
   let scope = input.scope;
   const { provider } = input;
   if (provider === 'microsoft') {
     need(input.tenant, 'OAUTH_TENANT', 'for Microsoft 365 (the directory/tenant id)');
     need(input.clientId, 'OAUTH_CLIENT_ID', 'for Microsoft 365 (the app registration)');
-    need(input.clientSecret, 'OAUTH_CLIENT_SECRET', 'for Microsoft 365 (client credentials)');
+    if (input.certificatePem || input.privateKeyPem) {
+      if (input.clientSecret)
+        problems.push('OAUTH_CLIENT_SECRET and OAUTH_CERTIFICATE are both set; use one');
+      const parsed = parseClientCertificate(input.certificatePem, input.privateKeyPem);
+      if (Array.isArray(parsed)) problems.push(...parsed);
+      else clientCertificate = parsed;
+    } else
+      need(
+        input.clientSecret,
+        'OAUTH_CLIENT_SECRET',
+        'for Microsoft 365 (client credentials; or OAUTH_CERTIFICATE and OAUTH_PRIVATE_KEY)',
+      );
     tokenUrl ??= input.tenant ? microsoftTokenUrl(input.tenant) : undefined;
     scope ??= MICROSOFT_SCOPE;
   } else if (provider === 'google') {
@@ -106,8 +137,81 @@ export function resolveOAuth(
       clientSecret: input.clientSecret,
       refreshToken: input.refreshToken,
       serviceAccount,
+      clientCertificate,
     },
   };
+}
+
+/**
+ * The certificate credential from its two PEM files, or what is wrong with them (never their
+ * content). A key that is not the certificate's would only be refused later, by Entra ID, as
+ * a bad signature: say so now, naming the variables.
+ */
+export function parseClientCertificate(
+  certificatePem: string | undefined,
+  privateKeyPem: string | undefined,
+): ClientCertificate | string[] {
+  if (!certificatePem || !privateKeyPem)
+    return [
+      `${certificatePem ? 'OAUTH_PRIVATE_KEY' : 'OAUTH_CERTIFICATE'}: is required with ${certificatePem ? 'OAUTH_CERTIFICATE' : 'OAUTH_PRIVATE_KEY'} (certificate credentials)`,
+    ];
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificatePem);
+  } catch {
+    return ['OAUTH_CERTIFICATE: is not a PEM certificate (-----BEGIN CERTIFICATE-----)'];
+  }
+  try {
+    if (!certificate.checkPrivateKey(createPrivateKey(privateKeyPem)))
+      return ['OAUTH_PRIVATE_KEY: is not the private key of the certificate in OAUTH_CERTIFICATE'];
+  } catch {
+    return [
+      'OAUTH_PRIVATE_KEY: is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)',
+    ];
+  }
+  return { privateKey: privateKeyPem, ...certificateThumbprints(certificate.raw) };
+}
+
+/** RFC 7515 `x5t` and `x5t#S256`: base64url SHA-1 and SHA-256 of the certificate's DER bytes. */
+export function certificateThumbprints(der: Buffer): { x5t: string; x5tS256: string } {
+  return {
+    x5t: createHash('sha1').update(der).digest('base64url'),
+    x5tS256: createHash('sha256').update(der).digest('base64url'),
+  };
+}
+
+/**
+ * RFC 7523 client assertion for Entra ID's certificate credentials: the app (`iss` = `sub` =
+ * client id) signs, for the token endpoint (`aud`), a short-lived JWT with a unique `jti`.
+ */
+export function clientAssertion(
+  cert: ClientCertificate,
+  clientId: string,
+  audience: string,
+  now: Date,
+  jti: string = randomUUID(),
+): string {
+  const iat = Math.floor(now.getTime() / 1000);
+  const header = base64url(
+    JSON.stringify({ alg: 'RS256', typ: 'JWT', x5t: cert.x5t, 'x5t#S256': cert.x5tS256 }),
+  );
+  const claims = base64url(
+    JSON.stringify({
+      aud: audience,
+      iss: clientId,
+      sub: clientId,
+      jti,
+      iat,
+      nbf: iat,
+      exp: iat + ASSERTION_LIFETIME_S,
+    }),
+  );
+  return signJwt(header, claims, cert.privateKey);
+}
+
+function signJwt(header: string, claims: string, privateKey: string): string {
+  const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(privateKey);
+  return `${header}.${claims}.${base64url(signature)}`;
 }
 
 /** The key file's fields we need, or what is wrong with it (never its content). */
@@ -148,8 +252,7 @@ export function serviceAccountAssertion(
       exp: iat + 3600,
     }),
   );
-  const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(account.privateKey);
-  return `${header}.${claims}.${base64url(signature)}`;
+  return signJwt(header, claims, account.privateKey);
 }
 
 /** The form posted to the token endpoint: a service account, else a refresh token, else the client itself. */
@@ -161,6 +264,15 @@ export function tokenRequestBody(s: OAuthSettings, now: Date): URLSearchParams {
     });
   const client: Record<string, string> = { client_id: s.clientId ?? '' };
   if (s.clientSecret) client.client_secret = s.clientSecret;
+  if (s.clientCertificate) {
+    client.client_assertion_type = JWT_CLIENT_ASSERTION;
+    client.client_assertion = clientAssertion(
+      s.clientCertificate,
+      s.clientId ?? '',
+      s.tokenUrl,
+      now,
+    );
+  }
   const scope: Record<string, string> = s.scope ? { scope: s.scope } : {};
   if (s.refreshToken)
     return new URLSearchParams({

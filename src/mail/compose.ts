@@ -93,7 +93,9 @@ export function composeMail(
       ...readerOf(plan, spec.to, spec.incident),
       ...spec.data,
     },
-    plan.locale,
+    // A template its locale lacks comes in the mailbox's locale, else the plan's.
+    box.locale ? [box.locale, plan.locale] : plan.locale,
+    box.templates,
   );
   const uniquePart = spec.id
     .toLowerCase()

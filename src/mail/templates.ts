@@ -5,11 +5,15 @@
  * `.text.hbs` ones in text templates. Compiled once per process.
  *
  * Mail customers read is localised: `templates/<locale>/<name>.*.hbs`, looked up in the mail's
- * locale, then in the plan's default locale; staff mail lives in templates/ itself. Two
+ * locale, then in the default locales (the mailbox's, the plan's); staff mail lives in
+ * templates/ itself. A mailbox may have its own template directory, laid out the same way:
+ * each file there replaces the shipped file of the same path, any other comes from
+ * templates/. Two
  * helpers: `{{time at}}` writes a Date in the mail's zone and language (the `timeZone` and
  * `locale` of the data), `{{markdown text}}` (HTML only) an agent's light markdown as HTML.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { formatTime } from '../domain/time-format.js';
@@ -22,6 +26,15 @@ function templateDir(): string {
     ? here.slice(0, here.indexOf('/dist/'))
     : here.replace(/\/src\/mail\/$/, '');
   return `${root}/templates/`;
+}
+
+/**
+ * Where template file `rel` (`de/acknowledgement.text.hbs`) is read from: the mailbox's own
+ * directory when it has that file, else templates/; undefined when neither has it.
+ */
+function templateFile(rel: string, own?: string): string | undefined {
+  if (own && existsSync(join(own, rel))) return join(own, rel);
+  return existsSync(templateDir() + rel) ? templateDir() + rel : undefined;
 }
 
 const cache = new Map<string, Handlebars.TemplateDelegate>();
@@ -54,11 +67,12 @@ function setUpOnce(): void {
   }
 }
 
+/** The template at path `file`, compiled once per process. */
 function compiled(file: string, escape: boolean): Handlebars.TemplateDelegate {
   setUpOnce();
   let tpl = cache.get(file);
   if (!tpl) {
-    const source = readFileSync(templateDir() + file, 'utf8');
+    const source = readFileSync(file, 'utf8');
     tpl = escape
       ? html.compile(source, { strict: true })
       : text.compile(source, { noEscape: true, strict: true });
@@ -67,15 +81,23 @@ function compiled(file: string, escape: boolean): Handlebars.TemplateDelegate {
   return tpl;
 }
 
-let locales: string[] | undefined;
+const locales = new Map<string, string[]>();
 
-/** The locales templates/ has a folder for (`en`, `de`, …); read once per process. */
-export function templateLocales(): string[] {
-  const dir = templateDir();
-  locales ??= readdirSync(dir)
-    .filter((f) => f !== 'partials' && statSync(dir + f).isDirectory())
-    .sort();
-  return locales;
+/** Locale folders (`en`, `de`, …) of one template directory; read once per process. */
+function localeFolders(dir: string): string[] {
+  let found = locales.get(dir);
+  if (!found) {
+    found = existsSync(dir)
+      ? readdirSync(dir).filter((f) => f !== 'partials' && statSync(join(dir, f)).isDirectory())
+      : [];
+    locales.set(dir, found);
+  }
+  return found;
+}
+
+/** The locales templates/ (and a mailbox's own directory, if given) have a folder for. */
+export function templateLocales(own?: string): string[] {
+  return [...new Set([...localeFolders(templateDir()), ...(own ? localeFolders(own) : [])])].sort();
 }
 
 /** Template names (`acknowledgement`, …) with a text part in a locale's folder. */
@@ -90,11 +112,15 @@ export function localisedNames(locale: string): Set<string> {
 }
 
 /**
- * The locale whose folder has template `name`: `locale`, else the default locale; none for
- * staff mail (templates/ itself).
+ * The first of `locales` with template `name`, in the mailbox's own directory or in
+ * templates/; none for staff mail (templates/ itself).
  */
-function templateLocale(name: string, locale: string, defaultLocale: string): string | undefined {
-  return [locale, defaultLocale].find((l) => existsSync(`${templateDir()}${l}/${name}.text.hbs`));
+function templateLocale(
+  name: string,
+  locales: readonly string[],
+  own?: string,
+): string | undefined {
+  return locales.find((l) => templateFile(`${l}/${name}.text.hbs`, own));
 }
 
 /**
@@ -132,6 +158,27 @@ export function templateProblems(
   return { errors, warnings };
 }
 
+/**
+ * What is wrong with a mailbox's own template directory, for `incidesk check`: a file that
+ * replaces nothing (a misspelt name is otherwise silently never used), and a file that does
+ * not compile. Partials are not looked up there: they come from templates/partials/.
+ */
+export function ownTemplateProblems(own: string): string[] {
+  const files = readdirSync(own, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.hbs'))
+    .sort();
+  return files.flatMap((rel) => {
+    if (!existsSync(templateDir() + rel))
+      return [`${join(own, rel)} replaces no template: templates/ has no ${rel}`];
+    try {
+      Handlebars.precompile(readFileSync(join(own, rel), 'utf8'), { strict: true });
+      return [];
+    } catch (err) {
+      return [`${join(own, rel)} does not compile: ${(err as Error).message.split('\n')[0]}`];
+    }
+  });
+}
+
 export interface Rendered {
   text: string;
   /** Customer-facing mail has an HTML part; notifications to staff are plain text. */
@@ -139,21 +186,27 @@ export interface Rendered {
 }
 
 /**
- * Render template `name` with `data`. `data.locale` picks the localised template (falling
- * back to `defaultLocale`) and, with `data.timeZone`, how `{{time}}` writes times.
+ * Render template `name` with `data`. `data.locale` picks the localised template, falling
+ * back to `defaultLocales` in order (the mailbox's, then the plan's), and, with
+ * `data.timeZone`, how `{{time}}` writes times. `own`: the mailbox's template directory,
+ * whose files replace the shipped ones of the same path.
  */
 export function render(
   name: string,
   data: Record<string, unknown> & { locale?: string; timeZone?: string },
-  defaultLocale = 'en',
+  defaultLocales: string | readonly string[] = 'en',
+  own?: string,
 ): Rendered {
-  const locale = templateLocale(name, data.locale ?? defaultLocale, defaultLocale);
+  const fallbacks = [defaultLocales].flat();
+  const locale = templateLocale(name, [data.locale ?? fallbacks[0]!, ...fallbacks], own);
   const folder = locale ? `${locale}/` : '';
-  // A template that fell back to the default locale writes its times in that language too.
+  // A template that fell back to a default locale writes its times in that language too.
   const view = locale ? { ...data, locale } : data;
-  const htmlFile = `${folder}${name}.html.hbs`;
+  const textFile = `${folder}${name}.text.hbs`;
+  const htmlFile = templateFile(`${folder}${name}.html.hbs`, own);
   return {
-    text: compiled(`${folder}${name}.text.hbs`, false)(view),
-    html: existsSync(templateDir() + htmlFile) ? compiled(htmlFile, true)(view) : undefined,
+    // A missing text template is a bug of ours: reading it reports the path.
+    text: compiled(templateFile(textFile, own) ?? templateDir() + textFile, false)(view),
+    html: htmlFile ? compiled(htmlFile, true)(view) : undefined,
   };
 }

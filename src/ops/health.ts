@@ -8,6 +8,7 @@ import {
   QUEUE_STATES,
   type HealthSnapshot,
   type IntakeHealth,
+  type MailboxIdentity,
   type Probe,
   type QueueState,
 } from '../domain/health.js';
@@ -15,6 +16,7 @@ import type { Queues } from '../queues.js';
 import { QUEUES } from '../queues.js';
 import { signInRefusals } from '../store/sign-in.js';
 import {
+  backlogByAddress,
   mailboxCheckpoints,
   oldestOverdueIncident,
   outboxCountsByState,
@@ -35,6 +37,8 @@ export interface HealthSources {
   /** Absent when Redis could not be reached at all (a one-shot `status`). */
   queues?: Queues;
   pollSeconds: number;
+  /** The mailboxes the configuration names, for one status row each. */
+  mailboxes: readonly MailboxIdentity[];
   /** The intake of this process, if it runs one. */
   intake?: () => IntakeHealth;
   now?: () => Date;
@@ -78,8 +82,9 @@ export class HealthMonitor {
       probe('the store', pingStore),
       probe('Redis', () => this.sources.redis.ping()),
     ]);
-    const [mailboxes, signIn, queues, counts] = await Promise.all([
+    const [mailboxes, backlog, signIn, queues, counts] = await Promise.all([
       store.ok ? withDeadline('the store', mailboxCheckpoints()).catch(() => null) : null,
+      store.ok ? withDeadline('the store', backlogByAddress()).catch(() => null) : null,
       store.ok ? withDeadline('the store', signInRefusals()).catch(() => null) : null,
       redis.ok && withCounts ? this.queueDepths().catch(() => null) : null,
       store.ok && withCounts ? this.storeCounts(now).catch(() => null) : null,
@@ -90,7 +95,9 @@ export class HealthMonitor {
       redis,
       pollSeconds: this.sources.pollSeconds,
       intake: this.sources.intake?.(),
+      configured: this.sources.mailboxes,
       mailboxes,
+      backlog,
       signIn,
       queues,
       raw: counts?.raw ?? null,

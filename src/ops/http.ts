@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { assessHealth, healthMetrics } from '../domain/health.js';
+import { assessHealth, healthMetrics, mailboxStatuses } from '../domain/health.js';
 import { exposition, PROMETHEUS_CONTENT_TYPE } from '../domain/prometheus.js';
 import type { Logger } from '../log.js';
 import type { HealthMonitor } from './health.js';
@@ -38,6 +38,7 @@ export async function startHttpEndpoint(
             status: verdict.healthy ? 'ok' : 'unavailable',
             checks: verdict.checks,
             reasons: verdict.reasons,
+            mailboxes: mailboxStatuses(snapshot),
           });
           res
             .writeHead(verdict.healthy ? 200 : 503, {

@@ -37,6 +37,18 @@ async function countBy(model: typeof RawMessage | typeof Outbox): Promise<Record
 }
 
 export const rawCountsByState = () => countBy(RawMessage);
+
+/**
+ * Messages stored from each mailbox (by support address) and not yet ingested. Only the
+ * `stored` ones are read, through the state index: cheap enough for every /healthz.
+ */
+export async function backlogByAddress(): Promise<Record<string, number>> {
+  const rows = await RawMessage.aggregate<{ _id: string | null; n: number }>([
+    { $match: { state: 'stored' } },
+    { $group: { _id: '$source.address', n: { $sum: 1 } } },
+  ]);
+  return Object.fromEntries(rows.filter((r) => r._id).map((r) => [r._id!, r.n]));
+}
 export const outboxCountsByState = () => countBy(Outbox);
 
 /** The incident whose SLA check has been due the longest (the sweep has not handled it). */

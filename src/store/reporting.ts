@@ -187,6 +187,20 @@ export async function factsBetween(start: Date, end: Date, now: Date): Promise<F
   return parts.flat().filter((f) => f.at >= start && f.at < end);
 }
 
+/**
+ * The support address each of these incidents came in by, for those that record one
+ * (incidents from before several mailboxes came in by the first). One read by the unique
+ * `number` index.
+ */
+export async function incidentMailboxes(numbers: readonly number[]): Promise<Map<number, string>> {
+  if (numbers.length === 0) return new Map();
+  const rows = await Incident.find(
+    { number: { $in: [...numbers] }, mailbox: { $type: 'string' } },
+    { number: 1, mailbox: 1 },
+  ).lean<{ number: number; mailbox: string }[]>();
+  return new Map(rows.map((r) => [r.number, r.mailbox]));
+}
+
 export async function openIncidents(): Promise<OpenEntry[]> {
   const rows = await Incident.find({ status: { $in: OPEN_STATUSES } }, FACT_FIELDS).lean<
     IncidentLike[]

@@ -2,10 +2,11 @@
  * OAuth2 sign-in on real servers: a local OAuth2 token server (test/support/oauth-server.ts),
  * a Dovecot that accepts only XOAUTH2 and asks the token server's introspection endpoint, and
  * an SMTP server that does the same. incidesk gets its tokens from the token server with the
- * Microsoft 365 (client credentials), Google (service account, refresh token) and generic
+ * Microsoft 365 (client credentials with a secret or a certificate), Google (service account, refresh token) and generic
  * flows, keeps working as tokens expire, recovers from a revoked token, and names a wrong
  * client secret in `check --connect`, the log, `status` and `/healthz`.
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,9 @@ import {
   waitUntil,
   type TestEnv,
 } from '../support/harness.js';
+import { certificateThumbprints, clientAssertion } from '../../src/domain/oauth.js';
+import { OAuthRefusedError, postTokenRequest } from '../../src/mail/oauth.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 import { startOAuthServer, type OAuthTestServer } from '../support/oauth-server.js';
 import { runIncidesk, spawnIncidesk } from '../support/process.js';
 import { freePort, startMailServer } from '../support/services.js';
@@ -179,6 +183,67 @@ describe('OAuth2 sign-in to IMAP and SMTP', () => {
     expect(r.stdout).toMatch(new RegExp(`^SMTP\\s+SIGN-IN REFUSED .*${said}`, 'm'));
     expect(r.stdout + r.stderr).not.toContain('not-the-secret');
   }, 60_000);
+
+  it('signs in with a Microsoft 365 certificate credential; a key the app does not have is refused clearly', async () => {
+    const CERT_APP = 'incidesk-cert-app';
+    const registered = selfSignedCertificate(dir, 'registered', 'incidesk');
+    oauth.addCertificateClient(CERT_APP, registered.cert, MAILBOX);
+    const withCertificate = (files: { certFile: string; keyFile: string }) => ({
+      ...t.env,
+      OAUTH_CLIENT_ID: CERT_APP,
+      OAUTH_CLIENT_SECRET_FILE: '',
+      OAUTH_CERTIFICATE_FILE: files.certFile,
+      OAUTH_PRIVATE_KEY_FILE: files.keyFile,
+    });
+
+    const good = await runIncidesk(['check', '--connect'], withCertificate(registered));
+    expect(good.stdout).toMatch(/^IMAP\s+ok .*signed in as helpdesk@example\.test with OAuth2/m);
+    expect(good.stdout).toMatch(/^SMTP\s+ok .*signed in as helpdesk@example\.test with OAuth2/m);
+    expect(good.code).toBe(0);
+    expect(oauth.issued.at(-1)).toEqual({ grant: 'client_credentials', mailbox: MAILBOX });
+
+    // Another key pair, never uploaded to the app registration: Entra ID does not know it.
+    const other = selfSignedCertificate(dir, 'other', 'incidesk');
+    const wrong = await runIncidesk(['check', '--connect'], withCertificate(other));
+    expect(wrong.code).toBe(77);
+    expect(wrong.stdout).toMatch(
+      /^IMAP\s+SIGN-IN REFUSED .*refused the credentials for helpdesk@example\.test: invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\./m,
+    );
+    expect(wrong.stdout + wrong.stderr).not.toContain('PRIVATE KEY');
+
+    // The registered certificate with another key: caught before anything is sent.
+    const mismatched = await runIncidesk(
+      ['check', '--connect'],
+      withCertificate({ certFile: registered.certFile, keyFile: other.keyFile }),
+    );
+    expect(mismatched.code).toBe(78);
+    expect(mismatched.stderr).toMatch(
+      /OAUTH_PRIVATE_KEY: is not the private key of the certificate in OAUTH_CERTIFICATE/,
+    );
+
+    // The token server really checks the signature: the registered certificate's thumbprint
+    // on an assertion signed with another key is refused.
+    const forged = clientAssertion(
+      {
+        privateKey: other.key,
+        ...certificateThumbprints(Buffer.from(new X509Certificate(registered.cert).raw)),
+      },
+      CERT_APP,
+      oauth.tokenUrl,
+      new Date(),
+    );
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: CERT_APP,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: forged,
+    });
+    await expect(postTokenRequest(oauth.tokenUrl, form, MAILBOX)).rejects.toThrow(
+      new OAuthRefusedError(
+        `OAuth2 token endpoint ${oauth.url} refused the credentials for ${MAILBOX}: invalid_client: AADSTS700027: Client assertion failed signature validation.`,
+      ),
+    );
+  }, 120_000);
 
   it('a running service names a wrong client secret once: log, status and /healthz', async () => {
     const httpPort = await freePort();

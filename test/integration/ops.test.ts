@@ -64,6 +64,18 @@ describe('dead letters, health and metrics', () => {
       status: 'ok',
       checks: { store: true, redis: true, intake: true, signIn: true },
       reasons: [],
+      mailboxes: [
+        {
+          name: 'default',
+          address: h.t.config.supportAddress,
+          account: `${h.t.config.imap.user}@${h.t.config.imap.host}`,
+          key: `${h.t.config.imap.user}/INBOX`,
+          state: 'connected',
+          lastCheckpointAt: expect.any(String),
+          lastUid: expect.any(Number),
+          backlog: expect.any(Number),
+        },
+      ],
     });
     const metrics = await get(httpPort, '/metrics');
     expect(metrics.status).toBe(200);

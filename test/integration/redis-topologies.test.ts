@@ -12,7 +12,7 @@
  *
  * The sentinel is `redis-server --sentinel` (what Debian's redis-sentinel package runs).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +32,7 @@ import {
   waitUntil,
   type TestEnv,
 } from '../support/harness.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 import { freePort } from '../support/services.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -221,26 +222,20 @@ describe('Redis over TLS: rediss:// with the CA from REDIS_TLS_CA_FILE', () => {
 
   beforeAll(async () => {
     // A self-signed certificate for 127.0.0.1, made here (nothing checked in expires).
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2'],
-        ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-        ...['-subj', '/CN=incidesk-test-redis', '-addext', 'subjectAltName=IP:127.0.0.1'],
-      ],
-      { stdio: 'ignore' },
-    );
+    const tls = selfSignedCertificate(dir, 'redis', 'incidesk-test-redis', [
+      ...['-addext', 'subjectAltName=IP:127.0.0.1'],
+    ]);
     port = await freePort();
     // TLS only: port 0 turns the plaintext listener off, so nothing can get through without it.
     server = new OwnRedis([
       ...['--port', '0', '--tls-port', String(port), '--bind', HOST, '--save', '', '--dir', dir],
-      ...['--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem')],
-      ...['--tls-ca-cert-file', join(dir, 'cert.pem'), '--tls-auth-clients', 'no'],
+      ...['--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile],
+      ...['--tls-ca-cert-file', tls.certFile, '--tls-auth-clients', 'no'],
     ]);
     smtp = await startSmtpCapture();
     t = testEnv(smtp, {
       REDIS_URL: `rediss://${HOST}:${port}`,
-      REDIS_TLS_CA_FILE: join(dir, 'cert.pem'),
+      REDIS_TLS_CA_FILE: tls.certFile,
     });
     await waitUntil(
       'redis answers over TLS',

@@ -1,11 +1,19 @@
 /**
  * A small real OAuth2 authorization server for the tests (node:http on loopback): the token
  * endpoint answers the client-credentials, JWT-bearer (Google service account),
- * refresh-token and authorization-code grants with short-lived opaque tokens, and an RFC 7662
+ * refresh-token and authorization-code grants with short-lived opaque tokens (the
+ * client-credentials grant also with an RFC 7523 client assertion signed by a certificate's key,
+ * checked as Entra ID checks it), and an RFC 7662
  * introspection endpoint tells Dovecot and the SMTP capture whether a token is good and whose
  * mailbox it opens. Tokens can be revoked and clients' secrets changed while a test runs.
  */
-import { createVerify, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createHash,
+  createVerify,
+  generateKeyPairSync,
+  randomBytes,
+  X509Certificate,
+} from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -17,6 +25,11 @@ export interface OAuthTestServer {
   authUrl: string;
   /** A confidential client (Microsoft app registration, generic client) allowed into `mailbox`. */
   addClient(clientId: string, secret: string, mailbox: string): void;
+  /**
+   * A Microsoft app registration with a certificate credential (the PEM uploaded to it) allowed
+   * into `mailbox`: it signs in with a client assertion, no secret.
+   */
+  addCertificateClient(clientId: string, certificatePem: string, mailbox: string): void;
   /** A Google-style service account acting for any mailbox of the domain; its key file's JSON. */
   addServiceAccount(clientEmail: string): string;
   /** A refresh token (consumer Gmail, generic) for `mailbox`, issued to `clientId`. */
@@ -44,9 +57,13 @@ interface Token {
 }
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const CLIENT_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 export async function startOAuthServer(): Promise<OAuthTestServer> {
   const clients = new Map<string, { secret: string; mailbox: string }>();
+  /** client id → its uploaded certificate and the mailbox it may open. */
+  const certificateClients = new Map<string, { certificate: X509Certificate; mailbox: string }>();
+  const seenAssertions = new Set<string>();
   const serviceAccounts = new Map<string, string>(); // client_email → public key PEM
   const refreshTokens = new Map<string, { clientId: string; mailbox: string }>();
   const codes = new Map<string, { clientId: string; mailbox: string; redirectUri: string }>();
@@ -63,6 +80,11 @@ export async function startOAuthServer(): Promise<OAuthTestServer> {
     issued: [],
     introspections: { active: 0, inactive: 0 },
     addClient: (clientId, secret, mailbox) => void clients.set(clientId, { secret, mailbox }),
+    addCertificateClient: (clientId, certificatePem, mailbox) =>
+      void certificateClients.set(clientId, {
+        certificate: new X509Certificate(certificatePem),
+        mailbox,
+      }),
     addServiceAccount(clientEmail) {
       const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       serviceAccounts.set(
@@ -123,6 +145,20 @@ export async function startOAuthServer(): Promise<OAuthTestServer> {
     });
     switch (form.get('grant_type')) {
       case 'client_credentials':
+        if (form.get('client_assertion_type') === CLIENT_ASSERTION) {
+          const registered = certificateClients.get(clientId);
+          if (!registered) return badClient;
+          const why = verifyClientAssertion(
+            form.get('client_assertion') ?? '',
+            clientId,
+            registered.certificate,
+            state.tokenUrl,
+            seenAssertions,
+          );
+          if (why)
+            return { status: 401, body: { error: 'invalid_client', error_description: why } };
+          return { status: 200, body: issue('client_credentials', registered.mailbox) };
+        }
         if (!client || client.secret !== secret) return badClient;
         return { status: 200, body: issue('client_credentials', client.mailbox) };
       case 'refresh_token': {
@@ -221,4 +257,50 @@ function verifyJwt(
   if (typeof claims.exp !== 'number' || claims.exp < now) return 'Invalid JWT: expired';
   if (typeof claims.sub !== 'string') return 'Invalid JWT: no sub (domain-wide delegation)';
   return { sub: claims.sub };
+}
+
+/**
+ * Check a certificate client assertion as Entra ID does (RFC 7523 §3): the header's `x5t`
+ * (and `x5t#S256`) name the uploaded certificate, its public key checks the RS256 signature,
+ * `iss` = `sub` = the client, `aud` = the token endpoint, within nbf..exp, `jti` used once.
+ * Undefined when good, else the reason (worded as Entra ID words them where we know how).
+ */
+function verifyClientAssertion(
+  jwt: string,
+  clientId: string,
+  certificate: X509Certificate,
+  audience: string,
+  seen: Set<string>,
+): string | undefined {
+  const [header, payload, signature] = jwt.split('.');
+  if (!header || !payload || !signature) return 'JWT token is invalid or malformed.';
+  const decode = (part: string) =>
+    JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const h = decode(header);
+  const claims = decode(payload);
+  const der = certificate.raw;
+  if (h.alg !== 'RS256') return 'the client assertion must be signed with RS256.';
+  if (
+    h.x5t !== createHash('sha1').update(der).digest('base64url') ||
+    (h['x5t#S256'] !== undefined &&
+      h['x5t#S256'] !== createHash('sha256').update(der).digest('base64url'))
+  )
+    return 'AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.';
+  const good = createVerify('RSA-SHA256')
+    .update(`${header}.${payload}`)
+    .verify(certificate.publicKey, Buffer.from(signature, 'base64url'));
+  if (!good) return 'AADSTS700027: Client assertion failed signature validation.';
+  if (claims.iss !== clientId || claims.sub !== clientId)
+    return "AADSTS700021: Client assertion application identifier doesn't match.";
+  if (claims.aud !== audience)
+    return 'Client assertion audience claim does not match the token endpoint.';
+  const now = Date.now() / 1000;
+  if (typeof claims.nbf !== 'number' || claims.nbf > now + 60)
+    return 'AADSTS700024: Client assertion is not within its valid time range.';
+  if (typeof claims.exp !== 'number' || claims.exp < now)
+    return 'AADSTS700024: Client assertion is not within its valid time range.';
+  if (typeof claims.jti !== 'string' || seen.has(claims.jti))
+    return 'Client assertion contains a jti that was already used.';
+  seen.add(claims.jti);
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
@@ -60,6 +60,29 @@ describe('loadConfig', () => {
     });
     // The first mailbox is the single-mailbox configuration, unchanged.
     expect(c.imap).toEqual(c.mailboxes[0]!.imap);
+  });
+
+  it('a further mailbox may have its own templates and locale, checked', () => {
+    const mailbox = {
+      ...valid,
+      INCIDESK_MAILBOXES: 'de',
+      MAILBOX_DE_IMAP_USER: 'de@example.test',
+      MAILBOX_DE_IMAP_PASS: 'de-password',
+      MAILBOX_DE_SUPPORT_ADDRESS: 'de@example.test',
+    };
+    const c = loadConfig({
+      ...mailbox,
+      MAILBOX_DE_LOCALE: 'de-AT',
+      MAILBOX_DE_TEMPLATES: 'templates',
+    });
+    expect(c.mailboxes[1]).toMatchObject({ locale: 'de-AT', templates: resolve('templates') });
+    expect([c.mailboxes[0]!.locale, c.mailboxes[0]!.templates]).toEqual([undefined, undefined]);
+    expect(
+      problems({ ...mailbox, MAILBOX_DE_LOCALE: 'German', MAILBOX_DE_TEMPLATES: 'no/such/dir' }),
+    ).toEqual([
+      `MAILBOX_DE_TEMPLATES: ${resolve('no/such/dir')} is not a directory`,
+      'MAILBOX_DE_LOCALE: "German" is not a language tag (de, de-AT)',
+    ]);
   });
 
   it('a further mailbox must name its own login and address; problems carry its prefix', () => {
@@ -195,7 +218,31 @@ describe('loadConfig', () => {
       redis: { host: 'redis.internal', port: 6379 },
       queuePrefix: 'incidesk',
       imap: { pollSeconds: 60 },
+      mailboxes: [],
     });
+    // Who the mailboxes are, for status rows, from the variables that say so (no passwords).
+    expect(
+      loadOpsConfig({
+        ...valid,
+        IMAP_PASS: '',
+        INCIDESK_MAILBOXES: 'security',
+        MAILBOX_SECURITY_IMAP_USER: 'sec',
+        MAILBOX_SECURITY_SUPPORT_ADDRESS: 'Security@example.test',
+      }).mailboxes,
+    ).toEqual([
+      {
+        name: 'default',
+        address: 'support@example.test',
+        account: `${valid.IMAP_USER}@imap.example.test`,
+        key: `${valid.IMAP_USER}/INBOX`,
+      },
+      {
+        name: 'security',
+        address: 'security@example.test',
+        account: 'sec@imap.example.test',
+        key: 'sec/INBOX',
+      },
+    ]);
     expect(() => loadOpsConfig({ MONGODB_URI: valid.MONGODB_URI })).toThrow(
       /REDIS_URL: is required/,
     );

@@ -3,6 +3,7 @@ import {
   assessHealth,
   combineIntakes,
   healthMetrics,
+  mailboxStatuses,
   intakeStaleAfterSeconds,
   statusText,
   type HealthSnapshot,
@@ -28,7 +29,9 @@ function snapshot(over: Partial<HealthSnapshot> = {}): HealthSnapshot {
       stored: 42,
       lease: 'held',
     },
+    configured: [],
     mailboxes: [{ key: 'support@example.test/INBOX', lastSyncAt: ago(10), lastUid: 42, resets: 0 }],
+    backlog: null,
     signIn: [],
     queues: { ingest: counts(), notify: counts(2) },
     raw: { ingested: 40, quarantined: 2 },
@@ -233,7 +236,11 @@ describe('combineIntakes', () => {
 
   it('one mailbox: its own status, unchanged', () => {
     const one = intake('support@example.test', { lastError: 'x' });
-    expect(combineIntakes([one])).toEqual({ ...one, address: undefined });
+    expect(combineIntakes([one])).toEqual({
+      ...one,
+      address: undefined,
+      each: [{ key: 'support@example.test/INBOX', connected: true, lease: 'held', lastError: 'x' }],
+    });
   });
 
   it('several: healthy only when all are, as fresh as the stalest, the broken one named', () => {
@@ -256,6 +263,16 @@ describe('combineIntakes', () => {
         'security@example.test/INBOX',
         'billing@example.test/INBOX',
       ],
+      each: [
+        { key: 'support@example.test/INBOX', connected: true, lease: 'held' },
+        { key: 'security@example.test/INBOX', connected: true, lease: 'held' },
+        {
+          key: 'billing@example.test/INBOX',
+          connected: false,
+          lease: 'held',
+          lastError: 'Authentication failed.',
+        },
+      ],
     });
     expect(
       combineIntakes([
@@ -266,5 +283,116 @@ describe('combineIntakes', () => {
       lease: 'standby',
       mailboxes: ['a@example.test/INBOX', 'b@example.test/INBOX'],
     });
+  });
+});
+
+describe('one status row per mailbox', () => {
+  const id = (name: string) => ({
+    name,
+    address: `${name}@example.test`,
+    account: `${name}@imap.example.test`,
+    key: `${name}@example.test/INBOX`,
+  });
+  const checkpoint = (name: string, secondsAgo: number | null) => ({
+    key: `${name}@example.test/INBOX`,
+    lastSyncAt: secondsAgo === null ? null : ago(secondsAgo),
+    lastUid: 7,
+    resets: 0,
+  });
+  /** Three mailboxes seen from the CLI: support fresh, billing refused, security stale. */
+  const three = snapshot({
+    intake: undefined,
+    configured: [id('support'), id('billing'), id('security')],
+    mailboxes: [checkpoint('support', 5), checkpoint('billing', 5), checkpoint('security', 900)],
+    backlog: { 'support@example.test': 3 },
+    signIn: [
+      {
+        service: 'imap',
+        account: 'billing@imap.example.test',
+        response: 'Authentication failed.',
+        since: ago(60),
+      },
+    ],
+  });
+
+  it('connected, auth refused with the server’s words, or down with why; checkpoint and backlog', () => {
+    expect(mailboxStatuses(three)).toEqual([
+      {
+        ...id('support'),
+        state: 'connected',
+        lastCheckpointAt: ago(5),
+        lastUid: 7,
+        backlog: 3,
+      },
+      {
+        ...id('billing'),
+        state: 'auth refused',
+        reason: 'Authentication failed.',
+        lastCheckpointAt: ago(5),
+        lastUid: 7,
+        backlog: 0,
+      },
+      {
+        ...id('security'),
+        state: 'down',
+        reason: 'no sync for 900 s (limit 240 s)',
+        lastCheckpointAt: ago(900),
+        lastUid: 7,
+        backlog: 0,
+      },
+    ]);
+    // From the CLI every configured mailbox must be served: the stale one is a reason too.
+    expect(assessHealth(three, true).reasons).toEqual([
+      'imap: billing@imap.example.test sign-in refused since 2026-11-24T09:59:00.000Z: Authentication failed.',
+      'intake: security@example.test down (no sync for 900 s (limit 240 s))',
+    ]);
+  });
+
+  it('this process’s own intake decides for the mailboxes whose lease it holds', () => {
+    const s = snapshot({
+      configured: [id('support'), id('never')],
+      intake: {
+        connected: false,
+        idling: false,
+        lastHeartbeatAt: null,
+        reconnects: 2,
+        stored: 0,
+        lease: 'held',
+        each: [
+          {
+            key: 'support@example.test/INBOX',
+            connected: false,
+            lease: 'held',
+            lastError: 'connect ECONNREFUSED',
+          },
+        ],
+      },
+      mailboxes: [checkpoint('support', 5)],
+    });
+    expect(mailboxStatuses(s).map((r) => [r.state, r.reason])).toEqual([
+      ['down', 'connect ECONNREFUSED'],
+      ['down', 'never synced'],
+    ]);
+    expect(mailboxStatuses({ ...s, mailboxes: null, intake: undefined })[0]).toMatchObject({
+      state: 'unknown',
+      backlog: null,
+    });
+  });
+
+  it('status prints a row per mailbox, naming the broken one in its own row; metrics per address', () => {
+    const text = statusText(three, assessHealth(three, true));
+    expect(text.split('\n').filter((l) => l.startsWith('mailbox:'))).toEqual([
+      'mailbox:  support@example.test  connected; last checkpoint 5 s ago, backlog 3, last UID 7',
+      'mailbox:  billing@example.test  AUTH REFUSED: Authentication failed.; last checkpoint 5 s ago, backlog 0, last UID 7',
+      'mailbox:  security@example.test  DOWN: no sync for 900 s (limit 240 s); last checkpoint 15 min ago, backlog 0, last UID 7',
+    ]);
+    const metrics = exposition(healthMetrics(three, assessHealth(three, true)));
+    expect(metrics).toContain(
+      'incidesk_mailbox_up{address="billing@example.test",state="auth refused"} 0',
+    );
+    expect(metrics).toContain(
+      'incidesk_mailbox_up{address="support@example.test",state="connected"} 1',
+    );
+    expect(metrics).toContain('incidesk_mailbox_backlog{address="support@example.test"} 3');
   });
 });

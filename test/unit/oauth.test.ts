@@ -1,6 +1,11 @@
-import { createVerify, generateKeyPairSync } from 'node:crypto';
+import { createVerify, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  clientAssertion,
+  parseClientCertificate,
   codeFromPaste,
   consentUrl,
   needsRefresh,
@@ -11,6 +16,7 @@ import {
   tokenRequestBody,
   type OAuthSettings,
 } from '../../src/domain/oauth.js';
+import { selfSignedCertificate } from '../support/certificates.js';
 
 const now = new Date('2026-12-07T10:00:00Z');
 const user = 'support@example.test';
@@ -36,7 +42,7 @@ describe('resolveOAuth', () => {
     expect(resolveOAuth({ provider: 'microsoft', user }).problems).toEqual([
       'OAUTH_TENANT: is required for Microsoft 365 (the directory/tenant id)',
       'OAUTH_CLIENT_ID: is required for Microsoft 365 (the app registration)',
-      'OAUTH_CLIENT_SECRET: is required for Microsoft 365 (client credentials)',
+      'OAUTH_CLIENT_SECRET: is required for Microsoft 365 (client credentials; or OAUTH_CERTIFICATE and OAUTH_PRIVATE_KEY)',
     ]);
     expect(resolveOAuth({ provider: 'google', user }).problems).toHaveLength(3);
     expect(resolveOAuth({ provider: 'generic', user, clientId: 'c' }).problems).toEqual([
@@ -124,6 +130,99 @@ describe('tokenRequestBody', () => {
     expect(serviceAccountAssertion(account, user, 's', 'a', now)).toBe(
       serviceAccountAssertion(account, user, 's', 'a', now),
     );
+  });
+});
+
+describe('Microsoft 365 certificate credentials', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'incidesk-oauth-unit-'));
+  const app = selfSignedCertificate(dir, 'app', 'incidesk');
+  const other = selfSignedCertificate(dir, 'other', 'incidesk');
+  /** `AB:CD:…` hex, as `openssl x509 -fingerprint` and X509Certificate print it, in base64url. */
+  const fromHex = (colons: string) =>
+    Buffer.from(colons.replace(/:/g, ''), 'hex').toString('base64url');
+
+  it('thumbprints are the certificate’s SHA-1 and SHA-256 fingerprints, base64url', () => {
+    const parsed = parseClientCertificate(app.cert, app.key);
+    const x509 = new X509Certificate(app.cert);
+    expect(parsed).toEqual({
+      privateKey: app.key,
+      x5t: fromHex(x509.fingerprint),
+      x5tS256: fromHex(x509.fingerprint256),
+    });
+  });
+
+  it('names what is wrong with the files, never their content', () => {
+    expect(parseClientCertificate(app.cert, other.key)).toEqual([
+      'OAUTH_PRIVATE_KEY: is not the private key of the certificate in OAUTH_CERTIFICATE',
+    ]);
+    expect(parseClientCertificate(app.key, app.key)).toEqual([
+      'OAUTH_CERTIFICATE: is not a PEM certificate (-----BEGIN CERTIFICATE-----)',
+    ]);
+    expect(parseClientCertificate(app.cert, 'nonsense')).toEqual([
+      'OAUTH_PRIVATE_KEY: is not an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)',
+    ]);
+    expect(parseClientCertificate(app.cert, undefined)).toEqual([
+      'OAUTH_PRIVATE_KEY: is required with OAUTH_CERTIFICATE (certificate credentials)',
+    ]);
+    const both = resolveOAuth({
+      provider: 'microsoft',
+      user,
+      tenant: 't',
+      clientId: 'app',
+      clientSecret: 's',
+      certificatePem: app.cert,
+      privateKeyPem: app.key,
+    });
+    expect(both.problems).toEqual([
+      'OAUTH_CLIENT_SECRET and OAUTH_CERTIFICATE are both set; use one',
+    ]);
+  });
+
+  it('client credentials with an RS256 client assertion instead of a secret (RFC 7523)', () => {
+    const r = resolveOAuth({
+      provider: 'microsoft',
+      user,
+      tenant: 'contoso.onmicrosoft.com',
+      clientId: 'app-id',
+      certificatePem: app.cert,
+      privateKeyPem: app.key,
+    });
+    if (!('settings' in r)) throw new Error(r.problems.join('; '));
+    const form = Object.fromEntries(tokenRequestBody(r.settings, now));
+    expect(form).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'app-id',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: expect.any(String),
+      scope: 'https://outlook.office365.com/.default',
+    });
+    expect(form).not.toHaveProperty('client_secret');
+    const [h, p, sig] = form.client_assertion!.split('.');
+    const x509 = new X509Certificate(app.cert);
+    expect(
+      createVerify('RSA-SHA256')
+        .update(`${h}.${p}`)
+        .verify(x509.publicKey, Buffer.from(sig!, 'base64url')),
+    ).toBe(true);
+    expect(JSON.parse(Buffer.from(h!, 'base64url').toString())).toEqual({
+      alg: 'RS256',
+      typ: 'JWT',
+      x5t: fromHex(x509.fingerprint),
+      'x5t#S256': fromHex(x509.fingerprint256),
+    });
+    const iat = now.getTime() / 1000;
+    expect(JSON.parse(Buffer.from(p!, 'base64url').toString())).toEqual({
+      aud: r.settings.tokenUrl,
+      iss: 'app-id',
+      sub: 'app-id',
+      jti: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      iat,
+      nbf: iat,
+      exp: iat + 600,
+    });
+    // A fresh jti for every request: Entra ID refuses an assertion used twice.
+    const cert = r.settings.clientCertificate!;
+    expect(clientAssertion(cert, 'a', 'b', now)).not.toBe(clientAssertion(cert, 'a', 'b', now));
   });
 });
 

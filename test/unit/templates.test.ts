@@ -1,6 +1,14 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { markdownToHtml } from '../../src/mail/markdown.js';
-import { render, templateLocales, templateProblems } from '../../src/mail/templates.js';
+import {
+  ownTemplateProblems,
+  render,
+  templateLocales,
+  templateProblems,
+} from '../../src/mail/templates.js';
 
 const base = {
   incidentId: 'INC-000042',
@@ -59,6 +67,60 @@ describe('customer mail templates', () => {
     });
     expect(warning.text).toContain('is due Sun, 6 Dec 2026, 22:16 CET.');
     expect(warning.html).toBeUndefined();
+  });
+});
+
+describe('a mailbox’s own templates', () => {
+  /** A template directory with these files (relative path → content). */
+  const dir = (files: Record<string, string>) => {
+    const root = mkdtempSync(join(tmpdir(), 'incidesk-own-templates-'));
+    for (const [rel, text] of Object.entries(files)) {
+      mkdirSync(join(root, rel, '..'), { recursive: true });
+      writeFileSync(join(root, rel), text);
+    }
+    return root;
+  };
+
+  it('replace the shipped file of the same path, each file on its own; the rest are shipped', () => {
+    const own = dir({
+      'de/acknowledgement.text.hbs': 'Servus {{customerName}}, {{incidentId}}.',
+      'fr/acknowledgement.text.hbs': 'Bonjour {{customerName}}, {{incidentId}}.',
+      'assignment.text.hbs': 'To {{name}}: {{incidentId}} is yours.',
+    });
+    const de = render('acknowledgement', { ...ack, locale: 'de' }, 'en', own);
+    expect(de.text).toBe('Servus Jana, INC-000042.');
+    expect(de.html).toContain('<html lang="de">'); // no own HTML part: the shipped one
+    // A locale only the mailbox's directory has; a template it does not replace.
+    expect(render('acknowledgement', { ...ack, locale: 'fr' }, 'en', own).text).toBe(
+      'Bonjour Jana, INC-000042.',
+    );
+    expect(templateLocales(own)).toEqual(['de', 'en', 'fr']);
+    const resolved = { ...ack, locale: 'de', reopenDays: 14 };
+    expect(render('resolved', resolved, 'en', own).text).toBe(
+      render('resolved', resolved, 'en').text,
+    );
+    expect(render('assignment', { ...base, name: 'Bob' }, 'en', own).text).toBe(
+      'To Bob: INC-000042 is yours.',
+    );
+    // Without the directory, nothing of it is used.
+    expect(render('acknowledgement', { ...ack, locale: 'de' }).text).toContain('Guten Tag Jana,');
+  });
+
+  it('fall back through the mailbox’s locale before the plan’s', () => {
+    const nl = render('acknowledgement', { ...ack, locale: 'nl' }, ['de', 'en']);
+    expect(nl.text).toContain('Guten Tag Jana,');
+  });
+
+  it('the check names a file that replaces nothing and one that does not compile', () => {
+    const own = dir({
+      'en/acknowledgment.text.hbs': 'typo',
+      'en/resolved.text.hbs': '{{#if x}}never closed',
+      'de/agent-reply.html.hbs': '<p>{{text}}</p>',
+    });
+    expect(ownTemplateProblems(own)).toEqual([
+      `${own}/en/acknowledgment.text.hbs replaces no template: templates/ has no en/acknowledgment.text.hbs`,
+      expect.stringMatching(new RegExp(`^${own}/en/resolved\\.text\\.hbs does not compile: `)),
+    ]);
   });
 });
 
