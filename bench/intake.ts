@@ -581,6 +581,18 @@ const failureLine = (f: Record<string, number>) =>
         .map(([k, v]) => `${v} × ${k}`)
         .join('; ')}`;
 
+/** Commands per message by stage, and within each stage by command and collection. */
+function stageTable(title: string, p: DbProfile, perMessage: number): string {
+  return table([
+    [title, 'calls/msg'],
+    ...p.stages.flatMap((s) => [
+      [s.stage, String(round(s.commands / perMessage, 2))],
+      ...s.ops.map((o) => [`  ${o.op}`, String(round(o.count / perMessage, 2))]),
+    ]),
+    ['all stages', String(round(p.commands / perMessage, 2))],
+  ]);
+}
+
 function dbTable(title: string, p: DbProfile, perMessage: number): string {
   return table([
     [title, 'calls', 'calls/msg', 'total ms', 'avg ms', 'max ms'],
@@ -886,6 +898,10 @@ async function main(): Promise<number> {
         tp.dbProfile,
         Math.max(1, tp.acknowledged),
       ),
+    );
+    o.push('');
+    o.push(
+      stageTable('phase 1 database commands by stage', tp.dbProfile, Math.max(1, tp.acknowledged)),
     );
     o.push('');
     o.push(
