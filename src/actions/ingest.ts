@@ -50,7 +50,7 @@ import {
 } from '../store/incidents.js';
 import type { IncidentDoc, RawMessageDoc } from '../store/models.js';
 import {
-  recordAcknowledgement,
+  claimAcknowledgement,
   enqueueOutbox,
   getOutbox,
   senderStanding,
@@ -203,7 +203,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     return { outcome: 'kept', kind: automatic.kind };
   }
 
-  const incident = await openIncident({
+  // Known before the incident exists, so they are born with it: no write of their own.
+  const notes = intakeNotes(rawId, at, choice, parsed.legacyHeaders);
+  const { incident, opened } = await openIncident({
     openedBy: rawId,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name: customerName(parsed.from, parsed.replyTo, choice) },
@@ -236,11 +238,11 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
           linkedTo,
         },
       },
+      ...notes,
     ],
   });
   await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
   await linkAttachments(attachmentIds, incident.number);
-  await recordIntakeNotes(rawId, incident.number, at, parsed, choice);
   if (linkedTo && thread.kind === 'existing') {
     await appendTimeline(linkedTo, {
       _id: `continued-${rawId}`,
@@ -252,17 +254,12 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   }
 
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
-  let ack = await getOutbox(ackIdFor(rawId));
+  // Only a run that did not open the incident itself can be such a retry.
+  let ack = opened ? null : await getOutbox(ackIdFor(rawId));
   if (!ack) {
-    const decision = ackDecision({
-      // Nobody to answer is treated like a robot: recorded, never acknowledged.
-      automatic: automatic !== null || choice === null,
-      ...(await senderStanding(sender, at)),
-      limits: ctx.plan.acknowledgements,
-    });
+    const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
     if (decision.send) {
       ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId));
-      await recordAcknowledgement(sender, at);
     } else {
       await appendTimeline(incident.number, {
         _id: `ack-suppressed-${rawId}`,
@@ -297,6 +294,35 @@ async function recordIntakeNotes(
 ): Promise<void> {
   for (const note of intakeNotes(rawId, at, choice, parsed.legacyHeaders))
     await appendTimeline(incidentNumber, note);
+}
+
+/**
+ * Whether to acknowledge a new incident (src/domain/ack-policy.ts). A human sender's
+ * acknowledgement is claimed against the rate limit in one conditional write; only when the
+ * claim is refused is the sender's record read, to say why.
+ */
+async function acknowledge(
+  ctx: AppContext,
+  sender: string,
+  at: Date,
+  /** Automatic mail, or nobody to answer (treated like a robot: recorded, never acknowledged). */
+  automatic: boolean,
+): Promise<{ send: true } | { send: false; reason: string }> {
+  const limits = ctx.plan.acknowledgements;
+  const refusal = (standing: { undeliverable: boolean; acksToSenderLastHour: number }) =>
+    ackDecision({ automatic, ...standing, limits });
+  if (automatic) return refusal({ undeliverable: false, acksToSenderLastHour: 0 });
+  // (A limit of 0 allows nothing, not even to a sender with no record, which the upsert would.)
+  if (
+    limits.perSenderPerHour > 0 &&
+    (await claimAcknowledgement(sender, at, limits.perSenderPerHour))
+  )
+    return { send: true };
+  const decision = refusal(await senderStanding(sender, at));
+  // Refused, yet allowed by what is stored now: the limit was reached and an ack aged out since.
+  return decision.send
+    ? { send: false, reason: 'sender reached the acknowledgement limit' }
+    : decision;
 }
 
 type Thread =
