@@ -241,7 +241,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       ...notes,
     ],
   });
-  await queueIndex(ctx, { kind: 'incident', id: incident.number }, `msg-${rawId}`);
+  // Not indexed for search here: triage, which every new incident goes through next (the
+  // recovery sweep requeues any it missed), indexes it with its triage, in one job instead of two.
   await linkAttachments(attachmentIds, incident.number);
   if (linkedTo && thread.kind === 'existing') {
     await appendTimeline(linkedTo, {
@@ -409,7 +410,10 @@ async function threadFor(ctx: AppContext, parsed: ParsedMessage, sender: string)
   if (decision.kind === 'new') return decision;
   // Follow merges to the surviving incident; a token can also name an incident that is not
   // (or no longer) in this store, which opens a new one: linked to it if it was archived.
-  let incident = await findIncident(decision.incidentNumber);
+  // Usually the incident read above for the decision: not read again.
+  let incident =
+    [taggedIncident, knownIncident].find((i) => i?.number === decision.incidentNumber) ??
+    (await findIncident(decision.incidentNumber));
   for (let hops = 0; incident?.mergedInto && hops < 10; hops++)
     incident = await findIncident(incident.mergedInto);
   if (incident)
