@@ -24,7 +24,7 @@ import { connectStore, disconnectStore } from '../src/store/db.js';
 import { Incident, type OutboxDoc } from '../src/store/models.js';
 import { storeRaw } from '../src/store/raw-messages.js';
 import { uniqueName, type TestServices } from '../test/support/services.js';
-import { ingest } from '../workers/ingest.js';
+import { ingest } from '../src/actions/ingest.js';
 import { startDbProfile, type DbProfile } from './db-profile.js';
 import { customerMessage, customerReply } from './messages.js';
 import type { SmtpSink } from './smtp-sink.js';
@@ -269,7 +269,7 @@ export async function ceilingIngest(
       replyProfile: replyProfile.stop(12),
       ...ceiling(
         'ingest',
-        `workers/ingest.ts ingest() alone, ${config.concurrency} in flight, database growing 0 → ${n} incidents`,
+        `src/actions/ingest.ts ingest() alone, ${config.concurrency} in flight, database growing 0 → ${n} incidents`,
         n,
         ms,
       ),

@@ -4,6 +4,7 @@
  * collection. Durations are as the driver sees them: server time plus the round trip.
  */
 import mongoose from 'mongoose';
+import { currentActor } from '../src/store/audit.js';
 import { round } from './util.js';
 
 interface Row {
@@ -16,6 +17,17 @@ export interface DbProfile {
   commands: number;
   totalMs: number;
   top: { op: string; count: number; totalMs: number; avgMs: number; maxMs: number }[];
+  /** Every command by the stage that sent it (the worker whose job ran it, else `intake/other`). */
+  stages: { stage: string; commands: number; ops: { op: string; count: number }[] }[];
+}
+
+/**
+ * The stage a command belongs to: workers run each job as their own actor (src/app.ts), an
+ * AsyncLocalStorage context that the driver's synchronous command event still sees.
+ */
+function stageNow(): string {
+  const { actor } = currentActor();
+  return actor.kind === 'worker' ? actor.id : 'intake/other';
 }
 
 const CRUD = new Set([
@@ -34,6 +46,7 @@ export function startDbProfile() {
   const client = mongoose.connection.getClient();
   const pending = new Map<number, string>();
   const rows = new Map<string, Row>();
+  const byStage = new Map<string, Map<string, number>>();
   const started = (e: {
     requestId: number;
     commandName: string;
@@ -53,7 +66,12 @@ export function startDbProfile() {
     } else if (e.commandName === 'findAndModify') {
       shape = `{${Object.keys((e.command.query ?? {}) as Record<string, unknown>).join(',')}}`;
     }
-    pending.set(e.requestId, `${e.commandName} ${String(coll)} ${shape}`.trim());
+    const op = `${e.commandName} ${String(coll)} ${shape}`.trim();
+    pending.set(e.requestId, op);
+    const stage = stageNow();
+    const ops = byStage.get(stage) ?? new Map<string, number>();
+    ops.set(op, (ops.get(op) ?? 0) + 1);
+    byStage.set(stage, ops);
   };
   const finished = (e: { requestId: number; duration: number }) => {
     const key = pending.get(e.requestId);
@@ -85,6 +103,15 @@ export function startDbProfile() {
         commands: all.reduce((n, r) => n + r.count, 0),
         totalMs: all.reduce((n, r) => n + r.totalMs, 0),
         top: all.slice(0, limit),
+        stages: [...byStage.entries()]
+          .map(([stage, ops]) => ({
+            stage,
+            commands: [...ops.values()].reduce((n, c) => n + c, 0),
+            ops: [...ops.entries()]
+              .map(([op, count]) => ({ op, count }))
+              .sort((a, b) => b.count - a.count),
+          }))
+          .sort((a, b) => b.commands - a.commands),
       };
     },
   };

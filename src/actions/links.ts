@@ -120,6 +120,32 @@ async function openSimilar(me: SimilarityCandidate, recent: RecentEntry[], thres
 }
 
 /**
+ * Remember `incident` among the recently triaged ones, and return the open incidents it likely
+ * duplicates: same customer, similar subject, triaged recently. Called before the triage
+ * decision is stored, so that the duplicates are stored with it; remembered first, so that of
+ * two similar incidents triaged at once, the later lookup sees the other.
+ */
+export async function rememberForDuplicates(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer'>,
+  at: Date,
+): Promise<number[]> {
+  const cfg = ctx.plan.review.duplicates;
+  const me = {
+    number: incident.number,
+    subject: incident.subject,
+    customer: incident.customer.address,
+  };
+  await rememberTriaged(me.number, me.customer, me.subject, at);
+  const sameCustomer = await recentlyTriaged(
+    new Date(at.getTime() - parseDuration(cfg.within)),
+    me.customer,
+  );
+  const candidates = await openSimilar(me, sameCustomer, cfg.similarity);
+  return likelyDuplicates(me, candidates, cfg.similarity);
+}
+
+/**
  * At triage: record likely duplicates (same customer, similar subject, still open) on the
  * incident, for the assignment mail; and tell the group lead once about a possible outage
  * (several customers, similar subjects, a short window). Both are suggestions: people act.
@@ -134,25 +160,21 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
     subject: incident.subject,
     customer: incident.customer.address,
   };
-  await rememberTriaged(me.number, me.customer, me.subject, at);
-
-  if (incident.duplicateOf === undefined || incident.duplicateOf === null) {
-    const sameCustomer = await recentlyTriaged(
-      new Date(now - parseDuration(cfg.duplicates.within)),
-      me.customer,
-    );
-    const candidates = await openSimilar(me, sameCustomer, cfg.duplicates.similarity);
-    const dups = likelyDuplicates(me, candidates, cfg.duplicates.similarity);
+  let dups = incident.duplicateOf;
+  // Decided with the triage itself (see rememberForDuplicates); here only for an incident whose
+  // triage was stored without them.
+  if (dups === undefined || dups === null) {
+    dups = await rememberForDuplicates(ctx, incident, at);
     await updateIncident(incident.number, { duplicateOf: dups });
-    if (dups.length)
-      await appendTimeline(incident.number, {
-        _id: `possible-duplicate-${incident.number}`,
-        at,
-        type: 'event',
-        event: 'possible-duplicate',
-        detail: { of: dups.map(formatIncidentId) },
-      });
   }
+  if (dups.length)
+    await appendTimeline(incident.number, {
+      _id: `possible-duplicate-${incident.number}`,
+      at,
+      type: 'event',
+      event: 'possible-duplicate',
+      detail: { of: dups.map(formatIncidentId) },
+    });
 
   const recent = await openSimilar(
     me,

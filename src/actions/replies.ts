@@ -435,9 +435,12 @@ async function customerReply(
       ),
     );
   }
-  if (reply.messageId)
-    await updateIncident(incident.number, { lastCustomerMessageId: reply.messageId });
-  const current = (await findIncident(incident.number)) ?? incident;
+  // The incident as it is now (a status move above may have changed it): what the update
+  // returns, read only when there is nothing to update.
+  const updated = reply.messageId
+    ? await updateIncident(incident.number, { lastCustomerMessageId: reply.messageId })
+    : null;
+  const current = updated ?? (await findIncident(incident.number)) ?? incident;
   const agent = current.assignee ? findAgent(ctx.plan, current.assignee) : undefined;
   if (!agent) return;
   const files = await filesForStaffMail(ctx, incident.number, reply.attachmentIds);

@@ -79,6 +79,16 @@ function nextCheck(
   return reviewSla(state, calendarOf(ctx, incident), policy, now);
 }
 
+/** When the SLA sweep must first look at an incident whose clocks have just started. */
+export function firstSlaCheck(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  clocks: Partial<Record<ClockName, SlaClockDoc>>,
+  now: Date,
+): Date | null {
+  return nextCheck(ctx, incident, clocks, now).nextCheckAt;
+}
+
 export async function scheduleSlaCheck(
   ctx: AppContext,
   number: number,

@@ -11,10 +11,10 @@ import {
   openingMessage,
   updateIncident,
 } from '../store/incidents.js';
-import { spotRelatedIncidents } from './links.js';
+import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
 import { attachPlaybookTo } from './playbook.js';
-import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
+import { firstSlaCheck, scheduleSlaCheck, startClocks } from './sla.js';
 
 /**
  * Idempotent in steps: the decision is stored once (guarded on status `new`); everything
@@ -54,6 +54,12 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
           })
         : null;
     const now = ctx.now();
+    const clocks = startClocks(ctx, c.priority, now);
+    const sla = { ...clocks, escalationLevel: 0 };
+    const group = routed?.group;
+    // One write for the whole decision: classification, route, clocks, the SLA sweep's first
+    // look and the likely duplicates.
+    const duplicateOf = await rememberForDuplicates(ctx, incident, now);
     const decided = await updateIncident(
       number,
       {
@@ -63,16 +69,19 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
         urgency: c.urgency,
         priority: c.priority,
         skills: c.skills,
-        group: routed?.group,
+        group,
         'customer.tier': tier,
         triagedAt: now,
         triage: { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint },
-        sla: { ...startClocks(ctx, c.priority, now), escalationLevel: 0 },
+        sla,
+        slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
+        duplicateOf,
       },
       { onlyIf: ['new'] },
     );
     if (!decided) return triageIncident(ctx, number);
-    incident = (await updateClocks(ctx, decided, {})) ?? decided;
+    await scheduleSlaCheck(ctx, number, decided.slaCheckAt ?? null);
+    incident = decided;
   } else if (incident.status === 'triaged') {
     await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   } else {

@@ -5,7 +5,6 @@ import { atomically, isDuplicateKey } from './db.js';
 import {
   GroupState,
   Incident,
-  RawMessage,
   TimelineEntry,
   type IncidentDoc,
   type IncidentStatus,
@@ -30,36 +29,33 @@ export interface NewIncident {
 }
 
 /**
- * Open the incident a raw message starts, exactly once.
+ * Open the incident a raw message starts, exactly once. `opened` says whether this call
+ * opened it (false: an earlier or concurrent run of the same message had).
  *
- * The number is reserved on the raw message before the incident is inserted, so a retry
- * after a crash reuses it. The reservation is a compare-and-set: two runs of one message at
- * once (a stalled job taken over) agree on the first number reserved, and the unique index
- * on `openedBy` stops a second incident for one message whatever happens. The incident is
- * born complete: its first timeline entries and audit entry commit with it, and a retry after
- * a crash on a server without transactions completes what is missing.
+ * The unique index on `openedBy` allows one incident per message whatever happens; a retry
+ * that finds the message's incident there returns it. The incident is born complete: its
+ * first timeline entries and audit entry commit with it, and a retry after a crash on a server
+ * without transactions completes what is missing. A number drawn by a run that then loses
+ * (a crash before the insert, a concurrent run of the same message) stays unused: numbering
+ * can have gaps, never duplicates.
  */
-export async function openIncident(input: NewIncident): Promise<IncidentDoc> {
+export async function openIncident(
+  input: NewIncident,
+): Promise<{ incident: IncidentDoc; opened: boolean }> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
-    const number = await reserveNumber(input.openedBy);
+    const number = await nextSequence('incident');
     try {
-      return await atomically(() => insertIncident(number, input));
+      return { incident: await atomically(() => insertIncident(number, input)), opened: true };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A retry of an insert that happened: the message's incident is there already.
       const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
       if (ours) {
         for (const entry of input.timeline ?? []) await appendTimeline(ours.number, entry);
-        return ours;
+        return { incident: ours, opened: false };
       }
-      // Another unique key collided: nothing was written, so the same number is tried again.
-      if (!(await Incident.exists({ _id: number }))) continue;
       // The number belongs to an incident the counter never counted (data imported or
-      // restored without its counter): give the reservation up and draw the next one.
-      await RawMessage.updateOne(
-        { _id: input.openedBy, openingIncident: number },
-        { $unset: { openingIncident: 1 } },
-      );
+      // restored without its counter): draw the next.
     }
   }
   throw new Error(`could not allocate an incident number after ${MAX_NUMBER_ATTEMPTS} attempts`);
@@ -98,24 +94,6 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     why: `message ${input.openedBy}`,
   });
   return opened;
-}
-
-/** The incident number reserved for a message's incident: the one reserved before, or a new one. */
-async function reserveNumber(rawId: string): Promise<number> {
-  // Read now, not at the start of the job: a stalled job's second run then finds the first
-  // run's reservation instead of drawing (and wasting) a number of its own.
-  const reserved = (await RawMessage.findById(rawId, { openingIncident: 1 }).lean())
-    ?.openingIncident;
-  if (typeof reserved === 'number') return reserved;
-  const number = await nextSequence('incident');
-  const won = await RawMessage.updateOne(
-    { _id: rawId, openingIncident: null },
-    { $set: { openingIncident: number } },
-  );
-  if (won.modifiedCount === 1) return number;
-  // Another run of this message reserved first (the number drawn here stays unused).
-  const theirs = await RawMessage.findById(rawId, { openingIncident: 1 }).lean();
-  return theirs?.openingIncident ?? number;
 }
 
 export async function findIncident(number: number): Promise<IncidentDoc | null> {

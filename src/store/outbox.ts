@@ -57,13 +57,46 @@ export async function senderStanding(sender: string, now: Date) {
   };
 }
 
-/** Remember an acknowledgement for the rate limit; the list keeps only the latest ones. */
-export async function recordAcknowledgement(sender: string, at: Date) {
-  await Address.updateOne(
-    { _id: sender },
-    { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
-    { upsert: true },
-  );
+/**
+ * Count an acknowledgement to `sender` against the rate limit, if the limit and the address
+ * allow it (the rule of src/domain/ack-policy.ts, checked by the server): one conditional
+ * write, atomic, so two messages from one sender at once cannot both take the last place.
+ * False when refused: the filter did not match an existing record, so the upsert's insert
+ * collided with it on `_id`. The list keeps only the latest acknowledgements.
+ */
+export async function claimAcknowledgement(
+  sender: string,
+  at: Date,
+  perHour: number,
+): Promise<boolean> {
+  const hourAgo = new Date(at.getTime() - 3600_000);
+  try {
+    await Address.updateOne(
+      {
+        _id: sender,
+        undeliverable: { $ne: true },
+        $expr: {
+          $lt: [
+            {
+              $size: {
+                $filter: {
+                  input: { $ifNull: ['$recentAcks', []] },
+                  cond: { $gte: ['$$this', hourAgo] },
+                },
+              },
+            },
+            perHour,
+          ],
+        },
+      },
+      { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
+      { upsert: true },
+    );
+    return true;
+  } catch (err) {
+    if (isDuplicateKey(err)) return false;
+    throw err;
+  }
 }
 
 export async function markUndeliverable(address: string, reason: string) {

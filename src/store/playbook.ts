@@ -17,21 +17,25 @@ export async function attachPlaybook(
   attached: { category: string; plan: string; at: Date; steps: readonly IncidentStep[] },
 ): Promise<void> {
   await atomically(async () => {
-    for (const s of attached.steps) {
-      await PlaybookStep.updateOne(
-        { _id: stepId(incidentNumber, s.step) },
-        {
-          $setOnInsert: {
-            ...s,
-            incidentNumber,
-            category: attached.category,
-            plan: attached.plan,
-            createdAt: attached.at,
+    // One command for all the steps; each is an upsert, so a retry adds only what is missing.
+    await PlaybookStep.bulkWrite(
+      attached.steps.map((s) => ({
+        updateOne: {
+          filter: { _id: stepId(incidentNumber, s.step) },
+          update: {
+            $setOnInsert: {
+              ...s,
+              incidentNumber,
+              category: attached.category,
+              plan: attached.plan,
+              createdAt: attached.at,
+            },
           },
+          upsert: true,
         },
-        { upsert: true },
-      );
-    }
+      })),
+      { ordered: true },
+    );
     const detail = {
       category: attached.category,
       steps: attached.steps.length,

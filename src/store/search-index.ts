@@ -128,31 +128,50 @@ export async function applyDocument(
   const placed = new Map<string, number>(); // term → chunk now holding our posting
   for (const [term, prev] of before) if (after.has(term)) placed.set(term, prev.k);
 
-  // Where do additions go: the last chunk of the term's tier if it has room, else a new one.
-  await Promise.all(
-    ops
-      .filter((o) => o.kind === 'add')
-      .map(async (o) => {
-        const tier = impactTier(o.w);
-        const [last] = await postings()
-          .find(
-            { t: o.term, k: { $gte: chunkNumber(tier, 0), $lt: chunkNumber(tier + 1, 0) } },
-            { projection: { k: 1, n: 1 } },
-          )
-          .sort({ k: -1 })
-          .limit(1)
+  // One read for every chunk this change touches: those holding our postings now, and the
+  // last chunk of each added term's tier (where the addition goes if it has room, else into a
+  // new one after it). Each `$unionWith` reads one entry of the { t, k } index; a document
+  // has at most MAX_TERMS_PER_DOC (400) terms, well inside MongoDB's 1000 stages a pipeline.
+  const adds = ops.filter((o) => o.kind === 'add');
+  const tiers = new Map(adds.map((o) => [`${o.term}#${impactTier(o.w)}`, o] as const));
+  const held = [...new Set(ops.filter((o) => o.kind !== 'add').map((o) => chunkId(o.term, o.k)))];
+  const read =
+    ops.length === 0
+      ? []
+      : await postings()
+          .aggregate<Chunk>([
+            { $match: { _id: { $in: held } } },
+            ...[...tiers.values()].map((o) => {
+              const tier = impactTier(o.w);
+              return {
+                $unionWith: {
+                  coll: postings().collectionName,
+                  pipeline: [
+                    {
+                      $match: {
+                        t: o.term,
+                        k: { $gte: chunkNumber(tier, 0), $lt: chunkNumber(tier + 1, 0) },
+                      },
+                    },
+                    { $sort: { k: -1 } },
+                    { $limit: 1 },
+                  ],
+                },
+              };
+            }),
+          ])
           .toArray();
-        o.k = !last ? chunkNumber(tier, 0) : last.n < SEARCH_CHUNK_POSTINGS ? last.k : last.k + 1;
-      }),
-  );
-  const ids = [...new Set(ops.map((o) => chunkId(o.term, o.k)))];
-  const chunks = new Map(
-    (
-      await postings()
-        .find({ _id: { $in: ids } })
-        .toArray()
-    ).map((c) => [c._id, c] as const),
-  );
+  const chunks = new Map(read.map((c) => [c._id, c] as const));
+  const lastOfTier = new Map<string, Chunk>();
+  for (const c of chunks.values()) {
+    const key = `${c.t}#${tierOfChunk(c.k)}`;
+    if ((lastOfTier.get(key)?.k ?? -1) < c.k) lastOfTier.set(key, c);
+  }
+  for (const o of adds) {
+    const tier = impactTier(o.w);
+    const last = lastOfTier.get(`${o.term}#${tier}`);
+    o.k = !last ? chunkNumber(tier, 0) : last.n < SEARCH_CHUNK_POSTINGS ? last.k : last.k + 1;
+  }
   const edited = new Map<string, { term: string; k: number; ids: number[]; ws: number[] }>();
   for (const o of ops) {
     const cid = chunkId(o.term, o.k);

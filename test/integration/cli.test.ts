@@ -14,7 +14,7 @@ describe('incidesk CLI', () => {
     await connectStore(t.env.MONGODB_URI!);
     for (const [i, who] of ['ann@example.com', 'ben@example.com'].entries()) {
       const at = new Date(Date.UTC(2026, 10, 20 + i, 9));
-      const incident = await openIncident({
+      const { incident } = await openIncident({
         openedBy: `raw-${i}`,
         subject: `Problem ${i + 1}`,
         customer: { address: who },

@@ -12,6 +12,7 @@ import { verifyChain, type AuditEntry } from '../../src/domain/audit.js';
 import { auditCursor, sealAudit } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { findIncident, openIncident } from '../../src/store/incidents.js';
+import { claimAcknowledgement, markUndeliverable, senderStanding } from '../../src/store/outbox.js';
 import { testEnv } from '../support/harness.js';
 import { PROJECT_ROOT } from '../support/services.js';
 
@@ -21,7 +22,7 @@ describe('concurrent writers on one incident', () => {
   afterAll(() => disconnectStore());
 
   it('lose no update, exactly one guarded claim succeeds, and the audit chain stays one chain', async () => {
-    const incident = await openIncident({
+    const { incident } = await openIncident({
       openedBy: 'raw-concurrency',
       subject: 'Shared',
       customer: { address: 'shared@example.com' },
@@ -72,4 +73,19 @@ describe('concurrent writers on one incident', () => {
     );
     expect(mine).toHaveLength(WRITERS * PER + 1);
   }, 600_000); // four processes start (tsx, indexes) and race on one incident while the suite loads the server
+
+  it('give out exactly the rate limit of acknowledgements to a sender writing many messages at once', async () => {
+    const at = new Date();
+    const sender = `burst-${at.getTime()}@example.org`;
+    const claims = await Promise.all(
+      Array.from({ length: 30 }, () => claimAcknowledgement(sender, at, 5)),
+    );
+    expect(claims.filter(Boolean)).toHaveLength(5);
+    expect((await senderStanding(sender, at)).acksToSenderLastHour).toBe(5);
+    // An address known to bounce gets none, and one with room left gets one more.
+    await markUndeliverable(`bad-${sender}`, '550 no such user');
+    expect(await claimAcknowledgement(`bad-${sender}`, at, 5)).toBe(false);
+    const later = new Date(at.getTime() + 3600_001);
+    expect(await claimAcknowledgement(sender, later, 5)).toBe(true);
+  });
 });

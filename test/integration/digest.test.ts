@@ -154,7 +154,7 @@ function clockFor(created: Date, targetMs: number, doneAfter: number | undefined
 
 async function seed(): Promise<void> {
   for (const [k, s] of seeds().entries()) {
-    const incident = await openIncident({
+    const { incident } = await openIncident({
       openedBy: `raw-digest-${k}`,
       subject: `Problem ${k} <b>bold</b>`,
       customer: { address: s.customer },

@@ -263,7 +263,7 @@ describe('post-incident review, duplicates and outages', () => {
           customer: { address: who },
           at: now,
         })
-      ).number;
+      ).incident.number;
     const p = await mk('ivy@a.example', 1);
     const c1 = await mk('jon@b.example', 2);
     const c2 = await mk('ivy@a.example', 3); // the same reporter as the parent's
@@ -305,7 +305,7 @@ describe('post-incident review, duplicates and outages', () => {
   const make = async (who: string, subject: string) => {
     const raw = `cli-raw-${who}-${subject}`.replace(/[^a-z0-9-]/gi, '-');
     const at = new Date();
-    const incident = await openIncident({
+    const { incident } = await openIncident({
       openedBy: raw,
       subject,
       customer: { address: who },
