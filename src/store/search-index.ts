@@ -247,36 +247,63 @@ export async function applyDocument(
   return { added: newTerms.length, removed: goneTerms.length, changed };
 }
 
+/** A term's highest-impact chunks: one read of the unique index { t, k }. */
+const topChunksOf = (term: string) => [
+  { $match: { t: term } },
+  { $sort: { k: -1 } },
+  { $limit: SEARCH_MAX_CHUNKS_PER_TERM },
+  { $project: { _id: 0, t: 1, p: 1 } },
+];
+
+type QueryRow = { t: string; p: Uint8Array } | { _id: string; df: number } | { docs: number };
+
 /**
- * Postings of the given terms: each term's highest-impact chunks (one indexed query per
- * term, in parallel), with its document frequency.
+ * Everything ranking needs for these terms in one aggregation, one round trip whatever the
+ * number of terms: each term's highest-impact chunks (one `$unionWith` per term, each an
+ * indexed read), the terms' document frequencies and the number of indexed documents.
  */
-export async function postingsFor(terms: readonly string[]): Promise<TermPostings[]> {
-  const [lists, stats] = await Promise.all([
-    Promise.all(
-      terms.map((t) =>
-        postings()
-          .find({ t }, { projection: { p: 1 } })
-          .sort({ k: -1 })
-          .limit(SEARCH_MAX_CHUNKS_PER_TERM)
-          .toArray(),
-      ),
-    ),
-    termStats()
-      .find({ _id: { $in: [...terms] } })
-      .toArray(),
-  ]);
-  const df = new Map(stats.map((s) => [s._id, s.df]));
-  return terms.map((term, i) => {
-    const ids: number[] = [];
-    const weights: number[] = [];
-    for (const c of lists[i]!) {
-      const d = decodePostings(c.p);
-      ids.push(...d.ids);
-      weights.push(...d.weights);
-    }
+async function readForQuery(
+  terms: readonly string[],
+): Promise<{ postings: TermPostings[]; totalDocs: number }> {
+  const [first, ...rest] = terms;
+  const rows = await postings()
+    .aggregate<QueryRow>([
+      ...topChunksOf(first!),
+      ...rest.map((t) => ({
+        $unionWith: { coll: postings().collectionName, pipeline: topChunksOf(t) },
+      })),
+      {
+        $unionWith: {
+          coll: termStats().collectionName,
+          pipeline: [{ $match: { _id: { $in: [...terms] } } }, { $project: { df: 1 } }],
+        },
+      },
+      {
+        $unionWith: {
+          coll: META,
+          pipeline: [{ $match: { _id: 'stats' } }, { $project: { _id: 0, docs: 1 } }],
+        },
+      },
+    ])
+    .toArray();
+  const chunks = new Map<string, { ids: number[]; weights: number[] }>();
+  const df = new Map<string, number>();
+  let totalDocs = 0;
+  for (const row of rows) {
+    if ('p' in row) {
+      const d = decodePostings(row.p);
+      const list = chunks.get(row.t) ?? { ids: [], weights: [] };
+      list.ids.push(...d.ids);
+      list.weights.push(...d.weights);
+      chunks.set(row.t, list);
+    } else if ('df' in row) df.set(row._id, row.df);
+    else totalDocs = row.docs;
+  }
+  const postingsOfTerms = terms.map((term) => {
+    const { ids, weights } = chunks.get(term) ?? { ids: [], weights: [] };
     return { term, ids, weights, docFreq: Math.max(df.get(term) ?? 0, ids.length) };
   });
+  return { postings: postingsOfTerms, totalDocs };
 }
 
 /** Index records of these ids. */
@@ -305,7 +332,7 @@ export async function searchTerms(
   },
 ): Promise<{ results: SearchResult[]; ideal: number; totalDocs: number }> {
   if (terms.length === 0) return { results: [], ideal: 0, totalDocs: 0 };
-  const [postings, totalDocs] = await Promise.all([postingsFor(terms), indexedDocCount()]);
+  const { postings, totalDocs } = await readForQuery(terms);
   const hits = rank(postings, totalDocs, options.candidates ?? options.limit);
   const records = await recordsFor(hits.map((h) => h.id));
   const results: SearchResult[] = [];
