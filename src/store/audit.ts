@@ -7,6 +7,7 @@
  * one-document `audit_head` records how far the chain reached.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ObjectId } from 'mongodb';
 import {
   ChainVerifier,
   chainEntry,
@@ -92,16 +93,6 @@ export async function sealAudit(): Promise<number> {
       .toArray();
     if (pending.length === 0) return sealed;
     const ids = pending.map((p) => p._id);
-    const already = await AuditEntryModel.collection
-      .find({ entryId: { $in: ids.map(String) } }, { projection: { entryId: 1 } })
-      .toArray();
-    if (already.length > 0) {
-      const done = new Set(already.map((e) => e.entryId as string));
-      await AuditPending.collection.deleteMany({
-        _id: { $in: ids.filter((id) => done.has(String(id))) },
-      });
-      continue;
-    }
     let prev = await lastEntry();
     const entries = pending.map(({ _id, ...body }) => {
       prev = chainEntry(prev, { ...(body as unknown as AuditBody), entryId: String(_id) });
@@ -119,10 +110,27 @@ export async function sealAudit(): Promise<number> {
       });
       sealed += entries.length;
     } catch (err) {
-      // Another sealer took these seqs or entries first: read on from where it got to.
+      // Another sealer took these seqs first, or sealed some of these entries and died before
+      // clearing them: clear what is sealed already, then read on from where the chain got to.
       if (!isDuplicateKey(err)) throw err;
+      await clearSealed(ids);
+      continue;
     }
+    // A short batch was all there was: no need to ask again until the next round.
+    if (pending.length < SEAL_BATCH) return sealed;
   }
+}
+
+/** Drop from `audit_pending` the entries that are in the chain already. */
+async function clearSealed(ids: ObjectId[]): Promise<void> {
+  const done = await AuditEntryModel.collection
+    .find({ entryId: { $in: ids.map(String) } }, { projection: { entryId: 1 } })
+    .toArray();
+  if (done.length === 0) return;
+  const sealedIds = new Set(done.map((e) => e.entryId as string));
+  await AuditPending.collection.deleteMany({
+    _id: { $in: ids.filter((id) => sealedIds.has(String(id))) },
+  } as never);
 }
 
 /**
