@@ -14,6 +14,7 @@ import {
 import { spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
 import { attachPlaybookTo } from './playbook.js';
+import { announce } from './protocols.js';
 import { scheduleSlaCheck, startClocks, updateClocks } from './sla.js';
 
 /**
@@ -98,6 +99,8 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
   // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
   await attachPlaybookTo(ctx, incident);
   await spotRelatedIncidents(ctx, incident);
+  // A retry (status still triaged) sends nothing twice: each message is keyed.
+  await announce(ctx, incident, { kind: 'opened' });
   if (incident.group) {
     await ctx.queues.assign.add(
       'assign',

@@ -27,6 +27,7 @@ import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
 import { registerPlaybookCommands } from './playbook.js';
+import { registerProtocolCommands } from './protocols.js';
 import { registerPlanCommands } from './plan.js';
 import { registerEvidenceCommands } from './evidence.js';
 import { registerDlqCommands } from './dlq.js';
@@ -158,6 +159,7 @@ incidents
 registerAttachmentCommands(program);
 registerReviewCommands(program);
 registerPlaybookCommands(program);
+registerProtocolCommands(program);
 registerPlanCommands(program);
 registerEvidenceCommands(program);
 registerLinkCommands(program);
