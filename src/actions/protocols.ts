@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
+import { PROTOCOL_REPLAY_GRACE_MS, PROTOCOL_REPLAY_WINDOW_MS } from '../constants.js';
 import {
   intervalPriorities,
   protocolMessagesDue,
@@ -18,13 +19,14 @@ import {
 import type { MailSpec } from '../mail/compose.js';
 import { render } from '../mail/templates.js';
 import { findAgent, findGroup } from '../plan/load.js';
-import { findIncident } from '../store/incidents.js';
+import { countEvents, findIncident } from '../store/incidents.js';
 import type { IncidentDoc, ProtocolMessageDoc } from '../store/models.js';
 import {
   decideHeld,
   heldMessages,
   markReleased,
   openIncidentsOfPriorities,
+  recentMoments,
   protocolMessagesByKey,
   recordDue,
   unreleasedMessages,
@@ -33,17 +35,20 @@ import { childrenOf } from '../store/review.js';
 import { queueMail } from './mail.js';
 import { refused, type ChangeResult } from './outcome.js';
 
-/** Pending messages younger than this are left to the moment that recorded them. */
-const GRACE_MS = 10_000;
 const SWEEP_BATCH = 500;
 
-/** The incident as protocols see it: its reporters are its customer and its grouped reports'. */
-async function protocolIncident(incident: IncidentDoc): Promise<ProtocolIncident> {
+/**
+ * The incident as protocols see it: its reporters are its customer and its grouped reports',
+ * as of `asOf` when given (the opening goes to those who had reported when it opened, however
+ * late it is replayed; later reporters hear the next update).
+ */
+async function protocolIncident(incident: IncidentDoc, asOf?: Date): Promise<ProtocolIncident> {
   const children = incident.children?.length ? await childrenOf(incident.number) : [];
   const reports = [incident];
   for (const n of children) {
     const child = await findIncident(n);
-    if (child?.parent === incident.number) reports.push(child);
+    if (child?.parent === incident.number && (!asOf || child.createdAt <= asOf))
+      reports.push(child);
   }
   return {
     number: incident.number,
@@ -72,7 +77,10 @@ export async function announce(
 ): Promise<number> {
   const due = protocolMessagesDue(
     ctx.plan.communication,
-    await protocolIncident(incident),
+    await protocolIncident(
+      incident,
+      moment.kind === 'opened' ? (incident.triagedAt ?? incident.createdAt) : undefined,
+    ),
     moment,
     ctx.plan.locale,
   );
@@ -260,22 +268,31 @@ export async function decideProtocolMessages(
 }
 
 /**
- * The sweep's part: interval messages of open incidents that a timed protocol covers, and
- * pending messages a crash left unreleased (approved, or recorded, but not yet mailed).
+ * The sweep's part: interval messages of open incidents that a timed protocol covers; the
+ * openings and resolutions of the last hour replayed (a process killed between the change
+ * and its messages, whose job then found nothing left to do, recorded none); and pending
+ * messages a crash left unreleased (approved, or recorded, but not yet mailed).
  */
 export async function sweepProtocols(ctx: AppContext): Promise<number> {
   const { communication } = ctx.plan;
-  let sent = 0;
+  if (communication.protocols.length === 0) return 0;
   const now = ctx.now();
-  for (const doc of await unreleasedMessages(new Date(now.getTime() - GRACE_MS), SWEEP_BATCH)) {
+  const settled = new Date(now.getTime() - PROTOCOL_REPLAY_GRACE_MS);
+  let sent = 0;
+  const recent = await recentMoments(new Date(now.getTime() - PROTOCOL_REPLAY_WINDOW_MS), settled);
+  for (const incident of recent.opened) sent += await announce(ctx, incident, { kind: 'opened' });
+  for (const incident of recent.resolved)
+    sent += await announce(ctx, incident, {
+      kind: 'resolved',
+      occurrence: await countEvents(incident.number, 'resolved', incident.resolvedAt!),
+    });
+  for (const doc of await unreleasedMessages(settled, SWEEP_BATCH)) {
     const incident = await findIncident(doc.incidentNumber);
     if (incident) sent += await release(ctx, doc, incident);
   }
-  const hasTimed = communication.protocols.some((p) => p.messages.some((m) => m.every));
-  if (!hasTimed) return sent;
-  const priorities = intervalPriorities(communication);
-  for (const incident of await openIncidentsOfPriorities(priorities))
-    sent += await announce(ctx, incident, { kind: 'interval', at: now });
+  if (communication.protocols.some((p) => p.messages.some((m) => m.every)))
+    for (const incident of await openIncidentsOfPriorities(intervalPriorities(communication)))
+      sent += await announce(ctx, incident, { kind: 'interval', at: now });
   if (sent) ctx.log.info({ component: 'protocols', sent }, 'protocol messages sent');
   return sent;
 }

@@ -160,6 +160,8 @@ incidentSchema.index({ parent: 1 }, { sparse: true });
 incidentSchema.index({ createdAt: 1 });
 incidentSchema.index({ firstRespondedAt: 1 }, { sparse: true });
 incidentSchema.index({ resolvedAt: 1 }, { sparse: true });
+// The protocol sweep's replay of recent openings (src/actions/protocols.ts).
+incidentSchema.index({ triagedAt: 1 }, { sparse: true });
 incidentSchema.index({ 'sla.firstResponse.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ 'sla.resolution.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ updatedAt: 1 });
