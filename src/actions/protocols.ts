@@ -5,11 +5,11 @@
  * asked. Replaying a moment (a retried job, the next sweep, a restart after kill -9) records
  * nothing twice and sends nothing twice: the record and each outbox id derive from the key.
  */
-import { createHash } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { PROTOCOL_REPLAY_GRACE_MS, PROTOCOL_REPLAY_WINDOW_MS } from '../constants.js';
 import {
   intervalPriorities,
+  protocolOutboxId,
   protocolMessagesDue,
   recipientAddresses,
   recipientFromKey,
@@ -100,10 +100,6 @@ export async function announce(
   return released;
 }
 
-/** The outbox id of one message to one address: a hash, so Message-IDs stay distinct. */
-const outboxId = (key: string, address: string) =>
-  `protocol-${createHash('sha256').update(`${key}\n${address}`).digest('hex').slice(0, 24)}`;
-
 /** What protocol templates can show: the incident's state at the moment. */
 function templateData(ctx: AppContext, incident: IncidentDoc, doc: ProtocolMessageDoc) {
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
@@ -137,7 +133,7 @@ function messageMail(
   to: string,
 ): MailSpec {
   const base = {
-    id: outboxId(doc._id, to),
+    id: protocolOutboxId(doc._id, to),
     kind: 'protocol',
     incident: { ...about, locale: doc.locale },
     to,

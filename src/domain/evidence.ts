@@ -74,6 +74,22 @@ export interface EvidenceInput {
     reason?: string | null;
   }[];
   actions: ReviewActionLike[];
+  /** Messages owed under communication protocols, with when their mail was sent. */
+  communications: {
+    incidentNumber: number;
+    protocol: string;
+    moment: string;
+    occurrence: number;
+    recipient: string;
+    to?: string[] | null;
+    audience: string;
+    template: string;
+    state: string;
+    approvedBy?: string | null;
+    createdAt: Date;
+    /** When the last of its mails was sent; none while any is unsent (or never released). */
+    sentAt?: Date | null;
+  }[];
   audit: Record<string, unknown>;
 }
 /** Who could do what under one plan version: operators, administrators, groups. */
@@ -207,6 +223,38 @@ export function evidenceFiles(input: EvidenceInput): ZipFile[] {
       iso(s.closedAt),
       str(s.by),
       str(s.reason),
+    ]),
+  );
+  csv(
+    'communications.csv',
+    'messages under communication protocols: who was told what, when, and who approved it',
+    [
+      'incident',
+      'protocol',
+      'moment',
+      'occurrence',
+      'recipient',
+      'to',
+      'audience',
+      'template',
+      'state',
+      'createdAt',
+      'sentAt',
+      'approvedBy',
+    ],
+    input.communications.map((c) => [
+      str(c.incidentNumber),
+      c.protocol,
+      c.moment,
+      str(c.occurrence),
+      c.recipient,
+      (c.to ?? []).join('; '),
+      c.audience,
+      c.template,
+      c.state,
+      iso(c.createdAt),
+      iso(c.sentAt),
+      str(c.approvedBy),
     ]),
   );
   csv(

@@ -11,6 +11,7 @@ import type {
   ProtocolMessage,
   ProtocolRecipient,
 } from '../plan/schema.js';
+import { createHash } from 'node:crypto';
 import { atLeast, type Role } from './access.js';
 import { parseDuration } from './duration.js';
 import { OPEN_STATUSES } from './lifecycle.js';
@@ -319,4 +320,9 @@ export function parseApprovalRef(s: string): string | null {
 /** May someone holding `role` on the incident release a message that needs `approval`? */
 export function mayApprove(role: Role | null, approval: string): boolean {
   return role !== null && atLeast(role, approval === 'manager' ? 'manager' : 'lead');
+}
+
+/** The outbox id of a message's mail to one address: a hash, so Message-IDs stay distinct. */
+export function protocolOutboxId(key: string, address: string): string {
+  return `protocol-${createHash('sha256').update(`${key}\n${address}`).digest('hex').slice(0, 24)}`;
 }
