@@ -99,8 +99,6 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
   // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
   await attachPlaybookTo(ctx, incident);
   await spotRelatedIncidents(ctx, incident);
-  // A retry (status still triaged) sends nothing twice: each message is keyed.
-  await announce(ctx, incident, { kind: 'opened' });
   if (incident.group) {
     await ctx.queues.assign.add(
       'assign',
@@ -108,4 +106,7 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       { jobId: jobIds.assign(number, 'triage') },
     );
   }
+  // After assignment is queued, so no protocol can hold it up. Each message is keyed: a retry
+  // sends nothing twice, and the SLA sweep replays the opening if this never got to run.
+  await announce(ctx, incident, { kind: 'opened' });
 }

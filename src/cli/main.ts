@@ -12,7 +12,8 @@ import {
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
-import { templateLocales, templateProblems } from '../mail/templates.js';
+import { localisedNames, templateLocales, templateProblems } from '../mail/templates.js';
+import { protocolGaps } from '../domain/protocols.js';
 import { listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findIncidentRecord } from '../store/archive.js';
@@ -106,6 +107,7 @@ program
     if (templates.errors.length)
       throw new CliError(EXIT.config, 'customer mail templates are incomplete');
     print(`customer mail in ${templateLocales().join(', ')} (default ${plan.locale})`);
+    for (const gap of protocolGaps(plan, localisedNames(plan.locale))) print(`warning: ${gap}`);
     if (!opts.connect) return;
     const results = await checkConnections(config);
     for (const r of results) print(connectionLine(r));

@@ -79,7 +79,7 @@ export function templateLocales(): string[] {
 }
 
 /** Template names (`acknowledgement`, …) with a text part in a locale's folder. */
-function localisedNames(locale: string): Set<string> {
+export function localisedNames(locale: string): Set<string> {
   const dir = `${templateDir()}${locale}/`;
   if (!existsSync(dir)) return new Set();
   return new Set(
