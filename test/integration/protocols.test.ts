@@ -5,7 +5,9 @@
  * resolution; the customer update is held for the lead's approval (#approve by email, then
  * `incidesk protocol approve`) and then reaches every reporter grouped under the outage, in
  * their language. Each recipient gets each moment exactly once (one Message-ID), and every
- * message is on the parent's timeline and in `incidesk protocol log`.
+ * message is on the parent's timeline and in `incidesk protocol log`. Then, in process: a P3
+ * raised to P1 briefs the lead at the priority change, and a customer update that needs a
+ * manager is refused to the lead's #approve and dropped by the manager's #reject.
  *
  * The process cannot use the test's DNS stub, so agents' mail is trusted by its token alone
  * (`agentMail: token-only`); agent-auth.test.ts covers the other modes.
@@ -27,9 +29,11 @@ import {
   deliverReply,
   SUPPORT,
   testEnv,
+  useTestApp,
   waitUntil,
   type TestEnv,
 } from '../support/harness.js';
+import { mailExchange } from '../support/mail-exchange.js';
 import { runIncidesk, spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -277,4 +281,67 @@ describe('communication protocols across kill -9', () => {
       expect(logOut.stdout).toContain('approved by lee');
     },
   );
+});
+
+describe('communication protocols: a priority change, and approval that is refused or rejected', () => {
+  const h = useTestApp({
+    plan: `
+groups: [{ id: desk, name: Desk, lead: lee, manager: max }]
+agents:
+  - { id: lee, name: Lee Lead, email: lee@example.test, groups: [desk] }
+  - { id: max, name: Max Manager, email: max@example.test }
+routing: { default: desk }
+communication:
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [lead], audience: internal, template: stakeholder-briefing, at: [priority-changed] }
+        - { to: [customers], audience: external, template: stakeholder-update, at: [priority-changed], approval: manager }
+`,
+  });
+  const { mailTo, mailsTo, replyTo } = mailExchange(h);
+  const kindIs = (k: string) => (m: CapturedMail) => m.header('x-incidesk-kind') === k;
+
+  it('raised to P1: the lead is briefed, the customer update waits for a manager, who rejects it', async () => {
+    await deliver(h.t.mailboxUser, {
+      from: 'pat@cust.test',
+      to: SUPPORT,
+      subject: 'Printer jams',
+      text: 'Every page.',
+    });
+    const [assignment] = await mailTo(LEE, kindIs('assignment'));
+    await replyTo(assignment!, LEE, '#priority P1');
+    const [briefing] = await mailTo(LEE, kindIs('protocol'));
+    expect(briefing!.parsed.text).toContain('status change.');
+    expect(briefing!.parsed.text).toContain('Priority:  P1');
+    const [ask] = await mailTo('max@example.test', kindIs('protocol-approval'));
+    const ref = /#approve ([0-9a-f]{6})/.exec(ask!.parsed.text!)![1]!;
+
+    // The lead may not release what needs a manager.
+    await replyTo(assignment!, LEE, `#approve ${ref}`);
+    const results = await mailTo(LEE, kindIs('command-result'), 2);
+    expect(results[1]!.parsed.text).toContain(
+      'refused: #approve: these messages need a manager’s approval',
+    );
+    await replyTo(ask!, 'max@example.test', `#reject ${ref}`);
+    await waitUntil('rejected', () =>
+      ProtocolMessage.findOne({ state: 'rejected', approvedBy: 'max' }).lean(),
+    );
+    expect(mailsTo('pat@cust.test', kindIs('protocol'))).toHaveLength(0);
+    const incident = (await Incident.findOne({ subject: 'Printer jams' }).lean())!;
+    const told = await TimelineEntry.find({
+      incidentNumber: incident.number,
+      event: 'protocol-message',
+    }).lean();
+    expect(told.map((e) => e.detail)).toEqual([
+      expect.objectContaining({
+        protocol: 'major',
+        moment: 'priority-changed',
+        occurrence: 1,
+        recipient: 'role:lead',
+        to: [LEE],
+      }),
+    ]);
+  });
 });
