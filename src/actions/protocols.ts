@@ -16,8 +16,7 @@ import {
   type Moment,
   type ProtocolIncident,
 } from '../domain/protocols.js';
-import type { MailSpec } from '../mail/compose.js';
-import { render } from '../mail/templates.js';
+import { composeMail, type MailSpec } from '../mail/compose.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { countEvents, findIncident } from '../store/incidents.js';
 import type { IncidentDoc, ProtocolMessageDoc } from '../store/models.js';
@@ -193,18 +192,8 @@ async function askApproval(
     );
     return;
   }
-  const preview = render(
-    first.template,
-    {
-      ...templateData(ctx, incident, first),
-      incidentId: '',
-      incidentSubject: incident.subject,
-      organisation: ctx.plan.organisation,
-      supportName: '',
-      timeZone: ctx.plan.timezone,
-    },
-    ctx.plan.locale,
-  ).text;
+  // The text as its first recipient will read it (composed as the real mail is).
+  const preview = composeMail(ctx, messageMail(ctx, incident, incident, first, '-')).text;
   await queueMail(ctx, {
     id: `protocol-approval-${incident.number}-${first.ref}`,
     kind: 'protocol-approval',

@@ -320,6 +320,9 @@ communication:
     expect(briefing!.parsed.text).toContain('status change.');
     expect(briefing!.parsed.text).toContain('Priority:  P1');
     const [ask] = await mailTo('max@example.test', kindIs('protocol-approval'));
+    // What the customer would read, as the real mail writes it.
+    expect(ask!.parsed.text).toContain('An update on the problem you reported');
+    expect(ask!.parsed.text).toContain('Kind regards,\nExample Support');
     const ref = /#approve ([0-9a-f]{6})/.exec(ask!.parsed.text!)![1]!;
 
     // The lead may not release what needs a manager.
