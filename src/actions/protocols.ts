@@ -18,7 +18,7 @@ import {
 } from '../domain/protocols.js';
 import { composeMail, type MailSpec } from '../mail/compose.js';
 import { findAgent, findGroup } from '../plan/load.js';
-import { countEvents, findIncident } from '../store/incidents.js';
+import { countEvents, findIncident, getTimelineEntry } from '../store/incidents.js';
 import type { IncidentDoc, ProtocolMessageDoc } from '../store/models.js';
 import {
   decideHeld,
@@ -265,7 +265,17 @@ export async function sweepProtocols(ctx: AppContext): Promise<number> {
   const settled = new Date(now.getTime() - PROTOCOL_REPLAY_GRACE_MS);
   let sent = 0;
   const recent = await recentMoments(new Date(now.getTime() - PROTOCOL_REPLAY_WINDOW_MS), settled);
-  for (const incident of recent.opened) sent += await announce(ctx, incident, { kind: 'opened' });
+  for (const incident of recent.opened) {
+    // As it was opened: a priority changed since is its own moment, not a late opening.
+    const triaged = (await getTimelineEntry(`triaged-${incident.number}`))?.detail as
+      { priority?: IncidentDoc['priority']; category?: string } | undefined;
+    if (triaged)
+      sent += await announce(
+        ctx,
+        { ...incident, priority: triaged.priority, category: triaged.category },
+        { kind: 'opened' },
+      );
+  }
   for (const incident of recent.resolved)
     sent += await announce(ctx, incident, {
       kind: 'resolved',

@@ -288,7 +288,9 @@ describe('communication protocols across kill -9', () => {
 });
 
 describe('communication protocols: a priority change, and approval that is refused or rejected', () => {
+  let now = new Date();
   const h = useTestApp({
+    now: () => now,
     plan: `
 groups: [{ id: desk, name: Desk, lead: lee, manager: max }]
 agents:
@@ -300,11 +302,11 @@ communication:
     - name: major
       when: { priority: P1 }
       messages:
-        - { to: [lead], audience: internal, template: stakeholder-briefing, at: [priority-changed] }
+        - { to: [lead], audience: internal, template: stakeholder-briefing, at: [opened, priority-changed] }
         - { to: [customers], audience: external, template: stakeholder-update, at: [priority-changed], approval: manager }
 `,
   });
-  const { mailTo, mailsTo, replyTo } = mailExchange(h);
+  const { mailTo, mailsTo, replyTo, sweep } = mailExchange(h);
   const kindIs = (k: string) => (m: CapturedMail) => m.header('x-incidesk-kind') === k;
 
   it('raised to P1: the lead is briefed, the customer update waits for a manager, who rejects it', async () => {
@@ -350,5 +352,9 @@ communication:
         to: [LEE],
       }),
     ]);
+    // The sweep's replay of the opening judges it as it was opened (P3): no late "opened".
+    now = new Date(now.getTime() + 60_000);
+    await sweep();
+    expect(await ProtocolMessage.countDocuments({ moment: 'opened' })).toBe(0);
   });
 });
