@@ -17,6 +17,7 @@ import type { Logger } from './log.js';
 import { ImapIntake } from './mail/intake.js';
 import { tokenProviders } from './mail/oauth.js';
 import { createMailer } from './mail/outbound.js';
+import { localisedNames } from './mail/templates.js';
 import { cachingResolver, type DnsResolver } from './mail/sender-auth.js';
 import type { Plan } from './plan/schema.js';
 import { combineIntakes } from './domain/health.js';
@@ -25,6 +26,7 @@ import { startHttpEndpoint, type HttpEndpoint } from './ops/http.js';
 import { jobIds, openQueues, QUEUES } from './queues.js';
 import { planSource } from './plan/load.js';
 import { planReviewState, planReviewWarning } from './domain/plan-review.js';
+import { protocolGaps } from './domain/protocols.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
@@ -114,6 +116,9 @@ export async function startApp(
     now: options.now ?? (() => new Date()),
     resolver: options.resolver ?? cachingResolver(),
   };
+  // A protocol that names a missing template or an empty role tells nobody: say so at start.
+  for (const gap of protocolGaps(plan, localisedNames(plan.locale)))
+    log.warn({ component: 'protocols' }, gap);
   if (plan.access.agentMail === 'token-only')
     log.warn(
       { component: 'access', agentMail: 'token-only' },

@@ -2,12 +2,14 @@
  * sla: one incident's timer fired (review it), or the periodic sweep runs: review every
  * incident whose check is due, whether or not its timer survived, and re-enqueue any other
  * work whose job was lost, remind owners of post-incident action items due soon or overdue, and
- * chase the owners of overdue playbook steps.
+ * chase the owners of overdue playbook steps, and send the interval messages of communication
+ * protocols (and any a crash left unsent).
  */
 import type { Job } from 'bullmq';
 import { requeueUnfinished } from '../src/actions/recovery.js';
 import { pruneRecentIncidents } from '../src/actions/links.js';
 import { chasePlaybookSteps } from '../src/actions/playbook.js';
+import { sweepProtocols } from '../src/actions/protocols.js';
 import { sendReviewReminders } from '../src/actions/review.js';
 import { reviewIncidentSla, sweepSla } from '../src/actions/sla.js';
 import type { AppContext } from '../src/context.js';
@@ -23,6 +25,7 @@ export function slaProcessor(ctx: AppContext) {
         requeued: await requeueUnfinished(ctx),
         reminded: await sendReviewReminders(ctx),
         chased: await chasePlaybookSteps(ctx),
+        communicated: await sweepProtocols(ctx),
         pruned: await pruneRecentIncidents(ctx),
       };
     await reviewIncidentSla(ctx, job.data.incident);

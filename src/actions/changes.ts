@@ -14,7 +14,9 @@ import type { Level, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import {
   appendTimeline,
+  countEvents,
   findIncident,
+  getTimelineEntry,
   hasTimelineEntry,
   updateIncident,
 } from '../store/incidents.js';
@@ -26,6 +28,7 @@ import { handOverChildren } from './links.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, refused, type Actor, type ChangeResult } from './outcome.js';
 import { playbookGate } from './playbook.js';
+import { announce } from './protocols.js';
 import { closeProblems } from './review.js';
 import { queueIndex } from './search.js';
 import { clockChanges, updateClocks } from './sla.js';
@@ -83,13 +86,24 @@ export async function reprioritise(
     ctx.plan.classification.defaults.urgency;
   const priority = change.priority ?? priorityFor(ctx.plan.matrix, impact, urgency);
   await updateClocks(ctx, incident, { retarget: priority }, { impact, urgency, priority });
+  const entryId = `reprioritised-${incident.number}-${actor.cause}`;
   await appendTimeline(incident.number, {
-    _id: `reprioritised-${incident.number}-${actor.cause}`,
+    _id: entryId,
     at: ctx.now(),
     type: 'event',
     event: 'reprioritised',
     detail: { from: incident.priority, to: priority, impact, urgency, by: actor.by },
   });
+  // From the entry, not the incident: a retry finds the priority already changed.
+  const entry = await getTimelineEntry(entryId);
+  const from = (entry?.detail as { from?: string | null } | undefined)?.from ?? null;
+  const updated = await findIncident(incident.number);
+  if (entry && updated && from !== priority)
+    await announce(ctx, updated, {
+      kind: 'priority-changed',
+      from,
+      occurrence: await countEvents(incident.number, 'reprioritised', entry.at),
+    });
   return { ok: true, done: priorityConfirmation(ctx.plan.matrix, priority, impact, urgency) };
 }
 
@@ -217,6 +231,13 @@ export async function resolveIncident(
       inReplyTo: i.lastCustomerMessageId ?? undefined,
     });
   }
+  const now = await findIncident(incident.number);
+  const entry = await getTimelineEntry(`resolved-${incident.number}-${actor.cause}`);
+  if (now && entry)
+    await announce(ctx, now, {
+      kind: 'resolved',
+      occurrence: await countEvents(incident.number, 'resolved', entry.at),
+    });
   return resolved.length === 1
     ? { ok: true, done: 'resolved; the customer was told' }
     : {

@@ -10,6 +10,7 @@ import { priorityFor } from '../domain/classify.js';
 import { commandOutcome, parseCommands, type Command } from '../domain/commands.js';
 import { customerMessageOutcome, type LifecycleAction } from '../domain/lifecycle.js';
 import type { Status } from '../domain/lifecycle.js';
+import { mayApprove } from '../domain/protocols.js';
 import { NO_REPLY_ADDRESS } from '../domain/sender.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { Level, PlanAgent } from '../plan/schema.js';
@@ -39,6 +40,7 @@ import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import { changedMeanwhile, retryIfRaced, type ChangeResult } from './outcome.js';
 import { closePlaybookStep } from './playbook.js';
+import { decideProtocolMessages } from './protocols.js';
 import { addActionItem, addLesson, completeActionItem } from './review.js';
 import { escalate, escalationChain } from './sla.js';
 
@@ -110,6 +112,9 @@ function commandAction(
     case 'done':
     case 'skip':
       return 'playbook-step';
+    case 'approve':
+    case 'reject':
+      return 'protocol-approval';
     default:
       return command.kind;
   }
@@ -231,6 +236,16 @@ async function run(
         { step: command.step, state: 'skipped', reason: command.reason },
         actor,
       );
+    case 'approve':
+    case 'reject': {
+      const role = roleOnIncident(ctx.plan, agent.email, incident);
+      return decideProtocolMessages(ctx, incident, {
+        ref: command.ref,
+        approve: command.kind === 'approve',
+        by: agent.id,
+        may: (approval) => mayApprove(role, approval),
+      });
+    }
   }
 }
 

@@ -14,6 +14,7 @@ import {
 import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
 import { attachPlaybookTo } from './playbook.js';
+import { announce } from './protocols.js';
 import { firstSlaCheck, scheduleSlaCheck, startClocks } from './sla.js';
 
 /**
@@ -114,4 +115,7 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
       { jobId: jobIds.assign(number, 'triage') },
     );
   }
+  // After assignment is queued, so no protocol can hold it up. Each message is keyed: a retry
+  // sends nothing twice, and the SLA sweep replays the opening if this never got to run.
+  await announce(ctx, incident, { kind: 'opened' });
 }

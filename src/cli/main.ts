@@ -12,7 +12,13 @@ import {
 import { parseIncidentArgument } from '../domain/tokens.js';
 import { createLogger } from '../log.js';
 import { loadPlan, PlanError } from '../plan/load.js';
-import { ownTemplateProblems, templateLocales, templateProblems } from '../mail/templates.js';
+import {
+  localisedNames,
+  ownTemplateProblems,
+  templateLocales,
+  templateProblems,
+} from '../mail/templates.js';
+import { protocolGaps } from '../domain/protocols.js';
 import { listIncidents } from '../store/incidents.js';
 import { INCIDENT_STATUSES, type IncidentStatus } from '../store/models.js';
 import { findIncidentRecord } from '../store/archive.js';
@@ -27,6 +33,7 @@ import { incidentDetail, incidentTable } from './format.js';
 import { registerLinkCommands } from './links.js';
 import { registerReviewCommands } from './review.js';
 import { registerPlaybookCommands } from './playbook.js';
+import { registerProtocolCommands } from './protocols.js';
 import { registerPlanCommands } from './plan.js';
 import { registerEvidenceCommands } from './evidence.js';
 import { registerDrillCommands } from './drill.js';
@@ -109,6 +116,7 @@ program
     if (templates.errors.length)
       throw new CliError(EXIT.config, 'customer mail templates are incomplete');
     print(`customer mail in ${templateLocales().join(', ')} (default ${plan.locale})`);
+    for (const gap of protocolGaps(plan, localisedNames(plan.locale))) print(`warning: ${gap}`);
     if (!opts.connect) return;
     const results = await checkConnections(config);
     for (const r of results) print(connectionLine(r));
@@ -162,6 +170,7 @@ incidents
 registerAttachmentCommands(program);
 registerReviewCommands(program);
 registerPlaybookCommands(program);
+registerProtocolCommands(program);
 registerPlanCommands(program);
 registerEvidenceCommands(program);
 registerDrillCommands(program);

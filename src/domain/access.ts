@@ -31,7 +31,8 @@ export type CommandAction =
   | 'action'
   | 'action-done'
   | 'known-error'
-  | 'playbook-step'; // #done / #skip: tick off a step of the incident's playbook
+  | 'playbook-step' // #done / #skip: tick off a step of the incident's playbook
+  | 'protocol-approval'; // #approve / #reject a held communication-protocol message
 
 export const COMMAND_ACTIONS = [
   'assign-self',
@@ -50,6 +51,7 @@ export const COMMAND_ACTIONS = [
   'action-done',
   'known-error',
   'playbook-step',
+  'protocol-approval',
 ] as const satisfies readonly CommandAction[];
 
 /**
@@ -75,6 +77,8 @@ const COMMAND_MINIMUM: Record<CommandAction, Role> = {
   'action-done': 'agent',
   'known-error': 'agent',
   'playbook-step': 'agent',
+  // What the company says, to customers above all, is for the lead (a message may ask more).
+  'protocol-approval': 'lead',
 };
 
 export interface AccessPlan {
@@ -196,6 +200,10 @@ export const CLI_MINIMUM: Readonly<Record<string, OperatorRole | null>> = {
   'drill show': 'agent',
   'playbook done': 'agent',
   'playbook skip': 'agent',
+  'protocol pending': 'agent',
+  'protocol log': 'agent',
+  'protocol approve': 'lead', // as by email: what the company says is for the lead
+  'protocol reject': 'lead',
   status: 'agent',
   'dlq list': 'agent',
   search: 'agent',

@@ -14,6 +14,8 @@
  *   #known-error KE-0001     (link this incident to a known error)
  *   #done 2                  (playbook step 2 is done)
  *   #skip 3 no laptops involved  (playbook step 3 does not apply, and why)
+ *   #approve 3fa9c1          (release a held protocol message; `#approve` alone: all held)
+ *   #reject 3fa9c1           (drop a held protocol message; `#reject` alone: all held)
  *
  * Blank lines before and between commands are fine; the first other line ends the commands
  * and starts the body sent to the customer. `#` followed by a space, a digit or other
@@ -24,6 +26,7 @@
 import { LEVELS, type Level, type Priority } from '../plan/schema.js';
 import { COMMAND_STATUSES, statusForCommand, type Status } from './lifecycle.js';
 import { parseStepNumber } from './playbook.js';
+import { parseApprovalRef } from './protocols.js';
 import { parseDueDate } from './review.js';
 import { parseKnownErrorId } from './known-errors.js';
 import { parseIncidentId } from './tokens.js';
@@ -45,7 +48,8 @@ export type Command =
   | { kind: 'action-done'; item: string }
   | { kind: 'known-error'; id: number }
   | { kind: 'done'; step: number }
-  | { kind: 'skip'; step: number; reason: string };
+  | { kind: 'skip'; step: number; reason: string }
+  | { kind: 'approve' | 'reject'; ref?: string };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -215,6 +219,17 @@ function parseCommand(word: string, rest: string): Parsed {
       const reason = (m[2] as string).replace(/^reason\s*[:=]?\s*/i, '').trim();
       if (!reason) return { error: SKIP_HELP };
       return { command: { kind: 'skip', step, reason } };
+    }
+    case 'approve':
+    case 'reject': {
+      const w = words(rest);
+      if (w.length === 0) return { command: { kind: word } };
+      const ref = w.length === 1 ? parseApprovalRef(w[0] as string) : null;
+      if (ref === null)
+        return {
+          error: `${word} takes the id of a held message (6 hex digits, as in the approval request) or nothing, got "${rest.trim()}"`,
+        };
+      return { command: { kind: word, ref } };
     }
     case 'parent': {
       const w = words(rest);

@@ -76,6 +76,22 @@ export interface EvidenceInput {
   actions: ReviewActionLike[];
   /** Table-top drill runs made in the period (`incidesk drill`), with their findings. */
   drills: DrillRunRecord[];
+  /** Messages owed under communication protocols, with when their mail was sent. */
+  communications: {
+    incidentNumber: number;
+    protocol: string;
+    moment: string;
+    occurrence: number;
+    recipient: string;
+    to?: string[] | null;
+    audience: string;
+    template: string;
+    state: string;
+    approvedBy?: string | null;
+    createdAt: Date;
+    /** When the last of its mails was sent; none while any is unsent (or never released). */
+    sentAt?: Date | null;
+  }[];
   audit: Record<string, unknown>;
 }
 /** A stored drill run as the pack shows it: the whole record, timeline included. */
@@ -219,6 +235,38 @@ export function evidenceFiles(input: EvidenceInput): ZipFile[] {
       iso(s.closedAt),
       str(s.by),
       str(s.reason),
+    ]),
+  );
+  csv(
+    'communications.csv',
+    'messages under communication protocols: who was told what, when, and who approved it',
+    [
+      'incident',
+      'protocol',
+      'moment',
+      'occurrence',
+      'recipient',
+      'to',
+      'audience',
+      'template',
+      'state',
+      'createdAt',
+      'sentAt',
+      'approvedBy',
+    ],
+    input.communications.map((c) => [
+      str(c.incidentNumber),
+      c.protocol,
+      c.moment,
+      str(c.occurrence),
+      c.recipient,
+      (c.to ?? []).join('; '),
+      c.audience,
+      c.template,
+      c.state,
+      iso(c.createdAt),
+      iso(c.sentAt),
+      str(c.approvedBy),
     ]),
   );
   csv(

@@ -11,6 +11,8 @@ import type {
   ProtocolMessage,
   ProtocolRecipient,
 } from '../plan/schema.js';
+import { createHash } from 'node:crypto';
+import { atLeast, type Role } from './access.js';
 import { parseDuration } from './duration.js';
 import { OPEN_STATUSES } from './lifecycle.js';
 import { reportersToNotify } from './links.js';
@@ -281,4 +283,46 @@ export function protocolGaps(
     }
   }
   return [...new Set(gaps)];
+}
+
+/** The recipient a key names back (`about`: the incident a customer recipient reported in). */
+export function recipientFromKey(key: string, about: number): Recipient | null {
+  const i = key.indexOf(':');
+  const kind = key.slice(0, i);
+  const value = key.slice(i + 1);
+  if (i < 0 || !value) return null;
+  if (kind === 'role' && (RECIPIENT_ROLES as readonly string[]).includes(value))
+    return { kind: 'role', role: value as RecipientRole };
+  if (kind === 'address') return { kind: 'address', address: value };
+  if (kind === 'list') return { kind: 'list', list: value };
+  if (kind === 'customer') return { kind: 'customer', address: value, incident: about };
+  return null;
+}
+
+/**
+ * The priorities whose open incidents some protocol messages at an interval: what the sweep
+ * looks at. `null`: any priority (a protocol with `every` and no priority in its `when`).
+ */
+export function intervalPriorities(
+  communication: Pick<Communication, 'protocols'>,
+): string[] | null {
+  const timed = communication.protocols.filter((p) => p.messages.some((m) => m.every));
+  if (timed.some((p) => !p.when.priority)) return null;
+  return [...new Set(timed.flatMap((p) => p.when.priority ?? []))];
+}
+
+/** A held message's id as people write it (`3fa9c1`, `#3FA9C1`), or null. */
+export function parseApprovalRef(s: string): string | null {
+  const m = /^#?([0-9a-f]{6})$/i.exec(s.trim());
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+/** May someone holding `role` on the incident release a message that needs `approval`? */
+export function mayApprove(role: Role | null, approval: string): boolean {
+  return role !== null && atLeast(role, approval === 'manager' ? 'manager' : 'lead');
+}
+
+/** The outbox id of a message's mail to one address: a hash, so Message-IDs stay distinct. */
+export function protocolOutboxId(key: string, address: string): string {
+  return `protocol-${createHash('sha256').update(`${key}\n${address}`).digest('hex').slice(0, 24)}`;
 }

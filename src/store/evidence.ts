@@ -1,16 +1,20 @@
 /** What the evidence pack reads: the incidents of a period and what hangs off them. */
 import { parse as parseYaml } from 'yaml';
 import type { AccessSnapshot, EvidenceInput, IncidentRow } from '../domain/evidence.js';
+import { protocolOutboxId } from '../domain/protocols.js';
 import { checkAuditChain } from './audit.js';
 import { drillRunsBetween } from './drills.js';
 import {
   ArchivedIncident,
   ArchivedPlaybookStep,
   Incident,
+  Outbox,
   PlanVersion,
   PlaybookStep,
+  ProtocolMessage,
   ReviewAction,
   type PlaybookStepDoc,
+  type ProtocolMessageDoc,
   type ReviewActionDoc,
 } from './models.js';
 
@@ -29,13 +33,16 @@ export async function gatherEvidence(from: Date, to: Date): Promise<Gathered> {
   const incidents = [...hot, ...archived].sort((a, b) => a.number - b.number);
   const numbers = incidents.map((i) => i.number);
   const ofThem = { incidentNumber: { $in: numbers } };
-  const [hotSteps, archivedSteps, actions] = await Promise.all([
+  const [hotSteps, archivedSteps, actions, messages] = await Promise.all([
     PlaybookStep.find(ofThem).lean<PlaybookStepDoc[]>(),
     // Archived incidents' steps went to the archive with them.
     ArchivedPlaybookStep.find(ofThem).lean<PlaybookStepDoc[]>(),
     ReviewAction.find({ incidentNumber: { $in: numbers } })
       .sort({ incidentNumber: 1, _id: 1 })
       .lean<ReviewActionDoc[]>(),
+    ProtocolMessage.find({ incidentNumber: { $in: numbers } })
+      .sort({ incidentNumber: 1, createdAt: 1, _id: 1 })
+      .lean<ProtocolMessageDoc[]>(),
   ]);
   const steps = [...hotSteps, ...archivedSteps].sort(
     (a, b) => a.incidentNumber - b.incidentNumber || a.step - b.step,
@@ -47,6 +54,7 @@ export async function gatherEvidence(from: Date, to: Date): Promise<Gathered> {
     steps,
     actions,
     drills: await drillRunsBetween(from, to),
+    communications: await withSentAt(messages),
     planVersions: await planVersionsInForce(from, to),
     audit: await checkAuditChain(),
   };
@@ -85,4 +93,20 @@ function accessOf(text: string): AccessSnapshot {
       .map((g) => `${g.id} (lead ${g.lead ?? '-'}, manager ${g.manager ?? '-'})`)
       .join('; '),
   };
+}
+
+/** Each protocol message with when the last of its mails was sent (from the outbox). */
+async function withSentAt(messages: readonly ProtocolMessageDoc[]) {
+  const ids = messages.flatMap((m) => (m.to ?? []).map((a) => protocolOutboxId(m._id, a)));
+  const sent = new Map(
+    (await Outbox.find({ _id: { $in: ids }, state: 'sent' }, { sentAt: 1 }).lean()).map(
+      (o) => [o._id, o.sentAt] as const,
+    ),
+  );
+  return messages.map((m) => {
+    const times = (m.to ?? []).map((a) => sent.get(protocolOutboxId(m._id, a)));
+    const all = m.state === 'released' && times.length > 0 && times.every(Boolean);
+    const last = all ? Math.max(...times.map((t) => t!.getTime())) : null;
+    return { ...m, sentAt: last === null ? null : new Date(last) };
+  });
 }

@@ -178,6 +178,18 @@ export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> 
   return TimelineEntry.findById(id).lean<TimelineDoc>();
 }
 
+/**
+ * How many times `event` happened to an incident up to `upTo`: which occurrence of a moment
+ * an entry is (the 2nd priority change), the same however often it is asked again.
+ */
+export async function countEvents(
+  incidentNumber: number,
+  event: string,
+  upTo: Date,
+): Promise<number> {
+  return TimelineEntry.countDocuments({ incidentNumber, event, at: { $lte: upTo } });
+}
+
 /** The message that opened the incident (its text drives classification). */
 export async function openingMessage(
   incident: Pick<IncidentDoc, 'openedBy'>,

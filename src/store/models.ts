@@ -160,6 +160,8 @@ incidentSchema.index({ parent: 1 }, { sparse: true });
 incidentSchema.index({ createdAt: 1 });
 incidentSchema.index({ firstRespondedAt: 1 }, { sparse: true });
 incidentSchema.index({ resolvedAt: 1 }, { sparse: true });
+// The protocol sweep's replay of recent openings (src/actions/protocols.ts).
+incidentSchema.index({ triagedAt: 1 }, { sparse: true });
 incidentSchema.index({ 'sla.firstResponse.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ 'sla.resolution.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ updatedAt: 1 });
@@ -380,6 +382,49 @@ export const PlaybookStep = mongoose.model('PlaybookStep', playbookStepSchema, '
 export type PlaybookStepDoc = InferSchemaType<typeof playbookStepSchema> & { _id: string };
 
 /**
+ * Messages owed under a communication protocol (src/domain/protocols.ts), one per key: the key
+ * is the _id, so however often a moment is replayed (a retried job, the next sweep, a process
+ * killed half-way) each recipient is told once per moment. `held` waits for approval.
+ */
+const protocolMessageSchema = new Schema(
+  {
+    _id: String, // the message key: incident/protocol/template/moment#occurrence/recipient
+    /** A short id for people: `#approve 3fa9c1` and `incidesk protocol approve`. */
+    ref: { type: String, required: true },
+    incidentNumber: { type: Number, required: true },
+    protocol: { type: String, required: true },
+    moment: { type: String, required: true },
+    occurrence: { type: Number, required: true },
+    recipient: { type: String, required: true }, // role:lead, list:board, customer:a@b, …
+    /** The incident the recipient's mail is about: a reporter's own report under an outage. */
+    about: { type: Number, required: true },
+    audience: { type: String, enum: ['internal', 'external'], required: true },
+    template: { type: String, required: true },
+    locale: { type: String, required: true },
+    approval: String,
+    state: { type: String, enum: ['held', 'pending', 'released', 'rejected'], required: true },
+    approvedBy: String,
+    decidedAt: Date,
+    /** The addresses it went to (a list's members, a role's holder), set when released. */
+    to: { type: [String], default: undefined },
+    releasedAt: Date,
+    createdAt: { type: Date, required: true },
+  },
+  opts,
+);
+protocolMessageSchema.index({ incidentNumber: 1, createdAt: 1 });
+// The held messages waiting for someone's approval, oldest first.
+protocolMessageSchema.index({ state: 1, createdAt: 1 });
+// The evidence pack: what went out in a period.
+protocolMessageSchema.index({ releasedAt: 1 }, { sparse: true });
+export const ProtocolMessage = mongoose.model(
+  'ProtocolMessage',
+  protocolMessageSchema,
+  'protocol_messages',
+);
+export type ProtocolMessageDoc = InferSchemaType<typeof protocolMessageSchema> & { _id: string };
+
+/**
  * Outage grouping: one document per child under a parent. The truth for "which reports does
  * resolving this parent resolve", found by the `parent` index; the parent's `children` is a
  * copy written in the same transaction. Small: only grouped incidents appear here.
@@ -521,6 +566,7 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   MailboxLease,
   ReviewAction,
   PlaybookStep,
+  ProtocolMessage,
   IncidentLink,
   RecentIncident,
   ArchivedIncident,

@@ -96,7 +96,7 @@ describe('incidesk CLI', () => {
     });
     expect(french.code).toBe(0);
     expect(french.stdout).toContain(
-      'warning: templates/fr/ lacks acknowledgement, agent-reply, resolved: fr customers get those in en',
+      'warning: templates/fr/ lacks acknowledgement, agent-reply, resolved, stakeholder-briefing, stakeholder-update: fr customers get those in en',
     );
     // French as the default: nothing to fall back to.
     const frenchDefault = await runIncidesk(['check'], {
@@ -107,5 +107,26 @@ describe('incidesk CLI', () => {
     expect(frenchDefault.stdout).toContain(
       'error: templates/fr/ (the default locale) lacks acknowledgement, agent-reply, resolved',
     );
+  });
+
+  it('check names the gaps of communication protocols', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'incidesk-gaps-')), 'plan.yaml');
+    writeFileSync(
+      file,
+      `version: 1
+organisation: X
+agents: [{ id: ann, name: Ann, email: ann@example.test, groups: [desk] }]
+groups: [{ id: desk, name: Desk }]
+routing: { default: desk }
+communication:
+  protocols:
+    - name: major
+      messages: [{ to: [lead], audience: internal, template: board-memo, at: [opened] }]
+`,
+    );
+    const r = await runIncidesk(['check'], { ...t.env, INCIDESK_PLAN: file });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('warning: protocol "major": template "board-memo" does not exist');
+    expect(r.stdout).toContain('warning: protocol "major": group "desk" has no lead to tell');
   });
 });

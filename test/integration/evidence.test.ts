@@ -1,8 +1,8 @@
 /**
  * The evidence pack on the real store: a seeded quarter (with incidents before and after it)
- * is exported by the CLI; the register and the playbook steps match an independent count over
- * the raw collections, read back by another ZIP implementation (Python's); the pack verifies,
- * and a changed file in it is detected.
+ * is exported by the CLI; the register, the playbook steps and the messages sent under
+ * communication protocols match an independent count over the raw collections, read back by
+ * another ZIP implementation (Python's); the pack verifies, and a changed file in it is detected.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,11 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unzipStored, zipStored } from '../../src/domain/zip.js';
 import { recordPlanVersion } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
+import { protocolOutboxId } from '../../src/domain/protocols.js';
 import {
   ArchivedPlaybookStep,
   DrillRunModel,
   Incident,
+  Outbox,
   PlaybookStep,
+  ProtocolMessage,
 } from '../../src/store/models.js';
 import { AGENT_TOKEN, testEnv, type TestEnv } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
@@ -106,6 +109,39 @@ describe('evidence pack', () => {
         }),
       ) as never[],
     );
+    // P1s told their customer under a protocol: the message, and its mail sent a minute later.
+    const told = incidents.filter((i) => i.priority === 'P1');
+    const key = (n: number) =>
+      `INC-${String(n).padStart(6, '0')}/outage/stakeholder-update/opened#0/customer:c@x`;
+    await ProtocolMessage.collection.insertMany(
+      told.map((i) => ({
+        _id: key(i.number),
+        ref: 'abcdef',
+        incidentNumber: i.number,
+        protocol: 'outage',
+        moment: 'opened',
+        occurrence: 0,
+        recipient: `customer:${i.customer.address}`,
+        about: i.number,
+        audience: 'external',
+        template: 'stakeholder-update',
+        locale: 'en',
+        approval: 'lead',
+        state: 'released',
+        approvedBy: 'dave',
+        to: [i.customer.address],
+        releasedAt: i.createdAt,
+        createdAt: i.createdAt,
+      })) as never[],
+    );
+    await Outbox.collection.insertMany(
+      told.map((i) => ({
+        _id: protocolOutboxId(key(i.number), i.customer.address),
+        kind: 'protocol',
+        state: 'sent',
+        sentAt: new Date(i.createdAt.getTime() + 60_000),
+      })) as never[],
+    );
     await recordPlanVersion({
       fingerprint: 'v1-test',
       version: 1,
@@ -173,6 +209,13 @@ describe('evidence pack', () => {
     }[];
     expect(drills.map((d) => d._id)).toEqual(['drill-1', 'drill-2']);
     expect(drills[1]!.findings).toHaveLength(1);
+    const communications = files['communications.csv']!.slice(1);
+    expect(communications).toHaveLength(
+      await ProtocolMessage.countDocuments({ incidentNumber: { $in: numbers } }),
+    );
+    expect(communications.length).toBeGreaterThan(5);
+    for (const row of communications)
+      expect(row).toMatch(/,stakeholder-update,released,[0-9TZ:.-]+,[0-9TZ:.-]+,dave$/);
     expect(files['plan-versions.csv']!.slice(1)).toEqual([expect.stringMatching(/^1,1,v1-test,/)]);
     expect(JSON.parse(files['audit-verification.json']!.join('\n'))).toMatchObject({
       intact: true,

@@ -45,7 +45,13 @@ describe('roles on an incident', () => {
 });
 
 describe('the command matrix (every role × action)', () => {
-  const leadOnly = new Set<CommandAction>(['assign-other', 'transfer', 'priority-p1', 'merge']);
+  const leadOnly = new Set<CommandAction>([
+    'assign-other',
+    'transfer',
+    'priority-p1',
+    'merge',
+    'protocol-approval',
+  ]);
   const expected = (role: Role | null, action: CommandAction): boolean => {
     if (role === null || role === 'customer') return false;
     if (role === 'agent') return !leadOnly.has(action);

@@ -360,3 +360,15 @@ describe('parseCommands: playbook steps', () => {
     expect(errorOf('#skip x because')).toMatch(/use "#skip <step number>/);
   });
 });
+
+describe('parseCommands: protocol approval', () => {
+  it('#approve and #reject, alone or with the id of a held message', () => {
+    expect(one('#approve')).toEqual({ kind: 'approve' });
+    expect(one('#approve 3FA9C1')).toEqual({ kind: 'approve', ref: '3fa9c1' });
+    expect(one('#reject #3fa9c1')).toEqual({ kind: 'reject', ref: '3fa9c1' });
+  });
+  it('refuses anything else after them', () => {
+    expect(errorOf('#approve all of them')).toMatch(/approve takes the id of a held message/);
+    expect(errorOf('#reject 12')).toMatch(/reject takes the id of a held message/);
+  });
+});

@@ -71,6 +71,35 @@ const input: EvidenceInput = {
       findings: [{ kind: 'no-playbook', subject: 'category network', text: 'no playbook' }],
     },
   ],
+  communications: [
+    {
+      incidentNumber: 1,
+      protocol: 'customer-outage',
+      moment: 'opened',
+      occurrence: 0,
+      recipient: 'customer:sam@customer.example',
+      to: ['sam@customer.example'],
+      audience: 'external',
+      template: 'stakeholder-update',
+      state: 'released',
+      approvedBy: 'dave',
+      createdAt: t0,
+      sentAt: new Date(t0.getTime() + 60_000),
+    },
+    {
+      incidentNumber: 1,
+      protocol: 'major-incident',
+      moment: 'interval',
+      occurrence: 2,
+      recipient: 'list:leadership',
+      to: ['cto@example.test', 'ceo@example.test'],
+      audience: 'internal',
+      template: 'stakeholder-briefing',
+      state: 'released',
+      createdAt: t0,
+      sentAt: null,
+    },
+  ],
   audit: { intact: true, entries: 12, head: { seq: 12, hash: 'f'.repeat(64) } },
 };
 
@@ -87,6 +116,7 @@ describe('evidence pack', () => {
       'incidents.csv',
       'sla.csv',
       'playbook-steps.csv',
+      'communications.csv',
       'reviews.csv',
       'drills.json',
       'audit-verification.json',
@@ -108,6 +138,11 @@ describe('evidence pack', () => {
       '2,,,,,',
     ]);
     expect(text('playbook-steps.csv')).toContain('"Isolate, then ""image"""');
+    expect(text('communications.csv').split('\r\n').slice(0, 3)).toEqual([
+      'incident,protocol,moment,occurrence,recipient,to,audience,template,state,createdAt,sentAt,approvedBy',
+      '1,customer-outage,opened,0,customer:sam@customer.example,sam@customer.example,external,stakeholder-update,released,2026-10-01T00:00:00.000Z,2026-10-01T00:01:00.000Z,dave',
+      '1,major-incident,interval,2,list:leadership,cto@example.test; ceo@example.test,internal,stakeholder-briefing,released,2026-10-01T00:00:00.000Z,,',
+    ]);
     expect(text('reviews.csv')).toContain("1,action,1-1,'=add alerts,olga@example.test");
     expect(text('reviews.csv')).toContain('1,lesson,lesson-1,"alerts, please",olga');
     expect(JSON.parse(text('audit-verification.json'))).toEqual(input.audit);

@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  intervalPriorities,
+  mayApprove,
   messageKey,
+  parseApprovalRef,
   protocolGaps,
   protocolMatches,
   protocolMessagesDue,
   recipientAddresses,
+  recipientFromKey,
+  recipientKey,
   type ProtocolIncident,
 } from '../../src/domain/protocols.js';
 import { parsePlan } from '../../src/plan/load.js';
@@ -238,5 +243,42 @@ describe('plan validation of protocols', () => {
       'major-incident',
       'customer-outage',
     ]);
+  });
+});
+
+describe('mayApprove', () => {
+  it('a lead-approved message needs a lead or above; a manager-approved one a manager', () => {
+    expect(mayApprove('agent', 'lead')).toBe(false);
+    expect(mayApprove('lead', 'lead')).toBe(true);
+    expect(mayApprove('lead', 'manager')).toBe(false);
+    expect(mayApprove('manager', 'manager')).toBe(true);
+    expect(mayApprove('administrator', 'manager')).toBe(true);
+    expect(mayApprove(null, 'lead')).toBe(false);
+  });
+});
+
+describe('recipientFromKey, parseApprovalRef, intervalPriorities', () => {
+  it('reads back every kind of recipient key, and nothing else', () => {
+    for (const r of [
+      { kind: 'role', role: 'manager' },
+      { kind: 'address', address: 'pr@x.test' },
+      { kind: 'list', list: 'board' },
+      { kind: 'customer', address: 'a@b.test', incident: 7 },
+    ] as const)
+      expect(recipientFromKey(recipientKey(r), 7)).toEqual(r);
+    expect(recipientFromKey('role:janitor', 1)).toBeNull();
+    expect(recipientFromKey('nonsense', 1)).toBeNull();
+  });
+  it('takes six hex digits, with or without #', () => {
+    expect(parseApprovalRef('#3FA9C1')).toBe('3fa9c1');
+    expect(parseApprovalRef('3fa9c')).toBeNull();
+  });
+  it('names the priorities an interval protocol covers, or null for any', () => {
+    expect(intervalPriorities(plan.communication)).toEqual(['P1', 'P2']);
+    expect(
+      intervalPriorities({
+        protocols: [{ ...plan.communication.protocols[0]!, when: {} }],
+      }),
+    ).toBeNull();
   });
 });

@@ -47,11 +47,11 @@ describe('customer mail templates', () => {
     expect(templateProblems('en', ['fr'])).toEqual({
       errors: [],
       warnings: [
-        'templates/fr/ lacks acknowledgement, agent-reply, resolved: fr customers get those in en',
+        'templates/fr/ lacks acknowledgement, agent-reply, resolved, stakeholder-briefing, stakeholder-update: fr customers get those in en',
       ],
     });
     expect(templateProblems('fr').errors).toEqual([
-      'templates/fr/ (the default locale) lacks acknowledgement, agent-reply, resolved: customer mail cannot be written',
+      'templates/fr/ (the default locale) lacks acknowledgement, agent-reply, resolved, stakeholder-briefing, stakeholder-update: customer mail cannot be written',
     ]);
   });
 
@@ -152,5 +152,74 @@ describe('agent text as HTML', () => {
     });
     expect(reply.html).toContain('<li>a &lt;i&gt;b&lt;/i&gt;</li>');
     expect(reply.text).toContain('- a <i>b</i>');
+  });
+});
+
+describe('communication protocol templates', () => {
+  const data = {
+    ...base,
+    priority: 'P1',
+    category: 'outage',
+    status: 'in-progress',
+    group: 'Network',
+    assignee: 'Bob',
+    reports: 3,
+    openedAt: new Date('2026-12-07T09:00:00Z'),
+    resolvedAt: new Date('2026-12-07T11:15:00Z'),
+    fix: 'failed over to the second site',
+    workaround: '',
+    updateNumber: 0,
+    protocol: 'major-incident',
+  };
+  const at = (moment: 'opened' | 'update' | 'resolved') => ({
+    opened: moment === 'opened',
+    update: moment === 'update',
+    resolved: moment === 'resolved',
+  });
+
+  it('tell customers, in their language, without internal detail', () => {
+    const opened = render('stakeholder-update', { ...data, ...at('opened'), locale: 'en' });
+    expect(opened.text).toContain('working on it since Mon, 7 Dec 2026, 10:00 CET');
+    expect(opened.text).not.toMatch(/P1|Bob|Network/);
+    const resolved = render('stakeholder-update', { ...data, ...at('resolved'), locale: 'de' });
+    expect(resolved.text).toContain(
+      'das folgende Problem ist gelöst (Mo., 7. Dez. 2026, 12:15 MEZ)',
+    );
+    expect(resolved.text).toContain('Was wir getan haben: failed over to the second site');
+    expect(resolved.html).toContain('<html lang="de">');
+  });
+
+  it('brief staff with the incident’s state, marked internal', () => {
+    const update = render('stakeholder-briefing', {
+      ...data,
+      ...at('update'),
+      updateNumber: 2,
+      locale: 'en',
+    });
+    expect(update.text).toMatch(/^INTERNAL: not for customers\./);
+    expect(update.text).toContain('INC-000042: status update 2.');
+    expect(update.text).toContain('Priority:  P1');
+    expect(update.html).toContain('INTERNAL');
+    const de = render('stakeholder-briefing', { ...data, ...at('opened'), locale: 'de' });
+    expect(de.text).toContain('INC-000042 wurde eröffnet (Mo., 7. Dez. 2026, 10:00 MEZ).');
+  });
+
+  it('ask the approver with the message’s id, what it reads, and how to release it', () => {
+    const ask = render('protocol-approval', {
+      ...base,
+      locale: 'en',
+      name: 'Lee',
+      ref: '3fa9c1',
+      protocol: 'customer-outage',
+      template: 'stakeholder-update',
+      moment: 'opened',
+      audience: 'external',
+      recipients: ['a@x.test', 'b@y.test'],
+      preview: 'Hello, we know about it.',
+    });
+    expect(ask.text).toContain('Recipients: a@x.test, b@y.test');
+    expect(ask.text).toContain('#approve 3fa9c1');
+    expect(ask.text).toContain('Hello, we know about it.');
+    expect(ask.html).toBeUndefined();
   });
 });

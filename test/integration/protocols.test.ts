@@ -1,0 +1,360 @@
+/**
+ * Communication protocols end to end on real servers, with a real `incidesk start` process
+ * killed with SIGKILL three times while protocol mail is going out: a P1 outage's stakeholder
+ * briefing goes to the group lead and a distribution list at opening, at every interval and at
+ * resolution; the customer update is held for the lead's approval (#approve by email, then
+ * `incidesk protocol approve`) and then reaches every reporter grouped under the outage, in
+ * their language. Each recipient gets each moment exactly once (one Message-ID), and every
+ * message is on the parent's timeline and in `incidesk protocol log`. Then, in process: a P3
+ * raised to P1 briefs the lead at the priority change, and a customer update that needs a
+ * manager is refused to the lead's #approve and dropped by the manager's #reject.
+ *
+ * The process cannot use the test's DNS stub, so agents' mail is trusted by its token alone
+ * (`agentMail: token-only`); agent-auth.test.ts covers the other modes.
+ */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectStore, disconnectStore } from '../../src/store/db.js';
+import {
+  Incident,
+  Outbox,
+  ProtocolMessage,
+  TimelineEntry,
+  type ProtocolMessageDoc,
+} from '../../src/store/models.js';
+import {
+  deliver,
+  deliverReply,
+  SUPPORT,
+  testEnv,
+  useTestApp,
+  waitUntil,
+  type TestEnv,
+} from '../support/harness.js';
+import { mailExchange } from '../support/mail-exchange.js';
+import { runIncidesk, spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
+
+const PLAN = `version: 1
+organisation: Example Corp
+groups: [{ id: noc, name: NOC, lead: lee, manager: max }]
+agents:
+  - { id: lee, name: Lee Lead, email: lee@example.test, groups: [noc] }
+  - { id: max, name: Max Manager, email: max@example.test, groups: [noc] }
+customers:
+  - { domain: kunde.test, tier: silver, locale: de }
+classification:
+  rules:
+    - { name: down, when: { subject: '\\bdown\\b' }, set: { category: outage, impact: high, urgency: high } }
+    - { name: slow, when: { subject: '\\bslow\\b' }, set: { category: outage, impact: low, urgency: medium } }
+routing: { default: noc }
+access: { agentMail: token-only }
+communication:
+  lists:
+    board: [ceo@corp.test, cfo@corp.test]
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [lead, { list: board }], audience: internal, template: stakeholder-briefing, at: [opened, resolved], every: 12s }
+    - name: customers
+      when: { priority: P1, category: outage }
+      messages:
+        - { to: [customers], audience: external, template: stakeholder-update, at: [opened, resolved], approval: lead }
+`;
+const LEE = 'lee@example.test';
+const STAFF = [LEE, 'ceo@corp.test', 'cfo@corp.test'];
+const ALICE = 'alice@cust.test';
+const BOB = 'bob@kunde.test';
+const CAROL = 'carol@cust.test';
+
+describe('communication protocols across kill -9', () => {
+  let smtp: SmtpCapture;
+  let t: TestEnv;
+  let proc: IncideskProcess | undefined;
+  const log = `/tmp/incidesk-protocols-${process.pid}.log`;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    const planFile = join(tmpdir(), `incidesk-protocols-plan-${process.pid}.yaml`);
+    writeFileSync(planFile, PLAN);
+    t = testEnv(smtp, { INCIDESK_PLAN: planFile, INCIDESK_SLA_SWEEP_SECONDS: '2' });
+    await connectStore(t.env.MONGODB_URI!);
+  });
+  afterAll(async () => {
+    await proc?.kill('SIGKILL');
+    await disconnectStore();
+    await smtp?.close();
+  });
+
+  const start = () => spawnIncidesk(['start'], t.env, log);
+  const restartAfterKill = async () => {
+    expect(await proc!.kill('SIGKILL')).toBeNull();
+    proc = start();
+  };
+  const kind = (m: CapturedMail) => m.header('x-incidesk-kind');
+  const protocolMails = (to: string) =>
+    smtp.messages.filter((m) => kind(m) === 'protocol' && m.envelopeTo.includes(to));
+  const waitForMail = (what: string, find: () => CapturedMail | undefined, timeoutMs = 60_000) =>
+    waitUntil(what, async () => find(), timeoutMs);
+  /** The moments a recipient heard of, by the mail's wording, each with its Message-IDs. */
+  const heard = (to: string) => {
+    const byMoment = new Map<string, Set<string>>();
+    for (const m of protocolMails(to)) {
+      const text = m.parsed.text ?? '';
+      const moment =
+        /is resolved|ist gelöst|problem below is resolved/.exec(text)?.[0] !== undefined
+          ? 'resolved'
+          : (/status update (\d+)/.exec(text)?.[0] ??
+            (/was opened|working on it since/.test(text) ? 'opened' : `other: ${text}`));
+      byMoment.set(moment, (byMoment.get(moment) ?? new Set()).add(m.parsed.messageId!));
+    }
+    return byMoment;
+  };
+
+  it(
+    'tells each recipient each moment once, with approval, while the process is killed',
+    { timeout: 120_000 },
+    async () => {
+      const t0 = Date.now();
+      const marks: string[] = [];
+      const mark = (what: string) =>
+        marks.push(`${what} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+      proc = start();
+      await deliver(t.mailboxUser, {
+        from: ALICE,
+        to: SUPPORT,
+        subject: 'Shop is down',
+        text: 'Nothing loads.',
+      });
+      // Kill 1: as soon as the first briefing of the opening is out, the others in flight.
+      await waitForMail('first opening briefing', () =>
+        STAFF.flatMap(protocolMails).find(() => true),
+      );
+      mark('kill 1');
+      await restartAfterKill();
+      // The n-th distinct approval request: a mail sent just before a kill may be sent again
+      // after it, with the same Message-ID (SMTP is at-least-once; the Message-ID is the mail).
+      const approvalOf = (n: number) =>
+        waitForMail(`approval request ${n}`, () => {
+          const seen = new Map<string, CapturedMail>();
+          for (const m of smtp.messages.filter((m) => kind(m) === 'protocol-approval'))
+            if (!seen.has(m.parsed.messageId!)) seen.set(m.parsed.messageId!, m);
+          return [...seen.values()][n - 1];
+        });
+      const ask = await approvalOf(1);
+      expect(ask.envelopeTo).toEqual([LEE]);
+      expect(ask.parsed.text).toContain(`Recipients: ${ALICE}`);
+      const ref = /#approve ([0-9a-f]{6})/.exec(ask.parsed.text!)![1]!;
+      const parent = (await Incident.findOne({ subject: 'Shop is down' }).lean())!;
+      expect(parent.priority).toBe('P1');
+      expect(protocolMails(ALICE)).toHaveLength(0); // held until approved
+
+      mark('approval 1');
+      // Two more customers report it; their reports are grouped under the outage.
+      for (const from of [BOB, CAROL])
+        await deliver(t.mailboxUser, { from, to: SUPPORT, subject: 'Shop is slow', text: 'Hm.' });
+      const reports = await waitUntil('reports triaged', async () => {
+        const found = await Incident.find({ subject: 'Shop is slow', status: 'assigned' }).lean();
+        return found.length === 2 ? found : null;
+      });
+      expect(reports.map((r) => r.priority)).not.toContain('P1');
+      mark('reports triaged');
+      const id = (n: number) => `INC-${String(n).padStart(6, '0')}`;
+      const group = await runIncidesk(
+        [
+          'incidents',
+          'group',
+          id(parent.number),
+          ...reports.map((r) => id(r.number)),
+          '--as',
+          'lee',
+        ],
+        t.env,
+      );
+      expect(group.stderr).toBe('');
+
+      mark('grouped');
+      // The lead approves the opening update by email: only Alice had reported when it opened.
+      await deliverReply(t.mailboxUser, ask, LEE, `#approve ${ref}`);
+      await waitForMail('the approved opening update', () => protocolMails(ALICE)[0]);
+
+      mark('approved opening sent');
+      // Kill 2: right after the first interval briefing.
+      await waitForMail('first interval briefing', () =>
+        STAFF.flatMap(protocolMails).find((m) => m.parsed.text?.includes('status update 1')),
+      );
+      await restartAfterKill();
+
+      mark('kill 2');
+      // Resolved by the lead's reply to a briefing: the briefing goes out, the customer update
+      // waits for approval again, now for every reporter.
+      const briefing = protocolMails(LEE)[0]!;
+      await deliverReply(
+        t.mailboxUser,
+        briefing,
+        LEE,
+        '#resolve cause: database failover stalled; fix: failed over by hand',
+      );
+      const ask2 = await approvalOf(2);
+      for (const who of [ALICE, BOB, CAROL]) expect(ask2.parsed.text).toContain(who);
+      mark('approval 2');
+      const held = await ProtocolMessage.find({ state: 'held', moment: 'resolved' }).lean();
+      expect(held.map((m) => m.recipient).sort()).toEqual([
+        'customer:alice@cust.test',
+        'customer:bob@kunde.test',
+        'customer:carol@cust.test',
+      ]);
+      const approve = await runIncidesk(
+        ['protocol', 'approve', id(parent.number), '--as', 'lee'],
+        t.env,
+      );
+      expect(approve.stdout).toMatch(/approve: approved [0-9a-f]{6}: 3 message\(s\) sent/);
+
+      mark('approved by CLI');
+      // Kill 3: as the first resolution update reaches a customer.
+      await waitForMail('first resolution update', () =>
+        [ALICE, BOB, CAROL]
+          .flatMap(protocolMails)
+          .find((m) => /resolved|gelöst/.test(m.parsed.text ?? '')),
+      );
+      await restartAfterKill();
+      mark('kill 3');
+      await waitUntil('every protocol message released and its mail sent', async () => {
+        const [unreleased, resolvedToCustomers, unsent] = await Promise.all([
+          ProtocolMessage.countDocuments({ state: { $in: ['pending', 'held'] } }),
+          ProtocolMessage.countDocuments({
+            moment: 'resolved',
+            audience: 'external',
+            state: 'released',
+          }),
+          Outbox.countDocuments({ kind: /^protocol/, state: { $ne: 'sent' } }),
+        ]);
+        return unreleased === 0 && resolvedToCustomers === 3 && unsent === 0;
+      });
+      mark('all sent');
+      await new Promise((r) => setTimeout(r, 4000)); // two sweeps: room for a duplicate
+      await proc!.kill('SIGTERM');
+      proc = undefined;
+      console.log(`protocols: ${marks.join(', ')}`);
+
+      // Staff: opened once, each interval once, resolved once; nothing after resolution.
+      for (const who of STAFF) {
+        const moments = heard(who);
+        for (const [moment, ids] of moments)
+          expect([who, moment, ids.size]).toEqual([who, moment, 1]);
+        expect(moments.has('opened')).toBe(true);
+        expect(moments.has('status update 1')).toBe(true);
+        expect(moments.has('resolved')).toBe(true);
+      }
+      // Customers: Alice the opening and the resolution, the later reporters the resolution, Bob in German.
+      expect([...heard(ALICE).entries()].map(([m, ids]) => [m, ids.size])).toEqual([
+        ['opened', 1],
+        ['resolved', 1],
+      ]);
+      for (const who of [BOB, CAROL])
+        expect([...heard(who).entries()].map(([m, ids]) => [m, ids.size])).toEqual([
+          ['resolved', 1],
+        ]);
+      expect(protocolMails(BOB)[0]!.parsed.text).toContain('das folgende Problem ist gelöst');
+      expect(protocolMails(BOB)[0]!.parsed.subject).toContain('Gelöst');
+
+      // One record per recipient and moment; on the parent's timeline, approvals recorded.
+      const records = await ProtocolMessage.find({ incidentNumber: parent.number }).lean<
+        ProtocolMessageDoc[]
+      >();
+      expect(records.every((r) => r.state === 'released')).toBe(true);
+      const customerRecords = records.filter((r) => r.audience === 'external');
+      expect(customerRecords.map((r) => [r.recipient, r.moment, r.approvedBy]).sort()).toEqual([
+        ['customer:alice@cust.test', 'opened', 'lee'],
+        ['customer:alice@cust.test', 'resolved', 'lee'],
+        ['customer:bob@kunde.test', 'resolved', 'lee'],
+        ['customer:carol@cust.test', 'resolved', 'lee'],
+      ]);
+      const entries = await TimelineEntry.find({
+        incidentNumber: parent.number,
+        event: 'protocol-message',
+      }).lean();
+      expect(entries).toHaveLength(records.length);
+      const logOut = await runIncidesk(['protocol', 'log', id(parent.number)], t.env);
+      expect(logOut.stdout.split('\n').filter((l) => l.includes('released'))).toHaveLength(
+        records.length,
+      );
+      expect(logOut.stdout).toContain('approved by lee');
+    },
+  );
+});
+
+describe('communication protocols: a priority change, and approval that is refused or rejected', () => {
+  let now = new Date();
+  const h = useTestApp({
+    now: () => now,
+    plan: `
+groups: [{ id: desk, name: Desk, lead: lee, manager: max }]
+agents:
+  - { id: lee, name: Lee Lead, email: lee@example.test, groups: [desk] }
+  - { id: max, name: Max Manager, email: max@example.test }
+routing: { default: desk }
+communication:
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [lead], audience: internal, template: stakeholder-briefing, at: [opened, priority-changed] }
+        - { to: [customers], audience: external, template: stakeholder-update, at: [priority-changed], approval: manager }
+`,
+  });
+  const { mailTo, mailsTo, replyTo, sweep } = mailExchange(h);
+  const kindIs = (k: string) => (m: CapturedMail) => m.header('x-incidesk-kind') === k;
+
+  it('raised to P1: the lead is briefed, the customer update waits for a manager, who rejects it', async () => {
+    await deliver(h.t.mailboxUser, {
+      from: 'pat@cust.test',
+      to: SUPPORT,
+      subject: 'Printer jams',
+      text: 'Every page.',
+    });
+    const [assignment] = await mailTo(LEE, kindIs('assignment'));
+    await replyTo(assignment!, LEE, '#priority P1');
+    const [briefing] = await mailTo(LEE, kindIs('protocol'));
+    expect(briefing!.parsed.text).toContain('status change.');
+    expect(briefing!.parsed.text).toContain('Priority:  P1');
+    const [ask] = await mailTo('max@example.test', kindIs('protocol-approval'));
+    // What the customer would read, as the real mail writes it.
+    expect(ask!.parsed.text).toContain('An update on the problem you reported');
+    expect(ask!.parsed.text).toContain('Kind regards,\nExample Support');
+    const ref = /#approve ([0-9a-f]{6})/.exec(ask!.parsed.text!)![1]!;
+
+    // The lead may not release what needs a manager.
+    await replyTo(assignment!, LEE, `#approve ${ref}`);
+    const results = await mailTo(LEE, kindIs('command-result'), 2);
+    expect(results[1]!.parsed.text).toContain(
+      'refused: #approve: these messages need a manager’s approval',
+    );
+    await replyTo(ask!, 'max@example.test', `#reject ${ref}`);
+    await waitUntil('rejected', () =>
+      ProtocolMessage.findOne({ state: 'rejected', approvedBy: 'max' }).lean(),
+    );
+    expect(mailsTo('pat@cust.test', kindIs('protocol'))).toHaveLength(0);
+    const incident = (await Incident.findOne({ subject: 'Printer jams' }).lean())!;
+    const told = await TimelineEntry.find({
+      incidentNumber: incident.number,
+      event: 'protocol-message',
+    }).lean();
+    expect(told.map((e) => e.detail)).toEqual([
+      expect.objectContaining({
+        protocol: 'major',
+        moment: 'priority-changed',
+        occurrence: 1,
+        recipient: 'role:lead',
+        to: [LEE],
+      }),
+    ]);
+    // The sweep's replay of the opening judges it as it was opened (P3): no late "opened".
+    now = new Date(now.getTime() + 60_000);
+    await sweep();
+    expect(await ProtocolMessage.countDocuments({ moment: 'opened' })).toBe(0);
+  });
+});
