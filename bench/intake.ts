@@ -340,14 +340,19 @@ async function throughputPhase(s: TestServices, t: AppUnderTest, run: string) {
   }
 }
 
-/** Wait until no job of the pipeline waits or runs (SLA timers, delayed by design, aside). */
+/** Wait until no job of the pipeline waits or runs (SLA timers, delayed by design, aside; a
+ * re-index waits a moment on purpose, so it counts). */
 async function drained(t: AppUnderTest, timeoutMs: number): Promise<boolean> {
   const q = t.app.ctx.queues;
   const pipeline = [q.ingest, q.triage, q.assign, q.announce, q.notify, q.index];
   const busy = async () => {
     let n = 0;
     for (const queue of pipeline) {
-      const c = await queue.getJobCounts('waiting', 'active', 'prioritized', 'waiting-children');
+      const states = ['waiting', 'active', 'prioritized', 'waiting-children'] as const;
+      const c = await queue.getJobCounts(
+        ...states,
+        ...(queue === q.index ? (['delayed'] as const) : []),
+      );
       n += Object.values(c).reduce((a, b) => a + b, 0);
     }
     return n;

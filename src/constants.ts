@@ -54,6 +54,11 @@ export const DIGEST_TICK_MS = 5 * 60_000;
 
 /** How often each process links recorded audit entries into the chain (see sealAudit). */
 export const AUDIT_SEAL_EVERY_MS = 500;
+/**
+ * How long a re-index request waits before it runs, so that the changes of one moment (triage,
+ * then assignment a moment later) are indexed once: search lags a change by about this much.
+ */
+export const INDEX_DELAY_MS = 1000;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
 /**

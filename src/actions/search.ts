@@ -5,6 +5,7 @@
  */
 import type { AppContext } from '../context.js';
 import {
+  INDEX_DELAY_MS,
   SIMILAR_MAX_INCIDENTS,
   SIMILAR_MAX_KNOWN_ERRORS,
   SIMILAR_MIN_SCORE_RATIO,
@@ -134,7 +135,13 @@ export async function queueIndex(
   job: IndexJob,
   cause: string,
 ): Promise<void> {
-  await ctx.queues.index.add('index', job, { jobId: jobIds.index(job, cause) });
+  await ctx.queues.index.add('index', job, {
+    jobId: jobIds.index(job, cause),
+    delay: INDEX_DELAY_MS,
+    // The job indexes the document as it is when it runs, so a request made while another for
+    // the same document still waits adds nothing; one made while it runs queues one more run.
+    deduplication: { id: `${job.kind}-${job.id}`, keepLastIfActive: true },
+  });
 }
 
 /** Rebuild the whole index from incidents, their timelines and known errors. */
