@@ -11,9 +11,13 @@ import { timelineWithMerged } from '../store/review.js';
  */
 export async function filesForStaffMail(ctx: AppContext, incident: number, ids: readonly string[]) {
   const wanted = new Set(ids);
-  const files = (await numberedAttachments(await timelineWithMerged(incident))).filter((a) =>
-    wanted.has(a.id),
-  );
+  // Their numbers come from the whole timeline; a mail without files need not read it.
+  const files =
+    wanted.size === 0
+      ? []
+      : (await numberedAttachments(await timelineWithMerged(incident))).filter((a) =>
+          wanted.has(a.id),
+        );
   const { attached, listed } = splitForMail(
     files,
     ctx.plan.attachments.toAgentsMaxMB * 1024 * 1024,
