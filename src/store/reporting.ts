@@ -19,19 +19,21 @@
  */
 import type { HourCount, ReviewActionLike } from '../domain/digest.js';
 import { OPEN_STATUSES } from '../domain/lifecycle.js';
+import { Binary } from 'mongodb';
 import {
   factDays,
   factsOf,
   openEntryOf,
   packFacts,
+  packSummary,
   summariseDay,
   unpackFacts,
+  unpackSummary,
   utcDaysBetween,
   type DaySummary,
   type Fact,
   type IncidentLike,
   type OpenEntry,
-  type PackedFacts,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
 import { Incident } from './models.js';
@@ -73,14 +75,34 @@ const EVENT_FIELDS = [
   'sla.resolution.breachedAt',
 ] as const;
 
+/**
+ * The layout of the cached documents below. A cached day of another format (written by an
+ * earlier version) is not read: it is recomputed and replaced when next needed.
+ */
+const CACHE_FORMAT = 2;
+
+/** One day's facts (domain PackedFacts), each column one binary field. */
 interface DayFacts {
   _id: string;
-  facts: PackedFacts;
+  format: number;
+  strings: string[];
+  columns: Record<string, Binary>;
+  computedAt: Date;
+}
+
+/** One day's hourly counts (domain PackedSummary). */
+interface DayCounts {
+  _id: string;
+  format: number;
+  groups: string[];
+  opened: Binary;
+  resolved: Binary;
   computedAt: Date;
 }
 
 const factsCache = () => db().collection<DayFacts>('report_day_facts');
-const countsCache = () => db().collection<DaySummary>('report_day_counts');
+const countsCache = () => db().collection<DayCounts>('report_day_counts');
+const bytesOf = (b: Binary) => b.buffer.subarray(0, b.position);
 const cacheState = () => db().collection<{ _id: string; checkedAt: Date }>('report_state');
 
 const dayStart = (day: string) =>
@@ -117,7 +139,13 @@ const computing = new Map<string, Promise<Fact[]>>();
 
 /** One day's facts: from the cache when settled and cached, else from the incidents. */
 async function factsOfDay(day: string, now: Date, cached?: DayFacts): Promise<Fact[]> {
-  if (cached) return unpackFacts(cached.facts);
+  if (cached)
+    return unpackFacts({
+      strings: cached.strings,
+      columns: Object.fromEntries(
+        Object.entries(cached.columns).map(([k, b]) => [k, bytesOf(b)]),
+      ) as Parameters<typeof unpackFacts>[0]['columns'],
+    });
   let pending = computing.get(day);
   if (!pending) {
     pending = (async () => {
@@ -125,17 +153,30 @@ async function factsOfDay(day: string, now: Date, cached?: DayFacts): Promise<Fa
       const facts = await factsFromIncidents(from, new Date(from.getTime() + DAY_MS));
       if (settled(day, now)) {
         const computedAt = now;
+        const { strings, columns } = packFacts(facts);
+        const binary = Object.fromEntries(
+          Object.entries(columns).map(([k, bytes]) => [k, new Binary(bytes)]),
+        );
         await upsert(() =>
           factsCache().replaceOne(
             { _id: day },
-            { facts: packFacts(facts), computedAt },
+            { format: CACHE_FORMAT, strings, columns: binary, computedAt },
             { upsert: true },
           ),
         );
+        const { groups, opened, resolved } = packSummary(summariseDay(day, facts, computedAt));
         await upsert(() =>
-          countsCache().replaceOne({ _id: day }, summariseDay(day, facts, computedAt), {
-            upsert: true,
-          }),
+          countsCache().replaceOne(
+            { _id: day },
+            {
+              format: CACHE_FORMAT,
+              groups,
+              opened: new Binary(opened),
+              resolved: new Binary(resolved),
+              computedAt,
+            },
+            { upsert: true },
+          ),
         );
       }
       return facts;
@@ -179,7 +220,7 @@ export async function factsBetween(start: Date, end: Date, now: Date): Promise<F
   const cached = new Map(
     (
       await factsCache()
-        .find({ _id: { $in: days.filter((d) => settled(d, now)) } })
+        .find({ _id: { $in: days.filter((d) => settled(d, now)) }, format: CACHE_FORMAT })
         .toArray()
     ).map((c) => [c._id, c]),
   );
@@ -199,11 +240,13 @@ export async function openIncidents(): Promise<OpenEntry[]> {
  * it exists this is simply empty.
  */
 export async function overdueReviewActions(end: Date): Promise<ReviewActionLike[]> {
+  // `doneAt: null` (also matches an absent doneAt) first: the { doneAt, dueAt } index serves
+  // it; on dueAt alone the server scans every action ever recorded.
   const rows = await db()
     .collection('review_actions')
-    .find({ dueAt: { $lt: end } })
+    .find({ doneAt: null, dueAt: { $lt: end } })
     .toArray();
-  return (rows as unknown as ReviewActionLike[]).filter((a) => !a.doneAt);
+  return rows as unknown as ReviewActionLike[];
 }
 
 /** Opened/resolved per UTC hour and group over [start, end). */
@@ -212,9 +255,16 @@ export async function hourlyCounts(start: Date, end: Date, now: Date): Promise<H
   const stored = new Map(
     (
       await countsCache()
-        .find({ _id: { $in: days.filter((d) => settled(d, now)) } })
+        .find({ _id: { $in: days.filter((d) => settled(d, now)) }, format: CACHE_FORMAT })
         .toArray()
-    ).map((d) => [d._id, d]),
+    ).map((d) => [
+      d._id,
+      unpackSummary(
+        d._id,
+        { groups: d.groups, opened: bytesOf(d.opened), resolved: bytesOf(d.resolved) },
+        d.computedAt,
+      ),
+    ]),
   );
   const summaries = await Promise.all(
     days.map(async (day) => stored.get(day) ?? summariseDay(day, await factsOfDay(day, now), now)),
