@@ -30,6 +30,20 @@ function stageNow(): string {
   return actor.kind === 'worker' ? actor.id : 'intake/other';
 }
 
+/**
+ * The server's winning plan, in one line: `FETCH < IXSCAN status_1_createdAt_-1`, `COLLSCAN`.
+ * An aggregate names the plan of its first stage's query.
+ */
+export function planSummary(explained: Record<string, unknown>): string {
+  const planner = (explained.queryPlanner ??
+    (explained.stages as Record<string, Record<string, unknown>>[] | undefined)?.[0]?.$cursor
+      ?.queryPlanner) as { winningPlan?: Record<string, unknown> } | undefined;
+  const names: string[] = [];
+  for (let s = planner?.winningPlan; s; s = s.inputStage as Record<string, unknown> | undefined)
+    names.push(s.indexName ? `${String(s.stage)} ${String(s.indexName)}` : String(s.stage));
+  return names.join(' < ') || 'unknown';
+}
+
 const CRUD = new Set([
   'find',
   'insert',
@@ -47,6 +61,8 @@ export function startDbProfile() {
   const pending = new Map<number, string>();
   const rows = new Map<string, Row>();
   const byStage = new Map<string, Map<string, number>>();
+  /** The first command of each find/count/aggregate shape, to explain afterwards. */
+  const samples = new Map<string, Record<string, unknown>>();
   const started = (e: {
     requestId: number;
     commandName: string;
@@ -63,10 +79,15 @@ export function startDbProfile() {
         (e.command.updates ?? e.command.deletes) as { q?: Record<string, unknown> }[] | undefined
       )?.[0];
       shape = `{${Object.keys(first?.q ?? {}).join(',')}}`;
+    } else if (e.commandName === 'aggregate') {
+      const match = (e.command.pipeline as Record<string, unknown>[] | undefined)?.[0]?.$match;
+      shape = `[${Object.keys((match ?? {}) as Record<string, unknown>).join(',')}]`;
     } else if (e.commandName === 'findAndModify') {
       shape = `{${Object.keys((e.command.query ?? {}) as Record<string, unknown>).join(',')}}`;
     }
     const op = `${e.commandName} ${String(coll)} ${shape}`.trim();
+    if (['find', 'count', 'aggregate'].includes(e.commandName) && !samples.has(op))
+      samples.set(op, e.command);
     pending.set(e.requestId, op);
     const stage = stageNow();
     const ops = byStage.get(stage) ?? new Map<string, number>();
@@ -87,6 +108,22 @@ export function startDbProfile() {
   client.on('commandSucceeded', finished);
   client.on('commandFailed', finished);
   return {
+    /** The winning plan of each read shape seen, from the server's own explain. */
+    async plans(): Promise<{ op: string; plan: string }[]> {
+      const db = mongoose.connection.db!;
+      const out: { op: string; plan: string }[] = [];
+      for (const [op, command] of samples) {
+        // The session and cluster fields belong to the original command, not to explain.
+        const plain = Object.fromEntries(
+          Object.entries(command).filter(
+            ([k]) => !['lsid', '$clusterTime', '$db', 'txnNumber'].includes(k),
+          ),
+        );
+        const explained = await db.command({ explain: plain, verbosity: 'queryPlanner' });
+        out.push({ op, plan: planSummary(explained) });
+      }
+      return out;
+    },
     stop(limit = 12): DbProfile {
       client.off('commandStarted', started);
       client.off('commandSucceeded', finished);

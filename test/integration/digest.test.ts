@@ -515,6 +515,14 @@ describe('manager digests', () => {
       expect(rebuilt.stdout).toMatch(/^dropped \d+ cached days/);
       const after = await build(recipient('mia'), before.model.window);
       expect(after.model).toEqual(before.model);
+      // Days cached by an older version, in another layout, are recomputed, not misread.
+      const cache = mongoose.connection.db!.collection('report_day_facts');
+      const cached = await cache.find({}, { projection: { _id: 1 } }).toArray();
+      expect(cached.length).toBeGreaterThan(0);
+      for (const { _id } of cached)
+        await cache.replaceOne({ _id }, { facts: { kind: [0], at: [0] }, computedAt: NOW });
+      const fromOldCache = await build(recipient('mia'), before.model.window);
+      expect(fromOldCache.model).toEqual(before.model);
 
       // A settled day is cached now; a change to one of its incidents must still show.
       const moved = incidents.find(

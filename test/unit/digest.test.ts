@@ -10,8 +10,10 @@ import {
   factsOf,
   openEntryOf,
   packFacts,
+  packSummary,
   summariseDay,
   unpackFacts,
+  unpackSummary,
   utcDaysBetween,
   type IncidentLike,
 } from '../../src/domain/reporting.js';
@@ -105,6 +107,26 @@ describe('facts and open entries', () => {
     );
     expect(s.opened.desk![1]).toBe(1);
     expect(s.opened['-']![1]).toBe(1);
+    expect(unpackSummary('20261123', packSummary(s), at(30))).toEqual(s);
+  });
+
+  it('a packed day keeps its strings once and nulls as nulls', () => {
+    const facts = [
+      ...factsOf(incident(1, {})),
+      ...factsOf(incident(2, {})),
+      ...factsOf(incident(3, { group: null, category: null })),
+    ];
+    const packed = packFacts(facts);
+    expect(packed.strings.filter((s) => s === 'desk')).toHaveLength(1);
+    // A column read from the database may start at any byte: unpacking copies it.
+    const shifted = Object.fromEntries(
+      Object.entries(packed.columns).map(([k, bytes]) => {
+        const b = new Uint8Array(bytes.length + 1);
+        b.set(bytes, 1);
+        return [k, b.subarray(1)];
+      }),
+    ) as typeof packed.columns;
+    expect(unpackFacts({ ...packed, columns: shifted })).toEqual(facts);
   });
 });
 
