@@ -354,6 +354,7 @@ async function agentPermission(
   let authentication = null;
   if (authenticates(mode)) {
     const address = choice?.address ?? '';
+    const receivedBy = mailboxFor(ctx.config, raw.source?.address).supportAddress;
     authentication =
       choice?.source === 'from' && choice.index === 0
         ? await senderVerdict({
@@ -363,7 +364,8 @@ async function agentPermission(
             headers: parsed.headers,
             open: () => openRaw(raw),
             resolver: (ctx.resolver ??= cachingResolver()),
-            mta: ctx.config.supportAddress.slice(ctx.config.supportAddress.lastIndexOf('@') + 1),
+            // We are the receiving side for the mailbox the message came in by.
+            mta: receivedBy.slice(receivedBy.lastIndexOf('@') + 1),
           })
         : {
             status: 'fail' as const,
