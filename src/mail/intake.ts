@@ -33,7 +33,7 @@ import {
 } from '../store/mailbox-state.js';
 import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
 import { clearSignInRefused, recordSignInRefused } from '../store/sign-in.js';
-import { isAuthFailure, serverWords } from '../ops/connections.js';
+import { isAuthFailure, serverWords } from '../domain/server-errors.js';
 
 /** Start IDLE soon after our own commands: new mail is only heard while idling. */
 const AUTO_IDLE_DELAY_MS = 300;

@@ -8,7 +8,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 import { mailboxFor, type Config, type MailboxConfig } from '../config.js';
 import type { OutboxDoc } from '../store/models.js';
-import { serverWords } from '../ops/connections.js';
+import { serverWords } from '../domain/server-errors.js';
 import type { TokenProvider } from './oauth.js';
 
 export class PermanentDeliveryError extends Error {

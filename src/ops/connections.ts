@@ -7,6 +7,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import mongoose from 'mongoose';
 import type { Config, MailboxConfig } from '../config.js';
 import { EXIT } from '../cli/exit-codes.js';
+import { isAuthFailure, serverWords } from '../domain/server-errors.js';
 import { imapAuth, imapClient } from '../mail/imap.js';
 import { tokenProviders, type TokenProvider } from '../mail/oauth.js';
 import { smtpTransport, smtpUser } from '../mail/outbound.js';
@@ -31,35 +32,6 @@ export function withoutPassword(url: string): string {
       password ? `//${user}:***@` : `//${user}@`,
     )
     .replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
-}
-
-/** An error from an IMAP or SMTP client, told apart by what the server said. */
-interface ServerError extends Error {
-  code?: string | number;
-  authenticationFailed?: boolean;
-  responseText?: string;
-  response?: string;
-  serverResponseCode?: string;
-  responseCode?: number;
-}
-
-/** What the server said, else what the network said. */
-export function serverWords(err: unknown): string {
-  const e = err as ServerError;
-  const said = e.responseText ?? (typeof e.response === 'string' ? e.response : undefined);
-  return (said ?? e.message ?? String(err)).trim();
-}
-
-/** imapflow marks a refused login with `authenticationFailed`; nodemailer with EAUTH. */
-export function isAuthFailure(err: unknown): boolean {
-  const e = err as ServerError;
-  return (
-    e.authenticationFailed === true ||
-    e.code === 'EAUTH' ||
-    e.serverResponseCode === 'AUTHENTICATIONFAILED' ||
-    e.code === 18 || // MongoDB AuthenticationFailed
-    /WRONGPASS|NOAUTH|invalid username-password/i.test(e.message ?? '')
-  );
 }
 
 async function attempt(
