@@ -22,7 +22,7 @@ import { queueMail } from './mail.js';
 import { playbookSection } from './playbook.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
-import { calendarOf } from './sla.js';
+import { calendarOf } from './clocks.js';
 import { queueIndex, similarTo, type Similar } from './search.js';
 
 /** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */

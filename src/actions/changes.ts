@@ -31,7 +31,7 @@ import { playbookGate } from './playbook.js';
 import { announce } from './protocols.js';
 import { closeProblems } from './review.js';
 import { queueIndex } from './search.js';
-import { clockChanges, updateClocks } from './sla.js';
+import { clockChanges, updateClocks } from './clocks.js';
 
 /** Move the incident to another group; assignment then happens in that group. */
 export async function transferIncident(

@@ -42,7 +42,8 @@ import { changedMeanwhile, retryIfRaced, type ChangeResult } from './outcome.js'
 import { closePlaybookStep } from './playbook.js';
 import { decideProtocolMessages } from './protocols.js';
 import { addActionItem, addLesson, completeActionItem } from './review.js';
-import { escalate, escalationChain } from './sla.js';
+import { escalationChain } from './clocks.js';
+import { escalate } from './sla.js';
 
 export interface ReplyMessage {
   rawId: string;

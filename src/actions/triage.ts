@@ -15,7 +15,7 @@ import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
 import { attachPlaybookTo } from './playbook.js';
 import { announce } from './protocols.js';
-import { firstSlaCheck, scheduleSlaCheck, startClocks } from './sla.js';
+import { firstSlaCheck, scheduleSlaCheck, startClocks } from './clocks.js';
 
 /**
  * Idempotent in steps: the decision is stored once (guarded on status `new`); everything

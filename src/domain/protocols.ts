@@ -5,11 +5,16 @@
  * the sender stores it once however often a moment is replayed; to whom a recipient resolves;
  * and where a plan's protocols have gaps. Used by src/actions/protocols.ts and by drills.
  */
-import type {
-  Communication,
-  Protocol,
-  ProtocolMessage,
-  ProtocolRecipient,
+import {
+  RECIPIENT_ROLES,
+  type Approver,
+  type Audience,
+  type Communication,
+  type EventMoment,
+  type Protocol,
+  type ProtocolMessage,
+  type ProtocolRecipient,
+  type RecipientRole,
 } from '../plan/schema.js';
 import { createHash } from 'node:crypto';
 import { atLeast, type Role } from './access.js';
@@ -18,18 +23,7 @@ import { OPEN_STATUSES } from './lifecycle.js';
 import { reportersToNotify } from './links.js';
 import { formatIncidentId } from './tokens.js';
 
-/** The moments a plan names in `at`; `interval` is the plan's `every`. */
-export const EVENT_MOMENTS = ['opened', 'priority-changed', 'resolved'] as const;
-export type EventMoment = (typeof EVENT_MOMENTS)[number];
 export type MomentKind = EventMoment | 'interval';
-/** Roles of the incident's group (or the incident itself, for the assignee). */
-export const RECIPIENT_ROLES = ['assignee', 'lead', 'manager'] as const;
-export type RecipientRole = (typeof RECIPIENT_ROLES)[number];
-export const AUDIENCES = ['internal', 'external'] as const;
-export type Audience = (typeof AUDIENCES)[number];
-/** Who releases a held message: the group's lead (or its manager, or an administrator), or its manager. */
-export const APPROVERS = ['lead', 'manager'] as const;
-export type Approver = (typeof APPROVERS)[number];
 
 /**
  * A moment of an incident's life. `occurrence` numbers repeats of the same kind (the 2nd

@@ -11,7 +11,6 @@ import { COMMAND_ACTIONS, OPERATOR_ROLES } from '../domain/access.js';
 import { AGENT_MAIL_MODES } from '../domain/agent-mail.js';
 import { durationPattern } from '../domain/duration.js';
 import { PHASES, phaseOrderProblems, STEP_OWNERS } from '../domain/playbook.js';
-import { APPROVERS, AUDIENCES, EVENT_MOMENTS, RECIPIENT_ROLES } from '../domain/protocols.js';
 
 /**
  * sha256 of operator tokens that earlier releases printed in their examples
@@ -195,6 +194,19 @@ const playbookStep = z
     mandatory: z.boolean().default(false),
   })
   .strict();
+
+// The vocabulary of communication protocols (src/domain/protocols.ts applies them).
+/** The moments a plan names in `at`; `interval` is the plan's `every`. */
+export const EVENT_MOMENTS = ['opened', 'priority-changed', 'resolved'] as const;
+export type EventMoment = (typeof EVENT_MOMENTS)[number];
+/** Roles of the incident's group (or the incident itself, for the assignee). */
+export const RECIPIENT_ROLES = ['assignee', 'lead', 'manager'] as const;
+export type RecipientRole = (typeof RECIPIENT_ROLES)[number];
+export const AUDIENCES = ['internal', 'external'] as const;
+export type Audience = (typeof AUDIENCES)[number];
+/** Who releases a held message: the group's lead (or its manager, or an administrator), or its manager. */
+export const APPROVERS = ['lead', 'manager'] as const;
+export type Approver = (typeof APPROVERS)[number];
 
 /** Who a protocol message goes to: a role of the incident's group, an address, a list, or the reporters. */
 const protocolRecipient = z.union([

@@ -1,0 +1,139 @@
+/**
+ * SLA clocks as stored on an incident: started at triage, paused, resumed, stopped and
+ * retargeted by changes, and the next moment the SLA sweep must look at the incident.
+ */
+import type { AppContext } from '../context.js';
+import type { BusinessCalendar } from '../domain/business-time.js';
+import { parseDuration } from '../domain/duration.js';
+import {
+  groupCalendar,
+  groupEscalationChain,
+  retargetClock,
+  reviewSla,
+  slaTargets,
+  type ClockName,
+  type SlaState,
+} from '../domain/escalation.js';
+import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
+import type { EscalationStep, Priority } from '../plan/schema.js';
+import { jobIds } from '../queues.js';
+import { updateIncident } from '../store/incidents.js';
+import type { IncidentDoc, SlaClockDoc } from '../store/models.js';
+
+export function calendarOf(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'group'>,
+): BusinessCalendar {
+  return groupCalendar(ctx.plan, incident.group);
+}
+
+export function escalationChain(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'group'>,
+): readonly EscalationStep[] {
+  return groupEscalationChain(ctx.plan, incident.group);
+}
+
+const targetsFor = (ctx: AppContext, priority: Priority) => slaTargets(ctx.plan, priority);
+
+export function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaClockDoc>> {
+  return {
+    firstResponse: incident.sla?.firstResponse ?? undefined,
+    resolution: incident.sla?.resolution ?? undefined,
+  };
+}
+
+/** When the sweep must look next, given clocks as they will be stored. */
+export function nextCheck(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  clocks: Partial<Record<ClockName, SlaClockDoc>>,
+  now: Date,
+) {
+  const state: SlaState = {
+    clocks,
+    escalationLevel: incident.sla?.escalationLevel ?? 0,
+    lastEscalatedAt: incident.sla?.lastEscalatedAt,
+  };
+  const policy = {
+    warnFraction: ctx.plan.sla.warnAt,
+    repeatAfterMs: parseDuration(ctx.plan.escalation.repeatAfter),
+    chain: escalationChain(ctx, incident),
+  };
+  return reviewSla(state, calendarOf(ctx, incident), policy, now);
+}
+
+/** When the SLA sweep must first look at an incident whose clocks have just started. */
+export function firstSlaCheck(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  clocks: Partial<Record<ClockName, SlaClockDoc>>,
+  now: Date,
+): Date | null {
+  return nextCheck(ctx, incident, clocks, now).nextCheckAt;
+}
+
+export async function scheduleSlaCheck(
+  ctx: AppContext,
+  number: number,
+  at: Date | null,
+): Promise<void> {
+  if (!at) return;
+  const delay = Math.max(0, at.getTime() - ctx.now().getTime());
+  await ctx.queues.sla.add('check', { incident: number }, { jobId: jobIds.sla(number, at), delay });
+}
+
+/** Fresh clocks for a newly prioritised incident. */
+export function startClocks(ctx: AppContext, priority: Priority, at: Date) {
+  const t = targetsFor(ctx, priority);
+  return {
+    firstResponse: startClock(at, t.firstResponse),
+    resolution: startClock(at, t.resolution),
+  };
+}
+
+type ClockChange = (clock: SlaClock, cal: BusinessCalendar, at: Date) => SlaClock;
+
+export const clockChanges = {
+  pause: pauseClock,
+  resume: (c: SlaClock, _cal: BusinessCalendar, at: Date) => resumeClock(c, at),
+  stop: stopClock,
+} satisfies Record<string, ClockChange>;
+
+/**
+ * Apply clock changes (and optionally other incident changes) in one update, recompute the
+ * next check, and schedule it. `retarget` moves every clock to the targets of a new priority,
+ * keeping the business time already consumed.
+ */
+export async function updateClocks(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  change: { firstResponse?: ClockChange; resolution?: ClockChange; retarget?: Priority },
+  extra: Record<string, unknown> = {},
+  /** Apply only while the incident is still in one of these statuses (null when it is not). */
+  onlyIf?: readonly IncidentDoc['status'][],
+): Promise<IncidentDoc | null> {
+  const now = ctx.now();
+  const cal = calendarOf(ctx, incident);
+  const clocks = clocksOf(incident);
+  const targets = change.retarget ? targetsFor(ctx, change.retarget) : undefined;
+  const set: Record<string, unknown> = { ...extra };
+  for (const name of ['firstResponse', 'resolution'] as const) {
+    let clock = clocks[name];
+    if (!clock) continue;
+    const fn = change[name];
+    if (fn) clock = { ...clock, ...fn(clock, cal, now) };
+    if (targets) clock = retargetClock(clock, targets[name]);
+    clocks[name] = clock;
+    set[`sla.${name}`] = clock;
+  }
+  set.slaCheckAt = nextCheck(
+    ctx,
+    { ...incident, ...(extra as Partial<IncidentDoc>) },
+    clocks,
+    now,
+  ).nextCheckAt;
+  const updated = await updateIncident(incident.number, set, onlyIf ? { onlyIf } : {});
+  if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
+  return updated;
+}
