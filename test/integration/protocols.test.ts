@@ -97,7 +97,8 @@ describe('communication protocols across kill -9', () => {
   const kind = (m: CapturedMail) => m.header('x-incidesk-kind');
   const protocolMails = (to: string) =>
     smtp.messages.filter((m) => kind(m) === 'protocol' && m.envelopeTo.includes(to));
-  const waitForMail = (what: string, find: () => CapturedMail | undefined, timeoutMs = 60_000) =>
+  // Generous: after a kill the restarted process first finds the killed one's jobs stalled.
+  const waitForMail = (what: string, find: () => CapturedMail | undefined, timeoutMs = 150_000) =>
     waitUntil(what, async () => find(), timeoutMs);
   /** The moments a recipient heard of, by the mail's wording, each with its Message-IDs. */
   const heard = (to: string) => {
@@ -116,7 +117,7 @@ describe('communication protocols across kill -9', () => {
 
   it(
     'tells each recipient each moment once, with approval, while the process is killed',
-    { timeout: 120_000 },
+    { timeout: 400_000 },
     async () => {
       const t0 = Date.now();
       const marks: string[] = [];
