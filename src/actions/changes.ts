@@ -22,7 +22,7 @@ import {
 } from '../store/incidents.js';
 import { atomically } from '../store/db.js';
 import { linkIncidentToKnownError } from '../store/known-errors.js';
-import { childrenOf, isMergedFrom } from '../store/review.js';
+import { childIncidents, isMergedFrom } from '../store/review.js';
 import type { IncidentDoc } from '../store/models.js';
 import { handOverChildren } from './links.js';
 import { queueMail } from './mail.js';
@@ -199,13 +199,11 @@ export async function resolveIncident(
     if (!(await applyResolution(ctx, incident, resolution, actor))) return changedMeanwhile();
   }
   const resolved: IncidentDoc[] = [incident];
-  for (const n of await childrenOf(incident.number)) {
-    const child = await findIncident(n);
-    if (!child || child.parent !== incident.number) continue;
+  for (const child of await childIncidents(incident.number)) {
     if (transition(child.status, 'resolve').ok) {
       if (await applyResolution(ctx, child, resolution, actor, incident.number))
         resolved.push(child);
-    } else if (retry && (await resolvedBy(n))) {
+    } else if (retry && (await resolvedBy(child.number))) {
       resolved.push(child);
     } // else resolved or closed before: its reporter was told then
   }

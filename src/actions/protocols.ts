@@ -30,7 +30,7 @@ import {
   recordDue,
   unreleasedMessages,
 } from '../store/protocols.js';
-import { childrenOf } from '../store/review.js';
+import { childIncidents } from '../store/review.js';
 import { queueMail } from './mail.js';
 import { refused, type ChangeResult } from './outcome.js';
 
@@ -42,13 +42,8 @@ const SWEEP_BATCH = 500;
  * late it is replayed; later reporters hear the next update).
  */
 async function protocolIncident(incident: IncidentDoc, asOf?: Date): Promise<ProtocolIncident> {
-  const children = incident.children?.length ? await childrenOf(incident.number) : [];
-  const reports = [incident];
-  for (const n of children) {
-    const child = await findIncident(n);
-    if (child?.parent === incident.number && (!asOf || child.createdAt <= asOf))
-      reports.push(child);
-  }
+  const children = incident.children?.length ? await childIncidents(incident.number) : [];
+  const reports = [incident, ...children.filter((child) => !asOf || child.createdAt <= asOf)];
   return {
     number: incident.number,
     priority: incident.priority,

@@ -8,6 +8,7 @@ import {
   RecentIncident,
   ReviewAction,
   TimelineEntry,
+  type IncidentDoc,
   type ReviewActionDoc,
   type TimelineDoc,
 } from './models.js';
@@ -175,6 +176,19 @@ export async function unlinkChild(parent: number, child: number) {
 export async function childrenOf(parent: number): Promise<number[]> {
   const rows = await IncidentLink.find({ parent }, { child: 1 }).sort({ child: 1 }).lean();
   return rows.map((r) => r.child);
+}
+
+/**
+ * The reports grouped under `parent`, in number order: two reads however many there are.
+ * A child whose own `parent` says otherwise (moved meanwhile) is not among them.
+ */
+export async function childIncidents(parent: number): Promise<IncidentDoc[]> {
+  const numbers = await childrenOf(parent);
+  if (numbers.length === 0) return [];
+  const rows = await Incident.find({ _id: { $in: numbers } })
+    .sort({ _id: 1 })
+    .lean<IncidentDoc[]>();
+  return rows.filter((child) => child.parent === parent);
 }
 
 /** Whether `target`'s timeline records that `merged` was merged into it. */
