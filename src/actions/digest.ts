@@ -2,6 +2,7 @@
  * Manager digests: who gets which, when they are due, gathering the facts, rendering,
  * and queueing the mail exactly once per recipient and period.
  */
+import { domainOf } from '../domain/address.js';
 import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
 import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
@@ -256,7 +257,7 @@ function outboxMessage(
   to: string,
   d: BuiltDigest,
 ): NewOutboxMessage {
-  const domain = ctx.config.supportAddress.slice(ctx.config.supportAddress.lastIndexOf('@') + 1);
+  const domain = domainOf(ctx.config.supportAddress);
   return {
     _id: id,
     kind: 'digest',

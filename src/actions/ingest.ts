@@ -6,6 +6,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
+import { domainOf } from '../domain/address.js';
 import { ackDecision } from '../domain/ack-policy.js';
 import { addressIsUndeliverable, parseDeliveryStatus, parseQmailBounce } from '../domain/bounce.js';
 import { findCustomer } from '../domain/classify.js';
@@ -360,12 +361,12 @@ async function agentPermission(
         ? await senderVerdict({
             mode,
             authservId,
-            fromDomain: address.slice(address.lastIndexOf('@') + 1),
+            fromDomain: domainOf(address),
             headers: parsed.headers,
             open: () => openRaw(raw),
             resolver: (ctx.resolver ??= cachingResolver()),
             // We are the receiving side for the mailbox the message came in by.
-            mta: receivedBy.slice(receivedBy.lastIndexOf('@') + 1),
+            mta: domainOf(receivedBy),
           })
         : {
             status: 'fail' as const,

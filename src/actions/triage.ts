@@ -1,4 +1,5 @@
 /** Classification and routing of a new incident, then SLA clocks and assignment. */
+import { domainOf } from '../domain/address.js';
 import type { AppContext } from '../context.js';
 import { classify, customerTier } from '../domain/classify.js';
 import { mailboxFor } from '../config.js';
@@ -27,7 +28,7 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
   if (incident.status === 'new') {
     const opening = await openingMessage(incident);
     const sender = incident.customer.address;
-    const senderDomain = sender.slice(sender.lastIndexOf('@') + 1);
+    const senderDomain = domainOf(sender);
     const tier = customerTier(ctx.plan, sender);
     const attachments = await attachmentsOf(opening?.attachmentIds ?? []);
     // The mailbox it came in by: its category when no rule names one, its group always.

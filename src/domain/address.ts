@@ -10,6 +10,11 @@ export function normalizeAddress(a: string): string {
   return s.trim().toLowerCase();
 }
 
+/** The part after the last "@" as written (the whole string when there is none). */
+export function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}
+
 const MAX_ADDRESS_LENGTH = 254;
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN = /[\s\u0000-\u001f\u007f<>()[\]\\,;:"]/u;

@@ -2,6 +2,7 @@
  * Classification of a new incident by the plan's rules: category, impact, urgency, the
  * priority they give, and the skills the work needs.
  */
+import { domainOf } from './address.js';
 import type { ClassificationRules, Level, Matrix, Plan, Priority } from '../plan/schema.js';
 
 /** What classification and routing look at. */
@@ -35,11 +36,6 @@ function bareAddress(s: string): string {
   return s.trim().replace(/^<|>$/g, '').trim().toLowerCase();
 }
 
-function domainOf(address: string): string {
-  const at = address.lastIndexOf('@');
-  return at >= 0 ? address.slice(at + 1) : '';
-}
-
 /** Whether `domain` is `parent` or one of its subdomains (case-insensitive). */
 export function domainMatches(domain: string, parent: string): boolean {
   const d = domain.trim().toLowerCase().replace(/\.$/, '');
@@ -67,7 +63,8 @@ export function findCustomer(
     (c) => c.address !== undefined && c.address.toLowerCase() === address,
   );
   if (byAddress) return byAddress;
-  const domain = domainOf(address);
+  // An address without "@" has no domain to match.
+  const domain = address.includes('@') ? domainOf(address) : '';
   if (!domain) return undefined;
   let best: Plan['customers'][number] | undefined;
   for (const c of plan.customers) {

@@ -5,6 +5,7 @@
  * (src/cli/drill.ts) reads the plan, the agents' open incidents and the round-robin pointers,
  * and stores the run; nothing here sends mail or touches an incident.
  */
+import { domainOf } from './address.js';
 import type { Plan, PlanGroup, Priority } from '../plan/schema.js';
 import type { Scenario, ScenarioEvent, ScenarioIncident } from '../plan/scenario.js';
 import { candidatesOf, chooseAssignee, isAvailable } from './assignment.js';
@@ -132,7 +133,6 @@ interface SimIncident {
   steps: SimStep[];
 }
 
-const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 const groupOf = (plan: Plan, id: string | null) =>
   id ? plan.groups.find((g) => g.id === id) : undefined;
 const membersOf = (plan: Plan, group: string) =>
@@ -285,7 +285,7 @@ export function runDrill(
 
   function arrive(def: ScenarioIncident) {
     const sender = def.from.toLowerCase();
-    const senderDomain = domainOf(sender);
+    const senderDomain = domainOf(sender).toLowerCase();
     const tier = customerTier(plan, sender);
     const c = classify(plan.classification, plan.matrix, {
       subject: def.subject,

@@ -7,6 +7,7 @@
  *   and the incident's current priority, group, category and customer domain;
  * - open entries: one per open incident, with its running clocks' due dates.
  */
+import { domainOf } from './address.js';
 import { OPEN_STATUSES } from './lifecycle.js';
 
 export const FACT_KINDS = [
@@ -94,8 +95,7 @@ export interface RunningClock {
   consumedMs: number;
 }
 
-export const customerOf = (address: string) =>
-  address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+export const customerOf = (address: string) => domainOf(address).toLowerCase();
 
 /** A clock met its target: it stopped having used less than the target and never breached. */
 function metTarget(c: ClockLike | null | undefined): boolean | undefined {

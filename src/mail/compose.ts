@@ -1,4 +1,5 @@
 /** Builds outbound messages with the headers that make replies thread back to the incident. */
+import { domainOf } from '../domain/address.js';
 import { cleanSubject, localPrefix, subjectLine, type SubjectPrefix } from '../domain/subject.js';
 import {
   formatIncidentId,
@@ -13,10 +14,6 @@ import type { IncidentDoc } from '../store/models.js';
 import type { NewOutboxMessage } from '../store/outbox.js';
 import type { ParsedMessage } from './parse.js';
 import { render } from './templates.js';
-
-function domainOf(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1);
-}
 
 /**
  * Whom a mail is for. The subject is always `[INC-n] ` + the incident's cleaned subject

@@ -3,6 +3,7 @@
  * mailbox only, marked as a drill in the subject ([DRILL]) and in a header
  * (X-Incidesk-Drill: yes), rendered from templates/drill.text.hbs.
  */
+import { domainOf } from '../domain/address.js';
 import type { Config } from '../config.js';
 import type { DrillEntry, DrillRun } from '../domain/drill.js';
 import type { OutboxDoc } from '../store/models.js';
@@ -37,7 +38,7 @@ export function drillCopy(
     text: entry.text,
     supportName: box.supportName,
   });
-  const domain = box.supportAddress.slice(box.supportAddress.lastIndexOf('@') + 1);
+  const domain = domainOf(box.supportAddress);
   return {
     _id: `${run._id}-${n}`,
     kind: 'drill',

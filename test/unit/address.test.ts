@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { isValidAddress, normalizeAddress } from '../../src/domain/address.js';
+import { domainOf, isValidAddress, normalizeAddress } from '../../src/domain/address.js';
 
 describe('normalizeAddress', () => {
   it('trims and lower-cases', () => {
@@ -65,5 +65,13 @@ describe('isValidAddress', () => {
     expect(ok.length).toBe(254);
     expect(isValidAddress(ok)).toBe(true);
     expect(isValidAddress('a' + ok)).toBe(false);
+  });
+});
+
+describe('domainOf', () => {
+  it('is the part after the last @, as written, or the whole string without one', () => {
+    expect(domainOf('Alice@Example.COM')).toBe('Example.COM');
+    expect(domainOf('"a@b"@example.com')).toBe('example.com');
+    expect(domainOf('no reply address')).toBe('no reply address');
   });
 });
