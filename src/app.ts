@@ -28,6 +28,7 @@ import { planSource } from './plan/load.js';
 import { planReviewState, planReviewWarning } from './domain/plan-review.js';
 import { protocolGaps } from './domain/protocols.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
+import { dueProtocolChecks } from './store/protocols.js';
 import { connectStore, disconnectStore } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyProcessor } from '../workers/notify.js';
@@ -95,7 +96,10 @@ export async function startApp(
   );
   await connectStore(config.mongoUri);
   const planText = planSource(plan);
-  if (planText) await recordPlanVersion({ ...plan, text: planText });
+  const planChanged = planText ? await recordPlanVersion({ ...plan, text: planText }) : false;
+  // Incidents stored before protocol checks existed (or all, under a changed plan) are due
+  // now: the next sweep looks at each once and schedules its interval messages.
+  await dueProtocolChecks(options.now?.() ?? new Date(), planChanged);
   warnOfPlanReview(plan, log, options.now?.() ?? new Date());
   const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);

@@ -334,7 +334,13 @@ async function mergeSteps(
   if (!unfinished) {
     const closed = await updateIncident(
       incident.number,
-      { status: 'closed', closedAt: now, mergedInto: into, slaCheckAt: null },
+      {
+        status: 'closed',
+        closedAt: now,
+        mergedInto: into,
+        slaCheckAt: null,
+        protocolCheckAt: null,
+      },
       { onlyIf: ['new', 'triaged', 'assigned', 'in-progress', 'pending-customer', 'resolved'] },
     );
     if (!closed) return refused(`the incident is ${incident.status}`);

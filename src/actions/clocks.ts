@@ -1,6 +1,7 @@
 /**
  * SLA clocks as stored on an incident: started at triage, paused, resumed, stopped and
- * retargeted by changes, and the next moment the SLA sweep must look at the incident.
+ * retargeted by changes, and the next moments the sweep must look at the incident (its SLA,
+ * and the interval messages of its communication protocols).
  */
 import type { AppContext } from '../context.js';
 import type { BusinessCalendar } from '../domain/business-time.js';
@@ -14,6 +15,7 @@ import {
   type ClockName,
   type SlaState,
 } from '../domain/escalation.js';
+import { nextIntervalAt, rescheduledIntervalAt } from '../domain/protocols.js';
 import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
 import type { EscalationStep, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
@@ -73,6 +75,25 @@ export function firstSlaCheck(
   return nextCheck(ctx, incident, clocks, now).nextCheckAt;
 }
 
+/**
+ * When the sweep must next look at an incident (as it is, or will be, stored) for the
+ * interval messages of its protocols: the next period boundary after `now`, or null.
+ */
+export function nextProtocolCheck(
+  ctx: AppContext,
+  incident: Pick<
+    IncidentDoc,
+    'priority' | 'category' | 'status' | 'triagedAt' | 'createdAt' | 'parent'
+  >,
+  now: Date,
+): Date | null {
+  return nextIntervalAt(
+    ctx.plan.communication,
+    { ...incident, openedAt: incident.triagedAt ?? incident.createdAt },
+    now,
+  );
+}
+
 export async function scheduleSlaCheck(
   ctx: AppContext,
   number: number,
@@ -102,7 +123,7 @@ export const clockChanges = {
 
 /**
  * Apply clock changes (and optionally other incident changes) in one update, recompute the
- * next check, and schedule it. `retarget` moves every clock to the targets of a new priority,
+ * next checks (SLA, protocols: a new priority or status may change both), and schedule them. `retarget` moves every clock to the targets of a new priority,
  * keeping the business time already consumed.
  */
 export async function updateClocks(
@@ -127,12 +148,12 @@ export async function updateClocks(
     clocks[name] = clock;
     set[`sla.${name}`] = clock;
   }
-  set.slaCheckAt = nextCheck(
-    ctx,
-    { ...incident, ...(extra as Partial<IncidentDoc>) },
-    clocks,
-    now,
-  ).nextCheckAt;
+  const changed = { ...incident, ...(extra as Partial<IncidentDoc>) };
+  set.slaCheckAt = nextCheck(ctx, changed, clocks, now).nextCheckAt;
+  set.protocolCheckAt = rescheduledIntervalAt(
+    incident.protocolCheckAt,
+    nextProtocolCheck(ctx, changed, now),
+  );
   const updated = await updateIncident(incident.number, set, onlyIf ? { onlyIf } : {});
   if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
   return updated;

@@ -8,7 +8,6 @@
 import type { AppContext } from '../context.js';
 import { PROTOCOL_REPLAY_GRACE_MS, PROTOCOL_REPLAY_WINDOW_MS } from '../constants.js';
 import {
-  intervalPriorities,
   protocolOutboxId,
   protocolMessagesDue,
   recipientAddresses,
@@ -23,14 +22,16 @@ import type { IncidentDoc, ProtocolMessageDoc } from '../store/models.js';
 import {
   decideHeld,
   heldMessages,
+  incidentsDueForProtocolCheck,
   markReleased,
-  openIncidentsOfPriorities,
+  moveProtocolCheck,
   recentMoments,
   protocolMessagesByKey,
   recordDue,
   unreleasedMessages,
 } from '../store/protocols.js';
 import { childIncidents } from '../store/review.js';
+import { nextProtocolCheck } from './clocks.js';
 import { queueMail } from './mail.js';
 import { refused, type ChangeResult } from './outcome.js';
 
@@ -248,8 +249,9 @@ export async function decideProtocolMessages(
 }
 
 /**
- * The sweep's part: interval messages of open incidents that a timed protocol covers; the
- * openings and resolutions of the last hour replayed (a process killed between the change
+ * The sweep's part: interval messages of the incidents whose protocol check is due (one
+ * indexed query; an incident whose period's message went out is not read until its next
+ * period), each check then moved on to the next period; the openings and resolutions of the last hour replayed (a process killed between the change
  * and its messages, whose job then found nothing left to do, recorded none); and pending
  * messages a crash left unreleased (approved, or recorded, but not yet mailed).
  */
@@ -280,9 +282,12 @@ export async function sweepProtocols(ctx: AppContext): Promise<number> {
     const incident = await findIncident(doc.incidentNumber);
     if (incident) sent += await release(ctx, doc, incident);
   }
-  if (communication.protocols.some((p) => p.messages.some((m) => m.every)))
-    for (const incident of await openIncidentsOfPriorities(intervalPriorities(communication)))
-      sent += await announce(ctx, incident, { kind: 'interval', at: now });
+  // Announced before the check moves on: a crash in between repeats the look, and the
+  // message keys make the repeat send nothing twice.
+  for (const incident of await incidentsDueForProtocolCheck(now, SWEEP_BATCH)) {
+    sent += await announce(ctx, incident, { kind: 'interval', at: now });
+    await moveProtocolCheck(incident, nextProtocolCheck(ctx, incident, now));
+  }
   if (sent) ctx.log.info({ component: 'protocols', sent }, 'protocol messages sent');
   return sent;
 }

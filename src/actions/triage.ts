@@ -16,7 +16,7 @@ import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
 import { queueIndex } from './search.js';
 import { attachPlaybookTo } from './playbook.js';
 import { announce } from './protocols.js';
-import { firstSlaCheck, scheduleSlaCheck, startClocks } from './clocks.js';
+import { firstSlaCheck, nextProtocolCheck, scheduleSlaCheck, startClocks } from './clocks.js';
 
 /**
  * Idempotent in steps: the decision is stored once (guarded on status `new`); everything
@@ -77,6 +77,11 @@ export async function triageIncident(ctx: AppContext, number: number): Promise<v
         triage: { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint },
         sla,
         slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
+        protocolCheckAt: nextProtocolCheck(
+          ctx,
+          { ...incident, ...c, status: 'triaged', triagedAt: now },
+          now,
+        ),
         duplicateOf,
       },
       { onlyIf: ['new'] },

@@ -294,15 +294,45 @@ export function recipientFromKey(key: string, about: number): Recipient | null {
 }
 
 /**
- * The priorities whose open incidents some protocol messages at an interval: what the sweep
- * looks at. `null`: any priority (a protocol with `every` and no priority in its `when`).
+ * When the sweep must next look at an incident for interval messages: the first period
+ * boundary strictly after `after` of any `every` message of a protocol that covers it (periods
+ * count from the opening, as `occurrenceOf` does), or null when no interval message can fall
+ * due (no such protocol, the incident is not open, or it is a report grouped under an outage).
  */
-export function intervalPriorities(
+export function nextIntervalAt(
   communication: Pick<Communication, 'protocols'>,
-): string[] | null {
-  const timed = communication.protocols.filter((p) => p.messages.some((m) => m.every));
-  if (timed.some((p) => !p.when.priority)) return null;
-  return [...new Set(timed.flatMap((p) => p.when.priority ?? []))];
+  incident: Partial<Pick<ProtocolIncident, 'priority' | 'category' | 'parent'>> &
+    Pick<ProtocolIncident, 'status' | 'openedAt'>,
+  after: Date,
+): Date | null {
+  if (incident.parent || !isOpen(incident.status)) return null;
+  const opened = incident.openedAt.getTime();
+  let next: number | null = null;
+  for (const p of communication.protocols) {
+    if (!protocolMatches(p, incident.priority, incident.category)) continue;
+    for (const m of p.messages) {
+      if (!m.every) continue;
+      const period = parseDuration(m.every);
+      const n = Math.max(1, Math.floor((after.getTime() - opened) / period) + 1);
+      const at = opened + n * period;
+      if (next === null || at < next) next = at;
+    }
+  }
+  return next === null ? null : new Date(next);
+}
+
+/**
+ * The next look after a change of the incident (priority, category, status): `next`
+ * (`nextIntervalAt` as of the change) unless the look already scheduled is earlier (a period
+ * that fell due and was not yet swept stays due); null when nothing can fall due any more.
+ * An earlier look than needed costs the sweep one read; a later one would lose an update.
+ */
+export function rescheduledIntervalAt(
+  scheduled: Date | null | undefined,
+  next: Date | null,
+): Date | null {
+  if (!next) return null;
+  return scheduled && scheduled < next ? scheduled : next;
 }
 
 /** A held message's id as people write it (`3fa9c1`, `#3FA9C1`), or null. */

@@ -123,6 +123,12 @@ const incidentSchema = new Schema(
     },
     /** When the SLA sweep must look at this incident next (null: nothing pending). */
     slaCheckAt: { type: Date, default: null },
+    /**
+     * When the protocol sweep must next look at this incident for interval (`every`) messages
+     * (null: none can fall due). Set at triage, on every clock change and by the sweep itself
+     * (src/actions/clocks.ts, src/actions/protocols.ts), so a sweep reads only incidents due.
+     */
+    protocolCheckAt: { type: Date, default: null },
     firstRespondedAt: Date,
     // Resolution
     resolution: { cause: String, fix: String, workaround: String, by: String },
@@ -153,6 +159,7 @@ incidentSchema.index({ openedBy: 1 }, { unique: true });
 incidentSchema.index({ status: 1, createdAt: -1 });
 incidentSchema.index({ 'customer.address': 1, createdAt: -1 });
 incidentSchema.index({ slaCheckAt: 1 }, { sparse: true });
+incidentSchema.index({ protocolCheckAt: 1 }, { sparse: true });
 incidentSchema.index({ group: 1, assignee: 1, status: 1 });
 incidentSchema.index({ parent: 1 }, { sparse: true });
 // Digests and reports: range queries per kind of event (src/store/reporting.ts), and the

@@ -5,7 +5,6 @@ import { appendAudit } from './audit.js';
 import { atomically, isDuplicateKey } from './db.js';
 import { appendTimeline } from './incidents.js';
 import { OPEN_STATUSES } from '../domain/lifecycle.js';
-import type { Priority } from '../plan/schema.js';
 import { Incident, ProtocolMessage, type IncidentDoc, type ProtocolMessageDoc } from './models.js';
 
 /**
@@ -171,18 +170,49 @@ export async function protocolMessagesOf(incidentNumber: number): Promise<Protoc
     .lean<ProtocolMessageDoc[]>();
 }
 
-/**
- * Open incidents of these priorities (any, for null) that are no outage's report: those an
- * interval protocol may owe a message. By the status index, like the SLA sweep's.
- */
-export async function openIncidentsOfPriorities(
-  priorities: readonly string[] | null,
+/** Incidents whose protocol check is due, most overdue first: the sweep's interval work. */
+export async function incidentsDueForProtocolCheck(
+  now: Date,
+  limit: number,
 ): Promise<IncidentDoc[]> {
-  return Incident.find({
-    status: { $in: [...OPEN_STATUSES] },
-    ...(priorities ? { priority: { $in: [...priorities] as Priority[] } } : {}),
-    parent: null,
-  }).lean<IncidentDoc[]>();
+  return Incident.find({ protocolCheckAt: { $lte: now } })
+    .sort({ protocolCheckAt: 1 })
+    .limit(limit)
+    .lean<IncidentDoc[]>();
+}
+
+/**
+ * Move an incident's protocol check on, after the sweep looked at it as `seen`: only if the
+ * incident has not changed since (a change reschedules the check itself, from the newer
+ * state; losing this write only means one more look). Neither audited nor a new `updatedAt`:
+ * the schedule is bookkeeping, and each message sent is recorded on its own.
+ */
+export async function moveProtocolCheck(
+  seen: Pick<IncidentDoc, '_id' | 'protocolCheckAt' | 'updatedAt'>,
+  next: Date | null,
+): Promise<void> {
+  await Incident.updateOne(
+    { _id: seen._id, protocolCheckAt: seen.protocolCheckAt, updatedAt: seen.updatedAt },
+    { $set: { protocolCheckAt: next } },
+    { timestamps: false },
+  );
+}
+
+/**
+ * Make open incidents due for a protocol check now, at start-up: those stored before
+ * `protocolCheckAt` existed (`all` false), or every one when the plan changed (its protocols
+ * may cover incidents differently). The next sweep looks at each once and schedules it.
+ */
+export async function dueProtocolChecks(now: Date, all: boolean): Promise<number> {
+  const { modifiedCount } = await Incident.updateMany(
+    {
+      status: { $in: [...OPEN_STATUSES] },
+      ...(all ? {} : { protocolCheckAt: { $exists: false } }),
+    },
+    { $set: { protocolCheckAt: now } },
+    { timestamps: false },
+  );
+  return modifiedCount;
 }
 
 /** Incidents triaged, or resolved, in [from, to): the openings and resolutions to replay. */

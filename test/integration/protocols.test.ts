@@ -12,10 +12,15 @@
  * The process cannot use the test's DNS stub, so agents' mail is trusted by its token alone
  * (`agentMail: token-only`); agent-auth.test.ts covers the other modes.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mongoose from 'mongoose';
+import type { CommandStartedEvent } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sweepProtocols } from '../../src/actions/protocols.js';
+import { dueProtocolChecks } from '../../src/store/protocols.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import {
   Incident,
@@ -69,6 +74,7 @@ const STAFF = [LEE, 'ceo@corp.test', 'cfo@corp.test'];
 const ALICE = 'alice@cust.test';
 const BOB = 'bob@kunde.test';
 const CAROL = 'carol@cust.test';
+const WATCH = 'watch@corp.test';
 
 describe('communication protocols across kill -9', () => {
   let smtp: SmtpCapture;
@@ -357,5 +363,127 @@ communication:
     now = new Date(now.getTime() + 60_000);
     await sweep();
     expect(await ProtocolMessage.countDocuments({ moment: 'opened' })).toBe(0);
+  });
+});
+
+describe('communication protocols: the interval sweep reads only the incidents due', () => {
+  const T0 = new Date();
+  let now = T0;
+  const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
+  // The driver's command events (as bench/db-profile.ts uses them) count what a sweep sends.
+  const uri = new URL(inject('services').mongoUri);
+  uri.pathname = `/protocol_sweep_${process.pid}`;
+  uri.searchParams.set('monitorCommands', 'true');
+  const h = useTestApp({
+    now: () => now,
+    // The app's own sweeps stay out of the way: the test runs each one itself.
+    env: { MONGODB_URI: uri.toString(), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
+    plan: `
+classification:
+  rules:
+    - { name: down, when: { subject: '\\bdown\\b' }, set: { category: outage, impact: high, urgency: high } }
+communication:
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, at: [opened], every: 1h }
+`,
+  });
+  const { mailsTo } = mailExchange(h);
+  const updates = (n: number) =>
+    mailsTo(WATCH, (m) => m.parsed.text?.includes(`status update ${n}.`) === true);
+
+  /** Open `count` P1 incidents (one customer each) at the current `now`; wait for their openings. */
+  const openIncidents = async (first: number, count: number) => {
+    for (let i = first; i < first + count; i++)
+      await deliver(h.t.mailboxUser, {
+        from: `customer${i}@cust${i}.test`,
+        to: SUPPORT,
+        subject: `Site ${i} is down`,
+        text: 'Nothing loads.',
+      });
+    await waitUntil(`${first + count} openings announced`, async () => {
+      const [scheduled, opened] = await Promise.all([
+        Incident.countDocuments({ priority: 'P1', protocolCheckAt: { $ne: null } }),
+        ProtocolMessage.countDocuments({ moment: 'opened', state: 'released' }),
+      ]);
+      return scheduled === first + count && opened === first + count;
+    });
+  };
+  const counting = new AsyncLocalStorage<true>();
+  /** One protocol sweep at `at`; what it sent, and each database command it sent (op collection). */
+  const sweepAt = async (at: Date) => {
+    now = at;
+    const commands: string[] = [];
+    const client = mongoose.connection.getClient();
+    const seen = (e: CommandStartedEvent) => {
+      if (counting.getStore())
+        commands.push(`${e.commandName} ${String(e.command[e.commandName])}`);
+    };
+    client.on('commandStarted', seen);
+    try {
+      const sent = await counting.run(true, () => sweepProtocols(h.app.ctx));
+      return { sent, commands };
+    } finally {
+      client.off('commandStarted', seen);
+    }
+  };
+
+  it(
+    'sends each interval update at its period, and reads the same for 50 incidents as for 5',
+    { timeout: 300_000 },
+    async () => {
+      await openIncidents(0, 5);
+      // On time: not a minute early, at the boundary itself.
+      expect((await sweepAt(minutes(59))).sent).toBe(0);
+      expect((await sweepAt(minutes(60))).sent).toBe(5);
+      await waitUntil('5 first updates mailed', async () => updates(1).length === 5);
+
+      // Nothing due: what a sweep costs when every period's message went out already.
+      const five = await sweepAt(minutes(61));
+      expect(five.sent).toBe(0);
+      await openIncidents(5, 45);
+      // The new ones' first period and the first five's second, in one sweep.
+      expect((await sweepAt(minutes(121))).sent).toBe(50);
+      await waitUntil(
+        '45 first and 5 second updates mailed',
+        async () => updates(1).length === 50 && updates(2).length === 5,
+      );
+      const fifty = await sweepAt(minutes(122));
+      expect(fifty.sent).toBe(0);
+      console.log(
+        `protocol sweep with nothing due: ${five.commands.length} commands for 5 open P1 incidents, ${fifty.commands.length} for 50`,
+      );
+      expect(fifty.commands).toEqual(five.commands);
+      // One query for the incidents due, none per incident.
+      expect(fifty.commands.filter((c) => c === 'find incidents')).toHaveLength(3); // due, recent openings, recent resolutions
+      expect(fifty.commands.filter((c) => c.endsWith(' protocol_messages'))).toEqual([
+        'find protocol_messages', // pending messages a crash left unreleased
+      ]);
+      // Each recipient heard each period once.
+      expect(new Set(updates(1).map((m) => m.parsed.messageId)).size).toBe(50);
+    },
+  );
+
+  it('looks once at an incident stored before protocol checks existed, then schedules it', async () => {
+    // As an older release stored it: no protocolCheckAt. Start-up makes such incidents due.
+    const legacy = (await Incident.findOne({ subject: 'Site 0 is down' }).lean())!;
+    await Incident.updateOne({ _id: legacy._id }, { $unset: { protocolCheckAt: 1 } });
+    now = minutes(185);
+    expect(await dueProtocolChecks(now, false)).toBe(1);
+    expect(await dueProtocolChecks(now, false)).toBe(0); // once
+    // Its third period (at 180 min) had not been swept: it goes out, the others' checks wait.
+    const { sent } = await sweepAt(minutes(185));
+    expect(sent).toBeGreaterThanOrEqual(1);
+    expect(
+      await ProtocolMessage.countDocuments({
+        incidentNumber: legacy.number,
+        moment: 'interval',
+        occurrence: 3,
+      }),
+    ).toBe(1);
+    const after = (await Incident.findById(legacy._id).lean())!;
+    expect(after.protocolCheckAt).toEqual(minutes(240));
   });
 });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  intervalPriorities,
   mayApprove,
   messageKey,
+  nextIntervalAt,
   parseApprovalRef,
   protocolGaps,
   protocolMatches,
@@ -11,6 +11,7 @@ import {
   recipientAddresses,
   recipientFromKey,
   recipientKey,
+  rescheduledIntervalAt,
   type ProtocolIncident,
 } from '../../src/domain/protocols.js';
 import { parsePlan } from '../../src/plan/load.js';
@@ -257,7 +258,7 @@ describe('mayApprove', () => {
   });
 });
 
-describe('recipientFromKey, parseApprovalRef, intervalPriorities', () => {
+describe('recipientFromKey, parseApprovalRef', () => {
   it('reads back every kind of recipient key, and nothing else', () => {
     for (const r of [
       { kind: 'role', role: 'manager' },
@@ -273,12 +274,43 @@ describe('recipientFromKey, parseApprovalRef, intervalPriorities', () => {
     expect(parseApprovalRef('#3FA9C1')).toBe('3fa9c1');
     expect(parseApprovalRef('3fa9c')).toBeNull();
   });
-  it('names the priorities an interval protocol covers, or null for any', () => {
-    expect(intervalPriorities(plan.communication)).toEqual(['P1', 'P2']);
-    expect(
-      intervalPriorities({
-        protocols: [{ ...plan.communication.protocols[0]!, when: {} }],
-      }),
-    ).toBeNull();
+});
+
+describe('nextIntervalAt, rescheduledIntervalAt', () => {
+  const at = (min: number) => new Date(OPENED.getTime() + min * MIN);
+  const next = (i: Partial<ProtocolIncident>, afterMin: number) =>
+    nextIntervalAt(plan.communication, { ...outage(), ...i }, at(afterMin));
+
+  it('is the first boundary of any covering period strictly after the time, counted from the opening', () => {
+    expect(next({}, 0)).toEqual(at(30)); // P1 outage: every 30m (major) and 1h (customers)
+    expect(next({}, 29.9)).toEqual(at(30));
+    expect(next({}, 30)).toEqual(at(60)); // the boundary itself is the period now due
+    expect(next({}, 61)).toEqual(at(90));
+    expect(next({ priority: 'P2' }, 0)).toEqual(at(60)); // customers only: every 1h
+    expect(next({ priority: 'P2' }, 60)).toEqual(at(120));
+    // Long after the opening, and before it (a clock ahead of the triage time).
+    expect(next({}, 24 * 60 + 5)).toEqual(at(24 * 60 + 30));
+    expect(next({}, -10)).toEqual(at(30));
+  });
+  it('is null when no interval message can fall due', () => {
+    expect(next({ priority: 'P3' }, 0)).toBeNull();
+    expect(next({ priority: 'P2', category: 'question' }, 0)).toBeNull();
+    expect(next({ status: 'resolved' }, 0)).toBeNull();
+    expect(next({ status: 'closed' }, 0)).toBeNull();
+    expect(next({ parent: 9 }, 0)).toBeNull(); // a grouped report: its parent speaks
+  });
+  it('agrees with the occurrence protocolMessagesDue gives at that time', () => {
+    const boundary = next({}, 61)!;
+    const keys = (t: Date) =>
+      due(outage(), { kind: 'interval', at: t }).map((m) => m.key.split('/')[3]);
+    expect(keys(new Date(boundary.getTime() - 1))).toContain('interval#2');
+    expect(keys(boundary)).toContain('interval#3');
+  });
+  it('keeps a check already due, or earlier, and drops it when nothing can fall due', () => {
+    expect(rescheduledIntervalAt(at(30), at(60))).toEqual(at(30)); // not swept yet: stays due
+    expect(rescheduledIntervalAt(at(120), at(60))).toEqual(at(60)); // raised: sooner
+    expect(rescheduledIntervalAt(null, at(60))).toEqual(at(60)); // newly covered
+    expect(rescheduledIntervalAt(undefined, at(60))).toEqual(at(60));
+    expect(rescheduledIntervalAt(at(30), null)).toBeNull(); // resolved, or lowered out of it
   });
 });
