@@ -283,7 +283,9 @@ export async function sweepProtocols(ctx: AppContext): Promise<number> {
     if (incident) sent += await release(ctx, doc, incident);
   }
   // Announced before the check moves on: a crash in between repeats the look, and the
-  // message keys make the repeat send nothing twice.
+  // message keys make the repeat send nothing twice. (A priority change is still not replayed
+  // here, only by its job's retry: the check says when the next period is due, not whether a
+  // change's message went out; replaying it would need the recent `reprioritised` entries.)
   for (const incident of await incidentsDueForProtocolCheck(now, SWEEP_BATCH)) {
     sent += await announce(ctx, incident, { kind: 'interval', at: now });
     await moveProtocolCheck(incident, nextProtocolCheck(ctx, incident, now));
