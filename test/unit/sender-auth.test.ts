@@ -52,7 +52,7 @@ describe('senderVerdict: DKIM', () => {
     const signed = await dkimSignRaw(mail('Re: [INC-000001] My laptop is compromised'));
     const altered = Buffer.from(signed.toString('utf8').replace('laptop', 'phone'));
     const v = await verdict(altered);
-    expect(v.status).toBe('fail');
-    expect(v.detail).toContain('dkim=fail d=example.test (bad signature)');
+    expect(v?.status).toBe('fail');
+    expect(v?.detail).toContain('dkim=fail d=example.test (bad signature)');
   });
 });
