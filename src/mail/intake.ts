@@ -214,7 +214,11 @@ export class ImapIntake {
     this.client = client;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', (err: Error) => this.log.warn({ err: err.message }, 'IMAP error'));
-    client.on('exists', () => this.requestSync());
+    client.on('exists', (e: { count: number }) => {
+      // Timestamps of the delivery→acknowledgement path (bench/intake.ts reads them at debug).
+      this.log.debug({ count: e.count }, 'new mail announced');
+      this.requestSync();
+    });
     await client.connect();
     // Stopped while connecting: stop() may have found no client yet, or one not yet connected
     // enough to log out, and would otherwise wait for this session forever.
@@ -295,6 +299,7 @@ export class ImapIntake {
       const pending = listed.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
       if (pending.length === 0) break;
       const batch = pending.slice(0, IMAP_SYNC_BATCH_SIZE);
+      this.log.debug({ from: batch[0]!.uid, to: batch[batch.length - 1]!.uid }, 'listed');
       await this.takeBatch(client, uidValidity, batch);
       if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
@@ -331,6 +336,7 @@ export class ImapIntake {
       for (const m of await client.fetchAll(small, { uid: true, source: true }, { uid: true })) {
         if (m.source) sources.set(m.uid, m.source);
       }
+      this.log.debug({ from: small[0], to: small[small.length - 1] }, 'fetched');
     }
     const results: StoreRawResult[] = [];
     for (const m of batch) {
