@@ -31,7 +31,12 @@ import {
   fenceCheckpoint,
   touchCheckpoint,
 } from '../store/mailbox-state.js';
-import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
+import {
+  storeRaw,
+  storeRawMany,
+  type RawInput,
+  type StoreRawResult,
+} from '../store/raw-messages.js';
 import { clearSignInRefused, recordSignInRefused } from '../store/sign-in.js';
 import { isAuthFailure, serverWords } from '../domain/server-errors.js';
 
@@ -339,6 +344,8 @@ export class ImapIntake {
       this.log.debug({ from: small[0], to: small[small.length - 1] }, 'fetched');
     }
     const results: StoreRawResult[] = [];
+    // Messages in hand are stored together, in one insert, after the loop.
+    const inHand: RawInput[] = [];
     for (const m of batch) {
       // Stopping mid-batch is safe: the checkpoint has not moved, the rest comes next time.
       if (this.stopped) break;
@@ -351,20 +358,20 @@ export class ImapIntake {
           { uid: true, headers: true },
           { uid: true },
         );
-        const reason = `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`;
-        results.push(
-          await storeRaw(head?.headers ?? Buffer.alloc(0), source(m.uid), {
-            quarantineReason: reason,
-            headersOnly: true,
-          }),
-        );
+        inHand.push({
+          bytes: head?.headers ?? Buffer.alloc(0),
+          source: source(m.uid),
+          quarantineReason: `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`,
+          headersOnly: true,
+        });
         log.warn('oversized message quarantined');
         continue;
       }
       const inBatch = sources.get(m.uid);
       if (inBatch) {
-        results.push(await storeRaw(inBatch, source(m.uid)));
+        inHand.push({ bytes: inBatch, source: source(m.uid) });
       } else {
+        // Large: streamed from the server into the blob store, never whole in memory.
         const download = await client.download(String(m.uid), undefined, { uid: true });
         if (!download.content) {
           log.warn('message vanished before it could be downloaded');
@@ -373,6 +380,7 @@ export class ImapIntake {
         results.push(await storeRaw(download.content, source(m.uid)));
       }
     }
+    results.push(...(await storeRawMany(inHand)));
     this.status.stored += results.filter((r) => r.created).length;
     const toIngest = results.filter((r) => r.state === 'stored');
     if (toIngest.length > 0) {
