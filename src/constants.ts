@@ -27,6 +27,16 @@ export const CONNECT_CHECK_TIMEOUT_MS = 5_000;
 /** One-shot commands give up on an unreachable MongoDB or Redis after this long. */
 export const CLI_CONNECT_TIMEOUT_MS = 2_000;
 
+/**
+ * Jobs at once per process for the stages after the acknowledgement (triage, the assignment's
+ * announcement, the notify queue's mail: the ingest job sends acknowledgements itself), whatever
+ * INCIDESK_CONCURRENCY says. Ingest, the acknowledgement's path, keeps the configured
+ * concurrency: on a busy database every job in flight holds a place in the server's queue, and
+ * the customer's acknowledgement should not wait behind a backlog of triage and notices; the
+ * later stages catch up behind it.
+ */
+export const FOLLOW_ON_CONCURRENCY = 2;
+
 /** BullMQ retry policy for transient failures (SMTP 4xx, database hiccups). */
 export const JOB_ATTEMPTS = 8;
 export const JOB_BACKOFF_MS = 2_000;

@@ -70,6 +70,12 @@ export class ImapIntake {
   /** Who we are to the other processes that may run this mailbox's intake. */
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private fence = 0;
+  /**
+   * The checkpoint as this session last read or moved it: read once per session, not once per
+   * sync pass. Only this process (the lease holder) moves it, and every move is fenced, so a
+   * holder that lost the lease is still refused at its next write.
+   */
+  private checkpoint?: { uidValidity: string; lastUid: number };
   private running?: Promise<void>;
   /** The server refused our last access token: ask for a fresh one before calling it refused. */
   private renewToken = false;
@@ -217,6 +223,7 @@ export class ImapIntake {
       missingIdleCommand: 'STATUS',
     });
     this.client = client;
+    this.checkpoint = undefined;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', (err: Error) => this.log.warn({ err: err.message }, 'IMAP error'));
     client.on('exists', (e: { count: number }) => {
@@ -290,10 +297,14 @@ export class ImapIntake {
     const client = this.client;
     if (!client?.mailbox || this.stopped) return;
     const uidValidity = client.mailbox.uidValidity.toString();
-    const checkpoint = await checkpointFor(this.key, uidValidity, this.fence);
-    if (checkpoint.reset)
-      this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+    if (this.checkpoint?.uidValidity !== uidValidity) {
+      const read = await checkpointFor(this.key, uidValidity, this.fence);
+      if (read.reset) this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+      this.checkpoint = { uidValidity, lastUid: read.lastUid };
+    }
+    const checkpoint = this.checkpoint;
     let lastUid = checkpoint.lastUid;
+    let advanced = false;
     while (!this.stopped) {
       const listed = await client.fetchAll(
         `${lastUid + 1}:*`,
@@ -309,6 +320,8 @@ export class ImapIntake {
       if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
       await advanceCheckpoint(this.key, uidValidity, lastUid, this.fence);
+      checkpoint.lastUid = lastUid;
+      advanced = true;
       // A long backlog is progress too: health must not call a busy intake dead.
       this.status.lastHeartbeatAt = new Date();
       await client.messageFlagsAdd(
@@ -318,7 +331,8 @@ export class ImapIntake {
       );
       if (pending.length <= IMAP_SYNC_BATCH_SIZE) break;
     }
-    await touchCheckpoint(this.key, this.fence);
+    // A pass that moved the checkpoint has stamped its sync time already.
+    if (!advanced) await touchCheckpoint(this.key, this.fence);
     this.status.lastSyncAt = new Date();
     this.status.lastHeartbeatAt = this.status.lastSyncAt;
   }
