@@ -616,11 +616,14 @@ async function memoryPhase(s: TestServices, t: AppUnderTest, run: string) {
   };
   try {
     const ready = await next('ready');
+    // The sampler's thread is a V8 isolate of its own (several MB): started, and settled,
+    // before the baseline, so that the growth measured is incidesk's.
+    const sampler = startMemorySampler(20);
     const gcForced = forceGc();
     await sleep(300);
     forceGc();
     const before = process.memoryUsage();
-    const sampler = startMemorySampler(20);
+    sampler.reset();
     child.send('go');
     const appended = await next('appended');
     const tAppended = performance.now();
