@@ -84,7 +84,7 @@ const ATTACHMENT_BYTES = num('BENCH_ATTACHMENT_BYTES', 26_214_400);
 const CEILING_N = num('BENCH_CEILING_N', 1000);
 const INGEST_CEILING_N = num('BENCH_INGEST_CEILING_N', 200);
 
-const TARGET = { throughput: 100, latencyP95Ms: 2000, rssGrowthMB: 64 };
+const TARGET = { throughput: 100, latencyP95Ms: 1000, rssGrowthMB: 64 };
 const TIMEOUT = {
   warmup: 30_000,
   throughput: num('BENCH_THROUGHPUT_TIMEOUT_S', 60) * 1000,
