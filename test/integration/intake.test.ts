@@ -3,6 +3,9 @@ import { issuedToken } from '../../src/domain/tokens.js';
 import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { storeRawMany } from '../../src/store/raw-messages.js';
+import { notify } from '../../src/actions/notify.js';
+import { ackIdFor } from '../../src/mail/compose.js';
+import { jobIds } from '../../src/queues.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 
 describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
@@ -158,5 +161,27 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       reason: 'too large',
       headersOnly: true,
     });
+  });
+
+  it('the ingest job sends the acknowledgement itself; a notify job for it later sends nothing', async () => {
+    const before = h.smtp.messages.length;
+    await deliver(h.t.mailboxUser, {
+      from: 'dora@example.com',
+      to: SUPPORT,
+      subject: 'Printer offline',
+      text: 'The printer on floor 2 is offline.',
+    });
+    await h.smtp.waitFor(before + 1);
+    const incident = await waitUntil('the incident', () =>
+      Incident.findOne({ 'customer.address': 'dora@example.com' }).lean(),
+    );
+    const ackId = ackIdFor(String(incident.openedBy));
+    expect(await Outbox.findById(ackId).lean()).toMatchObject({ state: 'sent', attempts: 0 });
+    // No queue hop: the notify queue never saw it.
+    expect(await h.app.ctx.queues.notify.getJob(jobIds.notify(ackId))).toBeUndefined();
+    // A stray notify job (a recovery sweep, a replayed dead letter) claims nothing and sends nothing.
+    expect(await notify(h.app.ctx, ackId)).toBe('already-sent');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.smtp.messages.length).toBe(before + 1);
   });
 });
