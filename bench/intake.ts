@@ -24,6 +24,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +34,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { loadPlan } from '../src/plan/load.js';
 import type { Plan } from '../src/plan/schema.js';
+import { jobIds } from '../src/queues.js';
 import { Incident, Outbox, RawMessage } from '../src/store/models.js';
 import {
   PROJECT_ROOT,
@@ -82,7 +84,7 @@ const ATTACHMENT_BYTES = num('BENCH_ATTACHMENT_BYTES', 26_214_400);
 const CEILING_N = num('BENCH_CEILING_N', 1000);
 const INGEST_CEILING_N = num('BENCH_INGEST_CEILING_N', 200);
 
-const TARGET = { throughput: 100, latencyP95Ms: 2000, rssGrowthMB: 64 };
+const TARGET = { throughput: 100, latencyP95Ms: 1000, rssGrowthMB: 64 };
 const TIMEOUT = {
   warmup: 30_000,
   throughput: num('BENCH_THROUGHPUT_TIMEOUT_S', 60) * 1000,
@@ -105,6 +107,29 @@ interface AppUnderTest {
   failures: Record<string, number>;
   /** Mail the sink accepted that is not an acknowledgement to a bench customer (agent notices). */
   otherMail: { count: number };
+  /** The intake's debug lines, when started with `trace` (the latency phase). */
+  intakeTrace: IntakeTrace[];
+}
+
+/** One debug line of the intake (src/mail/intake.ts): when it heard of, listed or fetched mail. */
+interface IntakeTrace {
+  time: number;
+  msg: string;
+  count?: number;
+  from?: number;
+  to?: number;
+}
+
+/** A log destination that keeps the intake's lines and drops the rest unparsed. */
+function intakeTraceDestination(trace: IntakeTrace[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.includes('"component":"intake"')) trace.push(JSON.parse(line) as IntakeTrace);
+      }
+      done();
+    },
+  });
 }
 
 function errorKey(message: string): string {
@@ -119,6 +144,8 @@ async function startAppUnderTest(
   sink: SmtpSink,
   run: string,
   label: string,
+  /** Log the intake at debug level into `intakeTrace` (costs a few µs a line). */
+  trace = false,
 ): Promise<AppUnderTest> {
   const mailboxUser = `${uniqueName(`support-${label}`)}@example.test`;
   // monitorCommands: the driver's command events feed the per-command DB profile (bench/db-profile.ts)
@@ -135,7 +162,14 @@ async function startAppUnderTest(
       acks.set(a.inReplyTo, a);
     else otherMail.count++;
   };
-  const app = await startApp(config, plan, createLogger(config.logLevel));
+  const intakeTrace: IntakeTrace[] = [];
+  const app = await startApp(
+    config,
+    plan,
+    trace
+      ? createLogger('debug', intakeTraceDestination(intakeTrace))
+      : createLogger(config.logLevel),
+  );
   const failures: Record<string, number> = {};
   for (const w of app.workers) {
     w.on('failed', (_job, err) => {
@@ -143,7 +177,16 @@ async function startAppUnderTest(
       failures[key] = (failures[key] ?? 0) + 1;
     });
   }
-  const t: AppUnderTest = { app, config, plan, mailboxUser, acks, failures, otherMail };
+  const t: AppUnderTest = {
+    app,
+    config,
+    plan,
+    mailboxUser,
+    acks,
+    failures,
+    otherMail,
+    intakeTrace,
+  };
   await app.intake!.synced();
   // Three messages through the whole pipeline first: connections open, code warm, IDLE running.
   const client = await imapClient(s, mailboxUser);
@@ -198,17 +241,28 @@ async function storeTimes(messageIds: string[]) {
   ).lean<{ _id: string; inReplyTo: string; createdAt: Date; sentAt?: Date }[]>();
   const raws = await RawMessage.find(
     { _id: { $in: outbox.map((o) => o._id.replace(/^ack-/, '')) } },
-    { _id: 1, receivedAt: 1, processedAt: 1 },
-  ).lean<{ _id: string; receivedAt: Date; processedAt?: Date }[]>();
+    { _id: 1, receivedAt: 1, processedAt: 1, 'source.uid': 1 },
+  ).lean<{ _id: string; receivedAt: Date; processedAt?: Date; source: { uid: number } }[]>();
   const rawById = new Map(raws.map((r) => [r._id, r]));
   const out = new Map<
     string,
-    { stored: number; ackCreated: number; ingested?: number; sent?: number }
+    {
+      rawId: string;
+      outboxId: string;
+      uid: number;
+      stored: number;
+      ackCreated: number;
+      ingested?: number;
+      sent?: number;
+    }
   >();
   for (const o of outbox) {
     const r = rawById.get(o._id.replace(/^ack-/, ''));
     if (r) {
       out.set(o.inReplyTo, {
+        rawId: r._id,
+        outboxId: o._id,
+        uid: r.source.uid,
         stored: r.receivedAt.getTime(),
         ackCreated: o.createdAt.getTime(),
         ingested: r.processedAt?.getTime(),
@@ -421,14 +475,7 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
 
     // Decomposition with the app's timestamps (Date.now(), millisecond resolution).
     const times = await storeTimes(msgs.map((m) => m.messageId));
-    const stage = { intake: [] as number[], ingest: [] as number[], notify: [] as number[] };
-    msgs.forEach((m, i) => {
-      const x = times.get(m.messageId);
-      if (!x) return;
-      stage.intake.push(x.stored - appendedWall[i]!);
-      stage.ingest.push(x.ackCreated - x.stored);
-      if (x.sent !== undefined) stage.notify.push(x.sent - x.ackCreated);
-    });
+    const stagesMs = await latencySplit(t, msgs, appendedWall, times);
     return {
       timedOut,
       messages: count,
@@ -440,13 +487,7 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
       /** Over the acknowledged messages only; see `acknowledged`. */
       latencyMs: summary(latency),
       appendMs: summary(msgs.map((_, i) => appended[i]! - appendStarted[i]!)),
-      stagesMs: {
-        'APPEND done → raw stored (intake: IDLE notice, FETCH, GridFS, enqueue)': summary(
-          stage.intake,
-        ),
-        'raw stored → ack in outbox (ingest: queue wait + work)': summary(stage.ingest),
-        'ack in outbox → marked sent (notify: queue wait + SMTP + DB)': summary(stage.notify),
-      },
+      stagesMs,
       jobFailures: failuresSince(t, failuresBefore),
       dbProfile,
       cpu: cpuBetween(cpu0, cpu1, process.pid),
@@ -456,6 +497,72 @@ async function latencyPhase(s: TestServices, t: AppUnderTest, run: string) {
     progress.stop();
     await closeImap(client);
   }
+}
+
+/** The moments of the delivery→acknowledgement path, in order; a message lacks those it skipped. */
+const POINTS = [
+  'APPEND done',
+  'new mail announced (IDLE EXISTS)',
+  'listed (UID FETCH n:*)',
+  'fetched (FETCH BODY[])',
+  'raw stored',
+  'ingest job starts',
+  'ack in outbox',
+  'notify job starts',
+  'SMTP accepted',
+] as const;
+
+/**
+ * Split each message's APPEND → acknowledgement into segments between the moments it passed,
+ * from the intake's debug lines, the stored documents, BullMQ's job start times and the sink.
+ * A moment a message never passed (no notify job when ingest sends the ack itself) joins the
+ * two segments around it. All wall-clock milliseconds (Date.now()).
+ */
+async function latencySplit(
+  t: AppUnderTest,
+  msgs: BenchMessage[],
+  appendedWall: number[],
+  times: Awaited<ReturnType<typeof storeTimes>>,
+) {
+  const first = (msg: string, holds: (l: IntakeTrace) => boolean) =>
+    t.intakeTrace.find((l) => l.msg === msg && holds(l))?.time;
+  // UIDs and sequence numbers agree here: a fresh mailbox, nothing expunged.
+  const covers = (uid: number) => (l: IntakeTrace) => l.from! <= uid && uid <= l.to!;
+  const segments = new Map<string, number[]>();
+  const total: number[] = [];
+  const { ingest, notify } = t.app.ctx.queues;
+  for (const [i, m] of msgs.entries()) {
+    const x = times.get(m.messageId);
+    const accepted = t.acks.get(m.messageId)?.wallAt;
+    if (!x || accepted === undefined) continue;
+    const [ingestJob, notifyJob] = await Promise.all([
+      ingest.getJob(jobIds.ingest(x.rawId)),
+      notify.getJob(jobIds.notify(x.outboxId)),
+    ]);
+    const at: (number | undefined)[] = [
+      appendedWall[i],
+      first('new mail announced', (l) => (l.count ?? 0) >= x.uid),
+      first('listed', covers(x.uid)),
+      first('fetched', covers(x.uid)),
+      x.stored,
+      ingestJob?.processedOn,
+      x.ackCreated,
+      notifyJob?.processedOn,
+      accepted,
+    ];
+    let prev = 0;
+    for (let k = 1; k < POINTS.length; k++) {
+      if (at[k] === undefined) continue;
+      const label = `${POINTS[prev]} → ${POINTS[k]}`;
+      segments.set(label, [...(segments.get(label) ?? []), at[k]! - at[prev]!]);
+      prev = k;
+    }
+    total.push(accepted - appendedWall[i]!);
+  }
+  return {
+    ...Object.fromEntries([...segments].map(([k, v]) => [k, summary(v)])),
+    'APPEND done → SMTP accepted (whole path, wall clock)': summary(total),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -509,11 +616,14 @@ async function memoryPhase(s: TestServices, t: AppUnderTest, run: string) {
   };
   try {
     const ready = await next('ready');
+    // The sampler's thread is a V8 isolate of its own (several MB): started, and settled,
+    // before the baseline, so that the growth measured is incidesk's.
+    const sampler = startMemorySampler(20);
     const gcForced = forceGc();
     await sleep(300);
     forceGc();
     const before = process.memoryUsage();
-    const sampler = startMemorySampler(20);
+    sampler.reset();
     child.send('go');
     const appended = await next('appended');
     const tAppended = performance.now();
@@ -718,7 +828,7 @@ async function main(): Promise<number> {
     current = undefined;
 
     // 2. latency
-    current = await startAppUnderTest(s, sink, run, 'lat');
+    current = await startAppUnderTest(s, sink, run, 'lat', true);
     note(`2. latency: ${RATE} msg/s for ${SECONDS} s`);
     const latency = await latencyPhase(s, current, run);
     if (latency.timedOut) timeouts.push(`latency: ${latency.timedOut}`);

@@ -226,6 +226,12 @@ export function startMemorySampler(intervalMs: number) {
   const timer = setInterval(sample, intervalMs);
   sample();
   return {
+    /** Forget the peaks so far: measure from here (the sampler's own thread is then running). */
+    reset() {
+      Object.assign(main, { rss: 0, heapUsed: 0, external: 0, samples: 0, maxGapMs: 0, rssAt: 0 });
+      last = performance.now();
+      Atomics.store(cells, 0, 0n);
+    },
     async stop() {
       clearInterval(timer);
       sample();

@@ -8,6 +8,7 @@ import { checkMailboxGroups, mailboxIdentity, type Config } from './config.js';
 import {
   AUDIT_SEAL_EVERY_MS,
   DIGEST_TICK_MS,
+  FOLLOW_ON_CONCURRENCY,
   JOB_LOCK_MS,
   JOB_MAX_STALLED_COUNT,
   JOB_STALLED_INTERVAL_MS,
@@ -153,9 +154,11 @@ export async function startApp(
       return w;
     };
     worker(QUEUES.ingest, ingestProcessor(ctx), config.concurrency);
-    worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
+    // After the acknowledgement: fewer at once, so the acknowledgement path goes first.
+    const followOn = Math.min(config.concurrency, FOLLOW_ON_CONCURRENCY);
+    worker(QUEUES.triage, triageProcessor(ctx), followOn);
     worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
-    worker(QUEUES.announce, announceProcessor(ctx), config.concurrency);
+    worker(QUEUES.announce, announceProcessor(ctx), followOn);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);
     // Index writes are read-modify-write: one job at a time across all processes.
@@ -164,7 +167,7 @@ export async function startApp(
     // Maintenance scans whole collections: never two runs at once, whichever process asks.
     worker(QUEUES.maintenance, maintenanceProcessor(ctx), 1);
     await queues.maintenance.setGlobalConcurrency(1);
-    const notify = worker(QUEUES.notify, notifyProcessor(ctx), config.concurrency);
+    const notify = worker(QUEUES.notify, notifyProcessor(ctx), followOn);
     notify.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
         void notifyGaveUp(ctx, job.data.outboxId, err.message).catch((e: Error) =>

@@ -3,24 +3,17 @@
  * BullMQ with backoff; a refused SMTP sign-in waits without using up the message's attempts.
  */
 import { DelayedError, type Job } from 'bullmq';
-import { notify } from '../src/actions/notify.js';
+import { notify, signInRefused } from '../src/actions/notify.js';
 import { AUTH_RETRY_MS } from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
 import { SmtpSignInError } from '../src/mail/outbound.js';
-import { clearSignInRefused, recordSignInRefused } from '../src/store/sign-in.js';
+import { recordSignInRefused } from '../src/store/sign-in.js';
 import type { NotifyJob } from '../src/queues.js';
 
 export function notifyProcessor(ctx: AppContext) {
-  // A refusal may be on record from an earlier run: each account's first good send clears it.
-  const clear = new Set<string>();
-  const signedIn = async (account: string) => {
-    if (clear.has(account)) return;
-    await clearSignInRefused('smtp', account);
-    clear.add(account);
-  };
   return async (job: Job<NotifyJob>, token?: string) => {
     try {
-      return await notify(ctx, job.data.outboxId, signedIn);
+      return await notify(ctx, job.data.outboxId);
     } catch (err) {
       if (!(err instanceof SmtpSignInError) || !token) throw err;
       // Our credentials, not the message, are at fault: wait without using up its attempts.
@@ -31,7 +24,7 @@ export function notifyProcessor(ctx: AppContext) {
           : 'SMTP sign-in refused: check SMTP_USER and SMTP_PASS',
       );
       await recordSignInRefused('smtp', err.account, err.message, ctx.now());
-      clear.delete(err.account);
+      signInRefused(ctx, err.account);
       await job.moveToDelayed(Date.now() + AUTH_RETRY_MS, token);
       throw new DelayedError();
     }

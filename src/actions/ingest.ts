@@ -39,7 +39,10 @@ import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
-import { jobIds } from '../queues.js';
+import { jobIds, QUEUES } from '../queues.js';
+import { deliver } from './notify.js';
+import { PermanentDeliveryError } from '../mail/outbound.js';
+import { withActor } from '../store/audit.js';
 import { isArchived } from '../store/archive.js';
 import { linkAttachments, saveAttachment } from '../store/attachments.js';
 import {
@@ -50,7 +53,7 @@ import {
   openIncident,
   recordMessage,
 } from '../store/incidents.js';
-import type { IncidentDoc, RawMessageDoc } from '../store/models.js';
+import type { IncidentDoc, OutboxDoc, RawMessageDoc } from '../store/models.js';
 import {
   claimAcknowledgement,
   enqueueOutbox,
@@ -277,8 +280,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       });
     }
   }
-  if (ack)
-    await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+  if (ack?.state === 'pending') await sendAcknowledgement(ctx, ack);
   await ctx.queues.triage.add(
     'triage',
     { incident: incident.number },
@@ -287,6 +289,25 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');
   log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
   return { outcome: 'new-incident', incident: incident.number };
+}
+
+/**
+ * The acknowledgement is what the customer sees first, so it is sent from here, as soon as it
+ * is stored: no queue hop and no read of what was just written, and no waiting behind the
+ * notify queue's other mail. It runs as the notifier (whose work it is). A failure a retry may
+ * fix hands it to the notify queue, which retries with backoff (and waits out a refused SMTP
+ * sign-in); a permanent one is already recorded. A process killed before the "sent" mark
+ * leaves this job unfinished: its rerun finds the acknowledgement pending and sends it.
+ */
+async function sendAcknowledgement(ctx: AppContext, ack: OutboxDoc): Promise<void> {
+  try {
+    await withActor({ kind: 'worker', id: QUEUES.notify }, `acknowledgement ${ack._id}`, () =>
+      deliver(ctx, ack),
+    );
+  } catch (err) {
+    if (err instanceof PermanentDeliveryError) return;
+    await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+  }
 }
 
 /** The intake's notes about a message (src/domain/intake.ts), on the incident's timeline. */

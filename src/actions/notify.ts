@@ -11,7 +11,9 @@ import { attachmentsOf } from '../store/attachments.js';
 import { openBlob } from '../store/blobs.js';
 import { appendTimeline } from '../store/incidents.js';
 import type { OutboxDoc } from '../store/models.js';
+import { clearSignInRefused } from '../store/sign-in.js';
 import {
+  claimOutbox,
   getOutbox,
   markOutboxAttempt,
   markOutboxFailed,
@@ -19,20 +21,63 @@ import {
   markUndeliverable,
 } from '../store/outbox.js';
 
+/**
+ * Per running app, the SMTP accounts that have sent since this process last saw them refused:
+ * a refusal on record (from an earlier run, or another process) is cleared by each account's
+ * first good send, once, not on every mail.
+ */
+const signedInAccounts = new WeakMap<AppContext, Set<string>>();
+
+async function signedIn(ctx: AppContext, account: string): Promise<void> {
+  const accounts = signedInAccounts.get(ctx) ?? new Set<string>();
+  signedInAccounts.set(ctx, accounts);
+  if (accounts.has(account)) return;
+  await clearSignInRefused('smtp', account);
+  accounts.add(account);
+}
+
+/** The account's credentials were refused: its next good send clears the record again. */
+export function signInRefused(ctx: AppContext, account: string): void {
+  signedInAccounts.get(ctx)?.delete(account);
+}
+
+/** The notify job: claim the message (its read and the attempt's start in one command), send it. */
 export async function notify(
   ctx: AppContext,
   outboxId: string,
-  /** Told the SMTP account that just sent, so a refusal on record can be cleared. */
-  signedIn?: (account: string) => Promise<void>,
 ): Promise<'sent' | 'already-sent' | 'failed'> {
-  const message = await getOutbox(outboxId);
-  if (!message) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
-  if (message.state === 'sent') return 'already-sent';
-  if (message.state === 'failed') return 'failed';
+  const message = await claimOutbox(outboxId, ctx.now());
+  if (!message) {
+    // Not pending: only now is it read, to say why.
+    const state = (await getOutbox(outboxId))?.state;
+    if (!state) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
+    return state === 'sent' ? 'already-sent' : 'failed';
+  }
+  try {
+    await deliver(ctx, message);
+  } catch (err) {
+    if (err instanceof PermanentDeliveryError) throw new UnrecoverableError(err.message);
+    throw err;
+  }
+  return 'sent';
+}
+
+/**
+ * Send a pending message in hand and record it: the notify job's work, and the ingest job's
+ * for an acknowledgement it has just written (no queue hop, no read). A permanent failure is
+ * recorded (the address undeliverable, the incident's timeline, the message failed) and then
+ * thrown; any other is thrown as it came, for a retry.
+ *
+ * Recorded in two commands, the timeline entry first: a process killed between SMTP's
+ * acceptance and the "sent" mark sends the message again on the retry (the same Message-ID;
+ * SMTP is at-least-once anyway), and the retry's timeline write is a no-op, so the history
+ * never misses a mail that went out.
+ */
+export async function deliver(ctx: AppContext, message: OutboxDoc): Promise<void> {
   const log = ctx.log.child({
     component: 'notify',
     incident: message.incidentNumber,
-    outbox: outboxId,
+    outbox: message._id,
   });
   try {
     const attachments = (await attachmentsOf(message.attachmentIds ?? [])).map((a) => ({
@@ -48,39 +93,36 @@ export async function notify(
     }));
     await ctx.mailer.send(message, [...attachments, ...inline]);
   } catch (err) {
-    await markOutboxAttempt(outboxId, (err as Error).message);
+    await markOutboxAttempt(message._id, (err as Error).message);
     if (err instanceof PermanentDeliveryError) {
       // The address first: once the outbox says "failed", nothing more goes to it.
       await markUndeliverable(message.to, err.message);
       await recordFailure(ctx, message, err.message);
       log.warn({ err: err.message }, 'delivery failed permanently');
-      throw new UnrecoverableError(err.message);
+    } else {
+      log.info({ err: (err as Error).message }, 'delivery failed, will retry');
     }
-    log.info({ err: (err as Error).message }, 'delivery failed, will retry');
     throw err;
   }
   const at = ctx.now();
   const box = mailboxFor(ctx.config, message.from);
-  await markOutboxSent(outboxId, at);
-  await signedIn?.(smtpAccount(box));
-  if (message.incidentNumber === 0) {
-    log.info('sent'); // a digest: about no single incident, so no timeline
-    return 'sent';
-  }
-  await appendTimeline(message.incidentNumber, {
-    _id: `out-${outboxId}`,
-    at,
-    type: 'message',
-    direction: 'outbound',
-    messageId: message.messageId,
-    from: box.supportAddress,
-    to: [message.to],
-    subject: message.subject,
-    text: message.text,
-    event: message.kind,
-  });
+  // A digest is about no single incident, so it has no timeline.
+  if (message.incidentNumber !== 0)
+    await appendTimeline(message.incidentNumber, {
+      _id: `out-${message._id}`,
+      at,
+      type: 'message',
+      direction: 'outbound',
+      messageId: message.messageId,
+      from: box.supportAddress,
+      to: [message.to],
+      subject: message.subject,
+      text: message.text,
+      event: message.kind,
+    });
+  await markOutboxSent(message._id, at);
+  await signedIn(ctx, smtpAccount(box));
   log.info('sent');
-  return 'sent';
 }
 
 /** A stored Buffer comes back from a lean read as a BSON Binary. */

@@ -31,7 +31,12 @@ import {
   fenceCheckpoint,
   touchCheckpoint,
 } from '../store/mailbox-state.js';
-import { storeRaw, type StoreRawResult } from '../store/raw-messages.js';
+import {
+  storeRaw,
+  storeRawMany,
+  type RawInput,
+  type StoreRawResult,
+} from '../store/raw-messages.js';
 import { clearSignInRefused, recordSignInRefused } from '../store/sign-in.js';
 import { isAuthFailure, serverWords } from '../domain/server-errors.js';
 
@@ -65,6 +70,12 @@ export class ImapIntake {
   /** Who we are to the other processes that may run this mailbox's intake. */
   private readonly holder = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private fence = 0;
+  /**
+   * The checkpoint as this session last read or moved it: read once per session, not once per
+   * sync pass. Only this process (the lease holder) moves it, and every move is fenced, so a
+   * holder that lost the lease is still refused at its next write.
+   */
+  private checkpoint?: { uidValidity: string; lastUid: number };
   private running?: Promise<void>;
   /** The server refused our last access token: ask for a fresh one before calling it refused. */
   private renewToken = false;
@@ -212,9 +223,14 @@ export class ImapIntake {
       missingIdleCommand: 'STATUS',
     });
     this.client = client;
+    this.checkpoint = undefined;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', (err: Error) => this.log.warn({ err: err.message }, 'IMAP error'));
-    client.on('exists', () => this.requestSync());
+    client.on('exists', (e: { count: number }) => {
+      // Timestamps of the delivery→acknowledgement path (bench/intake.ts reads them at debug).
+      this.log.debug({ count: e.count }, 'new mail announced');
+      this.requestSync();
+    });
     await client.connect();
     // Stopped while connecting: stop() may have found no client yet, or one not yet connected
     // enough to log out, and would otherwise wait for this session forever.
@@ -281,10 +297,14 @@ export class ImapIntake {
     const client = this.client;
     if (!client?.mailbox || this.stopped) return;
     const uidValidity = client.mailbox.uidValidity.toString();
-    const checkpoint = await checkpointFor(this.key, uidValidity, this.fence);
-    if (checkpoint.reset)
-      this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+    if (this.checkpoint?.uidValidity !== uidValidity) {
+      const read = await checkpointFor(this.key, uidValidity, this.fence);
+      if (read.reset) this.log.warn({ uidValidity }, 'UIDVALIDITY changed: rescanning the mailbox');
+      this.checkpoint = { uidValidity, lastUid: read.lastUid };
+    }
+    const checkpoint = this.checkpoint;
     let lastUid = checkpoint.lastUid;
+    let advanced = false;
     while (!this.stopped) {
       const listed = await client.fetchAll(
         `${lastUid + 1}:*`,
@@ -295,10 +315,13 @@ export class ImapIntake {
       const pending = listed.filter((m) => m.uid > lastUid).sort((a, b) => a.uid - b.uid);
       if (pending.length === 0) break;
       const batch = pending.slice(0, IMAP_SYNC_BATCH_SIZE);
+      this.log.debug({ from: batch[0]!.uid, to: batch[batch.length - 1]!.uid }, 'listed');
       await this.takeBatch(client, uidValidity, batch);
       if (this.stopped) return; // the batch may be partial: leave the checkpoint where it is
       lastUid = batch[batch.length - 1]!.uid;
       await advanceCheckpoint(this.key, uidValidity, lastUid, this.fence);
+      checkpoint.lastUid = lastUid;
+      advanced = true;
       // A long backlog is progress too: health must not call a busy intake dead.
       this.status.lastHeartbeatAt = new Date();
       await client.messageFlagsAdd(
@@ -308,7 +331,8 @@ export class ImapIntake {
       );
       if (pending.length <= IMAP_SYNC_BATCH_SIZE) break;
     }
-    await touchCheckpoint(this.key, this.fence);
+    // A pass that moved the checkpoint has stamped its sync time already.
+    if (!advanced) await touchCheckpoint(this.key, this.fence);
     this.status.lastSyncAt = new Date();
     this.status.lastHeartbeatAt = this.status.lastSyncAt;
   }
@@ -331,8 +355,11 @@ export class ImapIntake {
       for (const m of await client.fetchAll(small, { uid: true, source: true }, { uid: true })) {
         if (m.source) sources.set(m.uid, m.source);
       }
+      this.log.debug({ from: small[0], to: small[small.length - 1] }, 'fetched');
     }
     const results: StoreRawResult[] = [];
+    // Messages in hand are stored together, in one insert, after the loop.
+    const inHand: RawInput[] = [];
     for (const m of batch) {
       // Stopping mid-batch is safe: the checkpoint has not moved, the rest comes next time.
       if (this.stopped) break;
@@ -345,20 +372,20 @@ export class ImapIntake {
           { uid: true, headers: true },
           { uid: true },
         );
-        const reason = `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`;
-        results.push(
-          await storeRaw(head?.headers ?? Buffer.alloc(0), source(m.uid), {
-            quarantineReason: reason,
-            headersOnly: true,
-          }),
-        );
+        inHand.push({
+          bytes: head?.headers ?? Buffer.alloc(0),
+          source: source(m.uid),
+          quarantineReason: `too large: ${size} bytes exceeds the ${maxMessageBytes}-byte limit; the full message stays on the IMAP server (UID ${m.uid})`,
+          headersOnly: true,
+        });
         log.warn('oversized message quarantined');
         continue;
       }
       const inBatch = sources.get(m.uid);
       if (inBatch) {
-        results.push(await storeRaw(inBatch, source(m.uid)));
+        inHand.push({ bytes: inBatch, source: source(m.uid) });
       } else {
+        // Large: streamed from the server into the blob store, never whole in memory.
         const download = await client.download(String(m.uid), undefined, { uid: true });
         if (!download.content) {
           log.warn('message vanished before it could be downloaded');
@@ -367,6 +394,7 @@ export class ImapIntake {
         results.push(await storeRaw(download.content, source(m.uid)));
       }
     }
+    results.push(...(await storeRawMany(inHand)));
     this.status.stored += results.filter((r) => r.created).length;
     const toIngest = results.filter((r) => r.state === 'stored');
     if (toIngest.length > 0) {

@@ -3,7 +3,8 @@
  * handed to the caller as streams while parsing, so their bytes go straight to the blob store
  * and a large message never sits in memory whole.
  */
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
+import { PARSE_CHUNK_BYTES } from '../constants.js';
 import {
   MailParser,
   type AddressObject,
@@ -201,6 +202,18 @@ async function collectText(content: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').slice(0, REPORT_PART_MAX_BYTES);
 }
 
+/** Cuts what passes into pieces of at most PARSE_CHUNK_BYTES, without copying. */
+function smallChunks(): Transform {
+  return new Transform({
+    transform(chunk: Buffer | string, _enc, done) {
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+      for (let at = 0; at < bytes.length; at += PARSE_CHUNK_BYTES)
+        this.push(bytes.subarray(at, at + PARSE_CHUNK_BYTES));
+      done();
+    },
+  });
+}
+
 export async function parseMessage(
   input: Readable,
   onAttachment: AttachmentSink,
@@ -278,7 +291,7 @@ export async function parseMessage(
     declared.feed(bytes);
   });
   input.on('error', (err) => parser.destroy(err));
-  input.pipe(parser);
+  input.pipe(smallChunks()).pipe(parser);
   await done;
   await Promise.all(work);
 

@@ -258,6 +258,8 @@ const outboxSchema = new Schema(
     state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
     attempts: { type: Number, default: 0 },
     lastError: String,
+    /** When the last attempt to send it began (the notifier's claim). */
+    lastAttemptAt: Date,
     sentAt: Date,
   },
   { ...opts, timestamps: true },

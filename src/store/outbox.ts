@@ -6,7 +6,7 @@ const RECENT_ACKS_KEPT = 100;
 
 export type NewOutboxMessage = Omit<
   OutboxDoc,
-  'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError'
+  'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError' | 'lastAttemptAt'
 >;
 
 /** Insert once; a retried producer gets the message it created the first time. */
@@ -22,6 +22,18 @@ export async function enqueueOutbox(message: NewOutboxMessage): Promise<OutboxDo
 
 export async function getOutbox(id: string): Promise<OutboxDoc | null> {
   return Outbox.findById(id).lean<OutboxDoc>();
+}
+
+/**
+ * Take a pending message for sending: the read and the record of this attempt's start in one
+ * command. Null when it is not pending (sent, failed, or not there: getOutbox says which).
+ */
+export async function claimOutbox(id: string, at: Date): Promise<OutboxDoc | null> {
+  return Outbox.findOneAndUpdate(
+    { _id: id, state: 'pending' },
+    { $set: { lastAttemptAt: at } },
+    { returnDocument: 'after' },
+  ).lean<OutboxDoc>();
 }
 
 export async function markOutboxAttempt(id: string, error?: string) {

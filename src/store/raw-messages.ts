@@ -20,6 +20,15 @@ export interface StoreRawResult {
   created: boolean;
 }
 
+/** What the intake hands over for one message. */
+export interface RawInput {
+  bytes: Buffer;
+  source: RawSource;
+  /** Set aside at once, with the reason (an oversized message's header block). */
+  quarantineReason?: string;
+  headersOnly?: boolean;
+}
+
 /**
  * Store a message's bytes once, keyed by their sha256. Small messages (the vast majority)
  * live inside their document: one write, one read. Larger ones go to the blob store first and
@@ -31,39 +40,102 @@ export async function storeRaw(
   source: RawSource,
   options: { quarantineReason?: string; headersOnly?: boolean } = {},
 ): Promise<StoreRawResult> {
-  const quarantined = options.quarantineReason !== undefined;
-  const state: RawState = quarantined ? 'quarantined' : 'stored';
-  let content: { sha256: string; size: number; data?: Buffer; blobId?: BlobId };
-  if (Buffer.isBuffer(bytes) && bytes.length <= INLINE_RAW_MAX_BYTES) {
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const existing = await RawMessage.findById(sha256, { state: 1 }).lean();
-    if (existing) return { rawId: sha256, state: existing.state, created: false };
-    content = { sha256, size: bytes.length, data: bytes };
-  } else {
-    content = await putBlob(bytes, {
-      filename: `raw-${source.uid}.eml`,
-      contentType: 'message/rfc822',
-    });
-  }
+  if (Buffer.isBuffer(bytes) && bytes.length <= INLINE_RAW_MAX_BYTES)
+    return (await storeRawMany([{ bytes, source, ...options }]))[0]!;
+  const content = await putBlob(bytes, {
+    filename: `raw-${source.uid}.eml`,
+    contentType: 'message/rfc822',
+  });
+  const doc = rawDocument({ ...content, source, ...options });
   try {
-    await RawMessage.create({
-      _id: content.sha256,
-      size: content.size,
-      data: content.data,
-      blobId: content.blobId,
-      headersOnly: options.headersOnly ?? false,
-      state,
-      reason: options.quarantineReason,
-      source,
-      receivedAt: new Date(),
-    });
-    return { rawId: content.sha256, state, created: true };
+    await RawMessage.create(doc);
+    return { rawId: content.sha256, state: doc.state, created: true };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    if (content.blobId) await deleteBlob(content.blobId);
-    const existing = await RawMessage.findById(content.sha256, { state: 1 }).lean();
-    return { rawId: content.sha256, state: existing?.state ?? 'stored', created: false };
+    await deleteBlob(content.blobId);
+    return (await storedStates([content.sha256]))[0]!;
   }
+}
+
+/**
+ * Store a sync batch's messages: all those small enough to live inside their documents in one
+ * unordered insert, with no look-up first. A duplicate key (the same bytes stored before: a
+ * redelivery, a re-scan after a crash) fails that document alone, and only then is its state
+ * read, the batch's duplicates in one query. Larger messages go one by one through storeRaw.
+ * Results are in the order of `items`.
+ */
+export async function storeRawMany(items: RawInput[]): Promise<StoreRawResult[]> {
+  const results: StoreRawResult[] = [];
+  const inline: { at: number; doc: ReturnType<typeof rawDocument> }[] = [];
+  for (const [at, item] of items.entries()) {
+    if (item.bytes.length > INLINE_RAW_MAX_BYTES) {
+      results[at] = await storeRaw(item.bytes, item.source, item);
+      continue;
+    }
+    const sha256 = createHash('sha256').update(item.bytes).digest('hex');
+    inline.push({
+      at,
+      doc: rawDocument({ sha256, size: item.bytes.length, data: item.bytes, ...item }),
+    });
+  }
+  if (inline.length === 0) return results;
+  let duplicates: number[] = [];
+  try {
+    await RawMessage.insertMany(
+      inline.map((i) => i.doc),
+      { ordered: false, lean: true },
+    );
+  } catch (err) {
+    duplicates = duplicateIndexes(err, inline.length);
+  }
+  const dup = new Set(duplicates);
+  const states = await storedStates(duplicates.map((k) => inline[k]!.doc._id));
+  inline.forEach(({ at, doc }, k) => {
+    results[at] = dup.has(k)
+      ? states.shift()!
+      : { rawId: doc._id, state: doc.state, created: true };
+  });
+  return results;
+}
+
+function rawDocument(c: {
+  sha256: string;
+  size: number;
+  data?: Buffer;
+  blobId?: BlobId;
+  source: RawSource;
+  quarantineReason?: string;
+  headersOnly?: boolean;
+}) {
+  return {
+    _id: c.sha256,
+    size: c.size,
+    data: c.data,
+    blobId: c.blobId,
+    headersOnly: c.headersOnly ?? false,
+    state: (c.quarantineReason === undefined ? 'stored' : 'quarantined') as RawState,
+    reason: c.quarantineReason,
+    source: c.source,
+    receivedAt: new Date(),
+  };
+}
+
+/** Which documents of an unordered insert failed as duplicates; any other failure is thrown. */
+function duplicateIndexes(err: unknown, count: number): number[] {
+  const writeErrors = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
+  if (isDuplicateKey(err) && count === 1 && !writeErrors) return [0];
+  if (!writeErrors || writeErrors.length === 0 || !writeErrors.every(isDuplicateKey)) throw err;
+  return writeErrors.map((e) => e.index);
+}
+
+/** The stored state of messages found already there, in the order asked. */
+async function storedStates(ids: string[]): Promise<StoreRawResult[]> {
+  if (ids.length === 0) return [];
+  const docs = await RawMessage.find({ _id: { $in: ids } }, { state: 1 }).lean<
+    { _id: string; state: RawState }[]
+  >();
+  const state = new Map(docs.map((d) => [d._id, d.state]));
+  return ids.map((id) => ({ rawId: id, state: state.get(id) ?? 'stored', created: false }));
 }
 
 /** Where a raw message's bytes are: inline (a Buffer, or BSON Binary from a lean read) or a blob. */

@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { issuedToken } from '../../src/domain/tokens.js';
 import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
+import { storeRawMany } from '../../src/store/raw-messages.js';
+import { notify } from '../../src/actions/notify.js';
+import { ackIdFor } from '../../src/mail/compose.js';
+import { jobIds } from '../../src/queues.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 
 describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
@@ -130,5 +134,54 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     expect(h.smtp.messages.length).toBe(before);
+  });
+
+  it('stores a batch in one insert; bytes stored before keep their state and are not stored twice', async () => {
+    const mail = (n: number) => Buffer.from(`Subject: batch ${n}\r\n\r\nbody ${n}\r\n`);
+    const source = (uid: number) => ({ mailbox: 'INBOX', uidValidity: 'batch-test', uid });
+    const [earlier] = await storeRawMany([{ bytes: mail(1), source: source(1) }]);
+    await RawMessage.updateOne({ _id: earlier!.rawId }, { $set: { state: 'ingested' } });
+    const results = await storeRawMany([
+      { bytes: mail(2), source: source(2) },
+      { bytes: mail(1), source: source(3) }, // stored before, and ingested since
+      { bytes: mail(3), source: source(4), quarantineReason: 'too large', headersOnly: true },
+      { bytes: mail(2), source: source(5) }, // the same bytes twice in one batch
+    ]);
+    expect(results.map((r) => [r.state, r.created])).toEqual([
+      ['stored', true],
+      ['ingested', false],
+      ['quarantined', true],
+      ['stored', false],
+    ]);
+    expect(results[3]!.rawId).toBe(results[0]!.rawId);
+    const stored = await RawMessage.find({ 'source.uidValidity': 'batch-test' }).lean();
+    expect(stored.map((r) => r.source?.uid).sort()).toEqual([1, 2, 4]);
+    expect(stored.find((r) => r.source?.uid === 4)).toMatchObject({
+      state: 'quarantined',
+      reason: 'too large',
+      headersOnly: true,
+    });
+  });
+
+  it('the ingest job sends the acknowledgement itself; a notify job for it later sends nothing', async () => {
+    const before = h.smtp.messages.length;
+    await deliver(h.t.mailboxUser, {
+      from: 'dora@example.com',
+      to: SUPPORT,
+      subject: 'Printer offline',
+      text: 'The printer on floor 2 is offline.',
+    });
+    await h.smtp.waitFor(before + 1);
+    const incident = await waitUntil('the incident', () =>
+      Incident.findOne({ 'customer.address': 'dora@example.com' }).lean(),
+    );
+    const ackId = ackIdFor(String(incident.openedBy));
+    expect(await Outbox.findById(ackId).lean()).toMatchObject({ state: 'sent', attempts: 0 });
+    // No queue hop: the notify queue never saw it.
+    expect(await h.app.ctx.queues.notify.getJob(jobIds.notify(ackId))).toBeUndefined();
+    // A stray notify job (a recovery sweep, a replayed dead letter) claims nothing and sends nothing.
+    expect(await notify(h.app.ctx, ackId)).toBe('already-sent');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.smtp.messages.length).toBe(before + 1);
   });
 });
