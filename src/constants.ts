@@ -47,6 +47,12 @@ export const JOB_BACKOFF_MS = 2_000;
 export const JOB_STALLED_INTERVAL_MS = 5_000;
 /** A worker holds a job's lock this long and renews it at half-time; a dead worker's job is free after it. */
 export const JOB_LOCK_MS = 10_000;
+/**
+ * How long a claim on an outbox message holds against other jobs: longer than any SMTP send
+ * takes (its timeouts are 15 s to connect and 60 s of silence), so a second job sends only
+ * what a sender that died without a rerun left behind.
+ */
+export const SEND_CLAIM_MS = 2 * 60_000;
 export const JOB_MAX_STALLED_COUNT = 10;
 /** Finished jobs kept for inspection (and as a deterministic-jobId dedupe window). */
 export const JOB_KEEP_COMPLETED = { age: 24 * 3600, count: 10_000 };

@@ -57,6 +57,7 @@ import type { IncidentDoc, OutboxDoc, RawMessageDoc } from '../store/models.js';
 import {
   claimAcknowledgement,
   enqueueOutbox,
+  claimOutbox,
   getOutbox,
   senderStanding,
   markUndeliverable,
@@ -264,10 +265,17 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   // A retry after a crash must not re-decide: the earlier run may already have created the ack.
   // Only a run that did not open the incident itself can be such a retry.
   let ack = opened ? null : await getOutbox(ackIdFor(rawId));
+  // This job sends the acknowledgement it writes: claimed at birth, in the same insert.
+  const sendAs = jobIds.ingest(rawId);
+  let claimed = false;
   if (!ack) {
     const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
     if (decision.send) {
-      ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId));
+      ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId), {
+        by: sendAs,
+        at: ctx.now(),
+      });
+      claimed = ack.claimedBy === sendAs;
     } else {
       await appendTimeline(incident.number, {
         _id: `ack-suppressed-${rawId}`,
@@ -280,7 +288,12 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       });
     }
   }
-  if (ack?.state === 'pending') await sendAcknowledgement(ctx, ack);
+  if (ack?.state === 'pending') {
+    // A rerun claims it again, unless another job is sending it (then that job finishes it).
+    const mine = claimed ? ack : await claimOutbox(ack._id, sendAs, ctx.now());
+    if (mine) await sendAcknowledgement(ctx, mine);
+    else await handToNotifier(ctx, ack._id);
+  }
   await ctx.queues.triage.add(
     'triage',
     { incident: incident.number },
@@ -297,7 +310,8 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
  * notify queue's other mail. It runs as the notifier (whose work it is). A failure a retry may
  * fix hands it to the notify queue, which retries with backoff (and waits out a refused SMTP
  * sign-in); a permanent one is already recorded. A process killed before the "sent" mark
- * leaves this job unfinished: its rerun finds the acknowledgement pending and sends it.
+ * leaves this job unfinished: its rerun (the same job id, so the same claim) finds the
+ * acknowledgement pending and sends it, while the recovery sweep leaves it to that rerun.
  */
 async function sendAcknowledgement(ctx: AppContext, ack: OutboxDoc): Promise<void> {
   try {
@@ -306,9 +320,12 @@ async function sendAcknowledgement(ctx: AppContext, ack: OutboxDoc): Promise<voi
     );
   } catch (err) {
     if (err instanceof PermanentDeliveryError) return;
-    await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
+    await handToNotifier(ctx, ack._id);
   }
 }
+
+const handToNotifier = (ctx: AppContext, outboxId: string) =>
+  ctx.queues.notify.add('ack', { outboxId }, { jobId: jobIds.notify(outboxId) });
 
 /** The intake's notes about a message (src/domain/intake.ts), on the incident's timeline. */
 async function recordIntakeNotes(

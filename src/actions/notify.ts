@@ -6,6 +6,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context.js';
 import { mailboxFor } from '../config.js';
+import { jobIds } from '../queues.js';
 import { PermanentDeliveryError, smtpAccount } from '../mail/outbound.js';
 import { attachmentsOf } from '../store/attachments.js';
 import { openBlob } from '../store/blobs.js';
@@ -46,12 +47,15 @@ export async function notify(
   ctx: AppContext,
   outboxId: string,
 ): Promise<'sent' | 'already-sent' | 'failed'> {
-  const message = await claimOutbox(outboxId, ctx.now());
+  const message = await claimOutbox(outboxId, jobIds.notify(outboxId), ctx.now());
   if (!message) {
-    // Not pending: only now is it read, to say why.
-    const state = (await getOutbox(outboxId))?.state;
-    if (!state) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
-    return state === 'sent' ? 'already-sent' : 'failed';
+    // Not pending, or another job is sending it: only now is it read, to say which.
+    const held = await getOutbox(outboxId);
+    if (!held) throw new UnrecoverableError(`outbox message ${outboxId} does not exist`);
+    if (held.state === 'pending')
+      // Retried with backoff: that job sends it, or its claim runs out and this one does.
+      throw new Error(`outbox message ${outboxId} is being sent by ${held.claimedBy ?? '?'}`);
+    return held.state === 'sent' ? 'already-sent' : 'failed';
   }
   try {
     await deliver(ctx, message);

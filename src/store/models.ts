@@ -258,8 +258,13 @@ const outboxSchema = new Schema(
     state: { type: String, enum: OUTBOX_STATES, required: true, default: 'pending' },
     attempts: { type: Number, default: 0 },
     lastError: String,
-    /** When the last attempt to send it began (the notifier's claim). */
+    /** When the last attempt to send it began (the sender's claim). */
     lastAttemptAt: Date,
+    /**
+     * The job sending it now (its job id: a rerun of the same job is the same sender), null
+     * when nobody is: while claimed, no other job sends it (src/store/outbox.ts, claimOutbox).
+     */
+    claimedBy: String,
     sentAt: Date,
   },
   { ...opts, timestamps: true },

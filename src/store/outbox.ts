@@ -1,3 +1,4 @@
+import { SEND_CLAIM_MS } from '../constants.js';
 import { isDuplicateKey } from './db.js';
 import { Address, Outbox, type OutboxDoc } from './models.js';
 
@@ -6,13 +7,30 @@ const RECENT_ACKS_KEPT = 100;
 
 export type NewOutboxMessage = Omit<
   OutboxDoc,
-  'state' | 'attempts' | 'createdAt' | 'updatedAt' | 'sentAt' | 'lastError' | 'lastAttemptAt'
+  | 'state'
+  | 'attempts'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'sentAt'
+  | 'lastError'
+  | 'lastAttemptAt'
+  | 'claimedBy'
 >;
 
-/** Insert once; a retried producer gets the message it created the first time. */
-export async function enqueueOutbox(message: NewOutboxMessage): Promise<OutboxDoc> {
+/**
+ * Insert once; a retried producer gets the message it created the first time. `claim` (the
+ * job that will send it right away, at that time) is taken at birth, in the same write.
+ */
+export async function enqueueOutbox(
+  message: NewOutboxMessage,
+  claim?: { by: string; at: Date },
+): Promise<OutboxDoc> {
   try {
-    const created = await Outbox.create({ ...message, state: 'pending' });
+    const created = await Outbox.create({
+      ...message,
+      state: 'pending',
+      ...(claim ? { claimedBy: claim.by, lastAttemptAt: claim.at } : {}),
+    });
     return created.toObject() as OutboxDoc;
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
@@ -25,19 +43,34 @@ export async function getOutbox(id: string): Promise<OutboxDoc | null> {
 }
 
 /**
- * Take a pending message for sending: the read and the record of this attempt's start in one
- * command. Null when it is not pending (sent, failed, or not there: getOutbox says which).
+ * Take a pending message for sending as job `by`: the read and the record of this attempt's
+ * start in one command. It is taken when nobody holds it, when `by` does (a rerun of the job
+ * whose process died mid-send: BullMQ runs one job id at a time), or when the holder's claim
+ * is older than SEND_CLAIM_MS; so two jobs never send it at once (the ingest job sending an
+ * acknowledgement and the recovery sweep's notify job for the same message). Null when it is
+ * not pending or someone else holds it: getOutbox says which.
  */
-export async function claimOutbox(id: string, at: Date): Promise<OutboxDoc | null> {
+export async function claimOutbox(id: string, by: string, at: Date): Promise<OutboxDoc | null> {
   return Outbox.findOneAndUpdate(
-    { _id: id, state: 'pending' },
-    { $set: { lastAttemptAt: at } },
+    {
+      _id: id,
+      state: 'pending',
+      $or: [
+        { claimedBy: { $in: [null, by] } },
+        { lastAttemptAt: { $lt: new Date(at.getTime() - SEND_CLAIM_MS) } },
+      ],
+    },
+    { $set: { claimedBy: by, lastAttemptAt: at } },
     { returnDocument: 'after' },
   ).lean<OutboxDoc>();
 }
 
+/** A failed attempt, which lets go of the claim: the retry may come from another job. */
 export async function markOutboxAttempt(id: string, error?: string) {
-  await Outbox.updateOne({ _id: id }, { $inc: { attempts: 1 }, $set: { lastError: error } });
+  await Outbox.updateOne(
+    { _id: id },
+    { $inc: { attempts: 1 }, $set: { lastError: error, claimedBy: null } },
+  );
 }
 
 export async function markOutboxSent(id: string, at: Date) {

@@ -1,3 +1,4 @@
+import { SEND_CLAIM_MS } from '../constants.js';
 import { PRIORITIES } from '../plan/schema.js';
 import { Incident, Outbox, RawMessage } from './models.js';
 
@@ -35,7 +36,18 @@ export async function unfinishedWork(before: Date, limit: number) {
     )
       .limit(limit)
       .lean(),
-    Outbox.find({ state: 'pending', createdAt: { $lt: before } }, { _id: 1 })
+    // Not while a job holds it (claimOutbox): its sender, or that job's rerun, finishes it.
+    Outbox.find(
+      {
+        state: 'pending',
+        createdAt: { $lt: before },
+        $or: [
+          { claimedBy: null },
+          { lastAttemptAt: { $lt: new Date(before.getTime() - SEND_CLAIM_MS) } },
+        ],
+      },
+      { _id: 1 },
+    )
       .limit(limit)
       .lean(),
   ]);

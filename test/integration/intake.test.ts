@@ -4,6 +4,9 @@ import { Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { storeRawMany } from '../../src/store/raw-messages.js';
 import { notify } from '../../src/actions/notify.js';
+import { SEND_CLAIM_MS } from '../../src/constants.js';
+import { claimOutbox, enqueueOutbox, markOutboxAttempt } from '../../src/store/outbox.js';
+import { unfinishedWork } from '../../src/store/recovery.js';
 import { ackIdFor } from '../../src/mail/compose.js';
 import { jobIds } from '../../src/queues.js';
 import { deliver, SECRET, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
@@ -183,5 +186,45 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
     expect(await notify(h.app.ctx, ackId)).toBe('already-sent');
     await new Promise((r) => setTimeout(r, 300));
     expect(h.smtp.messages.length).toBe(before + 1);
+  });
+
+  it('a message one job is sending is sent by no other job until that claim runs out', async () => {
+    const mail = (id: string) => ({
+      _id: id,
+      kind: 'digest',
+      incidentNumber: 0,
+      to: 'claims@example.com',
+      messageId: `<${id}@incidesk.test>`,
+      subject: `claimed ${id}`,
+      text: 'claimed',
+      attachmentIds: [],
+      references: [],
+    });
+    const soon = () => new Date(Date.now() + 1000); // the recovery sweep's "older than"
+    const unsent = async () => (await unfinishedWork(soon(), 500)).unsent;
+    const before = h.smtp.messages.length;
+
+    // Born claimed by the ingest job that will send it (an acknowledgement).
+    await enqueueOutbox(mail('claim-held'), { by: 'ingest-x', at: new Date() });
+    expect(await unsent()).not.toContain('claim-held');
+    await expect(notify(h.app.ctx, 'claim-held')).rejects.toThrow(/being sent by ingest-x/);
+    // The same job's rerun (its process died mid-send) takes it again at once.
+    expect(await claimOutbox('claim-held', 'ingest-x', new Date())).not.toBeNull();
+    // A claim older than SEND_CLAIM_MS is a sender that is gone: the sweep and a notify job take it.
+    const stale = new Date(Date.now() - SEND_CLAIM_MS - 1000);
+    await Outbox.updateOne({ _id: 'claim-held' }, { $set: { lastAttemptAt: stale } });
+    expect(await unsent()).toContain('claim-held');
+    expect(await notify(h.app.ctx, 'claim-held')).toBe('sent');
+
+    // A failed attempt lets go: the retry may come from another job.
+    await enqueueOutbox(mail('claim-failed'), { by: 'ingest-y', at: new Date() });
+    await markOutboxAttempt('claim-failed', 'connection reset');
+    expect(await unsent()).toContain('claim-failed');
+    expect(await notify(h.app.ctx, 'claim-failed')).toBe('sent');
+
+    await h.smtp.waitFor(before + 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const subjects = h.smtp.messages.slice(before).map((m) => m.parsed.subject);
+    expect(subjects.sort()).toEqual(['claimed claim-failed', 'claimed claim-held']);
   });
 });
