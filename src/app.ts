@@ -150,7 +150,8 @@ export async function startApp(
     };
     worker(QUEUES.ingest, ingestProcessor(ctx), config.concurrency);
     worker(QUEUES.triage, triageProcessor(ctx), config.concurrency);
-    worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
+    // Any number at once: a compare-and-set on the groups' state keeps round-robin and loads exact.
+    worker(QUEUES.assign, assignProcessor(ctx), config.concurrency);
     worker(QUEUES.announce, announceProcessor(ctx), config.concurrency);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);

@@ -39,7 +39,7 @@ import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
-import { jobIds } from '../queues.js';
+import { jobIds, openingFacts } from '../queues.js';
 import { isArchived } from '../store/archive.js';
 import { linkAttachments, saveAttachment } from '../store/attachments.js';
 import {
@@ -281,7 +281,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     await ctx.queues.notify.add('ack', { outboxId: ack._id }, { jobId: jobIds.notify(ack._id) });
   await ctx.queues.triage.add(
     'triage',
-    { incident: incident.number },
+    { incident: incident.number, opening: openingFacts(entry.text, attachmentIds) },
     { jobId: jobIds.triage(incident.number) },
   );
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');

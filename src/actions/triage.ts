@@ -1,122 +1,218 @@
-/** Classification and routing of a new incident, then SLA clocks and assignment. */
+/**
+ * A new incident's triage, one job: classification and routing, SLA clocks, playbook, likely
+ * duplicates and possible outages, the first assignment, and the agent's notification.
+ */
 import { domainOf } from '../domain/address.js';
 import type { AppContext } from '../context.js';
 import { classify, customerTier } from '../domain/classify.js';
+import { transition } from '../domain/lifecycle.js';
 import { mailboxFor } from '../config.js';
 import { route } from '../domain/routing.js';
-import { jobIds } from '../queues.js';
+import { findGroup } from '../plan/load.js';
+import type { OpeningFacts, TriageJob } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
 import {
-  appendTimeline,
+  AssignmentRaced,
+  appendTimelineEntries,
   findIncident,
   openingMessage,
   updateIncident,
+  type NewTimelineEntry,
 } from '../store/incidents.js';
-import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
+import type { IncidentDoc } from '../store/models.js';
+import {
+  assignmentWrites,
+  chooseAgent,
+  tellAssignee,
+  tellLeadNobodyIsAvailable,
+  unassignedEntry,
+  type Known,
+} from './assign.js';
+import { findRelated, relatedEntries, suggestOutage, type Related } from './links.js';
 import { queueIndex } from './search.js';
-import { attachPlaybookTo } from './playbook.js';
+import { playbookAtTriage } from './playbook.js';
 import { announce } from './protocols.js';
 import { firstSlaCheck, scheduleSlaCheck, startClocks } from './clocks.js';
 
+/** The cause of a new incident's first assignment (its timeline entry's and job's key). */
+export const TRIAGE_CAUSE = 'triage';
+
+/** Decisions tried before the job gives up and is retried (each lost claim means another won). */
+const CLAIM_ATTEMPTS = 5;
+
 /**
- * Idempotent in steps: the decision is stored once (guarded on status `new`); everything
- * after it (timeline, timer, assignment job) is keyed so a retry completes what a crash cut.
+ * Triage incident `job.incident`. The whole decision (classification, route, clocks,
+ * duplicates, playbook, assignee) is one guarded write on status `new`, with its timeline and
+ * audit entries and the claim on the group's assignment state, in one transaction; what
+ * follows it (timer, index, mail, protocol messages) is keyed, so a retry, or recovery's
+ * assign and announce jobs, complete what a crash cut off.
  */
-export async function triageIncident(ctx: AppContext, number: number): Promise<void> {
-  let incident = await findIncident(number);
-  if (!incident) return;
-  if (incident.status === 'new') {
-    const opening = await openingMessage(incident);
-    const sender = incident.customer.address;
-    const senderDomain = domainOf(sender);
-    const tier = customerTier(ctx.plan, sender);
-    const attachments = await attachmentsOf(opening?.attachmentIds ?? []);
-    // The mailbox it came in by: its category when no rule names one, its group always.
-    const box = mailboxFor(ctx.config, incident.mailbox);
-    const { classification } = ctx.plan;
-    const rules = box.category
-      ? { ...classification, defaults: { ...classification.defaults, category: box.category } }
-      : classification;
-    const c = classify(rules, ctx.plan.matrix, {
-      subject: incident.subject,
-      body: opening?.text ?? '',
-      sender,
-      senderDomain,
-      tier,
-      attachmentNames: attachments.map((a) => a.filename ?? ''),
-    });
-    const routed = box.group
-      ? { group: box.group, rule: `mailbox ${box.supportAddress}` }
-      : ctx.plan.routing
-        ? route(ctx.plan.routing, {
-            category: c.category,
-            priority: c.priority,
-            tier,
-            senderDomain,
-          })
-        : null;
-    const now = ctx.now();
-    const clocks = startClocks(ctx, c.priority, now);
-    const sla = { ...clocks, escalationLevel: 0 };
-    const group = routed?.group;
-    // One write for the whole decision: classification, route, clocks, the SLA sweep's first
-    // look and the likely duplicates.
-    const duplicateOf = await rememberForDuplicates(ctx, incident, now);
-    const decided = await updateIncident(
-      number,
-      {
-        status: 'triaged',
+export async function triageIncident(ctx: AppContext, job: TriageJob): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const incident = await findIncident(job.incident);
+    if (!incident) return;
+    if (incident.status !== 'new') return finishTriage(ctx, incident, {});
+    try {
+      const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
+      if (decided) return finishTriage(ctx, decided.incident, decided.known);
+      // Triaged meanwhile by another run: read it again and finish what it decided.
+    } catch (err) {
+      if (!(err instanceof AssignmentRaced) || attempt >= CLAIM_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** The opening message's facts, read back (a job without them). */
+async function readOpening(incident: IncidentDoc): Promise<OpeningFacts> {
+  const opening = await openingMessage(incident);
+  return { text: opening?.text ?? '', attachmentIds: opening?.attachmentIds ?? [] };
+}
+
+/** What the decision knew, for what follows it. */
+interface Decided {
+  incident: IncidentDoc;
+  known: Known & { related?: Related; unassigned?: string };
+}
+
+/** Decide and store the triage of a `new` incident; null when another run stored it first. */
+async function decide(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  opening: OpeningFacts,
+): Promise<Decided | null> {
+  const number = incident.number;
+  const sender = incident.customer.address;
+  const senderDomain = domainOf(sender);
+  const tier = customerTier(ctx.plan, sender);
+  const attachments = await attachmentsOf(opening.attachmentIds);
+  // The mailbox it came in by: its category when no rule names one, its group always.
+  const box = mailboxFor(ctx.config, incident.mailbox);
+  const { classification } = ctx.plan;
+  const rules = box.category
+    ? { ...classification, defaults: { ...classification.defaults, category: box.category } }
+    : classification;
+  const c = classify(rules, ctx.plan.matrix, {
+    subject: incident.subject,
+    body: opening.text,
+    sender,
+    senderDomain,
+    tier,
+    attachmentNames: attachments.map((a) => a.filename ?? ''),
+  });
+  const routed = box.group
+    ? { group: box.group, rule: `mailbox ${box.supportAddress}` }
+    : ctx.plan.routing
+      ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain })
+      : null;
+  const now = ctx.now();
+  const clocks = startClocks(ctx, c.priority, now);
+  const sla = { ...clocks, escalationLevel: 0 };
+  const group = routed?.group;
+  const planGroup = group ? findGroup(ctx.plan, group) : undefined;
+  const triage = { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint };
+  const related = await findRelated(ctx, incident, now);
+  const choice = planGroup ? await chooseAgent(ctx, planGroup, c.skills) : undefined;
+  // Without `requested` the choice is never a refusal.
+  const chosen = choice && !('ok' in choice) ? choice : undefined;
+  const agent = chosen?.agent ?? null;
+  const playbook = playbookAtTriage(ctx, number, c.category, now, triage.plan);
+  const assigned = agent ? transition('triaged', 'assign') : null;
+  const assign =
+    planGroup && chosen && agent
+      ? assignmentWrites(ctx, number, planGroup.id, { ...chosen, agent }, TRIAGE_CAUSE, now)
+      : null;
+  const entries: NewTimelineEntry[] = [
+    {
+      _id: `triaged-${number}`,
+      at: now,
+      type: 'event',
+      event: 'triaged',
+      detail: {
         category: c.category,
         impact: c.impact,
         urgency: c.urgency,
         priority: c.priority,
-        skills: c.skills,
-        group,
-        'customer.tier': tier,
-        triagedAt: now,
-        triage: { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint },
-        sla,
-        slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
-        duplicateOf,
+        rules: triage.rules,
+        group: group ?? null,
+        routing: triage.routing,
+        plan: triage.plan,
       },
-      { onlyIf: ['new'] },
-    );
-    if (!decided) return triageIncident(ctx, number);
-    await scheduleSlaCheck(ctx, number, decided.slaCheckAt ?? null);
-    incident = decided;
-  } else if (incident.status === 'triaged') {
-    await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
-  } else {
-    return;
-  }
-  await appendTimeline(number, {
-    _id: `triaged-${number}`,
-    at: incident.triagedAt ?? ctx.now(),
-    type: 'event',
-    event: 'triaged',
-    detail: {
-      category: incident.category,
-      impact: incident.impact,
-      urgency: incident.urgency,
-      priority: incident.priority,
-      rules: incident.triage?.rules ?? [],
-      group: incident.group ?? null,
-      routing: incident.triage?.routing ?? null,
-      plan: incident.triage?.plan,
     },
-  });
+    ...(playbook ? [playbook.entry] : []),
+    ...relatedEntries(ctx, number, group, related, now),
+    ...(assign ? [assign.entry] : []),
+    ...(planGroup && !agent
+      ? [unassignedEntry(number, now, planGroup.id, chosen?.reason ?? '', TRIAGE_CAUSE)]
+      : []),
+  ];
+  const decided = await updateIncident(
+    number,
+    {
+      status: assigned?.ok ? assigned.to : 'triaged',
+      category: c.category,
+      impact: c.impact,
+      urgency: c.urgency,
+      priority: c.priority,
+      skills: c.skills,
+      group,
+      'customer.tier': tier,
+      triagedAt: now,
+      triage,
+      sla,
+      slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
+      duplicateOf: related.duplicateOf,
+      ...(agent
+        ? { assignee: agent, assignedAt: now, assignCause: TRIAGE_CAUSE, assignNotified: false }
+        : {}),
+    },
+    {
+      onlyIf: ['new'],
+      together: async () => {
+        await assign?.claim();
+        await playbook?.write();
+        // A millisecond apart, so the timeline reads in the order the decision was made.
+        await appendTimelineEntries(
+          number,
+          entries.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+        );
+        return playbook ? [playbook.audit] : [];
+      },
+    },
+  );
+  if (!decided) return null;
+  return {
+    incident: decided,
+    known: {
+      opening,
+      steps: playbook?.steps ?? [],
+      related,
+      unassigned: planGroup && !agent ? chosen?.reason : undefined,
+    },
+  };
+}
+
+/**
+ * Everything after the stored decision; each step is keyed, so running it again (a retried
+ * job) sends and schedules nothing twice. A rerun without the decision's knowledge reads what
+ * it needs; an unassigned incident is left to the recovery sweep's assign job, which tells
+ * the lead once.
+ */
+async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decided['known']) {
+  if (incident.status !== 'triaged' && incident.status !== 'assigned') return;
+  const number = incident.number;
+  await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
-  // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
-  await attachPlaybookTo(ctx, incident);
-  await spotRelatedIncidents(ctx, incident);
-  if (incident.group) {
-    await ctx.queues.assign.add(
-      'assign',
-      { incident: number, cause: 'triage' },
-      { jobId: jobIds.assign(number, 'triage') },
-    );
+  const related =
+    known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
+  if (related.outage) await suggestOutage(ctx, incident, related.outage);
+  if (incident.assignee && incident.assignCause === TRIAGE_CAUSE && !incident.assignNotified) {
+    await tellAssignee(ctx, incident, TRIAGE_CAUSE, known);
+  } else if (known.unassigned !== undefined && incident.group) {
+    const group = findGroup(ctx.plan, incident.group);
+    if (group)
+      await tellLeadNobodyIsAvailable(ctx, incident, group, known.unassigned, TRIAGE_CAUSE);
   }
-  // After assignment is queued, so no protocol can hold it up. Each message is keyed: a retry
-  // sends nothing twice, and the SLA sweep replays the opening if this never got to run.
+  // Last, so no protocol can hold the assignment up. Each message is keyed: a retry sends
+  // nothing twice, and the SLA sweep replays the opening if this never got to run.
   await announce(ctx, incident, { kind: 'opened' });
 }
