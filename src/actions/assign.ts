@@ -159,32 +159,57 @@ export function unassignedEntry(
   };
 }
 
-/** Claims tried before the job gives up and is retried (each lost one means another won). */
+/** Claims tried before giving up (the job is retried later); each lost one means another won. */
 const CLAIM_ATTEMPTS = 5;
+
+/** The tail of each group's chain of assignments in this process (see `inTurn`). */
+const turns = new Map<string, Promise<unknown>>();
+
+/** Run `fn` after every earlier call for the same `key` in this process has finished. */
+function inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const run = (turns.get(key) ?? Promise.resolve()).then(fn, fn);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  turns.set(key, tail);
+  void tail.then(() => turns.get(key) === tail && turns.delete(key));
+  return run;
+}
+
+/**
+ * Choose an agent in `group` (or check `requested`) and store the choice with `write`, which
+ * claims it (claimAssignment) in its transaction. In one process the assignments to a group
+ * take turns, so they never lose a claim to each other (many jobs run at once, and a burst
+ * for one group would otherwise spend its commands on lost claims); across processes the
+ * claim's compare-and-set decides, and the loser reads the state again and chooses again.
+ */
+export async function assignInTurn<T>(
+  ctx: AppContext,
+  group: PlanGroup,
+  skills: readonly string[],
+  requested: string | undefined,
+  write: (choice: Choice) => Promise<T>,
+): Promise<T | Refusal> {
+  return inTurn(group.id, async () => {
+    for (let attempt = 1; ; attempt++) {
+      const choice = await chooseAgent(ctx, group, skills, requested);
+      if ('ok' in choice) return choice;
+      try {
+        return await write(choice);
+      } catch (err) {
+        if (!(err instanceof AssignmentRaced) || attempt >= CLAIM_ATTEMPTS) throw err;
+      }
+    }
+  });
+}
 
 /**
  * Assign incident `number` within its group, by strategy or to `requested`. `cause` names the
  * occasion (a transfer, a command, recovery) and makes a retried assignment a no-op. A new
- * incident's first assignment is made by its triage (src/actions/triage.ts) with the same
- * choice and claim.
+ * incident's first assignment is made by its triage (src/actions/triage.ts) the same way.
  */
 export async function assignIncident(
-  ctx: AppContext,
-  number: number,
-  cause: string,
-  requested?: string,
-): Promise<AssignOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await assignOnce(ctx, number, cause, requested);
-    } catch (err) {
-      if (!(err instanceof AssignmentRaced)) throw err;
-      if (attempt >= CLAIM_ATTEMPTS) return changedMeanwhile();
-    }
-  }
-}
-
-async function assignOnce(
   ctx: AppContext,
   number: number,
   cause: string,
@@ -204,41 +229,54 @@ async function assignOnce(
   const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
   if (!group) return { ok: false, reason: 'the incident has no group yet' };
 
-  const choice = await chooseAgent(ctx, group, incident.skills ?? [], requested);
-  if ('ok' in choice) return choice;
-  const { agent, reason } = choice;
-  const now = ctx.now();
-  if (!agent) {
-    await appendTimeline(number, unassignedEntry(number, now, group.id, reason, cause));
-    await tellLeadNobodyIsAvailable(ctx, incident, group, reason, cause);
-    return { ok: false, reason };
+  let outcome: AssignOutcome;
+  try {
+    outcome = await assignInTurn(ctx, group, incident.skills ?? [], requested, async (choice) => {
+      const { agent, reason } = choice;
+      const now = ctx.now();
+      if (!agent) {
+        await appendTimeline(number, unassignedEntry(number, now, group.id, reason, cause));
+        await tellLeadNobodyIsAvailable(ctx, incident, group, reason, cause);
+        return { ok: false as const, reason };
+      }
+      // The decision, its cause, its timeline entry and the claim on the groups' state are
+      // stored together; `assignNotified` stays false until the agent's notification is
+      // queued, so the recovery sweep can finish a cut-off announcement.
+      const updated = await updateIncident(
+        number,
+        {
+          assignee: agent,
+          assignedAt: now,
+          status: step.to,
+          assignCause: cause,
+          assignNotified: false,
+        },
+        {
+          // Not if another assignment or a transfer got there first.
+          onlyIf: [incident.status],
+          where: { group: group.id, assignee: incident.assignee ?? null },
+          together: async () => {
+            const writes = assignmentWrites(
+              ctx,
+              number,
+              group.id,
+              { ...choice, agent },
+              cause,
+              now,
+            );
+            await writes.claim();
+            await appendTimelineEntries(number, [writes.entry]);
+          },
+        },
+      );
+      return updated ? { ok: true as const, agent, reason } : changedMeanwhile();
+    });
+  } catch (err) {
+    if (err instanceof AssignmentRaced) return changedMeanwhile();
+    throw err;
   }
-  // The decision, its cause, its timeline entry and the claim on the group's state are stored
-  // together; `assignNotified` stays false until the agent's notification is queued, so the
-  // recovery sweep can finish a cut-off announcement.
-  const updated = await updateIncident(
-    number,
-    {
-      assignee: agent,
-      assignedAt: now,
-      status: step.to,
-      assignCause: cause,
-      assignNotified: false,
-    },
-    {
-      // Not if another assignment or a transfer got there first.
-      onlyIf: [incident.status],
-      where: { group: group.id, assignee: incident.assignee ?? null },
-      together: async () => {
-        const writes = assignmentWrites(ctx, number, group.id, { ...choice, agent }, cause, now);
-        await writes.claim();
-        await appendTimelineEntries(number, [writes.entry]);
-      },
-    },
-  );
-  if (!updated) return changedMeanwhile();
-  await announceLater(ctx, number, cause);
-  return { ok: true, agent, reason };
+  if (outcome.ok) await announceLater(ctx, number, cause);
+  return outcome;
 }
 
 /** After a stored assignment: re-index the incident and have the agent told (both keyed). */

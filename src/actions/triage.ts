@@ -12,7 +12,6 @@ import { findGroup } from '../plan/load.js';
 import type { OpeningFacts, TriageJob } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
 import {
-  AssignmentRaced,
   appendTimelineEntries,
   findIncident,
   openingMessage,
@@ -21,8 +20,9 @@ import {
 } from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import {
+  assignInTurn,
   assignmentWrites,
-  chooseAgent,
+  type Choice,
   tellAssignee,
   tellLeadNobodyIsAvailable,
   unassignedEntry,
@@ -37,9 +37,6 @@ import { firstSlaCheck, scheduleSlaCheck, startClocks } from './clocks.js';
 /** The cause of a new incident's first assignment (its timeline entry's and job's key). */
 export const TRIAGE_CAUSE = 'triage';
 
-/** Decisions tried before the job gives up and is retried (each lost claim means another won). */
-const CLAIM_ATTEMPTS = 5;
-
 /**
  * Triage incident `job.incident`. The whole decision (classification, route, clocks,
  * duplicates, playbook, assignee) is one guarded write on status `new`, with its timeline and
@@ -48,18 +45,15 @@ const CLAIM_ATTEMPTS = 5;
  * assign and announce jobs, complete what a crash cut off.
  */
 export async function triageIncident(ctx: AppContext, job: TriageJob): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const incident = await findIncident(job.incident);
-    if (!incident) return;
-    if (incident.status !== 'new') return finishTriage(ctx, incident, {});
-    try {
-      const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
-      if (decided) return finishTriage(ctx, decided.incident, decided.known);
-      // Triaged meanwhile by another run: read it again and finish what it decided.
-    } catch (err) {
-      if (!(err instanceof AssignmentRaced) || attempt >= CLAIM_ATTEMPTS) throw err;
-    }
+  const incident = await findIncident(job.incident);
+  if (!incident) return;
+  if (incident.status === 'new') {
+    const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
+    if (decided) return finishTriage(ctx, decided.incident, decided.known);
   }
+  // A rerun, or triaged meanwhile by another run: finish what was decided.
+  const stored = incident.status === 'new' ? await findIncident(job.incident) : incident;
+  if (stored) await finishTriage(ctx, stored, {});
 }
 
 /** The opening message's facts, read back (a job without them). */
@@ -111,16 +105,7 @@ async function decide(
   const planGroup = group ? findGroup(ctx.plan, group) : undefined;
   const triage = { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint };
   const related = await findRelated(ctx, incident, now);
-  const choice = planGroup ? await chooseAgent(ctx, planGroup, c.skills) : undefined;
-  // Without `requested` the choice is never a refusal.
-  const chosen = choice && !('ok' in choice) ? choice : undefined;
-  const agent = chosen?.agent ?? null;
   const playbook = playbookAtTriage(ctx, number, c.category, now, triage.plan);
-  const assigned = agent ? transition('triaged', 'assign') : null;
-  const assign =
-    planGroup && chosen && agent
-      ? assignmentWrites(ctx, number, planGroup.id, { ...chosen, agent }, TRIAGE_CAUSE, now)
-      : null;
   const entries: NewTimelineEntry[] = [
     {
       _id: `triaged-${number}`,
@@ -140,55 +125,75 @@ async function decide(
     },
     ...(playbook ? [playbook.entry] : []),
     ...relatedEntries(ctx, number, group, related, now),
-    ...(assign ? [assign.entry] : []),
-    ...(planGroup && !agent
-      ? [unassignedEntry(number, now, planGroup.id, chosen?.reason ?? '', TRIAGE_CAUSE)]
-      : []),
   ];
-  const decided = await updateIncident(
-    number,
-    {
-      status: assigned?.ok ? assigned.to : 'triaged',
-      category: c.category,
-      impact: c.impact,
-      urgency: c.urgency,
-      priority: c.priority,
-      skills: c.skills,
-      group,
-      'customer.tier': tier,
-      triagedAt: now,
-      triage,
-      sla,
-      slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
-      duplicateOf: related.duplicateOf,
-      ...(agent
-        ? { assignee: agent, assignedAt: now, assignCause: TRIAGE_CAUSE, assignNotified: false }
-        : {}),
-    },
-    {
-      onlyIf: ['new'],
-      together: async () => {
-        await assign?.claim();
-        await playbook?.write();
-        // A millisecond apart, so the timeline reads in the order the decision was made.
-        await appendTimelineEntries(
-          number,
-          entries.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
-        );
-        return playbook ? [playbook.audit] : [];
-      },
-    },
-  );
-  if (!decided) return null;
-  return {
-    incident: decided,
-    known: {
-      opening,
-      steps: playbook?.steps ?? [],
-      related,
-      unassigned: planGroup && !agent ? chosen?.reason : undefined,
-    },
+  const decision = {
+    category: c.category,
+    impact: c.impact,
+    urgency: c.urgency,
+    priority: c.priority,
+    skills: c.skills,
+    group,
+    'customer.tier': tier,
+    triagedAt: now,
+    triage,
+    sla,
+    slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
+    duplicateOf: related.duplicateOf,
   };
+
+  /** Store the decision with the assignment `choice` made (none: the incident has no group). */
+  const write = async (choice?: Choice): Promise<Decided | null> => {
+    const agent = choice?.agent ?? null;
+    const assign =
+      planGroup && choice && agent
+        ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
+        : null;
+    const all = [
+      ...entries,
+      ...(assign ? [assign.entry] : []),
+      ...(planGroup && !agent
+        ? [unassignedEntry(number, now, planGroup.id, choice?.reason ?? '', TRIAGE_CAUSE)]
+        : []),
+    ];
+    const assigned = agent ? transition('triaged', 'assign') : null;
+    const decided = await updateIncident(
+      number,
+      {
+        ...decision,
+        status: assigned?.ok ? assigned.to : 'triaged',
+        ...(agent
+          ? { assignee: agent, assignedAt: now, assignCause: TRIAGE_CAUSE, assignNotified: false }
+          : {}),
+      },
+      {
+        onlyIf: ['new'],
+        together: async () => {
+          await assign?.claim();
+          await playbook?.write();
+          // A millisecond apart, so the timeline reads in the order the decision was made.
+          await appendTimelineEntries(
+            number,
+            all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+          );
+          return playbook ? [playbook.audit] : [];
+        },
+      },
+    );
+    if (!decided) return null;
+    return {
+      incident: decided,
+      known: {
+        opening,
+        steps: playbook?.steps ?? [],
+        related,
+        unassigned: planGroup && !agent ? choice?.reason : undefined,
+      },
+    };
+  };
+  if (!planGroup) return write();
+  const done = await assignInTurn(ctx, planGroup, c.skills, undefined, write);
+  // Without a requested agent the choice is never refused.
+  return done && 'ok' in done ? null : done;
 }
 
 /**

@@ -134,6 +134,8 @@ export async function rememberTriaged(number: number, customer: string, subject:
   );
 }
 
+const RECENT_BATCH = 1000;
+
 /**
  * Incidents triaged recently, newest first, for both of triage's looks in one query: the
  * customer's own since `customerSince` (likely duplicates) and everyone's since `allSince`
@@ -151,6 +153,8 @@ export async function recentlyTriaged(
     ],
   })
     .sort({ at: -1, _id: -1 })
+    // In one round trip: the default first batch (101) would need a getMore in a busy hour.
+    .batchSize(RECENT_BATCH)
     .lean<{ _id: number; customer: string; subject: string; at: Date }[]>();
   return rows.map((r) => ({ number: r._id, customer: r.customer, subject: r.subject, at: r.at }));
 }

@@ -13,8 +13,13 @@ import { auditCursor, sealAudit } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { findIncident, openIncident } from '../../src/store/incidents.js';
 import { claimAcknowledgement, markUndeliverable, senderStanding } from '../../src/store/outbox.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Incident } from '../../src/store/models.js';
-import { deliver, testEnv, useTestApp, waitUntil } from '../support/harness.js';
+import { deliver, SUPPORT, testEnv, waitUntil } from '../support/harness.js';
+import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 import { PROJECT_ROOT } from '../support/services.js';
 
 describe('concurrent writers on one incident', () => {
@@ -92,16 +97,15 @@ describe('concurrent writers on one incident', () => {
 });
 
 /**
- * New incidents triaged and assigned many at once (12 jobs in flight), with no lock and no
- * one-at-a-time queue: each assignment is claimed by a compare-and-set on the state of every
- * group its agent is in, and a lost claim chooses again. Were two choices made from the same
- * state both written, round-robin would give someone a turn twice and an agent in two groups
- * would pass their maxOpen.
+ * New incidents triaged and assigned by three processes at once (6 jobs in flight in each),
+ * with no lock and no one-at-a-time queue: each assignment is claimed by a compare-and-set on
+ * the state of every group its agent is in, and a lost claim chooses again. Were two choices
+ * made from the same state both written, round-robin would give someone a turn twice and an
+ * agent in two groups would pass their maxOpen.
  */
-describe('concurrent assignment', () => {
-  const h = useTestApp({
-    env: { INCIDESK_CONCURRENCY: '12', INCIDESK_SLA_SWEEP_SECONDS: '3600' },
-    plan: `
+describe('concurrent assignment by several processes', () => {
+  const PLAN = `version: 1
+organisation: Example Corp
 groups:
   - { id: desk, name: Desk, assignment: round-robin }
   - { id: net, name: Network, assignment: least-loaded }
@@ -122,22 +126,47 @@ routing:
     - { name: net, when: { category: net }, group: net }
     - { name: web, when: { category: web }, group: web }
   default: desk
-`,
+`;
+  let smtp: SmtpCapture;
+  let t: ReturnType<typeof testEnv>;
+  const procs: IncideskProcess[] = [];
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    const planFile = join(tmpdir(), `incidesk-assign-plan-${process.pid}.yaml`);
+    writeFileSync(planFile, PLAN);
+    t = testEnv(smtp, {
+      INCIDESK_PLAN: planFile,
+      INCIDESK_CONCURRENCY: '6',
+      INCIDESK_SLA_SWEEP_SECONDS: '3600',
+      LOG_LEVEL: 'info',
+    });
+    await connectStore(t.env.MONGODB_URI!);
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await disconnectStore();
+    await smtp?.close();
   });
 
-  it('keeps round-robin turns and maxOpen exact across groups', async () => {
+  it('keeps round-robin turns and maxOpen exact across processes and groups', async () => {
+    const log = `/tmp/incidesk-assign-${process.pid}.log`;
+    rmSync(log, { force: true });
+    writeFileSync(log, '');
+    for (let i = 0; i < 3; i++) procs.push(spawnIncidesk(['start'], t.env, log));
     const mail = [
       ...Array.from({ length: 12 }, (_, i) => ({ subject: `Question ${i}`, text: 'hello' })),
       ...Array.from({ length: 4 }, (_, i) => ({ subject: `Lost link ${i}`, text: 'network' })),
       ...Array.from({ length: 4 }, (_, i) => ({ subject: `Broken page ${i}`, text: 'website' })),
     ];
+    // Every process is up (each has its workers) before the burst arrives at once.
+    await waitUntil(
+      'three processes running',
+      async () => (readFileSync(log, 'utf8').match(/incidesk started/g) ?? []).length >= 3,
+      240_000,
+    );
     await Promise.all(
       mail.map((m, i) =>
-        deliver(h.t.mailboxUser, {
-          from: `c${i}@customer.example`,
-          to: 'support@example.test',
-          ...m,
-        }),
+        deliver(t.mailboxUser, { from: `c${i}@customer.example`, to: SUPPORT, ...m }),
       ),
     );
     const all = await waitUntil(
@@ -156,5 +185,5 @@ routing:
     expect(count((d) => d.assignee === 'oli')).toBe(2);
     expect(count((d) => d.assignee === 'sam')).toBe(2);
     expect(count((d) => d.group !== 'desk' && !d.assignee)).toBe(4);
-  }, 300_000);
+  }, 600_000);
 });
