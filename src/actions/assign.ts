@@ -24,6 +24,7 @@ import {
 import type { IncidentDoc } from '../store/models.js';
 import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
+import type { MailSpec } from '../mail/compose.js';
 import { playbookSection } from './playbook.js';
 import { changedMeanwhile, type Refusal } from './outcome.js';
 import { dueAt } from '../domain/sla.js';
@@ -31,7 +32,7 @@ import { calendarOf } from './clocks.js';
 import { queueIndex, similarTo, type Similar } from './search.js';
 
 /** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */
-async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
+export async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
   let similar: Similar = { incidents: [], knownErrors: [] };
   try {
     similar = await similarTo(incident, firstMessage);
@@ -321,6 +322,7 @@ export async function announceAssignment(ctx: AppContext, number: number, cause:
 export interface Known {
   opening?: { text: string; attachmentIds: readonly string[] };
   steps?: readonly IncidentStep[];
+  similar?: Awaited<ReturnType<typeof similarSection>>;
 }
 
 /** Queue the agent's notification of the assignment made for `cause`, and record it queued. */
@@ -369,15 +371,26 @@ export async function tellLeadNobodyIsAvailable(
 
 /** The assignment notification: everything needed to act, and how to act by replying. */
 async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: string, known: Known) {
+  const spec = await assigneeMail(ctx, incident, cause, known);
+  if (spec) await queueMail(ctx, spec);
+}
+
+/** The agent's mail about the assignment made for `cause` (null: the assignee is not in the plan). */
+export async function assigneeMail(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  cause: string,
+  known: Known,
+): Promise<MailSpec | null> {
   const agent = incident.assignee ? findAgent(ctx.plan, incident.assignee) : undefined;
-  if (!agent) return;
+  if (!agent) return null;
   const opening = known.opening ?? (await openingMessage(incident));
   const files = await filesForStaffMail(ctx, incident.number, opening?.attachmentIds ?? []);
   const cal = calendarOf(ctx, incident);
   // Dates: the template writes them in the agent's zone ({{time}}).
   const due = (clock?: { runningSince?: Date | null } | null) =>
     clock && clock.runningSince ? (dueAt(clock as Parameters<typeof dueAt>[0], cal) ?? null) : null;
-  await queueMail(ctx, {
+  return {
     id: `assignment-${incident.number}-${cause}`,
     kind: 'assignment',
     incident,
@@ -398,11 +411,11 @@ async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: str
       resolutionDue: due(incident.sla?.resolution),
       message: opening?.text ?? '',
       duplicates: (incident.duplicateOf ?? []).map(formatIncidentId),
-      ...(await similarSection(ctx, incident, opening?.text ?? '')),
+      ...(known.similar ?? (await similarSection(ctx, incident, opening?.text ?? ''))),
       files: files.files,
       ...(await playbookSection(incident, known.steps)),
     },
     attachmentIds: files.attachmentIds,
     autoSubmitted: 'auto-generated',
-  });
+  };
 }

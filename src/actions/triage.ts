@@ -18,9 +18,13 @@ import {
   updateIncident,
   type NewTimelineEntry,
 } from '../store/incidents.js';
-import type { IncidentDoc } from '../store/models.js';
+import { hasTransactions } from '../store/db.js';
+import type { IncidentDoc, OutboxDoc } from '../store/models.js';
+import { handOver, storeMail } from './mail.js';
 import {
+  assigneeMail,
   assignInTurn,
+  similarSection,
   assignmentWrites,
   type Choice,
   tellAssignee,
@@ -65,7 +69,12 @@ async function readOpening(incident: IncidentDoc): Promise<OpeningFacts> {
 /** What the decision knew, for what follows it. */
 interface Decided {
   incident: IncidentDoc;
-  known: Known & { related?: Related; unassigned?: string };
+  known: Known & {
+    related?: Related;
+    unassigned?: string;
+    /** The agent's mail, stored with the decision (undefined: not stored with it). */
+    mail?: OutboxDoc | null;
+  };
 }
 
 /** Decide and store the triage of a `new` incident; null when another run stored it first. */
@@ -141,9 +150,18 @@ async function decide(
     duplicateOf: related.duplicateOf,
   };
 
+  // The agent's mail commits with the decision, so no later write need record it queued. On a
+  // server without transactions it is queued after, and recorded, as for other assignments.
+  const mailWithDecision = hasTransactions();
+  // Outside the group's turn: it does not depend on who is chosen.
+  const similar =
+    planGroup && mailWithDecision ? await similarSection(ctx, incident, opening.text) : undefined;
+  const steps = playbook?.steps ?? [];
+
   /** Store the decision with the assignment `choice` made (none: the incident has no group). */
   const write = async (choice?: Choice): Promise<Decided | null> => {
     const agent = choice?.agent ?? null;
+    let mail: OutboxDoc | null | undefined;
     const assign =
       planGroup && choice && agent
         ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
@@ -162,12 +180,17 @@ async function decide(
         ...decision,
         status: assigned?.ok ? assigned.to : 'triaged',
         ...(agent
-          ? { assignee: agent, assignedAt: now, assignCause: TRIAGE_CAUSE, assignNotified: false }
+          ? {
+              assignee: agent,
+              assignedAt: now,
+              assignCause: TRIAGE_CAUSE,
+              assignNotified: mailWithDecision,
+            }
           : {}),
       },
       {
         onlyIf: ['new'],
-        together: async () => {
+        together: async (after) => {
           await assign?.claim();
           await playbook?.write();
           // A millisecond apart, so the timeline reads in the order the decision was made.
@@ -175,6 +198,10 @@ async function decide(
             number,
             all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
           );
+          if (agent && mailWithDecision) {
+            const spec = await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar });
+            mail = spec ? await storeMail(ctx, spec) : null;
+          }
           return playbook ? [playbook.audit] : [];
         },
       },
@@ -184,7 +211,9 @@ async function decide(
       incident: decided,
       known: {
         opening,
-        steps: playbook?.steps ?? [],
+        steps,
+        similar,
+        mail,
         related,
         unassigned: planGroup && !agent ? choice?.reason : undefined,
       },
@@ -210,7 +239,13 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   const related =
     known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
   if (related.outage) await suggestOutage(ctx, incident, related.outage);
-  if (incident.assignee && incident.assignCause === TRIAGE_CAUSE && !incident.assignNotified) {
+  if (known.mail !== undefined) {
+    await handOver(ctx, 'assignment', known.mail);
+  } else if (
+    incident.assignee &&
+    incident.assignCause === TRIAGE_CAUSE &&
+    !incident.assignNotified
+  ) {
     await tellAssignee(ctx, incident, TRIAGE_CAUSE, known);
   } else if (known.unassigned !== undefined && incident.group) {
     const group = findGroup(ctx.plan, incident.group);
