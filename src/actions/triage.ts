@@ -77,13 +77,8 @@ interface Decided {
   };
 }
 
-/** Decide and store the triage of a `new` incident; null when another run stored it first. */
-async function decide(
-  ctx: AppContext,
-  incident: IncidentDoc,
-  opening: OpeningFacts,
-): Promise<Decided | null> {
-  const number = incident.number;
+/** What the plan's rules say of the incident: classification, the customer's tier, the route. */
+async function classifyAndRoute(ctx: AppContext, incident: IncidentDoc, opening: OpeningFacts) {
   const sender = incident.customer.address;
   const senderDomain = domainOf(sender);
   const tier = customerTier(ctx.plan, sender);
@@ -107,6 +102,17 @@ async function decide(
     : ctx.plan.routing
       ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain })
       : null;
+  return { c, tier, routed };
+}
+
+/** Decide and store the triage of a `new` incident; null when another run stored it first. */
+async function decide(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  opening: OpeningFacts,
+): Promise<Decided | null> {
+  const number = incident.number;
+  const { c, tier, routed } = await classifyAndRoute(ctx, incident, opening);
   const now = ctx.now();
   const clocks = startClocks(ctx, c.priority, now);
   const sla = { ...clocks, escalationLevel: 0 };
