@@ -157,7 +157,8 @@ export async function startApp(
     // After the acknowledgement: fewer at once, so the acknowledgement path goes first.
     const followOn = Math.min(config.concurrency, FOLLOW_ON_CONCURRENCY);
     worker(QUEUES.triage, triageProcessor(ctx), followOn);
-    worker(QUEUES.assign, assignProcessor(ctx), 1); // one at a time: round-robin and loads stay exact
+    // Any number at once: a compare-and-set on the groups' state keeps round-robin and loads exact.
+    worker(QUEUES.assign, assignProcessor(ctx), config.concurrency);
     worker(QUEUES.announce, announceProcessor(ctx), followOn);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);

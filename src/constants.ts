@@ -71,6 +71,11 @@ export const PARSE_CHUNK_BYTES = 64 * 1024;
 export const BLOB_CHUNK_BYTES = 255 * 1024;
 /** Longest text body kept on a timeline entry; the full body always stays in the raw message. */
 export const TIMELINE_BODY_MAX_CHARS = 200_000;
+/**
+ * An opening message's text up to this length travels in its triage job (Redis), so triage
+ * and the agent's mail need not read it back; a longer one is read from the timeline.
+ */
+export const OPENING_TEXT_IN_JOB_MAX_CHARS = 8_000;
 
 /** How often each worker process looks for manager digests that are due. */
 export const DIGEST_TICK_MS = 5 * 60_000;

@@ -1,9 +1,17 @@
 /**
- * Queue names and job payloads shared by producers and workers. Payloads carry ids only: the
- * truth is in MongoDB, so a replayed or duplicated job reads current state, not a stale copy.
+ * Queue names and job payloads shared by producers and workers. Payloads carry ids, and
+ * never state that can change: the truth is in MongoDB, so a replayed or duplicated job reads
+ * current state, not a stale copy. The one exception is immutable: the opening message's
+ * text travels with the triage job (bounded), so triage need not read it back.
  */
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
-import { JOB_ATTEMPTS, JOB_BACKOFF_MS, JOB_KEEP_COMPLETED, JOB_KEEP_FAILED } from './constants.js';
+import {
+  JOB_ATTEMPTS,
+  JOB_BACKOFF_MS,
+  JOB_KEEP_COMPLETED,
+  JOB_KEEP_FAILED,
+  OPENING_TEXT_IN_JOB_MAX_CHARS,
+} from './constants.js';
 
 export const QUEUES = {
   ingest: 'ingest',
@@ -24,9 +32,33 @@ export interface IngestJob {
 export interface NotifyJob {
   outboxId: string;
 }
-/** Classify and route a new incident. */
+/**
+ * Triage a new incident: classify, route, start its clocks, give it its playbook, assign it
+ * and tell the agent. `opening` is what its opening message said, when ingest had it at hand
+ * and it is short enough; without it (recovery, a long message, a job from an older version)
+ * triage reads the message.
+ */
 export interface TriageJob {
   incident: number;
+  opening?: OpeningFacts;
+}
+
+/** The opening message's immutable facts, as triage and the agent's mail use them. */
+export interface OpeningFacts {
+  /** The text as on the timeline (quotes and signature stripped). */
+  text: string;
+  attachmentIds: string[];
+}
+
+/** The opening facts for a triage job, or none when the text is too long to carry in Redis. */
+export function openingFacts(
+  text: string | null | undefined,
+  attachmentIds: readonly string[],
+): OpeningFacts | undefined {
+  const t = text ?? '';
+  return t.length <= OPENING_TEXT_IN_JOB_MAX_CHARS
+    ? { text: t, attachmentIds: [...attachmentIds] }
+    : undefined;
 }
 /** Pick an agent in the incident's current group (after triage, a transfer or an escalation). */
 export interface AssignJob {
@@ -35,8 +67,8 @@ export interface AssignJob {
   cause: string;
 }
 /**
- * Tell the agent of a stored assignment (the notification looks up similar incidents, which
- * can take seconds on a large store, so it runs apart from the one-at-a-time assign queue).
+ * Tell the agent of a stored assignment made by an assign job (a new incident's triage tells
+ * the agent itself). Apart from the assignment: the notification looks up similar incidents.
  */
 export type AnnounceJob = AssignJob;
 /** Review one incident's SLA clocks; `incident` 0 is the periodic sweep over all of them. */

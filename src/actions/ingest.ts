@@ -39,7 +39,7 @@ import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
-import { jobIds, QUEUES } from '../queues.js';
+import { jobIds, openingFacts, QUEUES } from '../queues.js';
 import { deliver } from './notify.js';
 import { PermanentDeliveryError } from '../mail/outbound.js';
 import { withActor } from '../store/audit.js';
@@ -296,7 +296,7 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   }
   await ctx.queues.triage.add(
     'triage',
-    { incident: incident.number },
+    { incident: incident.number, opening: openingFacts(entry.text, attachmentIds) },
     { jobId: jobIds.triage(incident.number) },
   );
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');

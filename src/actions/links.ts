@@ -16,7 +16,12 @@ import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { atomically } from '../store/db.js';
-import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import {
+  appendTimeline,
+  findIncident,
+  updateIncident,
+  type NewTimelineEntry,
+} from '../store/incidents.js';
 import type { IncidentDoc } from '../store/models.js';
 import {
   childrenOf,
@@ -106,97 +111,126 @@ async function recordGrouping(ctx: AppContext, child: number, parent: number, ac
   }
 }
 
-/** At most this many similar incidents have their status checked per triage (one query). */
+/** At most this many similar incidents per look have their status checked (one query). */
 const MAX_CANDIDATES = 25;
 
-/** Of the recent incidents similar enough to `me`, those still open (newest first). */
-async function openSimilar(me: SimilarityCandidate, recent: RecentEntry[], threshold: number) {
-  const similar = recent
+/** The recent incidents other than `me` whose subjects are similar enough (newest first). */
+function similarAmong(me: SimilarityCandidate, recent: RecentEntry[], threshold: number) {
+  return recent
     .filter((r) => r.number !== me.number && subjectSimilarity(me.subject, r.subject) >= threshold)
     .slice(0, MAX_CANDIDATES);
-  if (similar.length === 0) return [];
-  const open = new Set(await openAmong(similar.map((r) => r.number)));
-  return similar.filter((r) => open.has(r.number));
+}
+
+/** What triage finds about an incident's relatives; both are suggestions: people act. */
+export interface Related {
+  /** Open incidents of the same customer it likely duplicates, most similar first. */
+  duplicateOf: number[];
+  /** A possible outage: the open reports of several customers (first: the oldest) and a line each. */
+  outage: { cluster: number[]; reports: string[] } | null;
 }
 
 /**
- * Remember `incident` among the recently triaged ones, and return the open incidents it likely
- * duplicates: same customer, similar subject, triaged recently. Called before the triage
- * decision is stored, so that the duplicates are stored with it; remembered first, so that of
- * two similar incidents triaged at once, the later lookup sees the other.
+ * Remember `incident` among the recently triaged ones, and find its likely duplicates (same
+ * customer, similar subject, triaged recently, still open) and a possible outage (several
+ * customers, similar subjects, a short window). Called before the triage decision is stored,
+ * which stores them with it; remembered first, so that of two similar incidents triaged at
+ * once, the later lookup sees the other. Candidates come from the small `recent_incidents`
+ * collection, never a scan of all incidents: one read for both looks, one for which are open.
  */
-export async function rememberForDuplicates(
+export async function findRelated(
   ctx: AppContext,
   incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer'>,
   at: Date,
-): Promise<number[]> {
-  const cfg = ctx.plan.review.duplicates;
-  const me = {
-    number: incident.number,
-    subject: incident.subject,
-    customer: incident.customer.address,
-  };
-  await rememberTriaged(me.number, me.customer, me.subject, at);
-  const sameCustomer = await recentlyTriaged(
-    new Date(at.getTime() - parseDuration(cfg.within)),
-    me.customer,
-  );
-  const candidates = await openSimilar(me, sameCustomer, cfg.similarity);
-  return likelyDuplicates(me, candidates, cfg.similarity);
-}
-
-/**
- * At triage: record likely duplicates (same customer, similar subject, still open) on the
- * incident, for the assignment mail; and tell the group lead once about a possible outage
- * (several customers, similar subjects, a short window). Both are suggestions: people act.
- * Candidates come from the small `recent_incidents` collection, never a scan of all incidents.
- */
-export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDoc): Promise<void> {
-  const at = incident.triagedAt ?? ctx.now();
-  const now = at.getTime();
+): Promise<Related> {
   const cfg = ctx.plan.review;
   const me = {
     number: incident.number,
     subject: incident.subject,
     customer: incident.customer.address,
   };
-  let dups = incident.duplicateOf;
-  // Decided with the triage itself (see rememberForDuplicates); here only for an incident whose
-  // triage was stored without them.
-  if (dups === undefined || dups === null) {
-    dups = await rememberForDuplicates(ctx, incident, at);
-    await updateIncident(incident.number, { duplicateOf: dups });
-  }
-  if (dups.length)
-    await appendTimeline(incident.number, {
-      _id: `possible-duplicate-${incident.number}`,
+  await rememberTriaged(me.number, me.customer, me.subject, at);
+  const dupSince = new Date(at.getTime() - parseDuration(cfg.duplicates.within));
+  const outageSince = new Date(at.getTime() - parseDuration(cfg.outages.within));
+  const recent = await recentlyTriaged(me.customer, dupSince, outageSince);
+  const customer = me.customer.toLowerCase();
+  const dupCandidates = similarAmong(
+    me,
+    recent.filter((r) => r.customer === customer && r.at >= dupSince),
+    cfg.duplicates.similarity,
+  );
+  const outageCandidates = similarAmong(
+    me,
+    recent.filter((r) => r.at >= outageSince),
+    cfg.outages.similarity,
+  );
+  const asked = [...new Set([...dupCandidates, ...outageCandidates].map((r) => r.number))];
+  const open = new Set(asked.length ? await openAmong(asked) : []);
+  const duplicateOf = likelyDuplicates(
+    me,
+    dupCandidates.filter((r) => open.has(r.number)),
+    cfg.duplicates.similarity,
+  );
+  const openOutage = outageCandidates.filter((r) => open.has(r.number));
+  const cluster = possibleOutage(me, openOutage, cfg.outages.similarity, cfg.outages.minCustomers);
+  if (!cluster) return { duplicateOf, outage: null };
+  const byNumber = new Map([...openOutage, me].map((r) => [r.number, r]));
+  const reports = cluster.map((n) => {
+    const r = byNumber.get(n);
+    return `${formatIncidentId(n)}  ${r?.customer ?? ''}  ${r?.subject ?? ''}`;
+  });
+  return { duplicateOf, outage: { cluster, reports } };
+}
+
+/** Who hears of a possible outage in this group: its lead, else its manager. */
+function outageLead(ctx: AppContext, group: string | null | undefined) {
+  const planGroup = group ? findGroup(ctx.plan, group) : undefined;
+  const leadId = planGroup?.lead ?? planGroup?.manager;
+  return leadId ? findAgent(ctx.plan, leadId) : undefined;
+}
+
+/** The timeline entries of what `findRelated` found, written with the triage decision. */
+export function relatedEntries(
+  ctx: AppContext,
+  number: number,
+  group: string | null | undefined,
+  related: Related,
+  at: Date,
+): NewTimelineEntry[] {
+  const entries: NewTimelineEntry[] = [];
+  if (related.duplicateOf.length)
+    entries.push({
+      _id: `possible-duplicate-${number}`,
       at,
       type: 'event',
       event: 'possible-duplicate',
-      detail: { of: dups.map(formatIncidentId) },
+      detail: { of: related.duplicateOf.map(formatIncidentId) },
     });
+  if (related.outage)
+    entries.push({
+      _id: `possible-outage-${number}`,
+      at,
+      type: 'event',
+      event: 'possible-outage',
+      detail: {
+        with: related.outage.cluster.map(formatIncidentId),
+        lead: outageLead(ctx, group)?.id ?? null,
+      },
+    });
+  return entries;
+}
 
-  const recent = await openSimilar(
-    me,
-    await recentlyTriaged(new Date(now - parseDuration(cfg.outages.within))),
-    cfg.outages.similarity,
-  );
-  const cluster = possibleOutage(me, recent, cfg.outages.similarity, cfg.outages.minCustomers);
-  if (!cluster) return;
-  const group = incident.group ? findGroup(ctx.plan, incident.group) : undefined;
-  const leadId = group?.lead ?? group?.manager;
-  const lead = leadId ? findAgent(ctx.plan, leadId) : undefined;
-  const first = cluster[0] as number;
-  await appendTimeline(incident.number, {
-    _id: `possible-outage-${incident.number}`,
-    at,
-    type: 'event',
-    event: 'possible-outage',
-    detail: { with: cluster.map(formatIncidentId), lead: lead?.id ?? null },
-  });
+/**
+ * Tell the group's lead about a possible outage, once per outage: keyed by the cluster's
+ * first incident, however many reports follow.
+ */
+export async function suggestOutage(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  outage: NonNullable<Related['outage']>,
+): Promise<void> {
+  const lead = outageLead(ctx, incident.group);
   if (!lead) return;
-  const byNumber = new Map([...recent, me].map((r) => [r.number, r]));
-  // Keyed by the cluster's first incident: one suggestion per outage, however many follow.
+  const first = outage.cluster[0] as number;
   await queueMail(ctx, {
     id: `possible-outage-${first}`,
     kind: 'possible-outage',
@@ -206,12 +240,9 @@ export async function spotRelatedIncidents(ctx: AppContext, incident: IncidentDo
     template: 'possible-outage',
     data: {
       name: lead.name,
-      reports: cluster.map((n) => {
-        const r = byNumber.get(n);
-        return `${formatIncidentId(n)}  ${r?.customer ?? ''}  ${r?.subject ?? ''}`;
-      }),
+      reports: outage.reports,
       parent: formatIncidentId(first),
-      children: cluster
+      children: outage.cluster
         .filter((n) => n !== first)
         .map(formatIncidentId)
         .join(' '),

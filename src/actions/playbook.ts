@@ -11,6 +11,7 @@ import {
   playbookProblems,
   stepOwnerId,
   stepReminderDue,
+  type IncidentStep,
   type StepOwner,
 } from '../domain/playbook.js';
 import type { MailSpec } from '../mail/compose.js';
@@ -18,7 +19,7 @@ import { findAgent } from '../plan/load.js';
 import { findIncident } from '../store/incidents.js';
 import type { IncidentDoc, PlaybookStepDoc } from '../store/models.js';
 import {
-  attachPlaybook,
+  addPlaybookSteps,
   closeStep,
   endChase,
   findStep,
@@ -32,19 +33,44 @@ import { refused, type Actor, type ChangeResult } from './outcome.js';
 
 const OPEN = new Set<string>(OPEN_STATUSES);
 
-/** Give a triaged incident its category's playbook (none when the plan has none for it). */
-export async function attachPlaybookTo(ctx: AppContext, incident: IncidentDoc): Promise<void> {
-  const category = incident.category;
-  // Deadlines count from triage, where the SLA clocks start too (moments after the mail came).
-  const start = incident.triagedAt ?? ctx.now();
-  const steps = playbookFor(ctx.plan.playbooks.categories, category, start);
-  if (!category || steps.length === 0) return;
-  await attachPlaybook(incident.number, {
+/**
+ * What giving a triaged incident its category's playbook writes: the steps, their timeline
+ * entry and their audit entry (null when the plan has none for the category). The triage
+ * decision writes them in its own transaction (src/actions/triage.ts). Deadlines count from
+ * triage, where the SLA clocks start too (moments after the mail came).
+ */
+export function playbookAtTriage(
+  ctx: AppContext,
+  number: number,
+  category: string | null | undefined,
+  at: Date,
+  plan: string,
+) {
+  const steps = playbookFor(ctx.plan.playbooks.categories, category, at);
+  if (!category || steps.length === 0) return null;
+  const detail = {
     category,
-    plan: incident.triage?.plan ?? ctx.plan.fingerprint,
-    at: start,
+    steps: steps.length,
+    mandatory: steps.filter((s) => s.mandatory).length,
+    plan,
+  };
+  return {
     steps,
-  });
+    entry: {
+      _id: `playbook-${number}`,
+      at,
+      type: 'event' as const,
+      event: 'playbook-attached',
+      detail,
+    },
+    audit: {
+      action: 'playbook-attached',
+      subject: { type: 'incident' as const, id: String(number) },
+      changes: [],
+      detail,
+    },
+    write: () => addPlaybookSteps(number, { category, plan, at, steps }),
+  };
 }
 
 /** What keeps this incident from resolving, as far as its playbook goes (empty: nothing). */
@@ -96,9 +122,12 @@ export async function closePlaybookStep(
   return { ok: true, done: `step ${close.step} "${closed.title}" ${verb}` };
 }
 
-/** The assignment mail's playbook section: each step with its phase, owner and due time. */
-export async function playbookSection(incident: IncidentDoc) {
-  const steps = await stepsOf(incident.number);
+/**
+ * The assignment mail's playbook section: each step with its phase, owner and due time. The
+ * triage job passes the steps it has just written; others read them.
+ */
+export async function playbookSection(incident: IncidentDoc, known?: readonly IncidentStep[]) {
+  const steps = known ?? (await stepsOf(incident.number));
   return {
     playbook: steps.map((s) => ({
       step: s.step,

@@ -22,7 +22,6 @@ import {
 } from '../domain/search.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { jobIds, type IndexJob, type Queues } from '../queues.js';
-import { findIncident, timelineOf } from '../store/incidents.js';
 import { findKnownError } from '../store/known-errors.js';
 import {
   Incident,
@@ -36,7 +35,9 @@ import {
   applyDocument,
   BulkLoader,
   dropIndex,
+  incidentToIndex,
   IndexBuilder,
+  type IndexedTerms,
   searchTerms,
   type RecordBody,
   type SearchResult,
@@ -111,12 +112,15 @@ function knownErrorIndexable(ke: KnownErrorDoc): Indexable {
 export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob) {
   let id: number;
   let doc: Indexable | null = null;
+  let indexed: IndexedTerms | null | undefined;
   if (job.kind === 'incident') {
     id = job.id;
-    const incident = await findIncident(job.id);
-    if (incident) {
-      const bodies = (await timelineOf(job.id)).filter(searchableMessage).map(messageText);
-      doc = incidentIndexable(incident, bodies);
+    // The incident, its messages and its index entry in one read.
+    const found = await incidentToIndex<IncidentDoc, TimelineDoc>(job.id);
+    if (found) {
+      const bodies = found.messages.filter(searchableMessage).map(messageText);
+      doc = incidentIndexable(found.incident, bodies);
+      indexed = found.indexed;
     }
   } else {
     id = knownErrorDocId(job.id);
@@ -124,7 +128,7 @@ export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob)
     if (ke) doc = knownErrorIndexable(ke);
   }
   const weights = doc ? termWeights(doc.fields) : new Map<string, number>();
-  const changes = await applyDocument(id, doc?.record ?? null, weights);
+  const changes = await applyDocument(id, doc?.record ?? null, weights, indexed);
   ctx.log.debug({ component: 'search', ...job, ...changes }, 'indexed');
   return changes;
 }

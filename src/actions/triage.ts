@@ -1,127 +1,269 @@
-/** Classification and routing of a new incident, then SLA clocks and assignment. */
+/**
+ * A new incident's triage, one job: classification and routing, SLA clocks, playbook, likely
+ * duplicates and possible outages, the first assignment, and the agent's notification.
+ */
 import { domainOf } from '../domain/address.js';
 import type { AppContext } from '../context.js';
 import { classify, customerTier } from '../domain/classify.js';
+import { transition } from '../domain/lifecycle.js';
 import { mailboxFor } from '../config.js';
 import { route } from '../domain/routing.js';
-import { jobIds } from '../queues.js';
+import { findGroup } from '../plan/load.js';
+import type { OpeningFacts, TriageJob } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
 import {
-  appendTimeline,
+  appendTimelineEntries,
   findIncident,
   openingMessage,
   updateIncident,
+  type NewTimelineEntry,
 } from '../store/incidents.js';
-import { rememberForDuplicates, spotRelatedIncidents } from './links.js';
+import { hasTransactions } from '../store/db.js';
+import type { IncidentDoc, OutboxDoc } from '../store/models.js';
+import { handOver, storeMail } from './mail.js';
+import {
+  assigneeMail,
+  assignInTurn,
+  similarSection,
+  assignmentWrites,
+  type Choice,
+  tellAssignee,
+  tellLeadNobodyIsAvailable,
+  unassignedEntry,
+  type Known,
+} from './assign.js';
+import { findRelated, relatedEntries, suggestOutage, type Related } from './links.js';
 import { queueIndex } from './search.js';
-import { attachPlaybookTo } from './playbook.js';
+import { playbookAtTriage } from './playbook.js';
 import { announce } from './protocols.js';
 import { firstSlaCheck, nextProtocolCheck, scheduleSlaCheck, startClocks } from './clocks.js';
 
+/** The cause of a new incident's first assignment (its timeline entry's and job's key). */
+export const TRIAGE_CAUSE = 'triage';
+
 /**
- * Idempotent in steps: the decision is stored once (guarded on status `new`); everything
- * after it (timeline, timer, assignment job) is keyed so a retry completes what a crash cut.
+ * Triage incident `job.incident`. The whole decision (classification, route, clocks,
+ * duplicates, playbook, assignee) is one guarded write on status `new`, with its timeline and
+ * audit entries and the claim on the group's assignment state, in one transaction; what
+ * follows it (timer, index, mail, protocol messages) is keyed, so a retry, or recovery's
+ * assign and announce jobs, complete what a crash cut off.
  */
-export async function triageIncident(ctx: AppContext, number: number): Promise<void> {
-  let incident = await findIncident(number);
+export async function triageIncident(ctx: AppContext, job: TriageJob): Promise<void> {
+  const incident = await findIncident(job.incident);
   if (!incident) return;
   if (incident.status === 'new') {
-    const opening = await openingMessage(incident);
-    const sender = incident.customer.address;
-    const senderDomain = domainOf(sender);
-    const tier = customerTier(ctx.plan, sender);
-    const attachments = await attachmentsOf(opening?.attachmentIds ?? []);
-    // The mailbox it came in by: its category when no rule names one, its group always.
-    const box = mailboxFor(ctx.config, incident.mailbox);
-    const { classification } = ctx.plan;
-    const rules = box.category
-      ? { ...classification, defaults: { ...classification.defaults, category: box.category } }
-      : classification;
-    const c = classify(rules, ctx.plan.matrix, {
-      subject: incident.subject,
-      body: opening?.text ?? '',
-      sender,
-      senderDomain,
-      tier,
-      attachmentNames: attachments.map((a) => a.filename ?? ''),
-    });
-    const routed = box.group
-      ? { group: box.group, rule: `mailbox ${box.supportAddress}` }
-      : ctx.plan.routing
-        ? route(ctx.plan.routing, {
-            category: c.category,
-            priority: c.priority,
-            tier,
-            senderDomain,
-          })
-        : null;
-    const now = ctx.now();
-    const clocks = startClocks(ctx, c.priority, now);
-    const sla = { ...clocks, escalationLevel: 0 };
-    const group = routed?.group;
-    // One write for the whole decision: classification, route, clocks, the SLA sweep's first
-    // look and the likely duplicates.
-    const duplicateOf = await rememberForDuplicates(ctx, incident, now);
-    const decided = await updateIncident(
-      number,
-      {
-        status: 'triaged',
+    const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
+    if (decided) return finishTriage(ctx, decided.incident, decided.known);
+  }
+  // A rerun, or triaged meanwhile by another run: finish what was decided.
+  const stored = incident.status === 'new' ? await findIncident(job.incident) : incident;
+  if (stored) await finishTriage(ctx, stored, {});
+}
+
+/** The opening message's facts, read back (a job without them). */
+async function readOpening(incident: IncidentDoc): Promise<OpeningFacts> {
+  const opening = await openingMessage(incident);
+  return { text: opening?.text ?? '', attachmentIds: opening?.attachmentIds ?? [] };
+}
+
+/** What the decision knew, for what follows it. */
+interface Decided {
+  incident: IncidentDoc;
+  known: Known & {
+    related?: Related;
+    unassigned?: string;
+    /** The agent's mail, stored with the decision (undefined: not stored with it). */
+    mail?: OutboxDoc | null;
+  };
+}
+
+/** What the plan's rules say of the incident: classification, the customer's tier, the route. */
+async function classifyAndRoute(ctx: AppContext, incident: IncidentDoc, opening: OpeningFacts) {
+  const sender = incident.customer.address;
+  const senderDomain = domainOf(sender);
+  const tier = customerTier(ctx.plan, sender);
+  const attachments = await attachmentsOf(opening.attachmentIds);
+  // The mailbox it came in by: its category when no rule names one, its group always.
+  const box = mailboxFor(ctx.config, incident.mailbox);
+  const { classification } = ctx.plan;
+  const rules = box.category
+    ? { ...classification, defaults: { ...classification.defaults, category: box.category } }
+    : classification;
+  const c = classify(rules, ctx.plan.matrix, {
+    subject: incident.subject,
+    body: opening.text,
+    sender,
+    senderDomain,
+    tier,
+    attachmentNames: attachments.map((a) => a.filename ?? ''),
+  });
+  const routed = box.group
+    ? { group: box.group, rule: `mailbox ${box.supportAddress}` }
+    : ctx.plan.routing
+      ? route(ctx.plan.routing, { category: c.category, priority: c.priority, tier, senderDomain })
+      : null;
+  return { c, tier, routed };
+}
+
+/** Decide and store the triage of a `new` incident; null when another run stored it first. */
+async function decide(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  opening: OpeningFacts,
+): Promise<Decided | null> {
+  const number = incident.number;
+  const { c, tier, routed } = await classifyAndRoute(ctx, incident, opening);
+  const now = ctx.now();
+  const clocks = startClocks(ctx, c.priority, now);
+  const sla = { ...clocks, escalationLevel: 0 };
+  const group = routed?.group;
+  const planGroup = group ? findGroup(ctx.plan, group) : undefined;
+  const triage = { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint };
+  const related = await findRelated(ctx, incident, now);
+  const playbook = playbookAtTriage(ctx, number, c.category, now, triage.plan);
+  const entries: NewTimelineEntry[] = [
+    {
+      _id: `triaged-${number}`,
+      at: now,
+      type: 'event',
+      event: 'triaged',
+      detail: {
         category: c.category,
         impact: c.impact,
         urgency: c.urgency,
         priority: c.priority,
-        skills: c.skills,
-        group,
-        'customer.tier': tier,
-        triagedAt: now,
-        triage: { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint },
-        sla,
-        slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
-        protocolCheckAt: nextProtocolCheck(
-          ctx,
-          { ...incident, ...c, status: 'triaged', triagedAt: now },
-          now,
-        ),
-        duplicateOf,
+        rules: triage.rules,
+        group: group ?? null,
+        routing: triage.routing,
+        plan: triage.plan,
       },
-      { onlyIf: ['new'] },
-    );
-    if (!decided) return triageIncident(ctx, number);
-    await scheduleSlaCheck(ctx, number, decided.slaCheckAt ?? null);
-    incident = decided;
-  } else if (incident.status === 'triaged') {
-    await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
-  } else {
-    return;
-  }
-  await appendTimeline(number, {
-    _id: `triaged-${number}`,
-    at: incident.triagedAt ?? ctx.now(),
-    type: 'event',
-    event: 'triaged',
-    detail: {
-      category: incident.category,
-      impact: incident.impact,
-      urgency: incident.urgency,
-      priority: incident.priority,
-      rules: incident.triage?.rules ?? [],
-      group: incident.group ?? null,
-      routing: incident.triage?.routing ?? null,
-      plan: incident.triage?.plan,
     },
-  });
-  await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
-  // Before assignment, so the agent's mail carries the playbook and names likely duplicates.
-  await attachPlaybookTo(ctx, incident);
-  await spotRelatedIncidents(ctx, incident);
-  if (incident.group) {
-    await ctx.queues.assign.add(
-      'assign',
-      { incident: number, cause: 'triage' },
-      { jobId: jobIds.assign(number, 'triage') },
+    ...(playbook ? [playbook.entry] : []),
+    ...relatedEntries(ctx, number, group, related, now),
+  ];
+  const decision = {
+    category: c.category,
+    impact: c.impact,
+    urgency: c.urgency,
+    priority: c.priority,
+    skills: c.skills,
+    group,
+    'customer.tier': tier,
+    triagedAt: now,
+    triage,
+    sla,
+    slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
+    protocolCheckAt: nextProtocolCheck(
+      ctx,
+      { ...incident, ...c, status: 'triaged', triagedAt: now },
+      now,
+    ),
+    duplicateOf: related.duplicateOf,
+  };
+
+  // The agent's mail commits with the decision, so no later write need record it queued. On a
+  // server without transactions it is queued after, and recorded, as for other assignments.
+  const mailWithDecision = hasTransactions();
+  // Outside the group's turn: it does not depend on who is chosen.
+  const similar =
+    planGroup && mailWithDecision ? await similarSection(ctx, incident, opening.text) : undefined;
+  const steps = playbook?.steps ?? [];
+
+  /** Store the decision with the assignment `choice` made (none: the incident has no group). */
+  const write = async (choice?: Choice): Promise<Decided | null> => {
+    const agent = choice?.agent ?? null;
+    let mail: OutboxDoc | null | undefined;
+    const assign =
+      planGroup && choice && agent
+        ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
+        : null;
+    const all = [
+      ...entries,
+      ...(assign ? [assign.entry] : []),
+      ...(planGroup && !agent
+        ? [unassignedEntry(number, now, planGroup.id, choice?.reason ?? '', TRIAGE_CAUSE)]
+        : []),
+    ];
+    const assigned = agent ? transition('triaged', 'assign') : null;
+    const decided = await updateIncident(
+      number,
+      {
+        ...decision,
+        status: assigned?.ok ? assigned.to : 'triaged',
+        ...(agent
+          ? {
+              assignee: agent,
+              assignedAt: now,
+              assignCause: TRIAGE_CAUSE,
+              assignNotified: mailWithDecision,
+            }
+          : {}),
+      },
+      {
+        onlyIf: ['new'],
+        together: async (after) => {
+          await assign?.claim();
+          await playbook?.write();
+          // A millisecond apart, so the timeline reads in the order the decision was made.
+          await appendTimelineEntries(
+            number,
+            all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+          );
+          if (agent && mailWithDecision) {
+            const spec = await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar });
+            mail = spec ? await storeMail(ctx, spec) : null;
+          }
+          return playbook ? [playbook.audit] : [];
+        },
+      },
     );
+    if (!decided) return null;
+    return {
+      incident: decided,
+      known: {
+        opening,
+        steps,
+        similar,
+        mail,
+        related,
+        unassigned: planGroup && !agent ? choice?.reason : undefined,
+      },
+    };
+  };
+  if (!planGroup) return write();
+  const done = await assignInTurn(ctx, planGroup, c.skills, undefined, write);
+  // Without a requested agent the choice is never refused.
+  return done && 'ok' in done ? null : done;
+}
+
+/**
+ * Everything after the stored decision; each step is keyed, so running it again (a retried
+ * job) sends and schedules nothing twice. A rerun without the decision's knowledge reads what
+ * it needs; an unassigned incident is left to the recovery sweep's assign job, which tells
+ * the lead once.
+ */
+async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decided['known']) {
+  if (incident.status !== 'triaged' && incident.status !== 'assigned') return;
+  const number = incident.number;
+  await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
+  await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
+  const related =
+    known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
+  if (related.outage) await suggestOutage(ctx, incident, related.outage);
+  if (known.mail !== undefined) {
+    await handOver(ctx, 'assignment', known.mail);
+  } else if (
+    incident.assignee &&
+    incident.assignCause === TRIAGE_CAUSE &&
+    !incident.assignNotified
+  ) {
+    await tellAssignee(ctx, incident, TRIAGE_CAUSE, known);
+  } else if (known.unassigned !== undefined && incident.group) {
+    const group = findGroup(ctx.plan, incident.group);
+    if (group)
+      await tellLeadNobodyIsAvailable(ctx, incident, group, known.unassigned, TRIAGE_CAUSE);
   }
-  // After assignment is queued, so no protocol can hold it up. Each message is keyed: a retry
-  // sends nothing twice, and the SLA sweep replays the opening if this never got to run.
+  // Last, so no protocol can hold the assignment up. Each message is keyed: a retry sends
+  // nothing twice, and the SLA sweep replays the opening if this never got to run.
   await announce(ctx, incident, { kind: 'opened' });
 }

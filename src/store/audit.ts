@@ -53,24 +53,33 @@ async function lastEntry(): Promise<{ seq: number; hash: string } | null> {
   return last ? { seq: last.seq as number, hash: last.hash as string } : null;
 }
 
+export type AuditInput = Omit<AuditBody, 'at' | 'actor' | 'why'> &
+  Partial<Pick<AuditBody, 'actor' | 'why'>> & { at?: Date };
+
 /**
  * Record an entry. Inside a transaction (see `atomically`) it commits together with the change
  * it records. It goes to `audit_pending` under its own id, so writers never wait for or
  * contend over the chain's next seq; `sealAudit` links entries into the chain a batch at a
  * time, within a second (or at the end of a CLI command).
  */
-export async function appendAudit(
-  body: Omit<AuditBody, 'at' | 'actor' | 'why'> &
-    Partial<Pick<AuditBody, 'actor' | 'why'>> & { at?: Date },
-): Promise<void> {
+export async function appendAudit(body: AuditInput): Promise<void> {
+  await appendAudits([body]);
+}
+
+/** Record several entries in one command (a change and what came with it), in this order. */
+export async function appendAudits(bodies: readonly AuditInput[]): Promise<void> {
+  if (bodies.length === 0) return;
   const ctx = currentActor();
-  const full: AuditBody = {
+  const full = bodies.map((body): AuditBody => ({
     ...body,
     at: (body.at ?? new Date()).toISOString(),
     actor: body.actor ?? ctx.actor,
     why: body.why ?? ctx.why,
-  };
-  await AuditPending.collection.insertOne(toJson(full) as never, { session: currentSession() });
+  }));
+  await AuditPending.collection.insertMany(full.map((b) => toJson(b)) as never[], {
+    ordered: true,
+    session: currentSession(),
+  });
 }
 
 /** Pending entries linked into the chain per round (one insertMany, one deleteMany). */

@@ -1,5 +1,5 @@
 import { applySet, changedFields } from '../domain/audit.js';
-import { appendAudit } from './audit.js';
+import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
 import { atomically, isDuplicateKey } from './db.js';
 import {
@@ -89,10 +89,12 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
       { ordered: true },
     );
   const opened = created.toObject() as IncidentDoc;
-  await auditIncident(opened.number, 'incident-opened', null, opened, {
-    actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
-    why: `message ${input.openedBy}`,
-  });
+  await appendAudits(
+    incidentAudit(opened.number, 'incident-opened', null, opened, {
+      actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
+      why: `message ${input.openedBy}`,
+    }),
+  );
   return opened;
 }
 
@@ -148,6 +150,24 @@ export async function appendTimeline(
     { upsert: true },
   );
   return res.upsertedCount === 1;
+}
+
+/** Append several entries in one command; each is keyed, so a retry adds only what is missing. */
+export async function appendTimelineEntries(
+  incidentNumber: number,
+  entries: readonly NewTimelineEntry[],
+): Promise<void> {
+  if (entries.length === 0) return;
+  await TimelineEntry.bulkWrite(
+    entries.map((entry) => ({
+      updateOne: {
+        filter: { _id: entry._id },
+        update: { $setOnInsert: { ...entry, incidentNumber } },
+        upsert: true,
+      },
+    })),
+    { ordered: true },
+  );
 }
 
 /** Append a message and keep the incident's summary fields in step with it. */
@@ -220,6 +240,12 @@ export async function updateIncident(
     /** Further conditions, e.g. an expected escalation level, so concurrent runs apply once. */
     where?: Record<string, unknown>;
     addParticipants?: readonly string[];
+    /**
+     * Writes that belong to the change (its timeline entries, a claim on a group), run in its
+     * transaction once the guard held; the audit entries they return are written with the
+     * change's own, in one command. Throwing undoes the change.
+     */
+    together?: (after: IncidentDoc) => Promise<AuditInput[] | void>;
   } = {},
 ): Promise<IncidentDoc | null> {
   const filter: Record<string, unknown> = { ...options.where, _id: number };
@@ -237,33 +263,37 @@ export async function updateIncident(
     const after = applySet(before as IncidentDoc & Record<string, unknown>, changes);
     const added = (options.addParticipants ?? []).filter((p) => !before.participants.includes(p));
     if (added.length) after.participants = [...before.participants, ...added];
-    await auditIncident(
-      number,
-      'incident-changed',
-      before,
-      after,
-      {},
-      { ...changes, ...(added.length ? { participants: after.participants } : {}) },
-    );
+    const more = (await options.together?.(after)) ?? [];
+    await appendAudits([
+      ...incidentAudit(
+        number,
+        'incident-changed',
+        before,
+        after,
+        {},
+        { ...changes, ...(added.length ? { participants: after.participants } : {}) },
+      ),
+      ...more,
+    ]);
     return after;
   });
   return written;
 }
 
 /** One audit entry per incident change: who, why (from the caller's context), changed fields. */
-async function auditIncident(
+function incidentAudit(
   number: number,
   action: string,
   before: IncidentDoc | null,
   after: IncidentDoc,
-  who: Partial<Parameters<typeof appendAudit>[0]>,
+  who: Partial<AuditInput>,
   set?: Record<string, unknown>,
-) {
+): AuditInput[] {
   const fields = set ?? { ...after };
   delete fields._id;
   const changes = changedFields(before as Record<string, unknown> | null, fields);
-  if (before && changes.length === 0) return; // a retry that changed nothing
-  await appendAudit({ action, subject: { type: 'incident', id: String(number) }, changes, ...who });
+  if (before && changes.length === 0) return []; // a retry that changed nothing
+  return [{ action, subject: { type: 'incident', id: String(number) }, changes, ...who }];
 }
 
 /**
@@ -287,8 +317,63 @@ export async function lastAssignedIn(group: string): Promise<string | undefined>
   return (await GroupState.findById(group).lean())?.lastAssigned ?? undefined;
 }
 
-export async function rememberAssignment(group: string, agent: string): Promise<void> {
-  await GroupState.updateOne({ _id: group }, { $set: { lastAssigned: agent } }, { upsert: true });
+/**
+ * The assignment state of these groups as read now: the round-robin pointer and a version
+ * that every assignment to one of a group's members moves on (see claimAssignment).
+ */
+export async function groupStates(groups: readonly string[]): Promise<GroupStates> {
+  const rows = await GroupState.find({ _id: { $in: groups } }).lean();
+  return new Map(
+    rows.map((r) => [String(r._id), { lastAssigned: r.lastAssigned ?? undefined, v: r.v ?? 0 }]),
+  );
+}
+export type GroupStates = Map<string, { lastAssigned?: string; v: number }>;
+
+/** Another assignment changed a group's state after it was read: choose again. */
+export class AssignmentRaced extends Error {
+  override name = 'AssignmentRaced';
+  constructor(groups: readonly string[]) {
+    super(`another assignment in ${groups.join(', ')} came first`);
+  }
+}
+
+/**
+ * Claim an assignment to `agent` in `group`: a compare-and-set on the state, as read in
+ * `seen`, of every group the agent is in (the agent's load counts in all of them), moving
+ * each one's version on and `group`'s round-robin pointer to the agent. One command; throws
+ * AssignmentRaced when any of them moved since it was read, so that two assignments chosen
+ * from the same state (the same "next" agent, the same last free slot under maxOpen) cannot
+ * both be written. Inside the assignment's transaction, so it is undone with it.
+ */
+export async function claimAssignment(
+  seen: GroupStates,
+  agentGroups: readonly string[],
+  group: string,
+  agent: string,
+): Promise<void> {
+  const groups = [...new Set([group, ...agentGroups])];
+  try {
+    const res = await GroupState.bulkWrite(
+      groups.map((g) => {
+        const v = seen.get(g)?.v ?? 0;
+        return {
+          updateOne: {
+            // A group never assigned to has no document: v 0 matches its absence.
+            filter: { _id: g, ...(v === 0 ? { v: { $in: [0, null] } } : { v }) },
+            update: { $set: { v: v + 1, ...(g === group ? { lastAssigned: agent } : {}) } },
+            upsert: true,
+          },
+        };
+      }),
+      { ordered: true },
+    );
+    if (res.matchedCount + res.upsertedCount !== groups.length) throw new AssignmentRaced(groups);
+  } catch (err) {
+    // The upsert of a state that changed meanwhile meets the existing document's _id.
+    const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors ?? [];
+    if (isDuplicateKey(err) || writeErrors.some(isDuplicateKey)) throw new AssignmentRaced(groups);
+    throw err;
+  }
 }
 
 /** Incidents whose SLA needs a look: the sweep's work list (never relies on Redis timers). */

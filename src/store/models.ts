@@ -294,8 +294,11 @@ const addressSchema = new Schema(
   opts,
 );
 
-/** Per-group assignment memory (the round-robin pointer). */
-const groupStateSchema = new Schema({ _id: String, lastAssigned: String }, opts);
+/**
+ * Per-group assignment memory: the round-robin pointer, and a version moved on by every
+ * assignment to one of the group's members (the compare-and-set of claimAssignment).
+ */
+const groupStateSchema = new Schema({ _id: String, lastAssigned: String, v: Number }, opts);
 
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const MailboxState = mongoose.model('MailboxState', mailboxStateSchema, 'mailbox_state');

@@ -8,55 +8,32 @@ import { PlaybookStep, type PlaybookStepDoc } from './models.js';
 export const stepId = (incidentNumber: number, step: number) => `${incidentNumber}-${step}`;
 
 /**
- * Give an incident its playbook: the steps, the timeline entry and the audit entry, together.
- * Every write is keyed (the steps' ids, the entry's id), so a retry after a crash completes
- * what was cut off and adds nothing twice.
+ * An incident's playbook steps, in one command; each is an upsert keyed by its id, so a retry
+ * adds only what is missing. Its timeline and audit entries are written with the triage
+ * decision that gives it (src/actions/triage.ts), in the same transaction.
  */
-export async function attachPlaybook(
+export async function addPlaybookSteps(
   incidentNumber: number,
   attached: { category: string; plan: string; at: Date; steps: readonly IncidentStep[] },
 ): Promise<void> {
-  await atomically(async () => {
-    // One command for all the steps; each is an upsert, so a retry adds only what is missing.
-    await PlaybookStep.bulkWrite(
-      attached.steps.map((s) => ({
-        updateOne: {
-          filter: { _id: stepId(incidentNumber, s.step) },
-          update: {
-            $setOnInsert: {
-              ...s,
-              incidentNumber,
-              category: attached.category,
-              plan: attached.plan,
-              createdAt: attached.at,
-            },
+  await PlaybookStep.bulkWrite(
+    attached.steps.map((s) => ({
+      updateOne: {
+        filter: { _id: stepId(incidentNumber, s.step) },
+        update: {
+          $setOnInsert: {
+            ...s,
+            incidentNumber,
+            category: attached.category,
+            plan: attached.plan,
+            createdAt: attached.at,
           },
-          upsert: true,
         },
-      })),
-      { ordered: true },
-    );
-    const detail = {
-      category: attached.category,
-      steps: attached.steps.length,
-      mandatory: attached.steps.filter((s) => s.mandatory).length,
-      plan: attached.plan,
-    };
-    const inserted = await appendTimeline(incidentNumber, {
-      _id: `playbook-${incidentNumber}`,
-      at: attached.at,
-      type: 'event',
-      event: 'playbook-attached',
-      detail,
-    });
-    if (inserted)
-      await appendAudit({
-        action: 'playbook-attached',
-        subject: { type: 'incident', id: String(incidentNumber) },
-        changes: [],
-        detail,
-      });
-  });
+        upsert: true,
+      },
+    })),
+    { ordered: true },
+  );
 }
 
 export async function stepsOf(incidentNumber: number): Promise<PlaybookStepDoc[]> {

@@ -122,6 +122,7 @@ export interface RecentEntry {
   number: number;
   customer: string;
   subject: string;
+  at: Date;
 }
 
 /** Remember a triaged incident for the detection windows (idempotent). */
@@ -133,15 +134,29 @@ export async function rememberTriaged(number: number, customer: string, subject:
   );
 }
 
-/** Incidents triaged since `since` (optionally of one customer), newest first. */
-export async function recentlyTriaged(since: Date, customer?: string): Promise<RecentEntry[]> {
+const RECENT_BATCH = 1000;
+
+/**
+ * Incidents triaged recently, newest first, for both of triage's looks in one query: the
+ * customer's own since `customerSince` (likely duplicates) and everyone's since `allSince`
+ * (possible outages). Each branch of the `$or` has its index ({ customer, at } and { at }).
+ */
+export async function recentlyTriaged(
+  customer: string,
+  customerSince: Date,
+  allSince: Date,
+): Promise<RecentEntry[]> {
   const rows = await RecentIncident.find({
-    at: { $gte: since },
-    ...(customer ? { customer: customer.toLowerCase() } : {}),
+    $or: [
+      { customer: customer.toLowerCase(), at: { $gte: customerSince } },
+      { at: { $gte: allSince } },
+    ],
   })
     .sort({ at: -1, _id: -1 })
-    .lean<{ _id: number; customer: string; subject: string }[]>();
-  return rows.map((r) => ({ number: r._id, customer: r.customer, subject: r.subject }));
+    // In one round trip: the default first batch (101) would need a getMore in a busy hour.
+    .batchSize(RECENT_BATCH)
+    .lean<{ _id: number; customer: string; subject: string; at: Date }[]>();
+  return rows.map((r) => ({ number: r._id, customer: r.customer, subject: r.subject, at: r.at }));
 }
 
 /** Forget incidents triaged before `before`: no detection window reaches them any more. */

@@ -33,7 +33,7 @@ import {
   type TermPostings,
 } from '../domain/search.js';
 import { db } from './db.js';
-import { SearchDocument, SearchPosting } from './models.js';
+import { Incident, SearchDocument, SearchPosting, TimelineEntry } from './models.js';
 
 /** What a hit shows. */
 export interface IndexRecord {
@@ -66,6 +66,9 @@ const contributionFields = (list: readonly Contribution[]): ContributionFields =
   chunks: list.map((c) => c[2]),
 });
 const RECORD_ONLY = { terms: 0, weights: 0, chunks: 0 } as const;
+const INDEXED_TERMS = { terms: 1, weights: 1, chunks: 1 } as const;
+/** What a document put in the index: its terms, their weights and the chunks holding them. */
+export type IndexedTerms = ContributionFields;
 
 interface Chunk {
   _id: string;
@@ -86,6 +89,43 @@ export async function indexedDocCount(): Promise<number> {
   return (await meta().findOne({ _id: 'stats' }))?.docs ?? 0;
 }
 
+/**
+ * What re-indexing an incident reads, in one command: the incident, its messages (only the
+ * fields that decide what is indexed) and its index entry's terms.
+ */
+export async function incidentToIndex<I, M>(
+  number: number,
+): Promise<{ incident: I; messages: M[]; indexed: IndexedTerms | null } | null> {
+  const [row] = await Incident.aggregate<I & { messages: M[]; indexed: IndexedTerms[] }>([
+    { $match: { _id: number } },
+    {
+      $lookup: {
+        from: TimelineEntry.collection.collectionName,
+        localField: '_id',
+        foreignField: 'incidentNumber',
+        as: 'messages',
+        pipeline: [
+          { $match: { type: 'message' } },
+          { $sort: { at: 1, _id: 1 } },
+          { $project: { type: 1, direction: 1, automatic: 1, text: 1 } },
+        ],
+      },
+    },
+    {
+      $lookup: {
+        from: SearchDocument.collection.collectionName,
+        localField: '_id',
+        foreignField: '_id',
+        as: 'indexed',
+        pipeline: [{ $project: INDEXED_TERMS }],
+      },
+    },
+  ]);
+  if (!row) return null;
+  const { messages, indexed, ...incident } = row;
+  return { incident: incident as I, messages, indexed: indexed[0] ?? null };
+}
+
 export async function getIndexRecord(id: number): Promise<IndexRecord | null> {
   return documents().findOne({ _id: id }, { projection: RECORD_ONLY });
 }
@@ -98,11 +138,13 @@ export async function applyDocument(
   id: number,
   record: RecordBody | null,
   weights: ReadonlyMap<string, number>,
+  /** The document's entry as the caller read it (null: none), to save reading it here. */
+  indexed?: IndexedTerms | null,
 ): Promise<{ added: number; removed: number; changed: number }> {
-  const old = await documents().findOne(
-    { _id: id },
-    { projection: { terms: 1, weights: 1, chunks: 1 } },
-  );
+  const old =
+    indexed !== undefined
+      ? indexed
+      : await documents().findOne({ _id: id }, { projection: INDEXED_TERMS });
   const before = new Map(
     (old ? contributions(old) : []).map(([t, w, k]) => [t, { w, k }] as const),
   );

@@ -13,7 +13,13 @@ import { auditCursor, sealAudit } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { findIncident, openIncident } from '../../src/store/incidents.js';
 import { claimAcknowledgement, markUndeliverable, senderStanding } from '../../src/store/outbox.js';
-import { testEnv } from '../support/harness.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Incident } from '../../src/store/models.js';
+import { deliver, SUPPORT, testEnv, waitUntil } from '../support/harness.js';
+import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 import { PROJECT_ROOT } from '../support/services.js';
 
 describe('concurrent writers on one incident', () => {
@@ -88,4 +94,96 @@ describe('concurrent writers on one incident', () => {
     const later = new Date(at.getTime() + 3600_001);
     expect(await claimAcknowledgement(sender, later, 5)).toBe(true);
   });
+});
+
+/**
+ * New incidents triaged and assigned by three processes at once (6 jobs in flight in each),
+ * with no lock and no one-at-a-time queue: each assignment is claimed by a compare-and-set on
+ * the state of every group its agent is in, and a lost claim chooses again. Were two choices
+ * made from the same state both written, round-robin would give someone a turn twice and an
+ * agent in two groups would pass their maxOpen.
+ */
+describe('concurrent assignment by several processes', () => {
+  const PLAN = `version: 1
+organisation: Example Corp
+groups:
+  - { id: desk, name: Desk, assignment: round-robin }
+  - { id: net, name: Network, assignment: least-loaded }
+  - { id: web, name: Web, assignment: round-robin }
+agents:
+  - { id: ann, name: Ann, email: ann@example.test, groups: [desk] }
+  - { id: ben, name: Ben, email: ben@example.test, groups: [desk] }
+  - { id: cat, name: Cat, email: cat@example.test, groups: [desk] }
+  - { id: oli, name: Oli, email: oli@example.test, groups: [net], maxOpen: 2 }
+  - { id: sam, name: Sam, email: sam@example.test, groups: [net, web], maxOpen: 2 }
+classification:
+  defaults: { category: general, impact: medium, urgency: medium }
+  rules:
+    - { name: net, when: { text: '\\bnetwork\\b' }, set: { category: net } }
+    - { name: web, when: { text: '\\bwebsite\\b' }, set: { category: web } }
+routing:
+  rules:
+    - { name: net, when: { category: net }, group: net }
+    - { name: web, when: { category: web }, group: web }
+  default: desk
+`;
+  let smtp: SmtpCapture;
+  let t: ReturnType<typeof testEnv>;
+  const procs: IncideskProcess[] = [];
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    const planFile = join(tmpdir(), `incidesk-assign-plan-${process.pid}.yaml`);
+    writeFileSync(planFile, PLAN);
+    t = testEnv(smtp, {
+      INCIDESK_PLAN: planFile,
+      INCIDESK_CONCURRENCY: '6',
+      INCIDESK_SLA_SWEEP_SECONDS: '3600',
+      LOG_LEVEL: 'info',
+    });
+    await connectStore(t.env.MONGODB_URI!);
+  });
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.kill('SIGKILL')));
+    await disconnectStore();
+    await smtp?.close();
+  });
+
+  it('keeps round-robin turns and maxOpen exact across processes and groups', async () => {
+    const log = `/tmp/incidesk-assign-${process.pid}.log`;
+    rmSync(log, { force: true });
+    writeFileSync(log, '');
+    for (let i = 0; i < 3; i++) procs.push(spawnIncidesk(['start'], t.env, log));
+    const mail = [
+      ...Array.from({ length: 12 }, (_, i) => ({ subject: `Question ${i}`, text: 'hello' })),
+      ...Array.from({ length: 4 }, (_, i) => ({ subject: `Lost link ${i}`, text: 'network' })),
+      ...Array.from({ length: 4 }, (_, i) => ({ subject: `Broken page ${i}`, text: 'website' })),
+    ];
+    // Every process is up (each has its workers) before the burst arrives at once.
+    await waitUntil(
+      'three processes running',
+      async () => (readFileSync(log, 'utf8').match(/incidesk started/g) ?? []).length >= 3,
+      240_000,
+    );
+    await Promise.all(
+      mail.map((m, i) =>
+        deliver(t.mailboxUser, { from: `c${i}@customer.example`, to: SUPPORT, ...m }),
+      ),
+    );
+    const all = await waitUntil(
+      'every incident triaged',
+      async () => {
+        const docs = await Incident.find({}, { group: 1, assignee: 1, status: 1 }).lean();
+        return docs.length === mail.length && docs.every((d) => d.status !== 'new') ? docs : null;
+      },
+      240_000,
+    );
+    const count = (pred: (d: (typeof all)[number]) => boolean) => all.filter(pred).length;
+    // Round-robin: twelve incidents, three agents, four turns each.
+    for (const agent of ['ann', 'ben', 'cat'])
+      expect(count((d) => d.group === 'desk' && d.assignee === agent)).toBe(4);
+    // maxOpen: Oli takes two, Sam two in his two groups together; the other four wait.
+    expect(count((d) => d.assignee === 'oli')).toBe(2);
+    expect(count((d) => d.assignee === 'sam')).toBe(2);
+    expect(count((d) => d.group !== 'desk' && !d.assignee)).toBe(4);
+  }, 600_000);
 });
