@@ -54,7 +54,11 @@ const CRUD = new Set([
   'aggregate',
   'distinct',
   'getMore',
+  // A transaction's end is a round trip of its own.
+  'commitTransaction',
+  'abortTransaction',
 ]);
+const TRANSACTION_ENDS = new Set(['commitTransaction', 'abortTransaction']);
 
 export function startDbProfile() {
   const client = mongoose.connection.getClient();
@@ -85,7 +89,9 @@ export function startDbProfile() {
     } else if (e.commandName === 'findAndModify') {
       shape = `{${Object.keys((e.command.query ?? {}) as Record<string, unknown>).join(',')}}`;
     }
-    const op = `${e.commandName} ${String(coll)} ${shape}`.trim();
+    const op = TRANSACTION_ENDS.has(e.commandName)
+      ? e.commandName
+      : `${e.commandName} ${String(coll)} ${shape}`.trim();
     if (['find', 'count', 'aggregate'].includes(e.commandName) && !samples.has(op))
       samples.set(op, e.command);
     pending.set(e.requestId, op);
