@@ -18,8 +18,9 @@
  *
  * Environment: BENCH_N (1000), BENCH_RATE (10), BENCH_SECONDS (30), BENCH_ATTACHMENT_BYTES
  * (26214400), BENCH_CEILING_N (1000), BENCH_INGEST_CEILING_N (200),
- * BENCH_THROUGHPUT_TIMEOUT_S (60). MONGODB_URI / REDIS_URL select external servers as in the
- * tests (see test/support/services.ts).
+ * BENCH_THROUGHPUT_TIMEOUT_S (60), BENCH_MAIL (same | varied: see bench/messages.ts).
+ * MONGODB_URI / REDIS_URL select external servers as in the tests (see
+ * test/support/services.ts).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

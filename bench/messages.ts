@@ -19,6 +19,23 @@ const BODY = [
   'Thanks and kind regards,',
 ].join('\r\n');
 
+/**
+ * `BENCH_MAIL=varied`: every message about something else, so no two look like one outage
+ * (the typical day); by default they all report the same failure, the worst case: outage
+ * detection fires for each, and its suggestion to the lead is one more mail a message.
+ */
+const VARIED = process.env.BENCH_MAIL === 'varied';
+const WHAT = ['printer', 'laptop', 'VPN', 'mailbox', 'badge', 'phone', 'monitor', 'licence'];
+const HOW = ['broken', 'slow', 'locked', 'missing', 'offline', 'noisy', 'expired'];
+const WHERE = ['Berlin', 'Lyon', 'Porto', 'Graz', 'Turin', 'Ghent', 'Split', 'Brno', 'Cork'];
+
+function subjectOf(phase: string, i: number): string {
+  if (!VARIED) return `Invoice portal returns 500 (${phase} #${i})`;
+  // Strides coprime to each list's length: neighbours share no word.
+  const word = (list: string[], stride: number) => list[(i * stride) % list.length]!;
+  return `${word(WHAT, 3)} ${word(HOW, 2)}, ${word(WHERE, 4)} ${phase}${i}`;
+}
+
 /** A ~1 KB plain-text customer message from a sender of its own. */
 export function customerMessage(run: string, phase: string, i: number): BenchMessage {
   const from = `${phase}-${i}@customer-${run}.example`;
@@ -26,7 +43,7 @@ export function customerMessage(run: string, phase: string, i: number): BenchMes
   const raw = [
     `From: "Customer ${phase} ${i}" <${from}>`,
     `To: Example Support <${SUPPORT}>`,
-    `Subject: Invoice portal returns 500 (${phase} #${i})`,
+    `Subject: ${subjectOf(phase, i)}`,
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: ${messageId}`,
     'MIME-Version: 1.0',
