@@ -41,7 +41,6 @@ import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
 import { jobIds, openingFacts, QUEUES } from '../queues.js';
 import { deliver } from './notify.js';
-import { PermanentDeliveryError } from '../mail/outbound.js';
 import { withActor } from '../store/audit.js';
 import { isArchived } from '../store/archive.js';
 import { linkAttachments, saveAttachment } from '../store/attachments.js';
@@ -307,9 +306,10 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 /**
  * The acknowledgement is what the customer sees first, so it is sent from here, as soon as it
  * is stored: no queue hop and no read of what was just written, and no waiting behind the
- * notify queue's other mail. It runs as the notifier (whose work it is). A failure a retry may
- * fix hands it to the notify queue, which retries with backoff (and waits out a refused SMTP
- * sign-in); a permanent one is already recorded. A process killed before the "sent" mark
+ * notify queue's other mail. It runs as the notifier (whose work it is). A failure hands it to
+ * the notify queue, which retries with backoff (and waits out a refused SMTP sign-in), or,
+ * for one that failed for good (recorded by then), keeps it as a dead letter. A process
+ * killed before the "sent" mark
  * leaves this job unfinished: its rerun (the same job id, so the same claim) finds the
  * acknowledgement pending and sends it, while the recovery sweep leaves it to that rerun.
  */
@@ -318,8 +318,9 @@ async function sendAcknowledgement(ctx: AppContext, ack: OutboxDoc): Promise<voi
     await withActor({ kind: 'worker', id: QUEUES.notify }, `acknowledgement ${ack._id}`, () =>
       deliver(ctx, ack),
     );
-  } catch (err) {
-    if (err instanceof PermanentDeliveryError) return;
+  } catch {
+    // The notify job owns every failure: it retries one a retry may mend, and one that failed
+    // for good (already recorded) becomes its dead letter, for `incidesk dlq replay`.
     await handToNotifier(ctx, ack._id);
   }
 }

@@ -43,10 +43,7 @@ export function signInRefused(ctx: AppContext, account: string): void {
 }
 
 /** The notify job: claim the message (its read and the attempt's start in one command), send it. */
-export async function notify(
-  ctx: AppContext,
-  outboxId: string,
-): Promise<'sent' | 'already-sent' | 'failed'> {
+export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' | 'already-sent'> {
   const message = await claimOutbox(outboxId, jobIds.notify(outboxId), ctx.now());
   if (!message) {
     // Not pending, or another job is sending it: only now is it read, to say which.
@@ -55,7 +52,10 @@ export async function notify(
     if (held.state === 'pending')
       // Retried with backoff: that job sends it, or its claim runs out and this one does.
       throw new Error(`outbox message ${outboxId} is being sent by ${held.claimedBy ?? '?'}`);
-    return held.state === 'sent' ? 'already-sent' : 'failed';
+    if (held.state === 'failed')
+      // A dead letter, which `incidesk dlq replay` sends again once the cause is mended.
+      throw new UnrecoverableError(`delivery failed for good: ${held.lastError ?? 'unknown'}`);
+    return 'already-sent';
   }
   try {
     await deliver(ctx, message);

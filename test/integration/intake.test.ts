@@ -179,7 +179,12 @@ describe('intake end to end (Dovecot → incidesk → SMTP)', () => {
       Incident.findOne({ 'customer.address': 'dora@example.com' }).lean(),
     );
     const ackId = ackIdFor(String(incident.openedBy));
-    expect(await Outbox.findById(ackId).lean()).toMatchObject({ state: 'sent', attempts: 0 });
+    // Marked sent just after SMTP accepted it.
+    const ack = await waitUntil('the acknowledgement marked sent', async () => {
+      const doc = await Outbox.findById(ackId).lean();
+      return doc?.state === 'sent' ? doc : null;
+    });
+    expect(ack.attempts).toBe(0);
     // No queue hop: the notify queue never saw it.
     expect(await h.app.ctx.queues.notify.getJob(jobIds.notify(ackId))).toBeUndefined();
     // A stray notify job (a recovery sweep, a replayed dead letter) claims nothing and sends nothing.

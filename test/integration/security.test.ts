@@ -328,7 +328,8 @@ describe('access control and the audit trail', () => {
     expect(entries).toContainEqual(
       expect.objectContaining({
         action: 'incident-changed',
-        actor: { kind: 'worker', id: 'assign' },
+        // A new incident is assigned by its triage, in the same decision.
+        actor: { kind: 'worker', id: 'triage' },
         changes: expect.arrayContaining([{ field: 'assignee', before: null, after: 'alice' }]),
       }),
     );
