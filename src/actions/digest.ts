@@ -32,7 +32,7 @@ import {
   forgetChangedDays,
   hourlyCounts,
   incidentMailboxes,
-  openIncidents,
+  openIncidentSet,
   overdueReviewActions,
 } from '../store/reporting.js';
 
@@ -161,14 +161,14 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
   };
   const [facts, open, actions, trendHours] = await Promise.all([
     timed('factsMs', factsBetween(previous.start, w.end, now)),
-    timed('openMs', openIncidents()),
+    timed('openMs', openIncidentSet(now)),
     timed('actionsMs', overdueReviewActions(w.end)),
     timed('trendMs', hourlyCounts(trendWindows[0]!.start, w.end, now)),
   ]);
   // The incidents a digest can link to, and the mailbox each came in by: its link writes to
   // that mailbox's address, as the incident's own mail does.
   const linkable = new Set([
-    ...open.map((o) => o.number),
+    ...open.entries.map((o) => o.number),
     ...facts.filter(isBreach).map((f) => f.number),
     ...actions.map((a) => a.incidentNumber),
   ]);

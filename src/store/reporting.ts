@@ -4,7 +4,8 @@
  *
  * - The facts of one UTC day: five indexed range queries, one per kind of event (createdAt,
  *   firstRespondedAt, resolvedAt and the two breach instants).
- * - Open incidents: the { status, createdAt } index.
+ * - Open incidents: one aggregation over the { status, createdAt } index, counting them all
+ *   and sending only those a digest can list.
  * - A settled day (over SETTLE_MS past its end) is cached the first time a digest needs it:
  *   its facts in `report_day_facts`, its per-hour counts in `report_day_counts`. A monthly
  *   digest covers two months of facts and a year of trend; reading a year of incidents for
@@ -17,7 +18,12 @@
  * Nothing here is a source of truth: `dropReportCaches` (the `digest rebuild-projection`
  * command) empties the caches and they are recomputed from the incidents when next needed.
  */
-import type { HourCount, ReviewActionLike } from '../domain/digest.js';
+import {
+  AT_RISK_WITHIN_MS,
+  DIGEST_LIST_ROWS,
+  type HourCount,
+  type ReviewActionLike,
+} from '../domain/digest.js';
 import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { Binary, type Collection, type Filter } from 'mongodb';
 import {
@@ -34,6 +40,7 @@ import {
   type Fact,
   type IncidentLike,
   type OpenEntry,
+  type OpenSet,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
 import { Incident } from './models.js';
@@ -251,18 +258,101 @@ export async function incidentMailboxes(numbers: readonly number[]): Promise<Map
   return new Map(rows.flatMap((r) => (r.mailbox ? [[r.number, r.mailbox] as const] : [])));
 }
 
+/** FACT_FIELDS as an aggregation's output document (an absent field stays absent). */
+const FACT_FIELDS_OUT = Object.fromEntries(Object.keys(FACT_FIELDS).map((f) => [f, `$${f}`]));
+
 /**
- * The open incidents, through the { status, createdAt } index. Every one is read: at-risk
- * clocks, the oldest and the per-group counts need them all, and on SecantusDB visiting an
- * index key costs about as much as reading the document, so this read has a floor of the
- * server's own indexed count of the open set (the digest benchmark prints both). A narrower
- * projection than FACT_FIELDS measured no faster.
+ * Whether the SLA clock at `path` runs and reaches its target before `horizon` on the wall
+ * clock: dueOf in src/domain/reporting.ts, evaluated by the server (openEntryOf and the
+ * digest decide again on each entry read).
  */
-export async function openIncidents(): Promise<OpenEntry[]> {
-  const rows = await Incident.find({ status: { $in: OPEN_STATUSES } }, FACT_FIELDS).lean<
-    IncidentLike[]
-  >();
-  return rows.flatMap((i) => openEntryOf(i) ?? []);
+const runsOutBefore = (path: string, horizon: Date) => ({
+  $and: [
+    { $ne: [{ $ifNull: [`${path}.runningSince`, null] }, null] },
+    { $eq: [{ $ifNull: [`${path}.stoppedAt`, null] }, null] },
+    {
+      $lt: [
+        {
+          $add: [
+            `${path}.runningSince`,
+            { $max: [0, { $subtract: [`${path}.targetMs`, `${path}.consumedMs`] }] },
+          ],
+        },
+        horizon,
+      ],
+    },
+  ],
+});
+
+/**
+ * The open incidents as a digest needs them (domain OpenSet), in one aggregation over the
+ * `{status, createdAt}` index: the server counts them per group and priority, and sends only
+ * the entries a digest can list, the few oldest of each group and priority and those with a
+ * clock running out within AT_RISK_WITHIN_MS of `now`. The digest counts thousands of open
+ * incidents and lists a dozen; sending every one took it most of its time at a million.
+ */
+export async function openIncidentSet(now: Date): Promise<OpenSet> {
+  const horizon = new Date(now.getTime() + AT_RISK_WITHIN_MS);
+  const notBreached = {
+    $and: [
+      { $eq: [{ $ifNull: ['$sla.firstResponse.breachedAt', null] }, null] },
+      { $eq: [{ $ifNull: ['$sla.resolution.breachedAt', null] }, null] },
+    ],
+  };
+  const dueSoon = {
+    $and: [
+      notBreached,
+      {
+        $or: [
+          {
+            $and: [
+              { $eq: [{ $ifNull: ['$firstRespondedAt', null] }, null] },
+              runsOutBefore('$sla.firstResponse', horizon),
+            ],
+          },
+          runsOutBefore('$sla.resolution', horizon),
+        ],
+      },
+    ],
+  };
+  const rows = await Incident.aggregate<{
+    _id: { group: string | null; priority: string | null };
+    count: number;
+    oldest: IncidentLike[];
+    dueSoon: IncidentLike[];
+  }>([
+    // The status alone, so that any server plans it on the index (isOpen's other conditions
+    // follow as a stage of their own; MongoDB merges the two).
+    { $match: { status: { $in: OPEN_STATUSES } } },
+    { $match: { mergedInto: null, createdAt: { $type: 'date' } } },
+    {
+      $group: {
+        _id: {
+          group: { $ifNull: ['$group', null] },
+          priority: { $ifNull: ['$priority', null] },
+        },
+        count: { $sum: 1 },
+        oldest: {
+          $topN: {
+            n: DIGEST_LIST_ROWS,
+            sortBy: { createdAt: 1, number: 1 },
+            output: FACT_FIELDS_OUT,
+          },
+        },
+        dueSoon: { $push: { $cond: [dueSoon, FACT_FIELDS_OUT, '$$REMOVE'] } },
+      },
+    },
+  ]);
+  const entries = new Map<number, OpenEntry>();
+  for (const r of rows)
+    for (const i of [...r.oldest, ...r.dueSoon]) {
+      const entry = openEntryOf(i);
+      if (entry) entries.set(entry.number, entry);
+    }
+  return {
+    counts: rows.map((r) => ({ group: r._id.group, priority: r._id.priority, count: r.count })),
+    entries: [...entries.values()],
+  };
 }
 
 /** Review actions not done and due before `end` (post-incident reviews write them). */
