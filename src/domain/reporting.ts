@@ -112,16 +112,28 @@ export interface OpenSet {
   entries: OpenEntry[];
 }
 
+/** The counts with one row per group and priority (absent and null are one key: null). */
+export function mergeOpenCounts(
+  counts: readonly (Partial<Omit<OpenCount, 'count'>> & Pick<OpenCount, 'count'>)[],
+): OpenCount[] {
+  const merged = new Map<string, OpenCount>();
+  for (const { group = null, priority = null, count } of counts) {
+    const key = JSON.stringify([group, priority]);
+    const c = merged.get(key);
+    if (c) c.count += count;
+    else merged.set(key, { group, priority, count });
+  }
+  return [...merged.values()];
+}
+
 /** The open set of a full list of open entries. */
 export function openSetOf(entries: readonly OpenEntry[]): OpenSet {
-  const counts = new Map<string, OpenCount>();
-  for (const o of entries) {
-    const key = JSON.stringify([o.group, o.priority]);
-    const c = counts.get(key);
-    if (c) c.count++;
-    else counts.set(key, { group: o.group, priority: o.priority, count: 1 });
-  }
-  return { counts: [...counts.values()], entries: [...entries] };
+  return {
+    counts: mergeOpenCounts(
+      entries.map((o) => ({ group: o.group, priority: o.priority, count: 1 })),
+    ),
+    entries: [...entries],
+  };
 }
 
 /** A running SLA clock: business time used before `runningSince`, and its target. */

@@ -29,6 +29,7 @@ import { Binary, type Collection, type Filter } from 'mongodb';
 import {
   factDays,
   factsOf,
+  mergeOpenCounts,
   openEntryOf,
   packFacts,
   packSummary,
@@ -39,7 +40,7 @@ import {
   type DaySummary,
   type Fact,
   type IncidentLike,
-  type OpenEntry,
+  type OpenCount,
   type OpenSet,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
@@ -258,9 +259,6 @@ export async function incidentMailboxes(numbers: readonly number[]): Promise<Map
   return new Map(rows.flatMap((r) => (r.mailbox ? [[r.number, r.mailbox] as const] : [])));
 }
 
-/** FACT_FIELDS as an aggregation's output document (an absent field stays absent). */
-const FACT_FIELDS_OUT = Object.fromEntries(Object.keys(FACT_FIELDS).map((f) => [f, `$${f}`]));
-
 /**
  * Whether the SLA clock at `path` runs and reaches its target before `horizon` on the wall
  * clock: dueOf in src/domain/reporting.ts, evaluated by the server (openEntryOf and the
@@ -285,11 +283,13 @@ const runsOutBefore = (path: string, horizon: Date) => ({
 });
 
 /**
- * The open incidents as a digest needs them (domain OpenSet), in one aggregation over the
- * `{status, createdAt}` index: the server counts them per group and priority, and sends only
- * the entries a digest can list, the few oldest of each group and priority and those with a
- * clock running out within AT_RISK_WITHIN_MS of `now`. The digest counts thousands of open
- * incidents and lists a dozen; sending every one took it most of its time at a million.
+ * The open incidents as a digest needs them (domain OpenSet), in two reads. First one
+ * aggregation over the `{status, createdAt}` index in which the server counts them per group
+ * and priority and picks those a digest can list: per group and priority the few oldest, and
+ * the unbreached ones with a clock running out within AT_RISK_WITHIN_MS of `now`; then those
+ * few by their numbers. A digest counts thousands of open incidents and lists a dozen; sending
+ * every one took it most of its time at a million, and on SecantusDB building a document for
+ * each candidate inside the aggregation costs as much again, so it picks numbers only.
  */
 export async function openIncidentSet(now: Date): Promise<OpenSet> {
   const horizon = new Date(now.getTime() + AT_RISK_WITHIN_MS);
@@ -316,10 +316,10 @@ export async function openIncidentSet(now: Date): Promise<OpenSet> {
     ],
   };
   const rows = await Incident.aggregate<{
-    _id: { group: string | null; priority: string | null };
+    _id: Partial<Omit<OpenCount, 'count'>>;
     count: number;
-    oldest: IncidentLike[];
-    dueSoon: IncidentLike[];
+    oldest: number[];
+    dueSoon: number[];
   }>([
     // The status alone, so that any server plans it on the index (isOpen's other conditions
     // follow as a stage of their own; MongoDB merges the two).
@@ -327,31 +327,25 @@ export async function openIncidentSet(now: Date): Promise<OpenSet> {
     { $match: { mergedInto: null, createdAt: { $type: 'date' } } },
     {
       $group: {
-        _id: {
-          group: { $ifNull: ['$group', null] },
-          priority: { $ifNull: ['$priority', null] },
-        },
+        // An absent group or priority leaves its key out here; mergeOpenCounts makes it null.
+        _id: { group: '$group', priority: '$priority' },
         count: { $sum: 1 },
         oldest: {
-          $topN: {
-            n: DIGEST_LIST_ROWS,
-            sortBy: { createdAt: 1, number: 1 },
-            output: FACT_FIELDS_OUT,
-          },
+          $topN: { n: DIGEST_LIST_ROWS, sortBy: { createdAt: 1, number: 1 }, output: '$number' },
         },
-        dueSoon: { $push: { $cond: [dueSoon, FACT_FIELDS_OUT, '$$REMOVE'] } },
+        dueSoon: { $push: { $cond: [dueSoon, '$number', '$$REMOVE'] } },
       },
     },
   ]);
-  const entries = new Map<number, OpenEntry>();
-  for (const r of rows)
-    for (const i of [...r.oldest, ...r.dueSoon]) {
-      const entry = openEntryOf(i);
-      if (entry) entries.set(entry.number, entry);
-    }
+  const listed = [...new Set(rows.flatMap((r) => [...r.oldest, ...r.dueSoon]))];
+  // One changed in between is listed as it is now, or not at all once closed: a digest is a
+  // snapshot of a moment, and its counts and lists are a read apart either way.
+  const incidents = listed.length
+    ? await Incident.find({ number: { $in: listed } }, FACT_FIELDS).lean<IncidentLike[]>()
+    : [];
   return {
-    counts: rows.map((r) => ({ group: r._id.group, priority: r._id.priority, count: r.count })),
-    entries: [...entries.values()],
+    counts: mergeOpenCounts(rows.map((r) => ({ ...r._id, count: r.count }))),
+    entries: incidents.flatMap((i) => openEntryOf(i) ?? []),
   };
 }
 
