@@ -21,6 +21,7 @@
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';
 import { buildDigest, loadDigestInputs, type DigestRecipient } from '../src/actions/digest.js';
+import { loadConfig } from '../src/config.js';
 import {
   periodContaining,
   previousWindow,
@@ -222,10 +223,19 @@ routing: { default: desk }
       schedule: { hour: 7, timezone: 'UTC', periods: ['daily', 'weekly', 'monthly'] },
       groups: null,
     };
-    const config = {
-      supportAddress: 'support@example.test',
-      secret: 'bench-secret-0123456789',
-    } as never;
+    // A whole configuration, as the app has it (links need the mailboxes); nothing here
+    // connects to a mail server or Redis.
+    const config = loadConfig({
+      MONGODB_URI: dbUri,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      IMAP_HOST: '127.0.0.1',
+      IMAP_USER: 'support',
+      IMAP_PASS: 'unused',
+      SMTP_HOST: '127.0.0.1',
+      SUPPORT_ADDRESS: 'support@example.test',
+      INCIDESK_SECRET: 'bench-secret-0123456789',
+      INCIDESK_PLAN: 'bench', // the plan above, given as text
+    });
     const rows: string[][] = [
       [
         'digest',
@@ -233,6 +243,7 @@ routing: { default: desk }
         'total ms',
         'read ms',
         'compute ms',
+        'links ms',
         'render ms',
         'facts',
         'open',
@@ -260,6 +271,7 @@ routing: { default: desk }
           String(round(ms)),
           String(round(inputs.loadMs!)),
           String(round(inputs.computeMs!)),
+          String(round(inputs.linksMs!)),
           String(round(inputs.renderMs!)),
           String(built.factsRead),
           String(built.model.totals.open),

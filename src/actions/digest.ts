@@ -7,7 +7,7 @@ import { mailboxFor } from '../config.js';
 import type { AppContext } from '../context.js';
 import { calendarFor, type BusinessCalendar } from '../domain/business-time.js';
 import { renderChartSvg } from '../domain/chart.js';
-import { computeDigest, isBreach, type DigestModel } from '../domain/digest.js';
+import { computeDigest, type DigestModel } from '../domain/digest.js';
 import { digestPlanReviewNotice } from '../domain/plan-review.js';
 import {
   duePeriods,
@@ -21,7 +21,7 @@ import {
 } from '../domain/digest-schedule.js';
 import { plusAddress, formatIncidentId } from '../domain/tokens.js';
 import { rasteriseSvg } from '../mail/chart.js';
-import { renderDigest, trendLabel, type RenderedDigest } from '../mail/digest.js';
+import { linkedIncidents, renderDigest, trendLabel, type RenderedDigest } from '../mail/digest.js';
 import type { Plan, PlanAgent } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import { isDuplicateKey } from '../store/db.js';
@@ -32,7 +32,7 @@ import {
   forgetChangedDays,
   hourlyCounts,
   incidentMailboxes,
-  openIncidents,
+  openIncidentSet,
   overdueReviewActions,
 } from '../store/reporting.js';
 
@@ -161,22 +161,13 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
   };
   const [facts, open, actions, trendHours] = await Promise.all([
     timed('factsMs', factsBetween(previous.start, w.end, now)),
-    timed('openMs', openIncidents()),
+    timed('openMs', openIncidentSet(now)),
     timed('actionsMs', overdueReviewActions(w.end)),
     timed('trendMs', hourlyCounts(trendWindows[0]!.start, w.end, now)),
   ]);
-  // The incidents a digest can link to, and the mailbox each came in by: its link writes to
-  // that mailbox's address, as the incident's own mail does.
-  const linkable = new Set([
-    ...open.map((o) => o.number),
-    ...facts.filter(isBreach).map((f) => f.number),
-    ...actions.map((a) => a.incidentNumber),
-  ]);
-  const mailboxes = await timed('mailboxesMs', incidentMailboxes([...linkable]));
   return {
     reads,
     window: w,
-    mailboxes,
     previous,
     trendWindows,
     facts,
@@ -188,13 +179,13 @@ export async function loadDigestInputs(w: PeriodWindow, now: Date) {
 }
 export type DigestInputs = Awaited<ReturnType<typeof loadDigestInputs>>;
 
-export function buildDigest(
+export async function buildDigest(
   ctx: Pick<AppContext, 'config' | 'plan'>,
   recipient: DigestRecipient,
   inputs: DigestInputs,
   now: Date,
   options: BuildOptions = {},
-): BuiltDigest {
+): Promise<BuiltDigest> {
   const t0 = performance.now();
   const groups = recipient.groups;
   const owners = groups
@@ -211,6 +202,10 @@ export function buildDigest(
   };
   const model = computeDigest({ ...inputs, now, groups, owners, calendarOf });
   const t1 = performance.now();
+  // The mailbox each linked incident came in by: its link writes to that mailbox's address,
+  // as the incident's own mail does. Read for the few the mail links to, not for all it counts.
+  const mailboxes = await incidentMailboxes(linkedIncidents(model));
+  const t2 = performance.now();
   const chart = model.empty
     ? null
     : rasteriseSvg(
@@ -230,7 +225,7 @@ export function buildDigest(
       organisation: ctx.plan.organisation,
       recipientName: recipient.agent.name,
       linkFor: (n) =>
-        `mailto:${plusAddress(mailboxFor(ctx.config, inputs.mailboxes.get(n)).supportAddress, ctx.config.secret, n, { address: recipient.agent.email, role: 'agent' })}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
+        `mailto:${plusAddress(mailboxFor(ctx.config, mailboxes.get(n)).supportAddress, ctx.config.secret, n, { address: recipient.agent.email, role: 'agent' })}?subject=${encodeURIComponent(`[${formatIncidentId(n)}]`)}`,
       chartSize: CHART_SIZE,
       ...(chart &&
         (options.inlineChart
@@ -247,7 +242,12 @@ export function buildDigest(
     reads: inputs.reads,
     rendered,
     chart,
-    timings: { loadMs: inputs.loadMs, computeMs: t1 - t0, renderMs: performance.now() - t1 },
+    timings: {
+      loadMs: inputs.loadMs,
+      computeMs: t1 - t0,
+      linksMs: t2 - t1,
+      renderMs: performance.now() - t2,
+    },
   };
 }
 
@@ -376,7 +376,7 @@ export async function produceDueDigests(ctx: AppContext): Promise<string[]> {
     const key = `${d.window.start.getTime()}-${d.window.end.getTime()}`;
     let input = inputs.get(key);
     if (!input) inputs.set(key, (input = loadDigestInputs(d.window, now)));
-    const built = buildDigest(ctx, d.recipient, await input, now);
+    const built = await buildDigest(ctx, d.recipient, await input, now);
     if (await queueDigest(ctx, d.id, d.recipient.agent.email, built)) queued.push(d.id);
     log.info({ digest: d.id, empty: built.model.empty, ...built.timings }, 'digest queued');
   }

@@ -138,9 +138,15 @@ async function send(opts: DigestOptions): Promise<void> {
         throw err;
       }
       const preview = plan.kind === 'preview';
-      const built = buildDigest(ctx, recipient, await loadDigestInputs(plan.window, now), now, {
-        preview,
-      });
+      const built = await buildDigest(
+        ctx,
+        recipient,
+        await loadDigestInputs(plan.window, now),
+        now,
+        {
+          preview,
+        },
+      );
       const queued = await queueDigest(ctx, plan.id, recipient.agent.email, built, {
         log: plan.kind === 'period' && !plan.resend,
       });

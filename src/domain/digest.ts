@@ -6,7 +6,19 @@
 import { PRIORITIES } from '../plan/schema.js';
 import { addBusinessTime, type BusinessCalendar } from './business-time.js';
 import type { PeriodWindow } from './digest-schedule.js';
-import { NO_GROUP, type Fact, type OpenEntry, type RunningClock } from './reporting.js';
+import {
+  NO_GROUP,
+  type Fact,
+  type OpenCount,
+  type OpenEntry,
+  type OpenSet,
+  type RunningClock,
+} from './reporting.js';
+
+/** How many rows a digest's lists keep (at risk: twice as many, overdue actions four times). */
+export const DIGEST_LIST_ROWS = 5;
+/** An open incident is at risk when a clock of it reaches its target within this. */
+export const AT_RISK_WITHIN_MS = 86_400_000;
 
 export interface ReviewActionLike {
   _id: string;
@@ -31,7 +43,7 @@ export interface DigestInput {
   now: Date;
   /** Facts of at least [previous.start, window.end); others are ignored. */
   facts: readonly Fact[];
-  open: readonly OpenEntry[];
+  open: OpenSet;
   actions: readonly ReviewActionLike[];
   /** The chart's buckets, oldest first, ending with `window`. */
   trendWindows: readonly PeriodWindow[];
@@ -43,8 +55,6 @@ export interface DigestInput {
    * addresses: the groups' members). An action names no group of its own.
    */
   owners?: readonly string[];
-  /** How many rows the lists keep. */
-  listSize?: number;
   /**
    * The business calendar of an incident's group: at-risk due times are when its clocks
    * reach their targets in that calendar. Absent: all time counts (24×7).
@@ -99,8 +109,6 @@ export interface DigestModel {
   overdueActions: ReviewActionLike[];
   trend: { windows: PeriodWindow[]; opened: number[]; resolved: number[] };
 }
-
-const DAY_MS = 86_400_000;
 
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -161,7 +169,7 @@ function breakdown(
   keyOf: (x: { priority: string | null; group: string | null }) => string,
   news: readonly Fact[],
   resolved: readonly Fact[],
-  open: readonly OpenEntry[],
+  open: readonly OpenCount[],
 ): Breakdown[] {
   const rows = new Map<string, Breakdown>(
     keys.map((key) => [key, { key, new: 0, resolved: 0, open: 0 }]),
@@ -173,7 +181,7 @@ function breakdown(
   };
   for (const f of news) row(keyOf(f)).new++;
   for (const f of resolved) row(keyOf(f)).resolved++;
-  for (const o of open) row(keyOf(o)).open++;
+  for (const c of open) row(keyOf(c)).open += c.count;
   return [...rows.values()];
 }
 
@@ -181,7 +189,7 @@ function breakdown(
 export const isBreach = (f: Fact) => f.kind.startsWith('breached-');
 
 export function computeDigest(input: DigestInput): DigestModel {
-  const n = input.listSize ?? 5;
+  const n = DIGEST_LIST_ROWS;
   const inScope = (g: string | null) => input.groups === null || input.groups.includes(g ?? '');
   const scoped = input.facts.filter((f) => inScope(f.group));
   const cur = factsIn(scoped, input.window);
@@ -191,14 +199,17 @@ export function computeDigest(input: DigestInput): DigestModel {
   const resolved = kind(cur, 'resolved');
   const acked = kind(cur, 'acknowledged');
   const breaches = cur.filter(isBreach);
-  const open = input.open.filter((o) => inScope(o.group));
+  // Counted from the counts; listed from the entries, which hold every one a list can show.
+  const openCounts = input.open.counts.filter((c) => inScope(c.group));
+  const openTotal = openCounts.reduce((sum, c) => sum + c.count, 0);
+  const open = input.open.entries.filter((o) => inScope(o.group));
   const owners = input.groups === null ? null : new Set(input.owners ?? []);
   const overdueActions = input.actions
     .filter((a) => !a.doneAt && a.dueAt < input.window.end)
     .filter((a) => owners === null || owners.has(a.owner.toLowerCase()))
     .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || a._id.localeCompare(b._id));
 
-  const horizon = input.now.getTime() + DAY_MS;
+  const horizon = input.now.getTime() + AT_RISK_WITHIN_MS;
   // The wall-clock due time is the earliest a clock can be due; business hours only delay it.
   const due = (o: OpenEntry, wall: Date | null, c: RunningClock | null | undefined) => {
     if (!wall || !c || !input.calendarOf || wall.getTime() >= horizon) return wall;
@@ -230,24 +241,26 @@ export function computeDigest(input: DigestInput): DigestModel {
     trendResolved[i]! += h.resolved;
   }
 
-  const groupKeys = [...new Set([...news, ...resolved, ...open].map((x) => x.group ?? NO_GROUP))]
+  const groupKeys = [
+    ...new Set([...news, ...resolved, ...openCounts].map((x) => x.group ?? NO_GROUP)),
+  ]
     .filter((g) => g !== NO_GROUP)
     .sort();
-  const byGroup = breakdown(groupKeys, (x) => x.group ?? NO_GROUP, news, resolved, open);
+  const byGroup = breakdown(groupKeys, (x) => x.group ?? NO_GROUP, news, resolved, openCounts);
   return {
     window: input.window,
     previous: input.previous,
     groups: input.groups,
     empty:
-      news.length + resolved.length + acked.length + breaches.length + open.length === 0 &&
+      news.length + resolved.length + acked.length + breaches.length + openTotal === 0 &&
       overdueActions.length === 0,
     totals: {
       new: news.length,
       resolved: resolved.length,
-      open: open.length,
+      open: openTotal,
       acknowledged: acked.length,
     },
-    byPriority: breakdown(PRIORITIES, (x) => x.priority ?? NO_GROUP, news, resolved, open),
+    byPriority: breakdown(PRIORITIES, (x) => x.priority ?? NO_GROUP, news, resolved, openCounts),
     byGroup,
     sla: {
       response: compliance(acked),

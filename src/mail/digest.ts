@@ -129,6 +129,25 @@ const plain = (text: string) => ({ text });
 const chunks = (n: number, size: number): [number, number][] =>
   Array.from({ length: Math.ceil(n / size) }, (_, i) => [i * size, Math.min(n, (i + 1) * size)]);
 
+/** How many breached incidents the HTML links to, and the text lists with their links. */
+const BREACHED_LINKS = 30;
+const BREACHED_LINES = 20;
+
+/**
+ * Every incident the rendered digest links to, so that only their links are made (a week's
+ * breaches can be thousands; the mail links the first BREACHED_LINKS).
+ */
+export function linkedIncidents(m: DigestModel): number[] {
+  return [
+    ...new Set([
+      ...m.atRisk.map((r) => r.number),
+      ...m.sla.breachedIncidents.slice(0, BREACHED_LINKS),
+      ...m.oldestOpen.map((r) => r.number),
+      ...m.overdueActions.map((a) => a.incidentNumber),
+    ]),
+  ];
+}
+
 export function digestView(m: DigestModel, o: RenderOptions, now: Date) {
   const z = m.window.zone;
   const label = periodLabel(m.window);
@@ -248,10 +267,12 @@ export function digestView(m: DigestModel, o: RenderOptions, now: Date) {
     breached: breached.length
       ? {
           links: breached
-            .slice(0, 30)
+            .slice(0, BREACHED_LINKS)
             .map((n, i, all) => ({ ...inc(n), last: i === all.length - 1 })),
-          more: breached.length > 30 ? breached.length - 30 : 0,
-          lines: breached.slice(0, 20).map((n) => `${formatIncidentId(n)} ${o.linkFor(n)}`),
+          more: Math.max(0, breached.length - BREACHED_LINKS),
+          lines: breached
+            .slice(0, BREACHED_LINES)
+            .map((n) => `${formatIncidentId(n)} ${o.linkFor(n)}`),
         }
       : null,
     oldestOpen: m.oldestOpen.length

@@ -4,7 +4,8 @@
  *
  * - The facts of one UTC day: five indexed range queries, one per kind of event (createdAt,
  *   firstRespondedAt, resolvedAt and the two breach instants).
- * - Open incidents: the { status, createdAt } index.
+ * - Open incidents: one aggregation over the { status, createdAt } index, counting them all
+ *   and sending only those a digest can list.
  * - A settled day (over SETTLE_MS past its end) is cached the first time a digest needs it:
  *   its facts in `report_day_facts`, its per-hour counts in `report_day_counts`. A monthly
  *   digest covers two months of facts and a year of trend; reading a year of incidents for
@@ -17,12 +18,18 @@
  * Nothing here is a source of truth: `dropReportCaches` (the `digest rebuild-projection`
  * command) empties the caches and they are recomputed from the incidents when next needed.
  */
-import type { HourCount, ReviewActionLike } from '../domain/digest.js';
+import {
+  AT_RISK_WITHIN_MS,
+  DIGEST_LIST_ROWS,
+  type HourCount,
+  type ReviewActionLike,
+} from '../domain/digest.js';
 import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { Binary, type Collection, type Filter } from 'mongodb';
 import {
   factDays,
   factsOf,
+  mergeOpenCounts,
   openEntryOf,
   packFacts,
   packSummary,
@@ -33,7 +40,8 @@ import {
   type DaySummary,
   type Fact,
   type IncidentLike,
-  type OpenEntry,
+  type OpenCount,
+  type OpenSet,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
 import { Incident } from './models.js';
@@ -252,17 +260,93 @@ export async function incidentMailboxes(numbers: readonly number[]): Promise<Map
 }
 
 /**
- * The open incidents, through the { status, createdAt } index. Every one is read: at-risk
- * clocks, the oldest and the per-group counts need them all, and on SecantusDB visiting an
- * index key costs about as much as reading the document, so this read has a floor of the
- * server's own indexed count of the open set (the digest benchmark prints both). A narrower
- * projection than FACT_FIELDS measured no faster.
+ * Whether the SLA clock at `path` runs and reaches its target before `horizon` on the wall
+ * clock: dueOf in src/domain/reporting.ts, evaluated by the server (openEntryOf and the
+ * digest decide again on each entry read).
  */
-export async function openIncidents(): Promise<OpenEntry[]> {
-  const rows = await Incident.find({ status: { $in: OPEN_STATUSES } }, FACT_FIELDS).lean<
-    IncidentLike[]
-  >();
-  return rows.flatMap((i) => openEntryOf(i) ?? []);
+const runsOutBefore = (path: string, horizon: Date) => ({
+  $and: [
+    { $ne: [{ $ifNull: [`${path}.runningSince`, null] }, null] },
+    { $eq: [{ $ifNull: [`${path}.stoppedAt`, null] }, null] },
+    {
+      $lt: [
+        {
+          $add: [
+            `${path}.runningSince`,
+            { $max: [0, { $subtract: [`${path}.targetMs`, `${path}.consumedMs`] }] },
+          ],
+        },
+        horizon,
+      ],
+    },
+  ],
+});
+
+/**
+ * The open incidents as a digest needs them (domain OpenSet), in two reads. First one
+ * aggregation over the `{status, createdAt}` index in which the server counts them per group
+ * and priority and picks those a digest can list: per group and priority the few oldest, and
+ * the unbreached ones with a clock running out within AT_RISK_WITHIN_MS of `now`; then those
+ * few by their numbers. A digest counts thousands of open incidents and lists a dozen; sending
+ * every one took it most of its time at a million, and on SecantusDB building a document for
+ * each candidate inside the aggregation costs as much again, so it picks numbers only.
+ */
+export async function openIncidentSet(now: Date): Promise<OpenSet> {
+  const horizon = new Date(now.getTime() + AT_RISK_WITHIN_MS);
+  const notBreached = {
+    $and: [
+      { $eq: [{ $ifNull: ['$sla.firstResponse.breachedAt', null] }, null] },
+      { $eq: [{ $ifNull: ['$sla.resolution.breachedAt', null] }, null] },
+    ],
+  };
+  const dueSoon = {
+    $and: [
+      notBreached,
+      {
+        $or: [
+          {
+            $and: [
+              { $eq: [{ $ifNull: ['$firstRespondedAt', null] }, null] },
+              runsOutBefore('$sla.firstResponse', horizon),
+            ],
+          },
+          runsOutBefore('$sla.resolution', horizon),
+        ],
+      },
+    ],
+  };
+  const rows = await Incident.aggregate<{
+    _id: Partial<Omit<OpenCount, 'count'>>;
+    count: number;
+    oldest: number[];
+    dueSoon: number[];
+  }>([
+    // The status alone, so that any server plans it on the index (isOpen's other conditions
+    // follow as a stage of their own; MongoDB merges the two).
+    { $match: { status: { $in: OPEN_STATUSES } } },
+    { $match: { mergedInto: null, createdAt: { $type: 'date' } } },
+    {
+      $group: {
+        // An absent group or priority leaves its key out here; mergeOpenCounts makes it null.
+        _id: { group: '$group', priority: '$priority' },
+        count: { $sum: 1 },
+        oldest: {
+          $topN: { n: DIGEST_LIST_ROWS, sortBy: { createdAt: 1, number: 1 }, output: '$number' },
+        },
+        dueSoon: { $push: { $cond: [dueSoon, '$number', '$$REMOVE'] } },
+      },
+    },
+  ]);
+  const listed = [...new Set(rows.flatMap((r) => [...r.oldest, ...r.dueSoon]))];
+  // One changed in between is listed as it is now, or not at all once closed: a digest is a
+  // snapshot of a moment, and its counts and lists are a read apart either way.
+  const incidents = listed.length
+    ? await Incident.find({ number: { $in: listed } }, FACT_FIELDS).lean<IncidentLike[]>()
+    : [];
+  return {
+    counts: mergeOpenCounts(rows.map((r) => ({ ...r._id, count: r.count }))),
+    entries: incidents.flatMap((i) => openEntryOf(i) ?? []),
+  };
 }
 
 /** Review actions not done and due before `end` (post-incident reviews write them). */

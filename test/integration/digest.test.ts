@@ -499,7 +499,7 @@ describe('manager digests', () => {
       const page = readFileSync(htmlFile, 'utf8');
       expect(page).toContain('src="data:image/png;base64,');
       expect(page).not.toContain('cid:');
-      const inline = buildDigest(
+      const inline = await buildDigest(
         app!.ctx,
         recipient('mia'),
         await loadDigestInputs(before.model.window, NOW),

@@ -212,7 +212,7 @@ describe('several mailboxes', () => {
         ),
       )[0]!;
       const now = new Date();
-      const digest = buildDigest(
+      const digest = await buildDigest(
         app.ctx,
         recipient,
         await loadDigestInputs(periodContaining('daily', now, 'UTC'), now),

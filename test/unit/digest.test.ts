@@ -9,6 +9,7 @@ import {
   factDays,
   factsOf,
   openEntryOf,
+  openSetOf,
   packFacts,
   packSummary,
   summariseDay,
@@ -80,6 +81,22 @@ describe('facts and open entries', () => {
     });
     expect(openEntryOf({ ...i, status: 'closed' })).toBeNull();
     expect(openEntryOf({ ...i, mergedInto: 3 })).toBeNull();
+  });
+
+  it('the open set of a full list counts it per group and priority and lists it all', () => {
+    const entries = [
+      incident(1, {}),
+      incident(2, {}),
+      incident(3, { group: 'net' }),
+      incident(4, { group: null, priority: null }),
+    ].flatMap((i) => openEntryOf(i) ?? []);
+    const set = openSetOf(entries);
+    expect(set.counts).toEqual([
+      { group: 'desk', priority: 'P2', count: 2 },
+      { group: 'net', priority: 'P2', count: 1 },
+      { group: null, priority: null, count: 1 },
+    ]);
+    expect(set.entries).toEqual(entries);
   });
 
   it('a day of facts packs into one document and back unchanged', () => {
@@ -184,7 +201,7 @@ describe('digest computation', () => {
     previous,
     now,
     facts: incidents.flatMap(factsOf),
-    open: incidents.flatMap((i) => openEntryOf(i) ?? []),
+    open: openSetOf(incidents.flatMap((i) => openEntryOf(i) ?? [])),
     actions: [
       { _id: 'a1', incidentNumber: 2, owner: 'ada', text: 'Fix DNS', dueAt: at(20) },
       { _id: 'a2', incidentNumber: 2, owner: 'ada', text: 'Done', dueAt: at(1), doneAt: at(2) },
@@ -284,7 +301,7 @@ describe('digest computation', () => {
 
   it('nothing at all is an empty digest, rendered as one line', () => {
     const m = computeDigest(
-      input({ facts: [], open: [], actions: [], trendHours: [], groups: null }),
+      input({ facts: [], open: openSetOf([]), actions: [], trendHours: [], groups: null }),
     );
     expect(m.empty).toBe(true);
     const r = renderDigest(
@@ -298,7 +315,7 @@ describe('digest computation', () => {
 
   it("warns at the top when the plan's annual review is due soon or overdue, even with nothing else to say", () => {
     const m = computeDigest(
-      input({ facts: [], open: [], actions: [], trendHours: [], groups: null }),
+      input({ facts: [], open: openSetOf([]), actions: [], trendHours: [], groups: null }),
     );
     const warning = "The response plan's annual review is overdue: it was due 2026-11-01.";
     const r = renderDigest(
