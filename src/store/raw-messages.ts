@@ -125,7 +125,8 @@ function duplicateIndexes(err: unknown, count: number): number[] {
   const writeErrors = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
   if (isDuplicateKey(err) && count === 1 && !writeErrors) return [0];
   if (!writeErrors || writeErrors.length === 0 || !writeErrors.every(isDuplicateKey)) throw err;
-  return writeErrors.map((e) => e.index);
+  // Ascending: the caller pairs them with the states read, in the order of the batch.
+  return writeErrors.map((e) => e.index).sort((a, b) => a - b);
 }
 
 /** The stored state of messages found already there, in the order asked. */
