@@ -52,6 +52,15 @@ describe('dead letters, health and metrics', () => {
       await deliver(h.t.mailboxUser, { raw: message(i), from: `person${i}@example.com` });
     await waitUntil('three incidents', async () => (await Incident.countDocuments()) === 3);
     await waitUntil('three acknowledgements', async () => h.smtp.messages.length >= 3);
+    // The ingest job sends the acknowledgement, then marks its message ingested and ends.
+    await waitUntil(
+      'three messages ingested',
+      async () => (await RawMessage.countDocuments({ state: 'ingested' })) === 3,
+    );
+    await waitUntil(
+      'no ingest job running',
+      async () => (await h.app.ctx.queues.ingest.getJobCounts()).active === 0,
+    );
     expect((await h.app.ctx.queues.ingest.getJobCounts()).failed).toBe(1);
     expect(await h.app.ctx.queues.ingest.getJobState(poisonJob)).toBe('failed');
   });
