@@ -40,6 +40,7 @@ import {
   testEnv,
   useTestApp,
   waitUntil,
+  type TestApp,
   type TestEnv,
 } from '../support/harness.js';
 import { mailExchange } from '../support/mail-exchange.js';
@@ -394,14 +395,14 @@ const countedSweep = async (ctx: AppContext) => {
   }
 };
 
-describe('communication protocols: the interval sweep reads only the incidents due', () => {
-  const T0 = new Date();
-  let now = T0;
-  const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
-  const h = useTestApp({
-    now: () => now,
-    // The app's own sweeps stay out of the way: the test runs each one itself.
-    env: { MONGODB_URI: monitoredUri('protocol_sweep'), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
+/**
+ * An app whose P1 incidents brief WATCH (`message`: when, and how often), on a database of its
+ * own whose commands are counted; its own sweeps stay out of the way: a test runs each itself.
+ */
+const p1App = (database: string, now: () => Date, message: string) =>
+  useTestApp({
+    now,
+    env: { MONGODB_URI: monitoredUri(database), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
     plan: `
 classification:
   rules:
@@ -411,30 +412,37 @@ communication:
     - name: major
       when: { priority: P1 }
       messages:
-        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, at: [opened], every: 1h }
+        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, ${message} }
 `,
   });
+/** Open `count` P1 incidents (one customer each) at the app's `now`; wait for their openings. */
+const openP1Incidents = async (h: TestApp, first: number, count: number) => {
+  for (let i = first; i < first + count; i++)
+    await deliver(h.t.mailboxUser, {
+      from: `customer${i}@cust${i}.test`,
+      to: SUPPORT,
+      subject: `Site ${i} is down`,
+      text: 'Nothing loads.',
+    });
+  await waitUntil(
+    `${first + count} openings announced`,
+    async () =>
+      (await ProtocolMessage.countDocuments({ moment: 'opened', state: 'released' })) ===
+      first + count,
+  );
+  return Incident.find({ priority: 'P1' }).sort({ number: 1 }).skip(first).lean<IncidentDoc[]>();
+};
+
+describe('communication protocols: the interval sweep reads only the incidents due', () => {
+  const T0 = new Date();
+  let now = T0;
+  const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
+  const h = p1App('protocol_sweep', () => now, 'at: [opened], every: 1h');
   const { mailsTo } = mailExchange(h);
   const updates = (n: number) =>
     mailsTo(WATCH, (m) => m.parsed.text?.includes(`status update ${n}.`) === true);
 
-  /** Open `count` P1 incidents (one customer each) at the current `now`; wait for their openings. */
-  const openIncidents = async (first: number, count: number) => {
-    for (let i = first; i < first + count; i++)
-      await deliver(h.t.mailboxUser, {
-        from: `customer${i}@cust${i}.test`,
-        to: SUPPORT,
-        subject: `Site ${i} is down`,
-        text: 'Nothing loads.',
-      });
-    await waitUntil(`${first + count} openings announced`, async () => {
-      const [scheduled, opened] = await Promise.all([
-        Incident.countDocuments({ priority: 'P1', protocolCheckAt: { $ne: null } }),
-        ProtocolMessage.countDocuments({ moment: 'opened', state: 'released' }),
-      ]);
-      return scheduled === first + count && opened === first + count;
-    });
-  };
+  const openIncidents = (first: number, count: number) => openP1Incidents(h, first, count);
   const sweepAt = (at: Date) => {
     now = at;
     return countedSweep(h.app.ctx);
@@ -502,22 +510,7 @@ describe('communication protocols: the sweep replays an opening or resolution on
   const T0 = new Date();
   let now = T0;
   const seconds = (n: number) => new Date(T0.getTime() + n * 1000);
-  const h = useTestApp({
-    now: () => now,
-    // The app's own sweeps stay out of the way: the test runs each one itself.
-    env: { MONGODB_URI: monitoredUri('protocol_replay'), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
-    plan: `
-classification:
-  rules:
-    - { name: down, when: { subject: '\\bdown\\b' }, set: { category: outage, impact: high, urgency: high } }
-communication:
-  protocols:
-    - name: major
-      when: { priority: P1 }
-      messages:
-        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, at: [opened, resolved] }
-`,
-  });
+  const h = p1App('protocol_replay', () => now, 'at: [opened, resolved]');
   const { mailsTo } = mailExchange(h);
   const sweepAt = (at: Date) => {
     now = at;
@@ -534,21 +527,7 @@ communication:
         /is resolved/.test(m.parsed.text ?? '') === (moment === 'resolved'),
     ).length;
 
-  /** Open `count` P1 incidents at the current `now`; wait for their openings to go out. */
-  const openIncidents = async (first: number, count: number) => {
-    for (let i = first; i < first + count; i++)
-      await deliver(h.t.mailboxUser, {
-        from: `customer${i}@cust${i}.test`,
-        to: SUPPORT,
-        subject: `Site ${i} is down`,
-        text: 'Nothing loads.',
-      });
-    await waitUntil(`${first + count} openings announced`, async () => {
-      const opened = await released('opened');
-      return opened === first + count;
-    });
-    return Incident.find({ priority: 'P1' }).sort({ number: 1 }).skip(first).lean<IncidentDoc[]>();
-  };
+  const openIncidents = (first: number, count: number) => openP1Incidents(h, first, count);
   /** Resolve these incidents at `at` (each tells WATCH, in process). */
   const resolveAll = async (incidents: readonly IncidentDoc[], at: Date) => {
     now = at;
