@@ -111,9 +111,9 @@ export const DNS_CACHE_MAX_ENTRIES = 5_000;
 /** An agent whose mail is refused is told at most once per incident in this window. */
 export const REFUSAL_NOTICE_WINDOW_MS = 60 * 60_000;
 /**
- * Communication protocols: the SLA sweep replays the opening and resolution of incidents
- * triaged or resolved this recently (older than the grace, which is left to their own job),
- * so a message a killed process never recorded is still sent. Replays are keyed: no repeats.
+ * Communication protocols: an opening or resolution whose messages a protocol owes makes the
+ * incident due for the protocol sweep this long after it (the moment's own job has had its
+ * chance by then), and the sweep replays it once, so a message a killed process never
+ * recorded is still sent. Replays are keyed: no repeats.
  */
-export const PROTOCOL_REPLAY_WINDOW_MS = 3600_000;
 export const PROTOCOL_REPLAY_GRACE_MS = 10_000;

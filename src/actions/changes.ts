@@ -259,7 +259,7 @@ async function applyResolution(
   const updated = await updateClocks(
     ctx,
     current,
-    { firstResponse: clockChanges.stop, resolution: clockChanges.stop },
+    { firstResponse: clockChanges.stop, resolution: clockChanges.stop, moment: 'resolved' },
     { status: 'resolved', resolvedAt: now, resolution: { ...resolution, by: actor.by } },
   );
   if (!updated) return false;

@@ -15,9 +15,10 @@ import {
   type ClockName,
   type SlaState,
 } from '../domain/escalation.js';
-import { nextIntervalAt, rescheduledIntervalAt } from '../domain/protocols.js';
+import { PROTOCOL_REPLAY_GRACE_MS } from '../constants.js';
+import { nextIntervalAt, owesMessagesAt, rescheduledCheckAt } from '../domain/protocols.js';
 import { pauseClock, resumeClock, startClock, stopClock, type SlaClock } from '../domain/sla.js';
-import type { EscalationStep, Priority } from '../plan/schema.js';
+import type { EscalationStep, EventMoment, Priority } from '../plan/schema.js';
 import { jobIds } from '../queues.js';
 import { updateIncident } from '../store/incidents.js';
 import type { IncidentDoc, SlaClockDoc } from '../store/models.js';
@@ -94,6 +95,29 @@ export function nextProtocolCheck(
   );
 }
 
+/**
+ * The protocol check to store with a change of the incident (`incident` as it will be
+ * stored): its next interval boundary; if the change records a moment whose messages a
+ * protocol owes (opened at triage, resolved), at most the grace after it, when the sweep
+ * replays the moment in case the process was killed before its messages were recorded; and
+ * the look already `scheduled`, while it is still wanted (see `rescheduledCheckAt`).
+ */
+export function protocolCheckAfter(
+  ctx: AppContext,
+  incident: Parameters<typeof nextProtocolCheck>[1],
+  now: Date,
+  change: { scheduled?: Date | null; moment?: EventMoment },
+): Date | null {
+  const graceEnd = new Date(now.getTime() + PROTOCOL_REPLAY_GRACE_MS);
+  const owes = change.moment && owesMessagesAt(ctx.plan.communication, incident, change.moment);
+  return rescheduledCheckAt(
+    change.scheduled,
+    nextProtocolCheck(ctx, incident, now),
+    graceEnd,
+    owes ? graceEnd : null,
+  );
+}
+
 export async function scheduleSlaCheck(
   ctx: AppContext,
   number: number,
@@ -129,7 +153,13 @@ export const clockChanges = {
 export async function updateClocks(
   ctx: AppContext,
   incident: IncidentDoc,
-  change: { firstResponse?: ClockChange; resolution?: ClockChange; retarget?: Priority },
+  change: {
+    firstResponse?: ClockChange;
+    resolution?: ClockChange;
+    retarget?: Priority;
+    /** The protocol moment this change records, for the sweep's replay of it. */
+    moment?: EventMoment;
+  },
   extra: Record<string, unknown> = {},
   /** Apply only while the incident is still in one of these statuses (null when it is not). */
   onlyIf?: readonly IncidentDoc['status'][],
@@ -150,10 +180,10 @@ export async function updateClocks(
   }
   const changed = { ...incident, ...(extra as Partial<IncidentDoc>) };
   set.slaCheckAt = nextCheck(ctx, changed, clocks, now).nextCheckAt;
-  set.protocolCheckAt = rescheduledIntervalAt(
-    incident.protocolCheckAt,
-    nextProtocolCheck(ctx, changed, now),
-  );
+  set.protocolCheckAt = protocolCheckAfter(ctx, changed, now, {
+    scheduled: incident.protocolCheckAt,
+    moment: change.moment,
+  });
   const updated = await updateIncident(incident.number, set, onlyIf ? { onlyIf } : {});
   if (updated) await scheduleSlaCheck(ctx, incident.number, updated.slaCheckAt ?? null);
   return updated;

@@ -6,7 +6,7 @@
  * nothing twice and sends nothing twice: the record and each outbox id derive from the key.
  */
 import type { AppContext } from '../context.js';
-import { PROTOCOL_REPLAY_GRACE_MS, PROTOCOL_REPLAY_WINDOW_MS } from '../constants.js';
+import { PROTOCOL_REPLAY_GRACE_MS } from '../constants.js';
 import {
   protocolOutboxId,
   protocolMessagesDue,
@@ -25,7 +25,6 @@ import {
   incidentsDueForProtocolCheck,
   markReleased,
   moveProtocolCheck,
-  recentMoments,
   protocolMessagesByKey,
   recordDue,
   unreleasedMessages,
@@ -249,20 +248,21 @@ export async function decideProtocolMessages(
 }
 
 /**
- * The sweep's part: interval messages of the incidents whose protocol check is due (one
- * indexed query; an incident whose period's message went out is not read until its next
- * period), each check then moved on to the next period; the openings and resolutions of the last hour replayed (a process killed between the change
- * and its messages, whose job then found nothing left to do, recorded none); and pending
- * messages a crash left unreleased (approved, or recorded, but not yet mailed).
+ * Replay the opening and the resolution that a due incident's check looks after (a process
+ * killed between the change and its messages, whose job then found nothing left to do,
+ * recorded none): the change set the check to the grace after the moment, so each moment is
+ * looked at once, not at every sweep. Keyed: what went out costs only the lookup of its keys.
+ * The opening is replayed only on the look no later than its grace (the triage's, or the one
+ * start-up makes due), not at every period.
  */
-export async function sweepProtocols(ctx: AppContext): Promise<number> {
-  const { communication } = ctx.plan;
-  if (communication.protocols.length === 0) return 0;
-  const now = ctx.now();
-  const settled = new Date(now.getTime() - PROTOCOL_REPLAY_GRACE_MS);
+async function replayMoments(ctx: AppContext, incident: IncidentDoc): Promise<number> {
   let sent = 0;
-  const recent = await recentMoments(new Date(now.getTime() - PROTOCOL_REPLAY_WINDOW_MS), settled);
-  for (const incident of recent.opened) {
+  const { triagedAt, protocolCheckAt } = incident;
+  if (
+    triagedAt &&
+    protocolCheckAt &&
+    protocolCheckAt.getTime() <= triagedAt.getTime() + PROTOCOL_REPLAY_GRACE_MS
+  ) {
     // As it was opened: a priority changed since is its own moment, not a late opening.
     const triaged = (await getTimelineEntry(`triaged-${incident.number}`))?.detail as
       { priority?: IncidentDoc['priority']; category?: string } | undefined;
@@ -273,20 +273,38 @@ export async function sweepProtocols(ctx: AppContext): Promise<number> {
         { kind: 'opened' },
       );
   }
-  for (const incident of recent.resolved)
+  // A resolved incident is looked at only after its resolution: its periods are over.
+  if (incident.status === 'resolved' && incident.resolvedAt)
     sent += await announce(ctx, incident, {
       kind: 'resolved',
-      occurrence: await countEvents(incident.number, 'resolved', incident.resolvedAt!),
+      occurrence: await countEvents(incident.number, 'resolved', incident.resolvedAt),
     });
+  return sent;
+}
+
+/**
+ * The sweep's part: the incidents whose protocol check is due (one indexed query; an
+ * incident is due at its next period, and once the grace after an opening or resolution),
+ * each one's moments replayed and interval messages sent, then its check moved on to the
+ * next period; and pending messages a crash left unreleased (approved, or recorded, but not
+ * yet mailed). So a sweep with nothing due reads nothing per incident, however many opened
+ * or resolved lately.
+ */
+export async function sweepProtocols(ctx: AppContext): Promise<number> {
+  const { communication } = ctx.plan;
+  if (communication.protocols.length === 0) return 0;
+  const now = ctx.now();
+  const settled = new Date(now.getTime() - PROTOCOL_REPLAY_GRACE_MS);
+  let sent = 0;
   for (const doc of await unreleasedMessages(settled, SWEEP_BATCH)) {
     const incident = await findIncident(doc.incidentNumber);
     if (incident) sent += await release(ctx, doc, incident);
   }
   // Announced before the check moves on: a crash in between repeats the look, and the
   // message keys make the repeat send nothing twice. (A priority change is still not replayed
-  // here, only by its job's retry: the check says when the next period is due, not whether a
-  // change's message went out; replaying it would need the recent `reprioritised` entries.)
+  // here, only by its job's retry: replaying it would need its `reprioritised` entry.)
   for (const incident of await incidentsDueForProtocolCheck(now, SWEEP_BATCH)) {
+    sent += await replayMoments(ctx, incident);
     sent += await announce(ctx, incident, { kind: 'interval', at: now });
     await moveProtocolCheck(incident, nextProtocolCheck(ctx, incident, now));
   }

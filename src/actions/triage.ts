@@ -36,7 +36,7 @@ import { findRelated, relatedEntries, suggestOutage, type Related } from './link
 import { queueIndex } from './search.js';
 import { playbookAtTriage } from './playbook.js';
 import { announce } from './protocols.js';
-import { firstSlaCheck, nextProtocolCheck, scheduleSlaCheck, startClocks } from './clocks.js';
+import { firstSlaCheck, protocolCheckAfter, scheduleSlaCheck, startClocks } from './clocks.js';
 
 /** The cause of a new incident's first assignment (its timeline entry's and job's key). */
 export const TRIAGE_CAUSE = 'triage';
@@ -153,10 +153,11 @@ async function decide(
     triage,
     sla,
     slaCheckAt: firstSlaCheck(ctx, { ...incident, group, sla }, clocks, now),
-    protocolCheckAt: nextProtocolCheck(
+    protocolCheckAt: protocolCheckAfter(
       ctx,
       { ...incident, ...c, status: 'triaged', triagedAt: now },
       now,
+      { moment: 'opened' },
     ),
     duplicateOf: related.duplicateOf,
   };
@@ -264,6 +265,7 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
       await tellLeadNobodyIsAvailable(ctx, incident, group, known.unassigned, TRIAGE_CAUSE);
   }
   // Last, so no protocol can hold the assignment up. Each message is keyed: a retry sends
-  // nothing twice, and the SLA sweep replays the opening if this never got to run.
+  // nothing twice, and the sweep replays the opening if this never got to run (the decision
+  // set the protocol check to the grace after it).
   await announce(ctx, incident, { kind: 'opened' });
 }

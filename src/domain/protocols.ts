@@ -322,17 +322,40 @@ export function nextIntervalAt(
 }
 
 /**
- * The next look after a change of the incident (priority, category, status): `next`
- * (`nextIntervalAt` as of the change) unless the look already scheduled is earlier (a period
- * that fell due and was not yet swept stays due); null when nothing can fall due any more.
+ * Whether a protocol covering the incident has a message at `moment` (opened, resolved):
+ * then the moment owes messages, and the sweep looks once after it to make sure they went out.
+ */
+export function owesMessagesAt(
+  communication: Pick<Communication, 'protocols'>,
+  incident: Partial<Pick<ProtocolIncident, 'priority' | 'category' | 'parent'>>,
+  moment: EventMoment,
+): boolean {
+  if (incident.parent) return false;
+  return communication.protocols.some(
+    (p) =>
+      protocolMatches(p, incident.priority, incident.category) &&
+      p.messages.some((m) => m.at.includes(moment)),
+  );
+}
+
+/**
+ * The next look after a change of the incident (priority, category, status): the earliest of
+ * `next` (`nextIntervalAt` as of the change), `replay` (when the change records a moment that
+ * owes messages: the grace after it, when the sweep replays the moment in case a killed
+ * process sent none), and the look already scheduled when it is earlier than `next` (a period
+ * that fell due and was not yet swept stays due) or, when no period can fall due any more, no
+ * later than `keepUntil` (the replay of a moment just past stays due); null when nothing is.
  * An earlier look than needed costs the sweep one read; a later one would lose an update.
  */
-export function rescheduledIntervalAt(
+export function rescheduledCheckAt(
   scheduled: Date | null | undefined,
   next: Date | null,
+  keepUntil: Date,
+  replay: Date | null = null,
 ): Date | null {
-  if (!next) return null;
-  return scheduled && scheduled < next ? scheduled : next;
+  const kept = scheduled && (next ? scheduled < next : scheduled <= keepUntil) ? scheduled : null;
+  const looks = [next, replay, kept].filter((d): d is Date => d !== null);
+  return looks.length ? new Date(Math.min(...looks.map((d) => d.getTime()))) : null;
 }
 
 /** A held message's id as people write it (`3fa9c1`, `#3FA9C1`), or null. */

@@ -200,14 +200,16 @@ export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> 
 
 /**
  * How many times `event` happened to an incident up to `upTo`: which occurrence of a moment
- * an entry is (the 2nd priority change), the same however often it is asked again.
+ * an entry is (the 2nd priority change), the same however often it is asked again. Events
+ * only: the mail that tells of one carries its kind too (`resolved`), and is recorded when
+ * sent, so counting it would number the same moment differently before and after the send.
  */
 export async function countEvents(
   incidentNumber: number,
   event: string,
   upTo: Date,
 ): Promise<number> {
-  return TimelineEntry.countDocuments({ incidentNumber, event, at: { $lte: upTo } });
+  return TimelineEntry.countDocuments({ incidentNumber, type: 'event', event, at: { $lte: upTo } });
 }
 
 /** The message that opened the incident (its text drives classification). */

@@ -124,8 +124,9 @@ const incidentSchema = new Schema(
     /** When the SLA sweep must look at this incident next (null: nothing pending). */
     slaCheckAt: { type: Date, default: null },
     /**
-     * When the protocol sweep must next look at this incident for interval (`every`) messages
-     * (null: none can fall due). Set at triage, on every clock change and by the sweep itself
+     * When the protocol sweep must next look at this incident: its next interval (`every`)
+     * message, or the grace after an opening or resolution whose messages it replays (null:
+     * nothing can fall due). Set at triage, on every clock change and by the sweep itself
      * (src/actions/clocks.ts, src/actions/protocols.ts), so a sweep reads only incidents due.
      */
     protocolCheckAt: { type: Date, default: null },
@@ -167,8 +168,6 @@ incidentSchema.index({ parent: 1 }, { sparse: true });
 incidentSchema.index({ createdAt: 1 });
 incidentSchema.index({ firstRespondedAt: 1 }, { sparse: true });
 incidentSchema.index({ resolvedAt: 1 }, { sparse: true });
-// The protocol sweep's replay of recent openings (src/actions/protocols.ts).
-incidentSchema.index({ triagedAt: 1 }, { sparse: true });
 incidentSchema.index({ 'sla.firstResponse.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ 'sla.resolution.breachedAt': 1 }, { sparse: true });
 incidentSchema.index({ updatedAt: 1 });

@@ -214,18 +214,3 @@ export async function dueProtocolChecks(now: Date, all: boolean): Promise<number
   );
   return modifiedCount;
 }
-
-/** Incidents triaged, or resolved, in [from, to): the openings and resolutions to replay. */
-export async function recentMoments(from: Date, to: Date) {
-  const [opened, resolved] = await Promise.all([
-    Incident.find({
-      triagedAt: { $gte: from, $lt: to },
-      status: { $in: [...OPEN_STATUSES] },
-      parent: null,
-    }).lean<IncidentDoc[]>(),
-    Incident.find({ resolvedAt: { $gte: from, $lt: to }, status: 'resolved', parent: null }).lean<
-      IncidentDoc[]
-    >(),
-  ]);
-  return { opened, resolved };
-}

@@ -19,7 +19,10 @@ import { join } from 'node:path';
 import mongoose from 'mongoose';
 import type { CommandStartedEvent } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveIncident } from '../../src/actions/changes.js';
 import { sweepProtocols } from '../../src/actions/protocols.js';
+import type { AppContext } from '../../src/context.js';
+import { jobIds } from '../../src/queues.js';
 import { dueProtocolChecks } from '../../src/store/protocols.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import {
@@ -27,6 +30,7 @@ import {
   Outbox,
   ProtocolMessage,
   TimelineEntry,
+  type IncidentDoc,
   type ProtocolMessageDoc,
 } from '../../src/store/models.js';
 import {
@@ -36,6 +40,7 @@ import {
   testEnv,
   useTestApp,
   waitUntil,
+  type TestApp,
   type TestEnv,
 } from '../support/harness.js';
 import { mailExchange } from '../support/mail-exchange.js';
@@ -366,18 +371,38 @@ communication:
   });
 });
 
-describe('communication protocols: the interval sweep reads only the incidents due', () => {
-  const T0 = new Date();
-  let now = T0;
-  const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
-  // The driver's command events (as bench/db-profile.ts uses them) count what a sweep sends.
+/** A database of its own whose driver reports every command (as bench/db-profile.ts uses it). */
+const monitoredUri = (database: string) => {
   const uri = new URL(inject('services').mongoUri);
-  uri.pathname = `/protocol_sweep_${process.pid}`;
+  uri.pathname = `/${database}_${process.pid}`;
   uri.searchParams.set('monitorCommands', 'true');
-  const h = useTestApp({
-    now: () => now,
-    // The app's own sweeps stay out of the way: the test runs each one itself.
-    env: { MONGODB_URI: uri.toString(), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
+  return uri.toString();
+};
+const counting = new AsyncLocalStorage<true>();
+/** One protocol sweep; what it sent, and each database command it sent (op collection). */
+const countedSweep = async (ctx: AppContext) => {
+  const commands: string[] = [];
+  const client = mongoose.connection.getClient();
+  const seen = (e: CommandStartedEvent) => {
+    if (counting.getStore()) commands.push(`${e.commandName} ${String(e.command[e.commandName])}`);
+  };
+  client.on('commandStarted', seen);
+  try {
+    const sent = await counting.run(true, () => sweepProtocols(ctx));
+    return { sent, commands };
+  } finally {
+    client.off('commandStarted', seen);
+  }
+};
+
+/**
+ * An app whose P1 incidents brief WATCH (`message`: when, and how often), on a database of its
+ * own whose commands are counted; its own sweeps stay out of the way: a test runs each itself.
+ */
+const p1App = (database: string, now: () => Date, message: string) =>
+  useTestApp({
+    now,
+    env: { MONGODB_URI: monitoredUri(database), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
     plan: `
 classification:
   rules:
@@ -387,47 +412,40 @@ communication:
     - name: major
       when: { priority: P1 }
       messages:
-        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, at: [opened], every: 1h }
+        - { to: [{ address: ${WATCH} }], audience: internal, template: stakeholder-briefing, ${message} }
 `,
   });
+/** Open `count` P1 incidents (one customer each) at the app's `now`; wait for their openings. */
+const openP1Incidents = async (h: TestApp, first: number, count: number) => {
+  for (let i = first; i < first + count; i++)
+    await deliver(h.t.mailboxUser, {
+      from: `customer${i}@cust${i}.test`,
+      to: SUPPORT,
+      subject: `Site ${i} is down`,
+      text: 'Nothing loads.',
+    });
+  await waitUntil(
+    `${first + count} openings announced`,
+    async () =>
+      (await ProtocolMessage.countDocuments({ moment: 'opened', state: 'released' })) ===
+      first + count,
+  );
+  return Incident.find({ priority: 'P1' }).sort({ number: 1 }).skip(first).lean<IncidentDoc[]>();
+};
+
+describe('communication protocols: the interval sweep reads only the incidents due', () => {
+  const T0 = new Date();
+  let now = T0;
+  const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);
+  const h = p1App('protocol_sweep', () => now, 'at: [opened], every: 1h');
   const { mailsTo } = mailExchange(h);
   const updates = (n: number) =>
     mailsTo(WATCH, (m) => m.parsed.text?.includes(`status update ${n}.`) === true);
 
-  /** Open `count` P1 incidents (one customer each) at the current `now`; wait for their openings. */
-  const openIncidents = async (first: number, count: number) => {
-    for (let i = first; i < first + count; i++)
-      await deliver(h.t.mailboxUser, {
-        from: `customer${i}@cust${i}.test`,
-        to: SUPPORT,
-        subject: `Site ${i} is down`,
-        text: 'Nothing loads.',
-      });
-    await waitUntil(`${first + count} openings announced`, async () => {
-      const [scheduled, opened] = await Promise.all([
-        Incident.countDocuments({ priority: 'P1', protocolCheckAt: { $ne: null } }),
-        ProtocolMessage.countDocuments({ moment: 'opened', state: 'released' }),
-      ]);
-      return scheduled === first + count && opened === first + count;
-    });
-  };
-  const counting = new AsyncLocalStorage<true>();
-  /** One protocol sweep at `at`; what it sent, and each database command it sent (op collection). */
-  const sweepAt = async (at: Date) => {
+  const openIncidents = (first: number, count: number) => openP1Incidents(h, first, count);
+  const sweepAt = (at: Date) => {
     now = at;
-    const commands: string[] = [];
-    const client = mongoose.connection.getClient();
-    const seen = (e: CommandStartedEvent) => {
-      if (counting.getStore())
-        commands.push(`${e.commandName} ${String(e.command[e.commandName])}`);
-    };
-    client.on('commandStarted', seen);
-    try {
-      const sent = await counting.run(true, () => sweepProtocols(h.app.ctx));
-      return { sent, commands };
-    } finally {
-      client.off('commandStarted', seen);
-    }
+    return countedSweep(h.app.ctx);
   };
 
   it(
@@ -457,7 +475,7 @@ communication:
       );
       expect(fifty.commands).toEqual(five.commands);
       // One query for the incidents due, none per incident.
-      expect(fifty.commands.filter((c) => c === 'find incidents')).toHaveLength(3); // due, recent openings, recent resolutions
+      expect(fifty.commands.filter((c) => c === 'find incidents')).toHaveLength(1); // the due
       expect(fifty.commands.filter((c) => c.endsWith(' protocol_messages'))).toEqual([
         'find protocol_messages', // pending messages a crash left unreleased
       ]);
@@ -485,5 +503,123 @@ communication:
     ).toBe(1);
     const after = (await Incident.findById(legacy._id).lean())!;
     expect(after.protocolCheckAt).toEqual(minutes(240));
+  });
+});
+
+describe('communication protocols: the sweep replays an opening or resolution once, after the grace', () => {
+  const T0 = new Date();
+  let now = T0;
+  const seconds = (n: number) => new Date(T0.getTime() + n * 1000);
+  const h = p1App('protocol_replay', () => now, 'at: [opened, resolved]');
+  const { mailsTo } = mailExchange(h);
+  const sweepAt = (at: Date) => {
+    now = at;
+    return countedSweep(h.app.ctx);
+  };
+  const released = (moment: string) =>
+    ProtocolMessage.countDocuments({ moment, state: 'released' });
+  /** The briefings WATCH got about one incident at one moment (a replay has the same Message-ID). */
+  const briefings = (number: number, moment: 'opened' | 'resolved') =>
+    mailsTo(
+      WATCH,
+      (m) =>
+        m.parsed.subject?.includes(`INC-${String(number).padStart(6, '0')}`) === true &&
+        /is resolved/.test(m.parsed.text ?? '') === (moment === 'resolved'),
+    ).length;
+
+  const openIncidents = (first: number, count: number) => openP1Incidents(h, first, count);
+  /** Resolve these incidents at `at` (each tells WATCH, in process). */
+  const resolveAll = async (incidents: readonly IncidentDoc[], at: Date) => {
+    now = at;
+    for (const incident of incidents) {
+      const current = (await Incident.findById(incident._id).lean<IncidentDoc>())!;
+      const result = await resolveIncident(
+        h.app.ctx,
+        current,
+        { cause: 'disk full', fix: 'freed space' },
+        { by: 'system', cause: `test-resolve-${incident.number}` },
+      );
+      expect(result.ok).toBe(true);
+    }
+  };
+
+  it(
+    'reads the same for 50 incidents opened and resolved in the last hour as for 5',
+    { timeout: 300_000 },
+    async () => {
+      const first = await openIncidents(0, 5);
+      await resolveAll(first.slice(0, 2), seconds(5));
+      // Each one's look after its moments: nothing was missing, so nothing is sent.
+      expect((await sweepAt(seconds(20))).sent).toBe(0);
+      const five = await sweepAt(seconds(80));
+      expect(five.sent).toBe(0);
+
+      now = seconds(80);
+      const more = await openIncidents(5, 45);
+      await resolveAll(more.slice(0, 18), seconds(85));
+      const looks = await sweepAt(seconds(100));
+      expect(looks.sent).toBe(0);
+      const fifty = await sweepAt(seconds(160)); // all 50 opened, 20 resolved, within the hour
+      expect(fifty.sent).toBe(0);
+      console.log(
+        `protocol sweep after openings and resolutions whose messages went out: ${five.commands.length} commands for 5, ${fifty.commands.length} for 50; the sweep that looked at the 45 new ones: ${looks.commands.length}`,
+      );
+      expect(fifty.commands).toEqual(five.commands);
+      expect(fifty.commands.filter((c) => c === 'find incidents')).toHaveLength(1);
+      // Each opening and resolution was heard once.
+      expect(await released('opened')).toBe(50);
+      expect(await released('resolved')).toBe(20);
+      await waitUntil(
+        'every briefing mailed',
+        async () => mailsTo(WATCH, () => true).length === 70,
+      );
+      const ids = new Set(mailsTo(WATCH, () => true).map((m) => m.parsed.messageId));
+      expect(ids.size).toBe(70);
+    },
+  );
+
+  it('replays an opening, and a resolution, whose messages a killed process never recorded', async () => {
+    now = seconds(300);
+    const [incident] = await openIncidents(50, 1);
+    const { number } = incident!;
+    await waitUntil('the opening mailed', async () => briefings(number, 'opened') === 1);
+    /** As if the process had died after the change, before its messages were recorded. */
+    const forget = async (moment: 'opened' | 'resolved') => {
+      const records = await ProtocolMessage.find({ incidentNumber: number, moment }).lean();
+      expect(records).toHaveLength(1);
+      await ProtocolMessage.deleteMany({ _id: { $in: records.map((r) => r._id) } });
+      await TimelineEntry.deleteMany({ _id: { $in: records.map((r) => `protocol-${r._id}`) } });
+      // Its mail too: the outbox message and the job that sent it (job ids are deterministic).
+      const mails = await Outbox.find({ incidentNumber: number, kind: 'protocol' }).lean();
+      for (const mail of mails) {
+        const job = (await h.app.ctx.queues.notify.getJob(jobIds.notify(String(mail._id))))!;
+        await waitUntil('its job finished', () => job.isCompleted());
+        await job.remove();
+      }
+      await Outbox.deleteMany({ _id: { $in: mails.map((m) => m._id) } });
+    };
+    await forget('opened');
+    // Within the grace the moment is its own job's: the sweep does not look yet.
+    expect((await sweepAt(seconds(305))).sent).toBe(0);
+    expect(await ProtocolMessage.countDocuments({ incidentNumber: number })).toBe(0);
+    // After it, the sweep replays the opening once.
+    expect((await sweepAt(seconds(310))).sent).toBe(1);
+    expect((await sweepAt(seconds(320))).sent).toBe(0);
+    await waitUntil('the replayed opening mailed', async () => briefings(number, 'opened') === 2);
+
+    await resolveAll([incident!], seconds(400));
+    await waitUntil('the resolution mailed', async () => briefings(number, 'resolved') === 1);
+    await forget('resolved');
+    expect((await sweepAt(seconds(405))).sent).toBe(0);
+    expect((await sweepAt(seconds(410))).sent).toBe(1);
+    expect((await sweepAt(seconds(470))).sent).toBe(0);
+    await waitUntil(
+      'the replayed resolution mailed',
+      async () => briefings(number, 'resolved') === 2,
+    );
+    const after = (await Incident.findById(incident!._id).lean<IncidentDoc>())!;
+    expect(after.protocolCheckAt).toBeNull(); // resolved: nothing more to look at
+    await new Promise((r) => setTimeout(r, 1000));
+    expect([briefings(number, 'opened'), briefings(number, 'resolved')]).toEqual([2, 2]);
   });
 });

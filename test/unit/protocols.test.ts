@@ -11,7 +11,8 @@ import {
   recipientAddresses,
   recipientFromKey,
   recipientKey,
-  rescheduledIntervalAt,
+  owesMessagesAt,
+  rescheduledCheckAt,
   type ProtocolIncident,
 } from '../../src/domain/protocols.js';
 import { parsePlan } from '../../src/plan/load.js';
@@ -276,7 +277,7 @@ describe('recipientFromKey, parseApprovalRef', () => {
   });
 });
 
-describe('nextIntervalAt, rescheduledIntervalAt', () => {
+describe('nextIntervalAt, rescheduledCheckAt, owesMessagesAt', () => {
   const at = (min: number) => new Date(OPENED.getTime() + min * MIN);
   const next = (i: Partial<ProtocolIncident>, afterMin: number) =>
     nextIntervalAt(plan.communication, { ...outage(), ...i }, at(afterMin));
@@ -307,10 +308,37 @@ describe('nextIntervalAt, rescheduledIntervalAt', () => {
     expect(keys(boundary)).toContain('interval#3');
   });
   it('keeps a check already due, or earlier, and drops it when nothing can fall due', () => {
-    expect(rescheduledIntervalAt(at(30), at(60))).toEqual(at(30)); // not swept yet: stays due
-    expect(rescheduledIntervalAt(at(120), at(60))).toEqual(at(60)); // raised: sooner
-    expect(rescheduledIntervalAt(null, at(60))).toEqual(at(60)); // newly covered
-    expect(rescheduledIntervalAt(undefined, at(60))).toEqual(at(60));
-    expect(rescheduledIntervalAt(at(30), null)).toBeNull(); // resolved, or lowered out of it
+    const soon = at(0.5); // the change's time plus the replay grace
+    expect(rescheduledCheckAt(at(30), at(60), soon)).toEqual(at(30)); // not swept yet: stays due
+    expect(rescheduledCheckAt(at(120), at(60), soon)).toEqual(at(60)); // raised: sooner
+    expect(rescheduledCheckAt(null, at(60), soon)).toEqual(at(60)); // newly covered
+    expect(rescheduledCheckAt(undefined, at(60), soon)).toEqual(at(60));
+    expect(rescheduledCheckAt(at(30), null, soon)).toBeNull(); // resolved, or lowered out of it
+    expect(rescheduledCheckAt(null, null, soon)).toBeNull();
+  });
+  it('looks after a moment by the grace, and keeps a replay still pending', () => {
+    const soon = at(0.5);
+    // A moment that owes messages: no later than its grace, however far the next period.
+    expect(rescheduledCheckAt(null, at(60), soon, soon)).toEqual(soon);
+    expect(rescheduledCheckAt(null, null, soon, soon)).toEqual(soon); // resolved: no periods
+    expect(rescheduledCheckAt(at(0.2), at(60), soon, soon)).toEqual(at(0.2)); // earlier stays
+    // The opening's replay (due within the grace) survives a change that ends all periods;
+    // a period's look far ahead does not.
+    expect(rescheduledCheckAt(at(0.3), null, soon)).toEqual(at(0.3));
+    expect(rescheduledCheckAt(soon, null, soon)).toEqual(soon);
+    expect(rescheduledCheckAt(at(30), null, soon)).toBeNull();
+  });
+  it('owes messages at a moment a covering protocol names, never for a grouped report', () => {
+    const c = plan.communication;
+    expect(owesMessagesAt(c, { priority: 'P1', category: 'outage' }, 'opened')).toBe(true);
+    expect(owesMessagesAt(c, { priority: 'P2', category: 'outage' }, 'resolved')).toBe(true);
+    // P2 outage: only the customers' protocol covers it, and it says nothing at a priority change.
+    expect(owesMessagesAt(c, { priority: 'P2', category: 'outage' }, 'priority-changed')).toBe(
+      false,
+    );
+    expect(owesMessagesAt(c, { priority: 'P3', category: 'outage' }, 'opened')).toBe(false);
+    expect(owesMessagesAt(c, { priority: 'P1', category: 'outage', parent: 9 }, 'opened')).toBe(
+      false,
+    );
   });
 });
