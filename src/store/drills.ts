@@ -6,17 +6,15 @@
 import type { DrillRun, Staffing } from '../domain/drill.js';
 import { appendAudit } from './audit.js';
 import { atomically } from './db.js';
-import { lastAssignedIn, openLoads } from './incidents.js';
+import { groupStates, openLoads } from './incidents.js';
 import { DrillRunModel, type DrillRunDoc } from './models.js';
 
 /** Who is busy now, for the drill to start from the real situation. */
 export async function currentStaffing(agents: readonly string[], groups: readonly string[]) {
   const open = await openLoads(agents);
   const lastAssigned: Record<string, string> = {};
-  for (const g of groups) {
-    const last = await lastAssignedIn(g);
-    if (last) lastAssigned[g] = last;
-  }
+  for (const [g, state] of await groupStates(groups))
+    if (state.lastAssigned) lastAssigned[g] = state.lastAssigned;
   return { open: Object.fromEntries(open), lastAssigned } satisfies Staffing;
 }
 

@@ -315,10 +315,6 @@ export async function openLoads(agents: readonly string[]): Promise<Map<string, 
   return new Map(rows.map((r) => [r._id, r.n]));
 }
 
-export async function lastAssignedIn(group: string): Promise<string | undefined> {
-  return (await GroupState.findById(group).lean())?.lastAssigned ?? undefined;
-}
-
 /**
  * The assignment state of these groups as read now: the round-robin pointer and a version
  * that every assignment to one of a group's members moves on (see claimAssignment).
