@@ -7,7 +7,8 @@
  * one-document `audit_head` records how far the chain reached.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { ObjectId } from 'mongodb';
+import { createHash } from 'node:crypto';
+import { ObjectId } from 'mongodb';
 import {
   ChainVerifier,
   chainEntry,
@@ -54,7 +55,15 @@ async function lastEntry(): Promise<{ seq: number; hash: string } | null> {
 }
 
 export type AuditInput = Omit<AuditBody, 'at' | 'actor' | 'why'> &
-  Partial<Pick<AuditBody, 'actor' | 'why'>> & { at?: Date };
+  Partial<Pick<AuditBody, 'actor' | 'why'>> & {
+    at?: Date;
+    /**
+     * The recorded change's stable name, for an entry that may be recorded again: a rerun
+     * after a crash on a server without transactions, which cannot tell whether the first run
+     * got as far as the entry. Recorded under the same key, it is kept once.
+     */
+    key?: string;
+  };
 
 /**
  * Record an entry. Inside a transaction (see `atomically`) it commits together with the change
@@ -70,16 +79,45 @@ export async function appendAudit(body: AuditInput): Promise<void> {
 export async function appendAudits(bodies: readonly AuditInput[]): Promise<void> {
   if (bodies.length === 0) return;
   const ctx = currentActor();
-  const full = bodies.map((body): AuditBody => ({
-    ...body,
-    at: (body.at ?? new Date()).toISOString(),
-    actor: body.actor ?? ctx.actor,
-    why: body.why ?? ctx.why,
-  }));
-  await AuditPending.collection.insertMany(full.map((b) => toJson(b)) as never[], {
-    ordered: true,
-    session: currentSession(),
+  const session = currentSession();
+  const docs = bodies.map(({ key, at = new Date(), ...body }) => {
+    const entry: AuditBody = {
+      ...body,
+      at: at.toISOString(),
+      actor: body.actor ?? ctx.actor,
+      why: body.why ?? ctx.why,
+    };
+    const json = toJson(entry) as { [field: string]: Json };
+    return key ? { _id: keyedId(at, key), ...json } : json;
   });
+  // Unordered: the sealer orders entries by id, and outside a transaction a keyed entry that
+  // is there already must not keep the others out.
+  await AuditPending.collection
+    .insertMany(docs as never[], { ordered: false, session })
+    .catch((err: unknown) => {
+      // A keyed entry recorded before and still pending is kept once. (One sealed since is
+      // inserted again and dropped by the sealer, which finds its id in the chain.) In a
+      // transaction the duplicate has aborted it: the caller's rerun decides.
+      if (session || !onlyDuplicateKeys(err)) throw err;
+    });
+}
+
+function onlyDuplicateKeys(err: unknown): boolean {
+  const writeErrors = (err as { writeErrors?: { code?: number }[] | { code?: number } })
+    .writeErrors;
+  if (writeErrors === undefined) return isDuplicateKey(err);
+  return [writeErrors].flat().every((e) => e.code === 11000);
+}
+
+/**
+ * A keyed entry's pending id: the time of the change, as any ObjectId starts (so the sealer's
+ * order by id stays the order of time), then 8 bytes of the key's hash instead of a counter.
+ */
+function keyedId(at: Date, key: string): ObjectId {
+  const bytes = Buffer.alloc(12);
+  bytes.writeUInt32BE(Math.floor(at.getTime() / 1000));
+  createHash('sha256').update(key).digest().copy(bytes, 4, 0, 8);
+  return new ObjectId(bytes);
 }
 
 /** Pending entries linked into the chain per round (one insertMany, one deleteMany). */

@@ -1,7 +1,7 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
-import { atomically, isDuplicateKey } from './db.js';
+import { atomically, hasTransactions, isDuplicateKey } from './db.js';
 import {
   GroupState,
   Incident,
@@ -52,6 +52,9 @@ export async function openIncident(
       const ours = await Incident.findOne({ openedBy: input.openedBy }).lean<IncidentDoc>();
       if (ours) {
         for (const entry of input.timeline ?? []) await appendTimeline(ours.number, entry);
+        // With transactions its entry committed with it; without, the earlier run may have
+        // died before writing it, and the keyed entry is kept once either way.
+        if (!hasTransactions()) await appendAudits(openedAudit(ours, input));
         return { incident: ours, opened: false };
       }
       // The number belongs to an incident the counter never counted (data imported or
@@ -89,13 +92,18 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
       { ordered: true },
     );
   const opened = created.toObject() as IncidentDoc;
-  await appendAudits(
-    incidentAudit(opened.number, 'incident-opened', null, opened, {
-      actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
-      why: `message ${input.openedBy}`,
-    }),
-  );
+  await appendAudits(openedAudit(opened, input));
   return opened;
+}
+
+/** The `incident-opened` entry, keyed by the message, so a rerun records it once. */
+function openedAudit(opened: IncidentDoc, input: NewIncident): AuditInput[] {
+  return incidentAudit(opened.number, 'incident-opened', null, opened, {
+    actor: { kind: input.automatic ? 'system' : 'customer', id: input.customer.address },
+    why: `message ${input.openedBy}`,
+    at: opened.createdAt as Date,
+    key: `incident-opened/${input.openedBy}`,
+  });
 }
 
 export async function findIncident(number: number): Promise<IncidentDoc | null> {

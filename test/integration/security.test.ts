@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { plusAddress } from '../../src/domain/tokens.js';
 import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Types } from 'mongoose';
-import { sealAudit } from '../../src/store/audit.js';
+import { appendAudits, sealAudit } from '../../src/store/audit.js';
 import { AuditEntryModel } from '../../src/store/models.js';
 import {
   ADMIN_TOKEN,
@@ -453,6 +453,28 @@ describe('access control and the audit trail', () => {
     const entries = await auditEntries();
     expect(await AuditPending.collection.countDocuments()).toBe(0);
     expect(entries.filter((e) => e.actor.id === 'half-sealed')).toHaveLength(1);
+    expect((await cli(['audit', 'verify'])).code).toBe(0);
+  });
+
+  it('a keyed entry recorded again, pending or sealed, is in the chain once', async () => {
+    // What a rerun on a server without transactions does: it cannot tell whether the run
+    // before it got as far as the entry, so it records it again under the same key.
+    const at = new Date();
+    const entry = {
+      at,
+      key: `test-keyed/${at.getTime()}`,
+      action: 'test-keyed',
+      subject: { type: 'incident' as const, id: '0' },
+      changes: [],
+    };
+    const other = { ...entry, key: undefined, action: 'test-keyed-other' };
+    await appendAudits([entry, other]);
+    await appendAudits([entry, other]); // still pending: kept once, the unkeyed one again
+    await sealAudit();
+    await appendAudits([entry]); // sealed since: the sealer finds it in the chain
+    const entries = await auditEntries();
+    expect(entries.filter((e) => e.action === 'test-keyed')).toHaveLength(1);
+    expect(entries.filter((e) => e.action === 'test-keyed-other')).toHaveLength(2);
     expect((await cli(['audit', 'verify'])).code).toBe(0);
   });
 

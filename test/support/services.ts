@@ -386,12 +386,21 @@ export interface PrivateMongo {
  * write. Without it SecantusDB acknowledges before its log reaches the disk (mongod's
  * `j: false`), and a kill loses the last commits; a real one-node replica set acknowledges
  * the default `w: majority` only once journaled, so a test that kills the server wants this.
+ *
+ * `standalone`: present itself as a standalone server, not a one-node replica set, so the
+ * driver and incidesk see a server without transactions (the path a plain `mongod` takes).
  */
 export async function startPrivateMongo(
   parent = os.tmpdir(),
-  { syncOnCommit = false }: { syncOnCommit?: boolean } = {},
+  {
+    syncOnCommit = false,
+    standalone = false,
+  }: { syncOnCommit?: boolean; standalone?: boolean } = {},
 ): Promise<PrivateMongo> {
-  const extraArgs = syncOnCommit ? ['--sync-on-commit'] : [];
+  const extraArgs = [
+    ...(syncOnCommit ? ['--sync-on-commit'] : []),
+    ...(standalone ? ['--standalone'] : []),
+  ];
   const secantus = findSecantus();
   if (!secantus)
     throw new Error('SecantusDB is not installed (run scripts/install-test-services.sh)');
