@@ -119,7 +119,7 @@ async function decide(
   const group = routed?.group;
   const planGroup = group ? findGroup(ctx.plan, group) : undefined;
   const triage = { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint };
-  const related = await findRelated(ctx, incident, now);
+  const related = await findRelated(ctx, incident);
   const playbook = playbookAtTriage(ctx, number, c.category, now, triage.plan);
   const entries: NewTimelineEntry[] = [
     {
@@ -248,8 +248,7 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   const number = incident.number;
   await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
-  const related =
-    known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
+  const related = known.related ?? (await findRelated(ctx, incident));
   if (related.outage) await suggestOutage(ctx, incident, related.outage);
   if (known.mail !== undefined) {
     await handOver(ctx, 'assignment', known.mail);
