@@ -4,10 +4,11 @@
  * server's own plan), seeing incidents that are opened but not yet triaged.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { findRelated } from '../../src/actions/links.js';
+import { findRelated, groupUnder } from '../../src/actions/links.js';
 import { triageIncident } from '../../src/actions/triage.js';
 import { findIncident, openIncident, updateIncident } from '../../src/store/incidents.js';
-import { Incident, TimelineEntry } from '../../src/store/models.js';
+import { bornFacts } from '../../src/queues.js';
+import { Incident, TimelineEntry, type IncidentDoc } from '../../src/store/models.js';
 import { recentFilter } from '../../src/store/review.js';
 import { countCommands, monitoredUri } from '../support/db-commands.js';
 import { useTestApp } from '../support/harness.js';
@@ -18,7 +19,16 @@ groups:
 agents:
   - { id: olga, name: Olga, email: olga@example.test, groups: [ops] }
   - { id: lena, name: Lena Lead, email: lena@example.test, groups: [ops], away: true }
+classification:
+  rules:
+    - { name: down, when: { subject: '\\bdown\\b' }, set: { category: outage, impact: high, urgency: high } }
 routing: { default: ops }
+communication:
+  protocols:
+    - name: major
+      when: { priority: P1 }
+      messages:
+        - { to: [{ address: watch@example.test }], audience: internal, template: stakeholder-briefing, at: [opened], every: 1h }
 review:
   duplicates: { within: 7d, similarity: 0.6 }
   outages: { within: 1h, similarity: 0.6, minCustomers: 3 }
@@ -92,6 +102,55 @@ describe("triage's reads", () => {
     expect((await outageEntry(again.number))?.detail.with).toEqual(
       [b, c, again].map((x) => id(x.number)),
     );
+  });
+
+  /** Triage `incident` as its job from ingest would, or (born: false) as recovery's would. */
+  const triage = (incident: IncidentDoc, born = true) =>
+    countCommands(() =>
+      triageIncident(h.app.ctx, {
+        incident: incident.number,
+        opening: { text: 'Nothing loads.', attachmentIds: [] },
+        ...(born ? { born: bornFacts(incident) } : {}),
+      }),
+    );
+  const incidentReads = (commands: string[]) => commands.filter((c) => c === 'find incidents');
+
+  it('decides from the incident as ingest inserted it, without reading it', async () => {
+    const carried = await triage(await open('eve@five.example', 'Printer jammed'));
+    // Only the look for duplicates and outages; a job without the facts reads the incident too.
+    expect(incidentReads(carried.commands)).toHaveLength(1);
+    const recovered = await triage(await open('fay@six.example', 'Scanner jammed'), false);
+    expect(incidentReads(recovered.commands)).toHaveLength(2);
+    for (const who of ['eve@five.example', 'fay@six.example'])
+      expect(await Incident.findOne({ 'customer.address': who }).lean()).toMatchObject({
+        status: 'assigned',
+        assignee: 'olga',
+      });
+  });
+
+  it('reads the incident when it changed since it was inserted, and decides from what it reads', async () => {
+    const ctx = h.app.ctx;
+    const parent = await open('gus@seven.example', 'Mail server down');
+    const child = await open('hal@eight.example', 'Mail server down');
+    // Grouped under the outage before its triage: a report under a parent owes no protocol
+    // messages of its own, which the decision from the facts at birth would not know.
+    const grouped = await groupUnder(ctx, child, parent.number, { by: 'olga', cause: 'cmd-t-1' });
+    expect(grouped.ok).toBe(true);
+    const { commands } = await triage(child);
+    expect(incidentReads(commands).length).toBeGreaterThanOrEqual(2);
+    const decided = await findIncident(child.number);
+    expect(decided).toMatchObject({ status: 'assigned', priority: 'P1', parent: parent.number });
+    expect(decided?.protocolCheckAt).toBeNull();
+    // Its parent, triaged from its facts, owes its opening briefing: the check is set.
+    await triage(parent);
+    expect((await findIncident(parent.number))?.protocolCheckAt).toBeInstanceOf(Date);
+
+    // A rerun of a finished job decides nothing again.
+    const before = await findIncident(parent.number);
+    await triage(parent);
+    const after = await findIncident(parent.number);
+    expect(after?.triagedAt).toEqual(before?.triagedAt);
+    expect(await TimelineEntry.countDocuments({ _id: `triaged-${parent.number}` })).toBe(1);
   });
 
   /** The stages of the server's winning plan for the recent-incidents query or one branch. */
