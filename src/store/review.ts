@@ -153,14 +153,16 @@ export async function recentOpenIncidents(
     // In one round trip: the default first batch (101) would need a getMore in a busy hour.
     .batchSize(RECENT_BATCH)
     .lean<Pick<IncidentDoc, '_id' | 'subject' | 'customer' | 'status' | 'createdAt'>[]>();
-  return rows
-    .filter((r) => OPEN.has(r.status))
-    .map((r) => ({
-      number: r._id,
-      customer: r.customer.address,
-      subject: r.subject,
-      at: r.createdAt,
-    }));
+  // A damaged document (no customer or subject) is no one's duplicate: it must fail only its
+  // own triage, not every other incident's.
+  const usable = (r: (typeof rows)[number]) =>
+    OPEN.has(r.status) && typeof r.subject === 'string' && Boolean(r.customer?.address);
+  return rows.filter(usable).map((r) => ({
+    number: r._id,
+    customer: r.customer.address,
+    subject: r.subject,
+    at: r.createdAt,
+  }));
 }
 
 /** Record `child` under `parent`: the link and the parent's `children`, together. */
