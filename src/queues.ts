@@ -1,8 +1,9 @@
 /**
  * Queue names and job payloads shared by producers and workers. Payloads carry ids, and
  * never state that can change: the truth is in MongoDB, so a replayed or duplicated job reads
- * current state, not a stale copy. The one exception is immutable: the opening message's
- * text travels with the triage job (bounded), so triage need not read it back.
+ * current state, not a stale copy. The exceptions are facts that do not change: the opening
+ * message's text (bounded) and the new incident as inserted travel with the triage job, so
+ * triage need not read them back; its decision's guard catches an incident changed meanwhile.
  */
 import { Queue, type ConnectionOptions, type DefaultJobOptions } from 'bullmq';
 import {
@@ -36,11 +37,44 @@ export interface NotifyJob {
  * Triage a new incident: classify, route, start its clocks, give it its playbook, assign it
  * and tell the agent. `opening` is what its opening message said, when ingest had it at hand
  * and it is short enough; without it (recovery, a long message, a job from an older version)
- * triage reads the message.
+ * triage reads the message. `born` is the incident as ingest inserted it; without it triage
+ * reads the incident.
  */
 export interface TriageJob {
   incident: number;
   opening?: OpeningFacts;
+  born?: BornFacts;
+}
+
+/**
+ * What triage decides from, as the incident was inserted: fixed at birth, except that it may
+ * be grouped under a parent while still `new`, which the decision's guard checks.
+ */
+export interface BornFacts {
+  subject: string;
+  customer: { address: string; name?: string };
+  mailbox?: string;
+  openedBy: string;
+  /** Epoch milliseconds (a job is JSON). */
+  createdAt: number;
+}
+
+/** The born facts of an incident just inserted, for its triage job. */
+export function bornFacts(incident: {
+  subject: string;
+  customer: { address: string; name?: string | null };
+  mailbox?: string | null;
+  openedBy: string;
+  createdAt: Date;
+}): BornFacts {
+  const { address, name } = incident.customer;
+  return {
+    subject: incident.subject,
+    customer: name ? { address, name } : { address },
+    ...(incident.mailbox ? { mailbox: incident.mailbox } : {}),
+    openedBy: incident.openedBy,
+    createdAt: incident.createdAt.getTime(),
+  };
 }
 
 /** The opening message's immutable facts, as triage and the agent's mail use them. */

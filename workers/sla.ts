@@ -7,7 +7,6 @@
  */
 import type { Job } from 'bullmq';
 import { requeueUnfinished } from '../src/actions/recovery.js';
-import { pruneRecentIncidents } from '../src/actions/links.js';
 import { chasePlaybookSteps } from '../src/actions/playbook.js';
 import { sweepProtocols } from '../src/actions/protocols.js';
 import { sendReviewReminders } from '../src/actions/review.js';
@@ -26,7 +25,6 @@ export function slaProcessor(ctx: AppContext) {
         reminded: await sendReviewReminders(ctx),
         chased: await chasePlaybookSteps(ctx),
         communicated: await sweepProtocols(ctx),
-        pruned: await pruneRecentIncidents(ctx),
       };
     await reviewIncidentSla(ctx, job.data.incident);
     return { reviewed: 1 };

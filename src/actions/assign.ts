@@ -32,7 +32,11 @@ import { calendarOf } from './clocks.js';
 import { queueIndex, similarTo, type Similar } from './search.js';
 
 /** Resolved incidents and known errors like this one, for the assignment mail (never fatal). */
-export async function similarSection(ctx: AppContext, incident: IncidentDoc, firstMessage: string) {
+export async function similarSection(
+  ctx: AppContext,
+  incident: Pick<IncidentDoc, 'number' | 'subject'>,
+  firstMessage: string,
+) {
   let similar: Similar = { incidents: [], knownErrors: [] };
   try {
     similar = await similarTo(incident, firstMessage);

@@ -49,7 +49,7 @@ export function clocksOf(incident: IncidentDoc): Partial<Record<ClockName, SlaCl
 /** When the sweep must look next, given clocks as they will be stored. */
 export function nextCheck(
   ctx: AppContext,
-  incident: IncidentDoc,
+  incident: Pick<IncidentDoc, 'group' | 'sla'>,
   clocks: Partial<Record<ClockName, SlaClockDoc>>,
   now: Date,
 ) {
@@ -69,7 +69,7 @@ export function nextCheck(
 /** When the SLA sweep must first look at an incident whose clocks have just started. */
 export function firstSlaCheck(
   ctx: AppContext,
-  incident: IncidentDoc,
+  incident: Pick<IncidentDoc, 'group' | 'sla'>,
   clocks: Partial<Record<ClockName, SlaClockDoc>>,
   now: Date,
 ): Date | null {

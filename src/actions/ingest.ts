@@ -39,7 +39,7 @@ import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
-import { jobIds, openingFacts, QUEUES } from '../queues.js';
+import { bornFacts, jobIds, openingFacts, QUEUES } from '../queues.js';
 import { deliver } from './notify.js';
 import { withActor } from '../store/audit.js';
 import { isArchived } from '../store/archive.js';
@@ -295,7 +295,11 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   }
   await ctx.queues.triage.add(
     'triage',
-    { incident: incident.number, opening: openingFacts(entry.text, attachmentIds) },
+    {
+      incident: incident.number,
+      opening: openingFacts(entry.text, attachmentIds),
+      born: bornFacts(incident),
+    },
     { jobId: jobIds.triage(incident.number) },
   );
   await markIngested(rawId, incident.number, automatic?.kind ?? 'customer');

@@ -25,12 +25,9 @@ import {
 import type { IncidentDoc } from '../store/models.js';
 import {
   childrenOf,
-  forgetTriagedBefore,
   linkChild,
-  openAmong,
+  recentOpenIncidents,
   unlinkChild,
-  recentlyTriaged,
-  rememberTriaged,
   type RecentEntry,
 } from '../store/review.js';
 import { changedMeanwhile, type Actor, type ChangeResult } from './outcome.js';
@@ -111,7 +108,7 @@ async function recordGrouping(ctx: AppContext, child: number, parent: number, ac
   }
 }
 
-/** At most this many similar incidents per look have their status checked (one query). */
+/** At most this many similar incidents per look are considered (newest first). */
 const MAX_CANDIDATES = 25;
 
 /** The recent incidents other than `me` whose subjects are similar enough (newest first). */
@@ -130,32 +127,31 @@ export interface Related {
 }
 
 /**
- * Remember `incident` among the recently triaged ones, and find its likely duplicates (same
- * customer, similar subject, triaged recently, still open) and a possible outage (several
- * customers, similar subjects, a short window). Called before the triage decision is stored,
- * which stores them with it; remembered first, so that of two similar incidents triaged at
- * once, the later lookup sees the other. Candidates come from the small `recent_incidents`
- * collection, never a scan of all incidents: one read for both looks, one for which are open.
+ * Find `incident`'s likely duplicates (same customer, similar subject, opened within
+ * `review.duplicates.within` before it, still open) and a possible outage (several customers,
+ * similar subjects, opened within `review.outages.within`). Called before the triage
+ * decision is stored, which stores them with it. The windows are counted back from when the
+ * incident was opened, so a rerun finds the same, and they reach the incidents opened after
+ * it too: of two similar incidents triaged at once, each sees the other. One indexed query for
+ * both looks (see recentOpenIncidents).
  */
 export async function findRelated(
   ctx: AppContext,
-  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer'>,
-  at: Date,
+  incident: Pick<IncidentDoc, 'number' | 'subject' | 'customer' | 'createdAt'>,
 ): Promise<Related> {
   const cfg = ctx.plan.review;
   const me = {
     number: incident.number,
     subject: incident.subject,
-    customer: incident.customer.address,
+    customer: incident.customer.address.toLowerCase(),
   };
-  await rememberTriaged(me.number, me.customer, me.subject, at);
-  const dupSince = new Date(at.getTime() - parseDuration(cfg.duplicates.within));
-  const outageSince = new Date(at.getTime() - parseDuration(cfg.outages.within));
-  const recent = await recentlyTriaged(me.customer, dupSince, outageSince);
-  const customer = me.customer.toLowerCase();
+  const opened = incident.createdAt.getTime();
+  const dupSince = new Date(opened - parseDuration(cfg.duplicates.within));
+  const outageSince = new Date(opened - parseDuration(cfg.outages.within));
+  const recent = await recentOpenIncidents(me.customer, dupSince, outageSince);
   const dupCandidates = similarAmong(
     me,
-    recent.filter((r) => r.customer === customer && r.at >= dupSince),
+    recent.filter((r) => r.customer === me.customer && r.at >= dupSince),
     cfg.duplicates.similarity,
   );
   const outageCandidates = similarAmong(
@@ -163,17 +159,15 @@ export async function findRelated(
     recent.filter((r) => r.at >= outageSince),
     cfg.outages.similarity,
   );
-  const asked = [...new Set([...dupCandidates, ...outageCandidates].map((r) => r.number))];
-  const open = new Set(asked.length ? await openAmong(asked) : []);
-  const duplicateOf = likelyDuplicates(
+  const duplicateOf = likelyDuplicates(me, dupCandidates, cfg.duplicates.similarity);
+  const cluster = possibleOutage(
     me,
-    dupCandidates.filter((r) => open.has(r.number)),
-    cfg.duplicates.similarity,
+    outageCandidates,
+    cfg.outages.similarity,
+    cfg.outages.minCustomers,
   );
-  const openOutage = outageCandidates.filter((r) => open.has(r.number));
-  const cluster = possibleOutage(me, openOutage, cfg.outages.similarity, cfg.outages.minCustomers);
   if (!cluster) return { duplicateOf, outage: null };
-  const byNumber = new Map([...openOutage, me].map((r) => [r.number, r]));
+  const byNumber = new Map([...outageCandidates, me].map((r) => [r.number, r]));
   const reports = cluster.map((n) => {
     const r = byNumber.get(n);
     return `${formatIncidentId(n)}  ${r?.customer ?? ''}  ${r?.subject ?? ''}`;
@@ -249,11 +243,4 @@ export async function suggestOutage(
     },
     autoSubmitted: 'auto-generated',
   });
-}
-
-/** Periodic: drop incidents older than every detection window from `recent_incidents`. */
-export async function pruneRecentIncidents(ctx: AppContext): Promise<number> {
-  const cfg = ctx.plan.review;
-  const longest = Math.max(parseDuration(cfg.duplicates.within), parseDuration(cfg.outages.within));
-  return forgetTriagedBefore(new Date(ctx.now().getTime() - longest));
 }

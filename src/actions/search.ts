@@ -204,7 +204,10 @@ export interface Similar {
  * Resolved incidents and known errors like this incident (its subject and first message),
  * for the assignee. One bounded index lookup; empty when nothing is close enough.
  */
-export async function similarTo(incident: IncidentDoc, firstMessage: string): Promise<Similar> {
+export async function similarTo(
+  incident: Pick<IncidentDoc, 'number' | 'subject'>,
+  firstMessage: string,
+): Promise<Similar> {
   const terms = similarityQuery(
     { subject: incident.subject, bodies: [firstMessage] },
     SIMILAR_QUERY_TERMS,

@@ -9,7 +9,7 @@ import { transition } from '../domain/lifecycle.js';
 import { mailboxFor } from '../config.js';
 import { route } from '../domain/routing.js';
 import { findGroup } from '../plan/load.js';
-import type { OpeningFacts, TriageJob } from '../queues.js';
+import type { BornFacts, OpeningFacts, TriageJob } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
 import {
   appendTimelineEntries,
@@ -49,19 +49,40 @@ export const TRIAGE_CAUSE = 'triage';
  * assign and announce jobs, complete what a crash cut off.
  */
 export async function triageIncident(ctx: AppContext, job: TriageJob): Promise<void> {
+  // Decided from the incident as ingest inserted it, without reading it: the decision's guard
+  // says whether that still holds (a rerun, or grouped meanwhile), and if not, it is read.
+  if (job.born && (await triageNew(ctx, asBorn(job.incident, job.born), job))) return;
   const incident = await findIncident(job.incident);
   if (!incident) return;
-  if (incident.status === 'new') {
-    const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
-    if (decided) return finishTriage(ctx, decided.incident, decided.known);
-  }
+  if (incident.status === 'new' && (await triageNew(ctx, incident, job))) return;
   // A rerun, or triaged meanwhile by another run: finish what was decided.
   const stored = incident.status === 'new' ? await findIncident(job.incident) : incident;
   if (stored) await finishTriage(ctx, stored, {});
 }
 
+/** What the decision reads of the incident. */
+type Untriaged = Pick<
+  IncidentDoc,
+  'number' | 'subject' | 'customer' | 'mailbox' | 'openedBy' | 'createdAt' | 'parent'
+>;
+
+/** The incident as it was born, from its triage job. */
+const asBorn = (number: number, born: BornFacts): Untriaged => ({
+  ...born,
+  number,
+  createdAt: new Date(born.createdAt),
+  parent: null,
+});
+
+/** Decide a `new` incident's triage and finish it; false when the decision's guard failed. */
+async function triageNew(ctx: AppContext, incident: Untriaged, job: TriageJob) {
+  const decided = await decide(ctx, incident, job.opening ?? (await readOpening(incident)));
+  if (decided) await finishTriage(ctx, decided.incident, decided.known);
+  return decided !== null;
+}
+
 /** The opening message's facts, read back (a job without them). */
-async function readOpening(incident: IncidentDoc): Promise<OpeningFacts> {
+async function readOpening(incident: Pick<IncidentDoc, 'openedBy'>): Promise<OpeningFacts> {
   const opening = await openingMessage(incident);
   return { text: opening?.text ?? '', attachmentIds: opening?.attachmentIds ?? [] };
 }
@@ -78,7 +99,7 @@ interface Decided {
 }
 
 /** What the plan's rules say of the incident: classification, the customer's tier, the route. */
-async function classifyAndRoute(ctx: AppContext, incident: IncidentDoc, opening: OpeningFacts) {
+async function classifyAndRoute(ctx: AppContext, incident: Untriaged, opening: OpeningFacts) {
   const sender = incident.customer.address;
   const senderDomain = domainOf(sender);
   const tier = customerTier(ctx.plan, sender);
@@ -108,7 +129,7 @@ async function classifyAndRoute(ctx: AppContext, incident: IncidentDoc, opening:
 /** Decide and store the triage of a `new` incident; null when another run stored it first. */
 async function decide(
   ctx: AppContext,
-  incident: IncidentDoc,
+  incident: Untriaged,
   opening: OpeningFacts,
 ): Promise<Decided | null> {
   const number = incident.number;
@@ -119,7 +140,7 @@ async function decide(
   const group = routed?.group;
   const planGroup = group ? findGroup(ctx.plan, group) : undefined;
   const triage = { rules: c.fired, routing: routed?.rule ?? null, plan: ctx.plan.fingerprint };
-  const related = await findRelated(ctx, incident, now);
+  const related = await findRelated(ctx, incident);
   const playbook = playbookAtTriage(ctx, number, c.category, now, triage.plan);
   const entries: NewTimelineEntry[] = [
     {
@@ -201,7 +222,9 @@ async function decide(
           : {}),
       },
       {
+        // The decision holds only for the incident it was made from.
         onlyIf: ['new'],
+        where: { parent: incident.parent ?? null },
         together: async (after) => {
           await assign?.claim();
           await playbook?.write();
@@ -248,8 +271,7 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   const number = incident.number;
   await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
-  const related =
-    known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
+  const related = known.related ?? (await findRelated(ctx, incident));
   if (related.outage) await suggestOutage(ctx, incident, related.outage);
   if (known.mail !== undefined) {
     await handOver(ctx, 'assignment', known.mail);

@@ -458,27 +458,6 @@ const incidentLinkSchema = new Schema(
 incidentLinkSchema.index({ parent: 1 });
 export const IncidentLink = mongoose.model('IncidentLink', incidentLinkSchema, 'incident_links');
 
-/**
- * Recently triaged incidents (subject, customer), for spotting duplicates and outages without
- * scanning every incident: kept for the longest detection window, then pruned by the sweep.
- */
-const recentIncidentSchema = new Schema(
-  {
-    _id: Number, // the incident number
-    customer: { type: String, required: true },
-    subject: { type: String, required: true },
-    at: { type: Date, required: true },
-  },
-  opts,
-);
-recentIncidentSchema.index({ at: 1 });
-recentIncidentSchema.index({ customer: 1, at: -1 });
-export const RecentIncident = mongoose.model(
-  'RecentIncident',
-  recentIncidentSchema,
-  'recent_incidents',
-);
-
 // ---------------------------------------------------------------------------------------------
 // Retention (src/store/maintenance.ts, src/store/archive.ts): archive collections, legal holds
 // and the record of maintenance runs.
@@ -584,7 +563,6 @@ export const ALL_MODELS: { createIndexes(): Promise<unknown> }[] = [
   PlaybookStep,
   ProtocolMessage,
   IncidentLink,
-  RecentIncident,
   ArchivedIncident,
   ArchivedTimelineEntry,
   ArchivedPlaybookStep,

@@ -5,22 +5,12 @@ import { atomically, isDuplicateKey } from './db.js';
 import {
   Incident,
   IncidentLink,
-  RecentIncident,
   ReviewAction,
   TimelineEntry,
   type IncidentDoc,
   type ReviewActionDoc,
   type TimelineDoc,
 } from './models.js';
-
-/** Which of these incidents are still open: one query on `_id`. */
-export async function openAmong(numbers: number[]): Promise<number[]> {
-  const rows = await Incident.find(
-    { _id: { $in: numbers }, status: { $in: OPEN_STATUSES } },
-    { _id: 1 },
-  ).lean<{ _id: number }[]>();
-  return rows.map((r) => r._id);
-}
 
 export interface Lesson {
   /** The lesson's timeline entry, whose `_id` makes a retried add a no-op. */
@@ -122,46 +112,57 @@ export interface RecentEntry {
   number: number;
   customer: string;
   subject: string;
+  /** When it was opened. */
   at: Date;
 }
 
-/** Remember a triaged incident for the detection windows (idempotent). */
-export async function rememberTriaged(number: number, customer: string, subject: string, at: Date) {
-  await RecentIncident.updateOne(
-    { _id: number },
-    { $setOnInsert: { customer: customer.toLowerCase(), subject, at } },
-    { upsert: true },
-  );
-}
-
 const RECENT_BATCH = 1000;
+const OPEN = new Set<string>(OPEN_STATUSES);
+
+/** The filter of recentOpenIncidents (exported for a test of its plan: both branches indexed). */
+export const recentFilter = (customer: string, customerSince: Date, allSince: Date) => ({
+  $or: [
+    { 'customer.address': customer.toLowerCase(), createdAt: { $gte: customerSince } },
+    { createdAt: { $gte: allSince } },
+  ],
+});
 
 /**
- * Incidents triaged recently, newest first, for both of triage's looks in one query: the
- * customer's own since `customerSince` (likely duplicates) and everyone's since `allSince`
- * (possible outages). Each branch of the `$or` has its index ({ customer, at } and { at }).
+ * The open incidents opened recently, newest first, for both of triage's looks in one query
+ * on `incidents`: the customer's own since `customerSince` (likely duplicates) and everyone's
+ * since `allSince` (possible outages). Each branch of the `$or` has its index
+ * ({ customer.address, createdAt } and { createdAt }). Whether one is open is decided here
+ * from its status, not in the filter: MongoDB would filter it in the index scan, but
+ * SecantusDB scans the whole collection for a condition outside the index (see
+ * docs/performance.md), and a window holds few closed incidents. An incident is
+ * inserted when its message is ingested, before any triage, so of two similar incidents
+ * triaged at once each sees the other.
  */
-export async function recentlyTriaged(
+export async function recentOpenIncidents(
   customer: string,
   customerSince: Date,
   allSince: Date,
 ): Promise<RecentEntry[]> {
-  const rows = await RecentIncident.find({
-    $or: [
-      { customer: customer.toLowerCase(), at: { $gte: customerSince } },
-      { at: { $gte: allSince } },
-    ],
+  const rows = await Incident.find(recentFilter(customer, customerSince, allSince), {
+    subject: 1,
+    'customer.address': 1,
+    status: 1,
+    createdAt: 1,
   })
-    .sort({ at: -1, _id: -1 })
+    .sort({ createdAt: -1, _id: -1 })
     // In one round trip: the default first batch (101) would need a getMore in a busy hour.
     .batchSize(RECENT_BATCH)
-    .lean<{ _id: number; customer: string; subject: string; at: Date }[]>();
-  return rows.map((r) => ({ number: r._id, customer: r.customer, subject: r.subject, at: r.at }));
-}
-
-/** Forget incidents triaged before `before`: no detection window reaches them any more. */
-export async function forgetTriagedBefore(before: Date): Promise<number> {
-  return (await RecentIncident.deleteMany({ at: { $lt: before } })).deletedCount;
+    .lean<Pick<IncidentDoc, '_id' | 'subject' | 'customer' | 'status' | 'createdAt'>[]>();
+  // A damaged document (no customer or subject) is no one's duplicate: it must fail only its
+  // own triage, not every other incident's.
+  const usable = (r: (typeof rows)[number]) =>
+    OPEN.has(r.status) && typeof r.subject === 'string' && Boolean(r.customer?.address);
+  return rows.filter(usable).map((r) => ({
+    number: r._id,
+    customer: r.customer.address,
+    subject: r.subject,
+    at: r.createdAt,
+  }));
 }
 
 /** Record `child` under `parent`: the link and the parent's `children`, together. */

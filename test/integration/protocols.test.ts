@@ -12,13 +12,10 @@
  * The process cannot use the test's DNS stub, so agents' mail is trusted by its token alone
  * (`agentMail: token-only`); agent-auth.test.ts covers the other modes.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mongoose from 'mongoose';
-import type { CommandStartedEvent } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIncident } from '../../src/actions/changes.js';
 import { sweepProtocols } from '../../src/actions/protocols.js';
 import type { AppContext } from '../../src/context.js';
@@ -43,6 +40,7 @@ import {
   type TestApp,
   type TestEnv,
 } from '../support/harness.js';
+import { countCommands, monitoredUri } from '../support/db-commands.js';
 import { mailExchange } from '../support/mail-exchange.js';
 import { runIncidesk, spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { startSmtpCapture, type CapturedMail, type SmtpCapture } from '../support/smtp-capture.js';
@@ -371,28 +369,10 @@ communication:
   });
 });
 
-/** A database of its own whose driver reports every command (as bench/db-profile.ts uses it). */
-const monitoredUri = (database: string) => {
-  const uri = new URL(inject('services').mongoUri);
-  uri.pathname = `/${database}_${process.pid}`;
-  uri.searchParams.set('monitorCommands', 'true');
-  return uri.toString();
-};
-const counting = new AsyncLocalStorage<true>();
 /** One protocol sweep; what it sent, and each database command it sent (op collection). */
 const countedSweep = async (ctx: AppContext) => {
-  const commands: string[] = [];
-  const client = mongoose.connection.getClient();
-  const seen = (e: CommandStartedEvent) => {
-    if (counting.getStore()) commands.push(`${e.commandName} ${String(e.command[e.commandName])}`);
-  };
-  client.on('commandStarted', seen);
-  try {
-    const sent = await counting.run(true, () => sweepProtocols(ctx));
-    return { sent, commands };
-  } finally {
-    client.off('commandStarted', seen);
-  }
+  const { result: sent, commands } = await countCommands(() => sweepProtocols(ctx));
+  return { sent, commands };
 };
 
 /**

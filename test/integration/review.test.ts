@@ -17,7 +17,7 @@ import {
   timelineOf,
   updateIncident,
 } from '../../src/store/incidents.js';
-import { Incident, Outbox, RecentIncident, ReviewAction } from '../../src/store/models.js';
+import { Incident, Outbox, ReviewAction } from '../../src/store/models.js';
 import { timelineWithMerged } from '../../src/store/review.js';
 import { deliver, operatorPlanFile, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
 import { mailExchange } from '../support/mail-exchange.js';
@@ -244,12 +244,6 @@ describe('post-incident review, duplicates and outages', () => {
       expect.arrayContaining(['grouped-under', 'resolved']),
     );
     expect(mailsTo('bob@two.example', subjectHas('Resolved:'))).toHaveLength(1);
-
-    // Detection looks only at recently triaged incidents; the sweep forgets older ones.
-    expect(await RecentIncident.countDocuments()).toBeGreaterThanOrEqual(6);
-    now = new Date(now.getTime() + 8 * DAY);
-    await sweep();
-    expect(await RecentIncident.countDocuments()).toBe(0);
   });
 
   it('a resolution of a parent cut off after the parent itself is finished by its retry, once', async () => {
