@@ -20,7 +20,8 @@ import {
 } from '../store/incidents.js';
 import { hasTransactions } from '../store/db.js';
 import type { IncidentDoc, OutboxDoc } from '../store/models.js';
-import { handOver, storeMail } from './mail.js';
+import { enqueueOutbox } from '../store/outbox.js';
+import { decideMail, handOver } from './mail.js';
 import {
   assigneeMail,
   assignInTurn,
@@ -205,15 +206,21 @@ async function decide(
         together: async (after) => {
           await assign?.claim();
           await playbook?.write();
+          const spec =
+            agent && mailWithDecision
+              ? await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar })
+              : null;
+          // The agent's mail is on the timeline with the decision, in the same write.
+          const decidedMail = spec ? await decideMail(ctx, spec, now) : null;
           // A millisecond apart, so the timeline reads in the order the decision was made.
-          await appendTimelineEntries(
-            number,
-            all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
-          );
-          if (agent && mailWithDecision) {
-            const spec = await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar });
-            mail = spec ? await storeMail(ctx, spec) : null;
-          }
+          await appendTimelineEntries(number, [
+            ...all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+            ...(decidedMail?.entry
+              ? [{ ...decidedMail.entry, at: new Date(now.getTime() + all.length) }]
+              : []),
+          ]);
+          if (agent && mailWithDecision)
+            mail = decidedMail ? await enqueueOutbox(decidedMail.message) : null;
           return playbook ? [playbook.audit] : [];
         },
       },

@@ -265,6 +265,11 @@ const outboxSchema = new Schema(
      */
     claimedBy: String,
     sentAt: Date,
+    /**
+     * Its timeline entry was written when the mail was decided, with the decision. Absent on
+     * mail stored before that was so: its sender writes the entry (src/actions/notify.ts).
+     */
+    onTimeline: Boolean,
   },
   { ...opts, timestamps: true },
 );
