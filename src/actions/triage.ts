@@ -33,7 +33,7 @@ import {
   unassignedEntry,
   type Known,
 } from './assign.js';
-import { findRelated, relatedEntries, suggestOutage, type Related } from './links.js';
+import { findRelated, outageMail, relatedEntries, suggestOutage, type Related } from './links.js';
 import { queueIndex } from './search.js';
 import { playbookAtTriage } from './playbook.js';
 import { announce } from './protocols.js';
@@ -75,6 +75,8 @@ interface Decided {
     unassigned?: string;
     /** The agent's mail, stored with the decision (undefined: not stored with it). */
     mail?: OutboxDoc | null;
+    /** The lead's possible-outage mail, likewise. */
+    outageMail?: OutboxDoc | null;
   };
 }
 
@@ -175,6 +177,7 @@ async function decide(
   const write = async (choice?: Choice): Promise<Decided | null> => {
     const agent = choice?.agent ?? null;
     let mail: OutboxDoc | null | undefined;
+    let outage: OutboxDoc | null | undefined;
     const assign =
       planGroup && choice && agent
         ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
@@ -210,17 +213,21 @@ async function decide(
             agent && mailWithDecision
               ? await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar })
               : null;
-          // The agent's mail is on the timeline with the decision, in the same write.
-          const decidedMail = spec ? await decideMail(ctx, spec, now) : null;
+          const leadSpec =
+            mailWithDecision && related.outage ? outageMail(ctx, after, related.outage) : null;
+          // The agent's and the lead's mail are on the timeline with the decision, in its write.
+          const agentMail = spec ? await decideMail(ctx, spec, now) : null;
+          const leadMail = leadSpec ? await decideMail(ctx, leadSpec, now) : null;
+          const mailEntries = [agentMail?.entry, leadMail?.entry].filter((e) => !!e);
           // A millisecond apart, so the timeline reads in the order the decision was made.
-          await appendTimelineEntries(number, [
-            ...all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
-            ...(decidedMail?.entry
-              ? [{ ...decidedMail.entry, at: new Date(now.getTime() + all.length) }]
-              : []),
-          ]);
+          await appendTimelineEntries(
+            number,
+            [...all, ...mailEntries].map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+          );
           if (agent && mailWithDecision)
-            mail = decidedMail ? await enqueueOutbox(decidedMail.message) : null;
+            mail = agentMail ? await enqueueOutbox(agentMail.message) : null;
+          if (mailWithDecision && related.outage)
+            outage = leadMail ? await enqueueOutbox(leadMail.message) : null;
           return playbook ? [playbook.audit] : [];
         },
       },
@@ -233,6 +240,7 @@ async function decide(
         steps,
         similar,
         mail,
+        outageMail: outage,
         related,
         unassigned: planGroup && !agent ? choice?.reason : undefined,
       },
@@ -257,7 +265,8 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
   const related =
     known.related ?? (await findRelated(ctx, incident, incident.triagedAt ?? ctx.now()));
-  if (related.outage) await suggestOutage(ctx, incident, related.outage);
+  if (known.outageMail !== undefined) await handOver(ctx, 'possible-outage', known.outageMail);
+  else if (related.outage) await suggestOutage(ctx, incident, related.outage);
   if (known.mail !== undefined) {
     await handOver(ctx, 'assignment', known.mail);
   } else if (
