@@ -1,12 +1,11 @@
 import type { AppContext } from '../context.js';
-import { composeMail, threadUnder, type MailSpec } from '../mail/compose.js';
+import { composeMail, type MailSpec } from '../mail/compose.js';
 import { NO_REPLY_ADDRESS } from '../domain/sender.js';
 import { jobIds } from '../queues.js';
 import { atomically } from '../store/db.js';
 import { appendTimeline } from '../store/incidents.js';
 import { decidedMail, enqueueOutbox, type DecidedMail, type OutboxClaim } from '../store/outbox.js';
 import type { OutboxDoc } from '../store/models.js';
-import { staffThreadStart } from '../store/threads.js';
 
 /** Write the message to the outbox (once, by its id) and hand it to the notify worker. */
 export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> {
@@ -18,19 +17,10 @@ export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> 
  * caller that writes timeline entries of its own writes `entry` with them, in the same
  * command, and then stores `message`; storeDecided does both for any other.
  */
-export async function decideMail(
-  ctx: AppContext,
-  spec: MailSpec,
-  at = ctx.now(),
-): Promise<DecidedMail | null> {
+export function decideMail(ctx: AppContext, spec: MailSpec, at = ctx.now()): DecidedMail | null {
   // An incident opened by a message with no usable sender has no one to write to.
   if (spec.to === NO_REPLY_ADDRESS) return null;
-  let composed = composeMail(ctx, spec);
-  if (spec.audience === 'staff') {
-    const first = await staffThreadStart(spec.incident.number, spec.to, composed.messageId, at);
-    composed = threadUnder(composed, first);
-  }
-  return decidedMail(composed, at);
+  return decidedMail(composeMail(ctx, spec), at);
 }
 
 /**
@@ -39,7 +29,7 @@ export async function decideMail(
  * write to. `handOver` gives it to the notify worker.
  */
 export async function storeMail(ctx: AppContext, spec: MailSpec): Promise<OutboxDoc | null> {
-  const mail = await decideMail(ctx, spec);
+  const mail = decideMail(ctx, spec);
   return mail && storeDecided(mail);
 }
 

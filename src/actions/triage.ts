@@ -216,8 +216,8 @@ async function decide(
           const leadSpec =
             mailWithDecision && related.outage ? outageMail(ctx, after, related.outage) : null;
           // The agent's and the lead's mail are on the timeline with the decision, in its write.
-          const agentMail = spec ? await decideMail(ctx, spec, now) : null;
-          const leadMail = leadSpec ? await decideMail(ctx, leadSpec, now) : null;
+          const agentMail = spec ? decideMail(ctx, spec, now) : null;
+          const leadMail = leadSpec ? decideMail(ctx, leadSpec, now) : null;
           const mailEntries = [agentMail?.entry, leadMail?.entry].filter((e) => !!e);
           // A millisecond apart, so the timeline reads in the order the decision was made.
           await appendTimelineEntries(

@@ -39,8 +39,10 @@ const MOVE_BATCH = 100;
 
 /**
  * What moves with an incident, hot collection → archive collection, and how a batch's
- * documents are found there. Staff threads carry the incident only in their `_id`
- * (`<number>/<address>`): anchored prefixes, which the `_id` index answers.
+ * documents are found there. Staff threads (the first mail each person on staff got about an
+ * incident, kept by versions before staff mail was threaded under a derived root, so written
+ * no more) carry the incident only in their `_id` (`<number>/<address>`): anchored prefixes,
+ * which the `_id` index answers.
  */
 const MOVED_WITH_INCIDENT = [
   { hot: 'timeline', archive: 'archive_timeline', of: byIncident },

@@ -275,16 +275,6 @@ const outboxSchema = new Schema(
 );
 outboxSchema.index({ incidentNumber: 1, kind: 1, createdAt: -1 });
 
-/**
- * The first mail each person on staff got about an incident (_id: `${incident}/${address}`):
- * every later one names it in In-Reply-To/References, so their mail client shows one thread.
- */
-const staffThreadSchema = new Schema(
-  { _id: String, messageId: { type: String, required: true }, at: Date },
-  opts,
-);
-export const StaffThread = mongoose.model('StaffThread', staffThreadSchema, 'staff_threads');
-
 /** Per-address delivery knowledge (e.g. undeliverable after a permanent bounce). */
 const addressSchema = new Schema(
   {
