@@ -41,6 +41,7 @@ import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
 import { bornFacts, jobIds, openingFacts, QUEUES } from '../queues.js';
 import { deliver } from './notify.js';
+import { storeDecided } from './mail.js';
 import { withActor } from '../store/audit.js';
 import { isArchived } from '../store/archive.js';
 import { linkAttachments, saveAttachment } from '../store/attachments.js';
@@ -55,7 +56,7 @@ import {
 import type { IncidentDoc, OutboxDoc, RawMessageDoc } from '../store/models.js';
 import {
   claimAcknowledgement,
-  enqueueOutbox,
+  decidedMail,
   claimOutbox,
   getOutbox,
   senderStanding,
@@ -210,9 +211,32 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
 
   // Known before the incident exists, so they are born with it: no write of their own.
   const notes = intakeNotes(rawId, at, choice, parsed.legacyHeaders);
+  // So is the acknowledgement, decided first: its timeline entry is among the incident's first
+  // and its outbox message commits with it. This job sends it: claimed at birth, in the insert.
+  const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
+  const sendAs = jobIds.ingest(rawId);
+  const ackDecision = decision.send
+    ? {
+        compose: (opened: IncidentDoc) => composeAcknowledgement(ctx, opened, parsed, rawId),
+        claim: { by: sendAs, at: ctx.now() },
+      }
+    : null;
+  const suppressed = decision.send
+    ? []
+    : [
+        {
+          _id: `ack-suppressed-${rawId}`,
+          at,
+          type: 'event' as const,
+          event: 'acknowledgement-suppressed',
+          detail: {
+            reason: automatic ? automatic.reason : choice ? decision.reason : NO_REPLY_ADDRESS,
+          },
+        },
+      ];
   // The mailbox the customer wrote to: its default locale and templates.
   const box = mailboxFor(ctx.config, raw.source?.address);
-  const { incident, opened } = await openIncident({
+  const opening = await openIncident({
     openedBy: rawId,
     subject: parsed.subject.trim() || '(no subject)',
     customer: { address: sender, name: customerName(parsed.from, parsed.replyTo, choice) },
@@ -247,7 +271,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
       },
       ...notes,
     ],
+    decided: { timeline: suppressed, mail: ackDecision ?? undefined },
   });
+  const { incident, opened } = opening;
   // Not indexed for search here: triage, which every new incident goes through next (the
   // recovery sweep requeues any it missed), indexes it with its triage, in one job instead of two.
   await linkAttachments(attachmentIds, incident.number);
@@ -261,30 +287,19 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     });
   }
 
-  // A retry after a crash must not re-decide: the earlier run may already have created the ack.
-  // Only a run that did not open the incident itself can be such a retry.
-  let ack = opened ? null : await getOutbox(ackIdFor(rawId));
-  // This job sends the acknowledgement it writes: claimed at birth, in the same insert.
-  const sendAs = jobIds.ingest(rawId);
-  let claimed = false;
-  if (!ack) {
-    const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
-    if (decision.send) {
-      ack = await enqueueOutbox(composeAcknowledgement(ctx, incident, parsed, rawId), {
-        by: sendAs,
-        at: ctx.now(),
-      });
+  let ack = opening.mail ?? null;
+  let claimed = ack?.claimedBy === sendAs;
+  // A retry after a crash keeps what the earlier run decided: only a run that did not open the
+  // incident can be one, and only if the earlier run stored no acknowledgement does this run's
+  // decision stand (the earlier run's rate-limit claim, if any, stays counted).
+  if (!opened) {
+    ack = await getOutbox(ackIdFor(rawId));
+    if (!ack && ackDecision) {
+      const stored = decidedMail(ackDecision.compose(incident), at);
+      ack = await storeDecided(stored, ackDecision.claim);
       claimed = ack.claimedBy === sendAs;
-    } else {
-      await appendTimeline(incident.number, {
-        _id: `ack-suppressed-${rawId}`,
-        at,
-        type: 'event',
-        event: 'acknowledgement-suppressed',
-        detail: {
-          reason: automatic ? automatic.reason : choice ? decision.reason : NO_REPLY_ADDRESS,
-        },
-      });
+    } else if (!ack) {
+      for (const entry of suppressed) await appendTimeline(incident.number, entry);
     }
   }
   if (ack?.state === 'pending') {

@@ -32,6 +32,7 @@ import {
 } from '../store/review.js';
 import { changedMeanwhile, type Actor, type ChangeResult } from './outcome.js';
 import { queueMail } from './mail.js';
+import type { MailSpec } from '../mail/compose.js';
 
 /** Group `child` under the outage incident `parentNumber`. */
 export async function groupUnder(
@@ -222,10 +223,20 @@ export async function suggestOutage(
   incident: IncidentDoc,
   outage: NonNullable<Related['outage']>,
 ): Promise<void> {
+  const spec = outageMail(ctx, incident, outage);
+  if (spec) await queueMail(ctx, spec);
+}
+
+/** suggestOutage's mail (triage decides it with the incident's triage); null without a lead. */
+export function outageMail(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  outage: NonNullable<Related['outage']>,
+): MailSpec | null {
   const lead = outageLead(ctx, incident.group);
-  if (!lead) return;
+  if (!lead) return null;
   const first = outage.cluster[0] as number;
-  await queueMail(ctx, {
+  return {
     id: `possible-outage-${first}`,
     kind: 'possible-outage',
     incident,
@@ -242,5 +253,5 @@ export async function suggestOutage(
         .join(' '),
     },
     autoSubmitted: 'auto-generated',
-  });
+  };
 }

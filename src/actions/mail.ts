@@ -1,10 +1,11 @@
 import type { AppContext } from '../context.js';
-import { composeMail, threadUnder, type MailSpec } from '../mail/compose.js';
+import { composeMail, type MailSpec } from '../mail/compose.js';
 import { NO_REPLY_ADDRESS } from '../domain/sender.js';
 import { jobIds } from '../queues.js';
-import { enqueueOutbox } from '../store/outbox.js';
+import { atomically } from '../store/db.js';
+import { appendTimeline } from '../store/incidents.js';
+import { decidedMail, enqueueOutbox, type DecidedMail, type OutboxClaim } from '../store/outbox.js';
 import type { OutboxDoc } from '../store/models.js';
-import { staffThreadStart } from '../store/threads.js';
 
 /** Write the message to the outbox (once, by its id) and hand it to the notify worker. */
 export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> {
@@ -12,23 +13,40 @@ export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> 
 }
 
 /**
- * Write the message to the outbox, once by its id (inside a transaction, with the change it
- * tells of); null when there is nobody to write to. `handOver` gives it to the notify worker.
+ * Compose a mail and its timeline entry, dated `at`; null when there is nobody to write to. A
+ * caller that writes timeline entries of its own writes `entry` with them, in the same
+ * command, and then stores `message`; storeDecided does both for any other.
  */
-export async function storeMail(ctx: AppContext, spec: MailSpec): Promise<OutboxDoc | null> {
+export function decideMail(ctx: AppContext, spec: MailSpec, at = ctx.now()): DecidedMail | null {
   // An incident opened by a message with no usable sender has no one to write to.
   if (spec.to === NO_REPLY_ADDRESS) return null;
-  let composed = composeMail(ctx, spec);
-  if (spec.audience === 'staff') {
-    const first = await staffThreadStart(
-      spec.incident.number,
-      spec.to,
-      composed.messageId,
-      ctx.now(),
-    );
-    composed = threadUnder(composed, first);
-  }
-  return enqueueOutbox(composed);
+  return decidedMail(composeMail(ctx, spec), at);
+}
+
+/**
+ * Write the message to the outbox, once by its id, with its timeline entry (inside a
+ * transaction, with the change it tells of when there is one); null when there is nobody to
+ * write to. `handOver` gives it to the notify worker.
+ */
+export async function storeMail(ctx: AppContext, spec: MailSpec): Promise<OutboxDoc | null> {
+  const mail = decideMail(ctx, spec);
+  return mail && storeDecided(mail);
+}
+
+/**
+ * A decided mail's timeline entry and outbox message in one transaction; `claim` as for
+ * enqueueOutbox. Without transactions the entry goes first: a crash before the insert leaves a
+ * mail the timeline names and the outbox lacks until the producer's retry stores it, never a
+ * mail sent that the timeline does not show.
+ */
+export async function storeDecided(
+  { message, entry }: DecidedMail,
+  claim?: OutboxClaim,
+): Promise<OutboxDoc> {
+  return atomically(async () => {
+    if (entry) await appendTimeline(message.incidentNumber, entry);
+    return enqueueOutbox(message, claim);
+  });
 }
 
 /** Have the notify worker send a stored message, unless it was sent (or failed) before. */

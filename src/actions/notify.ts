@@ -1,7 +1,7 @@
 /**
- * Sending one outbox message over SMTP and recording it on the incident's timeline. A
- * permanent failure (5xx) is recorded on the incident and the address is marked
- * undeliverable; anything else is thrown for the queue to retry.
+ * Sending one outbox message over SMTP and marking it sent (its timeline entry was written
+ * when it was decided). A permanent failure (5xx) is recorded on the incident and the address
+ * is marked undeliverable; anything else is thrown for the queue to retry.
  */
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context.js';
@@ -20,6 +20,7 @@ import {
   markOutboxFailed,
   markOutboxSent,
   markUndeliverable,
+  outboundEntry,
 } from '../store/outbox.js';
 
 /**
@@ -72,10 +73,12 @@ export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' 
  * recorded (the address undeliverable, the incident's timeline, the message failed) and then
  * thrown; any other is thrown as it came, for a retry.
  *
- * Recorded in two commands, the timeline entry first: a process killed between SMTP's
- * acceptance and the "sent" mark sends the message again on the retry (the same Message-ID;
- * SMTP is at-least-once anyway), and the retry's timeline write is a no-op, so the history
- * never misses a mail that went out.
+ * Recorded in one command, the "sent" mark: its timeline entry was written when the mail was
+ * decided (`onTimeline`), so a reply can thread to it even before this mark. A process killed
+ * between SMTP's acceptance and the mark sends the message again on the retry (the same
+ * Message-ID; SMTP is at-least-once anyway), and the history holds it once. A message stored
+ * before entries were written at the decision gets its entry here, before the mark (a keyed
+ * upsert, so a retry writes it once).
  */
 export async function deliver(ctx: AppContext, message: OutboxDoc): Promise<void> {
   const log = ctx.log.child({
@@ -110,20 +113,10 @@ export async function deliver(ctx: AppContext, message: OutboxDoc): Promise<void
   }
   const at = ctx.now();
   const box = mailboxFor(ctx.config, message.from);
-  // A digest is about no single incident, so it has no timeline.
-  if (message.incidentNumber !== 0)
-    await appendTimeline(message.incidentNumber, {
-      _id: `out-${message._id}`,
-      at,
-      type: 'message',
-      direction: 'outbound',
-      messageId: message.messageId,
-      from: box.supportAddress,
-      to: [message.to],
-      subject: message.subject,
-      text: message.text,
-      event: message.kind,
-    });
+  const entry = message.onTimeline
+    ? null
+    : outboundEntry({ ...message, from: box.supportAddress }, message.createdAt ?? at);
+  if (entry) await appendTimeline(message.incidentNumber, entry);
   await markOutboxSent(message._id, at);
   await signedIn(ctx, smtpAccount(box));
   log.info('sent');

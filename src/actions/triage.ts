@@ -20,7 +20,8 @@ import {
 } from '../store/incidents.js';
 import { hasTransactions } from '../store/db.js';
 import type { IncidentDoc, OutboxDoc } from '../store/models.js';
-import { handOver, storeMail } from './mail.js';
+import { enqueueOutbox } from '../store/outbox.js';
+import { decideMail, handOver } from './mail.js';
 import {
   assigneeMail,
   assignInTurn,
@@ -32,7 +33,7 @@ import {
   unassignedEntry,
   type Known,
 } from './assign.js';
-import { findRelated, relatedEntries, suggestOutage, type Related } from './links.js';
+import { findRelated, outageMail, relatedEntries, suggestOutage, type Related } from './links.js';
 import { queueIndex } from './search.js';
 import { playbookAtTriage } from './playbook.js';
 import { announce } from './protocols.js';
@@ -95,6 +96,8 @@ interface Decided {
     unassigned?: string;
     /** The agent's mail, stored with the decision (undefined: not stored with it). */
     mail?: OutboxDoc | null;
+    /** The lead's possible-outage mail, likewise. */
+    outageMail?: OutboxDoc | null;
   };
 }
 
@@ -195,6 +198,7 @@ async function decide(
   const write = async (choice?: Choice): Promise<Decided | null> => {
     const agent = choice?.agent ?? null;
     let mail: OutboxDoc | null | undefined;
+    let outage: OutboxDoc | null | undefined;
     const assign =
       planGroup && choice && agent
         ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
@@ -228,15 +232,25 @@ async function decide(
         together: async (after) => {
           await assign?.claim();
           await playbook?.write();
+          const spec =
+            agent && mailWithDecision
+              ? await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar })
+              : null;
+          const leadSpec =
+            mailWithDecision && related.outage ? outageMail(ctx, after, related.outage) : null;
+          // The agent's and the lead's mail are on the timeline with the decision, in its write.
+          const agentMail = spec ? decideMail(ctx, spec, now) : null;
+          const leadMail = leadSpec ? decideMail(ctx, leadSpec, now) : null;
+          const mailEntries = [agentMail?.entry, leadMail?.entry].filter((e) => !!e);
           // A millisecond apart, so the timeline reads in the order the decision was made.
           await appendTimelineEntries(
             number,
-            all.map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
+            [...all, ...mailEntries].map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
           );
-          if (agent && mailWithDecision) {
-            const spec = await assigneeMail(ctx, after, TRIAGE_CAUSE, { opening, steps, similar });
-            mail = spec ? await storeMail(ctx, spec) : null;
-          }
+          if (agent && mailWithDecision)
+            mail = agentMail ? await enqueueOutbox(agentMail.message) : null;
+          if (mailWithDecision && related.outage)
+            outage = leadMail ? await enqueueOutbox(leadMail.message) : null;
           return playbook ? [playbook.audit] : [];
         },
       },
@@ -249,6 +263,7 @@ async function decide(
         steps,
         similar,
         mail,
+        outageMail: outage,
         related,
         unassigned: planGroup && !agent ? choice?.reason : undefined,
       },
@@ -272,7 +287,8 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
   const related = known.related ?? (await findRelated(ctx, incident));
-  if (related.outage) await suggestOutage(ctx, incident, related.outage);
+  if (known.outageMail !== undefined) await handOver(ctx, 'possible-outage', known.outageMail);
+  else if (related.outage) await suggestOutage(ctx, incident, related.outage);
   if (known.mail !== undefined) {
     await handOver(ctx, 'assignment', known.mail);
   } else if (

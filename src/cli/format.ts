@@ -3,6 +3,7 @@ import { describeAttachment, type AttachmentInfo } from '../domain/attachments.j
 import type { DrillEntry, DrillIncidentOutcome, Finding } from '../domain/drill.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import type { IncidentDoc, TimelineDoc } from '../store/models.js';
+import type { Delivery } from '../store/outbox.js';
 
 const day = (d?: Date | null) =>
   d ? new Date(d).toISOString().replace('T', ' ').slice(0, 16) : '-';
@@ -50,9 +51,19 @@ export function incidentTable(rows: readonly IncidentDoc[]): string {
   return alignedTable(header, lines);
 }
 
+/**
+ * An outbound mail is on the timeline from the moment it is decided: say so while it is not
+ * sent (nothing when it went, or its outbox record is gone, which only happens once sent).
+ */
+function notDelivered(delivery: Delivery | undefined): string {
+  if (delivery?.state === 'pending') return 'not sent yet';
+  if (delivery?.state === 'failed') return `not delivered: ${delivery.lastError ?? 'failed'}`;
+  return '';
+}
+
 export function incidentDetail(
   incident: IncidentDoc,
-  timeline: readonly TimelineDoc[],
+  timeline: readonly (TimelineDoc & { delivery?: Delivery })[],
   attachments: readonly AttachmentInfo[] = [],
 ): string {
   const byId = new Map(attachments.map((a) => [a.id, a]));
@@ -92,6 +103,7 @@ export function incidentDetail(
       const to = e.to?.length ? ` to ${e.to.join(', ')}` : '';
       const tags = [
         outbound && e.event ? e.event : '',
+        outbound ? notDelivered(e.delivery) : '',
         e.automatic ? `automatic: ${e.automatic}` : '',
         e.unverified?.reason ? `unverified sender: ${e.unverified.reason}` : '',
       ]

@@ -1,4 +1,5 @@
 /** Builds outbound messages with the headers that make replies thread back to the incident. */
+import { createHash } from 'node:crypto';
 import { domainOf } from '../domain/address.js';
 import { cleanSubject, localPrefix, subjectLine, type SubjectPrefix } from '../domain/subject.js';
 import {
@@ -19,7 +20,7 @@ import { render } from './templates.js';
  * Whom a mail is for. The subject is always `[INC-n] ` + the incident's cleaned subject
  * (src/domain/subject.ts): customer mail adds a prefix (`Re`, `Resolved`); staff mail (to
  * agents, leads, managers) has none, so one person's mail about an incident shares one subject,
- * and is threaded to the first mail that person got about it (see threadUnder).
+ * and is threaded under one root for that person and incident (see staffThreadRoot).
  */
 export type Audience =
   { audience: 'customer'; subjectPrefix: SubjectPrefix } | { audience: 'staff' };
@@ -79,6 +80,7 @@ export function composeMail(
   // Always from the address the customer wrote to: that is where replies must come back.
   const box = mailboxFor(config, spec.incident.mailbox);
   const recipient = tokenRecipient(plan, spec.to);
+  const domain = domainOf(box.supportAddress);
   const incidentId = formatIncidentId(spec.incident.number);
   const body = render(
     spec.template,
@@ -108,7 +110,7 @@ export function composeMail(
     // Exchange ignores Auto-Submitted but honours this: no out-of-office replies to us.
     headers['X-Auto-Response-Suppress'] = 'All';
   }
-  return {
+  const message: NewOutboxMessage = {
     _id: spec.id,
     kind: spec.kind,
     incidentNumber: spec.incident.number,
@@ -118,7 +120,7 @@ export function composeMail(
       config.secret,
       spec.incident.number,
       uniquePart,
-      domainOf(box.supportAddress),
+      domain,
       recipient,
     ),
     inReplyTo: spec.inReplyTo,
@@ -139,20 +141,44 @@ export function composeMail(
     headers,
     attachmentIds: [...(spec.attachmentIds ?? [])],
   };
+  return spec.audience === 'staff'
+    ? threadUnder(
+        message,
+        staffThreadRoot(config.secret, spec.incident.number, spec.to, domain, recipient),
+      )
+    : message;
 }
 
 /**
- * Staff mail joins the thread of the first mail its recipient got about the incident
- * (`first`): In-Reply-To names what it answers (the agent's own command mail, if given), else
- * that first mail; References start with the first mail. The first mail itself is left alone.
+ * The thread root of everything one person on staff gets about an incident: a Message-ID
+ * derived from the incident and the address, so every mail can name it without a lookup. No
+ * mail carries it as its own Message-ID: mail clients thread mail that shares a missing
+ * parent under a placeholder (JWZ threading: Thunderbird, Apple Mail, mutt), and Gmail
+ * threads notifications whose References "consistently refer to the same message ID". It
+ * carries the recipient's token, so a reply that keeps only it still threads.
  */
-export function threadUnder(message: NewOutboxMessage, first: string): NewOutboxMessage {
-  if (first === message.messageId) return message;
-  const inReplyTo = message.inReplyTo ?? first;
+export function staffThreadRoot(
+  secret: string,
+  n: number,
+  address: string,
+  domain: string,
+  recipient: TokenRecipient,
+): string {
+  const who = createHash('sha256').update(address.toLowerCase()).digest('hex').slice(0, 16);
+  return outboundMessageId(secret, n, `thread-${who}`, domain, recipient);
+}
+
+/**
+ * Staff mail joins its recipient's thread about the incident (`root`): In-Reply-To names what
+ * it answers (the agent's own command mail, if given), else the root; References start with
+ * the root.
+ */
+export function threadUnder(message: NewOutboxMessage, root: string): NewOutboxMessage {
+  const inReplyTo = message.inReplyTo ?? root;
   const references = [
-    first,
-    ...(message.references ?? []).filter((r) => r !== first && r !== inReplyTo),
-    ...(inReplyTo !== first ? [inReplyTo] : []),
+    root,
+    ...(message.references ?? []).filter((r) => r !== root && r !== inReplyTo),
+    ...(inReplyTo !== root ? [inReplyTo] : []),
   ];
   return { ...message, inReplyTo, references };
 }

@@ -7,6 +7,7 @@ import type mongoose from 'mongoose';
 import { atomically, currentSession, db } from './db.js';
 import { findIncident } from './incidents.js';
 import { timelineWithMerged } from './review.js';
+import { withDelivery, type Delivery } from './outbox.js';
 import {
   ArchivedIncident,
   ArchivedTimelineEntry,
@@ -38,8 +39,10 @@ const MOVE_BATCH = 100;
 
 /**
  * What moves with an incident, hot collection → archive collection, and how a batch's
- * documents are found there. Staff threads carry the incident only in their `_id`
- * (`<number>/<address>`): anchored prefixes, which the `_id` index answers.
+ * documents are found there. Staff threads (the first mail each person on staff got about an
+ * incident, kept by versions before staff mail was threaded under a derived root, so written
+ * no more) carry the incident only in their `_id` (`<number>/<address>`): anchored prefixes,
+ * which the `_id` index answers.
  */
 const MOVED_WITH_INCIDENT = [
   { hot: 'timeline', archive: 'archive_timeline', of: byIncident },
@@ -121,14 +124,18 @@ async function copy(collection: string, docs: Doc[]): Promise<void> {
 
 /**
  * An incident with its whole timeline (merged duplicates' messages included), live or
- * archived by `maintenance run`: what `incidents show` and `attachments get` read.
+ * archived by `maintenance run`: what `incidents show` and `attachments get` read. Outbound
+ * mail carries its delivery from the outbox (pending, failed, sent).
  */
-export async function findIncidentRecord(
-  number: number,
-): Promise<{ incident: IncidentDoc & { archivedAt?: Date }; timeline: TimelineDoc[] } | null> {
+export async function findIncidentRecord(number: number): Promise<{
+  incident: IncidentDoc & { archivedAt?: Date };
+  timeline: (TimelineDoc & { delivery?: Delivery })[];
+} | null> {
   const incident = await findIncident(number);
-  if (incident) return { incident, timeline: await timelineWithMerged(number) };
-  return findArchivedIncident(number);
+  const record = incident
+    ? { incident, timeline: await timelineWithMerged(number) }
+    : await findArchivedIncident(number);
+  return record && { ...record, timeline: await withDelivery(record.timeline) };
 }
 
 export async function findArchivedIncident(

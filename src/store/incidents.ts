@@ -2,12 +2,14 @@ import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
 import { atomically, hasTransactions, isDuplicateKey } from './db.js';
+import { decidedMail, enqueueOutbox, type NewOutboxMessage, type OutboxClaim } from './outbox.js';
 import {
   GroupState,
   Incident,
   TimelineEntry,
   type IncidentDoc,
   type IncidentStatus,
+  type OutboxDoc,
   type TimelineDoc,
 } from './models.js';
 
@@ -26,6 +28,16 @@ export interface NewIncident {
   /** The support address it came in by; its mail goes out from there. */
   mailbox?: string;
   at: Date;
+  /**
+   * What was decided with the opening, written only by the run that opens the incident (a
+   * rerun that finds it opened decides again from what is stored): more timeline entries, and
+   * a mail (the acknowledgement), composed once the incident's number is known and stored in
+   * the same transaction, its entry among the first; `claim` as for enqueueOutbox.
+   */
+  decided?: {
+    timeline: NewTimelineEntry[];
+    mail?: { compose: (incident: IncidentDoc) => NewOutboxMessage; claim?: OutboxClaim };
+  };
 }
 
 /**
@@ -41,11 +53,11 @@ export interface NewIncident {
  */
 export async function openIncident(
   input: NewIncident,
-): Promise<{ incident: IncidentDoc; opened: boolean }> {
+): Promise<{ incident: IncidentDoc; opened: boolean; mail?: OutboxDoc }> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
     const number = await nextSequence('incident');
     try {
-      return { incident: await atomically(() => insertIncident(number, input)), opened: true };
+      return { ...(await atomically(() => insertIncident(number, input))), opened: true };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A retry of an insert that happened: the message's incident is there already.
@@ -67,8 +79,14 @@ export async function openIncident(
 /** Numbers drawn per new incident before giving up (the job is then retried with backoff). */
 const MAX_NUMBER_ATTEMPTS = 50;
 
-/** The incident, its first timeline entries and its audit entry, committed together. */
-async function insertIncident(number: number, input: NewIncident): Promise<IncidentDoc> {
+/**
+ * The incident, its first timeline entries, its audit entry and the mail decided with it,
+ * committed together.
+ */
+async function insertIncident(
+  number: number,
+  input: NewIncident,
+): Promise<{ incident: IncidentDoc; mail?: OutboxDoc }> {
   const timeline = input.timeline ?? [];
   const created = await Incident.create({
     _id: number,
@@ -86,14 +104,22 @@ async function insertIncident(number: number, input: NewIncident): Promise<Incid
     lastMessageAt: input.at,
     messageCount: timeline.filter((e) => e.type === 'message').length,
   });
-  if (timeline.length > 0)
+  const opened = created.toObject() as IncidentDoc;
+  const mail = input.decided?.mail;
+  const decided = mail && decidedMail(mail.compose(opened), input.at);
+  const entries = [
+    ...timeline,
+    ...(input.decided?.timeline ?? []),
+    ...(decided?.entry ? [decided.entry] : []),
+  ];
+  if (entries.length > 0)
     await TimelineEntry.insertMany(
-      timeline.map((e) => ({ ...e, incidentNumber: number })),
+      entries.map((e) => ({ ...e, incidentNumber: number })),
       { ordered: true },
     );
-  const opened = created.toObject() as IncidentDoc;
   await appendAudits(openedAudit(opened, input));
-  return opened;
+  if (!decided) return { incident: opened };
+  return { incident: opened, mail: await enqueueOutbox(decided.message, mail.claim) };
 }
 
 /** The `incident-opened` entry, keyed by the message, so a rerun records it once. */
@@ -210,7 +236,8 @@ export async function getTimelineEntry(id: string): Promise<TimelineDoc | null> 
  * How many times `event` happened to an incident up to `upTo`: which occurrence of a moment
  * an entry is (the 2nd priority change), the same however often it is asked again. Events
  * only: the mail that tells of one carries its kind too (`resolved`), and is recorded when
- * sent, so counting it would number the same moment differently before and after the send.
+ * decided, one entry per mail and per recipient, so counting it would number the moment by
+ * how many were told of it (and, for mail stored by an older version, by whether it was sent).
  */
 export async function countEvents(
   incidentNumber: number,

@@ -265,20 +265,15 @@ const outboxSchema = new Schema(
      */
     claimedBy: String,
     sentAt: Date,
+    /**
+     * Its timeline entry was written when the mail was decided, with the decision. Absent on
+     * mail stored before that was so: its sender writes the entry (src/actions/notify.ts).
+     */
+    onTimeline: Boolean,
   },
   { ...opts, timestamps: true },
 );
 outboxSchema.index({ incidentNumber: 1, kind: 1, createdAt: -1 });
-
-/**
- * The first mail each person on staff got about an incident (_id: `${incident}/${address}`):
- * every later one names it in In-Reply-To/References, so their mail client shows one thread.
- */
-const staffThreadSchema = new Schema(
-  { _id: String, messageId: { type: String, required: true }, at: Date },
-  opts,
-);
-export const StaffThread = mongoose.model('StaffThread', staffThreadSchema, 'staff_threads');
 
 /** Per-address delivery knowledge (e.g. undeliverable after a permanent bounce). */
 const addressSchema = new Schema(

@@ -1,5 +1,6 @@
 import { SEND_CLAIM_MS } from '../constants.js';
 import { isDuplicateKey } from './db.js';
+import type { NewTimelineEntry } from './incidents.js';
 import { Address, Outbox, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -17,25 +18,118 @@ export type NewOutboxMessage = Omit<
   | 'claimedBy'
 >;
 
+/** The job that will send a message right away, taking it at birth, and when. */
+export interface OutboxClaim {
+  by: string;
+  at: Date;
+}
+
 /**
- * Insert once; a retried producer gets the message it created the first time. `claim` (the
- * job that will send it right away, at that time) is taken at birth, in the same write.
+ * Insert once; a retried producer gets the message it created the first time. One upsert that
+ * returns the stored message, never a duplicate-key error: inside a transaction such an error
+ * would abort it. `claim` (the job that will send it right away, at that time) is taken at
+ * birth, in the same write.
  */
 export async function enqueueOutbox(
   message: NewOutboxMessage,
-  claim?: { by: string; at: Date },
+  claim?: OutboxClaim,
 ): Promise<OutboxDoc> {
-  try {
-    const created = await Outbox.create({
-      ...message,
-      state: 'pending',
-      ...(claim ? { claimedBy: claim.by, lastAttemptAt: claim.at } : {}),
-    });
-    return created.toObject() as OutboxDoc;
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
-    return (await Outbox.findById(message._id).lean<OutboxDoc>())!;
-  }
+  const { _id, ...fields } = message;
+  const now = new Date();
+  const stored = await Outbox.findOneAndUpdate(
+    { _id },
+    {
+      $setOnInsert: {
+        ...fields,
+        state: 'pending',
+        attempts: 0,
+        createdAt: now,
+        updatedAt: now,
+        ...(claim ? { claimedBy: claim.by, lastAttemptAt: claim.at } : {}),
+      },
+    },
+    { upsert: true, returnDocument: 'after', runValidators: true, timestamps: false },
+  ).lean<OutboxDoc>();
+  return stored!;
+}
+
+/** An outbound mail's timeline entry is `out-` + its outbox id. */
+const OUTBOUND_PREFIX = 'out-';
+
+/**
+ * The timeline entry of an outbound mail: what was decided to be sent, to whom, and when (its
+ * delivery is the outbox's to say). Keyed by the outbox id, so it is written once however
+ * often it is written. Null for mail about no single incident (a digest): it has no timeline.
+ */
+export function outboundEntry(
+  message: Pick<
+    NewOutboxMessage,
+    '_id' | 'kind' | 'incidentNumber' | 'from' | 'to' | 'messageId' | 'subject' | 'text'
+  >,
+  at: Date,
+): NewTimelineEntry | null {
+  if (message.incidentNumber === 0) return null;
+  return {
+    _id: `${OUTBOUND_PREFIX}${message._id}`,
+    at,
+    type: 'message',
+    direction: 'outbound',
+    messageId: message.messageId,
+    from: message.from ?? undefined,
+    to: [message.to],
+    subject: message.subject,
+    text: message.text,
+    event: message.kind,
+  };
+}
+
+/** A mail decided: the message to store and its timeline entry (none for a digest). */
+export interface DecidedMail {
+  message: NewOutboxMessage;
+  entry: NewTimelineEntry | null;
+}
+
+/**
+ * A composed message as decided at `at`: marked as having its timeline entry, which the caller
+ * writes with the decision (with its own timeline entries, in the same command, where it has
+ * some) and before or with the outbox insert.
+ */
+export function decidedMail(message: NewOutboxMessage, at: Date): DecidedMail {
+  return { message: { ...message, onTimeline: true }, entry: outboundEntry(message, at) };
+}
+
+/** Where an outbound mail stands, from the outbox. */
+export interface Delivery {
+  state: OutboxDoc['state'];
+  sentAt?: Date;
+  lastError?: string;
+}
+
+/**
+ * Timeline entries with each outbound mail's delivery attached (one read of the outbox): the
+ * timeline says a mail was decided, the outbox whether it went. A mail whose outbox record is
+ * gone went out (only sent mail is deleted, after its retention period) and gets none.
+ */
+export async function withDelivery<T extends { _id: string; direction?: string | null }>(
+  timeline: T[],
+): Promise<(T & { delivery?: Delivery })[]> {
+  const ids = timeline
+    .filter((e) => e.direction === 'outbound' && e._id.startsWith(OUTBOUND_PREFIX))
+    .map((e) => e._id.slice(OUTBOUND_PREFIX.length));
+  if (ids.length === 0) return timeline;
+  const found = await Outbox.find(
+    { _id: { $in: ids } },
+    { state: 1, sentAt: 1, lastError: 1 },
+  ).lean<OutboxDoc[]>();
+  const byId = new Map(found.map((o) => [`${OUTBOUND_PREFIX}${o._id}`, o]));
+  return timeline.map((e) => {
+    const o = byId.get(e._id);
+    if (!o) return e;
+    const delivery: Delivery = { state: o.state };
+    if (o.sentAt) delivery.sentAt = o.sentAt;
+    if (o.lastError) delivery.lastError = o.lastError;
+    return { ...e, delivery };
+  });
 }
 
 export async function getOutbox(id: string): Promise<OutboxDoc | null> {

@@ -89,26 +89,31 @@ describe('agent mail: threads and subjects', () => {
 
     const subject = '[INC-000001] Invoice 2026-11 charged twice';
     for (const m of [first, told, result]) expect(m.parsed.subject).toBe(subject);
-    expect(first.parsed.inReplyTo).toBeUndefined();
-    expect(told.parsed.inReplyTo).toBe(first.parsed.messageId);
-    expect(told.parsed.references).toBe(first.parsed.messageId);
-    // The result answers Alice's own mail, and its References start at the first mail.
+    // One thread root for Alice and this incident: named by every mail, carried by none.
+    const root = first.parsed.inReplyTo!;
+    expect(root).toMatch(/^<INC-000001\.thread-/);
+    expect(first.parsed.references).toBe(root);
+    expect(told.parsed.inReplyTo).toBe(root);
+    expect(told.parsed.references).toBe(root);
+    expect([first, told, result].map((m) => m.parsed.messageId)).not.toContain(root);
+    // The result answers Alice's own mail, and its References start at the root.
     expect(result.parsed.inReplyTo).toBe(command);
-    expect(result.parsed.references).toEqual([first.parsed.messageId, command]);
+    expect(result.parsed.references).toEqual([root, command]);
     expect(result.parsed.text).toContain('Partly done: your reply about INC-000001');
     expect(result.parsed.text).toContain(
       'unknown status "flying" (use pending, in-progress, closed;',
     );
     // Each mail still carries its own (recipient-bound) Message-ID.
     expect(new Set([first, told, result].map((m) => m.parsed.messageId)).size).toBe(3);
-    // Another agent's thread about the same incident starts at their own first mail.
+    // Another agent's thread about the same incident has a root of their own.
     await replyTo(result, ALICE, '#escalate the customer is upset');
     const toLead = await mailTo('lena@example.test', 'INC-000001', 'escalation');
     expect(toLead.parsed.subject).toBe(subject);
-    expect(toLead.parsed.inReplyTo).toBeUndefined();
+    expect(toLead.parsed.inReplyTo).toMatch(/^<INC-000001\.thread-/);
+    expect(toLead.parsed.inReplyTo).not.toBe(root);
     const second = await mailTo(ALICE, 'INC-000001', 'command-result', 2);
     expect(second.parsed.text).toContain('Done: your reply about INC-000001');
-    expect((second.parsed.references as string[])[0]).toBe(first.parsed.messageId);
+    expect((second.parsed.references as string[])[0]).toBe(root);
   });
 
   it('sends customer files with the assignee\u2019s mail up to the plan\u2019s limit, lists the rest, and never to another customer', async () => {
