@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import type { CommandStartedEvent } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveIncident } from '../../src/actions/changes.js';
 import { sweepProtocols } from '../../src/actions/protocols.js';
 import type { AppContext } from '../../src/context.js';
@@ -36,6 +36,7 @@ import {
 import {
   deliver,
   deliverReply,
+  monitoredMongoUri,
   SUPPORT,
   testEnv,
   useTestApp,
@@ -371,13 +372,6 @@ communication:
   });
 });
 
-/** A database of its own whose driver reports every command (as bench/db-profile.ts uses it). */
-const monitoredUri = (database: string) => {
-  const uri = new URL(inject('services').mongoUri);
-  uri.pathname = `/${database}_${process.pid}`;
-  uri.searchParams.set('monitorCommands', 'true');
-  return uri.toString();
-};
 const counting = new AsyncLocalStorage<true>();
 /** One protocol sweep; what it sent, and each database command it sent (op collection). */
 const countedSweep = async (ctx: AppContext) => {
@@ -402,7 +396,7 @@ const countedSweep = async (ctx: AppContext) => {
 const p1App = (database: string, now: () => Date, message: string) =>
   useTestApp({
     now,
-    env: { MONGODB_URI: monitoredUri(database), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
+    env: { MONGODB_URI: monitoredMongoUri(database), INCIDESK_SLA_SWEEP_SECONDS: '3600' },
     plan: `
 classification:
   rules:

@@ -124,6 +124,14 @@ function withDatabase(uri: string, dbName: string): string {
   return url.toString();
 }
 
+/** A database of its own whose driver reports every command (as bench/db-profile.ts uses it). */
+export function monitoredMongoUri(database: string): string {
+  const uri = new URL(inject('services').mongoUri);
+  uri.pathname = `/${database}_${process.pid}`;
+  uri.searchParams.set('monitorCommands', 'true');
+  return uri.toString();
+}
+
 /** Environment variables for an incidesk process (in-process or spawned) of this test. */
 export function testEnv(
   smtp: Pick<SmtpCapture, 'port'>,
