@@ -215,7 +215,7 @@ describe('two worker processes index at once, and one is killed in the middle', 
     await queueAll(queues, numbers, 'seeded');
 
     // Both processes take jobs; once some batches are in, kill one of them mid-flight.
-    await waitUntil('some batches applied', async () => (await indexedDocCount()) >= 100, 600_000);
+    await waitUntil('some batches applied', async () => (await indexedDocCount()) >= 200, 600_000);
     const atKill = await indexedDocCount();
     expect(await procs[0]!.kill('SIGKILL')).toBeNull();
     expect(atKill).toBeLessThan(TOTAL);
