@@ -163,11 +163,12 @@ export async function startApp(
     worker(QUEUES.announce, announceProcessor(ctx), followOn);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);
-    // Index jobs join batches, each one transaction: while one batch is applied the next
+    // Index jobs join batches, each one transaction; while one batch is applied the next
     // gathers. Without transactions, chunk writes (read-modify-write) are protected only by
-    // running one job at a time across all processes.
-    const indexing = hasTransactions() ? 2 * INDEX_BATCH_MAX_DOCUMENTS : 1;
-    worker(QUEUES.index, indexProcessor(ctx), indexing);
+    // running one job at a time across all processes: batches of one, no wait.
+    const indexBatch = hasTransactions() ? INDEX_BATCH_MAX_DOCUMENTS : 1;
+    const indexing = hasTransactions() ? 2 * indexBatch : 1;
+    worker(QUEUES.index, indexProcessor(ctx, indexBatch), indexing);
     await queues.index.setGlobalConcurrency(indexing);
     // Maintenance scans whole collections: never two runs at once, whichever process asks.
     worker(QUEUES.maintenance, maintenanceProcessor(ctx), 1);

@@ -5,14 +5,15 @@
  */
 import type { Job } from 'bullmq';
 import { indexDocuments } from '../src/actions/search.js';
-import { INDEX_BATCH_MAX_DOCUMENTS, INDEX_BATCH_WAIT_MS } from '../src/constants.js';
+import { INDEX_BATCH_WAIT_MS } from '../src/constants.js';
 import type { AppContext } from '../src/context.js';
 import { MicroBatcher } from '../src/micro-batch.js';
 import type { IndexJob } from '../src/queues.js';
 
-export function indexProcessor(ctx: AppContext) {
+/** `maxDocuments`: the largest batch (1 where there are no transactions: each job alone). */
+export function indexProcessor(ctx: AppContext, maxDocuments: number) {
   const batcher = new MicroBatcher((jobs: IndexJob[]) => indexDocuments(ctx, jobs), {
-    maxItems: INDEX_BATCH_MAX_DOCUMENTS,
+    maxItems: maxDocuments,
     waitMs: INDEX_BATCH_WAIT_MS,
   });
   return (job: Job<IndexJob>) => batcher.add(job.data);

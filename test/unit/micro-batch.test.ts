@@ -36,6 +36,12 @@ describe('MicroBatcher', () => {
     expect(overlapped()).toBe(false);
   });
 
+  it('runs each item at once when batches hold one (no transactions: one job at a time)', async () => {
+    const { batcher, runs } = recording({ maxItems: 1, waitMs: 60_000 });
+    expect(await batcher.add(1)).toBe(10); // would time out if it waited for the minute
+    expect(runs).toEqual([[1]]);
+  });
+
   it('runs the items of a failed batch alone, so only the failing one fails', async () => {
     const { batcher, runs } = recording({ maxItems: 10, waitMs: 10 }, (i) => i === 2);
     const settled = await Promise.allSettled([1, 2, 3].map((i) => batcher.add(i)));
