@@ -16,7 +16,7 @@ import { currentActor } from '../../src/store/audit.js';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { createKnownError } from '../../src/store/known-errors.js';
 import { Incident, TimelineEntry } from '../../src/store/models.js';
-import { indexedDocCount, indexSnapshot } from '../../src/store/search-index.js';
+import { applyDocuments, indexedDocCount, indexSnapshot } from '../../src/store/search-index.js';
 import {
   monitoredMongoUri,
   testEnv,
@@ -180,6 +180,31 @@ describe('index jobs that come due together are applied together', () => {
       expect.arrayContaining(jobs.map((j) => j.id)),
     );
     await expectSearchableAndRebuildable(jobs.map((j) => j.id));
+  });
+
+  it('reads the last chunks of more terms than one aggregation may union', async () => {
+    // 700 terms, each already holding a posting: the batch's tails take two aggregations,
+    // and each new posting must join the chunk already there, not replace it.
+    const before = await indexSnapshot();
+    const terms = Array.from({ length: 700 }, (_, i) => `wide${i}term`);
+    const weights = new Map(terms.map((t) => [t, 1] as const));
+    const record = (ref: string) => ({
+      kind: 'incident' as const,
+      ref,
+      title: ref,
+      status: 'closed',
+      at: new Date(),
+    });
+    await applyDocuments([{ id: 900_001, record: record('wide-1'), weights }]);
+    await applyDocuments([{ id: 900_002, record: record('wide-2'), weights }]);
+    const wide = await indexSnapshot();
+    for (const t of terms) expect(wide.terms[t]!.map(([id]) => id)).toEqual([900_001, 900_002]);
+    expect(wide.df[terms[699]!]).toBe(2);
+    // Both leave in one batch, and the index is as it was.
+    await applyDocuments(
+      [900_001, 900_002].map((id) => ({ id, record: null, weights: new Map() })),
+    );
+    expect(await indexSnapshot()).toEqual(before);
   });
 });
 
