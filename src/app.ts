@@ -9,6 +9,7 @@ import {
   AUDIT_SEAL_EVERY_MS,
   DIGEST_TICK_MS,
   FOLLOW_ON_CONCURRENCY,
+  INDEX_BATCH_MAX_DOCUMENTS,
   JOB_LOCK_MS,
   JOB_MAX_STALLED_COUNT,
   JOB_STALLED_INTERVAL_MS,
@@ -30,7 +31,7 @@ import { planReviewState, planReviewWarning } from './domain/plan-review.js';
 import { protocolGaps } from './domain/protocols.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { dueProtocolChecks } from './store/protocols.js';
-import { connectStore, disconnectStore } from './store/db.js';
+import { connectStore, disconnectStore, hasTransactions } from './store/db.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyProcessor } from '../workers/notify.js';
 import { notifyGaveUp } from './actions/notify.js';
@@ -162,9 +163,13 @@ export async function startApp(
     worker(QUEUES.announce, announceProcessor(ctx), followOn);
     worker(QUEUES.sla, slaProcessor(ctx), config.concurrency);
     worker(QUEUES.digest, digestProcessor(ctx), 1);
-    // Index writes are read-modify-write: one job at a time across all processes.
-    worker(QUEUES.index, indexProcessor(ctx), 1);
-    await queues.index.setGlobalConcurrency(1);
+    // Index jobs join batches, each one transaction; while one batch is applied the next
+    // gathers. Without transactions, chunk writes (read-modify-write) are protected only by
+    // running one job at a time across all processes: batches of one, no wait.
+    const indexBatch = hasTransactions() ? INDEX_BATCH_MAX_DOCUMENTS : 1;
+    const indexing = hasTransactions() ? 2 * indexBatch : 1;
+    worker(QUEUES.index, indexProcessor(ctx, indexBatch), indexing);
+    await queues.index.setGlobalConcurrency(indexing);
     // Maintenance scans whole collections: never two runs at once, whichever process asks.
     worker(QUEUES.maintenance, maintenanceProcessor(ctx), 1);
     await queues.maintenance.setGlobalConcurrency(1);

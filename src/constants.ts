@@ -84,9 +84,17 @@ export const DIGEST_TICK_MS = 5 * 60_000;
 export const AUDIT_SEAL_EVERY_MS = 500;
 /**
  * How long a re-index request waits before it runs, so that the changes of one moment (triage,
- * then assignment a moment later) are indexed once: search lags a change by about this much.
+ * then assignment a moment later) are indexed once: requests come due at the next whole
+ * period at least this far ahead, together, so search lags a change by one to two of these.
  */
 export const INDEX_DELAY_MS = 1000;
+/**
+ * Index jobs one process applies as one batch (one transaction): at most this many documents,
+ * cut this long after the first job of the batch started; jobs that start while a batch is
+ * being applied form the next. The `index` worker runs twice this many jobs at once.
+ */
+export const INDEX_BATCH_MAX_DOCUMENTS = 50;
+export const INDEX_BATCH_WAIT_MS = 50;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
 /**

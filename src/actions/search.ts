@@ -12,6 +12,7 @@ import {
   SIMILAR_QUERY_TERMS,
 } from '../constants.js';
 import { parseCommands } from '../domain/commands.js';
+import { indexDelayMs } from '../domain/index-batch.js';
 import { formatKnownErrorId } from '../domain/known-errors.js';
 import {
   knownErrorDocId,
@@ -22,7 +23,7 @@ import {
 } from '../domain/search.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { jobIds, type IndexJob, type Queues } from '../queues.js';
-import { findKnownError } from '../store/known-errors.js';
+import { findKnownErrors } from '../store/known-errors.js';
 import {
   Incident,
   KnownError,
@@ -31,13 +32,15 @@ import {
   type KnownErrorDoc,
   type TimelineDoc,
 } from '../store/models.js';
+import { atomically } from '../store/db.js';
 import {
-  applyDocument,
+  applyDocuments,
   BulkLoader,
   dropIndex,
-  incidentToIndex,
+  incidentsToIndex,
   IndexBuilder,
   type IndexedTerms,
+  type IndexUpdate,
   searchTerms,
   type RecordBody,
   type SearchResult,
@@ -108,32 +111,60 @@ function knownErrorIndexable(ke: KnownErrorDoc): Indexable {
   };
 }
 
-/** The index job: read the document's current text and make the index agree with it. */
-export async function indexDocument(ctx: Pick<AppContext, 'log'>, job: IndexJob) {
-  let id: number;
-  let doc: Indexable | null = null;
-  let indexed: IndexedTerms | null | undefined;
-  if (job.kind === 'incident') {
-    id = job.id;
-    // The incident, its messages and its index entry in one read.
-    const found = await incidentToIndex<IncidentDoc, TimelineDoc>(job.id);
-    if (found) {
-      const bodies = found.messages.filter(searchableMessage).map(messageText);
-      doc = incidentIndexable(found.incident, bodies);
-      indexed = found.indexed;
-    }
-  } else {
-    id = knownErrorDocId(job.id);
-    const ke = await findKnownError(job.id);
-    if (ke) doc = knownErrorIndexable(ke);
-  }
-  const weights = doc ? termWeights(doc.fields) : new Map<string, number>();
-  const changes = await applyDocument(id, doc?.record ?? null, weights, indexed);
-  ctx.log.debug({ component: 'search', ...job, ...changes }, 'indexed');
-  return changes;
+const docId = (job: IndexJob) => (job.kind === 'incident' ? job.id : knownErrorDocId(job.id));
+
+/**
+ * A batch of index jobs: read each document's current text and make the index agree with it,
+ * all in one transaction. The reads are shared (one aggregation for all the incidents with
+ * their messages and entries, one read for the known errors), and so are the writes.
+ */
+export async function indexDocuments(ctx: Pick<AppContext, 'log'>, jobs: readonly IndexJob[]) {
+  // One update per document, however many of its jobs the batch holds.
+  const unique = [...new Map(jobs.map((j) => [docId(j), j] as const)).values()];
+  const incidentIds = unique.filter((j) => j.kind === 'incident').map((j) => j.id);
+  const keIds = unique.filter((j) => j.kind === 'known-error').map((j) => j.id);
+  const changes = await atomically(async () => {
+    const incidents = incidentIds.length
+      ? await incidentsToIndex<IncidentDoc, TimelineDoc>(incidentIds)
+      : new Map();
+    const kes = new Map(
+      (keIds.length ? await findKnownErrors(keIds) : []).map((ke) => [ke._id, ke] as const),
+    );
+    const updates: IndexUpdate[] = unique.map((job) => {
+      if (job.kind === 'incident') {
+        const found = incidents.get(job.id);
+        const bodies = found?.messages.filter(searchableMessage).map(messageText) ?? [];
+        const doc = found && incidentIndexable(found.incident, bodies);
+        // An incident no longer there (archived) leaves the index.
+        return update(job.id, doc, found ? found.indexed : undefined);
+      }
+      const ke = kes.get(job.id);
+      return update(docId(job), ke && knownErrorIndexable(ke), undefined);
+    });
+    return applyDocuments(updates);
+  });
+  ctx.log.debug({ component: 'search', documents: unique.length, jobs: jobs.length }, 'indexed');
+  return jobs.map((j) => changes.get(docId(j))!);
 }
 
-/** Ask for a re-index of a document whose text changed; `cause` names the change (idempotent). */
+function update(
+  id: number,
+  doc: Indexable | undefined,
+  indexed: IndexedTerms | null | undefined,
+): IndexUpdate {
+  return {
+    id,
+    record: doc?.record ?? null,
+    weights: doc ? termWeights(doc.fields) : new Map(),
+    indexed,
+  };
+}
+
+/**
+ * Ask for a re-index of a document whose text changed; `cause` names the change (idempotent).
+ * The job comes due at the next whole INDEX_DELAY_MS at least that far ahead, so the requests
+ * of one moment come due together and the worker applies them as one batch.
+ */
 export async function queueIndex(
   ctx: { queues: Pick<Queues, 'index'> },
   job: IndexJob,
@@ -141,9 +172,10 @@ export async function queueIndex(
 ): Promise<void> {
   await ctx.queues.index.add('index', job, {
     jobId: jobIds.index(job, cause),
-    delay: INDEX_DELAY_MS,
+    delay: indexDelayMs(Date.now(), INDEX_DELAY_MS),
     // The job indexes the document as it is when it runs, so a request made while another for
-    // the same document still waits adds nothing; one made while it runs queues one more run.
+    // the same document still waits adds nothing; one made while it runs queues one more run,
+    // which BullMQ starts only after that one ends.
     deduplication: { id: `${job.kind}-${job.id}`, keepLastIfActive: true },
   });
 }

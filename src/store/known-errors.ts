@@ -21,6 +21,10 @@ export async function findKnownError(n: number): Promise<KnownErrorDoc | null> {
   return KnownError.findById(n).lean<KnownErrorDoc>();
 }
 
+export async function findKnownErrors(ids: readonly number[]): Promise<KnownErrorDoc[]> {
+  return KnownError.find({ _id: { $in: [...ids] } }).lean<KnownErrorDoc[]>();
+}
+
 export async function listKnownErrors(filter: {
   status?: KnownErrorStatus;
 }): Promise<KnownErrorDoc[]> {

@@ -14,11 +14,12 @@
  *   its stale postings;
  * - `search_meta`: the number of indexed documents (for idf).
  *
- * Writes are read-modify-write of whole chunks, so they are serialised: only the `index`
- * queue's worker (global concurrency 1) and `incidesk search --reindex` (which pauses that
- * queue) write.
+ * Only the `index` queue's worker and `incidesk search --reindex` (which pauses that queue)
+ * write. Writes are read-modify-write of whole chunks: the worker applies a batch of documents
+ * in one transaction, so two batches that touch the same chunk conflict and one reruns
+ * (without transactions, one index job runs at a time across processes; see src/app.ts).
  */
-import type { AnyBulkWriteOperation, Collection, Document } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
 import { SEARCH_CHUNK_POSTINGS, SEARCH_MAX_CHUNKS_PER_TERM } from '../constants.js';
 import {
   chunkNumber,
@@ -28,11 +29,17 @@ import {
   idealScore,
   impactTier,
   rank,
-  tierOfChunk,
   type Hit,
   type TermPostings,
 } from '../domain/search.js';
-import { db } from './db.js';
+import {
+  chunksToRead,
+  editPostings,
+  type ChunkPostings,
+  type Contribution,
+  type DocumentChange,
+} from '../domain/index-batch.js';
+import { currentSession, db } from './db.js';
 import { Incident, SearchDocument, SearchPosting, TimelineEntry } from './models.js';
 
 /** What a hit shows. */
@@ -55,7 +62,6 @@ interface ContributionFields {
 }
 type DocumentEntry = IndexRecord & ContributionFields;
 
-type Contribution = [term: string, weight: number, chunk: number];
 export type RecordBody = Omit<IndexRecord, '_id'>;
 
 const contributions = (r: ContributionFields): Contribution[] =>
@@ -90,14 +96,17 @@ export async function indexedDocCount(): Promise<number> {
 }
 
 /**
- * What re-indexing an incident reads, in one command: the incident, its messages (only the
- * fields that decide what is indexed) and its index entry's terms.
+ * What re-indexing incidents reads, in one command: each incident, its messages (only the
+ * fields that decide what is indexed) and its index entry's terms. Incidents that do not
+ * exist are missing from the result.
  */
-export async function incidentToIndex<I, M>(
-  number: number,
-): Promise<{ incident: I; messages: M[]; indexed: IndexedTerms | null } | null> {
-  const [row] = await Incident.aggregate<I & { messages: M[]; indexed: IndexedTerms[] }>([
-    { $match: { _id: number } },
+export async function incidentsToIndex<I, M>(
+  numbers: readonly number[],
+): Promise<Map<number, { incident: I; messages: M[]; indexed: IndexedTerms | null }>> {
+  const rows = await Incident.aggregate<
+    I & { _id: number; messages: M[]; indexed: IndexedTerms[] }
+  >([
+    { $match: { _id: { $in: [...numbers] } } },
     {
       $lookup: {
         from: TimelineEntry.collection.collectionName,
@@ -121,172 +130,155 @@ export async function incidentToIndex<I, M>(
       },
     },
   ]);
-  if (!row) return null;
-  const { messages, indexed, ...incident } = row;
-  return { incident: incident as I, messages, indexed: indexed[0] ?? null };
+  return new Map(
+    rows.map(({ messages, indexed, ...incident }) => [
+      incident._id,
+      { incident: incident as I, messages, indexed: indexed[0] ?? null },
+    ]),
+  );
 }
 
 export async function getIndexRecord(id: number): Promise<IndexRecord | null> {
   return documents().findOne({ _id: id }, { projection: RECORD_ONLY });
 }
 
+/** One document's update: what a hit shows (null: remove it) and its term weights. */
+export interface IndexUpdate {
+  id: number;
+  record: RecordBody | null;
+  weights: ReadonlyMap<string, number>;
+  /** The document's entry as the caller read it (null: none); undefined: read it here. */
+  indexed?: IndexedTerms | null;
+}
+
 /**
- * Make the index say what `weights` say about document `id` (null: remove it). Only the
- * postings that differ are touched: one read of the affected chunks and one bulk write.
+ * `$unionWith` stages per aggregation when reading tail chunks: MongoDB allows 1,000 stages a
+ * pipeline, and a batch of new incidents adds postings to a few hundred terms.
  */
-export async function applyDocument(
-  id: number,
-  record: RecordBody | null,
-  weights: ReadonlyMap<string, number>,
-  /** The document's entry as the caller read it (null: none), to save reading it here. */
-  indexed?: IndexedTerms | null,
-): Promise<{ added: number; removed: number; changed: number }> {
-  const old =
-    indexed !== undefined
-      ? indexed
-      : await documents().findOne({ _id: id }, { projection: INDEXED_TERMS });
-  const before = new Map(
-    (old ? contributions(old) : []).map(([t, w, k]) => [t, { w, k }] as const),
-  );
-  const after = record ? weights : new Map<string, number>();
-  type Op = { term: string; kind: 'add' | 'remove' | 'change'; w: number; k: number };
-  const ops: Op[] = [];
-  let changed = 0;
-  for (const [term, prev] of before) {
-    const w = after.get(term);
-    if (w === undefined) ops.push({ term, kind: 'remove', w: prev.w, k: prev.k });
-    else if (Math.fround(w) !== prev.w) {
-      changed++;
-      // A weight that changes tier moves to a chunk of its new tier.
-      if (impactTier(w) === tierOfChunk(prev.k)) ops.push({ term, kind: 'change', w, k: prev.k });
-      else
-        ops.push({ term, kind: 'remove', w: prev.w, k: prev.k }, { term, kind: 'add', w, k: -1 });
-    }
+const TAILS_PER_READ = 500;
+
+/**
+ * The chunks `chunksToRead` names: those by id, and the last chunk of each term's tier, each
+ * one entry of the unique { t, k } index, in one aggregation (one more per TAILS_PER_READ).
+ */
+async function readChunks(
+  held: readonly { term: string; k: number }[],
+  tails: readonly { term: string; tier: number }[],
+): Promise<ChunkPostings[]> {
+  const session = currentSession();
+  const tailOf = ({ term, tier }: { term: string; tier: number }) => ({
+    $unionWith: {
+      coll: postings().collectionName,
+      pipeline: [
+        { $match: { t: term, k: { $gte: chunkNumber(tier, 0), $lt: chunkNumber(tier + 1, 0) } } },
+        { $sort: { k: -1 } },
+        { $limit: 1 },
+      ],
+    },
+  });
+  const groups: (typeof tails)[] = [];
+  for (let i = 0; i < tails.length; i += TAILS_PER_READ)
+    groups.push(tails.slice(i, i + TAILS_PER_READ));
+  const read: Chunk[] = [];
+  for (const [g, group] of (groups.length ? groups : [[]]).entries()) {
+    const ids = g === 0 ? held.map((h) => chunkId(h.term, h.k)) : [];
+    read.push(
+      ...(await postings()
+        .aggregate<Chunk>([{ $match: { _id: { $in: ids } } }, ...group.map(tailOf)], { session })
+        .toArray()),
+    );
   }
-  const newTerms = [...after.keys()].filter((t) => !before.has(t));
-  const goneTerms = [...before.keys()].filter((t) => !after.has(t));
-  for (const term of newTerms) ops.push({ term, kind: 'add', w: after.get(term)!, k: -1 });
+  // A chunk can be both held and a tail: keep one copy.
+  const unique = new Map(read.map((c) => [c._id, c] as const));
+  return [...unique.values()].map((c) => ({ term: c.t, k: c.k, ...decodePostings(c.p) }));
+}
 
-  const placed = new Map<string, number>(); // term → chunk now holding our posting
-  for (const [term, prev] of before) if (after.has(term)) placed.set(term, prev.k);
-
-  // One read for every chunk this change touches: those holding our postings now, and the
-  // last chunk of each added term's tier (where the addition goes if it has room, else into a
-  // new one after it). Each `$unionWith` reads one entry of the { t, k } index; a document
-  // has at most MAX_TERMS_PER_DOC (400) terms, well inside MongoDB's 1000 stages a pipeline.
-  const adds = ops.filter((o) => o.kind === 'add');
-  const tiers = new Map(adds.map((o) => [`${o.term}#${impactTier(o.w)}`, o] as const));
-  const held = [...new Set(ops.filter((o) => o.kind !== 'add').map((o) => chunkId(o.term, o.k)))];
-  const read =
-    ops.length === 0
+/**
+ * Make the index say what each update says about its document, for a whole batch at once:
+ * one read of every chunk the batch touches, then one write each for postings, term counts,
+ * entries and the document count, whatever the batch's size. Writes are read-modify-write of
+ * whole chunks, so the caller runs this in a transaction (concurrent batches that touch the
+ * same chunk conflict and one reruns) or alone (without transactions: one index job at a
+ * time across processes).
+ */
+export async function applyDocuments(
+  updates: readonly IndexUpdate[],
+): Promise<Map<number, { added: number; removed: number; changed: number }>> {
+  const session = currentSession();
+  const unread = updates.filter((u) => u.indexed === undefined).map((u) => u.id);
+  const entries = new Map(
+    unread.length === 0
       ? []
-      : await postings()
-          .aggregate<Chunk>([
-            { $match: { _id: { $in: held } } },
-            ...[...tiers.values()].map((o) => {
-              const tier = impactTier(o.w);
-              return {
-                $unionWith: {
-                  coll: postings().collectionName,
-                  pipeline: [
-                    {
-                      $match: {
-                        t: o.term,
-                        k: { $gte: chunkNumber(tier, 0), $lt: chunkNumber(tier + 1, 0) },
-                      },
-                    },
-                    { $sort: { k: -1 } },
-                    { $limit: 1 },
-                  ],
-                },
-              };
-            }),
-          ])
-          .toArray();
-  const chunks = new Map(read.map((c) => [c._id, c] as const));
-  const lastOfTier = new Map<string, Chunk>();
-  for (const c of chunks.values()) {
-    const key = `${c.t}#${tierOfChunk(c.k)}`;
-    if ((lastOfTier.get(key)?.k ?? -1) < c.k) lastOfTier.set(key, c);
-  }
-  for (const o of adds) {
-    const tier = impactTier(o.w);
-    const last = lastOfTier.get(`${o.term}#${tier}`);
-    o.k = !last ? chunkNumber(tier, 0) : last.n < SEARCH_CHUNK_POSTINGS ? last.k : last.k + 1;
-  }
-  const edited = new Map<string, { term: string; k: number; ids: number[]; ws: number[] }>();
-  for (const o of ops) {
-    const cid = chunkId(o.term, o.k);
-    let e = edited.get(cid);
-    if (!e) {
-      const c = chunks.get(cid);
-      const d = c ? decodePostings(c.p) : { ids: [], weights: [] };
-      e = { term: o.term, k: o.k, ids: d.ids, ws: d.weights };
-      edited.set(cid, e);
-    }
-    const at = e.ids.indexOf(id);
-    if (o.kind === 'remove') {
-      if (at >= 0) {
-        e.ids.splice(at, 1);
-        e.ws.splice(at, 1);
-      }
-    } else if (at >= 0) e.ws[at] = o.w;
-    else {
-      e.ids.push(id);
-      e.ws.push(o.w);
-    }
-    if (o.kind !== 'remove') placed.set(o.term, o.k);
-  }
-  const writes: AnyBulkWriteOperation<Chunk>[] = [...edited].map(([cid, e]) =>
-    e.ids.length === 0
-      ? { deleteOne: { filter: { _id: cid } } }
-      : {
-          replaceOne: {
-            filter: { _id: cid },
-            replacement: {
-              _id: cid,
-              t: e.term,
-              k: e.k,
-              n: e.ids.length,
-              p: encodePostings(e.ids, e.ws),
-            },
-            upsert: true,
-          },
-        },
+      : (
+          await documents()
+            .find({ _id: { $in: unread } }, { projection: INDEXED_TERMS, session })
+            .toArray()
+        ).map((e) => [e._id, e] as const),
   );
-  if (writes.length) await postings().bulkWrite(writes, { ordered: true });
-  const dfChanges = [
-    ...newTerms.map((t) => [t, 1] as const),
-    ...goneTerms.map((t) => [t, -1] as const),
-  ];
-  if (dfChanges.length) {
+  const changes: DocumentChange[] = updates.map((u) => {
+    const old = u.indexed === undefined ? entries.get(u.id) : u.indexed;
+    return {
+      id: u.id,
+      before: old ? contributions(old) : null,
+      after: u.record ? u.weights : null,
+    };
+  });
+  const { held, tails } = chunksToRead(changes);
+  const read = held.length + tails.length ? await readChunks(held, tails) : [];
+  const edit = editPostings(changes, read, SEARCH_CHUNK_POSTINGS);
+
+  if (edit.chunks.length)
+    await postings().bulkWrite(
+      edit.chunks.map(({ term, k, ids, weights }) => {
+        const _id = chunkId(term, k);
+        return ids.length === 0
+          ? { deleteOne: { filter: { _id } } }
+          : {
+              replaceOne: {
+                filter: { _id },
+                replacement: { _id, t: term, k, n: ids.length, p: encodePostings(ids, weights) },
+                upsert: true,
+              },
+            };
+      }),
+      // Each chunk once, so the order does not matter, and unordered writes of one kind go
+      // in one command.
+      { ordered: false, session },
+    );
+  if (edit.df.size) {
     await termStats().bulkWrite(
-      dfChanges.map(([t, d]) => ({
+      [...edit.df].map(([t, d]) => ({
         updateOne: { filter: { _id: t }, update: { $inc: { df: d } }, upsert: true },
       })),
-      { ordered: false },
+      { ordered: false, session },
     );
-    if (goneTerms.length)
-      await termStats().deleteMany({ _id: { $in: goneTerms }, df: { $lte: 0 } });
+    const fewer = [...edit.df].filter(([, d]) => d < 0).map(([t]) => t);
+    if (fewer.length)
+      await termStats().deleteMany({ _id: { $in: fewer }, df: { $lte: 0 } }, { session });
   }
-
-  if (record) {
-    const list: Contribution[] = [...after].map(([t, w]) => [
-      t,
-      Math.fround(w),
-      placed.get(t) ?? 0,
-    ]);
-    await documents().replaceOne(
-      { _id: id },
-      { ...record, ...contributionFields(list) },
-      { upsert: true },
+  const records = new Map(updates.map((u) => [u.id, u.record] as const));
+  await documents().bulkWrite(
+    [...edit.entries].map(([id, list]) => {
+      const record = records.get(id);
+      return list && record
+        ? {
+            replaceOne: {
+              filter: { _id: id },
+              replacement: { ...record, _id: id, ...contributionFields(list) },
+              upsert: true,
+            },
+          }
+        : { deleteOne: { filter: { _id: id } } };
+    }),
+    { ordered: false, session },
+  );
+  if (edit.docs !== 0)
+    await meta().updateOne(
+      { _id: 'stats' },
+      { $inc: { docs: edit.docs } },
+      { upsert: true, session },
     );
-    if (!old) await meta().updateOne({ _id: 'stats' }, { $inc: { docs: 1 } }, { upsert: true });
-  } else if (old) {
-    await documents().deleteOne({ _id: id });
-    await meta().updateOne({ _id: 'stats' }, { $inc: { docs: -1 } }, { upsert: true });
-  }
-  return { added: newTerms.length, removed: goneTerms.length, changed };
+  return edit.counts;
 }
 
 /** A term's highest-impact chunks: one read of the unique index { t, k }. */

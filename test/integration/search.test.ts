@@ -8,11 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { queueIndex } from '../../src/actions/search.js';
 import { formatIncidentId } from '../../src/domain/tokens.js';
 import { createKnownError, findKnownError } from '../../src/store/known-errors.js';
-import { Counter, Incident, TimelineEntry } from '../../src/store/models.js';
+import { Counter, TimelineEntry } from '../../src/store/models.js';
 import { timelineOf } from '../../src/store/incidents.js';
 import { indexedDocCount, indexSnapshot } from '../../src/store/search-index.js';
 import { deliver, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 import { runIncidesk } from '../support/process.js';
+import { insertCorpus, type Seed } from '../support/seed-incidents.js';
 import type { CapturedMail } from '../support/smtp-capture.js';
 
 const PLAN = `
@@ -32,19 +33,6 @@ function prng(seed: number) {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 2 ** 32;
   };
-}
-
-interface Seed {
-  number: number;
-  subject: string;
-  bodies: string[];
-  status: string;
-  priority: string;
-  group: string;
-  customer: string;
-  createdAt: Date;
-  resolvedAt?: Date;
-  resolution?: { cause: string; fix?: string; workaround?: string };
 }
 
 /** The incidents each ranking query must find first. */
@@ -153,42 +141,6 @@ function corpus(from: number, to: number): Seed[] {
     if (n >= from) all.push(s ? { ...s, number: n, createdAt } : filler);
   }
   return all;
-}
-
-async function insertCorpus(seeds: Seed[]) {
-  await Incident.collection.insertMany(
-    seeds.map((s) => ({
-      _id: s.number as never,
-      number: s.number,
-      openedBy: `seed-${s.number}`,
-      status: s.status,
-      subject: s.subject,
-      customer: { address: s.customer },
-      participants: [s.customer],
-      messageCount: s.bodies.length,
-      priority: s.priority,
-      group: s.group,
-      category: 'general',
-      createdAt: s.createdAt,
-      updatedAt: s.createdAt,
-      ...(s.resolution ? { resolution: s.resolution, resolvedAt: s.resolvedAt } : {}),
-    })),
-  );
-  await TimelineEntry.collection.insertMany(
-    seeds.flatMap((s) =>
-      s.bodies.map((text, i) => ({
-        _id: `seed-msg-${s.number}-${i}` as never,
-        incidentNumber: s.number,
-        at: new Date(s.createdAt.getTime() + i * 60_000),
-        type: 'message',
-        direction: 'inbound',
-        from: s.customer,
-        to: [SUPPORT],
-        subject: s.subject,
-        text,
-      })),
-    ),
-  );
 }
 
 const TOTAL = 300;

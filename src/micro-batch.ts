@@ -1,0 +1,49 @@
+/**
+ * Joins calls that arrive together into one batch: each `add` waits for the batch it joined
+ * and gets its own item's result. A batch is cut `waitMs` after its first item or at
+ * `maxItems`; batches run one at a time, and items that arrive while one runs form the next.
+ * A failed batch of several items runs each item alone, so one item that always fails does
+ * not fail the others with it.
+ */
+export class MicroBatcher<T, R> {
+  private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    /** Runs one batch; returns one result per item, in the items' order. */
+    private readonly run: (items: T[]) => Promise<R[]>,
+    private readonly options: { maxItems: number; waitMs: number },
+  ) {}
+
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ item, resolve, reject });
+      if (this.running) return; // the running batch starts the next when it ends
+      if (this.pending.length >= this.options.maxItems) this.cut();
+      else this.timer ??= setTimeout(() => this.cut(), this.options.waitMs);
+    });
+  }
+
+  private cut(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.pending.splice(0, this.options.maxItems);
+    if (batch.length === 0) return;
+    this.running = true;
+    void this.settle(batch).finally(() => {
+      this.running = false;
+      if (this.pending.length > 0) this.cut();
+    });
+  }
+
+  private async settle(batch: MicroBatcher<T, R>['pending']): Promise<void> {
+    try {
+      const results = await this.run(batch.map((b) => b.item));
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.reject(err);
+      for (const b of batch) await this.settle([b]);
+    }
+  }
+}

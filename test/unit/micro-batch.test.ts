@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { MicroBatcher } from '../../src/micro-batch.js';
+
+/** A batcher whose runs are recorded; `fails(item)` makes any batch holding that item throw. */
+function recording(options: { maxItems: number; waitMs: number }, fails = (_: number) => false) {
+  const runs: number[][] = [];
+  let running = 0;
+  let overlapped = false;
+  const batcher = new MicroBatcher(async (items: number[]) => {
+    runs.push(items);
+    overlapped ||= running > 0;
+    running++;
+    await new Promise((r) => setTimeout(r, 20));
+    running--;
+    if (items.some(fails)) throw new Error(`batch ${items.join(',')} failed`);
+    return items.map((i) => i * 10);
+  }, options);
+  return { batcher, runs, overlapped: () => overlapped };
+}
+
+describe('MicroBatcher', () => {
+  it('runs what arrives within the wait as one batch, and gives each caller its result', async () => {
+    const { batcher, runs } = recording({ maxItems: 10, waitMs: 30 });
+    const results = await Promise.all([1, 2, 3].map((i) => batcher.add(i)));
+    expect(results).toEqual([10, 20, 30]);
+    expect(runs).toEqual([[1, 2, 3]]);
+  });
+
+  it('cuts at maxItems, runs one batch at a time, and gathers the next meanwhile', async () => {
+    const { batcher, runs, overlapped } = recording({ maxItems: 2, waitMs: 1000 });
+    const first = [1, 2].map((i) => batcher.add(i)); // full: runs at once
+    await new Promise((r) => setTimeout(r, 5));
+    const later = [3, 4, 5].map((i) => batcher.add(i)); // while it runs
+    expect(await Promise.all([...first, ...later])).toEqual([10, 20, 30, 40, 50]);
+    expect(runs).toEqual([[1, 2], [3, 4], [5]]);
+    expect(overlapped()).toBe(false);
+  });
+
+  it('runs each item at once when batches hold one (no transactions: one job at a time)', async () => {
+    const { batcher, runs } = recording({ maxItems: 1, waitMs: 60_000 });
+    expect(await batcher.add(1)).toBe(10); // would time out if it waited for the minute
+    expect(runs).toEqual([[1]]);
+  });
+
+  it('runs the items of a failed batch alone, so only the failing one fails', async () => {
+    const { batcher, runs } = recording({ maxItems: 10, waitMs: 10 }, (i) => i === 2);
+    const settled = await Promise.allSettled([1, 2, 3].map((i) => batcher.add(i)));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toBe('batch 2 failed');
+    expect(runs).toEqual([[1, 2, 3], [1], [2], [3]]);
+    // Still working afterwards.
+    expect(await batcher.add(4)).toBe(40);
+  });
+});
