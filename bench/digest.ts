@@ -29,6 +29,9 @@ import {
 } from '../src/domain/digest-schedule.js';
 import { parsePlan } from '../src/plan/load.js';
 import { connectStore, disconnectStore } from '../src/store/db.js';
+import { parseDuration } from '../src/domain/duration.js';
+import { groupCalendar, groupEscalationChain, reviewSla } from '../src/domain/escalation.js';
+import { warnAt } from '../src/domain/sla.js';
 import { Incident } from '../src/store/models.js';
 import { warmReportCaches } from '../src/store/reporting.js';
 import { mulberry32 } from '../test/support/prng.js';
@@ -38,6 +41,8 @@ import { bar, note, num, round, table, withDatabase } from './util.js';
 
 const N = num('BENCH_DIGEST_N', 1_000_000);
 const BATCH = 2000;
+/** What a kept database was seeded by: one seeded by another version is seeded again. */
+const SEED_VERSION = 2;
 /** The span of the history. At 1M over 3 years a day has ~913 incidents, which is what a
  * daily digest's cost depends on; a smaller N over a shorter span keeps that density. */
 const YEARS = num('BENCH_DIGEST_YEARS', 3);
@@ -69,6 +74,72 @@ const CATEGORIES = [
   'general',
 ];
 
+/** The benchmark's plan: one group, the default SLA, warning and escalation chain. */
+const PLAN = parsePlan(
+  `version: 1
+organisation: Bench Corp
+agents: [{ id: mia, name: Mia, email: mia@example.test, groups: [desk] }]
+groups: [{ id: desk, name: Desk }]
+routing: { default: desk }
+`,
+  'bench',
+);
+
+type SeedClock = {
+  targetMs: number;
+  consumedMs: number;
+  runningSince: Date | null;
+  stoppedAt: Date | null;
+  breachedAt?: Date;
+};
+
+/**
+ * The SLA state the sweep would have left on an open incident by `now`: warnings sent,
+ * escalated once per `repeatAfter` since the first breach until the chain ran out, and
+ * `slaCheckAt`, its next look, from the product's own reviewSla.
+ */
+function sweptSla(
+  clocks: { firstResponse: SeedClock; resolution: SeedClock },
+  group: string,
+  now: Date,
+) {
+  const cal = groupCalendar(PLAN, group);
+  const chain = groupEscalationChain(PLAN, group);
+  const repeatAfterMs = parseDuration(PLAN.escalation.repeatAfter);
+  const warned = (c: SeedClock) => {
+    const w = warnAt(c, cal, PLAN.sla.warnAt);
+    return w && w <= now ? { ...c, warnedAt: w } : c;
+  };
+  const firstResponse = warned(clocks.firstResponse);
+  const resolution = warned(clocks.resolution);
+  const breaches = [firstResponse.breachedAt, resolution.breachedAt].flatMap((d) =>
+    d ? [d.getTime()] : [],
+  );
+  const firstBreach = breaches.length ? Math.min(...breaches) : null;
+  const level =
+    firstBreach === null
+      ? 0
+      : Math.min(chain.length, 1 + Math.floor((now.getTime() - firstBreach) / repeatAfterMs));
+  const lastEscalatedAt =
+    firstBreach === null ? null : new Date(firstBreach + (level - 1) * repeatAfterMs);
+  const { nextCheckAt } = reviewSla(
+    { clocks: { firstResponse, resolution }, escalationLevel: level, lastEscalatedAt },
+    cal,
+    { warnFraction: PLAN.sla.warnAt, repeatAfterMs, chain },
+    now,
+  );
+  return {
+    sla: {
+      firstResponse,
+      resolution,
+      escalationLevel: level,
+      notifiedLevel: level,
+      ...(lastEscalatedAt ? { lastEscalatedAt } : {}),
+    },
+    slaCheckAt: nextCheckAt,
+  };
+}
+
 /** Incident n of N, created in order over the three years before `now`. */
 function makeIncident(n: number, now: Date, rnd: () => number) {
   const from = now.getTime() - YEARS * 365 * DAY;
@@ -87,7 +158,7 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
   const resolveAfter = Math.max(ackAfter + 60_000, exp(0.7 * resT));
   const resolved = !open && acked && resolveAfter < age;
   const at = (ms: number) => new Date(createdAt.getTime() + ms);
-  const clock = (target: number, done: number | null) =>
+  const clock = (target: number, done: number | null): SeedClock =>
     done !== null
       ? {
           targetMs: target,
@@ -111,6 +182,14 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
     : open
       ? (['assigned', 'in-progress', 'pending-customer'] as const)[Math.floor(rnd() * 3)]!
       : 'in-progress'; // acknowledged long ago, never resolved (rare)
+  const group = GROUPS[Math.floor(rnd() ** 1.5 * GROUPS.length)]!;
+  const clocks = {
+    firstResponse: clock(respT, acked ? ackAfter : null),
+    resolution: clock(resT, resolved ? resolveAfter : null),
+  };
+  const { sla, slaCheckAt } = resolved
+    ? { sla: { ...clocks, escalationLevel: 0, notifiedLevel: 0 }, slaCheckAt: null }
+    : sweptSla(clocks, group, now);
   return {
     _id: n,
     number: n,
@@ -124,15 +203,10 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
     impact: 'medium',
     urgency: 'medium',
     priority,
-    group: GROUPS[Math.floor(rnd() ** 1.5 * GROUPS.length)]!,
+    group,
     assignee: `agent${Math.floor(rnd() * 40)}`,
-    sla: {
-      firstResponse: clock(respT, acked ? ackAfter : null),
-      resolution: clock(resT, resolved ? resolveAfter : null),
-      escalationLevel: 0,
-      notifiedLevel: 0,
-    },
-    slaCheckAt: null,
+    sla,
+    slaCheckAt,
     firstRespondedAt: acked ? at(ackAfter) : undefined,
     resolvedAt: resolved ? at(resolveAfter) : undefined,
     closedAt: status === 'closed' ? at(resolveAfter + 7 * DAY) : undefined,
@@ -171,8 +245,12 @@ async function main() {
   try {
     // 1. seed (a kept database's `bench_seed` says when, so its history ends at that `now`)
     const seedInfo = () =>
-      mongoose.connection.db!.collection<{ _id: string; n: number; now: Date }>('bench_seed');
-    const seeded = keep ? await seedInfo().findOne({ _id: 'seed', n: N }) : null;
+      mongoose.connection.db!.collection<{ _id: string; n: number; version: number; now: Date }>(
+        'bench_seed',
+      );
+    const seeded = keep
+      ? await seedInfo().findOne({ _id: 'seed', n: N, version: SEED_VERSION })
+      : null;
     let seedS = 0;
     if (seeded) {
       now = seeded.now;
@@ -198,7 +276,7 @@ async function main() {
       }
       progress.stop();
       seedS = (performance.now() - t0) / 1000;
-      if (keep) await seedInfo().insertOne({ _id: 'seed', n: N, now });
+      if (keep) await seedInfo().insertOne({ _id: 'seed', n: N, version: SEED_VERSION, now });
     }
     note(`seeded in ${round(seedS)} s; filling the day caches of the last 400 days`);
     const [cachedDays, warmMs] = await timed(() =>
@@ -209,15 +287,7 @@ async function main() {
     );
 
     // 3. digests
-    const plan = parsePlan(
-      `version: 1
-organisation: Bench Corp
-agents: [{ id: mia, name: Mia, email: mia@example.test, groups: [desk] }]
-groups: [{ id: desk, name: Desk }]
-routing: { default: desk }
-`,
-      'bench',
-    );
+    const plan = PLAN;
     const recipient: DigestRecipient = {
       agent: plan.agents[0]!,
       schedule: { hour: 7, timezone: 'UTC', periods: ['daily', 'weekly', 'monthly'] },
