@@ -13,11 +13,13 @@
  *   npm run bench:digest      (node --expose-gc --import tsx bench/digest.ts)
  *
  * Environment: BENCH_DIGEST_N (1000000), BENCH_DIGEST_YEARS (3), BENCH_MONGO_URI or MONGODB_URI
- * (an external MongoDB; default: start SecantusDB as the tests do). BENCH_DIGEST_DB names a
+ * (an external MongoDB; default: start SecantusDB as the tests do), BENCH_SERVER_PID (that
+ * server's process id: prints each digest's server CPU time). BENCH_DIGEST_DB names a
  * database to keep after the run and to reuse when it already holds the N incidents (with an
  * external server: seeding a million takes half an hour, so two versions of the code can be
  * measured on the same history).
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';
 import { buildDigest, loadDigestInputs, type DigestRecipient } from '../src/actions/digest.js';
@@ -48,6 +50,17 @@ const SEED_VERSION = 2;
 const YEARS = num('BENCH_DIGEST_YEARS', 3);
 const DAY = 86_400_000;
 const H = 3_600_000;
+/**
+ * The database server's process id (BENCH_SERVER_PID, Linux), to print the server CPU time
+ * each digest cost: on a shared machine, wall time follows the load and this does not.
+ */
+const SERVER_PID = process.env.BENCH_SERVER_PID;
+function serverCpuMs(): number {
+  if (!SERVER_PID) return 0;
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second)
+  const fields = readFileSync(`/proc/${SERVER_PID}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 /** Targets per digest (ms). */
 const TARGET_MS: Record<DigestPeriod, number> = { daily: 1000, weekly: 2000, monthly: 5000 };
 
@@ -322,14 +335,18 @@ async function main() {
       ],
     ];
     const results: Record<string, number[]> = {};
+    const serverCpu: Record<string, number[]> = {};
     const allReads = startDbProfile();
     for (const period of ['daily', 'weekly', 'monthly'] as DigestPeriod[]) {
       const window = previousWindow(periodContaining(period, now, 'UTC'));
       for (const run of [1, 2]) {
         const profile = startDbProfile();
+        const cpu0 = serverCpuMs();
         const [built, ms] = await timed(async () =>
           buildDigest({ config, plan }, recipient, await loadDigestInputs(window, now), now),
         );
+        const cpu = serverCpuMs() - cpu0;
+        if (SERVER_PID) (serverCpu[period] ??= []).push(cpu);
         // Driver-side durations: server time, waiting behind the other reads, and the transfer.
         for (const c of profile.stop(6).top)
           note(`  ${c.op}: ${c.count} × avg ${c.avgMs} ms, max ${c.maxMs} ms`);
@@ -349,7 +366,9 @@ async function main() {
           String(built.model.totals.resolved),
         ]);
         const parts = Object.entries(built.reads).map(([k, v]) => `${k} ${round(v)}`);
-        note(`${period} run ${run}: ${round(ms)} ms (reads done at: ${parts.join(', ')})`);
+        note(
+          `${period} run ${run}: ${round(ms)} ms${SERVER_PID ? `, server CPU ${cpu} ms` : ''} (reads done at: ${parts.join(', ')})`,
+        );
       }
     }
     // The server's own plan for every read shape the digests sent (COLLSCAN: no index used).
@@ -395,6 +414,7 @@ async function main() {
           monthly: paced('monthly'),
         },
         openCountMs: round(openMs),
+        ...(SERVER_PID ? { serverCpuMs: serverCpu } : {}),
         digestMs: results,
         targetMs: TARGET_MS,
       })}\n`,
