@@ -13,11 +13,13 @@
  *   npm run bench:digest      (node --expose-gc --import tsx bench/digest.ts)
  *
  * Environment: BENCH_DIGEST_N (1000000), BENCH_DIGEST_YEARS (3), BENCH_MONGO_URI or MONGODB_URI
- * (an external MongoDB; default: start SecantusDB as the tests do). BENCH_DIGEST_DB names a
+ * (an external MongoDB; default: start SecantusDB as the tests do), BENCH_SERVER_PID (that
+ * server's process id: prints each digest's server CPU time). BENCH_DIGEST_DB names a
  * database to keep after the run and to reuse when it already holds the N incidents (with an
  * external server: seeding a million takes half an hour, so two versions of the code can be
  * measured on the same history).
  */
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import mongoose from 'mongoose';
 import { buildDigest, loadDigestInputs, type DigestRecipient } from '../src/actions/digest.js';
@@ -29,6 +31,9 @@ import {
 } from '../src/domain/digest-schedule.js';
 import { parsePlan } from '../src/plan/load.js';
 import { connectStore, disconnectStore } from '../src/store/db.js';
+import { parseDuration } from '../src/domain/duration.js';
+import { groupCalendar, groupEscalationChain, reviewSla } from '../src/domain/escalation.js';
+import { warnAt } from '../src/domain/sla.js';
 import { Incident } from '../src/store/models.js';
 import { warmReportCaches } from '../src/store/reporting.js';
 import { mulberry32 } from '../test/support/prng.js';
@@ -38,11 +43,24 @@ import { bar, note, num, round, table, withDatabase } from './util.js';
 
 const N = num('BENCH_DIGEST_N', 1_000_000);
 const BATCH = 2000;
+/** What a kept database was seeded by: one seeded by another version is seeded again. */
+const SEED_VERSION = 2;
 /** The span of the history. At 1M over 3 years a day has ~913 incidents, which is what a
  * daily digest's cost depends on; a smaller N over a shorter span keeps that density. */
 const YEARS = num('BENCH_DIGEST_YEARS', 3);
 const DAY = 86_400_000;
 const H = 3_600_000;
+/**
+ * The database server's process id (BENCH_SERVER_PID, Linux), to print the server CPU time
+ * each digest cost: on a shared machine, wall time follows the load and this does not.
+ */
+const SERVER_PID = process.env.BENCH_SERVER_PID;
+function serverCpuMs(): number {
+  if (!SERVER_PID) return 0;
+  // utime and stime, fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 a second)
+  const fields = readFileSync(`/proc/${SERVER_PID}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 /** Targets per digest (ms). */
 const TARGET_MS: Record<DigestPeriod, number> = { daily: 1000, weekly: 2000, monthly: 5000 };
 
@@ -69,6 +87,72 @@ const CATEGORIES = [
   'general',
 ];
 
+/** The benchmark's plan: one group, the default SLA, warning and escalation chain. */
+const PLAN = parsePlan(
+  `version: 1
+organisation: Bench Corp
+agents: [{ id: mia, name: Mia, email: mia@example.test, groups: [desk] }]
+groups: [{ id: desk, name: Desk }]
+routing: { default: desk }
+`,
+  'bench',
+);
+
+type SeedClock = {
+  targetMs: number;
+  consumedMs: number;
+  runningSince: Date | null;
+  stoppedAt: Date | null;
+  breachedAt?: Date;
+};
+
+/**
+ * The SLA state the sweep would have left on an open incident by `now`: warnings sent,
+ * escalated once per `repeatAfter` since the first breach until the chain ran out, and
+ * `slaCheckAt`, its next look, from the product's own reviewSla.
+ */
+function sweptSla(
+  clocks: { firstResponse: SeedClock; resolution: SeedClock },
+  group: string,
+  now: Date,
+) {
+  const cal = groupCalendar(PLAN, group);
+  const chain = groupEscalationChain(PLAN, group);
+  const repeatAfterMs = parseDuration(PLAN.escalation.repeatAfter);
+  const warned = (c: SeedClock) => {
+    const w = warnAt(c, cal, PLAN.sla.warnAt);
+    return w && w <= now ? { ...c, warnedAt: w } : c;
+  };
+  const firstResponse = warned(clocks.firstResponse);
+  const resolution = warned(clocks.resolution);
+  const breaches = [firstResponse.breachedAt, resolution.breachedAt].flatMap((d) =>
+    d ? [d.getTime()] : [],
+  );
+  const firstBreach = breaches.length ? Math.min(...breaches) : null;
+  const level =
+    firstBreach === null
+      ? 0
+      : Math.min(chain.length, 1 + Math.floor((now.getTime() - firstBreach) / repeatAfterMs));
+  const lastEscalatedAt =
+    firstBreach === null ? null : new Date(firstBreach + (level - 1) * repeatAfterMs);
+  const { nextCheckAt } = reviewSla(
+    { clocks: { firstResponse, resolution }, escalationLevel: level, lastEscalatedAt },
+    cal,
+    { warnFraction: PLAN.sla.warnAt, repeatAfterMs, chain },
+    now,
+  );
+  return {
+    sla: {
+      firstResponse,
+      resolution,
+      escalationLevel: level,
+      notifiedLevel: level,
+      ...(lastEscalatedAt ? { lastEscalatedAt } : {}),
+    },
+    slaCheckAt: nextCheckAt,
+  };
+}
+
 /** Incident n of N, created in order over the three years before `now`. */
 function makeIncident(n: number, now: Date, rnd: () => number) {
   const from = now.getTime() - YEARS * 365 * DAY;
@@ -87,7 +171,7 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
   const resolveAfter = Math.max(ackAfter + 60_000, exp(0.7 * resT));
   const resolved = !open && acked && resolveAfter < age;
   const at = (ms: number) => new Date(createdAt.getTime() + ms);
-  const clock = (target: number, done: number | null) =>
+  const clock = (target: number, done: number | null): SeedClock =>
     done !== null
       ? {
           targetMs: target,
@@ -111,6 +195,14 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
     : open
       ? (['assigned', 'in-progress', 'pending-customer'] as const)[Math.floor(rnd() * 3)]!
       : 'in-progress'; // acknowledged long ago, never resolved (rare)
+  const group = GROUPS[Math.floor(rnd() ** 1.5 * GROUPS.length)]!;
+  const clocks = {
+    firstResponse: clock(respT, acked ? ackAfter : null),
+    resolution: clock(resT, resolved ? resolveAfter : null),
+  };
+  const { sla, slaCheckAt } = resolved
+    ? { sla: { ...clocks, escalationLevel: 0, notifiedLevel: 0 }, slaCheckAt: null }
+    : sweptSla(clocks, group, now);
   return {
     _id: n,
     number: n,
@@ -124,15 +216,10 @@ function makeIncident(n: number, now: Date, rnd: () => number) {
     impact: 'medium',
     urgency: 'medium',
     priority,
-    group: GROUPS[Math.floor(rnd() ** 1.5 * GROUPS.length)]!,
+    group,
     assignee: `agent${Math.floor(rnd() * 40)}`,
-    sla: {
-      firstResponse: clock(respT, acked ? ackAfter : null),
-      resolution: clock(resT, resolved ? resolveAfter : null),
-      escalationLevel: 0,
-      notifiedLevel: 0,
-    },
-    slaCheckAt: null,
+    sla,
+    slaCheckAt,
     firstRespondedAt: acked ? at(ackAfter) : undefined,
     resolvedAt: resolved ? at(resolveAfter) : undefined,
     closedAt: status === 'closed' ? at(resolveAfter + 7 * DAY) : undefined,
@@ -171,8 +258,12 @@ async function main() {
   try {
     // 1. seed (a kept database's `bench_seed` says when, so its history ends at that `now`)
     const seedInfo = () =>
-      mongoose.connection.db!.collection<{ _id: string; n: number; now: Date }>('bench_seed');
-    const seeded = keep ? await seedInfo().findOne({ _id: 'seed', n: N }) : null;
+      mongoose.connection.db!.collection<{ _id: string; n: number; version: number; now: Date }>(
+        'bench_seed',
+      );
+    const seeded = keep
+      ? await seedInfo().findOne({ _id: 'seed', n: N, version: SEED_VERSION })
+      : null;
     let seedS = 0;
     if (seeded) {
       now = seeded.now;
@@ -198,7 +289,7 @@ async function main() {
       }
       progress.stop();
       seedS = (performance.now() - t0) / 1000;
-      if (keep) await seedInfo().insertOne({ _id: 'seed', n: N, now });
+      if (keep) await seedInfo().insertOne({ _id: 'seed', n: N, version: SEED_VERSION, now });
     }
     note(`seeded in ${round(seedS)} s; filling the day caches of the last 400 days`);
     const [cachedDays, warmMs] = await timed(() =>
@@ -209,15 +300,7 @@ async function main() {
     );
 
     // 3. digests
-    const plan = parsePlan(
-      `version: 1
-organisation: Bench Corp
-agents: [{ id: mia, name: Mia, email: mia@example.test, groups: [desk] }]
-groups: [{ id: desk, name: Desk }]
-routing: { default: desk }
-`,
-      'bench',
-    );
+    const plan = PLAN;
     const recipient: DigestRecipient = {
       agent: plan.agents[0]!,
       schedule: { hour: 7, timezone: 'UTC', periods: ['daily', 'weekly', 'monthly'] },
@@ -252,14 +335,18 @@ routing: { default: desk }
       ],
     ];
     const results: Record<string, number[]> = {};
+    const serverCpu: Record<string, number[]> = {};
     const allReads = startDbProfile();
     for (const period of ['daily', 'weekly', 'monthly'] as DigestPeriod[]) {
       const window = previousWindow(periodContaining(period, now, 'UTC'));
       for (const run of [1, 2]) {
         const profile = startDbProfile();
+        const cpu0 = serverCpuMs();
         const [built, ms] = await timed(async () =>
           buildDigest({ config, plan }, recipient, await loadDigestInputs(window, now), now),
         );
+        const cpu = serverCpuMs() - cpu0;
+        if (SERVER_PID) (serverCpu[period] ??= []).push(cpu);
         // Driver-side durations: server time, waiting behind the other reads, and the transfer.
         for (const c of profile.stop(6).top)
           note(`  ${c.op}: ${c.count} × avg ${c.avgMs} ms, max ${c.maxMs} ms`);
@@ -279,7 +366,9 @@ routing: { default: desk }
           String(built.model.totals.resolved),
         ]);
         const parts = Object.entries(built.reads).map(([k, v]) => `${k} ${round(v)}`);
-        note(`${period} run ${run}: ${round(ms)} ms (reads done at: ${parts.join(', ')})`);
+        note(
+          `${period} run ${run}: ${round(ms)} ms${SERVER_PID ? `, server CPU ${cpu} ms` : ''} (reads done at: ${parts.join(', ')})`,
+        );
       }
     }
     // The server's own plan for every read shape the digests sent (COLLSCAN: no index used).
@@ -325,6 +414,7 @@ routing: { default: desk }
           monthly: paced('monthly'),
         },
         openCountMs: round(openMs),
+        ...(SERVER_PID ? { serverCpuMs: serverCpu } : {}),
         digestMs: results,
         targetMs: TARGET_MS,
       })}\n`,

@@ -11,6 +11,7 @@ import {
   groupEscalationChain,
   retargetClock,
   reviewSla,
+  slaCheckAfterChange,
   slaTargets,
   type ClockName,
   type SlaState,
@@ -73,7 +74,7 @@ export function firstSlaCheck(
   clocks: Partial<Record<ClockName, SlaClockDoc>>,
   now: Date,
 ): Date | null {
-  return nextCheck(ctx, incident, clocks, now).nextCheckAt;
+  return slaCheckAfterChange(nextCheck(ctx, incident, clocks, now), now);
 }
 
 /**
@@ -179,7 +180,7 @@ export async function updateClocks(
     set[`sla.${name}`] = clock;
   }
   const changed = { ...incident, ...(extra as Partial<IncidentDoc>) };
-  set.slaCheckAt = nextCheck(ctx, changed, clocks, now).nextCheckAt;
+  set.slaCheckAt = slaCheckAfterChange(nextCheck(ctx, changed, clocks, now), now);
   set.protocolCheckAt = protocolCheckAfter(ctx, changed, now, {
     scheduled: incident.protocolCheckAt,
     moment: change.moment,

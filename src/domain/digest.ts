@@ -20,6 +20,17 @@ export const DIGEST_LIST_ROWS = 5;
 /** An open incident is at risk when a clock of it reaches its target within this. */
 export const AT_RISK_WITHIN_MS = 86_400_000;
 
+/**
+ * Whether an open entry can be at risk before `horizon`: not breached, and a running clock due
+ * before it on the wall clock, the earliest it can be due (business hours only delay it).
+ */
+export function mayBeAtRisk(o: OpenEntry, horizon: number): boolean {
+  return (
+    !o.breached &&
+    [o.responseDueAt, o.resolutionDueAt].some((d) => d !== null && d.getTime() < horizon)
+  );
+}
+
 export interface ReviewActionLike {
   _id: string;
   incidentNumber: number;
@@ -221,7 +232,7 @@ export function computeDigest(input: DigestInput): DigestModel {
   };
   const atRisk = open
     .flatMap((o) => {
-      if (o.breached) return [];
+      if (!mayBeAtRisk(o, horizon)) return [];
       const clocks = [
         { clock: 'response' as const, dueAt: due(o, o.responseDueAt, o.responseClock) },
         { clock: 'resolution' as const, dueAt: due(o, o.resolutionDueAt, o.resolutionClock) },

@@ -117,6 +117,18 @@ export function reviewSla(
 }
 
 /**
+ * When the sweep must look at an incident after a change that carries out none of the
+ * review's actions (clocks started, paused, resumed, retargeted, moved to another calendar):
+ * at once when the review has any (a clock already due, a warning owed), else at its next
+ * look. So an unbreached running clock is never due before the incident's `slaCheckAt` unless
+ * that look is already due, which is what lets a digest find the incidents due soon by a range
+ * of `slaCheckAt` (src/store/reporting.ts).
+ */
+export function slaCheckAfterChange(review: SlaReview, now: Date): Date | null {
+  return review.actions.length ? now : review.nextCheckAt;
+}
+
+/**
  * Whom a "lead" or "manager" escalation step tells. Escalating to the person who already
  * has the incident achieves nothing: a lead who is the assignee is passed over for the
  * group's manager; with nobody else above, nobody is told, and `skipped` says why.

@@ -104,12 +104,50 @@ export interface OpenSet {
   /** Every open incident, counted per group and priority. */
   counts: OpenCount[];
   /**
-   * At least every entry a digest can list, whatever groups it covers: per group and
-   * priority the DIGEST_LIST_ROWS oldest (by createdAt, then number), and every unbreached
-   * one with a running clock due, wall-clock, before AT_RISK_WITHIN_MS from now (see
-   * src/domain/digest.ts). More entries change nothing.
+   * At least every entry a digest can list, whatever groups it covers: per group the
+   * DIGEST_LIST_ROWS oldest (by createdAt, then number: any set of groups has its oldest
+   * among its groups' oldest), and every unbreached one with a running clock due, in its
+   * group's calendar, before AT_RISK_WITHIN_MS from now (see src/domain/digest.ts). More
+   * entries change nothing.
    */
   entries: OpenEntry[];
+}
+
+/** The few fields of an incident that count it as open and rank it by age. */
+export type OpenRow = Pick<
+  IncidentLike,
+  'number' | 'status' | 'createdAt' | 'group' | 'priority' | 'mergedInto'
+>;
+
+/**
+ * The open incidents among `rows` counted per group and priority, and the numbers of the
+ * `perGroup` oldest of each group (by createdAt, then number): the entries a digest lists by
+ * age, whatever groups it covers.
+ */
+export function summariseOpen(
+  rows: readonly OpenRow[],
+  perGroup: number,
+): { counts: OpenCount[]; oldest: number[] } {
+  const open = rows.filter(
+    (r): r is OpenRow & { createdAt: Date } => isOpen(r) && r.createdAt instanceof Date,
+  );
+  const byGroup = new Map<string | null, (OpenRow & { createdAt: Date })[]>();
+  for (const r of open) {
+    const g = r.group ?? null;
+    let list = byGroup.get(g);
+    if (!list) byGroup.set(g, (list = []));
+    list.push(r);
+  }
+  const oldest = [...byGroup.values()].flatMap((list) =>
+    list
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || a.number - b.number)
+      .slice(0, perGroup)
+      .map((r) => r.number),
+  );
+  return {
+    counts: mergeOpenCounts(open.map((r) => ({ group: r.group, priority: r.priority, count: 1 }))),
+    oldest,
+  };
 }
 
 /** The counts with one row per group and priority (absent and null are one key: null). */

@@ -4,8 +4,8 @@
  *
  * - The facts of one UTC day: five indexed range queries, one per kind of event (createdAt,
  *   firstRespondedAt, resolvedAt and the two breach instants).
- * - Open incidents: one aggregation over the { status, createdAt } index, counting them all
- *   and sending only those a digest can list.
+ * - Open incidents: all of them by the { status, createdAt } index, a few fields each, to count;
+ *   in full only those a digest can list (the oldest, and those due soon by { slaCheckAt }).
  * - A settled day (over SETTLE_MS past its end) is cached the first time a digest needs it:
  *   its facts in `report_day_facts`, its per-hour counts in `report_day_counts`. A monthly
  *   digest covers two months of facts and a year of trend; reading a year of incidents for
@@ -21,6 +21,7 @@
 import {
   AT_RISK_WITHIN_MS,
   DIGEST_LIST_ROWS,
+  mayBeAtRisk,
   type HourCount,
   type ReviewActionLike,
 } from '../domain/digest.js';
@@ -29,7 +30,6 @@ import { Binary, type Collection, type Filter } from 'mongodb';
 import {
   factDays,
   factsOf,
-  mergeOpenCounts,
   openEntryOf,
   packFacts,
   packSummary,
@@ -40,8 +40,10 @@ import {
   type DaySummary,
   type Fact,
   type IncidentLike,
-  type OpenCount,
+  type OpenEntry,
+  type OpenRow,
   type OpenSet,
+  summariseOpen,
 } from '../domain/reporting.js';
 import { db, isDuplicateKey } from './db.js';
 import { Incident } from './models.js';
@@ -259,93 +261,63 @@ export async function incidentMailboxes(numbers: readonly number[]): Promise<Map
   return new Map(rows.flatMap((r) => (r.mailbox ? [[r.number, r.mailbox] as const] : [])));
 }
 
-/**
- * Whether the SLA clock at `path` runs and reaches its target before `horizon` on the wall
- * clock: dueOf in src/domain/reporting.ts, evaluated by the server (openEntryOf and the
- * digest decide again on each entry read).
- */
-const runsOutBefore = (path: string, horizon: Date) => ({
-  $and: [
-    { $ne: [{ $ifNull: [`${path}.runningSince`, null] }, null] },
-    { $eq: [{ $ifNull: [`${path}.stoppedAt`, null] }, null] },
-    {
-      $lt: [
-        {
-          $add: [
-            `${path}.runningSince`,
-            { $max: [0, { $subtract: [`${path}.targetMs`, `${path}.consumedMs`] }] },
-          ],
-        },
-        horizon,
-      ],
-    },
-  ],
-});
+/** What the open set reads of every open incident: enough to count it and rank it by age. */
+const OPEN_ROW_FIELDS = {
+  _id: 0,
+  number: 1,
+  status: 1,
+  createdAt: 1,
+  group: 1,
+  priority: 1,
+  mergedInto: 1,
+} as const;
 
 /**
- * The open incidents as a digest needs them (domain OpenSet), in two reads. First one
- * aggregation over the `{status, createdAt}` index in which the server counts them per group
- * and priority and picks those a digest can list: per group and priority the few oldest, and
- * the unbreached ones with a clock running out within AT_RISK_WITHIN_MS of `now`; then those
- * few by their numbers. A digest counts thousands of open incidents and lists a dozen; sending
- * every one took it most of its time at a million, and on SecantusDB building a document for
- * each candidate inside the aggregation costs as much again, so it picks numbers only.
+ * Any check time: a date. Written out so that the index bounds hold only dates on every
+ * server; SecantusDB walks the `{slaCheckAt}` index from its null entries (every incident
+ * whose clocks are done) for `$lt` alone, decoding each of them.
+ */
+const ANY_CHECK_TIME = new Date(0);
+
+/**
+ * The open incidents as a digest needs them (domain OpenSet), in three indexed reads:
+ *
+ * - every open incident, through the `{status, createdAt}` index, projected to the few fields
+ *   that count it and rank it by age (summariseOpen counts them per group and priority and
+ *   picks each group's oldest here, not on the server: on SecantusDB each expression an
+ *   aggregation evaluates per incident costs about as much as fetching it);
+ * - those the SLA sweep must look at within AT_RISK_WITHIN_MS of `now`, through the
+ *   `{slaCheckAt}` index: no clock of an unbreached incident is due before its `slaCheckAt`
+ *   unless that look is already due (slaCheckAfterChange), so these include every one at
+ *   risk; the digest decides which are, in their groups' calendars;
+ * - the oldest not among those, by number.
+ *
+ * A digest counts thousands of open incidents and lists a dozen; it reads in full only the
+ * few hundred it may list.
  */
 export async function openIncidentSet(now: Date): Promise<OpenSet> {
   const horizon = new Date(now.getTime() + AT_RISK_WITHIN_MS);
-  const notBreached = {
-    $and: [
-      { $eq: [{ $ifNull: ['$sla.firstResponse.breachedAt', null] }, null] },
-      { $eq: [{ $ifNull: ['$sla.resolution.breachedAt', null] }, null] },
-    ],
-  };
-  const dueSoon = {
-    $and: [
-      notBreached,
-      {
-        $or: [
-          {
-            $and: [
-              { $eq: [{ $ifNull: ['$firstRespondedAt', null] }, null] },
-              runsOutBefore('$sla.firstResponse', horizon),
-            ],
-          },
-          runsOutBefore('$sla.resolution', horizon),
-        ],
-      },
-    ],
-  };
-  const rows = await Incident.aggregate<{
-    _id: Partial<Omit<OpenCount, 'count'>>;
-    count: number;
-    oldest: number[];
-    dueSoon: number[];
-  }>([
-    // The status alone, so that any server plans it on the index (isOpen's other conditions
-    // follow as a stage of their own; MongoDB merges the two).
-    { $match: { status: { $in: OPEN_STATUSES } } },
-    { $match: { mergedInto: null, createdAt: { $type: 'date' } } },
-    {
-      $group: {
-        // An absent group or priority leaves its key out here; mergeOpenCounts makes it null.
-        _id: { group: '$group', priority: '$priority' },
-        count: { $sum: 1 },
-        oldest: {
-          $topN: { n: DIGEST_LIST_ROWS, sortBy: { createdAt: 1, number: 1 }, output: '$number' },
-        },
-        dueSoon: { $push: { $cond: [dueSoon, '$number', '$$REMOVE'] } },
-      },
-    },
+  const [rows, dueSoon] = await Promise.all([
+    // The status alone, which any server plans on the index (SecantusDB scans the whole
+    // collection for `{status: {$in}, mergedInto: null}`); summariseOpen checks the rest.
+    Incident.find({ status: { $in: OPEN_STATUSES } }, OPEN_ROW_FIELDS).lean<OpenRow[]>(),
+    Incident.find({ slaCheckAt: { $gte: ANY_CHECK_TIME, $lt: horizon } }, FACT_FIELDS).lean<
+      IncidentLike[]
+    >(),
   ]);
-  const listed = [...new Set(rows.flatMap((r) => [...r.oldest, ...r.dueSoon]))];
+  const { counts, oldest } = summariseOpen(rows, DIGEST_LIST_ROWS);
+  const read = new Set(dueSoon.map((i) => i.number));
+  const missing = oldest.filter((n) => !read.has(n));
   // One changed in between is listed as it is now, or not at all once closed: a digest is a
   // snapshot of a moment, and its counts and lists are a read apart either way.
-  const incidents = listed.length
-    ? await Incident.find({ number: { $in: listed } }, FACT_FIELDS).lean<IncidentLike[]>()
+  const older = missing.length
+    ? await Incident.find({ number: { $in: missing } }, FACT_FIELDS).lean<IncidentLike[]>()
     : [];
+  const listed = new Set(oldest);
+  const listable = (o: OpenEntry) => listed.has(o.number) || mayBeAtRisk(o, horizon.getTime());
   return {
-    counts: mergeOpenCounts(rows.map((r) => ({ ...r._id, count: r.count }))),
-    entries: incidents.flatMap((i) => openEntryOf(i) ?? []),
+    counts,
+    entries: [...dueSoon, ...older].flatMap((i) => openEntryOf(i) ?? []).filter(listable),
   };
 }
 

@@ -30,6 +30,7 @@ import { openIncident, updateIncident } from '../../src/store/incidents.js';
 import { Incident, type IncidentDoc } from '../../src/store/models.js';
 import { testEnv, testLogger, waitUntil, type TestEnv } from '../support/harness.js';
 import { mulberry32 } from '../support/prng.js';
+import { seededSlaCheck } from '../support/sla.js';
 import { runIncidesk } from '../support/process.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -169,6 +170,12 @@ async function seed(): Promise<void> {
     const at = (ms: number | undefined) =>
       ms === undefined ? undefined : new Date(s.createdAt.getTime() + ms);
     const status = s.resolveAfter !== undefined ? (s.closed ? 'closed' : 'resolved') : 'assigned';
+    const sla = {
+      firstResponse: clockFor(s.createdAt, respT, s.ackAfter),
+      resolution: clockFor(s.createdAt, resT, s.resolveAfter),
+      escalationLevel: 0,
+      notifiedLevel: 0,
+    };
     await updateIncident(incident.number, {
       status,
       priority: s.priority,
@@ -178,12 +185,9 @@ async function seed(): Promise<void> {
       firstRespondedAt: at(s.ackAfter),
       resolvedAt: at(s.resolveAfter),
       closedAt: s.closed ? at(s.resolveAfter! + H) : undefined,
-      sla: {
-        firstResponse: clockFor(s.createdAt, respT, s.ackAfter),
-        resolution: clockFor(s.createdAt, resT, s.resolveAfter),
-        escalationLevel: 0,
-        notifiedLevel: 0,
-      },
+      sla,
+      // As the SLA code leaves it (the sweep's next look; none once resolved).
+      slaCheckAt: status === 'assigned' ? seededSlaCheck(sla, s.createdAt) : null,
     } as never);
   }
   await mongoose.connection.db!.collection('review_actions').insertMany([

@@ -23,6 +23,7 @@ import { Incident } from '../../src/store/models.js';
 import { openIncidentSet } from '../../src/store/reporting.js';
 import { testEnv } from '../support/harness.js';
 import { mulberry32 } from '../support/prng.js';
+import { lastClockChange, seededSlaCheck } from '../support/sla.js';
 
 const H = 3600_000;
 const NOW = new Date('2026-11-24T09:00:00Z'); // a Tuesday
@@ -65,6 +66,7 @@ function seedIncidents(count: number) {
     const createdAt = new Date(NOW.getTime() - (1 + Math.floor(rnd() * 60)) * 6 * H);
     const group = pick(GROUPS);
     const priority = pick(PRIORITIES);
+    const sla = { firstResponse: clock(createdAt), resolution: clock(createdAt) };
     return {
       _id: n,
       number: n,
@@ -78,7 +80,9 @@ function seedIncidents(count: number) {
       assignee: pick(['ada', 'lou', null]),
       ...(rnd() < 0.05 ? { mergedInto: 1 } : {}),
       ...(rnd() < 0.3 ? { firstRespondedAt: new Date(createdAt.getTime() + H) } : {}),
-      sla: { firstResponse: clock(createdAt), resolution: clock(createdAt) },
+      sla,
+      // What the SLA code computed at the clocks' last change (the sweep has not looked since).
+      slaCheckAt: seededSlaCheck(sla, lastClockChange(sla, createdAt)),
       createdAt,
       updatedAt: createdAt,
     };

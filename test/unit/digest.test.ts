@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { computeDigest, mean, median, type DigestInput } from '../../src/domain/digest.js';
+import {
+  computeDigest,
+  mayBeAtRisk,
+  mean,
+  median,
+  type DigestInput,
+} from '../../src/domain/digest.js';
 import {
   periodContaining,
   previousWindow,
@@ -13,6 +19,7 @@ import {
   packFacts,
   packSummary,
   summariseDay,
+  summariseOpen,
   unpackFacts,
   unpackSummary,
   utcDaysBetween,
@@ -97,6 +104,54 @@ describe('facts and open entries', () => {
       { group: null, priority: null, count: 1 },
     ]);
     expect(set.entries).toEqual(entries);
+  });
+
+  it('summarises open incidents: counts per group and priority, each group oldest', () => {
+    const rows = [
+      // Group desk: six open, two of them created at the same instant (the number decides).
+      ...[5, 3, 2, 4, 1].map((h, k) => ({
+        number: 10 + k,
+        status: 'assigned',
+        createdAt: at(h),
+        group: 'desk',
+        priority: 'P2',
+      })),
+      { number: 9, status: 'in-progress', createdAt: at(2), group: 'desk', priority: 'P1' },
+      { number: 20, status: 'new', createdAt: at(7), group: 'net', priority: null },
+      { number: 21, status: 'new', createdAt: at(6) }, // no group, no priority
+      // Not open: resolved, merged, without a creation time.
+      { number: 30, status: 'resolved', createdAt: at(0), group: 'desk', priority: 'P2' },
+      { number: 31, status: 'assigned', createdAt: at(0), group: 'desk', mergedInto: 9 },
+      { number: 32, status: 'assigned', createdAt: null, group: 'net', priority: 'P3' },
+    ];
+    const { counts, oldest } = summariseOpen(rows, 3);
+    expect(counts).toEqual([
+      { group: 'desk', priority: 'P2', count: 5 },
+      { group: 'desk', priority: 'P1', count: 1 },
+      { group: 'net', priority: null, count: 1 },
+      { group: null, priority: null, count: 1 },
+    ]);
+    expect(oldest).toEqual([14, 9, 12, 20, 21]);
+  });
+
+  it('an entry may be at risk when unbreached with a clock due, wall-clock, before the horizon', () => {
+    const running = (since: number, targetH: number) => ({
+      targetMs: targetH * H,
+      consumedMs: 0,
+      runningSince: at(since),
+      stoppedAt: null,
+    });
+    const entry = (sla: IncidentLike['sla']) => openEntryOf(incident(1, { sla }))!;
+    const horizon = at(10).getTime();
+    expect(mayBeAtRisk(entry({ resolution: running(1, 8) }), horizon)).toBe(true);
+    expect(mayBeAtRisk(entry({ resolution: running(1, 9) }), horizon)).toBe(false);
+    expect(mayBeAtRisk(entry({ firstResponse: running(1, 2), resolution: null }), horizon)).toBe(
+      true,
+    );
+    expect(
+      mayBeAtRisk(entry({ resolution: { ...running(1, 8), breachedAt: at(0) } }), horizon),
+    ).toBe(false);
+    expect(mayBeAtRisk(entry({ resolution: null }), horizon)).toBe(false);
   });
 
   it('a day of facts packs into one document and back unchanged', () => {

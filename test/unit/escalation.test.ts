@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ALWAYS } from '../../src/domain/business-time.js';
+import { ALWAYS, type BusinessCalendar } from '../../src/domain/business-time.js';
 import {
   escalationRecipient,
   reviewSla,
+  slaCheckAfterChange,
   type SlaState,
   type TrackedClock,
 } from '../../src/domain/escalation.js';
-import { startClock, stopClock } from '../../src/domain/sla.js';
+import { dueAt, startClock, stopClock } from '../../src/domain/sla.js';
+import { mulberry32 } from '../support/prng.js';
 
 const M = 60_000;
 const t0 = new Date('2026-11-23T10:00:00Z');
@@ -88,6 +90,64 @@ describe('reviewSla', () => {
       escalationLevel: 0,
     };
     expect(reviewSla(s, ALWAYS, policy, at(1)).nextCheckAt).toEqual(at(6));
+  });
+});
+
+describe('slaCheckAfterChange', () => {
+  const OFFICE: BusinessCalendar = {
+    timezone: 'Europe/Berlin',
+    hours: Object.fromEntries(
+      (['mon', 'tue', 'wed', 'thu', 'fri'] as const).map((d) => [d, ['09:00-17:00']]),
+    ),
+    holidays: [],
+  };
+
+  it('looks at once when a change leaves a clock already due', () => {
+    // Retargeted to a tighter priority: the time already used is over the new target. The
+    // last step of the chain is left, so the review itself has nothing more to look at later.
+    const s = state({ ...startClock(t0, 20 * M), consumedMs: 30 * M }, 2, at(-60));
+    const review = reviewSla(s, ALWAYS, policy, at(5));
+    expect(review.nextCheckAt).toBeNull();
+    expect(slaCheckAfterChange(review, at(5))).toEqual(at(5));
+  });
+
+  it('is never after an unbreached running clock is due, unless it is now', () => {
+    const rnd = mulberry32(20261207);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    let checked = 0;
+    for (let k = 0; k < 2000; k++) {
+      const now = at(Math.floor(rnd() * 14 * 24 * 60));
+      const cal = pick([ALWAYS, OFFICE]);
+      const clock = (): TrackedClock | undefined => {
+        if (rnd() < 0.15) return undefined;
+        const targetMs = pick([15, 60, 240, 480, 1440, 4320]) * M;
+        const c: TrackedClock = {
+          targetMs,
+          consumedMs: Math.floor(rnd() * 1.5 * targetMs),
+          runningSince: rnd() < 0.8 ? at(Math.floor(rnd() * 14 * 24 * 60) - 7 * 24 * 60) : null,
+          stoppedAt: null,
+        };
+        if (c.runningSince && c.runningSince > now) c.runningSince = now;
+        if (rnd() < 0.3) c.warnedAt = now;
+        if (rnd() < 0.2) c.breachedAt = now;
+        return c;
+      };
+      const clocks = { firstResponse: clock(), resolution: clock() };
+      const s: SlaState = {
+        clocks,
+        escalationLevel: Math.floor(rnd() * 4),
+        lastEscalatedAt: rnd() < 0.5 ? at(-Math.floor(rnd() * 60)) : null,
+      };
+      const check = slaCheckAfterChange(reviewSla(s, cal, policy, now), now);
+      for (const c of [clocks.firstResponse, clocks.resolution]) {
+        if (!c?.runningSince || c.breachedAt) continue;
+        const due = dueAt(c, cal)!;
+        expect(check).not.toBeNull();
+        expect(check!.getTime()).toBeLessThanOrEqual(Math.max(due.getTime(), now.getTime()));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
   });
 });
 
