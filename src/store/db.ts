@@ -63,6 +63,14 @@ export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
   return mongoose.connection.transaction(fn);
 }
 
+/**
+ * Where stored dates start: the lower bound of a date range on an indexed field that is null
+ * when nothing is due (`slaCheckAt`, `protocolCheckAt`). MongoDB bounds a comparison with a
+ * date to dates by itself; SecantusDB walks and decodes every null entry of the index unless
+ * the range says where the dates begin.
+ */
+export const EARLIEST = new Date(0);
+
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }

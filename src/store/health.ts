@@ -4,6 +4,7 @@
  */
 import { listLeases } from './mailbox-lease.js';
 import mongoose from 'mongoose';
+import { EARLIEST } from './db.js';
 import { Incident, MailboxState, Outbox, RawMessage } from './models.js';
 
 export async function pingStore(): Promise<void> {
@@ -56,7 +57,7 @@ export async function oldestOverdueIncident(
   now: Date,
 ): Promise<{ incident: number; slaCheckAt: Date } | null> {
   const row = await Incident.findOne(
-    { slaCheckAt: { $ne: null, $lte: now } },
+    { slaCheckAt: { $gte: EARLIEST, $lte: now } },
     { number: 1, slaCheckAt: 1 },
   )
     .sort({ slaCheckAt: 1 })

@@ -1,7 +1,7 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
-import { atomically, hasTransactions, isDuplicateKey } from './db.js';
+import { atomically, EARLIEST, hasTransactions, isDuplicateKey } from './db.js';
 import { decidedMail, enqueueOutbox, type NewOutboxMessage, type OutboxClaim } from './outbox.js';
 import {
   GroupState,
@@ -411,17 +411,9 @@ export async function claimAssignment(
 
 /** Incidents whose SLA needs a look: the sweep's work list (never relies on Redis timers). */
 export async function incidentsDueForSlaCheck(now: Date, limit: number): Promise<number[]> {
-  const rows = await Incident.find({ slaCheckAt: { $ne: null, $lte: now } }, { number: 1 })
+  const rows = await Incident.find({ slaCheckAt: { $gte: EARLIEST, $lte: now } }, { number: 1 })
     .sort({ slaCheckAt: 1 })
     .limit(limit)
     .lean();
   return rows.map((r) => r.number);
-}
-
-/** The oldest pending SLA check, for health reporting. */
-export async function oldestOverdueSlaCheck(now: Date): Promise<Date | null> {
-  const row = await Incident.findOne({ slaCheckAt: { $ne: null, $lte: now } }, { slaCheckAt: 1 })
-    .sort({ slaCheckAt: 1 })
-    .lean();
-  return row?.slaCheckAt ?? null;
 }

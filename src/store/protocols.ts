@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { recipientKey, type DueMessage } from '../domain/protocols.js';
 import { appendAudit } from './audit.js';
-import { atomically, isDuplicateKey } from './db.js';
+import { atomically, EARLIEST, isDuplicateKey } from './db.js';
 import { appendTimeline } from './incidents.js';
 import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { Incident, ProtocolMessage, type IncidentDoc, type ProtocolMessageDoc } from './models.js';
@@ -175,7 +175,7 @@ export async function incidentsDueForProtocolCheck(
   now: Date,
   limit: number,
 ): Promise<IncidentDoc[]> {
-  return Incident.find({ protocolCheckAt: { $lte: now } })
+  return Incident.find({ protocolCheckAt: { $gte: EARLIEST, $lte: now } })
     .sort({ protocolCheckAt: 1 })
     .limit(limit)
     .lean<IncidentDoc[]>();

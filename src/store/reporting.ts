@@ -45,7 +45,7 @@ import {
   type OpenSet,
   summariseOpen,
 } from '../domain/reporting.js';
-import { db, isDuplicateKey } from './db.js';
+import { db, EARLIEST, isDuplicateKey } from './db.js';
 import { Incident } from './models.js';
 
 /** A day is cached once it is this far behind (late writers to it have finished). */
@@ -273,13 +273,6 @@ const OPEN_ROW_FIELDS = {
 } as const;
 
 /**
- * Any check time: a date. Written out so that the index bounds hold only dates on every
- * server; SecantusDB walks the `{slaCheckAt}` index from its null entries (every incident
- * whose clocks are done) for `$lt` alone, decoding each of them.
- */
-const ANY_CHECK_TIME = new Date(0);
-
-/**
  * The open incidents as a digest needs them (domain OpenSet), in three indexed reads:
  *
  * - every open incident, through the `{status, createdAt}` index, projected to the few fields
@@ -301,7 +294,7 @@ export async function openIncidentSet(now: Date): Promise<OpenSet> {
     // The status alone, which any server plans on the index (SecantusDB scans the whole
     // collection for `{status: {$in}, mergedInto: null}`); summariseOpen checks the rest.
     Incident.find({ status: { $in: OPEN_STATUSES } }, OPEN_ROW_FIELDS).lean<OpenRow[]>(),
-    Incident.find({ slaCheckAt: { $gte: ANY_CHECK_TIME, $lt: horizon } }, FACT_FIELDS).lean<
+    Incident.find({ slaCheckAt: { $gte: EARLIEST, $lt: horizon } }, FACT_FIELDS).lean<
       IncidentLike[]
     >(),
   ]);
