@@ -19,9 +19,8 @@ import {
   openLoads,
   updateIncident,
   type GroupStates,
-  type NewTimelineEntry,
 } from '../store/incidents.js';
-import type { IncidentDoc } from '../store/models.js';
+import type { IncidentDoc, NewTimelineEntry } from '../store/models.js';
 import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import type { MailSpec } from '../mail/compose.js';

@@ -16,13 +16,8 @@ import { OPEN_STATUSES } from '../domain/lifecycle.js';
 import { formatIncidentId } from '../domain/tokens.js';
 import { findAgent, findGroup } from '../plan/load.js';
 import { atomically } from '../store/db.js';
-import {
-  appendTimeline,
-  findIncident,
-  updateIncident,
-  type NewTimelineEntry,
-} from '../store/incidents.js';
-import type { IncidentDoc } from '../store/models.js';
+import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
+import type { IncidentDoc, NewTimelineEntry } from '../store/models.js';
 import {
   childrenOf,
   linkChild,

@@ -16,10 +16,9 @@ import {
   findIncident,
   openingMessage,
   updateIncident,
-  type NewTimelineEntry,
 } from '../store/incidents.js';
 import { hasTransactions } from '../store/db.js';
-import type { IncidentDoc, OutboxDoc } from '../store/models.js';
+import type { IncidentDoc, NewTimelineEntry, OutboxDoc } from '../store/models.js';
 import { enqueueOutbox } from '../store/outbox.js';
 import { decideMail, handOver } from './mail.js';
 import {

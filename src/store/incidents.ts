@@ -9,6 +9,7 @@ import {
   TimelineEntry,
   type IncidentDoc,
   type IncidentStatus,
+  type NewTimelineEntry,
   type OutboxDoc,
   type TimelineDoc,
 } from './models.js';
@@ -167,11 +168,6 @@ export async function messageIdHolder(
     parties: [...(hit.from ? [hit.from] : []), ...(hit.to ?? [])],
   };
 }
-
-export type NewTimelineEntry = Partial<
-  Omit<TimelineDoc, 'incidentNumber' | '_id' | 'at' | 'type'>
-> &
-  Pick<TimelineDoc, '_id' | 'at' | 'type'>;
 
 /** Append to the timeline; returns false when the entry was already there (a retry). */
 export async function appendTimeline(

@@ -587,6 +587,10 @@ export type IncidentDoc = Omit<InferSchemaType<typeof incidentSchema>, 'sla' | '
   } | null;
 };
 export type TimelineDoc = InferSchemaType<typeof timelineSchema> & { _id: string };
+export type NewTimelineEntry = Partial<
+  Omit<TimelineDoc, 'incidentNumber' | '_id' | 'at' | 'type'>
+> &
+  Pick<TimelineDoc, '_id' | 'at' | 'type'>;
 export type RawMessageDoc = Omit<InferSchemaType<typeof rawMessageSchema>, 'data'> & {
   _id: string;
   data?: Buffer | { buffer: Uint8Array } | null;

@@ -1,7 +1,6 @@
 import { SEND_CLAIM_MS } from '../constants.js';
 import { isDuplicateKey } from './db.js';
-import type { NewTimelineEntry } from './incidents.js';
-import { Address, Outbox, type OutboxDoc } from './models.js';
+import { Address, Outbox, type NewTimelineEntry, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
 const RECENT_ACKS_KEPT = 100;
