@@ -50,6 +50,14 @@ describe("triage's mail, sent by the triage job", () => {
       const doc = await Outbox.findById(id).lean();
       return doc?.state === 'sent' ? doc : null;
     });
+  /** A new report (routed by `subject`) while SMTP answers `code` for `agent`: its notice's id. */
+  const reportWhileAgentFails = async (code: number, agent: string, subject: string) => {
+    h.smtp.failWith(code, agent);
+    const customer = `${agent.split('@')[0]}-customer@example.com`;
+    await deliver(h.t.mailboxUser, { from: customer, to: SUPPORT, subject, text: subject });
+    const incident = await incidentOf(customer);
+    return { incident, id: `assignment-${incident.number}-triage` };
+  };
   const mailsTo = (address: string) =>
     h.smtp.messages.filter((m) => m.envelopeTo.includes(address));
 
@@ -116,15 +124,7 @@ describe("triage's mail, sent by the triage job", () => {
   });
 
   it('a temporary failure of its send is retried by the notify queue until it goes through', async () => {
-    h.smtp.failWith(451, 'fred@example.test');
-    await deliver(h.t.mailboxUser, {
-      from: 'quinn@example.com',
-      to: SUPPORT,
-      subject: 'Scanner jams on every page',
-      text: 'The scanner on floor 3 jams.',
-    });
-    const incident = await incidentOf('quinn@example.com');
-    const id = `assignment-${incident.number}-triage`;
+    const { id } = await reportWhileAgentFails(451, 'fred@example.test', 'Scanner jams');
     const failed = await waitUntil('a failed attempt', () =>
       Outbox.findOne({ _id: id, attempts: { $gte: 1 } }).lean(),
     );
@@ -139,15 +139,7 @@ describe("triage's mail, sent by the triage job", () => {
   });
 
   it('a permanent failure is recorded on the incident and ends as a dead letter, which a replay sends', async () => {
-    h.smtp.failWith(550, 'gina@example.test');
-    await deliver(h.t.mailboxUser, {
-      from: 'rita@example.com',
-      to: SUPPORT,
-      subject: 'Fax machine prints blank pages',
-      text: 'Every fax comes out blank.',
-    });
-    const incident = await incidentOf('rita@example.com');
-    const id = `assignment-${incident.number}-triage`;
+    const { incident, id } = await reportWhileAgentFails(550, 'gina@example.test', 'Fax blank');
     const failed = await waitUntil('the mail failed for good', () =>
       Outbox.findOne({ _id: id, state: 'failed' }).lean(),
     );
