@@ -122,9 +122,9 @@ export async function sendOrHandOver(
 
 /**
  * Send a pending message in hand and record it: the notify job's work, and that of a job
- * sending mail it has just stored claimed (sendOrHandOver: no queue hop, no read). A permanent failure is
- * recorded (the address undeliverable, the incident's timeline, the message failed) and then
- * thrown; any other is thrown as it came, for a retry.
+ * sending mail it has just stored claimed (sendOrHandOver: no queue hop, no read). A permanent
+ * failure is recorded (the address undeliverable, the incident's timeline, the message failed)
+ * and then thrown; any other is thrown as it came, for a retry.
  *
  * Recorded in one command, the "sent" mark: its timeline entry was written when the mail was
  * decided (`onTimeline`), so a reply can thread to it even before this mark. A process killed
