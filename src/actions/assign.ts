@@ -21,6 +21,7 @@ import {
   type GroupStates,
 } from '../store/incidents.js';
 import type { IncidentDoc, NewTimelineEntry } from '../store/models.js';
+import type { OutboxClaim } from '../store/outbox.js';
 import { filesForStaffMail } from './attachments.js';
 import { queueMail } from './mail.js';
 import type { MailSpec } from '../mail/compose.js';
@@ -328,14 +329,18 @@ export interface Known {
   similar?: Awaited<ReturnType<typeof similarSection>>;
 }
 
-/** Queue the agent's notification of the assignment made for `cause`, and record it queued. */
+/**
+ * Queue the agent's notification of the assignment made for `cause`, and record it queued;
+ * with a `claim`, the job telling sends it itself (see queueMail).
+ */
 export async function tellAssignee(
   ctx: AppContext,
   incident: IncidentDoc,
   cause: string,
   known: Known = {},
+  claim?: OutboxClaim,
 ) {
-  await notifyAssignee(ctx, incident, cause, known);
+  await notifyAssignee(ctx, incident, cause, known, claim);
   await updateIncident(
     incident.number,
     { assignNotified: true },
@@ -373,10 +378,19 @@ export async function tellLeadNobodyIsAvailable(
 }
 
 /** The assignment notification: everything needed to act, and how to act by replying. */
-async function notifyAssignee(ctx: AppContext, incident: IncidentDoc, cause: string, known: Known) {
+async function notifyAssignee(
+  ctx: AppContext,
+  incident: IncidentDoc,
+  cause: string,
+  known: Known,
+  claim?: OutboxClaim,
+) {
   const spec = await assigneeMail(ctx, incident, cause, known);
-  if (spec) await queueMail(ctx, spec);
+  if (spec) await queueMail(ctx, spec, claim);
 }
+
+/** The outbox id of the agent's mail about the assignment made for `cause`. */
+export const assignmentMailId = (number: number, cause: string) => `assignment-${number}-${cause}`;
 
 /** The agent's mail about the assignment made for `cause` (null: the assignee is not in the plan). */
 export async function assigneeMail(
@@ -394,7 +408,7 @@ export async function assigneeMail(
   const due = (clock?: { runningSince?: Date | null } | null) =>
     clock && clock.runningSince ? (dueAt(clock as Parameters<typeof dueAt>[0], cal) ?? null) : null;
   return {
-    id: `assignment-${incident.number}-${cause}`,
+    id: assignmentMailId(incident.number, cause),
     kind: 'assignment',
     incident,
     to: agent.email,

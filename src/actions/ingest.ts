@@ -39,10 +39,9 @@ import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
 import { queueIndex } from './search.js';
-import { bornFacts, jobIds, openingFacts, QUEUES } from '../queues.js';
-import { deliver } from './notify.js';
+import { bornFacts, jobIds, openingFacts } from '../queues.js';
+import { sendOrHandOver } from './notify.js';
 import { storeDecided } from './mail.js';
-import { withActor } from '../store/audit.js';
 import { isArchived } from '../store/archive.js';
 import { linkAttachments, saveAttachment } from '../store/attachments.js';
 import {
@@ -53,11 +52,10 @@ import {
   openIncident,
   recordMessage,
 } from '../store/incidents.js';
-import type { IncidentDoc, OutboxDoc, RawMessageDoc } from '../store/models.js';
+import type { IncidentDoc, RawMessageDoc } from '../store/models.js';
 import {
   claimAcknowledgement,
   decidedMail,
-  claimOutbox,
   getOutbox,
   senderStanding,
   markUndeliverable,
@@ -214,11 +212,11 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   // So is the acknowledgement, decided first: its timeline entry is among the incident's first
   // and its outbox message commits with it. This job sends it: claimed at birth, in the insert.
   const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
-  const sendAs = jobIds.ingest(rawId);
+  const claim = { by: jobIds.ingest(rawId), at: ctx.now() };
   const ackDecision = decision.send
     ? {
         compose: (opened: IncidentDoc) => composeAcknowledgement(ctx, opened, parsed, rawId),
-        claim: { by: sendAs, at: ctx.now() },
+        claim,
       }
     : null;
   const suppressed = decision.send
@@ -288,7 +286,6 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   }
 
   let ack = opening.mail ?? null;
-  let claimed = ack?.claimedBy === sendAs;
   // A retry after a crash keeps what the earlier run decided: only a run that did not open the
   // incident can be one, and only if the earlier run stored no acknowledgement does this run's
   // decision stand (the earlier run's rate-limit claim, if any, stays counted).
@@ -296,18 +293,14 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
     ack = await getOutbox(ackIdFor(rawId));
     if (!ack && ackDecision) {
       const stored = decidedMail(ackDecision.compose(incident), at);
-      ack = await storeDecided(stored, ackDecision.claim);
-      claimed = ack.claimedBy === sendAs;
+      ack = await storeDecided(stored, claim);
     } else if (!ack) {
       for (const entry of suppressed) await appendTimeline(incident.number, entry);
     }
   }
-  if (ack?.state === 'pending') {
-    // A rerun claims it again, unless another job is sending it (then that job finishes it).
-    const mine = claimed ? ack : await claimOutbox(ack._id, sendAs, ctx.now());
-    if (mine) await sendAcknowledgement(ctx, mine);
-    else await handToNotifier(ctx, ack._id);
-  }
+  // What the customer sees first: sent from here, as soon as it is stored, with no queue hop
+  // and no waiting behind the notify queue's other mail.
+  await sendOrHandOver(ctx, 'ack', ack, claim);
   await ctx.queues.triage.add(
     'triage',
     {
@@ -321,31 +314,6 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   log.info({ incident: incident.number, ack: ack !== null }, 'incident opened');
   return { outcome: 'new-incident', incident: incident.number };
 }
-
-/**
- * The acknowledgement is what the customer sees first, so it is sent from here, as soon as it
- * is stored: no queue hop and no read of what was just written, and no waiting behind the
- * notify queue's other mail. It runs as the notifier (whose work it is). A failure hands it to
- * the notify queue, which retries with backoff (and waits out a refused SMTP sign-in), or,
- * for one that failed for good (recorded by then), keeps it as a dead letter. A process
- * killed before the "sent" mark
- * leaves this job unfinished: its rerun (the same job id, so the same claim) finds the
- * acknowledgement pending and sends it, while the recovery sweep leaves it to that rerun.
- */
-async function sendAcknowledgement(ctx: AppContext, ack: OutboxDoc): Promise<void> {
-  try {
-    await withActor({ kind: 'worker', id: QUEUES.notify }, `acknowledgement ${ack._id}`, () =>
-      deliver(ctx, ack),
-    );
-  } catch {
-    // The notify job owns every failure: it retries one a retry may mend, and one that failed
-    // for good (already recorded) becomes its dead letter, for `incidesk dlq replay`.
-    await handToNotifier(ctx, ack._id);
-  }
-}
-
-const handToNotifier = (ctx: AppContext, outboxId: string) =>
-  ctx.queues.notify.add('ack', { outboxId }, { jobId: jobIds.notify(outboxId) });
 
 /** The intake's notes about a message (src/domain/intake.ts), on the incident's timeline. */
 async function recordIntakeNotes(

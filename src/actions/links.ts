@@ -18,6 +18,7 @@ import { findAgent, findGroup } from '../plan/load.js';
 import { atomically } from '../store/db.js';
 import { appendTimeline, findIncident, updateIncident } from '../store/incidents.js';
 import type { IncidentDoc, NewTimelineEntry } from '../store/models.js';
+import type { OutboxClaim } from '../store/outbox.js';
 import {
   childrenOf,
   linkChild,
@@ -211,15 +212,17 @@ export function relatedEntries(
 
 /**
  * Tell the group's lead about a possible outage, once per outage: keyed by the cluster's
- * first incident, however many reports follow.
+ * first incident, however many reports follow. With a `claim`, the job suggesting it sends it
+ * (see queueMail).
  */
 export async function suggestOutage(
   ctx: AppContext,
   incident: IncidentDoc,
   outage: NonNullable<Related['outage']>,
+  claim?: OutboxClaim,
 ): Promise<void> {
   const spec = outageMail(ctx, incident, outage);
-  if (spec) await queueMail(ctx, spec);
+  if (spec) await queueMail(ctx, spec, claim);
 }
 
 /** suggestOutage's mail (triage decides it with the incident's triage); null without a lead. */

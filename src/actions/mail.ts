@@ -1,15 +1,23 @@
 import type { AppContext } from '../context.js';
 import { composeMail, type MailSpec } from '../mail/compose.js';
 import { NO_REPLY_ADDRESS } from '../domain/sender.js';
-import { jobIds } from '../queues.js';
 import { atomically } from '../store/db.js';
 import { appendTimeline } from '../store/incidents.js';
 import { decidedMail, enqueueOutbox, type DecidedMail, type OutboxClaim } from '../store/outbox.js';
 import type { OutboxDoc } from '../store/models.js';
+import { handOver, sendOrHandOver } from './notify.js';
 
-/** Write the message to the outbox (once, by its id) and hand it to the notify worker. */
-export async function queueMail(ctx: AppContext, spec: MailSpec): Promise<void> {
-  await handOver(ctx, spec.kind, await storeMail(ctx, spec));
+/**
+ * Write the message to the outbox (once, by its id) and hand it to the notify worker; with a
+ * `claim`, the job that is storing it sends it itself (see sendOrHandOver).
+ */
+export async function queueMail(
+  ctx: AppContext,
+  spec: MailSpec,
+  claim?: OutboxClaim,
+): Promise<void> {
+  const stored = await storeMail(ctx, spec, claim);
+  await (claim ? sendOrHandOver(ctx, spec.kind, stored, claim) : handOver(ctx, spec.kind, stored));
 }
 
 /**
@@ -26,11 +34,15 @@ export function decideMail(ctx: AppContext, spec: MailSpec, at = ctx.now()): Dec
 /**
  * Write the message to the outbox, once by its id, with its timeline entry (inside a
  * transaction, with the change it tells of when there is one); null when there is nobody to
- * write to. `handOver` gives it to the notify worker.
+ * write to. `handOver` (src/actions/notify.ts) gives it to the notify worker.
  */
-export async function storeMail(ctx: AppContext, spec: MailSpec): Promise<OutboxDoc | null> {
+export async function storeMail(
+  ctx: AppContext,
+  spec: MailSpec,
+  claim?: OutboxClaim,
+): Promise<OutboxDoc | null> {
   const mail = decideMail(ctx, spec);
-  return mail && storeDecided(mail);
+  return mail && storeDecided(mail, claim);
 }
 
 /**
@@ -47,14 +59,4 @@ export async function storeDecided(
     if (entry) await appendTimeline(message.incidentNumber, entry);
     return enqueueOutbox(message, claim);
   });
-}
-
-/** Have the notify worker send a stored message, unless it was sent (or failed) before. */
-export async function handOver(ctx: AppContext, kind: string, message: OutboxDoc | null) {
-  if (message?.state !== 'pending') return;
-  await ctx.queues.notify.add(
-    kind,
-    { outboxId: message._id },
-    { jobId: jobIds.notify(message._id) },
-  );
 }

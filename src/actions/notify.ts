@@ -6,9 +6,10 @@
 import { UnrecoverableError } from 'bullmq';
 import type { AppContext } from '../context.js';
 import { mailboxFor } from '../config.js';
-import { jobIds } from '../queues.js';
+import { jobIds, QUEUES } from '../queues.js';
 import { PermanentDeliveryError, smtpAccount } from '../mail/outbound.js';
 import { attachmentsOf } from '../store/attachments.js';
+import { withActor } from '../store/audit.js';
 import { openBlob } from '../store/blobs.js';
 import { appendTimeline } from '../store/incidents.js';
 import type { OutboxDoc } from '../store/models.js';
@@ -21,6 +22,7 @@ import {
   markOutboxSent,
   markUndeliverable,
   outboundEntry,
+  type OutboxClaim,
 } from '../store/outbox.js';
 
 /**
@@ -67,11 +69,62 @@ export async function notify(ctx: AppContext, outboxId: string): Promise<'sent' 
   return 'sent';
 }
 
+/** Have the notify worker send a stored message, unless it was sent (or failed) before. */
+export async function handOver(ctx: AppContext, kind: string, message: OutboxDoc | null) {
+  if (message?.state !== 'pending') return;
+  await ctx.queues.notify.add(
+    kind,
+    { outboxId: message._id },
+    { jobId: jobIds.notify(message._id) },
+  );
+}
+
 /**
- * Send a pending message in hand and record it: the notify job's work, and the ingest job's
- * for an acknowledgement it has just written (no queue hop, no read). A permanent failure is
- * recorded (the address undeliverable, the incident's timeline, the message failed) and then
- * thrown; any other is thrown as it came, for a retry.
+ * Send a mail the job `claim.by` stored claimed, right after storing it: the ingest job's
+ * acknowledgement, triage's mail to the agent and to the lead. No queue hop and no claim
+ * command (the claim was taken in the insert), and nothing read back: one command a mail, the
+ * "sent" mark. It runs as the notifier, whose work it is. Any failure goes to the notify
+ * queue, which retries with backoff (and waits out a refused SMTP sign-in) or, for one that
+ * failed for good (recorded by then), keeps it as a dead letter for `incidesk dlq replay`.
+ *
+ * A process killed before the "sent" mark leaves the job unfinished: its rerun (the same job
+ * id, so the same claim) finds the mail pending and claims it again (that run's claim is not
+ * the one on record) before sending, so that a recovery sweep which took the claim once it ran
+ * out (SEND_CLAIM_MS) cannot send it at the same time. A mail another job holds is that job's
+ * to send (or its rerun's, or the sweep's once the claim runs out); one nobody holds (stored
+ * unclaimed, or let go by a failed attempt) goes to the notify queue.
+ */
+export async function sendOrHandOver(
+  ctx: AppContext,
+  kind: string,
+  message: OutboxDoc | null,
+  claim: OutboxClaim,
+): Promise<void> {
+  if (message?.state !== 'pending') return;
+  if (message.claimedBy === claim.by) {
+    const mine =
+      message.lastAttemptAt?.getTime() === claim.at.getTime()
+        ? message // born claimed by this run's own write
+        : await claimOutbox(message._id, claim.by, ctx.now());
+    try {
+      if (mine)
+        return await withActor({ kind: 'worker', id: QUEUES.notify }, `${kind} ${mine._id}`, () =>
+          deliver(ctx, mine),
+        );
+    } catch {
+      // Recorded by deliver, and the claim let go: the notify job takes it from here.
+    }
+  } else if (message.claimedBy) {
+    return; // another job's to send (or its rerun's, or the sweep's once the claim runs out)
+  }
+  await handOver(ctx, kind, message);
+}
+
+/**
+ * Send a pending message in hand and record it: the notify job's work, and that of a job
+ * sending mail it has just stored claimed (sendOrHandOver: no queue hop, no read). A permanent
+ * failure is recorded (the address undeliverable, the incident's timeline, the message failed)
+ * and then thrown; any other is thrown as it came, for a retry.
  *
  * Recorded in one command, the "sent" mark: its timeline entry was written when the mail was
  * decided (`onTimeline`), so a reply can thread to it even before this mark. A process killed

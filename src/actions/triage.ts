@@ -9,7 +9,7 @@ import { transition } from '../domain/lifecycle.js';
 import { mailboxFor } from '../config.js';
 import { route } from '../domain/routing.js';
 import { findGroup } from '../plan/load.js';
-import type { BornFacts, OpeningFacts, TriageJob } from '../queues.js';
+import { jobIds, type BornFacts, type OpeningFacts, type TriageJob } from '../queues.js';
 import { attachmentsOf } from '../store/attachments.js';
 import {
   appendTimelineEntries,
@@ -19,10 +19,12 @@ import {
 } from '../store/incidents.js';
 import { hasTransactions } from '../store/db.js';
 import type { IncidentDoc, NewTimelineEntry, OutboxDoc } from '../store/models.js';
-import { enqueueOutbox } from '../store/outbox.js';
-import { decideMail, handOver } from './mail.js';
+import { enqueueOutbox, getOutbox, type OutboxClaim } from '../store/outbox.js';
+import { decideMail } from './mail.js';
+import { sendOrHandOver } from './notify.js';
 import {
   assigneeMail,
+  assignmentMailId,
   assignInTurn,
   similarSection,
   assignmentWrites,
@@ -97,6 +99,8 @@ interface Decided {
     mail?: OutboxDoc | null;
     /** The lead's possible-outage mail, likewise. */
     outageMail?: OutboxDoc | null;
+    /** This job's claim on the mail it stored with the decision: it sends that mail itself. */
+    claim?: OutboxClaim;
   };
 }
 
@@ -196,6 +200,8 @@ async function decide(
   /** Store the decision with the assignment `choice` made (none: the incident has no group). */
   const write = async (choice?: Choice): Promise<Decided | null> => {
     const agent = choice?.agent ?? null;
+    // The mail is born claimed by this job, which sends it once the decision commits.
+    const claim = { by: jobIds.triage(number), at: ctx.now() };
     let mail: OutboxDoc | null | undefined;
     let outage: OutboxDoc | null | undefined;
     const assign =
@@ -247,9 +253,9 @@ async function decide(
             [...all, ...mailEntries].map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
           );
           if (agent && mailWithDecision)
-            mail = agentMail ? await enqueueOutbox(agentMail.message) : null;
+            mail = agentMail ? await enqueueOutbox(agentMail.message, claim) : null;
           if (mailWithDecision && related.outage)
-            outage = leadMail ? await enqueueOutbox(leadMail.message) : null;
+            outage = leadMail ? await enqueueOutbox(leadMail.message, claim) : null;
           return playbook ? [playbook.audit] : [];
         },
       },
@@ -263,6 +269,7 @@ async function decide(
         similar,
         mail,
         outageMail: outage,
+        claim,
         related,
         unassigned: planGroup && !agent ? choice?.reason : undefined,
       },
@@ -286,16 +293,22 @@ async function finishTriage(ctx: AppContext, incident: IncidentDoc, known: Decid
   await scheduleSlaCheck(ctx, number, incident.slaCheckAt ?? null);
   await queueIndex(ctx, { kind: 'incident', id: number }, 'triaged');
   const related = known.related ?? (await findRelated(ctx, incident));
-  if (known.outageMail !== undefined) await handOver(ctx, 'possible-outage', known.outageMail);
-  else if (related.outage) await suggestOutage(ctx, incident, related.outage);
+  // This job sends the mail it decides (a rerun takes its earlier run's claim again).
+  const claim = known.claim ?? { by: jobIds.triage(number), at: ctx.now() };
+  if (known.outageMail !== undefined)
+    await sendOrHandOver(ctx, 'possible-outage', known.outageMail, claim);
+  else if (related.outage) await suggestOutage(ctx, incident, related.outage, claim);
   if (known.mail !== undefined) {
-    await handOver(ctx, 'assignment', known.mail);
-  } else if (
-    incident.assignee &&
-    incident.assignCause === TRIAGE_CAUSE &&
-    !incident.assignNotified
-  ) {
-    await tellAssignee(ctx, incident, TRIAGE_CAUSE, known);
+    await sendOrHandOver(ctx, 'assignment', known.mail, claim);
+  } else if (incident.assignee && incident.assignCause === TRIAGE_CAUSE) {
+    // A rerun finds the mail its earlier run stored with the decision, perhaps not yet sent;
+    // without transactions the mail is stored (and sent) only now.
+    if (incident.assignNotified) {
+      const stored = await getOutbox(assignmentMailId(number, TRIAGE_CAUSE));
+      await sendOrHandOver(ctx, 'assignment', stored, claim);
+    } else {
+      await tellAssignee(ctx, incident, TRIAGE_CAUSE, known, claim);
+    }
   } else if (known.unassigned !== undefined && incident.group) {
     const group = findGroup(ctx.plan, incident.group);
     if (group)

@@ -139,8 +139,8 @@ export async function getOutbox(id: string): Promise<OutboxDoc | null> {
  * Take a pending message for sending as job `by`: the read and the record of this attempt's
  * start in one command. It is taken when nobody holds it, when `by` does (a rerun of the job
  * whose process died mid-send: BullMQ runs one job id at a time), or when the holder's claim
- * is older than SEND_CLAIM_MS; so two jobs never send it at once (the ingest job sending an
- * acknowledgement and the recovery sweep's notify job for the same message). Null when it is
+ * is older than SEND_CLAIM_MS; so two jobs never send it at once (an ingest or triage job
+ * sending the mail it stored and the recovery sweep's notify job for the same message). Null when it is
  * not pending or someone else holds it: getOutbox says which.
  */
 export async function claimOutbox(id: string, by: string, at: Date): Promise<OutboxDoc | null> {

@@ -169,7 +169,9 @@ export function crashScenario({ messages: MESSAGES, standalone = false }: CrashS
         expect(assignments.byKey.size).toBe(MESSAGES);
         expect([...assignments.byKey.values()].every((ids) => ids.size === 1)).toBe(true);
         const resent = acks.sent + assignments.sent - 2 * MESSAGES;
-        expect(resent).toBeLessThanOrEqual(kills.length * 8); // at most one in flight per notify slot
+        // At most one in flight per sending slot: ingest (4, acknowledgements), triage (2, the agent's
+        // notice) and notify (2, retries).
+        expect(resent).toBeLessThanOrEqual(kills.length * 8);
         console.log(
           `crash test: killed at [${kills.join('; ')}]; ${resent} message(s) re-sent with the same Message-ID`,
         );

@@ -17,8 +17,11 @@ export interface CapturedMail {
 export interface SmtpCapture {
   port: number;
   messages: CapturedMail[];
-  /** Answer the next DATA commands with this reply code (e.g. 451 or 550) until reset. */
-  failWith(code: number | null): void;
+  /**
+   * Answer the next DATA commands with this reply code (e.g. 451 or 550) until reset; with
+   * `to`, only those of messages for that recipient.
+   */
+  failWith(code: number | null, to?: string): void;
   waitFor(count: number, timeoutMs?: number): Promise<CapturedMail[]>;
   close(): Promise<void>;
 }
@@ -33,6 +36,7 @@ export async function startSmtpCapture(
 ): Promise<SmtpCapture> {
   const messages: CapturedMail[] = [];
   let failure: number | null = null;
+  let failureTo: string | undefined;
   const { credentials, oauth2IntrospectionUrl } = options;
   const server = new SMTPServer({
     authOptional: !credentials && !oauth2IntrospectionUrl,
@@ -65,7 +69,10 @@ export async function startSmtpCapture(
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
-        if (failure !== null) {
+        const failing =
+          failure !== null &&
+          (failureTo === undefined || session.envelope.rcptTo.some((r) => r.address === failureTo));
+        if (failing) {
           const err = Object.assign(new Error(`test failure ${failure}`), {
             responseCode: failure,
           });
@@ -96,8 +103,9 @@ export async function startSmtpCapture(
   return {
     port,
     messages,
-    failWith(code) {
+    failWith(code, to) {
       failure = code;
+      failureTo = to;
     },
     async waitFor(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
