@@ -20,6 +20,7 @@ import {
   updateIncident,
   type GroupStates,
 } from '../store/incidents.js';
+import { afterCommit } from '../store/db.js';
 import type { IncidentDoc, NewTimelineEntry } from '../store/models.js';
 import type { OutboxClaim } from '../store/outbox.js';
 import { filesForStaffMail } from './attachments.js';
@@ -64,10 +65,56 @@ export interface Choice {
 }
 
 /**
- * Choose an agent in `group` by its strategy, or check `requested`. Reads the state of every
- * group the candidates are in before their loads: an assignment that lands after the state was
- * read moves a version there, so the claim of one chosen from stale loads fails and is chosen
- * again (see claimAssignment). No lock: any number of processes assign at once.
+ * What this process knows of groups' assignment state without reading it, per app: what it
+ * read, and what its own claims wrote, learnt only once they committed. So it is never ahead of
+ * the database, only behind it when another process claimed meanwhile; the next claim's
+ * compare-and-set then fails and the groups are read again. Correctness rests on the
+ * compare-and-set alone: this memory only saves the read before each choice.
+ */
+const known = new WeakMap<AppContext, GroupStates>();
+
+function memoryOf(ctx: AppContext): GroupStates {
+  let memory = known.get(ctx);
+  if (!memory) known.set(ctx, (memory = new Map()));
+  return memory;
+}
+
+/** Forget `groups`: their state is read again when next needed. */
+function forget(ctx: AppContext, groups: Iterable<string>) {
+  const memory = memoryOf(ctx);
+  for (const g of groups) memory.delete(g);
+}
+
+/** Remember `states`; never move a group back (a read that ends after a later claim commits). */
+function learn(ctx: AppContext, states: GroupStates) {
+  const memory = memoryOf(ctx);
+  for (const [g, state] of states) if ((memory.get(g)?.v ?? -1) < state.v) memory.set(g, state);
+}
+
+/** The state of `groups`: from memory where known, one read for the others. */
+async function statesOf(ctx: AppContext, groups: readonly string[]): Promise<GroupStates> {
+  const memory = memoryOf(ctx);
+  const seen: GroupStates = new Map();
+  for (const g of groups) {
+    const state = memory.get(g);
+    if (state) seen.set(g, state);
+  }
+  const unknown = groups.filter((g) => !seen.has(g));
+  if (unknown.length > 0) {
+    const read = await groupStates(unknown);
+    // A group never assigned to has no document: version 0.
+    const fresh: GroupStates = new Map(unknown.map((g) => [g, read.get(g) ?? { v: 0 }]));
+    learn(ctx, fresh);
+    for (const [g, state] of fresh) seen.set(g, state);
+  }
+  return seen;
+}
+
+/**
+ * Choose an agent in `group` by its strategy, or check `requested`. Takes the state of every
+ * group the candidates are in (statesOf) before their loads: an assignment that lands after
+ * that state moves a version there, so the claim of one chosen from stale loads fails and is
+ * chosen again (see claimAssignment). No lock: any number of processes assign at once.
  */
 export async function chooseAgent(
   ctx: AppContext,
@@ -80,11 +127,11 @@ export async function chooseAgent(
     if (!named) return { ok: false, reason: `no agent "${requested}" in the plan` };
     if (!named.groups.includes(group.id))
       return { ok: false, reason: `${named.id} is not in group ${group.id}; use #transfer first` };
-    const seen = await groupStates(named.groups);
+    const seen = await statesOf(ctx, named.groups);
     return { agent: named.id, reason: 'assigned by name', strategy: 'by name', seen };
   }
   const members = groupMembers(ctx.plan, group.id);
-  const seen = await groupStates([...new Set([group.id, ...members.flatMap((a) => a.groups)])]);
+  const seen = await statesOf(ctx, [...new Set([group.id, ...members.flatMap((a) => a.groups)])]);
   // Loads cost a scan of open incidents; round-robin needs them only to respect maxOpen.
   const needLoads =
     group.assignment !== 'round-robin' || members.some((a) => a.maxOpen !== undefined);
@@ -114,7 +161,11 @@ export function assignmentWrites(
   const agentGroups = findAgent(ctx.plan, choice.agent)?.groups ?? [];
   return {
     entry: assignedEntry(ctx, number, at, choice.agent, group, choice, cause),
-    claim: () => claimAssignment(choice.seen, agentGroups, group, choice.agent),
+    claim: async () => {
+      const claimed = await claimAssignment(choice.seen, agentGroups, group, choice.agent);
+      // The next choice in these groups needs no read, unless the transaction aborts.
+      afterCommit(() => learn(ctx, claimed));
+    },
   };
 }
 
@@ -186,7 +237,8 @@ function inTurn<T>(key: string, fn: () => Promise<T>): Promise<T> {
  * Choose an agent in `group` (or check `requested`) and store the choice with `write`, which
  * claims it (claimAssignment) in its transaction. In one process the assignments to a group
  * take turns, so they never lose a claim to each other (many jobs run at once, and a burst
- * for one group would otherwise spend its commands on lost claims); across processes the
+ * for one group would otherwise spend its commands on lost claims), and each starts from the
+ * state the one before it committed, without reading it (statesOf); across processes the
  * claim's compare-and-set decides, and the loser reads the state again and chooses again.
  */
 export async function assignInTurn<T>(
@@ -203,7 +255,10 @@ export async function assignInTurn<T>(
       try {
         return await write(choice);
       } catch (err) {
-        if (!(err instanceof AssignmentRaced) || attempt >= CLAIM_ATTEMPTS) throw err;
+        if (!(err instanceof AssignmentRaced)) throw err;
+        // Another process moved a group's state since this one learnt it: read it again.
+        forget(ctx, choice.seen.keys());
+        if (attempt >= CLAIM_ATTEMPTS) throw err;
       }
     }
   });

@@ -60,7 +60,31 @@ export function currentSession(): mongoose.ClientSession | undefined {
  */
 export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
   if (!transactions || currentSession()) return fn();
-  return mongoose.connection.transaction(fn);
+  let hooks: (() => void)[] = [];
+  const result = await mongoose.connection.transaction((session) => {
+    // Each attempt starts afresh: what an aborted attempt wrote never happened.
+    hooks = [];
+    onCommit.set(session, hooks);
+    return fn();
+  });
+  for (const hook of hooks) hook();
+  return result;
+}
+
+/** What to run once the current attempt of each transaction commits (see afterCommit). */
+const onCommit = new WeakMap<mongoose.ClientSession, (() => void)[]>();
+
+/**
+ * Run `hook` once what was just written is committed: at once outside a transaction (on a
+ * server without transactions each write stands alone), else after the transaction commits,
+ * and never if it aborts. For what a process keeps in memory about the database, which must
+ * never run ahead of it.
+ */
+export function afterCommit(hook: () => void): void {
+  const session = currentSession();
+  if (!session) return hook();
+  // A transaction not begun by `atomically` has no list: the hook is dropped (never ahead).
+  onCommit.get(session)?.push(hook);
 }
 
 /**

@@ -372,15 +372,22 @@ export class AssignmentRaced extends Error {
  * each one's version on and `group`'s round-robin pointer to the agent. One command; throws
  * AssignmentRaced when any of them moved since it was read, so that two assignments chosen
  * from the same state (the same "next" agent, the same last free slot under maxOpen) cannot
- * both be written. Inside the assignment's transaction, so it is undone with it.
+ * both be written. Inside the assignment's transaction, so it is undone with it. Returns the
+ * claimed groups' state as written (it stands once the transaction commits).
  */
 export async function claimAssignment(
   seen: GroupStates,
   agentGroups: readonly string[],
   group: string,
   agent: string,
-): Promise<void> {
+): Promise<GroupStates> {
   const groups = [...new Set([group, ...agentGroups])];
+  const claimed: GroupStates = new Map(
+    groups.map((g) => {
+      const was = seen.get(g);
+      return [g, { lastAssigned: g === group ? agent : was?.lastAssigned, v: (was?.v ?? 0) + 1 }];
+    }),
+  );
   try {
     const res = await GroupState.bulkWrite(
       groups.map((g) => {
@@ -403,6 +410,7 @@ export async function claimAssignment(
     if (isDuplicateKey(err) || writeErrors.some(isDuplicateKey)) throw new AssignmentRaced(groups);
     throw err;
   }
+  return claimed;
 }
 
 /** Incidents whose SLA needs a look: the sweep's work list (never relies on Redis timers). */
