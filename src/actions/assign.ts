@@ -368,12 +368,21 @@ async function completeAssignment(ctx: AppContext, incident: IncidentDoc, cause:
   await announceLater(ctx, incident.number, cause);
 }
 
-/** The announce job: tell the agent of the assignment made for `cause`, once. */
+/**
+ * The announce job: tell the agent of the assignment made for `cause`, once. The job sends
+ * the mail itself, born claimed by it, as triage does (no notify job, no claim command).
+ */
 export async function announceAssignment(ctx: AppContext, number: number, cause: string) {
   const incident = await findIncident(number);
   // Superseded (reassigned, transferred) before it was announced: the newer one is announced.
   if (!incident?.assignee || incident.assignCause !== cause) return 'superseded';
-  await tellAssignee(ctx, incident, cause);
+  await tellAssignee(
+    ctx,
+    incident,
+    cause,
+    {},
+    { by: jobIds.announce(number, cause), at: ctx.now() },
+  );
   return 'announced';
 }
 

@@ -1,15 +1,17 @@
 /**
  * The mail triage decides (the agent's notice, the lead's possible-outage suggestion) is sent
  * by the triage job itself right after the decision commits: born claimed by that job, with no
- * notify job and no claim command. A failed send goes to the notify queue as any other mail's:
+ * notify job and no claim command; a later assignment's notice (a transfer's) likewise by its
+ * announce job. A failed send goes to the notify queue as any other mail's:
  * retried with backoff, or, failed for good, a dead letter for `incidesk dlq replay`.
  */
 import { describe, expect, it } from 'vitest';
+import { transferIncident } from '../../src/actions/changes.js';
 import { notify } from '../../src/actions/notify.js';
 import { triageIncident } from '../../src/actions/triage.js';
 import { replayDeadLetters } from '../../src/ops/dead-letters.js';
 import { jobIds } from '../../src/queues.js';
-import { timelineOf } from '../../src/store/incidents.js';
+import { findIncident, timelineOf } from '../../src/store/incidents.js';
 import { Incident, Outbox, type OutboxDoc } from '../../src/store/models.js';
 import { unfinishedWork } from '../../src/store/recovery.js';
 import { deliver, SUPPORT, waitUntil, useTestApp } from '../support/harness.js';
@@ -159,5 +161,19 @@ describe("triage's mail, sent by the triage job", () => {
     expect(replay.replayed).toEqual([{ queue: 'notify', id: jobIds.notify(id) }]);
     await outboxOnceSent(id);
     expect(mailsTo('gina@example.test')).toHaveLength(1);
+  });
+
+  it("a transfer's notice is sent by its announce job in the same way", async () => {
+    const { number } = await incidentOf('per@example.net');
+    await outboxOnceSent(`assignment-${number}-triage`);
+    const incident = (await findIncident(number))!;
+    const cause = `transfer-${incident.number}-test`;
+    const done = await transferIncident(h.app.ctx, incident, 'flaky', { by: 'lena', cause });
+    expect(done.ok).toBe(true);
+    const id = `assignment-${incident.number}-${cause}`;
+    const sent = await outboxOnceSent(id);
+    expect(sent).toMatchObject({ claimedBy: jobIds.announce(incident.number, cause), attempts: 0 });
+    expect(sent.to).toContain('fred@example.test');
+    expect(await notifyJob(id)).toBeUndefined();
   });
 });
