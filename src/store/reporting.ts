@@ -320,7 +320,11 @@ export async function overdueReviewActions(end: Date): Promise<ReviewActionLike[
   // it; on dueAt alone the server scans every action ever recorded.
   const rows = await db()
     .collection('review_actions')
-    .find({ doneAt: null, dueAt: { $lt: end } })
+    // Only what a digest shows: not the reminder's bookkeeping, which the review sweep moves.
+    .find(
+      { doneAt: null, dueAt: { $lt: end } },
+      { projection: { incidentNumber: 1, owner: 1, text: 1, dueAt: 1, doneAt: 1 } },
+    )
     .toArray();
   return rows as unknown as ReviewActionLike[];
 }
