@@ -19,7 +19,7 @@ import {
   type AuditEntry,
   type Json,
 } from '../domain/audit.js';
-import { atomically, currentSession, isDuplicateKey } from './db.js';
+import { atomically, currentSession, duplicateKeyFailures, isDuplicateKey } from './db.js';
 import { AuditEntryModel, AuditHead, AuditPending, PlanVersion } from './models.js';
 
 export interface AuditContext {
@@ -98,15 +98,8 @@ export async function appendAudits(bodies: readonly AuditInput[]): Promise<void>
       // A keyed entry recorded before and still pending is kept once. (One sealed since is
       // inserted again and dropped by the sealer, which finds its id in the chain.) In a
       // transaction the duplicate has aborted it: the caller's rerun decides.
-      if (session || !onlyDuplicateKeys(err)) throw err;
+      if (session || !duplicateKeyFailures(err, docs.length)) throw err;
     });
-}
-
-function onlyDuplicateKeys(err: unknown): boolean {
-  const writeErrors = (err as { writeErrors?: { code?: number }[] | { code?: number } })
-    .writeErrors;
-  if (writeErrors === undefined) return isDuplicateKey(err);
-  return [writeErrors].flat().every((e) => e.code === 11000);
 }
 
 /**

@@ -98,3 +98,17 @@ export const EARLIEST = new Date(0);
 export function isDuplicateKey(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000;
 }
+
+/**
+ * Which documents of an unordered insert of `count` failed as duplicate keys, by index,
+ * ascending; null when anything else failed. (An insert of one document may report its
+ * duplicate as the error itself, without a list of write errors.)
+ */
+export function duplicateKeyFailures(err: unknown, count: number): number[] | null {
+  type WriteFailure = { index: number; code?: number };
+  const listed = (err as { writeErrors?: WriteFailure[] | WriteFailure }).writeErrors;
+  if (listed === undefined) return count === 1 && isDuplicateKey(err) ? [0] : null;
+  const failures = [listed].flat();
+  if (failures.length === 0 || !failures.every(isDuplicateKey)) return null;
+  return failures.map((e) => e.index).sort((a, b) => a - b);
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { INLINE_RAW_MAX_BYTES } from '../constants.js';
 import { deleteBlob, openBlob, putBlob, type BlobId } from './blobs.js';
-import { isDuplicateKey } from './db.js';
+import { duplicateKeyFailures, isDuplicateKey } from './db.js';
 import { RawMessage, type RawMessageDoc, type RawState } from './models.js';
 
 export interface RawSource {
@@ -86,7 +86,10 @@ export async function storeRawMany(items: RawInput[]): Promise<StoreRawResult[]>
       { ordered: false, lean: true },
     );
   } catch (err) {
-    duplicates = duplicateIndexes(err, inline.length);
+    // Stored before (a duplicate key): its state is read below, paired by ascending index with
+    // the batch. Any other failure is thrown.
+    duplicates = duplicateKeyFailures(err, inline.length) ?? [];
+    if (duplicates.length === 0) throw err;
   }
   const dup = new Set(duplicates);
   const states = await storedStates(duplicates.map((k) => inline[k]!.doc._id));
@@ -118,15 +121,6 @@ function rawDocument(c: {
     source: c.source,
     receivedAt: new Date(),
   };
-}
-
-/** Which documents of an unordered insert failed as duplicates; any other failure is thrown. */
-function duplicateIndexes(err: unknown, count: number): number[] {
-  const writeErrors = (err as { writeErrors?: { index: number; code?: number }[] }).writeErrors;
-  if (isDuplicateKey(err) && count === 1 && !writeErrors) return [0];
-  if (!writeErrors || writeErrors.length === 0 || !writeErrors.every(isDuplicateKey)) throw err;
-  // Ascending: the caller pairs them with the states read, in the order of the batch.
-  return writeErrors.map((e) => e.index).sort((a, b) => a - b);
 }
 
 /** The stored state of messages found already there, in the order asked. */

@@ -138,10 +138,6 @@ export async function incidentsToIndex<I, M>(
   );
 }
 
-export async function getIndexRecord(id: number): Promise<IndexRecord | null> {
-  return documents().findOne({ _id: id }, { projection: RECORD_ONLY });
-}
-
 /** One document's update: what a hit shows (null: remove it) and its term weights. */
 export interface IndexUpdate {
   id: number;
