@@ -248,9 +248,21 @@ export async function startApp(
       await http?.close();
       clearInterval(scheduleTimer);
       await Promise.all(intakes.map((i) => i.stop()));
-      await Promise.all(workers.map((w) => w.close()));
+      // Jobs that are running finish first (they may still enqueue the next step).
+      const graceMs = config.stopGraceSeconds * 1000;
+      const late = await closeWithin(
+        graceMs,
+        workers.map((w) => ({ name: `worker ${w.name}`, close: () => w.close() })),
+      );
       await sealer.stop();
-      await queues.close();
+      late.push(
+        ...(await closeWithin(graceMs, [{ name: 'queue clients', close: () => queues.close() }])),
+      );
+      if (late.length > 0)
+        log.warn(
+          { component: 'stop', notClosed: late, graceSeconds: config.stopGraceSeconds },
+          'stopped without waiting longer for these: a job still running goes back to its queue when its lock lapses, and runs again',
+        );
       mailer.close();
       redis.disconnect();
       await disconnectStore();
@@ -278,4 +290,28 @@ function warnOfPlanReview(plan: Plan, log: Logger, now: Date) {
   if (!warning) return;
   const { state } = planReviewState(plan, now);
   log[state === 'due-soon' ? 'info' : 'warn']({ component: 'plan', review: state }, warning);
+}
+
+/**
+ * Close every part within `ms`; the names of those still closing then. A worker's close
+ * waits for its running jobs, and for its Redis connections to end, which never happens to
+ * one caught between two reconnection attempts (ioredis emits no `end` for a disconnect while
+ * reconnecting): a stop must not wait for that forever.
+ */
+async function closeWithin(
+  ms: number,
+  parts: { name: string; close: () => Promise<unknown> }[],
+): Promise<string[]> {
+  const open = new Set(parts.map((p) => p.name));
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  const closing = parts.map((p) =>
+    p.close().then(
+      () => open.delete(p.name),
+      () => open.delete(p.name), // a close that fails has still let go
+    ),
+  );
+  await Promise.race([Promise.all(closing), graceOver]);
+  clearTimeout(timer);
+  return [...open];
 }

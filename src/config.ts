@@ -113,6 +113,7 @@ const schema = z.object({
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
   INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  INCIDESK_STOP_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(20),
   /** The built-in daily maintenance run starts at this UTC hour; unset: none (cron runs it). */
   INCIDESK_MAINTENANCE_HOUR: z.coerce.number().int().min(0).max(23).optional(),
   /** Health and metrics endpoint; 0 turns it off. 9464 is the usual Prometheus exporter port. */
@@ -222,6 +223,8 @@ function toConfig(v: z.infer<typeof schema>, oauth: OAuthSettings | undefined) {
     concurrency: v.INCIDESK_CONCURRENCY,
     /** How often every incident with a due SLA check is reviewed, timers or not. */
     slaSweepSeconds: v.INCIDESK_SLA_SWEEP_SECONDS,
+    /** How long a stop waits for running jobs before it goes without them. */
+    stopGraceSeconds: v.INCIDESK_STOP_GRACE_SECONDS,
     /** UTC hour of the built-in daily `maintenance run`; undefined when cron runs it instead. */
     maintenanceHourUtc: v.INCIDESK_MAINTENANCE_HOUR,
     /** `GET /healthz` and `GET /metrics`; port 0 means no HTTP server. */

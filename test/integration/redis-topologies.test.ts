@@ -10,9 +10,14 @@
  *   `rediss://` with the certificate as `REDIS_TLS_CA_FILE` carries the whole pipeline, and
  *   without it the connection is refused for the certificate (TLS really verifies).
  *
+ * - Redis gone at a stop: a stop while Redis is unreachable ends within
+ *   INCIDESK_STOP_GRACE_SECONDS and names what it stopped without (a connection caught between
+ *   reconnection attempts never reports its end, and BullMQ's close waits for it).
+ *
  * The sentinel is `redis-server --sentinel` (what Debian's redis-sentinel package runs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +25,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
 import { connectCliRedis } from '../../src/cli/queues.js';
+import { QUEUES } from '../../src/queues.js';
 import { Incident, Outbox } from '../../src/store/models.js';
 import {
   deliver,
@@ -201,6 +208,10 @@ describe('Redis Sentinel: incidesk follows a fail-over without losing anything',
       .map((m) => m.envelopeTo[0]);
     expect(acked).toHaveLength(10);
     expect(new Set(acked).size).toBe(10);
+    // Every stage followed the fail-over, not only the acknowledgement's: all ten are triaged.
+    await waitUntil('all ten incidents triaged', async () =>
+      (await Incident.countDocuments({ status: 'new' })) === 0 ? true : null,
+    );
     // The queues now live on the promoted replica.
     const keys = (await ask(
       { host: HOST, port: ports.replica },
@@ -260,4 +271,57 @@ describe('Redis over TLS: rediss:// with the CA from REDIS_TLS_CA_FILE', () => {
     expect(withoutCa.redis).toEqual({ host: HOST, port, tls: {} });
     await expect(connectCliRedis(withoutCa)).rejects.toThrow(/self[- ]signed certificate/);
   });
+});
+
+describe('Redis gone at a stop: the stop ends within its grace period', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'incidesk-redis-gone-'));
+  let server: OwnRedis;
+  let smtp: SmtpCapture;
+  let app: RunningApp | undefined;
+
+  afterAll(async () => {
+    await app?.stop();
+    await smtp?.close();
+    await server?.kill();
+  });
+
+  it('stops in bounded time while Redis is down, and names the workers it did not wait for', async () => {
+    const port = await freePort();
+    server = new OwnRedis(['--port', String(port), '--bind', HOST, '--save', '', '--dir', dir]);
+    smtp = await startSmtpCapture();
+    const t = testEnv(smtp, {
+      REDIS_URL: `redis://${HOST}:${port}`,
+      INCIDESK_STOP_GRACE_SECONDS: '2',
+    });
+    await waitUntil('redis answers', async () => (await ask(t.config.redis, 'PING')) === 'PONG');
+    const warnings: { msg: string; notClosed?: string[] }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+          warnings.push(JSON.parse(line) as (typeof warnings)[number]);
+        done();
+      },
+    });
+    app = await startApp(t.config, testPlan(), createLogger('warn', sink), {
+      resolver: testResolver,
+    });
+    await deliver(t.mailboxUser, customerMail('gone', 0));
+    await expectOneIncidentAndAckEach(smtp, 'gone', 1);
+
+    await server.kill();
+    // Long enough for every connection to be waiting between reconnection attempts.
+    await new Promise((r) => setTimeout(r, 3000));
+    const started = Date.now();
+    const stopping = app;
+    app = undefined;
+    await stopping.stop();
+    const tookMs = Date.now() - started;
+
+    // Two bounded steps (the workers, then the queues) of 2 s each, and the rest promptly.
+    expect(tookMs).toBeLessThan(10_000);
+    const stopped = warnings.find((w) => w.notClosed);
+    expect(stopped?.notClosed?.length).toBeGreaterThan(0);
+    const workers = Object.values(QUEUES).map((q) => `worker ${q}`);
+    expect(stopped!.notClosed!.filter((n) => workers.includes(n)).length).toBeGreaterThan(0);
+  }, 60_000);
 });

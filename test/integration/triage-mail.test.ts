@@ -137,7 +137,10 @@ describe("triage's mail, sent by the triage job", () => {
     const sent = await outboxOnceSent(id);
     expect(sent.claimedBy).toBe(jobIds.notify(id));
     expect(mailsTo('fred@example.test')).toHaveLength(1);
-    expect(await (await notifyJob(id))!.getState()).toBe('completed');
+    // The job records the send, then completes: its state follows a moment later.
+    await waitUntil('the notify job completed', async () =>
+      (await (await notifyJob(id))?.getState()) === 'completed' ? true : null,
+    );
   });
 
   it('a permanent failure is recorded on the incident and ends as a dead letter, which a replay sends', async () => {
