@@ -155,8 +155,8 @@ async function insertIncidents(
   if (entries.length > 0) await TimelineEntry.insertMany(entries, { ordered: true });
   await appendAudits(batch.flatMap(({ input }, i) => openedAudit(incidents[i]!, input)));
   const mail = decided.filter((d) => d !== undefined);
-  // One mail (an incident opened alone): the upsert, which returns a message stored before.
-  // Several (opened together, all new): one insert.
+  // One mail: the upsert, which returns a message stored before (as alone it always was).
+  // Several, of incidents opened together and all new: one insert.
   const stored =
     mail.length === 1
       ? [await enqueueOutbox(mail[0]!.message, mail[0]!.claim)]

@@ -5,14 +5,17 @@
  * mark sent, share one command. A burst through the real intake still gives exactly one
  * incident per message, numbered consecutively, each born complete and acknowledged once, in
  * fewer inserts than incidents; a batch holding a rerun (its incident already opened) falls
- * back to one at a time, opens the others and converges on the rerun's incident.
+ * back to one at a time, opens the others and converges on the rerun's incident; a call made
+ * inside a transaction stays in it, and no one else's call rides along.
  */
 import type { CommandStartedEvent } from 'mongodb';
 import mongoose from 'mongoose';
 import { describe, expect, it } from 'vitest';
 import { auditCursor, currentActor, sealAudit } from '../../src/store/audit.js';
+import { atomically } from '../../src/store/db.js';
 import { openIncident, type NewIncident } from '../../src/store/incidents.js';
 import { Incident, RawMessage, TimelineEntry } from '../../src/store/models.js';
+import { markIngested } from '../../src/store/raw-messages.js';
 import { monitoredUri } from '../support/db-commands.js';
 import { deliverBurst, SUPPORT, useTestApp, waitUntil } from '../support/harness.js';
 
@@ -145,5 +148,20 @@ describe('ingest: concurrent jobs share their round trips', () => {
       expect(await Incident.countDocuments({ openedBy: id })).toBe(1);
       expect(await TimelineEntry.countDocuments({ _id: `opened-${id}` })).toBe(1);
     }
+  });
+  it('keeps a call made inside a transaction in it, apart from the shared round', async () => {
+    const [a, b] = (await RawMessage.find({}, { _id: 1 }).limit(2).lean()).map((r) =>
+      String(r._id),
+    );
+    const outside = markIngested(b!, 9002, 'probe');
+    const inside = atomically(async () => {
+      await markIngested(a!, 9001, 'probe');
+      throw new Error('rolled back');
+    });
+    await expect(inside).rejects.toThrow('rolled back');
+    await outside;
+    // The aborted transaction took its own mark with it, and only its own.
+    expect((await RawMessage.findById(a!).lean())!.incidentNumber).not.toBe(9001);
+    expect((await RawMessage.findById(b!).lean())!.incidentNumber).toBe(9002);
   });
 });
