@@ -95,6 +95,12 @@ export const INDEX_DELAY_MS = 1000;
  */
 export const INDEX_BATCH_MAX_DOCUMENTS = 50;
 export const INDEX_BATCH_WAIT_MS = 50;
+/**
+ * The most calls of one kind that concurrent jobs of a process share in one command or
+ * transaction (`sharedCall` in src/store/db.ts: raw messages read and marked, incidents
+ * opened, mail marked sent). More than the jobs that run at once, so it rarely binds.
+ */
+export const SHARED_CALL_MAX_ITEMS = 64;
 /** Postings per stored chunk (8 bytes each): keeps every chunk document small. */
 export const SEARCH_CHUNK_POSTINGS = 2000;
 /**

@@ -1,19 +1,22 @@
 /**
  * Joins calls that arrive together into one batch: each `add` waits for the batch it joined
- * and gets its own item's result. A batch is cut `waitMs` after its first item or at
- * `maxItems`; batches run one at a time, and items that arrive while one runs form the next.
+ * and gets its own item's result. A batch is cut `waitMs` after its first item, or, without
+ * `waitMs`, as soon as the event loop turns (only the calls made in the same turn join: no
+ * added latency when calls come one at a time), or at `maxItems`; batches run one at a time,
+ * and items that arrive while one runs form the next (group commit: the busier, the larger).
  * A failed batch of several items runs each item alone, so one item that always fails does
  * not fail the others with it.
  */
 export class MicroBatcher<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
   constructor(
     /** Runs one batch; returns one result per item, in the items' order. */
     private readonly run: (items: T[]) => Promise<R[]>,
-    private readonly options: { maxItems: number; waitMs: number },
+    private readonly options: { maxItems: number; waitMs?: number },
   ) {}
 
   add(item: T): Promise<R> {
@@ -21,13 +24,20 @@ export class MicroBatcher<T, R> {
       this.pending.push({ item, resolve, reject });
       if (this.running) return; // the running batch starts the next when it ends
       if (this.pending.length >= this.options.maxItems) this.cut();
-      else this.timer ??= setTimeout(() => this.cut(), this.options.waitMs);
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        const { waitMs } = this.options;
+        if (waitMs === undefined) setImmediate(() => this.cut());
+        else this.timer = setTimeout(() => this.cut(), waitMs);
+      }
     });
   }
 
   private cut(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.scheduled = false;
+    if (this.running) return; // cut at maxItems before the scheduled cut came
     const batch = this.pending.splice(0, this.options.maxItems);
     if (batch.length === 0) return;
     this.running = true;

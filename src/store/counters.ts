@@ -2,12 +2,13 @@
 import { isDuplicateKey } from './db.js';
 import { Counter } from './models.js';
 
-export async function nextSequence(name: string): Promise<number> {
+/** The next number of a sequence; with `count`, the last of that many drawn together. */
+export async function nextSequence(name: string, count = 1): Promise<number> {
   for (;;) {
     try {
       const doc = await Counter.findOneAndUpdate(
         { _id: name },
-        { $inc: { seq: 1 } },
+        { $inc: { seq: count } },
         { upsert: true, returnDocument: 'after' },
       ).lean();
       // MongoDB always returns the document of an upsert asked for 'after'.

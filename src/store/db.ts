@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import mongoose from 'mongoose';
+import { SHARED_CALL_MAX_ITEMS } from '../constants.js';
+import { MicroBatcher } from '../micro-batch.js';
 import { ALL_MODELS } from './models.js';
 
 /** Whether the connected server runs multi-document transactions (a replica set or mongos). */
@@ -69,6 +71,20 @@ export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
   });
   for (const hook of hooks) hook();
   return result;
+}
+
+/**
+ * A store call that concurrent callers in this process share (group commit): the calls made
+ * in the same turn of the event loop, or while the previous round of the same call runs, go
+ * to the server together as one `run` (one result per item, in order), so eight jobs doing the
+ * same step at once cost one round trip, not eight, and a call alone waits for nothing. A
+ * round that fails runs each of its calls alone (`MicroBatcher`), so a bad item fails only its
+ * own caller. A call made inside a transaction runs alone, in it: a shared round runs outside
+ * any caller's transaction.
+ */
+export function sharedCall<T, R>(run: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
+  const batcher = new MicroBatcher(run, { maxItems: SHARED_CALL_MAX_ITEMS });
+  return async (item) => (currentSession() ? (await run([item]))[0]! : batcher.add(item));
 }
 
 /** What to run once the current attempt of each transaction commits (see afterCommit). */

@@ -1,8 +1,14 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
-import { atomically, EARLIEST, hasTransactions, isDuplicateKey } from './db.js';
-import { decidedMail, enqueueOutbox, type NewOutboxMessage, type OutboxClaim } from './outbox.js';
+import { atomically, EARLIEST, hasTransactions, isDuplicateKey, sharedCall } from './db.js';
+import {
+  decidedMail,
+  enqueueOutbox,
+  insertOutbox,
+  type NewOutboxMessage,
+  type OutboxClaim,
+} from './outbox.js';
 import {
   GroupState,
   Incident,
@@ -41,24 +47,52 @@ export interface NewIncident {
   };
 }
 
+/** What opening an incident gives: the incident, whether this call opened it, its mail. */
+export interface Opening {
+  incident: IncidentDoc;
+  /** false: an earlier or concurrent run of the same message had opened it. */
+  opened: boolean;
+  /** The mail decided with it, as stored (only when this call opened it). */
+  mail?: OutboxDoc;
+}
+
 /**
- * Open the incident a raw message starts, exactly once. `opened` says whether this call
- * opened it (false: an earlier or concurrent run of the same message had).
+ * Open the incident a raw message starts, exactly once.
  *
  * The unique index on `openedBy` allows one incident per message whatever happens; a retry
  * that finds the message's incident there returns it. The incident is born complete: its
  * first timeline entries and audit entry commit with it, and a retry after a crash on a server
  * without transactions completes what is missing. A number drawn by a run that then loses
- * (a crash before the insert, a concurrent run of the same message) stays unused: numbering
- * can have gaps, never duplicates.
+ * (a crash before the insert, a concurrent run of the same message, a batch that failed) stays
+ * unused: numbering can have gaps, never duplicates.
+ *
+ * With transactions, the incidents this process opens at the same moment (its concurrent
+ * ingest jobs) commit together: one transaction, one command each for the numbers, the
+ * incidents, their timelines, their audit entries and their mail (group commit, `sharedCall`).
+ * If that fails for any of them (a rerun whose incident is there, a number taken by imported
+ * data), each is opened alone, as below, so one item never fails the others.
  */
-export async function openIncident(
-  input: NewIncident,
-): Promise<{ incident: IncidentDoc; opened: boolean; mail?: OutboxDoc }> {
+export function openIncident(input: NewIncident): Promise<Opening> {
+  return hasTransactions() ? openTogether(input) : openAlone(input);
+}
+
+const openTogether = sharedCall(async (inputs: NewIncident[]): Promise<Opening[]> => {
+  if (inputs.length === 1) return [await openAlone(inputs[0]!)];
+  // Drawn outside the transaction, as alone, so the counter is never held by one: the numbers
+  // of a batch that fails are gaps. In the batch's order.
+  const first = (await nextSequence('incident', inputs.length)) - inputs.length + 1;
+  const born = await atomically(() =>
+    insertIncidents(inputs.map((input, i) => ({ number: first + i, input }))),
+  );
+  return born.map((b) => ({ ...b, opened: true }));
+});
+
+async function openAlone(input: NewIncident): Promise<Opening> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
     const number = await nextSequence('incident');
     try {
-      return { ...(await atomically(() => insertIncident(number, input))), opened: true };
+      const [born] = await atomically(() => insertIncidents([{ number, input }]));
+      return { ...born!, opened: true };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A retry of an insert that happened: the message's incident is there already.
@@ -81,46 +115,57 @@ export async function openIncident(
 const MAX_NUMBER_ATTEMPTS = 50;
 
 /**
- * The incident, its first timeline entries, its audit entry and the mail decided with it,
- * committed together.
+ * Incidents with their first timeline entries, their audit entries and the mail decided with
+ * them: one command each (in a transaction, committed together), in the order given.
  */
-async function insertIncident(
-  number: number,
-  input: NewIncident,
-): Promise<{ incident: IncidentDoc; mail?: OutboxDoc }> {
-  const timeline = input.timeline ?? [];
-  const created = await Incident.create({
-    _id: number,
-    number,
-    openedBy: input.openedBy,
-    subject: input.subject,
-    customer: input.customer,
-    participants: [input.customer.address],
-    automatic: input.automatic,
-    planFingerprint: input.planFingerprint,
-    lastCustomerMessageId: input.lastCustomerMessageId,
-    linkedTo: input.linkedTo,
-    locale: input.locale,
-    mailbox: input.mailbox,
-    lastMessageAt: input.at,
-    messageCount: timeline.filter((e) => e.type === 'message').length,
+async function insertIncidents(
+  batch: { number: number; input: NewIncident }[],
+): Promise<{ incident: IncidentDoc; mail?: OutboxDoc }[]> {
+  const created = await Incident.insertMany(
+    batch.map(({ number, input }) => ({
+      _id: number,
+      number,
+      openedBy: input.openedBy,
+      subject: input.subject,
+      customer: input.customer,
+      participants: [input.customer.address],
+      automatic: input.automatic,
+      planFingerprint: input.planFingerprint,
+      lastCustomerMessageId: input.lastCustomerMessageId,
+      linkedTo: input.linkedTo,
+      locale: input.locale,
+      mailbox: input.mailbox,
+      lastMessageAt: input.at,
+      messageCount: (input.timeline ?? []).filter((e) => e.type === 'message').length,
+    })),
+    { ordered: true },
+  );
+  const incidents = created.map((c) => c.toObject() as IncidentDoc);
+  const decided = batch.map(({ input }, i) => {
+    const mail = input.decided?.mail;
+    return mail && { ...decidedMail(mail.compose(incidents[i]!), input.at), claim: mail.claim };
   });
-  const opened = created.toObject() as IncidentDoc;
-  const mail = input.decided?.mail;
-  const decided = mail && decidedMail(mail.compose(opened), input.at);
-  const entries = [
-    ...timeline,
-    ...(input.decided?.timeline ?? []),
-    ...(decided?.entry ? [decided.entry] : []),
-  ];
-  if (entries.length > 0)
-    await TimelineEntry.insertMany(
-      entries.map((e) => ({ ...e, incidentNumber: number })),
-      { ordered: true },
-    );
-  await appendAudits(openedAudit(opened, input));
-  if (!decided) return { incident: opened };
-  return { incident: opened, mail: await enqueueOutbox(decided.message, mail.claim) };
+  const entries = batch.flatMap(({ number, input }, i) =>
+    [
+      ...(input.timeline ?? []),
+      ...(input.decided?.timeline ?? []),
+      ...(decided[i]?.entry ? [decided[i].entry] : []),
+    ].map((e) => ({ ...e, incidentNumber: number })),
+  );
+  if (entries.length > 0) await TimelineEntry.insertMany(entries, { ordered: true });
+  await appendAudits(batch.flatMap(({ input }, i) => openedAudit(incidents[i]!, input)));
+  const mail = decided.filter((d) => d !== undefined);
+  // One mail: the upsert, which returns a message stored before (as alone it always was).
+  // Several, of incidents opened together and all new: one insert.
+  const stored =
+    mail.length === 1
+      ? [await enqueueOutbox(mail[0]!.message, mail[0]!.claim)]
+      : await insertOutbox(mail);
+  const storedById = new Map(stored.map((m) => [m._id, m]));
+  return incidents.map((incident, i) => {
+    const m = decided[i] && storedById.get(decided[i].message._id);
+    return m ? { incident, mail: m } : { incident };
+  });
 }
 
 /** The `incident-opened` entry, keyed by the message, so a rerun records it once. */

@@ -1,5 +1,5 @@
 import { SEND_CLAIM_MS } from '../constants.js';
-import { isDuplicateKey } from './db.js';
+import { isDuplicateKey, sharedCall } from './db.js';
 import { Address, Outbox, type NewTimelineEntry, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -34,22 +34,41 @@ export async function enqueueOutbox(
   claim?: OutboxClaim,
 ): Promise<OutboxDoc> {
   const { _id, ...fields } = message;
-  const now = new Date();
   const stored = await Outbox.findOneAndUpdate(
     { _id },
-    {
-      $setOnInsert: {
-        ...fields,
-        state: 'pending',
-        attempts: 0,
-        createdAt: now,
-        updatedAt: now,
-        ...(claim ? { claimedBy: claim.by, lastAttemptAt: claim.at } : {}),
-      },
-    },
+    { $setOnInsert: { ...fields, ...atBirth(claim, new Date()) } },
     { upsert: true, returnDocument: 'after', runValidators: true, timestamps: false },
   ).lean<OutboxDoc>();
   return stored!;
+}
+
+/**
+ * Mail decided with incidents opened together (`openIncident`), each as new as its incident:
+ * one insert for all, in one transaction with them, returned as stored. A message stored
+ * before is a duplicate key, which aborts the transaction; the incidents are then opened one
+ * at a time, each mail through enqueueOutbox.
+ */
+export async function insertOutbox(
+  mail: readonly { message: NewOutboxMessage; claim?: OutboxClaim }[],
+): Promise<OutboxDoc[]> {
+  if (mail.length === 0) return [];
+  const now = new Date();
+  const stored = await Outbox.insertMany(
+    mail.map(({ message, claim }) => ({ ...message, ...atBirth(claim, now) })),
+    { ordered: true },
+  );
+  return stored.map((m) => m.toObject() as OutboxDoc);
+}
+
+/** A new message's state: pending, and held by `claim`'s job from the start if it has one. */
+function atBirth(claim: OutboxClaim | undefined, now: Date) {
+  return {
+    state: 'pending' as const,
+    attempts: 0,
+    createdAt: now,
+    updatedAt: now,
+    ...(claim ? { claimedBy: claim.by, lastAttemptAt: claim.at } : {}),
+  };
 }
 
 /** An outbound mail's timeline entry is `out-` + its outbox id. */
@@ -166,9 +185,21 @@ export async function markOutboxAttempt(id: string, error?: string) {
   );
 }
 
-export async function markOutboxSent(id: string, at: Date) {
-  await Outbox.updateOne({ _id: id }, { $set: { state: 'sent', sentAt: at } });
+/** Sent: the mail of a process accepted by SMTP at the same moment shares one `bulkWrite`. */
+export function markOutboxSent(id: string, at: Date): Promise<void> {
+  return markSentTogether({ id, at });
 }
+
+const markSentTogether = sharedCall(async (sent: { id: string; at: Date }[]) => {
+  // Each a `$set` of its own message: unordered, and safe to run again alone.
+  await Outbox.bulkWrite(
+    sent.map(({ id, at }) => ({
+      updateOne: { filter: { _id: id }, update: { $set: { state: 'sent', sentAt: at } } },
+    })),
+    { ordered: false },
+  );
+  return sent.map(() => undefined);
+});
 
 export async function markOutboxFailed(id: string, error: string) {
   await Outbox.updateOne(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { INLINE_RAW_MAX_BYTES } from '../constants.js';
 import { deleteBlob, openBlob, putBlob, type BlobId } from './blobs.js';
-import { duplicateKeyFailures, isDuplicateKey } from './db.js';
+import { duplicateKeyFailures, isDuplicateKey, sharedCall } from './db.js';
 import { RawMessage, type RawMessageDoc, type RawState } from './models.js';
 
 export interface RawSource {
@@ -154,20 +154,39 @@ export async function readRaw(raw: RawBytesRef): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function getRaw(rawId: string): Promise<RawMessageDoc | null> {
-  return RawMessage.findById(rawId).lean<RawMessageDoc>();
-}
+/** A stored message. The ingest jobs of a process that ask at once share one `find`. */
+export const getRaw: (rawId: string) => Promise<RawMessageDoc | null> = sharedCall(
+  async (ids: string[]) => {
+    const docs = await RawMessage.find({ _id: { $in: ids } }).lean<RawMessageDoc[]>();
+    const byId = new Map(docs.map((d) => [d._id, d]));
+    return ids.map((id) => byId.get(id) ?? null);
+  },
+);
 
-export async function markIngested(
+/** Done with: the ingest jobs of a process that finish at once share one `bulkWrite`. */
+export function markIngested(
   rawId: string,
   incidentNumber: number | undefined,
   kind: string,
-) {
-  await RawMessage.updateOne(
-    { _id: rawId },
-    { $set: { state: 'ingested', incidentNumber, kind, processedAt: new Date() } },
-  );
+): Promise<void> {
+  return markIngestedTogether({ rawId, incidentNumber, kind, at: new Date() });
 }
+
+const markIngestedTogether = sharedCall(
+  async (marks: { rawId: string; incidentNumber?: number; kind: string; at: Date }[]) => {
+    // Each a `$set` of its own message: unordered, and safe to run again alone.
+    await RawMessage.bulkWrite(
+      marks.map(({ rawId, incidentNumber, kind, at }) => ({
+        updateOne: {
+          filter: { _id: rawId },
+          update: { $set: { state: 'ingested', incidentNumber, kind, processedAt: at } },
+        },
+      })),
+      { ordered: false },
+    );
+    return marks.map(() => undefined);
+  },
+);
 
 /** Keep the message, set aside with the reason; an operator can inspect or re-run it. */
 export async function quarantineRaw(rawId: string, reason: string) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MicroBatcher } from '../../src/micro-batch.js';
 
 /** A batcher whose runs are recorded; `fails(item)` makes any batch holding that item throw. */
-function recording(options: { maxItems: number; waitMs: number }, fails = (_: number) => false) {
+function recording(options: { maxItems: number; waitMs?: number }, fails = (_: number) => false) {
   const runs: number[][] = [];
   let running = 0;
   let overlapped = false;
@@ -50,5 +50,43 @@ describe('MicroBatcher', () => {
     expect(runs).toEqual([[1, 2, 3], [1], [2], [3]]);
     // Still working afterwards.
     expect(await batcher.add(4)).toBe(40);
+  });
+  describe('without a wait (group commit)', () => {
+    it('starts a call made alone as soon as the event loop turns, with no timer', async () => {
+      const { batcher, runs } = recording({ maxItems: 10 });
+      const result = batcher.add(1);
+      expect(runs).toEqual([]); // not in the caller's own turn: others of that turn may join
+      await new Promise((r) => setImmediate(r));
+      expect(runs).toEqual([[1]]); // already running, after one turn
+      expect(await result).toBe(10);
+    });
+
+    it('joins the calls made in the same turn of the event loop, and not a later turn', async () => {
+      const { batcher, runs } = recording({ maxItems: 10 });
+      const first = [1, 2, 3].map((i) => batcher.add(i));
+      await Promise.all(first);
+      const second = batcher.add(4);
+      expect(await second).toBe(40);
+      expect(runs).toEqual([[1, 2, 3], [4]]);
+    });
+
+    it('gathers the calls made while a batch runs into the next, one batch at a time', async () => {
+      const { batcher, runs, overlapped } = recording({ maxItems: 3 });
+      const first = batcher.add(1);
+      await new Promise((r) => setTimeout(r, 5)); // batch [1] is running
+      const later = [2, 3, 4, 5].map((i) => batcher.add(i));
+      await new Promise((r) => setImmediate(r));
+      const last = batcher.add(6);
+      expect(await Promise.all([first, ...later, last])).toEqual([10, 20, 30, 40, 50, 60]);
+      expect(runs).toEqual([[1], [2, 3, 4], [5, 6]]);
+      expect(overlapped()).toBe(false);
+    });
+
+    it('still runs each item of a failed batch alone', async () => {
+      const { batcher, runs } = recording({ maxItems: 10 }, (i) => i === 2);
+      const settled = await Promise.allSettled([1, 2, 3].map((i) => batcher.add(i)));
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(runs).toEqual([[1, 2, 3], [1], [2], [3]]);
+    });
   });
 });
