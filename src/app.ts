@@ -32,6 +32,7 @@ import { protocolGaps } from './domain/protocols.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { dueProtocolChecks } from './store/protocols.js';
 import { connectStore, disconnectStore, hasTransactions } from './store/db.js';
+import { dueSlaChecks } from './store/incidents.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyProcessor } from '../workers/notify.js';
 import { notifyGaveUp } from './actions/notify.js';
@@ -100,9 +101,12 @@ export async function startApp(
   const planText = planSource(plan);
   const planChanged = planText ? await recordPlanVersion({ ...plan, text: planText }) : false;
   // Incidents stored before protocol checks existed (or all, under a changed plan) are due
-  // now: the next sweep looks at each once and schedules its interval messages.
-  await dueProtocolChecks(options.now?.() ?? new Date(), planChanged);
-  warnOfPlanReview(plan, log, options.now?.() ?? new Date());
+  // now: the next sweep looks at each once and schedules its interval messages. Under a
+  // changed plan their SLA checks too: business hours may make a clock due sooner.
+  const startedAt = options.now?.() ?? new Date();
+  await dueProtocolChecks(startedAt, planChanged);
+  if (planChanged) await dueSlaChecks(startedAt);
+  warnOfPlanReview(plan, log, startedAt);
   const redis = redisConnection(config.redis);
   const queues = openQueues(redis, config.queuePrefix);
   // Redis errors while a connection is down (a Sentinel fail-over in progress) go to the log;
