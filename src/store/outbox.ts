@@ -1,5 +1,5 @@
 import { SEND_CLAIM_MS } from '../constants.js';
-import { isDuplicateKey, sharedCall } from './db.js';
+import { duplicateKeyFailures, sharedCall } from './db.js';
 import { Address, Outbox, type NewTimelineEntry, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -231,42 +231,51 @@ export async function senderStanding(sender: string, now: Date) {
  * allow it (the rule of src/domain/ack-policy.ts, checked by the server): one conditional
  * write, atomic, so two messages from one sender at once cannot both take the last place.
  * False when refused: the filter did not match an existing record, so the upsert's insert
- * collided with it on `_id`. The list keeps only the latest acknowledgements.
+ * collided with it on `_id`. The list keeps only the latest acknowledgements. The claims of
+ * a process's concurrent ingest jobs share one unordered `bulkWrite` (`sharedCall`), each
+ * claim still its own conditional write with its own outcome.
  */
-export async function claimAcknowledgement(
-  sender: string,
-  at: Date,
-  perHour: number,
-): Promise<boolean> {
-  const hourAgo = new Date(at.getTime() - 3600_000);
-  try {
-    await Address.updateOne(
-      {
-        _id: sender,
-        undeliverable: { $ne: true },
-        $expr: {
-          $lt: [
-            {
-              $size: {
-                $filter: {
-                  input: { $ifNull: ['$recentAcks', []] },
-                  cond: { $gte: ['$$this', hourAgo] },
-                },
+export function claimAcknowledgement(sender: string, at: Date, perHour: number): Promise<boolean> {
+  return claimTogether({ sender, at, perHour });
+}
+
+const claimTogether = sharedCall(
+  async (claims: { sender: string; at: Date; perHour: number }[]): Promise<boolean[]> => {
+    let refused: number[] = [];
+    try {
+      await Address.bulkWrite(
+        claims.map(({ sender, at, perHour }) => ({
+          updateOne: {
+            filter: {
+              _id: sender,
+              undeliverable: { $ne: true },
+              $expr: {
+                $lt: [
+                  {
+                    $size: {
+                      $filter: {
+                        input: { $ifNull: ['$recentAcks', []] },
+                        cond: { $gte: ['$$this', new Date(at.getTime() - 3600_000)] },
+                      },
+                    },
+                  },
+                  perHour,
+                ],
               },
             },
-            perHour,
-          ],
-        },
-      },
-      { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
-      { upsert: true },
-    );
-    return true;
-  } catch (err) {
-    if (isDuplicateKey(err)) return false;
-    throw err;
-  }
-}
+            update: { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
+            upsert: true,
+          },
+        })),
+        { ordered: false },
+      );
+    } catch (err) {
+      refused = duplicateKeyFailures(err, claims.length) ?? [];
+      if (refused.length === 0) throw err;
+    }
+    return claims.map((_, i) => !refused.includes(i));
+  },
+);
 
 export async function markUndeliverable(address: string, reason: string) {
   await Address.updateOne(

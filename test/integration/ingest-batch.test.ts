@@ -1,8 +1,8 @@
 /**
  * Group commit in ingest, on real servers: the incidents a process opens at the same moment
  * share one transaction (one `$inc` of the counter, one insert each of incidents, timeline,
- * audit entries and mail), and the raw messages its jobs read and mark, like the mail they
- * mark sent, share one command. A burst through the real intake still gives exactly one
+ * audit entries and mail), and the raw messages its jobs read and mark, the senders'
+ * acknowledgement claims and the mail they mark sent each share one command. A burst through the real intake still gives exactly one
  * incident per message, numbered consecutively, each born complete and acknowledged once, in
  * fewer inserts than incidents; a batch holding a rerun (its incident already opened) falls
  * back to one at a time, opens the others and converges on the rerun's incident; a call made
@@ -100,13 +100,18 @@ describe('ingest: concurrent jobs share their round trips', () => {
     console.log(
       `${BURST} incidents in ${inserts.length} inserts (${inserts.map((c) => c.items).join(' ')}); ` +
         `raw messages read in ${named(commands, 'find raw_messages').length} finds, marked in ` +
-        `${named(commands, 'update raw_messages').length} updates`,
+        `${named(commands, 'update raw_messages').length} updates; acknowledgements claimed in ` +
+        `${named(commands, 'update addresses').length} updates`,
     );
     expect(inserts.reduce((n, c) => n + c.items, 0)).toBe(BURST);
     expect(inserts.length).toBeLessThan(BURST);
     expect(named(commands, 'findAndModify counters').length).toBe(inserts.length);
     expect(named(commands, 'find raw_messages').length).toBeLessThan(BURST);
     expect(named(commands, 'update raw_messages').length).toBeLessThan(BURST);
+    // The senders' rate-limit claims too, each still its own conditional update.
+    const claims = named(commands, 'update addresses');
+    expect(claims.reduce((n, c) => n + c.items, 0)).toBe(BURST);
+    expect(claims.length).toBeLessThan(BURST);
   });
 
   const opening = (rawId: string, at: Date): NewIncident => ({
