@@ -88,6 +88,9 @@ program
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    // Stopped. A worker the stop did not wait for (one whose Redis connection is down) still
+    // holds timers that would keep the process alive: it ends here.
+    process.exit(EXIT.ok);
   });
 
 program

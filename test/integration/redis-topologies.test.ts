@@ -10,14 +10,13 @@
  *   `rediss://` with the certificate as `REDIS_TLS_CA_FILE` carries the whole pipeline, and
  *   without it the connection is refused for the certificate (TLS really verifies).
  *
- * - Redis gone at a stop: a stop while Redis is unreachable ends within
- *   INCIDESK_STOP_GRACE_SECONDS and names what it stopped without (a connection caught between
- *   reconnection attempts never reports its end, and BullMQ's close waits for it).
+ * - Redis gone at a stop: `incidesk start` stopped by SIGTERM while Redis is unreachable exits
+ *   0 within INCIDESK_STOP_GRACE_SECONDS and names what it stopped without (a connection caught
+ *   between reconnection attempts never reports its end, and BullMQ's close waits for it).
  *
  * The sentinel is `redis-server --sentinel` (what Debian's redis-sentinel package runs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,9 +24,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startApp, type RunningApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/log.js';
 import { connectCliRedis } from '../../src/cli/queues.js';
 import { QUEUES } from '../../src/queues.js';
+import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { Incident, Outbox } from '../../src/store/models.js';
 import {
   deliver,
@@ -40,6 +39,7 @@ import {
   type TestEnv,
 } from '../support/harness.js';
 import { selfSignedCertificate } from '../support/certificates.js';
+import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { freePort } from '../support/services.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -273,55 +273,57 @@ describe('Redis over TLS: rediss:// with the CA from REDIS_TLS_CA_FILE', () => {
   });
 });
 
-describe('Redis gone at a stop: the stop ends within its grace period', () => {
+describe('Redis gone at a stop: incidesk start exits within its grace period', () => {
   const dir = mkdtempSync(join(tmpdir(), 'incidesk-redis-gone-'));
   let server: OwnRedis;
   let smtp: SmtpCapture;
-  let app: RunningApp | undefined;
+  let proc: IncideskProcess | undefined;
 
   afterAll(async () => {
-    await app?.stop();
+    await proc?.kill('SIGKILL');
     await smtp?.close();
     await server?.kill();
   });
 
-  it('stops in bounded time while Redis is down, and names the workers it did not wait for', async () => {
+  it('exits 0 on SIGTERM while Redis is down, naming the workers it did not wait for', async () => {
     const port = await freePort();
     server = new OwnRedis(['--port', String(port), '--bind', HOST, '--save', '', '--dir', dir]);
     smtp = await startSmtpCapture();
     const t = testEnv(smtp, {
       REDIS_URL: `redis://${HOST}:${port}`,
       INCIDESK_STOP_GRACE_SECONDS: '2',
+      LOG_LEVEL: 'info',
     });
     await waitUntil('redis answers', async () => (await ask(t.config.redis, 'PING')) === 'PONG');
-    const warnings: { msg: string; notClosed?: string[] }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
-          warnings.push(JSON.parse(line) as (typeof warnings)[number]);
-        done();
-      },
-    });
-    app = await startApp(t.config, testPlan(), createLogger('warn', sink), {
-      resolver: testResolver,
-    });
-    await deliver(t.mailboxUser, customerMail('gone', 0));
-    await expectOneIncidentAndAckEach(smtp, 'gone', 1);
+    await connectStore(t.env.MONGODB_URI!);
+    try {
+      proc = spawnIncidesk(['start'], t.env);
+      let log = '';
+      proc.child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+      await deliver(t.mailboxUser, customerMail('gone', 0));
+      await expectOneIncidentAndAckEach(smtp, 'gone', 1);
 
-    await server.kill();
-    // Long enough for every connection to be waiting between reconnection attempts.
-    await new Promise((r) => setTimeout(r, 3000));
-    const started = Date.now();
-    const stopping = app;
-    app = undefined;
-    await stopping.stop();
-    const tookMs = Date.now() - started;
+      await server.kill();
+      // Long enough for every connection to be waiting between reconnection attempts.
+      await new Promise((r) => setTimeout(r, 3000));
+      const started = Date.now();
+      const code = await proc.kill('SIGTERM');
+      const tookMs = Date.now() - started;
+      proc = undefined;
 
-    // Two bounded steps (the workers, then the queues) of 2 s each, and the rest promptly.
-    expect(tookMs).toBeLessThan(10_000);
-    const stopped = warnings.find((w) => w.notClosed);
-    expect(stopped?.notClosed?.length).toBeGreaterThan(0);
-    const workers = Object.values(QUEUES).map((q) => `worker ${q}`);
-    expect(stopped!.notClosed!.filter((n) => workers.includes(n)).length).toBeGreaterThan(0);
-  }, 60_000);
+      expect(code).toBe(0);
+      // Two bounded steps (the workers, then the queue clients) of 2 s each, the rest promptly.
+      expect(tookMs).toBeLessThan(15_000);
+      const records = log
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; notClosed?: string[] });
+      const stopped = records.find((r) => r.notClosed);
+      const workers = Object.values(QUEUES).map((q) => `worker ${q}`);
+      expect(stopped?.notClosed?.filter((n) => workers.includes(n)).length).toBeGreaterThan(0);
+      expect(records.at(-1)?.msg).toBe('incidesk stopped');
+    } finally {
+      await disconnectStore();
+    }
+  }, 120_000);
 });
