@@ -9,8 +9,8 @@
  */
 export class MicroBatcher<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** Cancels the cut scheduled for the pending items (none while a batch runs). */
+  private cancelScheduledCut: (() => void) | undefined;
   private running = false;
 
   constructor(
@@ -24,20 +24,23 @@ export class MicroBatcher<T, R> {
       this.pending.push({ item, resolve, reject });
       if (this.running) return; // the running batch starts the next when it ends
       if (this.pending.length >= this.options.maxItems) this.cut();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        const { waitMs } = this.options;
-        if (waitMs === undefined) setImmediate(() => this.cut());
-        else this.timer = setTimeout(() => this.cut(), waitMs);
-      }
+      else this.cancelScheduledCut ??= this.scheduleCut();
     });
   }
 
+  private scheduleCut(): () => void {
+    const { waitMs } = this.options;
+    if (waitMs === undefined) {
+      const immediate = setImmediate(() => this.cut());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.cut(), waitMs);
+    return () => clearTimeout(timer);
+  }
+
   private cut(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.scheduled = false;
-    if (this.running) return; // cut at maxItems before the scheduled cut came
+    this.cancelScheduledCut?.();
+    this.cancelScheduledCut = undefined;
     const batch = this.pending.splice(0, this.options.maxItems);
     if (batch.length === 0) return;
     this.running = true;
