@@ -87,6 +87,26 @@ export function sharedCall<T, R>(run: (items: T[]) => Promise<R[]>): (item: T) =
   return async (item) => (currentSession() ? (await run([item]))[0]! : batcher.add(item));
 }
 
+/**
+ * A `$set` on one document by id that concurrent callers share (`sharedCall`): one unordered
+ * `bulkWrite` a round. Each update touches only its own document, so a round that fails runs
+ * again call by call and an error reaches only the caller it belongs to.
+ */
+export function sharedSetById(model: {
+  bulkWrite(ops: mongoose.AnyBulkWriteOperation[], options: { ordered: false }): Promise<unknown>;
+}): (id: string, fields: Record<string, unknown>) => Promise<void> {
+  const setAll = sharedCall(async (sets: { id: string; fields: Record<string, unknown> }[]) => {
+    await model.bulkWrite(
+      sets.map(({ id, fields }) => ({
+        updateOne: { filter: { _id: id }, update: { $set: fields } },
+      })),
+      { ordered: false },
+    );
+    return sets.map(() => undefined);
+  });
+  return (id, fields) => setAll({ id, fields });
+}
+
 /** What to run once the current attempt of each transaction commits (see afterCommit). */
 const onCommit = new WeakMap<mongoose.ClientSession, (() => void)[]>();
 

@@ -462,15 +462,13 @@ export async function claimAssignment(
  * Every SLA check still ahead made due now: after a plan change, the next looks were computed
  * in calendars (business hours, holidays) and with warnings that may no longer hold, so the
  * sweep reviews each incident once under the new plan, which sets its next look again.
- * The number moved.
  */
-export async function dueSlaChecks(now: Date): Promise<number> {
-  const { modifiedCount } = await Incident.updateMany(
+export async function dueSlaChecks(now: Date): Promise<void> {
+  await Incident.updateMany(
     { slaCheckAt: { $gt: now } },
     { $set: { slaCheckAt: now } },
     { timestamps: false },
   );
-  return modifiedCount;
 }
 
 /** Incidents whose SLA needs a look: the sweep's work list (never relies on Redis timers). */

@@ -1,5 +1,5 @@
 import { SEND_CLAIM_MS } from '../constants.js';
-import { duplicateKeyFailures, sharedCall } from './db.js';
+import { duplicateKeyFailures, sharedCall, sharedSetById } from './db.js';
 import { Address, Outbox, type NewTimelineEntry, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -187,19 +187,10 @@ export async function markOutboxAttempt(id: string, error?: string) {
 
 /** Sent: the mail of a process accepted by SMTP at the same moment shares one `bulkWrite`. */
 export function markOutboxSent(id: string, at: Date): Promise<void> {
-  return markSentTogether({ id, at });
+  return setOutbox(id, { state: 'sent', sentAt: at });
 }
 
-const markSentTogether = sharedCall(async (sent: { id: string; at: Date }[]) => {
-  // Each a `$set` of its own message: unordered, and safe to run again alone.
-  await Outbox.bulkWrite(
-    sent.map(({ id, at }) => ({
-      updateOne: { filter: { _id: id }, update: { $set: { state: 'sent', sentAt: at } } },
-    })),
-    { ordered: false },
-  );
-  return sent.map(() => undefined);
-});
+const setOutbox = sharedSetById(Outbox);
 
 export async function markOutboxFailed(id: string, error: string) {
   await Outbox.updateOne(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { INLINE_RAW_MAX_BYTES } from '../constants.js';
 import { deleteBlob, openBlob, putBlob, type BlobId } from './blobs.js';
-import { duplicateKeyFailures, isDuplicateKey, sharedCall } from './db.js';
+import { duplicateKeyFailures, isDuplicateKey, sharedCall, sharedSetById } from './db.js';
 import { RawMessage, type RawMessageDoc, type RawState } from './models.js';
 
 export interface RawSource {
@@ -169,24 +169,10 @@ export function markIngested(
   incidentNumber: number | undefined,
   kind: string,
 ): Promise<void> {
-  return markIngestedTogether({ rawId, incidentNumber, kind, at: new Date() });
+  return setRaw(rawId, { state: 'ingested', incidentNumber, kind, processedAt: new Date() });
 }
 
-const markIngestedTogether = sharedCall(
-  async (marks: { rawId: string; incidentNumber?: number; kind: string; at: Date }[]) => {
-    // Each a `$set` of its own message: unordered, and safe to run again alone.
-    await RawMessage.bulkWrite(
-      marks.map(({ rawId, incidentNumber, kind, at }) => ({
-        updateOne: {
-          filter: { _id: rawId },
-          update: { $set: { state: 'ingested', incidentNumber, kind, processedAt: at } },
-        },
-      })),
-      { ordered: false },
-    );
-    return marks.map(() => undefined);
-  },
-);
+const setRaw = sharedSetById(RawMessage);
 
 /** Keep the message, set aside with the reason; an operator can inspect or re-run it. */
 export async function quarantineRaw(rawId: string, reason: string) {
