@@ -5,6 +5,7 @@
  */
 import mongoose from 'mongoose';
 import { currentActor } from '../src/store/audit.js';
+import { collectionsOf } from '../test/support/command-names.js';
 import { round } from './util.js';
 
 interface Row {
@@ -54,6 +55,8 @@ const CRUD = new Set([
   'aggregate',
   'distinct',
   'getMore',
+  // Writes to several collections in one command (MongoDB 8.0).
+  'bulkWrite',
   // A transaction's end is a round trip of its own.
   'commitTransaction',
   'abortTransaction',
@@ -73,7 +76,7 @@ export function startDbProfile() {
     command: Record<string, unknown>;
   }) => {
     if (!CRUD.has(e.commandName)) return;
-    const coll = e.commandName === 'getMore' ? e.command.collection : e.command[e.commandName];
+    const coll = collectionsOf(e.command, e.commandName);
     let shape = '';
     if (e.commandName === 'find' || e.commandName === 'count') {
       const filter = (e.command.filter ?? e.command.query ?? {}) as Record<string, unknown>;
@@ -91,7 +94,7 @@ export function startDbProfile() {
     }
     const op = TRANSACTION_ENDS.has(e.commandName)
       ? e.commandName
-      : `${e.commandName} ${String(coll)} ${shape}`.trim();
+      : `${e.commandName} ${coll} ${shape}`.trim();
     if (['find', 'count', 'aggregate'].includes(e.commandName) && !samples.has(op))
       samples.set(op, e.command);
     pending.set(e.requestId, op);

@@ -19,7 +19,7 @@ import {
 } from '../store/incidents.js';
 import { hasTransactions } from '../store/db.js';
 import type { IncidentDoc, NewTimelineEntry, OutboxDoc } from '../store/models.js';
-import { enqueueOutbox, getOutbox, type OutboxClaim } from '../store/outbox.js';
+import { enqueueAtCommit, getOutbox, type OutboxClaim } from '../store/outbox.js';
 import { decideMail } from './mail.js';
 import { sendOrHandOver } from './notify.js';
 import {
@@ -202,8 +202,8 @@ async function decide(
     const agent = choice?.agent ?? null;
     // The mail is born claimed by this job, which sends it once the decision commits.
     const claim = { by: jobIds.triage(number), at: ctx.now() };
-    let mail: OutboxDoc | null | undefined;
-    let outage: OutboxDoc | null | undefined;
+    // The mail stored with the decision, as stored once it committed.
+    let stored: (() => Promise<OutboxDoc[]>) | undefined;
     const assign =
       planGroup && choice && agent
         ? assignmentWrites(ctx, number, planGroup.id, { ...choice, agent }, TRIAGE_CAUSE, now)
@@ -252,15 +252,19 @@ async function decide(
             number,
             [...all, ...mailEntries].map((e, i) => ({ ...e, at: new Date(now.getTime() + i) })),
           );
-          if (agent && mailWithDecision)
-            mail = agentMail ? await enqueueOutbox(agentMail.message, claim) : null;
-          if (mailWithDecision && related.outage)
-            outage = leadMail ? await enqueueOutbox(leadMail.message, claim) : null;
+          stored = await enqueueAtCommit(
+            [agentMail, leadMail].flatMap((m) => (m ? [{ message: m.message, claim }] : [])),
+          );
           return playbook ? [playbook.audit] : [];
         },
       },
     );
     if (!decided) return null;
+    const mails = (await stored?.()) ?? [];
+    const find = (kind: string) => mails.find((m) => m.kind === kind) ?? null;
+    // Undefined: not decided with the decision (without transactions, after it).
+    const mail = agent && mailWithDecision ? find('assignment') : undefined;
+    const outage = mailWithDecision && related.outage ? find('possible-outage') : undefined;
     return {
       incident: decided,
       known: {

@@ -19,7 +19,13 @@ import {
   type AuditEntry,
   type Json,
 } from '../domain/audit.js';
-import { atomically, currentSession, duplicateKeyFailures, isDuplicateKey } from './db.js';
+import {
+  atomically,
+  currentSession,
+  duplicateKeyFailures,
+  isDuplicateKey,
+  writeAtCommit,
+} from './db.js';
 import { AuditEntryModel, AuditHead, AuditPending, PlanVersion } from './models.js';
 
 export interface AuditContext {
@@ -90,15 +96,23 @@ export async function appendAudits(bodies: readonly AuditInput[]): Promise<void>
     const json = toJson(entry) as { [field: string]: Json };
     return key ? { _id: keyedId(at, key), ...json } : json;
   });
-  // Unordered: the sealer orders entries by id, and outside a transaction a keyed entry that
-  // is there already must not keep the others out.
+  // In a transaction, written with its change at the end (a duplicate aborts it: the caller's
+  // rerun decides).
+  if (session) {
+    await writeAtCommit({
+      model: AuditPending,
+      ops: docs.map((document) => ({ insertOne: { document } })),
+    });
+    return;
+  }
+  // Unordered: the sealer orders entries by id, and a keyed entry that is there already must
+  // not keep the others out.
   await AuditPending.collection
-    .insertMany(docs as never[], { ordered: false, session })
+    .insertMany(docs as never[], { ordered: false })
     .catch((err: unknown) => {
       // A keyed entry recorded before and still pending is kept once. (One sealed since is
-      // inserted again and dropped by the sealer, which finds its id in the chain.) In a
-      // transaction the duplicate has aborted it: the caller's rerun decides.
-      if (session || !duplicateKeyFailures(err, docs.length)) throw err;
+      // inserted again and dropped by the sealer, which finds its id in the chain.)
+      if (!duplicateKeyFailures(err, docs.length)) throw err;
     });
 }
 

@@ -6,6 +6,8 @@ import { ALL_MODELS } from './models.js';
 
 /** Whether the connected server runs multi-document transactions (a replica set or mongos). */
 let transactions = false;
+/** Whether it takes writes to several collections in one command (`bulkWrite`, MongoDB 8.0). */
+let writesAcrossCollections = false;
 
 /** Connect the process-wide mongoose connection and make sure every index exists. */
 export async function connectStore(
@@ -18,17 +20,17 @@ export async function connectStore(
   // Primary whatever MONGODB_URI says: each step reads what the step before it just wrote,
   // and transactions refuse any other read preference. (Options here override the URI's.)
   await mongoose.connect(uri, { serverSelectionTimeoutMS: timeoutMs, readPreference: 'primary' });
-  transactions = await serverHasTransactions();
+  const hello = await db().admin().command({ hello: 1 });
+  // A standalone server has no transactions; a replica set member (setName) or mongos has.
+  transactions = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
+  writesAcrossCollections = Number(hello.maxWireVersion) >= BULK_WRITE_WIRE_VERSION;
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();
   return mongoose;
 }
 
-/** A standalone server has no transactions; a replica set member (setName) or mongos has. */
-async function serverHasTransactions(): Promise<boolean> {
-  const hello = await db().admin().command({ hello: 1 });
-  return typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
-}
+/** The wire version of MongoDB 8.0, the first with the `bulkWrite` command. */
+const BULK_WRITE_WIRE_VERSION = 25;
 
 export function hasTransactions(): boolean {
   return transactions;
@@ -63,14 +65,120 @@ export function currentSession(): mongoose.ClientSession | undefined {
 export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
   if (!transactions || currentSession()) return fn();
   let hooks: (() => void)[] = [];
-  const result = await mongoose.connection.transaction((session) => {
+  const result = await mongoose.connection.transaction(async (session) => {
     // Each attempt starts afresh: what an aborted attempt wrote never happened.
     hooks = [];
     onCommit.set(session, hooks);
-    return fn();
+    const held: HeldWrite[] = [];
+    heldWrites.set(session, held);
+    const value = await fn();
+    heldWrites.delete(session);
+    await writeAll(held);
+    return value;
   });
   for (const hook of hooks) hook();
   return result;
+}
+
+/** Writes to one collection, as for `Model.bulkWrite`, with what to make of their outcome. */
+export interface HeldWrite {
+  model: mongoose.Model<AnyDocument>;
+  ops: mongoose.AnyBulkWriteOperation<AnyDocument>[];
+  /** Look at what the ops did once written (a guard's outcome); throwing undoes the change. */
+  check?: (done: WriteCounts) => void;
+  /** The error to throw for a write error of these ops instead (a lost compare-and-set). */
+  failure?: (err: unknown) => Error;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a held write is for any collection
+type AnyDocument = any;
+
+/** What a held write's ops did: documents matched (not upserted), upserted and inserted. */
+export interface WriteCounts {
+  matched: number;
+  upserted: number;
+  inserted: number;
+}
+
+/** The writes each running transaction holds until it ends (see writeAtCommit). */
+const heldWrites = new WeakMap<mongoose.ClientSession, HeldWrite[]>();
+
+/**
+ * Write `w` as part of the transaction this code runs in, when it ends: the writes a
+ * transaction holds go to the server together, as one `bulkWrite` command across collections
+ * where the server has it (MongoDB 8.0) and one command per held write where not, so a
+ * transaction that writes five collections costs two round trips (writes and commit), not
+ * six. Nothing later in the transaction can read a held write: only for writes that nothing
+ * in it reads back (entries, claims, mail to send). Outside a transaction it is written now.
+ */
+export async function writeAtCommit(w: HeldWrite): Promise<void> {
+  const session = currentSession();
+  const held = session && heldWrites.get(session);
+  if (held) held.push(w);
+  else await writeAll([w]);
+}
+
+/** Held writes in their order: one command for all where the server can, else one each. */
+async function writeAll(writes: readonly HeldWrite[]): Promise<void> {
+  const some = writes.filter((w) => w.ops.length > 0);
+  if (some.length > 1 && writesAcrossCollections) return writeAcrossCollections(some);
+  for (const w of some) {
+    let res: mongoose.mongo.BulkWriteResult;
+    try {
+      res = await w.model.bulkWrite(w.ops, { ordered: true });
+    } catch (err) {
+      throw w.failure?.(err) ?? err;
+    }
+    w.check?.({
+      matched: res.matchedCount,
+      upserted: res.upsertedCount,
+      inserted: res.insertedCount,
+    });
+  }
+}
+
+/** Held writes as one `bulkWrite` command (ordered: the first failure stops it). */
+async function writeAcrossCollections(writes: readonly HeldWrite[]): Promise<void> {
+  const owner: HeldWrite[] = [];
+  const ops = writes.flatMap((w) =>
+    w.ops.map((op) => {
+      owner.push(w);
+      const [name, body] = Object.entries(op)[0]!;
+      return { model: w.model, name, ...body } as never;
+    }),
+  );
+  const verbose = writes.some((w) => w.check);
+  let res: mongoose.mongo.ClientBulkWriteResult;
+  try {
+    res = await mongoose.connection.bulkWrite(ops, { ordered: true, verboseResults: verbose });
+  } catch (err) {
+    const failed = firstWriteError(err);
+    if (!failed) throw err;
+    throw owner[failed.index]!.failure?.(failed.error) ?? failed.error;
+  }
+  if (!verbose) return;
+  const counts = new Map(writes.map((w) => [w, { matched: 0, upserted: 0, inserted: 0 }]));
+  owner.forEach((w, i) => {
+    const done = counts.get(w)!;
+    const updated = res.updateResults?.get(i);
+    if (updated?.didUpsert) done.upserted++;
+    else if (updated) done.matched += updated.matchedCount;
+    if (res.insertResults?.has(i)) done.inserted++;
+  });
+  for (const w of writes) w.check?.(counts.get(w)!);
+}
+
+/**
+ * The first write error of a cross-collection `bulkWrite`, as the error of that one write (with
+ * its `code`, as a single write's would be), so callers tell a duplicate key the usual way.
+ */
+function firstWriteError(err: unknown): { index: number; error: Error } | null {
+  const listed = (err as { writeErrors?: Map<number, { code: number; message: string }> })
+    .writeErrors;
+  if (!(listed instanceof Map) || listed.size === 0) return null;
+  const index = Math.min(...listed.keys());
+  const { code, message } = listed.get(index)!;
+  return { index, error: Object.assign(new Error(message), { code, cause: err }) };
 }
 
 /**

@@ -1,14 +1,15 @@
 import { applySet, changedFields } from '../domain/audit.js';
 import { appendAudits, type AuditInput } from './audit.js';
 import { nextSequence } from './counters.js';
-import { atomically, EARLIEST, hasTransactions, isDuplicateKey, sharedCall } from './db.js';
 import {
-  decidedMail,
-  enqueueOutbox,
-  insertOutbox,
-  type NewOutboxMessage,
-  type OutboxClaim,
-} from './outbox.js';
+  atomically,
+  EARLIEST,
+  hasTransactions,
+  isDuplicateKey,
+  sharedCall,
+  writeAtCommit,
+} from './db.js';
+import { decidedMail, enqueueAtCommit, type NewOutboxMessage, type OutboxClaim } from './outbox.js';
 import {
   GroupState,
   Incident,
@@ -81,18 +82,18 @@ const openTogether = sharedCall(async (inputs: NewIncident[]): Promise<Opening[]
   // Drawn outside the transaction, as alone, so the counter is never held by one: the numbers
   // of a batch that fails are gaps. In the batch's order.
   const first = (await nextSequence('incident', inputs.length)) - inputs.length + 1;
-  const born = await atomically(() =>
+  const written = await atomically(() =>
     insertIncidents(inputs.map((input, i) => ({ number: first + i, input }))),
   );
-  return born.map((b) => ({ ...b, opened: true }));
+  return openedAs(written);
 });
 
 async function openAlone(input: NewIncident): Promise<Opening> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {
     const number = await nextSequence('incident');
     try {
-      const [born] = await atomically(() => insertIncidents([{ number, input }]));
-      return { ...born!, opened: true };
+      const [opened] = await openedAs(await atomically(() => insertIncidents([{ number, input }])));
+      return opened!;
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
       // A retry of an insert that happened: the message's incident is there already.
@@ -116,31 +117,37 @@ const MAX_NUMBER_ATTEMPTS = 50;
 
 /**
  * Incidents with their first timeline entries, their audit entries and the mail decided with
- * them: one command each (in a transaction, committed together), in the order given.
+ * them, in the order given: written together at the end of the transaction (`writeAtCommit`),
+ * one command with a server that takes writes across collections.
  */
-async function insertIncidents(
-  batch: { number: number; input: NewIncident }[],
-): Promise<{ incident: IncidentDoc; mail?: OutboxDoc }[]> {
-  const created = await Incident.insertMany(
-    batch.map(({ number, input }) => ({
-      _id: number,
-      number,
-      openedBy: input.openedBy,
-      subject: input.subject,
-      customer: input.customer,
-      participants: [input.customer.address],
-      automatic: input.automatic,
-      planFingerprint: input.planFingerprint,
-      lastCustomerMessageId: input.lastCustomerMessageId,
-      linkedTo: input.linkedTo,
-      locale: input.locale,
-      mailbox: input.mailbox,
-      lastMessageAt: input.at,
-      messageCount: (input.timeline ?? []).filter((e) => e.type === 'message').length,
-    })),
-    { ordered: true },
+async function insertIncidents(batch: { number: number; input: NewIncident }[]) {
+  const now = new Date();
+  // As stored: the schema's defaults applied here, the insert below writes the same.
+  const incidents = batch.map(
+    ({ number, input }) =>
+      new Incident({
+        _id: number,
+        number,
+        openedBy: input.openedBy,
+        subject: input.subject,
+        customer: input.customer,
+        participants: [input.customer.address],
+        automatic: input.automatic,
+        planFingerprint: input.planFingerprint,
+        lastCustomerMessageId: input.lastCustomerMessageId,
+        linkedTo: input.linkedTo,
+        locale: input.locale,
+        mailbox: input.mailbox,
+        lastMessageAt: input.at,
+        messageCount: (input.timeline ?? []).filter((e) => e.type === 'message').length,
+        createdAt: now,
+        updatedAt: now,
+      }).toObject() as IncidentDoc,
   );
-  const incidents = created.map((c) => c.toObject() as IncidentDoc);
+  await writeAtCommit({
+    model: Incident,
+    ops: incidents.map((document) => ({ insertOne: { document } })),
+  });
   const decided = batch.map(({ input }, i) => {
     const mail = input.decided?.mail;
     return mail && { ...decidedMail(mail.compose(incidents[i]!), input.at), claim: mail.claim };
@@ -152,22 +159,25 @@ async function insertIncidents(
       ...(decided[i]?.entry ? [decided[i].entry] : []),
     ].map((e) => ({ ...e, incidentNumber: number })),
   );
-  if (entries.length > 0) await TimelineEntry.insertMany(entries, { ordered: true });
+  await writeAtCommit({
+    model: TimelineEntry,
+    ops: entries.map((document) => ({ insertOne: { document } })),
+  });
   await appendAudits(batch.flatMap(({ input }, i) => openedAudit(incidents[i]!, input)));
   const mail = decided.filter((d) => d !== undefined);
-  // One mail: the upsert, which returns a message stored before (as alone it always was).
-  // Several, of incidents opened together and all new: one insert.
-  const stored =
-    mail.length === 1
-      ? [await enqueueOutbox(mail[0]!.message, mail[0]!.claim)]
-      : await insertOutbox(mail);
-  const storedById = new Map(stored.map((m) => [m._id, m]));
-  return incidents.map((incident, i) => {
-    const m = decided[i] && storedById.get(decided[i].message._id);
-    return m ? { incident, mail: m } : { incident };
-  });
+  // Upserts: a mail stored before (a rerun's, say after a restore) is returned as stored.
+  const stored = await enqueueAtCommit(mail);
+  return { incidents, mailIds: decided.map((d) => d?.message._id), stored };
 }
 
+/** Once committed: the incidents inserted, each with the mail decided with it as stored. */
+async function openedAs(written: Awaited<ReturnType<typeof insertIncidents>>): Promise<Opening[]> {
+  const stored = new Map((await written.stored()).map((m) => [m._id, m]));
+  return written.incidents.map((incident, i) => {
+    const mail = stored.get(written.mailIds[i] ?? '');
+    return mail ? { incident, mail, opened: true } : { incident, opened: true };
+  });
+}
 /** The `incident-opened` entry, keyed by the message, so a rerun records it once. */
 function openedAudit(opened: IncidentDoc, input: NewIncident): AuditInput[] {
   return incidentAudit(opened.number, 'incident-opened', null, opened, {
@@ -232,17 +242,17 @@ export async function appendTimelineEntries(
   incidentNumber: number,
   entries: readonly NewTimelineEntry[],
 ): Promise<void> {
-  if (entries.length === 0) return;
-  await TimelineEntry.bulkWrite(
-    entries.map((entry) => ({
+  // In a transaction, with its other writes at the end: nothing in it reads them back.
+  await writeAtCommit({
+    model: TimelineEntry,
+    ops: entries.map((entry) => ({
       updateOne: {
         filter: { _id: entry._id },
         update: { $setOnInsert: { ...entry, incidentNumber } },
         upsert: true,
       },
     })),
-    { ordered: true },
-  );
+  });
 }
 
 /** Append a message and keep the incident's summary fields in step with it. */
@@ -414,10 +424,11 @@ export class AssignmentRaced extends Error {
 /**
  * Claim an assignment to `agent` in `group`: a compare-and-set on the state, as read in
  * `seen`, of every group the agent is in (the agent's load counts in all of them), moving
- * each one's version on and `group`'s round-robin pointer to the agent. One command; throws
- * AssignmentRaced when any of them moved since it was read, so that two assignments chosen
- * from the same state (the same "next" agent, the same last free slot under maxOpen) cannot
- * both be written. Inside the assignment's transaction, so it is undone with it. Returns the
+ * each one's version on and `group`'s round-robin pointer to the agent. Written at the end of
+ * the assignment's transaction, with its other writes, which AssignmentRaced then undoes when
+ * any of the groups moved since it was read, so that two assignments chosen from the same
+ * state (the same "next" agent, the same last free slot under maxOpen) cannot both be
+ * written. (Without transactions it is written, and checked, at once.) Returns the
  * claimed groups' state as written (it stands once the transaction commits).
  */
 export async function claimAssignment(
@@ -433,28 +444,26 @@ export async function claimAssignment(
       return [g, { lastAssigned: g === group ? agent : was?.lastAssigned, v: (was?.v ?? 0) + 1 }];
     }),
   );
-  try {
-    const res = await GroupState.bulkWrite(
-      groups.map((g) => {
-        const v = seen.get(g)?.v ?? 0;
-        return {
-          updateOne: {
-            // A group never assigned to has no document: v 0 matches its absence.
-            filter: { _id: g, ...(v === 0 ? { v: { $in: [0, null] } } : { v }) },
-            update: { $set: { v: v + 1, ...(g === group ? { lastAssigned: agent } : {}) } },
-            upsert: true,
-          },
-        };
-      }),
-      { ordered: true },
-    );
-    if (res.matchedCount + res.upsertedCount !== groups.length) throw new AssignmentRaced(groups);
-  } catch (err) {
+  // With the assignment's other writes at the end of its transaction.
+  await writeAtCommit({
+    model: GroupState,
+    ops: groups.map((g) => {
+      const v = seen.get(g)?.v ?? 0;
+      return {
+        updateOne: {
+          // A group never assigned to has no document: v 0 matches its absence.
+          filter: { _id: g, ...(v === 0 ? { v: { $in: [0, null] } } : { v }) },
+          update: { $set: { v: v + 1, ...(g === group ? { lastAssigned: agent } : {}) } },
+          upsert: true,
+        },
+      };
+    }),
+    check: (done) => {
+      if (done.matched + done.upserted !== groups.length) throw new AssignmentRaced(groups);
+    },
     // The upsert of a state that changed meanwhile meets the existing document's _id.
-    const writeErrors = (err as { writeErrors?: unknown[] }).writeErrors ?? [];
-    if (isDuplicateKey(err) || writeErrors.some(isDuplicateKey)) throw new AssignmentRaced(groups);
-    throw err;
-  }
+    failure: (err) => (isDuplicateKey(err) ? new AssignmentRaced(groups) : (err as Error)),
+  });
   return claimed;
 }
 

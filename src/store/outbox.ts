@@ -1,5 +1,5 @@
 import { SEND_CLAIM_MS } from '../constants.js';
-import { duplicateKeyFailures, sharedCall, sharedSetById } from './db.js';
+import { duplicateKeyFailures, sharedCall, sharedSetById, writeAtCommit } from './db.js';
 import { Address, Outbox, type NewTimelineEntry, type OutboxDoc } from './models.js';
 
 /** More than any sane per-hour limit, so the rolling count stays exact. */
@@ -43,21 +43,47 @@ export async function enqueueOutbox(
 }
 
 /**
- * Mail decided with incidents opened together (`openIncident`), each as new as its incident:
- * one insert for all, in one transaction with them, returned as stored. A message stored
- * before is a duplicate key, which aborts the transaction; the incidents are then opened one
- * at a time, each mail through enqueueOutbox.
+ * Store mail decided in a transaction, with its other writes at its end (`writeAtCommit`):
+ * upserts, so a message stored before stays as it was, never a duplicate-key error that would
+ * abort it. Returns how to have the messages as stored once it committed: as born, with no
+ * read, unless one was stored before (then they are read).
  */
-export async function insertOutbox(
+export async function enqueueAtCommit(
   mail: readonly { message: NewOutboxMessage; claim?: OutboxClaim }[],
-): Promise<OutboxDoc[]> {
-  if (mail.length === 0) return [];
+): Promise<() => Promise<OutboxDoc[]>> {
   const now = new Date();
-  const stored = await Outbox.insertMany(
-    mail.map(({ message, claim }) => ({ ...message, ...atBirth(claim, now) })),
-    { ordered: true },
+  const born = mail.map(
+    ({ message, claim }) =>
+      new Outbox({ ...message, ...atBirth(claim, now) }).toObject() as OutboxDoc,
   );
-  return stored.map((m) => m.toObject() as OutboxDoc);
+  let allNew = true;
+  await writeAtCommit({
+    model: Outbox,
+    ops: born.map(({ _id, ...fields }) => ({
+      updateOne: {
+        filter: { _id },
+        update: { $setOnInsert: fields },
+        upsert: true,
+        timestamps: false,
+      },
+    })),
+    check: (done) => {
+      allNew = done.upserted === born.length;
+    },
+  });
+  return async () =>
+    allNew
+      ? born
+      : sortedLike(
+          born,
+          await Outbox.find({ _id: { $in: born.map((m) => m._id) } }).lean<OutboxDoc[]>(),
+        );
+}
+
+/** `found` in the order of `wanted`. */
+function sortedLike(wanted: readonly OutboxDoc[], found: readonly OutboxDoc[]): OutboxDoc[] {
+  const byId = new Map(found.map((m) => [m._id, m]));
+  return wanted.flatMap((m) => byId.get(m._id) ?? []);
 }
 
 /** A new message's state: pending, and held by `claim`'s job from the start if it has one. */

@@ -1,23 +1,24 @@
 /** Store access for incidents' playbook steps (`playbook_steps`). */
 import type { IncidentStep } from '../domain/playbook.js';
 import { appendAudit } from './audit.js';
-import { atomically } from './db.js';
+import { atomically, writeAtCommit } from './db.js';
 import { appendTimeline } from './incidents.js';
 import { PlaybookStep, type PlaybookStepDoc } from './models.js';
 
 export const stepId = (incidentNumber: number, step: number) => `${incidentNumber}-${step}`;
 
 /**
- * An incident's playbook steps, in one command; each is an upsert keyed by its id, so a retry
- * adds only what is missing. Its timeline and audit entries are written with the triage
- * decision that gives it (src/actions/triage.ts), in the same transaction.
+ * An incident's playbook steps, each an upsert keyed by its id, so a retry adds only what is
+ * missing. Written with the triage decision that gives them (src/actions/triage.ts), its
+ * timeline and audit entries, at the end of its transaction (`writeAtCommit`).
  */
 export async function addPlaybookSteps(
   incidentNumber: number,
   attached: { category: string; plan: string; at: Date; steps: readonly IncidentStep[] },
 ): Promise<void> {
-  await PlaybookStep.bulkWrite(
-    attached.steps.map((s) => ({
+  await writeAtCommit({
+    model: PlaybookStep,
+    ops: attached.steps.map((s) => ({
       updateOne: {
         filter: { _id: stepId(incidentNumber, s.step) },
         update: {
@@ -32,8 +33,7 @@ export async function addPlaybookSteps(
         upsert: true,
       },
     })),
-    { ordered: true },
-  );
+  });
 }
 
 export async function stepsOf(incidentNumber: number): Promise<PlaybookStepDoc[]> {

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import mongoose from 'mongoose';
 import type { CommandStartedEvent } from 'mongodb';
 import { inject } from 'vitest';
+import { collectionsOf } from './command-names.js';
 
 /** A database of its own whose driver reports every command (give it to the app as MONGODB_URI). */
 export const monitoredUri = (database: string) => {
@@ -28,7 +29,8 @@ export async function countCommands<T>(
   const commands: string[] = [];
   const client = mongoose.connection.getClient();
   const seen = (e: CommandStartedEvent) => {
-    if (counting.getStore()) commands.push(`${e.commandName} ${String(e.command[e.commandName])}`);
+    if (counting.getStore())
+      commands.push(`${e.commandName} ${collectionsOf(e.command, e.commandName)}`);
   };
   client.on('commandStarted', seen);
   try {
