@@ -12,7 +12,14 @@ let writesAcrossCollections = false;
 /** Connect the process-wide mongoose connection and make sure every index exists. */
 export async function connectStore(
   uri: string,
-  { timeoutMs = 10_000 }: { timeoutMs?: number } = {},
+  {
+    timeoutMs = 10_000,
+    acrossCollections = true,
+  }: {
+    timeoutMs?: number;
+    /** False: one command per collection written even where the server takes them in one. */
+    acrossCollections?: boolean;
+  } = {},
 ): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
   // Every model operation inside `atomically` joins its transaction without passing a session.
@@ -23,7 +30,8 @@ export async function connectStore(
   const hello = await db().admin().command({ hello: 1 });
   // A standalone server has no transactions; a replica set member (setName) or mongos has.
   transactions = typeof hello.setName === 'string' || hello.msg === 'isdbgrid';
-  writesAcrossCollections = Number(hello.maxWireVersion) >= BULK_WRITE_WIRE_VERSION;
+  writesAcrossCollections =
+    acrossCollections && Number(hello.maxWireVersion) >= BULK_WRITE_WIRE_VERSION;
   // Unique indexes carry the idempotency guarantees, so they must exist before any write.
   for (const model of ALL_MODELS) await model.createIndexes();
   return mongoose;
@@ -46,14 +54,15 @@ export function db() {
   return handle;
 }
 
+type TransactionContext = AsyncLocalStorage<{ session?: mongoose.ClientSession }>;
+
+/** Where mongoose's models find the session of the transaction they run in (connectStore). */
+const transactionContext = () =>
+  (mongoose as { transactionAsyncLocalStorage?: TransactionContext }).transactionAsyncLocalStorage;
+
 /** The session of the transaction this code runs in, for driver calls (models join by themselves). */
 export function currentSession(): mongoose.ClientSession | undefined {
-  const als = (
-    mongoose as {
-      transactionAsyncLocalStorage?: AsyncLocalStorage<{ session?: mongoose.ClientSession }>;
-    }
-  ).transactionAsyncLocalStorage;
-  return als?.getStore()?.session;
+  return transactionContext()?.getStore()?.session;
 }
 
 /**
@@ -65,19 +74,29 @@ export function currentSession(): mongoose.ClientSession | undefined {
 export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
   if (!transactions || currentSession()) return fn();
   let hooks: (() => void)[] = [];
-  const result = await mongoose.connection.transaction(async (session) => {
-    // Each attempt starts afresh: what an aborted attempt wrote never happened.
-    hooks = [];
-    onCommit.set(session, hooks);
-    const held: HeldWrite[] = [];
-    heldWrites.set(session, held);
-    const value = await fn();
-    heldWrites.delete(session);
-    await writeAll(held);
-    return value;
-  });
-  for (const hook of hooks) hook();
-  return result;
+  // Every read is from the primary, where causal consistency adds nothing; without it a rerun
+  // after a write conflict starts with no `afterClusterTime`, which SecantusDB refuses on a
+  // transaction's first command when that is a `bulkWrite` (MongoDB takes it).
+  const session = await mongoose.connection.startSession({ causalConsistency: false });
+  try {
+    const result = await session.withTransaction(() =>
+      transactionContext()!.run({ session }, async () => {
+        // Each attempt starts afresh: what an aborted attempt wrote never happened.
+        hooks = [];
+        onCommit.set(session, hooks);
+        const held: HeldWrite[] = [];
+        heldWrites.set(session, held);
+        const value = await fn();
+        heldWrites.delete(session);
+        await writeAll(held);
+        return value;
+      }),
+    );
+    for (const hook of hooks) hook();
+    return result;
+  } finally {
+    await session.endSession().catch(() => undefined);
+  }
 }
 
 /** Writes to one collection, as for `Model.bulkWrite`, with what to make of their outcome. */
@@ -152,9 +171,7 @@ async function writeAcrossCollections(writes: readonly HeldWrite[]): Promise<voi
   try {
     res = await mongoose.connection.bulkWrite(ops, { ordered: true, verboseResults: verbose });
   } catch (err) {
-    const failed = firstWriteError(err);
-    if (!failed) throw err;
-    throw owner[failed.index]!.failure?.(failed.error) ?? failed.error;
+    throw asCallersKnowIt(err, owner);
   }
   if (!verbose) return;
   const counts = new Map(writes.map((w) => [w, { matched: 0, upserted: 0, inserted: 0 }]));
@@ -169,16 +186,19 @@ async function writeAcrossCollections(writes: readonly HeldWrite[]): Promise<voi
 }
 
 /**
- * The first write error of a cross-collection `bulkWrite`, as the error of that one write (with
- * its `code`, as a single write's would be), so callers tell a duplicate key the usual way.
+ * An error of a cross-collection `bulkWrite` as callers know errors. A failure of the command
+ * itself comes as the server gave it: the driver wraps it, and the wrapper lacks its labels,
+ * such as the TransientTransactionError of a write conflict that has the transaction run
+ * again. A write error comes as the error of that one write (with its `code`, so a duplicate
+ * key is told the usual way), or as its held write's `failure`.
  */
-function firstWriteError(err: unknown): { index: number; error: Error } | null {
-  const listed = (err as { writeErrors?: Map<number, { code: number; message: string }> })
-    .writeErrors;
-  if (!(listed instanceof Map) || listed.size === 0) return null;
-  const index = Math.min(...listed.keys());
-  const { code, message } = listed.get(index)!;
-  return { index, error: Object.assign(new Error(message), { code, cause: err }) };
+function asCallersKnowIt(err: unknown, owner: readonly HeldWrite[]): unknown {
+  if (!(err instanceof mongoose.mongo.MongoClientBulkWriteError)) return err;
+  if (err.writeErrors.size === 0) return err.cause ?? err;
+  const index = Math.min(...err.writeErrors.keys());
+  const { code, message } = err.writeErrors.get(index)!;
+  const error = Object.assign(new Error(message), { code, cause: err });
+  return owner[index]!.failure?.(error) ?? error;
 }
 
 /**
