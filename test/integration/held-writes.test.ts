@@ -125,7 +125,8 @@ describe.each([
       await writeAtCommit(bump('race-counter'));
       await writeAtCommit(entry('race'));
     }).finally(mayCommit);
-    const e = await second.catch((x: unknown) => x); console.log('ERR', (e as Error).message, JSON.stringify(e));
+    const e = await second.catch((x: unknown) => x);
+    console.log('ERR', (e as Error).message, JSON.stringify(e));
     await expect(second).rejects.toMatchObject({ code: 11000 });
     expect(attempts).toBe(2);
   });
