@@ -100,7 +100,7 @@ export async function appendAudits(bodies: readonly AuditInput[]): Promise<void>
   // rerun decides).
   if (session) {
     await writeAtCommit({
-      model: AuditPending,
+      into: AuditPending,
       ops: docs.map((document) => ({ insertOne: { document } })),
     });
     return;
@@ -153,13 +153,17 @@ export async function sealAudit(): Promise<number> {
       return prev as AuditEntry;
     });
     try {
+      // The chain's new entries, the pending ones cleared and the head moved: one command
+      // with a server that takes writes across collections (`writeAtCommit`), then the commit.
       await atomically(async () => {
-        const session = currentSession();
-        await AuditEntryModel.collection.insertMany(
-          entries.map((e) => ({ _id: e.seq, ...e }) as never),
-          { ordered: true, session },
-        );
-        await AuditPending.collection.deleteMany({ _id: { $in: ids } }, { session });
+        await writeAtCommit({
+          into: AuditEntryModel.collection,
+          ops: entries.map((e) => ({ insertOne: { document: { _id: e.seq, ...e } } })),
+        });
+        await writeAtCommit({
+          into: AuditPending.collection,
+          ops: [{ deleteMany: { filter: { _id: { $in: ids } } } }],
+        });
         await moveHead(entries.at(-1)!);
       });
       sealed += entries.length;
@@ -213,18 +217,19 @@ export function startAuditSealer(everyMs: number, onError: (err: Error) => void)
  * slower writer outside a transaction never moves it back.
  */
 async function moveHead(to: { seq: number; hash: string }): Promise<void> {
-  const moved = await AuditHead.updateOne(
-    { _id: 'head', seq: { $lt: to.seq } },
-    { $set: { seq: to.seq, hash: to.hash } },
-  );
-  if (moved.matchedCount > 0) return;
-  // No head yet (the first entry ever). An upsert on `_id` alone never fails on a duplicate
-  // key, so it is safe inside a transaction too.
-  await AuditHead.updateOne(
-    { _id: 'head' },
-    { $setOnInsert: { seq: to.seq, hash: to.hash } },
-    { upsert: true },
-  );
+  const head = { seq: to.seq, hash: to.hash };
+  await writeAtCommit({
+    into: AuditHead.collection,
+    ops: [
+      { updateOne: { filter: { _id: 'head', seq: { $lt: to.seq } }, update: { $set: head } } },
+      // No head yet (the first entry ever): an upsert on `_id` alone, which never fails on a
+      // duplicate key, so it is safe inside a transaction too. A head there already (moved
+      // just above, or further by another sealer) stays as it is.
+      {
+        updateOne: { filter: { _id: 'head' }, update: { $setOnInsert: head }, upsert: true },
+      },
+    ],
+  });
 }
 
 /** The chain in seq order (optionally a seq range), streamed: one scan, whatever its length. */

@@ -101,7 +101,8 @@ export async function atomically<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Writes to one collection, as for `Model.bulkWrite`, with what to make of their outcome. */
 export interface HeldWrite {
-  model: mongoose.Model<AnyDocument>;
+  /** A model, whose schema casts the ops, or a collection, which takes them as they are. */
+  into: mongoose.Model<AnyDocument> | mongoose.mongo.Collection<AnyDocument>;
   ops: mongoose.AnyBulkWriteOperation<AnyDocument>[];
   /** Look at what the ops did once written (a guard's outcome); throwing undoes the change. */
   check?: (done: WriteCounts) => void;
@@ -111,6 +112,15 @@ export interface HeldWrite {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a held write is for any collection
 type AnyDocument = any;
+
+/** The current transaction's session as a write's option (none outside one). */
+function inTransaction(): { session?: mongoose.ClientSession } {
+  const session = currentSession();
+  return session ? { session } : {};
+}
+
+const isModel = (into: HeldWrite['into']): into is mongoose.Model<AnyDocument> =>
+  typeof into === 'function';
 
 /** What a held write's ops did: documents matched (not upserted), upserted and inserted. */
 export interface WriteCounts {
@@ -137,14 +147,21 @@ export async function writeAtCommit(w: HeldWrite): Promise<void> {
   else await writeAll([w]);
 }
 
-/** Held writes in their order: one command for all where the server can, else one each. */
+/**
+ * Held writes in their order: one command for all where the server can (and they are all
+ * models' or all collections', as one command is cast by mongoose or not at all), else one
+ * each.
+ */
 async function writeAll(writes: readonly HeldWrite[]): Promise<void> {
   const some = writes.filter((w) => w.ops.length > 0);
-  if (some.length > 1 && writesAcrossCollections) return writeAcrossCollections(some);
+  const cast = some.filter((w) => isModel(w.into)).length;
+  if (some.length > 1 && writesAcrossCollections && (cast === 0 || cast === some.length))
+    return writeAcrossCollections(some);
   for (const w of some) {
     let res: mongoose.mongo.BulkWriteResult;
     try {
-      res = await w.model.bulkWrite(w.ops, { ordered: true });
+      // A model finds the transaction's session by itself; a collection is given it.
+      res = await w.into.bulkWrite(w.ops, { ordered: true, ...inTransaction() });
     } catch (err) {
       throw w.failure?.(err) ?? err;
     }
@@ -163,13 +180,18 @@ async function writeAcrossCollections(writes: readonly HeldWrite[]): Promise<voi
     w.ops.map((op) => {
       owner.push(w);
       const [name, body] = Object.entries(op)[0]!;
-      return { model: w.model, name, ...body } as never;
+      return isModel(w.into)
+        ? { model: w.into, name, ...body }
+        : { namespace: `${db().databaseName}.${w.into.collectionName}`, name, ...body };
     }),
   );
   const verbose = writes.some((w) => w.check);
+  const options = { ordered: true, verboseResults: verbose, ...inTransaction() };
   let res: mongoose.mongo.ClientBulkWriteResult;
   try {
-    res = await mongoose.connection.bulkWrite(ops, { ordered: true, verboseResults: verbose });
+    res = isModel(writes[0]!.into)
+      ? await mongoose.connection.bulkWrite(ops as never, options)
+      : await mongoose.connection.getClient().bulkWrite(ops as never, options);
   } catch (err) {
     throw asCallersKnowIt(err, owner);
   }

@@ -145,7 +145,7 @@ async function insertIncidents(batch: { number: number; input: NewIncident }[]) 
       }).toObject() as IncidentDoc,
   );
   await writeAtCommit({
-    model: Incident,
+    into: Incident,
     ops: incidents.map((document) => ({ insertOne: { document } })),
   });
   const decided = batch.map(({ input }, i) => {
@@ -160,7 +160,7 @@ async function insertIncidents(batch: { number: number; input: NewIncident }[]) 
     ].map((e) => ({ ...e, incidentNumber: number })),
   );
   await writeAtCommit({
-    model: TimelineEntry,
+    into: TimelineEntry,
     ops: entries.map((document) => ({ insertOne: { document } })),
   });
   await appendAudits(batch.flatMap(({ input }, i) => openedAudit(incidents[i]!, input)));
@@ -244,7 +244,7 @@ export async function appendTimelineEntries(
 ): Promise<void> {
   // In a transaction, with its other writes at the end: nothing in it reads them back.
   await writeAtCommit({
-    model: TimelineEntry,
+    into: TimelineEntry,
     ops: entries.map((entry) => ({
       updateOne: {
         filter: { _id: entry._id },
@@ -446,7 +446,7 @@ export async function claimAssignment(
   );
   // With the assignment's other writes at the end of its transaction.
   await writeAtCommit({
-    model: GroupState,
+    into: GroupState,
     ops: groups.map((g) => {
       const v = seen.get(g)?.v ?? 0;
       return {

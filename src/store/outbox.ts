@@ -58,7 +58,7 @@ export async function enqueueAtCommit(
   );
   let allNew = true;
   await writeAtCommit({
-    model: Outbox,
+    into: Outbox,
     ops: born.map(({ _id, ...fields }) => ({
       updateOne: {
         filter: { _id },

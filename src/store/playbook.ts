@@ -17,7 +17,7 @@ export async function addPlaybookSteps(
   attached: { category: string; plan: string; at: Date; steps: readonly IncidentStep[] },
 ): Promise<void> {
   await writeAtCommit({
-    model: PlaybookStep,
+    into: PlaybookStep,
     ops: attached.steps.map((s) => ({
       updateOne: {
         filter: { _id: stepId(incidentNumber, s.step) },

@@ -39,7 +39,7 @@ import {
   type Contribution,
   type DocumentChange,
 } from '../domain/index-batch.js';
-import { currentSession, db } from './db.js';
+import { currentSession, db, writeAtCommit } from './db.js';
 import { Incident, SearchDocument, SearchPosting, TimelineEntry } from './models.js';
 
 /** What a hit shows. */
@@ -191,8 +191,9 @@ async function readChunks(
 
 /**
  * Make the index say what each update says about its document, for a whole batch at once:
- * one read of every chunk the batch touches, then one write each for postings, term counts,
- * entries and the document count, whatever the batch's size. Writes are read-modify-write of
+ * one read of every chunk the batch touches, then the writes to postings, term counts,
+ * entries and the document count, whatever the batch's size: one command each, or one for
+ * all at the end of a transaction with a server that takes writes across collections. Writes are read-modify-write of
  * whole chunks, so the caller runs this in a transaction (concurrent batches that touch the
  * same chunk conflict and one reruns) or alone (without transactions: one index job at a
  * time across processes).
@@ -223,38 +224,40 @@ export async function applyDocuments(
   const read = held.length + tails.length ? await readChunks(held, tails) : [];
   const edit = editPostings(changes, read, SEARCH_CHUNK_POSTINGS);
 
-  if (edit.chunks.length)
-    await postings().bulkWrite(
-      edit.chunks.map(({ term, k, ids, weights }) => {
-        const _id = chunkId(term, k);
-        return ids.length === 0
-          ? { deleteOne: { filter: { _id } } }
-          : {
-              replaceOne: {
-                filter: { _id },
-                replacement: { _id, t: term, k, n: ids.length, p: encodePostings(ids, weights) },
-                upsert: true,
-              },
-            };
-      }),
-      // Each chunk once, so the order does not matter, and unordered writes of one kind go
-      // in one command.
-      { ordered: false, session },
-    );
-  if (edit.df.size) {
-    await termStats().bulkWrite(
-      [...edit.df].map(([t, d]) => ({
+  // Held to the end of the batch's transaction: one command with a server that takes writes
+  // across collections (`writeAtCommit`). Ordered, so the term counts are moved before the
+  // terms that fell to none are dropped.
+  await writeAtCommit({
+    into: postings(),
+    ops: edit.chunks.map(({ term, k, ids, weights }) => {
+      const _id = chunkId(term, k);
+      return ids.length === 0
+        ? { deleteOne: { filter: { _id } } }
+        : {
+            replaceOne: {
+              filter: { _id },
+              replacement: { _id, t: term, k, n: ids.length, p: encodePostings(ids, weights) },
+              upsert: true,
+            },
+          };
+    }),
+  });
+  const fewer = [...edit.df].filter(([, d]) => d < 0).map(([t]) => t);
+  await writeAtCommit({
+    into: termStats(),
+    ops: [
+      ...[...edit.df].map(([t, d]) => ({
         updateOne: { filter: { _id: t }, update: { $inc: { df: d } }, upsert: true },
       })),
-      { ordered: false, session },
-    );
-    const fewer = [...edit.df].filter(([, d]) => d < 0).map(([t]) => t);
-    if (fewer.length)
-      await termStats().deleteMany({ _id: { $in: fewer }, df: { $lte: 0 } }, { session });
-  }
+      ...(fewer.length
+        ? [{ deleteMany: { filter: { _id: { $in: fewer }, df: { $lte: 0 } } } }]
+        : []),
+    ],
+  });
   const records = new Map(updates.map((u) => [u.id, u.record] as const));
-  await documents().bulkWrite(
-    [...edit.entries].map(([id, list]) => {
+  await writeAtCommit({
+    into: documents(),
+    ops: [...edit.entries].map(([id, list]) => {
       const record = records.get(id);
       return list && record
         ? {
@@ -266,14 +269,20 @@ export async function applyDocuments(
           }
         : { deleteOne: { filter: { _id: id } } };
     }),
-    { ordered: false, session },
-  );
+  });
   if (edit.docs !== 0)
-    await meta().updateOne(
-      { _id: 'stats' },
-      { $inc: { docs: edit.docs } },
-      { upsert: true, session },
-    );
+    await writeAtCommit({
+      into: meta(),
+      ops: [
+        {
+          updateOne: {
+            filter: { _id: 'stats' },
+            update: { $inc: { docs: edit.docs } },
+            upsert: true,
+          },
+        },
+      ],
+    });
   return edit.counts;
 }
 

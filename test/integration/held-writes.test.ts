@@ -31,7 +31,7 @@ describe.each([
   });
 
   const entry = (id: string) => ({
-    model: TimelineEntry,
+    into: TimelineEntry,
     ops: [
       {
         insertOne: {
@@ -41,7 +41,7 @@ describe.each([
     ],
   });
   const bump = (id: string, check?: (matched: number) => void) => ({
-    model: Counter,
+    into: Counter,
     ops: [{ updateOne: { filter: { _id: id }, update: { $inc: { seq: 1 } }, upsert: true } }],
     check: check && ((done: { matched: number }) => check(done.matched)),
   });
@@ -65,6 +65,30 @@ describe.each([
       ...(acrossCollections
         ? ['bulkWrite timeline+counters']
         : ['insert timeline', 'update counters']),
+      'commitTransaction 1',
+    ]);
+  });
+
+  it('writes collections as they are, in the connected database, one command for all', async (t) => {
+    if (!hasTransactions()) t.skip();
+    // A mongoose collection, as the models' `.collection` (it has no database name of its own).
+    const raw = (name: string) => mongoose.connection.collection(name);
+    const { commands } = await countCommands(() =>
+      atomically(async () => {
+        await writeAtCommit({
+          into: raw('held_a'),
+          ops: [{ insertOne: { document: { _id: 'a' } } }],
+        });
+        await writeAtCommit({
+          into: raw('held_b'),
+          ops: [{ insertOne: { document: { _id: 'b' } } }],
+        });
+      }),
+    );
+    expect(await raw('held_a').countDocuments({ _id: 'a' } as never)).toBe(1);
+    expect(await raw('held_b').countDocuments({ _id: 'b' } as never)).toBe(1);
+    expect(commands).toEqual([
+      ...(acrossCollections ? ['bulkWrite held_a+held_b'] : ['insert held_a', 'insert held_b']),
       'commitTransaction 1',
     ]);
   });
