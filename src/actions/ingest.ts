@@ -211,7 +211,12 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   const notes = intakeNotes(rawId, at, choice, parsed.legacyHeaders);
   // So is the acknowledgement, decided first: its timeline entry is among the incident's first
   // and its outbox message commits with it. This job sends it: claimed at birth, in the insert.
-  const decision = await acknowledge(ctx, sender, at, automatic !== null || choice === null);
+  const decision = await acknowledge(
+    ctx,
+    { sender, rawId },
+    at,
+    automatic !== null || choice === null,
+  );
   const claim = { by: jobIds.ingest(rawId), at: ctx.now() };
   const ackDecision = decision.send
     ? {
@@ -334,7 +339,7 @@ async function recordIntakeNotes(
  */
 async function acknowledge(
   ctx: AppContext,
-  sender: string,
+  { sender, rawId }: { sender: string; rawId: string },
   at: Date,
   /** Automatic mail, or nobody to answer (treated like a robot: recorded, never acknowledged). */
   automatic: boolean,
@@ -346,10 +351,13 @@ async function acknowledge(
   // (A limit of 0 allows nothing, not even to a sender with no record, which the upsert would.)
   if (
     limits.perSenderPerHour > 0 &&
-    (await claimAcknowledgement(sender, at, limits.perSenderPerHour))
+    (await claimAcknowledgement(sender, at, limits.perSenderPerHour, rawId))
   )
     return { send: true };
-  const decision = refusal(await senderStanding(sender, at));
+  const standing = await senderStanding(sender, at, rawId);
+  // A rerun of this message's ingest (its earlier run died before the incident committed).
+  if (standing.claimedBefore) return { send: true };
+  const decision = refusal(standing);
   // Refused, yet allowed by what is stored now: the limit was reached and an ack aged out since.
   return decision.send
     ? { send: false, reason: 'sender reached the acknowledgement limit' }

@@ -283,6 +283,11 @@ const addressSchema = new Schema(
     reason: String,
     /** When we last acknowledged this sender (the newest few), for the rate limit. */
     recentAcks: { type: [Date], default: [] },
+    /**
+     * The raw messages those acknowledgements were claimed for (the newest few), so that a
+     * rerun of a message's ingest finds its claim instead of taking another place.
+     */
+    ackedFor: { type: [String], default: undefined },
     updatedAt: Date,
   },
   opts,

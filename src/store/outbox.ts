@@ -231,15 +231,18 @@ export async function markOutboxFailed(id: string, error: string) {
  * incidents are acknowledged, so there is never an earlier one to the same incident.
  */
 /** What the acknowledgement policy needs to know about a sender: one read of its record. */
-export async function senderStanding(sender: string, now: Date) {
-  const doc = await Address.findById(sender, { recentAcks: 1, undeliverable: 1 }).lean<{
-    recentAcks?: Date[];
-    undeliverable?: boolean;
-  }>();
+export async function senderStanding(sender: string, now: Date, rawId?: string) {
+  const doc = await Address.findById(sender, {
+    recentAcks: 1,
+    undeliverable: 1,
+    ackedFor: 1,
+  }).lean<{ recentAcks?: Date[]; undeliverable?: boolean; ackedFor?: string[] }>();
   const hourAgo = now.getTime() - 3600_000;
   return {
     acksToSenderLastHour: (doc?.recentAcks ?? []).filter((d) => d.getTime() >= hourAgo).length,
     undeliverable: doc?.undeliverable === true,
+    /** An earlier run of this message's ingest claimed its acknowledgement already. */
+    claimedBefore: rawId !== undefined && (doc?.ackedFor ?? []).includes(rawId),
   };
 }
 
@@ -252,20 +255,30 @@ export async function senderStanding(sender: string, now: Date) {
  * a process's concurrent ingest jobs share one unordered `bulkWrite` (`sharedCall`), each
  * claim still its own conditional write with its own outcome.
  */
-export function claimAcknowledgement(sender: string, at: Date, perHour: number): Promise<boolean> {
-  return claimTogether({ sender, at, perHour });
+export function claimAcknowledgement(
+  sender: string,
+  at: Date,
+  perHour: number,
+  rawId: string,
+): Promise<boolean> {
+  return claimTogether({ sender, at, perHour, rawId });
 }
 
 const claimTogether = sharedCall(
-  async (claims: { sender: string; at: Date; perHour: number }[]): Promise<boolean[]> => {
+  async (
+    claims: { sender: string; at: Date; perHour: number; rawId: string }[],
+  ): Promise<boolean[]> => {
     let refused: number[] = [];
     try {
       await Address.bulkWrite(
-        claims.map(({ sender, at, perHour }) => ({
+        claims.map(({ sender, at, perHour, rawId }) => ({
           updateOne: {
             filter: {
               _id: sender,
               undeliverable: { $ne: true },
+              // Claimed once per message: a rerun is refused here and finds its claim on
+              // reading the record (senderStanding), so it takes no second place.
+              ackedFor: { $ne: rawId },
               $expr: {
                 $lt: [
                   {
@@ -280,7 +293,12 @@ const claimTogether = sharedCall(
                 ],
               },
             },
-            update: { $push: { recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT } } },
+            update: {
+              $push: {
+                recentAcks: { $each: [at], $slice: -RECENT_ACKS_KEPT },
+                ackedFor: { $each: [rawId], $slice: -RECENT_ACKS_KEPT },
+              },
+            },
             upsert: true,
           },
         })),

@@ -84,15 +84,32 @@ describe('concurrent writers on one incident', () => {
     const at = new Date();
     const sender = `burst-${at.getTime()}@example.org`;
     const claims = await Promise.all(
-      Array.from({ length: 30 }, () => claimAcknowledgement(sender, at, 5)),
+      Array.from({ length: 30 }, (_, i) => claimAcknowledgement(sender, at, 5, `raw-${i}`)),
     );
     expect(claims.filter(Boolean)).toHaveLength(5);
     expect((await senderStanding(sender, at)).acksToSenderLastHour).toBe(5);
     // An address known to bounce gets none, and one with room left gets one more.
     await markUndeliverable(`bad-${sender}`, '550 no such user');
-    expect(await claimAcknowledgement(`bad-${sender}`, at, 5)).toBe(false);
+    expect(await claimAcknowledgement(`bad-${sender}`, at, 5, 'raw-bad')).toBe(false);
     const later = new Date(at.getTime() + 3600_001);
-    expect(await claimAcknowledgement(sender, later, 5)).toBe(true);
+    expect(await claimAcknowledgement(sender, later, 5, 'raw-later')).toBe(true);
+  });
+
+  it("claims a message's acknowledgement once, however often its ingest runs", async () => {
+    const at = new Date();
+    const sender = `rerun-${at.getTime()}@example.org`;
+    // The first run claims; its reruns (it died before the incident committed) are refused
+    // by the claim, and find it on the sender's record: no second place is taken.
+    expect(await claimAcknowledgement(sender, at, 2, 'raw-a')).toBe(true);
+    for (let rerun = 0; rerun < 3; rerun++) {
+      expect(await claimAcknowledgement(sender, at, 2, 'raw-a')).toBe(false);
+      expect((await senderStanding(sender, at, 'raw-a')).claimedBefore).toBe(true);
+    }
+    expect((await senderStanding(sender, at)).acksToSenderLastHour).toBe(1);
+    // So the limit of 2 still leaves a place for another message, and only one.
+    expect(await claimAcknowledgement(sender, at, 2, 'raw-b')).toBe(true);
+    expect(await claimAcknowledgement(sender, at, 2, 'raw-c')).toBe(false);
+    expect((await senderStanding(sender, at, 'raw-c')).claimedBefore).toBe(false);
   });
 });
 
