@@ -122,11 +122,10 @@ function inTransaction(): { session?: mongoose.ClientSession } {
 const isModel = (into: HeldWrite['into']): into is mongoose.Model<AnyDocument> =>
   typeof into === 'function';
 
-/** What a held write's ops did: documents matched (not upserted), upserted and inserted. */
+/** What a held write's ops did: documents matched (not upserted) and upserted. */
 export interface WriteCounts {
   matched: number;
   upserted: number;
-  inserted: number;
 }
 
 /** The writes each running transaction holds until it ends (see writeAtCommit). */
@@ -165,11 +164,7 @@ async function writeAll(writes: readonly HeldWrite[]): Promise<void> {
     } catch (err) {
       throw w.failure?.(err) ?? err;
     }
-    w.check?.({
-      matched: res.matchedCount,
-      upserted: res.upsertedCount,
-      inserted: res.insertedCount,
-    });
+    w.check?.({ matched: res.matchedCount, upserted: res.upsertedCount });
   }
 }
 
@@ -196,13 +191,12 @@ async function writeAcrossCollections(writes: readonly HeldWrite[]): Promise<voi
     throw asCallersKnowIt(err, owner);
   }
   if (!verbose) return;
-  const counts = new Map(writes.map((w) => [w, { matched: 0, upserted: 0, inserted: 0 }]));
+  const counts = new Map(writes.map((w) => [w, { matched: 0, upserted: 0 }]));
   owner.forEach((w, i) => {
     const done = counts.get(w)!;
     const updated = res.updateResults?.get(i);
     if (updated?.didUpsert) done.upserted++;
     else if (updated) done.matched += updated.matchedCount;
-    if (res.insertResults?.has(i)) done.inserted++;
   });
   for (const w of writes) w.check?.(counts.get(w)!);
 }

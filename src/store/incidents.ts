@@ -178,6 +178,7 @@ async function openedAs(written: Awaited<ReturnType<typeof insertIncidents>>): P
     return mail ? { incident, mail, opened: true } : { incident, opened: true };
   });
 }
+
 /** The `incident-opened` entry, keyed by the message, so a rerun records it once. */
 function openedAudit(opened: IncidentDoc, input: NewIncident): AuditInput[] {
   return incidentAudit(opened.number, 'incident-opened', null, opened, {

@@ -226,11 +226,10 @@ export async function markOutboxFailed(id: string, error: string) {
 }
 
 /**
- * What the acknowledgement rate limit needs: the recent acknowledgements to this sender,
- * kept on the address's own document (a primary-key read, no scan of the outbox). Only new
- * incidents are acknowledged, so there is never an earlier one to the same incident.
+ * What the acknowledgement policy needs to know about a sender: one read of its record (the
+ * recent acknowledgements are kept on the address's own document, so no scan of the outbox).
+ * Only new incidents are acknowledged, so there is never an earlier one to the same incident.
  */
-/** What the acknowledgement policy needs to know about a sender: one read of its record. */
 export async function senderStanding(sender: string, now: Date, rawId?: string) {
   const doc = await Address.findById(sender, {
     recentAcks: 1,

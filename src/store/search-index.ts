@@ -193,10 +193,10 @@ async function readChunks(
  * Make the index say what each update says about its document, for a whole batch at once:
  * one read of every chunk the batch touches, then the writes to postings, term counts,
  * entries and the document count, whatever the batch's size: one command each, or one for
- * all at the end of a transaction with a server that takes writes across collections. Writes are read-modify-write of
- * whole chunks, so the caller runs this in a transaction (concurrent batches that touch the
- * same chunk conflict and one reruns) or alone (without transactions: one index job at a
- * time across processes).
+ * all at the end of a transaction with a server that takes writes across collections. Writes
+ * are read-modify-write of whole chunks, so the caller runs this in a transaction (concurrent
+ * batches that touch the same chunk conflict and one reruns) or alone (without transactions:
+ * one index job at a time across processes).
  */
 export async function applyDocuments(
   updates: readonly IndexUpdate[],
