@@ -13,6 +13,7 @@ import {
   JOB_LOCK_MS,
   JOB_MAX_STALLED_COUNT,
   JOB_STALLED_INTERVAL_MS,
+  STUCK_AFTER_MS,
 } from './constants.js';
 import type { AppContext } from './context.js';
 import type { Logger } from './log.js';
@@ -31,7 +32,7 @@ import { planReviewState, planReviewWarning } from './domain/plan-review.js';
 import { protocolGaps } from './domain/protocols.js';
 import { recordPlanVersion, startAuditSealer, withActor } from './store/audit.js';
 import { dueProtocolChecks } from './store/protocols.js';
-import { connectStore, disconnectStore, hasTransactions } from './store/db.js';
+import { connectStore, disconnectStore, hasTransactions, sharedRounds } from './store/db.js';
 import { dueSlaChecks } from './store/incidents.js';
 import { ingestProcessor } from '../workers/ingest.js';
 import { notifyProcessor } from '../workers/notify.js';
@@ -137,13 +138,24 @@ export async function startApp(
     );
 
   const workers: Worker[] = [];
+  /** The jobs this process runs now, with when each began, for the watchdog below. */
+  const running = new Map<string, { queue: string; since: number }>();
   if (role !== 'intake') {
     const worker = <T>(name: string, processor: Processor<T>, concurrency: number) => {
       // Whatever a job changes is attributed to its worker, unless it knows better (an agent).
-      const attributed: Processor<T> = (job, token) =>
-        withActor({ kind: 'worker', id: name }, `job ${job.name} ${job.id ?? ''}`.trim(), () =>
-          processor(job, token),
-        );
+      const attributed: Processor<T> = async (job, token) => {
+        const key = `${name}/${job.id ?? ''}/${token ?? ''}`;
+        running.set(key, { queue: name, since: Date.now() });
+        try {
+          return await withActor(
+            { kind: 'worker', id: name },
+            `job ${job.name} ${job.id ?? ''}`.trim(),
+            () => processor(job, token),
+          );
+        } finally {
+          running.delete(key);
+        }
+      };
       const w = new Worker<T>(name, attributed, {
         connection: redis,
         prefix: config.queuePrefix,
@@ -154,6 +166,20 @@ export async function startApp(
       });
       w.on('error', (err) =>
         log.error({ component: 'worker', queue: name, err: err.message }, 'worker error'),
+      );
+      w.on('failed', (job, err) =>
+        log.warn(
+          {
+            component: 'worker',
+            queue: name,
+            job: job?.id,
+            attempt: job?.attemptsMade,
+            err: err.message,
+          },
+          job && job.attemptsMade < (job.opts.attempts ?? 1)
+            ? 'job failed; it runs again'
+            : 'job failed for good',
+        ),
       );
       workers.push(w as Worker);
       return w;
@@ -220,6 +246,26 @@ export async function startApp(
   const scheduleTimer = role !== 'intake' ? setInterval(scheduleTick, DIGEST_TICK_MS) : undefined;
   if (scheduleTimer) scheduleTick();
 
+  // A job is never timed out (a rerun beside a run that may still finish would do its work
+  // twice over), so one that hangs would hang unseen: name it, and any shared store round
+  // that has run as long, since every job needing that call waits behind it.
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const stuck = [...running.values()].filter(
+      (j) => j.queue !== QUEUES.maintenance && now - j.since >= STUCK_AFTER_MS,
+    );
+    const rounds = sharedRounds(STUCK_AFTER_MS);
+    if (stuck.length > 0 || rounds.length > 0)
+      log.warn(
+        {
+          component: 'watchdog',
+          jobs: stuck.map((j) => ({ queue: j.queue, seconds: Math.round((now - j.since) / 1000) })),
+          rounds,
+        },
+        `running for over ${STUCK_AFTER_MS / 1000} s`,
+      );
+  }, STUCK_AFTER_MS / 2);
+
   const sealer = startAuditSealer(AUDIT_SEAL_EVERY_MS, (err) =>
     log.warn({ component: 'audit', err: err.message }, 'could not seal audit entries'),
   );
@@ -249,6 +295,7 @@ export async function startApp(
     health,
     async stop() {
       clearInterval(sweepTimer);
+      clearInterval(watchdog);
       await http?.close();
       clearInterval(scheduleTimer);
       await Promise.all(intakes.map((i) => i.stop()));

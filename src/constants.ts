@@ -45,6 +45,12 @@ export const JOB_BACKOFF_MS = 2_000;
  * generous stalled count is safe: a crash loop ends up in the dead-letter set, not lost.
  */
 export const JOB_STALLED_INTERVAL_MS = 5_000;
+/**
+ * A job (other than maintenance, which scans whole collections) or a shared store round that
+ * runs this long is named in the log: far beyond any step's worst case, a database outage's
+ * retries included, so it is most likely stuck.
+ */
+export const STUCK_AFTER_MS = 120_000;
 /** A worker holds a job's lock this long and renews it at half-time; a dead worker's job is free after it. */
 export const JOB_LOCK_MS = 10_000;
 /**

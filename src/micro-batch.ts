@@ -11,7 +11,8 @@ export class MicroBatcher<T, R> {
   private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   /** Cancels the cut scheduled for the pending items (none while a batch runs). */
   private cancelScheduledCut: (() => void) | undefined;
-  private running = false;
+  /** When the running batch began (Date.now()), undefined while none runs. */
+  private runningSince: number | undefined;
 
   constructor(
     /** Runs one batch; returns one result per item, in the items' order. */
@@ -22,10 +23,18 @@ export class MicroBatcher<T, R> {
   add(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      if (this.running) return; // the running batch starts the next when it ends
+      if (this.runningSince !== undefined) return; // the running batch starts the next when it ends
       if (this.pending.length >= this.options.maxItems) this.cut();
       else this.cancelScheduledCut ??= this.scheduleCut();
     });
+  }
+
+  /** How long the running batch has run, in ms (0 when none runs), and the calls waiting. */
+  state(now = Date.now()): { runningMs: number; waiting: number } {
+    return {
+      runningMs: this.runningSince === undefined ? 0 : now - this.runningSince,
+      waiting: this.pending.length,
+    };
   }
 
   private scheduleCut(): () => void {
@@ -43,9 +52,9 @@ export class MicroBatcher<T, R> {
     this.cancelScheduledCut = undefined;
     const batch = this.pending.splice(0, this.options.maxItems);
     if (batch.length === 0) return;
-    this.running = true;
+    this.runningSince = Date.now();
     void this.settle(batch).finally(() => {
-      this.running = false;
+      this.runningSince = undefined;
       if (this.pending.length > 0) this.cut();
     });
   }

@@ -226,9 +226,28 @@ function asCallersKnowIt(err: unknown, owner: readonly HeldWrite[]): unknown {
  * own caller. A call made inside a transaction runs alone, in it: a shared round runs outside
  * any caller's transaction.
  */
-export function sharedCall<T, R>(run: (items: T[]) => Promise<R[]>): (item: T) => Promise<R> {
+export function sharedCall<T, R>(
+  name: string,
+  run: (items: T[]) => Promise<R[]>,
+): (item: T) => Promise<R> {
   const batcher = new MicroBatcher(run, { maxItems: SHARED_CALL_MAX_ITEMS });
+  sharedCalls.set(name, batcher);
   return async (item) => (currentSession() ? (await run([item]))[0]! : batcher.add(item));
+}
+
+/** The process's shared calls by name, so a round that never ends can be named (sharedRounds). */
+const sharedCalls = new Map<string, { state(): { runningMs: number; waiting: number } }>();
+
+/**
+ * The shared calls whose current round has run for at least `minMs`: every later call of the
+ * same name waits behind such a round, so one that hangs stalls all the jobs that need it.
+ */
+export function sharedRounds(
+  minMs: number,
+): { name: string; runningMs: number; waiting: number }[] {
+  return [...sharedCalls]
+    .map(([name, batcher]) => ({ name, ...batcher.state() }))
+    .filter((r) => r.runningMs >= minMs && r.runningMs > 0);
 }
 
 /**
@@ -237,17 +256,21 @@ export function sharedCall<T, R>(run: (items: T[]) => Promise<R[]>): (item: T) =
  * again call by call and an error reaches only the caller it belongs to.
  */
 export function sharedSetById(model: {
+  modelName: string;
   bulkWrite(ops: mongoose.AnyBulkWriteOperation[], options: { ordered: false }): Promise<unknown>;
 }): (id: string, fields: Record<string, unknown>) => Promise<void> {
-  const setAll = sharedCall(async (sets: { id: string; fields: Record<string, unknown> }[]) => {
-    await model.bulkWrite(
-      sets.map(({ id, fields }) => ({
-        updateOne: { filter: { _id: id }, update: { $set: fields } },
-      })),
-      { ordered: false },
-    );
-    return sets.map(() => undefined);
-  });
+  const setAll = sharedCall(
+    `${model.modelName}.set`,
+    async (sets: { id: string; fields: Record<string, unknown> }[]) => {
+      await model.bulkWrite(
+        sets.map(({ id, fields }) => ({
+          updateOne: { filter: { _id: id }, update: { $set: fields } },
+        })),
+        { ordered: false },
+      );
+      return sets.map(() => undefined);
+    },
+  );
   return (id, fields) => setAll({ id, fields });
 }
 

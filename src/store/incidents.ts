@@ -77,16 +77,19 @@ export function openIncident(input: NewIncident): Promise<Opening> {
   return hasTransactions() ? openTogether(input) : openAlone(input);
 }
 
-const openTogether = sharedCall(async (inputs: NewIncident[]): Promise<Opening[]> => {
-  if (inputs.length === 1) return [await openAlone(inputs[0]!)];
-  // Drawn outside the transaction, as alone, so the counter is never held by one: the numbers
-  // of a batch that fails are gaps. In the batch's order.
-  const first = (await nextSequence('incident', inputs.length)) - inputs.length + 1;
-  const written = await atomically(() =>
-    insertIncidents(inputs.map((input, i) => ({ number: first + i, input }))),
-  );
-  return openedAs(written);
-});
+const openTogether = sharedCall(
+  'Incident.open',
+  async (inputs: NewIncident[]): Promise<Opening[]> => {
+    if (inputs.length === 1) return [await openAlone(inputs[0]!)];
+    // Drawn outside the transaction, as alone, so the counter is never held by one: the numbers
+    // of a batch that fails are gaps. In the batch's order.
+    const first = (await nextSequence('incident', inputs.length)) - inputs.length + 1;
+    const written = await atomically(() =>
+      insertIncidents(inputs.map((input, i) => ({ number: first + i, input }))),
+    );
+    return openedAs(written);
+  },
+);
 
 async function openAlone(input: NewIncident): Promise<Opening> {
   for (let attempt = 0; attempt < MAX_NUMBER_ATTEMPTS; attempt++) {

@@ -264,6 +264,7 @@ export function claimAcknowledgement(
 }
 
 const claimTogether = sharedCall(
+  'Address.claimAcknowledgement',
   async (
     claims: { sender: string; at: Date; perHour: number; rawId: string }[],
   ): Promise<boolean[]> => {

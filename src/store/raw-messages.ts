@@ -156,6 +156,7 @@ export async function readRaw(raw: RawBytesRef): Promise<Buffer> {
 
 /** A stored message. The ingest jobs of a process that ask at once share one `find`. */
 export const getRaw: (rawId: string) => Promise<RawMessageDoc | null> = sharedCall(
+  'RawMessage.get',
   async (ids: string[]) => {
     const docs = await RawMessage.find({ _id: { $in: ids } }).lean<RawMessageDoc[]>();
     const byId = new Map(docs.map((d) => [d._id, d]));

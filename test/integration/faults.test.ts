@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectStore, disconnectStore } from '../../src/store/db.js';
 import { Incident, Outbox, RawMessage, TimelineEntry } from '../../src/store/models.js';
 import { deliver, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
-import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { logTail, spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { freePort } from '../support/services.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -224,7 +224,7 @@ describe('faults on real servers', () => {
         const states = await RawMessage.aggregate([{ $group: { _id: '$state', n: { $sum: 1 } } }]);
         const out = await Outbox.aggregate([{ $group: { _id: '$state', n: { $sum: 1 } } }]);
         throw new Error(
-          `${err.message}: raw ${JSON.stringify(states)}, incidents ${await incidents()}/${customers}, outbox ${JSON.stringify(out)}; faults ${faults.join('; ')}; log ${log}`,
+          `${err.message}: raw ${JSON.stringify(states)}, incidents ${await incidents()}/${customers}, outbox ${JSON.stringify(out)}; faults ${faults.join('; ')}; ${logTail(log)}`,
         );
       });
       const sentOk = await Outbox.countDocuments({ state: 'sent' });

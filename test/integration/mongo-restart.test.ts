@@ -26,7 +26,7 @@ import { auditCursor } from '../../src/store/audit.js';
 import { AuditPending, Incident, Outbox, RawMessage } from '../../src/store/models.js';
 import { QUEUES } from '../../src/queues.js';
 import { deliverBurst, SUPPORT, testEnv, waitUntil, type TestEnv } from '../support/harness.js';
-import { spawnIncidesk, type IncideskProcess } from '../support/process.js';
+import { logTail, spawnIncidesk, type IncideskProcess } from '../support/process.js';
 import { freePort, startPrivateMongo, uniqueName, type PrivateMongo } from '../support/services.js';
 import { startSmtpCapture, type SmtpCapture } from '../support/smtp-capture.js';
 
@@ -156,7 +156,7 @@ describe('the database server killed and restarted during a burst', () => {
         async () => (await Outbox.countDocuments({ kind: 'ack', state: 'sent' })) >= MESSAGES,
         240_000,
       ).catch(async (err: Error) => {
-        throw new Error(`${err.message}; books: ${await books()}; log ${log}`);
+        throw new Error(`${err.message}; books: ${await books()}; ${logTail(log)}`);
       });
       await new Promise((r) => setTimeout(r, 1500)); // room for a duplicate to show up
       expect(proc.child.exitCode).toBeNull(); // rode it out, never exited

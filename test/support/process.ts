@@ -1,6 +1,6 @@
 /** Run `incidesk` as a real child process, so tests can kill it with SIGKILL mid-work. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from './services.js';
@@ -25,7 +25,12 @@ export function spawnIncidesk(
   const main = `${PROJECT_ROOT}/src/cli/main.ts`;
   const child = spawn(process.execPath, ['--import', TSX_LOADER, main, ...args], {
     cwd,
-    env: { ...process.env, ...env },
+    // With a log file, at info level: it is what tells the story of a failure afterwards.
+    env: {
+      ...process.env,
+      ...env,
+      ...(logFile && { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info' }),
+    },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (input !== undefined) child.stdin!.end(input);
@@ -61,4 +66,11 @@ export async function runIncidesk(
   proc.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await proc.exited;
   return { code, stdout, stderr };
+}
+
+/** The last lines of a process's log file, for a failure message (CI keeps no files). */
+export function logTail(logFile: string, lines = 40): string {
+  if (!existsSync(logFile)) return `(no log at ${logFile})`;
+  const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines);
+  return `last ${tail.length} lines of ${logFile}:\n${tail.join('\n')}`;
 }

@@ -89,4 +89,26 @@ describe('MicroBatcher', () => {
       expect(runs).toEqual([[1, 2, 3], [1], [2], [3]]);
     });
   });
+
+  it('says how long its running batch has run and how many calls wait behind it', async () => {
+    let release = () => {};
+    const batcher = new MicroBatcher(
+      (items: number[]) => new Promise<number[]>((resolve) => (release = () => resolve(items))),
+      { maxItems: 10 },
+    );
+    expect(batcher.state()).toEqual({ runningMs: 0, waiting: 0 });
+    const first = batcher.add(1);
+    await new Promise((r) => setImmediate(r)); // cut: the batch of 1 runs, and hangs
+    const later = [batcher.add(2), batcher.add(3)];
+    const since = Date.now();
+    expect(batcher.state(since + 5000)).toEqual({ runningMs: expect.any(Number), waiting: 2 });
+    expect(batcher.state(since + 5000).runningMs).toBeGreaterThanOrEqual(5000);
+    release();
+    await first;
+    await new Promise((r) => setImmediate(r)); // the two that waited run as the next batch
+    expect(batcher.state().waiting).toBe(0);
+    release();
+    expect(await Promise.all(later)).toEqual([2, 3]);
+    expect(batcher.state()).toEqual({ runningMs: 0, waiting: 0 });
+  }, 5000);
 });
