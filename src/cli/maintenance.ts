@@ -43,6 +43,8 @@ const LABELS: Record<keyof MaintenanceCounts, string> = {
   orphanAttachments: 'attachments without a raw message deleted',
   trimmedAckAddresses: 'addresses with expired acknowledgement history trimmed',
   keptByHold: 'records kept by a legal hold',
+  droppedObsoleteCollections: 'collections of earlier releases dropped',
+  droppedObsoleteIndexes: 'indexes of earlier releases dropped',
 };
 
 export function registerMaintenanceCommands(program: Command): void {
@@ -74,7 +76,7 @@ export function registerMaintenanceCommands(program: Command): void {
           `maintenance ${report.dryRun ? 'dry run' : 'run'} ${report.runId} (${report.finishedAt.getTime() - report.startedAt.getTime()} ms; recorded in maintenance_runs)`,
           ...Object.entries(report.counts).map(
             ([k, v]) =>
-              `  ${String(v).padStart(7)}  ${LABELS[k as keyof MaintenanceCounts].replace(/ (archived|purged|deleted|trimmed)$/, ` ${verb} $1`)}`,
+              `  ${String(v).padStart(7)}  ${LABELS[k as keyof MaintenanceCounts].replace(/ (archived|purged|deleted|trimmed|dropped)$/, ` ${verb} $1`)}`,
           ),
         ].join('\n'),
       );

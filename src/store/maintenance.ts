@@ -20,6 +20,7 @@ import {
 } from '../domain/retention.js';
 import { deleteByIds, heldNumbers, moveIncidents } from './archive.js';
 import { db } from './db.js';
+import { dropLeftovers, findLeftovers } from './leftovers.js';
 import { MaintenanceRun } from './models.js';
 
 const BLOB_BUCKET = 'blobs';
@@ -42,6 +43,9 @@ export interface MaintenanceCounts {
   trimmedAckAddresses: number;
   /** Records that would have gone but for a legal hold. */
   keptByHold: number;
+  /** Collections and indexes that earlier releases wrote and this one never reads. */
+  droppedObsoleteCollections: number;
+  droppedObsoleteIndexes: number;
 }
 
 export interface MaintenanceReport {
@@ -64,6 +68,8 @@ const zero = (): MaintenanceCounts => ({
   orphanAttachments: 0,
   trimmedAckAddresses: 0,
   keptByHold: 0,
+  droppedObsoleteCollections: 0,
+  droppedObsoleteIndexes: 0,
 });
 
 type Id = string | number | mongoose.Types.ObjectId;
@@ -289,6 +295,21 @@ async function maintain(
       await coll('addresses').updateOne({ _id: a._id }, {
         $pull: { recentAcks: { $lt: cutoff } },
       } as never);
+  }
+
+  // 8. Storage that earlier releases left: their indexes still cost every write.
+  const leftovers = await findLeftovers();
+  counts.droppedObsoleteCollections = leftovers.collections.length;
+  counts.droppedObsoleteIndexes = leftovers.indexes.length;
+  if (!dryRun && leftovers.collections.length + leftovers.indexes.length > 0) {
+    await dropLeftovers(leftovers);
+    log.info(
+      {
+        collections: leftovers.collections.length,
+        indexes: leftovers.indexes.map((i) => `${i.collection}.${i.index}`),
+      },
+      'dropped storage that earlier releases left',
+    );
   }
 }
 

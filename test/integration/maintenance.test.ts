@@ -49,6 +49,18 @@ const entry = (n: number, i: number): Doc => ({
   event: `event ${i}`,
 });
 
+/** Collections earlier releases wrote: the partitioned search index, reporting, recent incidents. */
+const LEFTOVER_COLLECTIONS = [
+  'search_terms_0a1',
+  'search_docs_fff',
+  'search_contrib_000',
+  'facts_20251101',
+  'packs_20251101',
+  'fact_days_202511',
+  'open_incidents',
+  'recent_incidents',
+];
+
 describe('maintenance: retention, legal hold, archive', () => {
   let t: TestEnv;
   let env: Record<string, string>;
@@ -194,6 +206,12 @@ describe('maintenance: retention, legal hold, archive', () => {
       _id: 'c4@example.com',
       recentAcks: [new Date(now - 2 * 3_600_000), new Date(now)],
     });
+    // What earlier releases left, beside what looks like it and is not theirs.
+    for (const name of [...LEFTOVER_COLLECTIONS, 'search_terms', 'facts_custom'])
+      await c(name).insertOne({ _id: 'x' });
+    await c('incidents').createIndex({ triagedAt: 1 }, { sparse: true });
+    await c('outbox').createIndex({ to: 1, kind: 1, createdAt: -1 });
+    await c('incidents').createIndex({ subject: 1 }); // an operator's own
   });
   afterAll(async () => {
     await client?.close();
@@ -212,7 +230,11 @@ describe('maintenance: retention, legal hold, archive', () => {
     orphanAttachments: 0,
     trimmedAckAddresses: 1,
     keptByHold: 3, // incident 3, raw-3, ack-3
+    droppedObsoleteCollections: LEFTOVER_COLLECTIONS.length,
+    droppedObsoleteIndexes: 2,
   };
+  const indexNames = async (name: string) => (await c(name).indexes()).map((i) => i.name);
+  const collectionNames = async () => (await db.listCollections().toArray()).map((i) => i.name);
 
   it('places a legal hold through the CLI (reason required, unknown incidents refused)', async () => {
     expect((await runIncidesk(['hold', 'INC-000003'], env)).code).toBe(64);
@@ -285,6 +307,14 @@ describe('maintenance: retention, legal hold, archive', () => {
     const text = await runIncidesk(['incidents', 'show', 'INC-000001'], env);
     expect(text.stdout).toMatch(/INC-000001 {2}Incident 1[\s\S]*• event 1[\s\S]*\(archived /);
 
+    // What earlier releases left is gone; what only looks like it stays.
+    const collections = await collectionNames();
+    for (const name of LEFTOVER_COLLECTIONS) expect(collections).not.toContain(name);
+    expect(collections).toEqual(expect.arrayContaining(['search_terms', 'facts_custom']));
+    expect(await indexNames('incidents')).not.toContain('triagedAt_1');
+    expect(await indexNames('incidents')).toContain('subject_1');
+    expect(await indexNames('outbox')).not.toContain('to_1_kind_1_createdAt_-1');
+
     // A second run finds nothing more to do.
     const again = JSON.parse((await runIncidesk(['maintenance', 'run', '--json'], env)).stdout);
     expect(again.counts).toMatchObject({
@@ -292,6 +322,8 @@ describe('maintenance: retention, legal hold, archive', () => {
       purgedRawMessages: 0,
       deletedBlobs: 0,
       keptByHold: 3,
+      droppedObsoleteCollections: 0,
+      droppedObsoleteIndexes: 0,
     });
   });
 
