@@ -139,13 +139,13 @@ export async function startApp(
 
   const workers: Worker[] = [];
   /** The jobs this process runs now, with when each began, for the watchdog below. */
-  const running = new Map<string, { queue: string; since: number }>();
+  const running = new Map<string, { queue: string; job?: string; since: number }>();
   if (role !== 'intake') {
     const worker = <T>(name: string, processor: Processor<T>, concurrency: number) => {
       // Whatever a job changes is attributed to its worker, unless it knows better (an agent).
       const attributed: Processor<T> = async (job, token) => {
         const key = `${name}/${job.id ?? ''}/${token ?? ''}`;
-        running.set(key, { queue: name, since: Date.now() });
+        running.set(key, { queue: name, job: job.id, since: Date.now() });
         try {
           return await withActor(
             { kind: 'worker', id: name },
@@ -259,7 +259,10 @@ export async function startApp(
       log.warn(
         {
           component: 'watchdog',
-          jobs: stuck.map((j) => ({ queue: j.queue, seconds: Math.round((now - j.since) / 1000) })),
+          jobs: stuck.map(({ since, ...j }) => ({
+            ...j,
+            seconds: Math.round((now - since) / 1000),
+          })),
           rounds,
         },
         `running for over ${STUCK_AFTER_MS / 1000} s`,
