@@ -111,7 +111,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
     .default('incidesk'),
   INCIDESK_MAX_MESSAGE_MB: z.coerce.number().positive().max(1024).default(40),
-  INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  INCIDESK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   INCIDESK_SLA_SWEEP_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   INCIDESK_STOP_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(20),
   /** The built-in daily maintenance run starts at this UTC hour; unset: none (cron runs it). */
