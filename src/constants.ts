@@ -77,6 +77,11 @@ export const PARSE_CHUNK_BYTES = 64 * 1024;
 export const BLOB_CHUNK_BYTES = 255 * 1024;
 /** Longest text body kept on a timeline entry; the full body always stays in the raw message. */
 export const TIMELINE_BODY_MAX_CHARS = 200_000;
+
+/** A stored message larger than this parses under a permit (src/actions/ingest.ts)… */
+export const LARGE_MESSAGE_BYTES = 1024 * 1024;
+/** …of which a process has this many. */
+export const LARGE_MESSAGES_AT_ONCE = 2;
 /**
  * An opening message's text up to this length travels in its triage job (Redis), so triage
  * and the agent's mail need not read it back; a longer one is read from the timeline.

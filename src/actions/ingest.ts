@@ -34,7 +34,12 @@ import {
   refuseUnverifiedAgentMail,
   refuseUntokenedCommands,
 } from './replies.js';
-import { TIMELINE_BODY_MAX_CHARS } from '../constants.js';
+import {
+  LARGE_MESSAGE_BYTES,
+  LARGE_MESSAGES_AT_ONCE,
+  TIMELINE_BODY_MAX_CHARS,
+} from '../constants.js';
+import { Permits } from '../permits.js';
 import { ackIdFor, composeAcknowledgement } from '../mail/compose.js';
 import { parseMessage, type ParsedMessage } from '../mail/parse.js';
 import { templateLocales } from '../mail/templates.js';
@@ -68,6 +73,14 @@ export type IngestResult =
   | { outcome: 'quarantined'; reason: string }
   | { outcome: 'new-incident' | 'follow-up' | 'bounce'; incident: number };
 
+/**
+ * Large messages are parsed a few at a time in a process, whatever the number of ingest jobs
+ * in flight: the parser holds many times a message's text in memory (about 100 MB for one of
+ * 5 MB of HTML), and a burst of large ones must not add that up. Attachments stream to the
+ * store and cost little.
+ */
+const largeParses = new Permits(LARGE_MESSAGES_AT_ONCE);
+
 export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResult> {
   const log = ctx.log.child({ component: 'ingest', raw: rawId.slice(0, 12) });
   const raw = await getRaw(rawId);
@@ -80,9 +93,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
   // job is retried (and ends as a dead letter if it never passes). Only a failure of the
   // parser itself says the message is unusable and quarantines it.
   let storeError: Error | undefined;
-  const input = openRaw(raw).once('error', (err: Error) => (storeError ??= err));
-  try {
-    parsed = await parseMessage(input, async (info, content) => {
+  const parse = () => {
+    const input = openRaw(raw).once('error', (err: Error) => (storeError ??= err));
+    return parseMessage(input, async (info, content) => {
       let decodeFailed = false; // the part's own bytes are broken: that is the message's fault
       content.once('error', () => (decodeFailed = true));
       try {
@@ -92,6 +105,9 @@ export async function ingest(ctx: AppContext, rawId: string): Promise<IngestResu
         throw err;
       }
     });
+  };
+  try {
+    parsed = await (raw.size > LARGE_MESSAGE_BYTES ? largeParses.with(parse) : parse());
   } catch (err) {
     if (storeError) throw storeError;
     return quarantine(rawId, `unparseable MIME: ${(err as Error).message}`, log);
