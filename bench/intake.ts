@@ -878,9 +878,11 @@ async function main(): Promise<number> {
     // The CPU-bound figure: the rate if every core of the machine were busy with phase 1's
     // work at its measured CPU cost per message (all processes: node, the database server,
     // Dovecot, Redis share these cores). Below 1 the pipeline waits on itself, not on CPU.
-    const busy = (throughput.cpu.machineBusyPct ?? NaN) / 100;
-    const cpuPerMessage = round((busy * throughput.cpu.cores * throughput.cpu.wallSeconds) / N, 4);
-    const cpuBound = round(throughput.messagesPerSecond / busy, 1);
+    const { cores, wallSeconds, machineBusyPct } = throughput.cpu;
+    const cpuSeconds = ((machineBusyPct ?? NaN) / 100) * cores * wallSeconds;
+    const cpuPerMessage = round(cpuSeconds / Math.max(1, throughput.acknowledged), 4);
+    const cpuBound = round(cores / cpuPerMessage, 1);
+    const overCpuBound = round(throughput.messagesPerSecond / cpuBound, 2);
     const totalSeconds = round((performance.now() - started) / 1000, 1);
     const integrity: string[] = [];
     if (!throughput.timedOut && throughput.incidents !== N)
@@ -1044,7 +1046,7 @@ async function main(): Promise<number> {
           '',
           '',
           String(cpuBound),
-          `= ${throughput.cpu.cores} cores ÷ ${round(cpuPerMessage * 1000, 1)} ms of CPU per message (the whole machine, phase 1); the pipeline did ${round(busy, 2)} of it`,
+          `= ${cores} cores ÷ ${round(cpuPerMessage * 1000, 1)} ms of CPU per message (the whole machine, phase 1); the pipeline did ${overCpuBound} of it`,
         ],
       ]),
     );

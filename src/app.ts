@@ -139,13 +139,13 @@ export async function startApp(
 
   const workers: Worker[] = [];
   /** The jobs this process runs now, with when each began, for the watchdog below. */
-  const running = new Map<string, { queue: string; job?: string; since: number }>();
+  const running = new Set<{ queue: string; job?: string; since: number }>();
   if (role !== 'intake') {
     const worker = <T>(name: string, processor: Processor<T>, concurrency: number) => {
       // Whatever a job changes is attributed to its worker, unless it knows better (an agent).
       const attributed: Processor<T> = async (job, token) => {
-        const key = `${name}/${job.id ?? ''}/${token ?? ''}`;
-        running.set(key, { queue: name, job: job.id, since: Date.now() });
+        const run = { queue: name, job: job.id, since: Date.now() };
+        running.add(run);
         try {
           return await withActor(
             { kind: 'worker', id: name },
@@ -153,7 +153,7 @@ export async function startApp(
             () => processor(job, token),
           );
         } finally {
-          running.delete(key);
+          running.delete(run);
         }
       };
       const w = new Worker<T>(name, attributed, {

@@ -25,11 +25,12 @@ export function spawnIncidesk(
   const main = `${PROJECT_ROOT}/src/cli/main.ts`;
   const child = spawn(process.execPath, ['--import', TSX_LOADER, main, ...args], {
     cwd,
-    // With a log file, at info level: it is what tells the story of a failure afterwards.
+    // With a log file, at least at info level (tests are silent by default): it is what tells
+    // the story of a failure afterwards. A level the test asks for stands.
     env: {
       ...process.env,
       ...env,
-      ...(logFile && { LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info' }),
+      ...(logFile && env.LOG_LEVEL === 'silent' && { LOG_LEVEL: 'info' }),
     },
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
